@@ -2,6 +2,14 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 // Each command lives in its own file under ./commands and exports register(program).
 // (command registrations: one import + one call each, keep alphabetical)
+import { register as registerAugmentPreview } from './commands/augmentPreview.js';
+import { register as registerCheckData } from './commands/checkData.js';
+import { register as registerEvaluate } from './commands/evaluate.js';
+import { register as registerExtract } from './commands/extract.js';
+import { register as registerPredict } from './commands/predict.js';
+import { register as registerReport } from './commands/report.js';
+import { register as registerSummary } from './commands/summary.js';
+import { register as registerTrain } from './commands/train.js';
 
 const program = new Command();
 program
@@ -11,6 +19,14 @@ program
   .exitOverride();
 
 const registrations: Array<(p: Command) => void> = [
+  registerAugmentPreview,
+  registerCheckData,
+  registerEvaluate,
+  registerExtract,
+  registerPredict,
+  registerReport,
+  registerSummary,
+  registerTrain,
 ];
 for (const register of registrations) register(program);
 

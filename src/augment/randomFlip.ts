@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { Rng } from './rng.js';
+
+export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
+export const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'horizontal_and_vertical'];
+
+/** Which images of a batch are flipped, along which axis. */
+export interface FlipTransform {
+  horizontal: boolean[];
+  vertical: boolean[];
+}
+
+/** Each enabled axis flips each image independently with probability 1/2 (Keras). */
+export function sampleTransform(rng: Rng, n: number, mode: FlipMode = 'horizontal_and_vertical'): FlipTransform {
+  const h = mode !== 'vertical';
+  const v = mode !== 'horizontal';
+  const horizontal: boolean[] = [];
+  const vertical: boolean[] = [];
+  for (let i = 0; i < n; i++) {
+    horizontal.push(h && rng.next() < 0.5);
+    vertical.push(v && rng.next() < 0.5);
+  }
+  return { horizontal, vertical };
+}
+
+/** Flip images left-right / top-bottom where the transform says so. */
+export function applyTransform(images: tf.Tensor4D, t: FlipTransform): tf.Tensor4D {
+  const n = images.shape[0];
+  if (t.horizontal.length !== n || t.vertical.length !== n) throw new Error(`flip transform for ${t.horizontal.length} images applied to ${n}`);
+  return tf.tidy(() => {
+    let out: tf.Tensor4D = images;
+    for (const [flags, axis] of [
+      [t.horizontal, 2],
+      [t.vertical, 1],
+    ] as const) {
+      if (!flags.some(Boolean)) continue;
+      const mask = tf.tensor4d(flags.map((f) => (f ? 1 : 0)), [n, 1, 1, 1], 'bool');
+      out = tf.where(mask, tf.reverse(out, axis), out) as tf.Tensor4D;
+    }
+    return out === images ? tf.clone(images) : out;
+  });
+}
+
+export interface RandomFlipArgs {
+  /** 'horizontal' (left-right), 'vertical' (top-bottom) or 'horizontal_and_vertical'. Default 'horizontal_and_vertical' (Keras). */
+  mode?: FlipMode;
+  /** Seed of this layer's random generator; unseeded layers draw a fresh seed. */
+  seed?: number;
+  name?: string;
+  inputShape?: tfl.Shape;
+  batchInputShape?: tfl.Shape;
+}
+
+/** Keras RandomFlip: random flips while training (`training: true`), identity otherwise. */
+export class RandomFlip extends tfl.layers.Layer {
+  static className = 'RandomFlip';
+  readonly mode: FlipMode;
+  readonly seed?: number;
+  private readonly rng: Rng;
+
+  constructor(args: RandomFlipArgs = {}) {
+    super({ name: args.name, inputShape: args.inputShape, batchInputShape: args.batchInputShape, trainable: false });
+    this.mode = args.mode ?? 'horizontal_and_vertical';
+    if (!FLIP_MODES.includes(this.mode)) throw new Error(`RandomFlip: mode must be one of ${FLIP_MODES.join(', ')}, got '${this.mode}'`);
+    this.seed = args.seed;
+    this.rng = new Rng(args.seed);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    if (!kwargs?.training) return tf.clone(x);
+    return applyTransform(x, sampleTransform(this.rng, x.shape[0], this.mode));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), mode: this.mode, ...(this.seed !== undefined ? { seed: this.seed } : {}) };
+  }
+}
+tf.serialization.registerClass(RandomFlip);

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { evaluateRun, type RunEvaluation } from '../../train/evaluateRun.js';
+import { parseIntArg } from './train.js';
+
+/** The text report: accuracy, loss, confusion matrix, per-class precision and recall. */
+export function formatEvaluation(e: RunEvaluation): string {
+  const w = Math.max(10, ...e.classes.map((c) => c.length + 2));
+  const lines = [
+    `Evaluated ${e.n} images from ${e.dir} (${e.imagesPerSecond.toFixed(1)} images/s on ONNX Runtime)`,
+    `accuracy: ${e.accuracy.toFixed(4)}`,
+    `loss:     ${e.loss.toFixed(4)}`,
+    '',
+    'Confusion matrix (rows: true class, columns: predicted):',
+    `${''.padEnd(w)}${e.classes.map((c) => c.padStart(w)).join('')}`,
+    ...e.confusion.map((row, i) => `${e.classes[i].padEnd(w)}${row.map((v) => String(v).padStart(w)).join('')}`),
+    '',
+    `${'class'.padEnd(w)}${'precision'.padStart(11)}${'recall'.padStart(9)}`,
+    ...e.classes.map((c, i) => `${c.padEnd(w)}${e.precision[i].toFixed(4).padStart(11)}${e.recall[i].toFixed(4).padStart(9)}`),
+  ];
+  return lines.join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('evaluate')
+    .description("Evaluate a trained run on labelled images (the test/ split, or class folders), with the run's own preprocessing and image size, on ONNX Runtime.")
+    .requiredOption('--model <run dir>', 'the --out folder of tlkit train')
+    .requiredOption('--data <dir>', 'data folder: test/ of the book layout is used, or class folders directly')
+    .option('--batch-size <n>', 'images per ONNX Runtime call', '16')
+    .option('--json', 'print one JSON object: accuracy, loss, n, classes, confusion')
+    .action(async (o: { model: string; data: string; batchSize: string; json?: boolean }) => {
+      const e = await evaluateRun(o.model, o.data, { batchSize: parseIntArg('--batch-size', o.batchSize, 1) });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion })}\n`);
+      } else {
+        process.stdout.write(`${formatEvaluation(e)}\n`);
+      }
+    });
+}

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadRun, runPaths } from '../../train/runDir.js';
+import { evaluateRun, EVALUATION_FILE } from '../../train/evaluateRun.js';
+import { readEvaluation, writeReport } from '../../report/htmlReport.js';
+import { resolveDataDir } from '../../data/splits.js';
+import { parseIntArg } from './train.js';
+
+/**
+ * Build <run>/report.html. The evaluation comes from --data when given, else from the
+ * last `tlkit evaluate` (evaluation.json), else from the test/ split of the training data.
+ */
+export async function buildReport(runDir: string, opts: { data?: string; top?: number; log?: (l: string) => void } = {}): Promise<string> {
+  const run = await loadRun(runDir, { withModel: false });
+  let evaluation = opts.data ? null : await readEvaluation(path.join(runDir, EVALUATION_FILE));
+  let evaluationNote: string | undefined;
+  if (!evaluation) {
+    const data = opts.data ?? (typeof run.meta.options?.data === 'string' ? run.meta.options.data : undefined);
+    if (data && existsSync(data) && (opts.data || resolveDataDir(data).splits.test)) {
+      opts.log?.(`Evaluating on ${data} ...`);
+      evaluation = await evaluateRun(runDir, data);
+    } else {
+      evaluationNote = `Not evaluated: the training data (${data ?? 'unknown'}) has no test/ split here. Run \`tlkit report ${runDir} --data DIR\` with labelled images.`;
+    }
+  }
+  return writeReport(runPaths(runDir).report, { runDir, meta: run.meta, history: run.history, evaluation, evaluationNote, topWrong: opts.top });
+}
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('Write <run dir>/report.html: configuration, curves, confusion matrix, the most confidently wrong images, timings (one self-contained file).')
+    .argument('<run dir>', 'the --out folder of tlkit train')
+    .option('--data <dir>', 'labelled images to evaluate on (default: the last `tlkit evaluate`, else the test/ split of the training data)')
+    .option('--top <n>', 'how many confidently wrong images to show', '12')
+    .action(async (runDir: string, o: { data?: string; top: string }) => {
+      const file = await buildReport(runDir, { data: o.data, top: parseIntArg('--top', o.top, 0), log: (l) => process.stderr.write(`${l}\n`) });
+      process.stdout.write(`Report: ${path.resolve(file)}\n`);
+    });
+}

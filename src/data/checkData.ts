@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { BadImageError, decodeRgb, hasImageExtension, sniffImageType, typeFromExtension } from './decode.js';
+import { byCodePoint, listAllFiles, listClassDirs, SPLIT_NAMES } from './splits.js';
+
+export type ProblemKind =
+  | 'corrupt' // unreadable, truncated or otherwise undecodable image
+  | 'empty-file' // zero bytes
+  | 'not-an-image' // content is not JPEG/PNG/GIF/BMP (e.g. a text file named .jpg)
+  | 'wrong-extension' // a real image whose content type differs from its extension
+  | 'tiny' // smaller than minSize on a side
+  | 'duplicate' // identical bytes in two different splits (leakage)
+  | 'imbalance' // largest class / smallest class above maxImbalance within a split
+  | 'empty-class' // a class folder with no images
+  | 'missing-class' // a class present in one split but not another
+  | 'ignored-file'; // a file training will not read (not an image extension, or not inside a class folder)
+
+export interface Problem {
+  kind: ProblemKind;
+  /** Files concerned, relative to the checked folder. */
+  files: string[];
+  message: string;
+}
+
+export interface SplitReport {
+  /** 'train', 'validation', 'test', or '.' when class folders sit directly in the checked folder. */
+  split: string;
+  counts: Record<string, number>;
+  total: number;
+}
+
+export interface CheckReport {
+  dir: string;
+  layout: 'splits' | 'classes';
+  classNames: string[];
+  splits: SplitReport[];
+  problems: Problem[];
+  ok: boolean;
+}
+
+export interface CheckOptions {
+  /** Images with a side shorter than this many pixels are 'tiny'. Default 32. */
+  minSize?: number;
+  /** A split whose largest class has more than this times the images of its smallest is imbalanced. Default 1.5. */
+  maxImbalance?: number;
+  /** Files read and decoded at once. Default 8. */
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+interface ImageEntry {
+  file: string;
+  rel: string;
+  split: string;
+}
+
+/**
+ * Scan a dataset (the book's train/validation/test layout, or class folders directly)
+ * and list everything that would hurt training: unreadable files, wrong extensions,
+ * tiny images, exact duplicates across splits (by SHA-256 of the bytes), class
+ * imbalance, empty or missing classes. Each image is fully decoded once, with the
+ * same decoder training uses, since headers alone miss truncated JPEGs.
+ */
+export async function checkDataset(dir: string, opts: CheckOptions = {}): Promise<CheckReport> {
+  const minSize = opts.minSize ?? 32;
+  const maxImbalance = opts.maxImbalance ?? 1.5;
+  const root = path.resolve(dir);
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
+    throw new UserError(`The data folder ${dir} does not exist or is not a folder. Pass a folder with train/, validation/, test/ sub-folders, or one sub-folder per class.`);
+  }
+  const rel = (f: string) => path.relative(root, f);
+  const problems: Problem[] = [];
+  const top = listClassDirs(root);
+  const splitNames = top.filter((d) => (SPLIT_NAMES as readonly string[]).includes(d));
+  const layout = splitNames.length ? 'splits' : 'classes';
+  const splitDirs: Array<[string, string]> = layout === 'splits' ? SPLIT_NAMES.filter((s) => splitNames.includes(s)).map((s) => [s, path.join(root, s)]) : [['.', root]];
+  if (layout === 'splits') {
+    for (const d of top.filter((d) => !splitNames.includes(d))) {
+      problems.push({ kind: 'ignored-file', files: [d + '/'], message: `${d}/ is not train/, validation/ or test/ and will be ignored` });
+    }
+  }
+
+  const images: ImageEntry[] = [];
+  const splits: SplitReport[] = [];
+  const classesBySplit = new Map<string, string[]>();
+  for (const [split, splitDir] of splitDirs) {
+    const classes = listClassDirs(splitDir);
+    classesBySplit.set(split, classes);
+    const shownSplit = split === '.' ? path.basename(root) : split;
+    if (classes.length === 0) {
+      problems.push({ kind: 'empty-class', files: [split === '.' ? '.' : split + '/'], message: `${shownSplit}/ has no class folders` });
+    }
+    for (const f of fs.readdirSync(splitDir, { withFileTypes: true })) {
+      if (f.isFile() && !f.name.startsWith('.')) {
+        const r = rel(path.join(splitDir, f.name));
+        problems.push({ kind: 'ignored-file', files: [r], message: `${r} is not inside a class folder and will be ignored` });
+      }
+    }
+    const counts: Record<string, number> = {};
+    for (const c of classes) {
+      const all = listAllFiles(path.join(splitDir, c)).filter((f) => !path.basename(f).startsWith('.'));
+      const found = all.filter(hasImageExtension);
+      for (const f of all.filter((f) => !hasImageExtension(f))) {
+        problems.push({ kind: 'ignored-file', files: [rel(f)], message: `${rel(f)} does not end in .jpg/.jpeg/.png/.bmp/.gif and will be ignored` });
+      }
+      counts[c] = found.length;
+      if (found.length === 0) {
+        problems.push({ kind: 'empty-class', files: [rel(path.join(splitDir, c)) + '/'], message: `class folder ${rel(path.join(splitDir, c))}/ has no images` });
+      }
+      for (const f of found) images.push({ file: f, rel: rel(f), split });
+    }
+    splits.push({ split, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) });
+  }
+
+  // Every split must have the classes of the others.
+  const allClasses = [...new Set([...classesBySplit.values()].flat())].sort(byCodePoint);
+  for (const [split, classes] of classesBySplit) {
+    for (const c of allClasses.filter((c) => !classes.includes(c))) {
+      const has = [...classesBySplit].filter(([, cs]) => cs.includes(c)).map(([s]) => s);
+      problems.push({ kind: 'missing-class', files: [path.join(split, c) + '/'], message: `class '${c}' is in ${has.join(', ')} but missing from ${split}/` });
+    }
+  }
+
+  for (const s of splits) {
+    const nonEmpty = Object.entries(s.counts).filter(([, n]) => n > 0);
+    if (nonEmpty.length < 2) continue;
+    const max = nonEmpty.reduce((a, b) => (b[1] > a[1] ? b : a));
+    const min = nonEmpty.reduce((a, b) => (b[1] < a[1] ? b : a));
+    if (max[1] / min[1] > maxImbalance) {
+      problems.push({
+        kind: 'imbalance',
+        files: [],
+        message: `${s.split === '.' ? 'the dataset' : s.split + '/'} is imbalanced: '${max[0]}' has ${max[1]} images, '${min[0]}' only ${min[1]} (${(max[1] / min[1]).toFixed(1)}x); accuracy will be misleading — collect more '${min[0]}' images or weight the classes`,
+      });
+    }
+  }
+
+  // Read, hash and decode every image with bounded concurrency.
+  const hashes = new Map<string, ImageEntry[]>();
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < images.length) {
+      const img = images[next++];
+      const p = await inspectImage(img, minSize);
+      if (p.problem) problems.push(p.problem);
+      if (p.hash) {
+        const group = hashes.get(p.hash);
+        if (group) group.push(img);
+        else hashes.set(p.hash, [img]);
+      }
+      opts.onProgress?.(++done, images.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
+
+  for (const group of hashes.values()) {
+    const splitsOf = new Set(group.map((g) => g.split));
+    if (splitsOf.size < 2) continue;
+    const files = group.map((g) => g.rel).sort(byCodePoint);
+    problems.push({
+      kind: 'duplicate',
+      files,
+      message: `identical files in ${[...splitsOf].join(' and ')} (validation/test leakage): ${files.join(', ')}`,
+    });
+  }
+
+  problems.sort((a, b) => byCodePoint(a.kind, b.kind) || byCodePoint(a.files[0] ?? '', b.files[0] ?? ''));
+  return { dir, layout, classNames: allClasses, splits, problems, ok: problems.length === 0 };
+}
+
+async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: string; problem?: Problem }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(img.file);
+  } catch (e) {
+    return { problem: { kind: 'corrupt', files: [img.rel], message: `${img.rel} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } };
+  }
+  if (bytes.length === 0) return { problem: { kind: 'empty-file', files: [img.rel], message: `${img.rel} is empty (0 bytes)` } };
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const actual = sniffImageType(bytes.subarray(0, 16));
+  if (!actual) {
+    const text = looksLikeText(bytes) ? ' (it looks like a text file)' : '';
+    return { hash, problem: { kind: 'not-an-image', files: [img.rel], message: `${img.rel} is not a JPEG, PNG, GIF or BMP image${text}` } };
+  }
+  try {
+    const decoded = await decodeRgb(img.file, bytes);
+    const expected = typeFromExtension(img.file);
+    if (expected && expected !== actual) {
+      return { hash, problem: { kind: 'wrong-extension', files: [img.rel], message: `${img.rel} is a ${actual.toUpperCase()} image named ${path.extname(img.file)}; rename it to .${actual === 'jpeg' ? 'jpg' : actual}` } };
+    }
+    if (Math.min(decoded.width, decoded.height) < minSize) {
+      return { hash, problem: { kind: 'tiny', files: [img.rel], message: `${img.rel} is tiny (${decoded.width}x${decoded.height}, under ${minSize} px a side); upscaling it adds no information` } };
+    }
+    return { hash };
+  } catch (e) {
+    const reason = e instanceof BadImageError ? e.reason : (e as Error).message;
+    return { hash, problem: { kind: 'corrupt', files: [img.rel], message: `${img.rel} cannot be decoded: ${reason}` } };
+  }
+}
+
+function looksLikeText(bytes: Uint8Array): boolean {
+  const head = bytes.subarray(0, 512);
+  return head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128);
+}
+
+/** The report as text: counts per split and class, then one line a problem. */
+export function formatCheckReport(r: CheckReport): string {
+  const lines: string[] = [];
+  const total = r.splits.reduce((a, s) => a + s.total, 0);
+  lines.push(`${r.dir}: ${total.toLocaleString('en-US')} images in ${r.classNames.length} classes (${r.classNames.join(', ')})`);
+  const w = Math.max(5, ...r.splits.map((s) => s.split.length));
+  lines.push(`  ${'split'.padEnd(w)}  ${r.classNames.map((c) => c.padStart(Math.max(6, c.length))).join('  ')}  ${'total'.padStart(6)}`);
+  for (const s of r.splits) {
+    const cells = r.classNames.map((c) => String(s.counts[c] ?? 0).padStart(Math.max(6, c.length)));
+    lines.push(`  ${s.split.padEnd(w)}  ${cells.join('  ')}  ${String(s.total).padStart(6)}`);
+  }
+  if (r.ok) {
+    lines.push('No problems found.');
+  } else {
+    lines.push(`${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}:`);
+    for (const p of r.problems) lines.push(`  [${p.kind}] ${p.message}`);
+  }
+  return lines.join('\n');
+}

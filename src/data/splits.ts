@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { hasImageExtension, IMAGE_EXTENSIONS } from './decode.js';
+
+export type SplitName = 'train' | 'validation' | 'test';
+export const SPLIT_NAMES: readonly SplitName[] = ['train', 'validation', 'test'];
+
+/** A dataset folder, resolved and checked. */
+export interface DataDir {
+  /** The folder the user gave, absolute. */
+  root: string;
+  /**
+   * 'splits': the book's layout, `train/` (required), `validation/`, `test/`, each
+   * with one folder per class. 'classes': class folders directly under root; the
+   * caller splits it with validationSplit; `splits.train` is then the root itself.
+   */
+  layout: 'splits' | 'classes';
+  /** Folder holding the class folders, per split present. */
+  splits: { train: string; validation?: string; test?: string };
+  /** Class names, sorted alphanumerically (Keras order); identical in every split. */
+  classNames: string[];
+}
+
+/**
+ * Understand a data folder: the book's layout or class folders directly. Checks that
+ * there are class folders, that no class folder is empty, and that validation/test
+ * have exactly the classes of train. Every problem is a UserError naming the folder.
+ */
+export function resolveDataDir(dir: string): DataDir {
+  const root = path.resolve(dir);
+  assertDirectory(root, dir);
+  const sub = listClassDirs(root);
+  const splitDirs = sub.filter((d) => (SPLIT_NAMES as readonly string[]).includes(d));
+  if (splitDirs.length === 0) {
+    const classNames = checkClassFolders(root, dir);
+    return { root, layout: 'classes', splits: { train: root }, classNames };
+  }
+  if (!splitDirs.includes('train')) {
+    throw new UserError(
+      `The data folder ${dir} has ${splitDirs.map((s) => `${s}/`).join(' and ')} but no train/ folder. ` +
+        'Expected train/ (required), validation/ and test/, each with one folder per class, or class folders directly under the data folder.',
+    );
+  }
+  const trainClasses = checkClassFolders(path.join(root, 'train'), path.join(dir, 'train'));
+  const splits: DataDir['splits'] = { train: path.join(root, 'train') };
+  for (const split of ['validation', 'test'] as const) {
+    if (!splitDirs.includes(split)) continue;
+    const splitDir = path.join(root, split);
+    const shown = path.join(dir, split);
+    const classes = checkClassFolders(splitDir, shown);
+    const missing = trainClasses.filter((c) => !classes.includes(c));
+    const extra = classes.filter((c) => !trainClasses.includes(c));
+    if (missing.length) {
+      throw new UserError(
+        `The class${missing.length > 1 ? 'es' : ''} ${quoteList(missing)} of ${path.join(dir, 'train')} ` +
+          `${missing.length > 1 ? 'are' : 'is'} missing from ${shown} (it has ${quoteList(classes)}). ` +
+          `Every split needs the same class folders: add ${missing.map((c) => path.join(shown, c) + '/').join(', ')} with some images.`,
+      );
+    }
+    if (extra.length) {
+      throw new UserError(
+        `${shown} has the class folder${extra.length > 1 ? 's' : ''} ${quoteList(extra)} that ${path.join(dir, 'train')} lacks ` +
+          `(train has ${quoteList(trainClasses)}). Every split needs the same class folders: add training images for them or remove them.`,
+      );
+    }
+    splits[split] = splitDir;
+  }
+  return { root, layout: 'splits', splits, classNames: trainClasses };
+}
+
+/** Non-hidden sub-folders of `dir`, sorted by code point like Python's sorted(). */
+export function listClassDirs(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || (e.isSymbolicLink() && isDir(path.join(dir, e.name)))))
+    .map((e) => e.name)
+    .sort(byCodePoint);
+}
+
+/**
+ * Image files (by extension) under `classDir`, recursively, in Keras's order:
+ * folders sorted by path, file names sorted within each folder.
+ */
+export function listImageFiles(classDir: string): string[] {
+  return listAllFiles(classDir).filter(hasImageExtension);
+}
+
+/** Every regular file under `dir`, recursively, in Keras's walk order. */
+export function listAllFiles(dir: string): string[] {
+  const byFolder: Array<[string, string[]]> = [];
+  const walk = (d: string): void => {
+    const names: string[] = [];
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.isFile() || (e.isSymbolicLink() && isFile(full))) names.push(e.name);
+    }
+    byFolder.push([d, names.sort(byCodePoint)]);
+  };
+  walk(dir);
+  byFolder.sort((a, b) => byCodePoint(a[0], b[0]));
+  return byFolder.flatMap(([d, names]) => names.map((n) => path.join(d, n)));
+}
+
+export function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function checkClassFolders(dir: string, shown: string): string[] {
+  assertDirectory(dir, shown);
+  const classes = listClassDirs(dir);
+  if (classes.length === 0) {
+    const files = fs.readdirSync(dir).filter((f) => !f.startsWith('.'));
+    throw new UserError(
+      `The data folder ${shown} has no class folders${files.length ? ` (it holds ${files.length} file(s) directly, e.g. ${files[0]})` : ''}. ` +
+        'Expected one sub-folder per class (e.g. cats/ and dogs/) holding that class\'s images, or train/, validation/ and test/ folders each laid out that way.',
+    );
+  }
+  for (const c of classes) {
+    if (listImageFiles(path.join(dir, c)).length === 0) {
+      throw new UserError(
+        `The class folder ${path.join(shown, c)} has no images (expected files ending in ${IMAGE_EXTENSIONS.join(', ')}). ` +
+          'Add images to it or remove the folder.',
+      );
+    }
+  }
+  return classes;
+}
+
+function assertDirectory(dir: string, shown: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UserError(`The data folder ${shown} does not exist. Pass a folder with one sub-folder per class, or train/, validation/, test/ folders.`);
+  }
+  if (!st.isDirectory()) throw new UserError(`${shown} is not a folder. Pass a data folder with one sub-folder per class.`);
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function quoteList(items: string[]): string {
+  return items.map((s) => `'${s}'`).join(', ');
+}

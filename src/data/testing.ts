@@ -1,0 +1,38 @@
+// Fixture helpers for the data and augmentation tests: tiny images written to temp dirs.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+}
+
+/** RGB pixels of a w x h image whose every pixel is `rgb`. */
+export function solid(w: number, h: number, rgb: [number, number, number]): Uint8Array {
+  const data = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) data.set(rgb, i * 3);
+  return data;
+}
+
+/** Write RGB pixels as an image file; the format comes from the extension (.png, .jpg, .gif). */
+export async function writeImage(file: string, data: Uint8Array, w: number, h: number): Promise<void> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const img = sharp(Buffer.from(data), { raw: { width: w, height: h, channels: 3 } });
+  const ext = path.extname(file).toLowerCase();
+  const out = ext === '.png' ? img.png() : ext === '.gif' ? img.gif() : img.jpeg({ quality: 95 });
+  await out.toFile(file);
+}
+
+/**
+ * A dataset `root/<class>/<i>.png` with `counts[class]` images each, every image a
+ * solid colour encoding (class index, image index), so tests can tell images apart.
+ */
+export async function makeClassFolders(root: string, counts: Record<string, number>, size = 12): Promise<void> {
+  const classes = Object.keys(counts);
+  for (const [ci, c] of classes.entries()) {
+    for (let i = 0; i < counts[c]; i++) {
+      await writeImage(path.join(root, c, `${String(i).padStart(3, '0')}.png`), solid(size, size, [ci * 60, i, 7]), size, size);
+    }
+  }
+}

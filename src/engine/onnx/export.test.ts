@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../backend.js';
+import { isUserError } from '../../errors.js';
+import { exportToOnnx, buildOnnxModel } from './export.js';
+import { checkParity } from './parity.js';
+import { randomImages, randomizeWeights } from './testModels.js';
+
+await initBackend();
+
+type Build = (x: tfl.SymbolicTensor) => tfl.SymbolicTensor;
+const L = tfl.layers;
+const sym = (l: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) => l.apply(x) as tfl.SymbolicTensor;
+
+/** One parity case per converter (and per tricky setting of it): a tiny model through tfjs and ONNX Runtime. */
+const cases: Array<{ name: string; input: [number, number, number]; build: Build }> = [
+  { name: 'Conv2D same s1 bias relu', input: [7, 7, 3], build: (x) => sym(L.conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }), x) },
+  { name: 'Conv2D same s2 even input', input: [8, 8, 3], build: (x) => sym(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' }), x) },
+  { name: 'Conv2D same s2 odd input', input: [9, 7, 2], build: (x) => sym(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' }), x) },
+  { name: 'Conv2D same k4 s3 (asymmetric pads)', input: [10, 11, 2], build: (x) => sym(L.conv2d({ filters: 3, kernelSize: 4, strides: 3, padding: 'same' }), x) },
+  { name: 'Conv2D valid dilation 2 no bias', input: [9, 9, 3], build: (x) => sym(L.conv2d({ filters: 4, kernelSize: 3, dilationRate: 2, useBias: false }), x) },
+  { name: 'Conv2D same dilation 2', input: [8, 9, 3], build: (x) => sym(L.conv2d({ filters: 4, kernelSize: 3, dilationRate: 2, padding: 'same' }), x) },
+  { name: 'Conv2D kernel 3x1 strides 2x1 sigmoid', input: [8, 6, 3], build: (x) => sym(L.conv2d({ filters: 2, kernelSize: [3, 1], strides: [2, 1], activation: 'sigmoid' }), x) },
+  { name: 'DepthwiseConv2D same s2', input: [9, 8, 4], build: (x) => sym(L.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same' }), x) },
+  { name: 'DepthwiseConv2D multiplier 3 valid relu6', input: [6, 6, 2], build: (x) => sym(L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 3, activation: 'relu6' }), x) },
+  { name: 'SeparableConv2D multiplier 2 same s2', input: [9, 9, 3], build: (x) => sym(L.separableConv2d({ filters: 5, kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu' }), x) },
+  { name: 'BatchNormalization on conv', input: [5, 5, 3], build: (x) => sym(L.batchNormalization({ epsilon: 1e-3 }), sym(L.conv2d({ filters: 4, kernelSize: 1 }), x)) },
+  { name: 'BatchNormalization center/scale off', input: [5, 5, 3], build: (x) => sym(L.batchNormalization({ center: false, scale: false }), x) },
+  { name: 'ReLU maxValue 6', input: [4, 4, 3], build: (x) => sym(L.reLU({ maxValue: 6 }), sym(L.conv2d({ filters: 3, kernelSize: 1 }), x)) },
+  { name: 'ReLU plain', input: [4, 4, 3], build: (x) => sym(L.reLU({}), x) },
+  { name: 'LeakyReLU', input: [4, 4, 3], build: (x) => sym(L.leakyReLU({ alpha: 0.2 }), x) },
+  { name: 'ZeroPadding2D asymmetric', input: [5, 4, 2], build: (x) => sym(L.conv2d({ filters: 2, kernelSize: 3 }), sym(L.zeroPadding2d({ padding: [[1, 2], [0, 3]] }), x)) },
+  { name: 'MaxPooling2D valid odd input', input: [7, 7, 2], build: (x) => sym(L.maxPooling2d({ poolSize: 2 }), x) },
+  { name: 'MaxPooling2D same 3x3 s2', input: [7, 8, 2], build: (x) => sym(L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x) },
+  { name: 'AveragePooling2D same 3x3 s2 excludes padding', input: [7, 8, 2], build: (x) => sym(L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x) },
+  { name: 'AveragePooling2D valid', input: [6, 6, 2], build: (x) => sym(L.averagePooling2d({ poolSize: 2 }), x) },
+  { name: 'GlobalAveragePooling2D', input: [5, 6, 3], build: (x) => sym(L.globalAveragePooling2d({}), sym(L.conv2d({ filters: 4, kernelSize: 1 }), x)) },
+  { name: 'GlobalMaxPooling2D', input: [5, 6, 3], build: (x) => sym(L.globalMaxPooling2d({}), x) },
+  { name: 'Add residual', input: [6, 6, 3], build: (x) => { const c = sym(L.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), x); return sym(L.add(), [x, c]); } },
+  { name: 'Add of three', input: [4, 4, 2], build: (x) => { const a = sym(L.conv2d({ filters: 2, kernelSize: 1 }), x); const b = sym(L.conv2d({ filters: 2, kernelSize: 1 }), x); return sym(L.add(), [x, a, b]); } },
+  { name: 'Multiply / Average / Maximum / Minimum', input: [4, 4, 2], build: (x) => {
+    const a = sym(L.conv2d({ filters: 2, kernelSize: 1 }), x);
+    const m = sym(L.multiply(), [x, a]);
+    const av = sym(L.average(), [m, x]);
+    return sym(L.minimum(), [sym(L.maximum(), [av, a]), x]);
+  } },
+  { name: 'Multiply with channels-last input (mixed layouts)', input: [4, 4, 2], build: (x) => sym(L.multiply(), [x, sym(L.conv2d({ filters: 2, kernelSize: 1 }), x)]) },
+  { name: 'Concatenate channels', input: [4, 5, 2], build: (x) => sym(L.concatenate(), [x, sym(L.conv2d({ filters: 3, kernelSize: 1 }), x)]) },
+  { name: 'Concatenate axis 1 (height)', input: [4, 5, 2], build: (x) => sym(L.concatenate({ axis: 1 }), [x, sym(L.conv2d({ filters: 2, kernelSize: 1 }), x)]) },
+  { name: 'Flatten then Dense keeps NHWC order', input: [3, 4, 5], build: (x) => sym(L.dense({ units: 6 }), sym(L.flatten(), sym(L.conv2d({ filters: 5, kernelSize: 1 }), x))) },
+  { name: 'Dense softmax + Dropout + BatchNormalization rank 2', input: [2, 2, 3], build: (x) => {
+    const f = sym(L.flatten(), x);
+    const d = sym(L.dense({ units: 8, activation: 'relu' }), f);
+    return sym(L.dense({ units: 4, activation: 'softmax' }), sym(L.dropout({ rate: 0.5 }), sym(L.batchNormalization(), d)));
+  } },
+  { name: 'Dense on a rank-4 tensor (last axis)', input: [3, 3, 4], build: (x) => sym(L.dense({ units: 2, activation: 'tanh' }), sym(L.conv2d({ filters: 4, kernelSize: 1 }), x)) },
+  { name: 'Reshape then Conv2D', input: [4, 4, 2], build: (x) => sym(L.conv2d({ filters: 2, kernelSize: 1 }), sym(L.reshape({ targetShape: [2, 8, 2] }), sym(L.conv2d({ filters: 2, kernelSize: 1 }), x))) },
+  { name: 'Softmax layer over channels of an NCHW tensor', input: [3, 3, 4], build: (x) => sym(L.softmax({ axis: -1 }), sym(L.conv2d({ filters: 4, kernelSize: 1 }), x)) },
+  { name: 'ELU layer', input: [3, 3, 2], build: (x) => sym(L.elu({}), x) },
+  ...['relu', 'relu6', 'sigmoid', 'softmax', 'linear', 'tanh', 'elu', 'selu', 'softplus', 'softsign', 'hardSigmoid', 'swish', 'mish', 'gelu'].map((a) => ({
+    name: `Activation ${a}`,
+    input: [3, 3, 4] as [number, number, number],
+    build: ((x) => sym(L.activation({ activation: a as 'relu' }), sym(L.conv2d({ filters: 4, kernelSize: 1 }), x))) as Build,
+  })),
+];
+
+function tiny(c: { input: [number, number, number]; build: Build }, seed: number): tfl.LayersModel {
+  const x = tfl.input({ shape: c.input });
+  const m = tfl.model({ inputs: x, outputs: c.build(x) });
+  randomizeWeights(m, seed);
+  return m;
+}
+
+for (const [i, c] of cases.entries()) {
+  test(`parity: ${c.name}`, async () => {
+    const m = tiny(c, 100 + i);
+    const x = randomImages([2, ...c.input], -3, 3, i);
+    const r = await checkParity(m, x);
+    assert.ok(r.maxAbsOutput > 0, 'output should not be all zeros');
+    assert.ok(r.relative <= 1e-4, `max abs diff ${r.maxAbsDiff} vs max |out| ${r.maxAbsOutput}`);
+  });
+}
+
+test('only the input and output edges transpose in a conv chain', () => {
+  const x = tfl.input({ shape: [8, 8, 3] });
+  let y = sym(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }), x);
+  y = sym(L.batchNormalization(), y);
+  y = sym(L.reLU({ maxValue: 6 }), y);
+  y = sym(L.depthwiseConv2d({ kernelSize: 3, padding: 'same' }), y);
+  y = sym(L.add(), [y, sym(L.conv2d({ filters: 4, kernelSize: 1 }), x)]);
+  y = sym(L.maxPooling2d({ poolSize: 2 }), y);
+  const { model, inputShape, outputShape } = buildOnnxModel(tfl.model({ inputs: x, outputs: y }));
+  const ops = (model.graph?.node ?? []).map((n) => n.opType);
+  assert.equal(ops.filter((o) => o === 'Transpose').length, 2, ops.join(','));
+  assert.deepEqual(inputShape, [null, 8, 8, 3]);
+  assert.deepEqual(outputShape, [null, 4, 4, 4]);
+});
+
+test('nested model, cut at a top-level layer and at a layer inside the nested model', async () => {
+  const innerIn = tfl.input({ shape: [6, 6, 3] });
+  const c1 = sym(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'inner_conv1' }), innerIn);
+  const c2 = sym(L.conv2d({ filters: 4, kernelSize: 3, name: 'inner_conv2' }), c1);
+  const inner = tfl.model({ inputs: innerIn, outputs: c2, name: 'inner' });
+  const x = tfl.input({ shape: [6, 6, 3] });
+  const pre = sym(L.conv2d({ filters: 3, kernelSize: 1, name: 'preprocess' }), x);
+  const base = inner.apply(pre) as tfl.SymbolicTensor;
+  const head = sym(L.dense({ units: 2, name: 'head' }), sym(L.flatten({ name: 'flat' }), base));
+  const full = tfl.model({ inputs: x, outputs: head });
+  randomizeWeights(full, 3);
+  const input = randomImages([2, 6, 6, 3], 0, 255, 5);
+  const whole = await checkParity(full, input);
+  assert.ok(whole.relative <= 1e-4, `whole: ${JSON.stringify(whole)}`);
+  const cutTop = await checkParity(full, input, { upTo: 'inner' });
+  assert.deepEqual(cutTop.shape, [2, 4, 4, 4]);
+  assert.ok(cutTop.relative <= 1e-4);
+  // Cut inside the nested model: compare with preprocess -> inner_conv1 computed on tfjs.
+  const ortOnly = await checkParity(tfl.model({ inputs: x, outputs: sym(inner.getLayer('inner_conv1'), pre) }), input);
+  assert.ok(ortOnly.relative <= 1e-4);
+  const { outputShape } = buildOnnxModel(full, { upTo: 'inner_conv1' });
+  assert.deepEqual(outputShape, [null, 6, 6, 4]);
+});
+
+test('sequential model', async () => {
+  const m = tfl.sequential({ layers: [L.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, activation: 'relu' }), L.flatten(), L.dense({ units: 2 })] });
+  randomizeWeights(m, 9);
+  const r = await checkParity(m, randomImages([3, 5, 5, 2]));
+  assert.ok(r.relative <= 1e-4);
+});
+
+test('an unsupported layer is a UserError naming the layer and its class', () => {
+  const x = tfl.input({ shape: [4, 4, 2] });
+  const m = tfl.model({ inputs: x, outputs: sym(L.upSampling2d({ size: [2, 2], name: 'up' }), x) });
+  assert.throws(() => exportToOnnx(m), (e: unknown) => isUserError(e) && /'up'/.test((e as Error).message) && /UpSampling2D/.test((e as Error).message));
+});
+
+test('an unknown cut layer is a UserError listing the layers', () => {
+  const x = tfl.input({ shape: [4, 4, 2] });
+  const m = tfl.model({ inputs: x, outputs: sym(L.conv2d({ filters: 1, kernelSize: 1, name: 'c' }), x) });
+  assert.throws(() => exportToOnnx(m, { upTo: 'nope' }), (e: unknown) => isUserError(e) && /'nope'/.test((e as Error).message) && /\bc\b/.test((e as Error).message));
+});
+
+test('tfjs tensors are not leaked by the export', () => {
+  const x = tfl.input({ shape: [4, 4, 2] });
+  const m = tfl.model({ inputs: x, outputs: sym(L.conv2d({ filters: 2, kernelSize: 3 }), x) });
+  const before = tf.memory().numTensors;
+  exportToOnnx(m);
+  assert.equal(tf.memory().numTensors, before);
+});

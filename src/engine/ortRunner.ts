@@ -1,0 +1,70 @@
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+
+// The one module that imports onnxruntime-node (like transformers.js' backends/onnx.js):
+// everything else hands it ONNX bytes and float32 arrays.
+
+export interface OrtModelOptions {
+  /** Intra-op threads; default: every core (`os.availableParallelism()`). */
+  threads?: number;
+  /** Input name; default: the session's first input. */
+  inputName?: string;
+  /** Output name; default: the session's first output. */
+  outputName?: string;
+}
+
+export interface OrtOutput {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** An ONNX Runtime CPU session with a single float32 input and output. */
+export class OrtModel {
+  private constructor(
+    private session: ort.InferenceSession | undefined,
+    readonly inputName: string,
+    readonly outputName: string,
+    readonly threads: number,
+  ) {}
+
+  static async create(onnxBytes: Uint8Array, opts: OrtModelOptions = {}): Promise<OrtModel> {
+    const threads = opts.threads ?? os.availableParallelism();
+    const session = await ort.InferenceSession.create(onnxBytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      // One graph, run op after op: the parallelism is inside each conv.
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+    const inputName = opts.inputName ?? session.inputNames[0];
+    const outputName = opts.outputName ?? session.outputNames[0];
+    return new OrtModel(session, inputName, outputName, threads);
+  }
+
+  /**
+   * Run one batch. `input` is the float32 data in the graph's layout (NHWC for
+   * tlkit's exports) and `shape` its dims, batch first. Resolves on ONNX Runtime's
+   * own threads, so the caller can decode the next batch meanwhile.
+   */
+  async run(input: Float32Array, shape: number[]): Promise<OrtOutput> {
+    if (!this.session) throw new Error('OrtModel.run after dispose()');
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== input.length) throw new Error(`OrtModel.run: shape ${JSON.stringify(shape)} holds ${size} values, input has ${input.length}`);
+    const feeds = { [this.inputName]: new ort.Tensor('float32', input, shape) };
+    const results = await this.session.run(feeds, [this.outputName]);
+    const out = results[this.outputName];
+    try {
+      if (out.type !== 'float32') throw new Error(`OrtModel.run: output ${this.outputName} is ${out.type}, expected float32`);
+      return { data: out.data as Float32Array, shape: out.dims.slice() };
+    } finally {
+      for (const t of Object.values(results)) if (t !== out) t.dispose();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s) await s.release();
+  }
+}

@@ -1,0 +1,180 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { writeFileAtomic } from '../util/atomicWrite.js';
+import type { HistoryData } from '../train/options.js';
+import type { RunMeta } from '../train/runDir.js';
+import type { RunEvaluation, FileResult } from '../train/evaluateRun.js';
+import { accuracyChart, curveChartSvg, lossChart } from './plots.js';
+import { escapeXml } from './strokeFont.js';
+
+export interface ReportInput {
+  runDir: string;
+  meta: RunMeta;
+  history: HistoryData | null;
+  evaluation: (Omit<RunEvaluation, 'files'> & { files: FileResult[] }) | null;
+  /** Why there is no evaluation, when there is none. */
+  evaluationNote?: string;
+  /** How many confidently wrong images to show. Default 12. */
+  topWrong?: number;
+}
+
+export interface WrongPrediction extends FileResult {
+  predicted: number;
+  confidence: number;
+}
+
+/** Misclassified images, most confident first. */
+export function mostConfidentlyWrong(files: FileResult[], top: number): WrongPrediction[] {
+  const wrong: WrongPrediction[] = [];
+  for (const f of files) {
+    let predicted = 0;
+    for (let i = 1; i < f.scores.length; i++) if (f.scores[i] > f.scores[predicted]) predicted = i;
+    if (predicted !== f.label) wrong.push({ ...f, predicted, confidence: f.scores[predicted] });
+  }
+  return wrong.sort((a, b) => b.confidence - a.confidence).slice(0, top);
+}
+
+/** A small JPEG as a data: URI, so the report needs no other file and no network. */
+async function thumbnail(file: string, size = 160): Promise<string | null> {
+  try {
+    const buf = await sharp(file).rotate().resize(size, size, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
+    return `data:image/jpeg;base64,${buf.toString('base64')}`;
+  } catch {
+    return null;
+  }
+}
+
+const h = escapeXml;
+
+function fmt(v: unknown, digits = 4): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  if (v === undefined || v === null) return '—';
+  if (Array.isArray(v)) return v.join(' x ');
+  return String(v);
+}
+
+function table(rows: Array<[string, unknown]>): string {
+  return `<table class="kv">${rows.map(([k, v]) => `<tr><th>${h(k)}</th><td>${h(fmt(v))}</td></tr>`).join('')}</table>`;
+}
+
+function confusionTable(e: NonNullable<ReportInput['evaluation']>): string {
+  const max = Math.max(1, ...e.confusion.flat());
+  const head = `<tr><th>true \\ predicted</th>${e.classes.map((c) => `<th>${h(c)}</th>`).join('')}<th>recall</th></tr>`;
+  const body = e.confusion
+    .map((row, i) => {
+      const cells = row
+        .map((v, j) => {
+          const a = (0.08 + 0.72 * (v / max)).toFixed(2);
+          const color = i === j ? `rgba(31,119,180,${a})` : `rgba(214,39,40,${v === 0 ? 0 : a})`;
+          return `<td class="cm" style="background:${color}">${v}</td>`;
+        })
+        .join('');
+      return `<tr><th>${h(e.classes[i])}</th>${cells}<td>${fmt(e.recall[i])}</td></tr>`;
+    })
+    .join('');
+  const precision = `<tr><th>precision</th>${e.precision.map((p) => `<td>${fmt(p)}</td>`).join('')}<td></td></tr>`;
+  return `<table class="confusion" id="confusion">${head}${body}${precision}</table>`;
+}
+
+export async function renderReport(input: ReportInput): Promise<string> {
+  const { meta, history, evaluation } = input;
+  const o = meta.options ?? {};
+  const best = meta.bestEpoch;
+  const idx = history ? history.epoch.indexOf(best) : -1;
+  const config: Array<[string, unknown]> = [
+    ['Run dir', path.resolve(input.runDir)],
+    ['Mode', meta.mode],
+    ['Base', `${meta.baseSource} (${meta.baseFamily})`],
+    ['Preprocessing', meta.preprocessing],
+    ['Image size', meta.imageSize],
+    ['Classes', meta.classes.join(', ')],
+    ['Data', o.data],
+    ['Epochs', o.epochs],
+    ['Batch size', o.batchSize],
+    ['Optimizer', `${o.optimizer ?? 'rmsprop'}, learning rate ${o.learningRate ?? (meta.mode === 'finetune' ? 1e-5 : 1e-3)}`],
+    ['Head', `${o.pooling ?? 'flatten'} -> Dense(${o.headUnits ?? 256}, relu) -> Dropout(${o.dropout ?? 0.5}) -> ${meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${meta.classes.length}, softmax)`}`],
+    ['Seed', o.seed],
+    ['Best epoch', best >= 0 ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''})` : 'none'],
+    ['Finished', meta.finished ? 'yes' : meta.interrupted ? 'no (interrupted; resume with --resume)' : 'no'],
+  ];
+  const t = meta.timings ?? {};
+  const timings: Array<[string, unknown]> = [
+    ['Feature extraction', t.extractSeconds !== undefined ? `${fmt(t.extractSeconds, 1)} s${t.imagesExtracted ? ` (${t.imagesExtracted} images, ${fmt(t.extractImagesPerSecond, 1)} images/s)` : ' (cache hit)'}` : undefined],
+    ['Training', t.trainSeconds !== undefined ? `${fmt(t.trainSeconds, 1)} s` : undefined],
+    ['Evaluation', evaluation ? `${fmt(evaluation.seconds, 1)} s (${evaluation.n} images, ${fmt(evaluation.imagesPerSecond, 1)} images/s)` : undefined],
+  ];
+
+  const curves = history && history.epoch.length
+    ? `<div class="charts"><figure id="accuracy-chart">${curveChartSvg(accuracyChart(history))}</figure><figure id="loss-chart">${curveChartSvg(lossChart(history))}</figure></div>`
+    : '<p>No finished epoch yet: no curves.</p>';
+
+  let evalHtml = `<p>${h(input.evaluationNote ?? 'Not evaluated. Run `tlkit evaluate --model RUN --data DIR` first.')}</p>`;
+  let wrongHtml = '';
+  if (evaluation) {
+    evalHtml = `${table([['Evaluated on', evaluation.dir], ['Images', evaluation.n], ['Accuracy', evaluation.accuracy], ['Loss', evaluation.loss]])}${confusionTable(evaluation)}`;
+    const wrong = mostConfidentlyWrong(evaluation.files, input.topWrong ?? 12);
+    const cards = await Promise.all(
+      wrong.map(async (w) => {
+        const src = await thumbnail(w.file);
+        const img = src ? `<img src="${src}" alt="${h(path.basename(w.file))}">` : `<div class="missing">image unavailable</div>`;
+        return `<figure class="wrong">${img}<figcaption><b>${h(evaluation.classes[w.predicted])}</b> ${(w.confidence * 100).toFixed(1)}%<br>true: ${h(evaluation.classes[w.label])}<br><span class="file">${h(path.basename(w.file))}</span></figcaption></figure>`;
+      }),
+    );
+    wrongHtml = wrong.length ? `<div class="gallery" id="wrong">${cards.join('')}</div>` : '<p>No misclassified images.</p>';
+  }
+
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tlkit report: ${h(path.basename(path.resolve(input.runDir)))}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; margin-top: 2rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; }
+th, td { border: 1px solid #ddd; padding: .3rem .6rem; text-align: left; }
+table.kv th { background: #f6f6f6; font-weight: 600; }
+table.confusion td.cm { text-align: center; min-width: 4rem; font-weight: 600; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+.charts figure { margin: 0; flex: 1 1 480px; }
+.charts svg { width: 100%; height: auto; border: 1px solid #eee; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 1rem; }
+figure.wrong { margin: 0; border: 1px solid #eee; padding: .4rem; text-align: center; }
+figure.wrong img { max-width: 160px; max-height: 160px; display: block; margin: 0 auto .3rem; }
+.file { color: #777; font-size: .8rem; word-break: break-all; }
+</style>
+</head>
+<body>
+<h1>Transfer learning report</h1>
+<p>${h(meta.classes.join(' vs '))}: ${h(meta.mode)} mode on ${h(meta.baseSource)}.</p>
+<h2>Configuration</h2>
+${table(config)}
+<h2>Training curves</h2>
+${curves}
+<h2>Evaluation</h2>
+${evalHtml}
+${evaluation ? `<h2>Most confidently wrong images</h2>\n${wrongHtml}` : ''}
+<h2>Timings</h2>
+${table(timings.filter(([, v]) => v !== undefined))}
+<p class="file">Generated by tlkit on ${h(new Date().toISOString())}.</p>
+</body>
+</html>
+`;
+}
+
+export async function readEvaluation(file: string): Promise<ReportInput['evaluation']> {
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as ReportInput['evaluation'];
+  } catch {
+    return null;
+  }
+}
+
+export async function writeReport(file: string, input: ReportInput): Promise<string> {
+  await writeFileAtomic(file, await renderReport(input));
+  return file;
+}

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../engine/backend.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { preprocessInput } from '../applications/preprocess.js';
+import { buildHeadModel, headLoss, HEAD_LAYER_NAMES } from './head.js';
+import { SeededDropout } from './seededDropout.js';
+import { makeOptimizer } from './optimizer.js';
+import { assembleFullModel } from './assembleModel.js';
+
+test('the book head: layers, shapes, losses', async () => {
+  await initBackend('cpu');
+  const head = buildHeadModel([5, 5, 8], { numClasses: 2, seed: 1 });
+  assert.deepEqual(head.layers.map((l) => l.getClassName()), ['InputLayer', 'Flatten', 'Dense', 'SeededDropout', 'Dense']);
+  assert.deepEqual(head.outputs[0].shape, [null, 1]);
+  assert.equal((head.getLayer(HEAD_LAYER_NAMES.hidden) as unknown as { units: number }).units, 256);
+  const multi = buildHeadModel([5, 5, 8], { numClasses: 3, pooling: 'avg', units: 16, seed: 1 });
+  assert.deepEqual(multi.layers.map((l) => l.getClassName()), ['InputLayer', 'GlobalAveragePooling2D', 'Dense', 'SeededDropout', 'Dense']);
+  assert.deepEqual(multi.outputs[0].shape, [null, 3]);
+  assert.equal(headLoss(2), 'binaryCrossentropy');
+  assert.equal(headLoss(3), 'categoricalCrossentropy');
+  // Same seed, same initial weights; another seed, other weights.
+  const again = buildHeadModel([5, 5, 8], { numClasses: 2, seed: 1 });
+  const other = buildHeadModel([5, 5, 8], { numClasses: 2, seed: 2 });
+  const k = (m: tfl.LayersModel) => Array.from(m.getLayer(HEAD_LAYER_NAMES.hidden).getWeights()[0].dataSync().slice(0, 20));
+  assert.deepEqual(k(head), k(again));
+  assert.notDeepEqual(k(head), k(other));
+  assert.throws(() => buildHeadModel([4], { numClasses: 1 }), /at least 2 classes/);
+});
+
+test('SeededDropout: new mask per call, same sequence per seed, identity at inference', async () => {
+  await initBackend('cpu');
+  const x = tf.ones([4, 50]);
+  const masks = (seed: number) => {
+    const d = new SeededDropout({ rate: 0.5, seed });
+    return [0, 1].map(() => Array.from((d.apply(x, { training: true }) as tf.Tensor).dataSync()));
+  };
+  const [a1, a2] = masks(7);
+  const [b1] = masks(7);
+  assert.deepEqual(a1, b1);
+  assert.notDeepEqual(a1, a2);
+  assert.ok(a1.every((v) => v === 0 || v === 2));
+  const kept = a1.filter((v) => v === 2).length / a1.length;
+  assert.ok(kept > 0.3 && kept < 0.7);
+  const d = new SeededDropout({ rate: 0.5, seed: 1 });
+  assert.deepEqual(Array.from((d.apply(x) as tf.Tensor).dataSync()), Array.from(x.dataSync()));
+});
+
+test('RMSprop matches Keras: v = 0.9 v + 0.1 g^2; w -= lr g / sqrt(v + 1e-7)', async () => {
+  await initBackend('cpu');
+  const w = tf.variable(tf.tensor1d([1, -2, 3e-4]));
+  const opt = makeOptimizer('rmsprop');
+  const ref = [1, -2, 3e-4];
+  const v = [0, 0, 0];
+  for (let step = 0; step < 3; step++) {
+    // loss = sum(w^3) -> g = 3 w^2
+    opt.minimize(() => tf.sum(tf.pow(w, 3)) as tf.Scalar, false, [w]);
+    for (let i = 0; i < 3; i++) {
+      const g = 3 * ref[i] ** 2;
+      v[i] = 0.9 * v[i] + 0.1 * g * g;
+      ref[i] -= (1e-3 * g) / Math.sqrt(v[i] + 1e-7);
+    }
+  }
+  const got = Array.from(w.dataSync());
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(got[i] - ref[i]) < 1e-6 * Math.max(1, Math.abs(ref[i])), `${got[i]} vs ${ref[i]}`);
+});
+
+test('assembleFullModel: preprocess + branching base + head, one standard model that reloads', async () => {
+  await initBackend('cpu');
+  const input = tfl.input({ shape: [6, 6, 3], name: 'input_1' });
+  const c1 = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv1', activation: 'relu' }).apply(input) as tfl.SymbolicTensor;
+  const c2 = tfl.layers.conv2d({ filters: 4, kernelSize: 1, name: 'conv2' }).apply(c1) as tfl.SymbolicTensor;
+  const add = tfl.layers.add({ name: 'add' }).apply([c1, c2]) as tfl.SymbolicTensor;
+  const out = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(add) as tfl.SymbolicTensor;
+  const base = tfl.model({ inputs: input, outputs: out, name: 'base' });
+  const head = buildHeadModel([3, 3, 4], { numClasses: 3, units: 8, seed: 3 });
+
+  const full = await assembleFullModel({ preprocessing: 'caffe', base, head });
+  const x = tf.randomUniform([2, 6, 6, 3], 0, 255, 'float32', 5);
+  const expected = head.predict(base.predict(preprocessInput(x, 'caffe'))) as tf.Tensor;
+  const got = full.predict(x) as tf.Tensor;
+  assert.ok(tf.max(tf.abs(tf.sub(expected, got))).dataSync()[0] < 1e-5);
+  assert.equal(full.layers[1].name, 'preprocess');
+  assert.equal(full.layers[1].trainable, false);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  await full.save(fileSystemIO(dir));
+  const json = fs.readFileSync(path.join(dir, 'model.json'), 'utf8');
+  assert.ok(!json.includes('SeededDropout'), 'saved model has no custom layer');
+  const loaded = await tfl.loadLayersModel(fileSystemIO(dir));
+  const again = loaded.predict(x) as tf.Tensor;
+  assert.ok(tf.max(tf.abs(tf.sub(expected, again))).dataSync()[0] < 1e-5);
+});

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../engine/backend.js';
+import { fileSystemIO } from './tfjsFiles.js';
+import { UserError } from '../errors.js';
+
+function smallModel(): tfl.LayersModel {
+  const input = tfl.input({ shape: [8, 8, 3] });
+  let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', name: 'c1' }).apply(input) as tfl.SymbolicTensor;
+  x = tfl.layers.batchNormalization({ name: 'bn' }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 2, activation: 'softmax', name: 'head' }).apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out, name: 'small' });
+}
+
+test('fileSystemIO saves model.json + weights.bin and loads an identical model', async () => {
+  await initBackend();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  fs.writeFileSync(path.join(dir, 'meta.json'), '{"keep":true}');
+  const m = smallModel();
+  await m.save(fileSystemIO(dir));
+  const files = fs.readdirSync(dir).sort();
+  assert.deepEqual(files, ['meta.json', 'model.json', 'weights.bin'], 'no temp files left, other files kept');
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  assert.equal(json.format, 'layers-model');
+  assert.deepEqual(json.weightsManifest[0].paths, ['weights.bin']);
+  // 4*27+4 conv, 4*4 bn, 2*(36*4)+... dense: check byte count equals param count * 4
+  assert.equal(fs.statSync(path.join(dir, 'weights.bin')).size, m.countParams() * 4);
+
+  const loaded = await tfl.loadLayersModel(fileSystemIO(dir));
+  assert.deepEqual(loaded.layers.map((l) => l.name), m.layers.map((l) => l.name));
+  const x = tf.randomUniform([2, 8, 8, 3]);
+  const a = (m.predict(x) as tf.Tensor).dataSync();
+  const b = (loaded.predict(x) as tf.Tensor).dataSync();
+  assert.deepEqual(Array.from(b), Array.from(a));
+
+  // saving again over the same folder replaces the files
+  await loaded.save(fileSystemIO(path.join(dir, 'model.json')));
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.json', 'model.json', 'weights.bin']);
+});
+
+test('fileSystemIO load errors are UserErrors naming the file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  await assert.rejects(tfl.loadLayersModel(fileSystemIO(path.join(dir, 'nope'))), (e: unknown) => e instanceof UserError && /nope does not exist/.test((e as Error).message));
+  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /has no model\.json/.test((e as Error).message));
+  await smallModel().save(fileSystemIO(dir));
+  const bin = path.join(dir, 'weights.bin');
+  fs.truncateSync(bin, 40);
+  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /truncated/.test((e as Error).message));
+  fs.rmSync(bin);
+  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /weights\.bin.*missing/.test((e as Error).message));
+  fs.writeFileSync(path.join(dir, 'model.json'), '{"modelTopo');
+  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /not valid JSON/.test((e as Error).message));
+});
