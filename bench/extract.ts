@@ -8,6 +8,7 @@
 //
 //   node --import tsx bench/extract.ts              # a, b, c, cached
 //   node --import tsx bench/extract.ts --full       # + peak RSS extracting all 4,000 shared images (child process)
+//   node --import tsx bench/extract.ts --rss-child [--data DIR]   # only the RSS run (whole shared dataset by default)
 //   options: --images N (default 400), --batch N (default 8), --tfjs-images N (default 16)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -57,6 +58,12 @@ function subsetDataDir(n: number): { dir: string; files: string[] } {
 
 const fmt = (x: number, d = 2) => x.toFixed(d);
 
+/** --data DIR: extract this folder instead of the whole shared dataset (RSS mode). */
+function dataArg(): string | undefined {
+  const i = process.argv.indexOf('--data');
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--rss-child')) return rssChild();
   const nImages = arg('--images', 400);
@@ -78,6 +85,7 @@ async function main(): Promise<void> {
   const aRate = r.imagesExtracted / aSec;
   console.log(`(a) extract end to end:      ${fmt(aRate)} images/s, ${fmt(aRate * gflop, 1)} GFLOP/s  (${fmt(aSec, 1)} s for ${r.imagesExtracted} images; of which inference ${fmt(r.inferenceSeconds, 1)} s)`);
 
+  console.log(`    peak RSS so far: ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB`);
   // second, cached run over unchanged data
   t0 = performance.now();
   const r2 = await extractFeatures({ base, data: dir, out, batchSize: batch });
@@ -121,7 +129,8 @@ async function main(): Promise<void> {
 
   if (process.argv.includes('--full')) {
     console.log('peak RSS: extracting all train/validation/test images of cats_vs_dogs_small in a child process ...');
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', '--batch', String(batch)], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    const extra = dataArg() ? ['--data', dataArg() as string] : [];
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', '--batch', String(batch), ...extra], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     console.log(child.status === 0 ? line : `child failed (status ${child.status}): ${child.stdout}`);
   }
@@ -133,10 +142,11 @@ async function rssChild(): Promise<void> {
   const base = vggBase();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-rss-'));
   const t0 = performance.now();
-  const r = await extractFeatures({ base, data: path.join(shared, 'data/cats_vs_dogs_small'), out, batchSize: arg('--batch', 8) });
+  const data = dataArg() ?? path.join(shared, 'data/cats_vs_dogs_small');
+  const r = await extractFeatures({ base, data, out, batchSize: arg('--batch', 8) });
   const sec = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const again = await extractFeatures({ base, data: path.join(shared, 'data/cats_vs_dogs_small'), out, batchSize: arg('--batch', 8) });
+  const again = await extractFeatures({ base, data, out, batchSize: arg('--batch', 8) });
   const cachedSec = (performance.now() - t1) / 1000;
   const peakMb = process.resourceUsage().maxRSS / 1024;
   fs.rmSync(out, { recursive: true, force: true });

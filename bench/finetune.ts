@@ -19,18 +19,12 @@ async function convStepSeconds(backend: 'wasm' | 'cpu', reps: number): Promise<n
   await tf.setBackend(backend);
   const x = tf.randomNormal([8, 11, 11, 512]) as tf.Tensor4D;
   const w = tf.mul(tf.randomNormal([3, 3, 512, 512]), 0.02) as tf.Tensor4D;
-  const step = () => {
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.relu(tf.conv2d(x, w, 1, 'same'))), [w as unknown as tf.Variable]);
-    void value;
-    return grads;
-  };
   const gradStep = () => {
     const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'))))([x, w]);
     dx.dataSync();
     dw.dataSync();
     tf.dispose([dx, dw]);
   };
-  void step;
   gradStep();
   let best = Infinity;
   for (let r = 0; r < reps; r++) {

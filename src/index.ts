@@ -10,3 +10,14 @@ export { decodeImage, decodeImageInto, decodeRgb, BadImageError, IMAGE_EXTENSION
 export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions, type Problem, type ProblemKind } from './data/checkData.js';
 export { RandomFlip, RandomRotation, RandomZoom, randomFlip, randomRotation, randomZoom, Rng, applyProjective, type RandomFlipArgs, type RandomRotationArgs, type RandomZoomArgs, type FillMode } from './augment/index.js';
 export { augmentPreview } from './augment/preview.js';
+export { vgg16, vgg16Architecture, preprocessInput as vgg16PreprocessInput } from './applications/vgg16.js';
+export { mobilenet, mobilenetArchitecture, preprocessInput as mobilenetPreprocessInput, type MobileNetArgs } from './applications/mobilenet.js';
+export { mobilenetV2, mobilenetV2Architecture, preprocessInput as mobilenetV2PreprocessInput, type MobileNetV2Args } from './applications/mobilenetV2.js';
+export { FAMILIES, FAMILY_NAMES, getFamily, isFamilyName, type Family, type FamilyName, type FamilyArgs, type ApplicationArgs, type InputShape } from './applications/index.js';
+export { preprocessInput, preprocessingLayer, preprocessingAffine, type PreprocessMode } from './applications/preprocess.js';
+export { loadBase, hashWeights, type ConvBase, type LoadBaseOptions } from './applications/loadBase.js';
+export { fileSystemIO } from './weights/tfjsFiles.js';
+export { readKerasH5, loadKerasH5Weights, applyKerasH5, writeKerasH5, type KerasH5Weights } from './weights/kerasH5.js';
+export { ensureWeightFile, cacheRoot, weightsBaseUrl, type EnsureWeightsOptions } from './weights/download.js';
+export { kerasWeightFile, KERAS_WEIGHTS_BASE_URL } from './weights/kerasWeightFiles.js';
+export { summarizeModel, formatSummary, modelSummary, type ModelSummary, type SummaryRow } from './report/summary.js';

@@ -29,7 +29,7 @@ test('fileSystemIO saves model.json + weights.bin and loads an identical model',
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
   assert.equal(json.format, 'layers-model');
   assert.deepEqual(json.weightsManifest[0].paths, ['weights.bin']);
-  // 4*27+4 conv, 4*4 bn, 2*(36*4)+... dense: check byte count equals param count * 4
+  // one float32 per parameter, nothing else in the file
   assert.equal(fs.statSync(path.join(dir, 'weights.bin')).size, m.countParams() * 4);
 
   const loaded = await tfl.loadLayersModel(fileSystemIO(dir));

@@ -2,24 +2,8 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { UserError } from '../../errors.js';
 import { initBackend } from '../../engine/backend.js';
-import { extractFeatures, type ExtractProgress, type FrozenBase } from '../../train/extract.js';
-
-interface LoadBaseArgs {
-  base: string;
-  weights?: string;
-  imageSize?: [number, number];
-}
-
-/**
- * Engineer A's loadBase, reached through a non-literal specifier so this file
- * compiles while src/applications/loadBase.ts is being written.
- */
-async function loadBase(args: LoadBaseArgs): Promise<FrozenBase> {
-  const specifier = '../../applications/loadBase.js';
-  const mod = (await import(specifier)) as { loadBase?: (a: LoadBaseArgs) => Promise<FrozenBase> };
-  if (typeof mod.loadBase !== 'function') throw new Error('src/applications/loadBase.ts does not export loadBase()');
-  return mod.loadBase(args);
-}
+import { loadBase } from '../../applications/loadBase.js';
+import { extractFeatures, type ExtractProgress } from '../../train/extract.js';
 
 function positiveInt(text: string | undefined, flag: string, example: string): number | undefined {
   if (text === undefined) return undefined;
@@ -110,7 +94,7 @@ export function register(program: Command): void {
         process.stdout.write(`${JSON.stringify({ ...result, seconds })}\n`);
         return;
       }
-      const lines = [`Features of ${base.source} (${base.preprocessing} preprocessing, ${base.imageSize[0]}x${base.imageSize[1]}) in ${result.out}`];
+      const lines = [`Features of ${base.source} at ${base.imageSize[0]}x${base.imageSize[1]} in ${result.out}`];
       for (const s of result.splits) {
         const skipped = s.skipped.length ? `, ${s.skipped.length} unreadable skipped` : '';
         lines.push(`  ${s.split.padEnd(10)} ${String(s.count).padStart(6)} images -> [${[s.count, ...s.featureShape].join(', ')}]${s.cacheHit ? ' (cached)' : ''}${skipped}`);

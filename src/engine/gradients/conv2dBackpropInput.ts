@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, assertNhwc, convGeometry, cropNegative, insertZeros, transposedPadding } from './convGeometry.js';
+import { asTensor, assertNhwc, convGeometry, cropNegative, flipSpatial, insertZeros, transposedPadding } from './convGeometry.js';
 
 /**
  * dL/dx of a 2-D convolution as a forward stride-1 convolution of dy (with
@@ -14,7 +14,7 @@ export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs
     const dy = asTensor<tf.Tensor4D>(args.inputs.dy, 'dy');
     const filter = asTensor<tf.Tensor4D>(args.inputs.filter, 'filter');
     const g = convGeometry(attrs.inputShape, filter.shape, attrs.strides, attrs.pad, attrs.dimRoundingMode, false);
-    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const flipped = flipSpatial(tf.transpose(filter, [0, 1, 3, 2]));
     const dilated = insertZeros(dy, g.strideHeight, g.strideWidth);
     const { cropped, pad } = cropNegative(dilated, transposedPadding(g));
     return tf.conv2d(cropped, flipped, 1, pad);

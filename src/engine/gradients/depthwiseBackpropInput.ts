@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, assertUndilated, convGeometry, cropNegative, insertZeros, transposedPadding } from './convGeometry.js';
+import { asTensor, assertUndilated, convGeometry, cropNegative, flipSpatial, insertZeros, transposedPadding } from './convGeometry.js';
 
 /**
  * dL/dx of a depthwise convolution as a forward depthwise convolution of the
@@ -15,7 +15,7 @@ export function depthwiseConv2dNativeBackpropInput(args: { inputs: tf.NamedTenso
     const filter = asTensor<tf.Tensor4D>(args.inputs.filter, 'filter');
     const [kh, kw, c, mult] = filter.shape;
     const g = convGeometry(attrs.inputShape, filter.shape, attrs.strides, attrs.pad, attrs.dimRoundingMode, true);
-    const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, c * mult, 1]) as tf.Tensor4D;
+    const flipped = tf.reshape(flipSpatial(filter), [kh, kw, c * mult, 1]) as tf.Tensor4D;
     const dilated = insertZeros(dy, g.strideHeight, g.strideWidth);
     const { cropped, pad } = cropNegative(dilated, transposedPadding(g));
     const dx = tf.depthwiseConv2d(cropped, flipped, 1, pad);

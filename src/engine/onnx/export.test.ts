@@ -83,6 +83,20 @@ for (const [i, c] of cases.entries()) {
   });
 }
 
+test('unknown spatial size: same padding through auto_pad, as TF pads', async () => {
+  const x = tfl.input({ shape: [null, null, 3] });
+  let y = sym(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' }), x);
+  y = sym(L.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same' }), y);
+  y = sym(L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), y);
+  y = sym(L.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same' }), y);
+  const m = tfl.model({ inputs: x, outputs: y });
+  randomizeWeights(m, 21);
+  for (const [h, w] of [[16, 16], [15, 13]]) {
+    const r = await checkParity(m, randomImages([2, h, w, 3], -3, 3, h));
+    assert.ok(r.relative <= 1e-4, `${h}x${w}: ${JSON.stringify(r)}`);
+  }
+});
+
 test('only the input and output edges transpose in a conv chain', () => {
   const x = tfl.input({ shape: [8, 8, 3] });
   let y = sym(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }), x);

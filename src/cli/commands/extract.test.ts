@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readNpy } from '../../train/npy.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const shared = path.resolve(repoRoot, '../shared');
+const mobilenet = path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
+
+function tlkit(args: string[]) {
+  return spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), ...args], { encoding: 'utf8', cwd: repoRoot });
+}
+
+/** Two real JPEGs per class and split, linked from the shared dataset. */
+function smallData(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-cli-extract-'));
+  for (const split of ['train', 'validation', 'test']) {
+    for (const cls of ['cats', 'dogs']) {
+      const src = path.join(shared, 'data/cats_vs_dogs_small', split, cls);
+      const dst = path.join(root, 'data', split, cls);
+      fs.mkdirSync(dst, { recursive: true });
+      for (const f of fs.readdirSync(src).sort().slice(0, 2)) fs.symlinkSync(path.join(src, f), path.join(dst, f));
+    }
+  }
+  return root;
+}
+
+test('tlkit extract with the shared MobileNet: features per split, then a cache hit', () => {
+  const root = smallData();
+  const out = path.join(root, 'features');
+  const first = tlkit(['extract', '--base', mobilenet, '--data', path.join(root, 'data'), '--out', out, '--batch-size', '4', '--json']);
+  assert.equal(first.status, 0, first.stderr);
+  const r1 = JSON.parse(first.stdout);
+  assert.equal(r1.cacheHit, false);
+  assert.deepEqual(r1.splits.map((s: { split: string; count: number }) => [s.split, s.count]), [['train', 4], ['validation', 4], ['test', 4]]);
+  const second = tlkit(['extract', '--base', mobilenet, '--data', path.join(root, 'data'), '--out', out]);
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stdout, /train\s+4 images -> \[4, 7, 7, 1024\] \(cached\)/);
+  assert.match(second.stdout, /All splits from the cache/);
+  return readNpy(path.join(out, 'validation', 'labels.npy')).then((l) => assert.deepEqual([...l.data], [0, 0, 1, 1]));
+});
+
+test('tlkit extract: bad arguments exit 2 with a one-paragraph message', () => {
+  const root = smallData();
+  const r = tlkit(['extract', '--base', mobilenet, '--data', path.join(root, 'nope'), '--out', path.join(root, 'f')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^tlkit: .*nope/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  const b = tlkit(['extract', '--base', mobilenet, '--data', path.join(root, 'data'), '--out', path.join(root, 'f'), '--image-size', 'big']);
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /--image-size must be a positive integer/);
+});
