@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { hashWeights } from '../applications/loadBase.js';
@@ -130,10 +130,11 @@ export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainRes
   const suffix = buildSuffixModel(base.model, cut);
   const trainable = tfl.model({ inputs: suffix.model.inputs, outputs: head.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor, name: 'finetune' });
   trainable.compile({ optimizer: makeOptimizer(opts.optimizer, opts.learningRate ?? FINETUNE_LEARNING_RATE), loss: headLoss(numClasses), metrics: ['accuracy'] });
+  const frozenInSuffix = cut.unfrozen.filter((n) => !suffix.trainable.includes(n));
   if (opts.verbose) {
     log(
       `Fine-tuning ${cut.unfrozen.length} layers of ${base.source} (${cut.unfrozen.join(', ')}); trainable: ${suffix.trainable.join(', ') || 'none'} + head` +
-        `${cut.unfrozen.length > suffix.trainable.length ? ' (BatchNormalization and weightless layers stay frozen, in inference mode)' : ''}. ` +
+        `${frozenInSuffix.length ? ` (${frozenInSuffix.join(', ')}: no trainable weights${frozenInSuffix.some((n) => /bn|batch/i.test(n)) ? '; BatchNormalization stays frozen, in inference mode' : ''})` : ''}. ` +
         `Frozen prefix up to ${cut.cutLayer} on ONNX Runtime; learning rate ${opts.learningRate ?? FINETUNE_LEARNING_RATE}.`,
     );
   }
@@ -171,7 +172,10 @@ export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainRes
   // Carry the head phase's curves into this run dir, fine-tuning marked where it starts.
   const paths = runPaths(opts.out);
   const continuing = sourceDir === opts.out;
-  if (!continuing && source.history && existsSync(runPaths(sourceDir).log)) copyFileSync(runPaths(sourceDir).log, paths.log);
+  if (!continuing && source.history && existsSync(runPaths(sourceDir).log)) {
+    mkdirSync(opts.out, { recursive: true });
+    copyFileSync(runPaths(sourceDir).log, paths.log);
+  }
   const initialHistory = source.history ?? undefined;
   const initialEpoch = initialHistory?.epoch.length ?? 0;
   try {
@@ -188,6 +192,7 @@ export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainRes
       initialHistory,
       fineTuneStartEpoch: initialEpoch,
       continuing,
+      keptCheckpoint: continuing ? { epoch: source.meta.bestEpoch, valLoss: source.meta.bestValLoss } : undefined,
       imagesPerEpoch,
       extraMeta: { from: sourceDir, cutLayer: cut.cutLayer, unfrozen: cut.unfrozen, trainableLayers: suffix.trainable, ...(augmentation ? { augmentation } : {}) },
       timings,

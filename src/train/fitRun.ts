@@ -4,7 +4,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import type { HistoryData, TrainMode, TrainOptions, TrainResult } from './options.js';
 import { headLabelMode } from './head.js';
-import { CSVLogger, EarlyStopping, HistoryRecorder, ModelCheckpoint, ProgressLogger, StopOnAbort, TerminateOnNaN } from './callbacks/index.js';
+import { CSVLogger, EarlyStopping, HistoryRecorder, ModelCheckpoint, ProgressLogger, StopOnAbort } from './callbacks/index.js';
+import { DivergenceGuard } from './divergenceGuard.js';
 import { runPaths, writeHistoryAndPlots, writeMeta, type RunMeta } from './runDir.js';
 import type { BaseLike } from './featuresMode.js';
 
@@ -28,6 +29,8 @@ export interface FitRunInput {
   imagesPerEpoch?: number;
   /** True when this run dir was written by a first phase of the same run (keep its files). */
   continuing?: boolean;
+  /** When continuing: the first phase's checkpoint already in the run dir (kept until this phase saves one). */
+  keptCheckpoint?: { epoch: number; valLoss: number | null };
   /** Writes the full model (RGB in: preprocess + base + head) into a folder; the checkpoint calls it. */
   saveFull: (dir: string) => Promise<void>;
   /** Epochs already in the run (a first phase); fit continues from there. */
@@ -73,8 +76,8 @@ export async function fitRun(input: FitRunInput): Promise<TrainResult> {
     baseSource: input.base.source,
     weightsHash: input.base.weightsHash,
     mode: input.mode,
-    bestEpoch: -1,
-    bestValLoss: null,
+    bestEpoch: input.keptCheckpoint?.epoch ?? -1,
+    bestValLoss: input.keptCheckpoint?.valLoss ?? null,
     epochsDone: initialEpoch,
     finished: false,
     options: serializableOptions,
@@ -93,7 +96,7 @@ export async function fitRun(input: FitRunInput): Promise<TrainResult> {
       : undefined;
   const abort = opts.signal ?? new AbortController().signal;
   const stopper = new StopOnAbort(abort);
-  const nanGuard = new TerminateOnNaN();
+  const nanGuard = new DivergenceGuard();
   const history = new HistoryRecorder({ file: paths.history, initial: initialHistory });
   const checkpoint = new ModelCheckpoint({
     dir: paths.model,

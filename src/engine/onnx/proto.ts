@@ -69,8 +69,9 @@ export function makeTensor(name: string, dims: number[], data: TensorData): ITen
   const size = dims.reduce((a, b) => a * b, 1);
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`tensor ${name}: bad dims ${JSON.stringify(dims)}`);
   if (size !== data.length) throw new Error(`tensor ${name}: dims ${JSON.stringify(dims)} hold ${size} values, data has ${data.length}`);
-  // Copy so the message owns aligned bytes, whatever buffer `data` is a view of.
-  const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  // A view, not a copy: converters hand over fresh arrays they never touch again,
+  // and VGG16's 58 MB of weights should not be held twice while encoding.
+  const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return { name, dims, dataType: dataTypeOf(data), rawData };
 }
 
@@ -112,7 +113,7 @@ export function makeModel(graph: IGraphProto, opts: { producer?: string; opset?:
 }
 
 export function encodeModel(model: IModelProto): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
+  return onnx.ModelProto.encode(model).finish();
 }
 
 export function decodeModel(bytes: Uint8Array): onnxProto.onnx.ModelProto {

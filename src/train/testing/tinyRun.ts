@@ -15,7 +15,7 @@ import { withTrainDefaults } from '../options.js';
 export const TINY_SIZE = 16;
 
 /** Two classes: reddish images ("cats") and bluish images ("dogs"), with noise; book layout. */
-export async function makeTinyDataset(root: string, perClass = { train: 16, validation: 8, test: 8 }): Promise<string> {
+export async function makeTinyDataset(root: string, perClass: { train: number; validation: number; test?: number } = { train: 16, validation: 8, test: 8 }): Promise<string> {
   let s = 7;
   const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
   for (const [split, n] of Object.entries(perClass)) {

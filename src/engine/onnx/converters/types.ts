@@ -46,6 +46,7 @@ export function weightOf(layer: Layer, shortName: string): WeightValue | undefin
     const full = (w as unknown as { originalName?: string }).originalName ?? w.name;
     if (full.split('/').pop() === shortName) {
       const t = w.read();
+      // A copy the converter owns (dataSync may hand back the backend's own buffer).
       return { data: Float32Array.from(t.dataSync() as Float32Array), shape: t.shape.slice() };
     }
   }
