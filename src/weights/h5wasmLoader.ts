@@ -1,15 +1,18 @@
-import h5wasm from 'h5wasm/node';
+// Imported lazily: loading h5wasm's module costs ~600 MB of RSS under tsx, which
+// every command would otherwise pay even when no .h5 file is involved.
+type H5wasm = typeof import('h5wasm/node').default;
 
-let ready: Promise<typeof h5wasm> | undefined;
+let ready: Promise<H5wasm> | undefined;
 
 /**
  * h5wasm, initialised once per process. HDF5's own error stack is turned into JS
  * exceptions instead of being printed to stderr, so a bad file gives one clean
  * error message and no diagnostic dump.
  */
-export function h5(): Promise<typeof h5wasm> {
+export function h5(): Promise<H5wasm> {
   if (!ready) {
     ready = (async () => {
+      const h5wasm = (await import('h5wasm/node')).default;
       const module = await h5wasm.ready;
       (module as unknown as { activate_throwing_error_handler(): number }).activate_throwing_error_handler();
       return h5wasm;
