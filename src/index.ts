@@ -21,3 +21,16 @@ export { readKerasH5, loadKerasH5Weights, applyKerasH5, writeKerasH5, type Keras
 export { ensureWeightFile, cacheRoot, weightsBaseUrl, type EnsureWeightsOptions } from './weights/download.js';
 export { kerasWeightFile, KERAS_WEIGHTS_BASE_URL } from './weights/kerasWeightFiles.js';
 export { summarizeModel, formatSummary, modelSummary, type ModelSummary, type SummaryRow } from './report/summary.js';
+export { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, parseHistory, saveHistory, type ModelCheckpointArgs, type EarlyStoppingArgs, type CSVLoggerArgs, type ProgressLoggerArgs, type HistoryRecorderArgs } from './train/callbacks/index.js';
+export { withTrainDefaults, TRAIN_DEFAULTS, type TrainOptions, type TrainOptionsInput, type TrainResult, type TrainMode, type HistoryData, type EpochLogs } from './train/options.js';
+export { applyHead, applyHeadWithLogits, buildHeadModel, buildHeadForTraining, compileHeadForTraining, headLoss, headLossFromLogits, headAccuracyFromLogits, HEAD_LAYER_NAMES, type HeadOptions, type HeadModels } from './train/head.js';
+export { SeededDropout, type SeededDropoutArgs } from './train/seededDropout.js';
+export { makeOptimizer } from './train/optimizer.js';
+export { assembleFullModel, type AssembleOptions } from './train/assembleModel.js';
+export { trainFeatures, trainHeadOnFeatures, type FeatureSet, type FeatureSplit } from './train/featuresMode.js';
+export { loadRun, checkRunDir, readMeta, writeMeta, runPaths, RUN_FILES, type RunMeta } from './train/runDir.js';
+export { evaluateRun, type RunEvaluation } from './train/evaluateRun.js';
+export { RunPredictor, scoreEvaluation, toPrediction, type Prediction, type Evaluation } from './train/inference.js';
+export { generateShapesDataset } from './train/syntheticShapes.js';
+export { curveChartSvg, accuracyChart, lossChart, svgToPng, writeHistoryPlots } from './report/plots.js';
+export { renderReport, writeReport, mostConfidentlyWrong, type ReportInput } from './report/htmlReport.js';

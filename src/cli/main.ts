@@ -4,6 +4,7 @@ import { isUserError } from '../errors.js';
 // (command registrations: one import + one call each, keep alphabetical)
 import { register as registerAugmentPreview } from './commands/augmentPreview.js';
 import { register as registerCheckData } from './commands/checkData.js';
+import { register as registerDemo } from './commands/demo.js';
 import { register as registerEvaluate } from './commands/evaluate.js';
 import { register as registerExtract } from './commands/extract.js';
 import { register as registerPredict } from './commands/predict.js';
@@ -21,6 +22,7 @@ program
 const registrations: Array<(p: Command) => void> = [
   registerAugmentPreview,
   registerCheckData,
+  registerDemo,
   registerEvaluate,
   registerExtract,
   registerPredict,

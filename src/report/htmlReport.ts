@@ -70,10 +70,10 @@ function confusionTable(e: NonNullable<ReportInput['evaluation']>): string {
           return `<td class="cm" style="background:${color}">${v}</td>`;
         })
         .join('');
-      return `<tr><th>${h(e.classes[i])}</th>${cells}<td>${fmt(e.recall[i])}</td></tr>`;
+      return `<tr><th>${h(e.classes[i])}</th>${cells}<td>${e.recall[i].toFixed(4)}</td></tr>`;
     })
     .join('');
-  const precision = `<tr><th>precision</th>${e.precision.map((p) => `<td>${fmt(p)}</td>`).join('')}<td></td></tr>`;
+  const precision = `<tr><th>precision</th>${e.precision.map((p) => `<td>${p.toFixed(4)}</td>`).join('')}<td></td></tr>`;
   return `<table class="confusion" id="confusion">${head}${body}${precision}</table>`;
 }
 
@@ -112,7 +112,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
   let evalHtml = `<p>${h(input.evaluationNote ?? 'Not evaluated. Run `tlkit evaluate --model RUN --data DIR` first.')}</p>`;
   let wrongHtml = '';
   if (evaluation) {
-    evalHtml = `${table([['Evaluated on', evaluation.dir], ['Images', evaluation.n], ['Accuracy', evaluation.accuracy], ['Loss', evaluation.loss]])}${confusionTable(evaluation)}`;
+    evalHtml = `${table([['Evaluated on', evaluation.dir], ['Images', evaluation.n], ['Accuracy', evaluation.accuracy.toFixed(4)], ['Loss', evaluation.loss.toFixed(4)]])}${confusionTable(evaluation)}`;
     const wrong = mostConfidentlyWrong(evaluation.files, input.topWrong ?? 12);
     const cards = await Promise.all(
       wrong.map(async (w) => {

@@ -1,13 +1,13 @@
 import { existsSync, promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { cacheRoot } from '../weights/download.js';
 import type { PreprocessMode } from '../applications/preprocess.js';
 import type { HistoryData, TrainOptions, TrainResult } from './options.js';
-import { buildHeadModel, headLabelMode, headLoss, HEAD_LAYER_NAMES } from './head.js';
+import { buildHeadForTraining, compileHeadForTraining, headLabelMode, HEAD_LAYER_NAMES } from './head.js';
 import { makeOptimizer } from './optimizer.js';
 import { assembleFullModel } from './assembleModel.js';
 import { encodeLabels, shuffledTensorDataset } from './featureDataset.js';
@@ -83,9 +83,9 @@ export async function trainHeadOnFeatures(input: HeadTrainingInput): Promise<Tra
   }
   const initialEpoch = previous?.epochsDone ?? 0;
 
-  const head = buildHeadModel(features.featureShape, { numClasses, units: opts.headUnits, dropout: opts.dropout, pooling: opts.pooling, seed: opts.seed });
+  const { head, logits: trainable } = buildHeadForTraining(features.featureShape, { numClasses, units: opts.headUnits, dropout: opts.dropout, pooling: opts.pooling, seed: opts.seed });
   if (previous && previous.bestEpoch >= 0) await copyHeadWeightsFromCheckpoint(paths.model, head);
-  head.compile({ optimizer: makeOptimizer(opts.optimizer, opts.learningRate), loss: headLoss(numClasses), metrics: ['accuracy'] });
+  compileHeadForTraining(trainable, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
 
   const { signal: _signal, ...serializableOptions } = opts;
   const meta: RunMeta = {
@@ -162,7 +162,7 @@ export async function trainHeadOnFeatures(input: HeadTrainingInput): Promise<Tra
   const t0 = performance.now();
   try {
     if (initialEpoch < opts.epochs) {
-      await head.fitDataset(shuffledTensorDataset(x, y, opts.batchSize, opts.seed + initialEpoch), {
+      await trainable.fitDataset(shuffledTensorDataset(x, y, opts.batchSize, opts.seed + initialEpoch), {
         epochs: opts.epochs,
         initialEpoch,
         validationData: [vx, vy],
@@ -269,8 +269,9 @@ export async function trainFeatures(opts: TrainOptions): Promise<TrainResult> {
   });
 }
 
+/** `<tlkit cache>/features` ($TLKIT_CACHE, else $XDG_CACHE_HOME/tlkit, else ~/.cache/tlkit). */
 export function defaultFeatureCache(): string {
-  return process.env.TLKIT_CACHE_DIR ? path.join(process.env.TLKIT_CACHE_DIR, 'features') : path.join(os.homedir(), '.cache', 'tlkit', 'features');
+  return path.join(cacheRoot(), 'features');
 }
 
 async function readSplit(split: ExtractedSplit): Promise<FeatureSplit> {

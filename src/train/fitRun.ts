@@ -140,6 +140,7 @@ export async function fitRun(input: FitRunInput): Promise<TrainResult> {
   });
   const trainSeconds = (performance.now() - t0) / 1000;
   timings[`${input.mode}TrainSeconds`] = trainSeconds;
+  timings.trainSeconds = trainSeconds;
   const epochsRun = history.data.epoch.length - (initialHistory?.epoch.length ?? 0);
   if (input.imagesPerEpoch && epochsRun > 0) {
     // Wall time of whole epochs, validation included: what a user waits for.

@@ -16,11 +16,11 @@ import { assembleFullModel } from './assembleModel.js';
 test('the book head: layers, shapes, losses', async () => {
   await initBackend('cpu');
   const head = buildHeadModel([5, 5, 8], { numClasses: 2, seed: 1 });
-  assert.deepEqual(head.layers.map((l) => l.getClassName()), ['InputLayer', 'Flatten', 'Dense', 'SeededDropout', 'Dense']);
+  assert.deepEqual(head.layers.map((l) => l.getClassName()), ['InputLayer', 'Flatten', 'Dense', 'SeededDropout', 'Dense', 'Activation']);
   assert.deepEqual(head.outputs[0].shape, [null, 1]);
   assert.equal((head.getLayer(HEAD_LAYER_NAMES.hidden) as unknown as { units: number }).units, 256);
   const multi = buildHeadModel([5, 5, 8], { numClasses: 3, pooling: 'avg', units: 16, seed: 1 });
-  assert.deepEqual(multi.layers.map((l) => l.getClassName()), ['InputLayer', 'GlobalAveragePooling2D', 'Dense', 'SeededDropout', 'Dense']);
+  assert.deepEqual(multi.layers.map((l) => l.getClassName()), ['InputLayer', 'GlobalAveragePooling2D', 'Dense', 'SeededDropout', 'Dense', 'Activation']);
   assert.deepEqual(multi.outputs[0].shape, [null, 3]);
   assert.equal(headLoss(2), 'binaryCrossentropy');
   assert.equal(headLoss(3), 'categoricalCrossentropy');
@@ -95,4 +95,22 @@ test('assembleFullModel: preprocess + branching base + head, one standard model 
   const loaded = await tfl.loadLayersModel(fileSystemIO(dir));
   const again = loaded.predict(x) as tf.Tensor;
   assert.ok(tf.max(tf.abs(tf.sub(expected, again))).dataSync()[0] < 1e-5);
+});
+
+test('training on logits recovers from a saturated output (probabilities + clipped loss would not)', async () => {
+  await initBackend('cpu');
+  const { buildHeadForTraining, compileHeadForTraining } = await import('./head.js');
+  const { head, logits } = buildHeadForTraining([4], { numClasses: 2, units: 0, dropout: 0, seed: 1 });
+  // Saturate: a huge bias towards class 1, while every label is 0.
+  const out = logits.getLayer('head_output');
+  out.setWeights([tf.zeros([4, 1]), tf.tensor1d([40])]);
+  compileHeadForTraining(logits, 2, makeOptimizer('rmsprop', 0.5));
+  const x = tf.ones([8, 4]);
+  const y = tf.zeros([8, 1]);
+  const before = (head.predict(x) as tf.Tensor).dataSync()[0];
+  assert.equal(before, 1);
+  const h = await logits.fit(x, y, { epochs: 100, batchSize: 8, verbose: 0 });
+  assert.ok((h.history.loss.at(-1) as number) < 1, `loss ${h.history.loss.at(-1)}`);
+  assert.ok('acc' in h.history);
+  assert.ok((head.predict(x) as tf.Tensor).dataSync()[0] < 0.5);
 });

@@ -19,15 +19,18 @@ export function register(program: Command): void {
     .option('--base <base>', 'conv base', 'nsfwjs')
     .option('--epochs <n>', 'epochs', '10')
     .option('--seed <n>', 'seed', '1337')
-    .action(async (o: { data?: string; out: string; base: string; epochs: string; seed: string }) => {
+    .option('--images <n>', 'generated training images per class (validation and test get half as many)', '100')
+    .action(async (o: { data?: string; out: string; base: string; epochs: string; seed: string; images: string }) => {
       const say = (l: string) => process.stderr.write(`${l}\n`);
       const t0 = performance.now();
       let data = o.data;
       if (!data) {
         data = path.join(o.out, 'data');
+        const n = parseIntArg('--images', o.images, 2)!;
+        const perClass = { train: n, validation: Math.max(1, Math.floor(n / 2)), test: Math.max(1, Math.floor(n / 2)) };
         if (!existsSync(path.join(data, 'test'))) {
-          say(`Generating a two-class dataset (circles vs squares, 200/100/100 images) in ${data} ...`);
-          await generateShapesDataset(data, { seed: 42 });
+          say(`Generating a two-class dataset (circles vs squares; ${2 * perClass.train}/${2 * perClass.validation}/${2 * perClass.test} train/validation/test images) in ${data} ...`);
+          await generateShapesDataset(data, { seed: 42, perClass });
         } else say(`Using the dataset already generated in ${data}.`);
       }
       const run = path.join(o.out, 'run');

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../../engine/backend.js';
+import { fileSystemIO } from '../../weights/tfjsFiles.js';
+import { makeTinyDataset, tinyBase } from '../../train/testing/tinyRun.js';
+import { toTrainOptions } from './train.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const bin = path.join(repo, 'bin/tlkit.js');
+const env = { ...process.env, TLKIT_BACKEND: 'cpu' };
+
+test('argument checking: bad values are UserErrors naming the flag', () => {
+  const base = { data: 'd', base: 'b', mode: 'features', out: 'o' };
+  assert.throws(() => toTrainOptions({ ...base, mode: 'magic' }), /--mode must be one of features, augment, finetune/);
+  assert.throws(() => toTrainOptions({ ...base, epochs: '0' }), /--epochs must be a whole number >= 1, got '0'/);
+  assert.throws(() => toTrainOptions({ ...base, dropout: '1.5' }), /--dropout/);
+  assert.throws(() => toTrainOptions({ ...base, pooling: 'max' }), /--pooling must be flatten or avg/);
+  const o = toTrainOptions({ ...base, epochs: '3', learningRate: '0.01', headUnits: '64', pooling: 'avg' });
+  assert.equal(o.epochs, 3);
+  assert.equal(o.learningRate, 0.01);
+  assert.equal(o.batchSize, 32);
+  assert.equal(o.headUnits, 64);
+  assert.equal(o.pooling, 'avg');
+  assert.equal(o.optimizer, 'rmsprop');
+});
+
+test('tlkit train: Ctrl-C keeps the best checkpoint and says where; --resume continues', async () => {
+  await initBackend('cpu');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  const data = await makeTinyDataset(path.join(root, 'data'), { train: 32, validation: 8 });
+  const baseDir = path.join(root, 'base');
+  await tinyBase().model.save(fileSystemIO(baseDir));
+  const out = path.join(root, 'run');
+  const args = ['train', '--data', data, '--base', baseDir, '--mode', 'features', '--out', out, '--batch-size', '2', '--head-units', '8', '--cache-dir', path.join(root, 'cache')];
+
+  const child = spawn(process.execPath, [bin, ...args, '--epochs', '200'], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    if (/^Epoch 3\//m.test(stdout) && !child.killed) child.kill('SIGINT');
+  });
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted; stopping after the current batch/);
+  assert.match(stdout, new RegExp(`Model \\(best checkpoint.*: ${path.join(out, 'model').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(stdout, /--resume/);
+  const meta = JSON.parse(fs.readFileSync(path.join(out, 'meta.json'), 'utf8'));
+  assert.equal(meta.finished, false);
+  assert.ok(meta.epochsDone >= 2 && meta.epochsDone < 200);
+  assert.ok(fs.existsSync(path.join(out, 'model', 'model.json')));
+
+  // The interrupted run is usable as it is...
+  const ev = spawnSync(process.execPath, [bin, 'evaluate', '--model', out, '--data', path.join(data, 'validation'), '--json'], { env, encoding: 'utf8' });
+  assert.equal(ev.status, 0, ev.stderr);
+  // ...and --resume continues it to the requested number of epochs.
+  const done = meta.epochsDone as number;
+  const resumed = spawnSync(process.execPath, [bin, ...args, '--epochs', String(done + 2), '--resume', '--quiet'], { env, encoding: 'utf8' });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const after = JSON.parse(fs.readFileSync(path.join(out, 'meta.json'), 'utf8'));
+  assert.equal(after.epochsDone, done + 2);
+  assert.equal(after.finished, true);
+  const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
+  assert.deepEqual(history.epoch, Array.from({ length: done + 2 }, (_, i) => i));
+});
