@@ -14,7 +14,7 @@ import { extractFeatures, frozenModel } from './extract.js';
 import { augmentedFeatureSource, cachedFeatureSource, withAugmentationDefaults, type AugmentationParams, type FeatureArrays } from './featureSources.js';
 import { defaultFeatureCache, type BaseLike } from './featuresMode.js';
 import { fitRun } from './fitRun.js';
-import { buildHeadModel, headLoss } from './head.js';
+import { buildHeadForTraining, compileHeadForTraining } from './head.js';
 import { readNpy } from './npy.js';
 import { makeOptimizer } from './optimizer.js';
 import type { TrainOptions, TrainResult } from './options.js';
@@ -94,6 +94,9 @@ export async function saveFullModel(base: BaseLike, head: tfl.LayersModel, dir: 
 export async function trainAugment(opts: AugmentModeOptions): Promise<TrainResult> {
   await initBackend();
   registerWasmGradientKernels();
+  if (opts.resume) {
+    throw new UserError(`--resume continues features-mode runs only; run --mode augment again without it (to continue from a finished run, use --mode finetune --from <run dir>).`);
+  }
   const augmentation = withAugmentationDefaults(opts.augmentation);
   const dataDir = resolveDataDir(opts.data);
   requireValidationSplit(dataDir, opts.data, 'augment');
@@ -110,8 +113,9 @@ export async function trainAugment(opts: AugmentModeOptions): Promise<TrainResul
   const train = await trainingImages(dataDir, base.imageSize, opts);
   const frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize)));
   timings.frozenBaseSeconds = 0;
-  const head = buildHeadModel(validation.featureShape, { numClasses, units: opts.headUnits, dropout: opts.dropout, pooling: opts.pooling, seed: opts.seed });
-  head.compile({ optimizer: makeOptimizer(opts.optimizer, opts.learningRate), loss: headLoss(numClasses), metrics: ['accuracy'] });
+  // Trained on logits (stable cross-entropy, as Keras does); saved with its sigmoid/softmax.
+  const { head, logits } = buildHeadForTraining(validation.featureShape, { numClasses, units: opts.headUnits, dropout: opts.dropout, pooling: opts.pooling, seed: opts.seed });
+  compileHeadForTraining(logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
   if (opts.verbose) {
     log(
       `Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); ` +
@@ -124,7 +128,7 @@ export async function trainAugment(opts: AugmentModeOptions): Promise<TrainResul
       mode: 'augment',
       base,
       classNames: dataDir.classNames,
-      model: head,
+      model: logits,
       train: augmentedFeatureSource({
         dataset: train,
         frozen,

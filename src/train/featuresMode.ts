@@ -78,7 +78,7 @@ export async function trainHeadOnFeatures(input: HeadTrainingInput): Promise<Tra
     ({ previous, initialHistory } = await readResumeState(out, features.classNames));
   } else if (existsSync(paths.meta)) {
     log(`note: ${out} already holds a run; replacing it (pass --resume to continue it instead).`);
-    for (const f of [paths.history, paths.log]) await fsp.rm(f, { force: true });
+    for (const f of [paths.history, paths.log, paths.report, path.join(out, 'evaluation.json')]) await fsp.rm(f, { force: true });
     await fsp.rm(paths.model, { recursive: true, force: true });
   }
   const initialEpoch = previous?.epochsDone ?? 0;

@@ -14,7 +14,7 @@ import { frozenModel } from './extract.js';
 import { augmentedFeatureSource, cachedFeatureSource, withAugmentationDefaults, type AugmentationParams } from './featureSources.js';
 import { trainFeatures } from './featuresMode.js';
 import { fitRun, type BatchSource } from './fitRun.js';
-import { buildHeadModel, headLoss, HEAD_LAYER_NAMES } from './head.js';
+import { buildHeadForTraining, compileHeadForTraining, HEAD_LAYER_NAMES } from './head.js';
 import { makeOptimizer } from './optimizer.js';
 import type { HistoryData, TrainOptions, TrainResult } from './options.js';
 import { readHistory, readMeta, runPaths, type RunMeta } from './runDir.js';
@@ -79,6 +79,9 @@ function copyWeightsByName(from: tfl.LayersModel, target: tfl.LayersModel): numb
 export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainResult> {
   await initBackend();
   registerWasmGradientKernels();
+  if (opts.resume) {
+    throw new UserError(`--resume continues features-mode runs only; run --mode finetune again without it (to continue from a finished run, use --mode finetune --from <run dir>).`);
+  }
   const dataDir = resolveDataDir(opts.data);
   requireValidationSplit(dataDir, opts.data, 'finetune');
   const numClasses = dataDir.classNames.length;
@@ -109,7 +112,7 @@ export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainRes
   if (source.meta.mode === 'finetune') base.weightsHash = hashWeights(base.model);
   const headOpts = source.meta.options as Partial<TrainOptions>;
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
-  const head = buildHeadModel(featureShape, {
+  const { head, logits } = buildHeadForTraining(featureShape, {
     numClasses,
     units: headOpts.headUnits ?? opts.headUnits,
     dropout: headOpts.dropout ?? opts.dropout,
@@ -128,8 +131,9 @@ export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainRes
   const unfreeze = opts.unfreeze ?? defaultUnfreeze(base.model, base.family);
   const cut = cutForUnfreeze(base.model, unfreeze);
   const suffix = buildSuffixModel(base.model, cut);
-  const trainable = tfl.model({ inputs: suffix.model.inputs, outputs: head.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor, name: 'finetune' });
-  trainable.compile({ optimizer: makeOptimizer(opts.optimizer, opts.learningRate ?? FINETUNE_LEARNING_RATE), loss: headLoss(numClasses), metrics: ['accuracy'] });
+  // Suffix -> head logits trains (stable cross-entropy); `head` (with its sigmoid/softmax) is what gets saved.
+  const trainable = tfl.model({ inputs: suffix.model.inputs, outputs: logits.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor, name: 'finetune' });
+  compileHeadForTraining(trainable, numClasses, makeOptimizer(opts.optimizer, opts.learningRate ?? FINETUNE_LEARNING_RATE));
   const frozenInSuffix = cut.unfrozen.filter((n) => !suffix.trainable.includes(n));
   if (opts.verbose) {
     log(

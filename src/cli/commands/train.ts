@@ -112,7 +112,8 @@ export function describeResult(r: TrainResult, opts: TrainOptions): string {
   const lines: string[] = [];
   if (r.bestEpoch >= 0) {
     const acc = h.val_accuracy?.[r.history.epoch.indexOf(r.bestEpoch)];
-    lines.push(`Best epoch ${r.bestEpoch + 1}: val_loss ${r.bestValue.toFixed(4)}${acc !== undefined ? `, val_accuracy ${acc.toFixed(4)}` : ''}.`);
+    const num = (v: number) => (Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2));
+    lines.push(`Best epoch ${r.bestEpoch + 1}: val_loss ${num(r.bestValue)}${acc !== undefined ? `, val_accuracy ${num(acc)}` : ''}.`);
     lines.push(`Model (best checkpoint, base + head, tfjs format): ${runPaths(opts.out).model}`);
   } else {
     lines.push('No checkpoint was saved (no epoch finished).');

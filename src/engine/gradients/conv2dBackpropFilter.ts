@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, assertNhwc, convGeometry, imagePatches } from './convGeometry.js';
+import { asTensor, assertNhwc, convGeometry, imagePatches, type ConvGeometry } from './convGeometry.js';
+
+/** Patch matrices above `maxPatchValues` values are built a few images at a time (bounds the wasm heap). */
+export const patchLimits = { maxPatchValues: 32 * 1024 * 1024 };
 
 /**
  * dL/dW of a 2-D convolution as one matrix product over image patches:
@@ -15,10 +18,24 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attr
     const dy = asTensor<tf.Tensor4D>(args.inputs.dy, 'dy');
     const filterShape = attrs.filterShape;
     const g = convGeometry(x.shape, filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode, false);
-    const m = g.batch * g.outHeight * g.outWidth;
     const k = filterShape[0] * filterShape[1] * filterShape[2];
-    const patches = tf.reshape(imagePatches(x, g), [m, k]);
-    const dy2 = tf.reshape(dy, [m, filterShape[3]]);
-    return tf.reshape(tf.matMul(tf.transpose(patches), dy2), filterShape);
+    const perImage = g.outHeight * g.outWidth * k;
+    const chunk = Math.max(1, Math.min(g.batch, Math.floor(patchLimits.maxPatchValues / perImage)));
+    let dw: tf.Tensor | undefined;
+    for (let start = 0; start < g.batch; start += chunk) {
+      const n = Math.min(chunk, g.batch - start);
+      const part =
+        n === g.batch
+          ? filterGradient(x, dy, g, k, filterShape[3])
+          : filterGradient(tf.slice(x, [start, 0, 0, 0], [n, -1, -1, -1]), tf.slice(dy, [start, 0, 0, 0], [n, -1, -1, -1]), g, k, filterShape[3]);
+      dw = dw ? tf.add(dw, part) : part;
+    }
+    return tf.reshape(dw as tf.Tensor, filterShape);
   });
+}
+
+function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry, k: number, outChannels: number): tf.Tensor2D {
+  const m = x.shape[0] * g.outHeight * g.outWidth;
+  const patches = tf.reshape(imagePatches(x, g), [m, k]);
+  return tf.matMul(tf.transpose(patches), tf.reshape(dy, [m, outChannels]));
 }

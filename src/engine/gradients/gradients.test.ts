@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './index.js';
+import { patchLimits } from './conv2dBackpropFilter.js';
 
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 type Stride = number | [number, number];
@@ -96,6 +97,16 @@ for (const c of convCases) {
     await assertParity((x, w) => tf.conv2d(x, w, c.strides, c.pad as 'same'), c.x, c.w);
   });
 }
+
+test('conv2d filter gradient built a few images at a time (large patch matrices) matches cpu', async () => {
+  const saved = patchLimits.maxPatchValues;
+  patchLimits.maxPatchValues = 2 * 7 * 9 * 27; // two images' patches per chunk: chunks of 2, 2, 1
+  try {
+    await assertParity((x, w) => tf.conv2d(x, w, 1, 'same'), [5, 7, 9, 3], [3, 3, 3, 4]);
+  } finally {
+    patchLimits.maxPatchValues = saved;
+  }
+});
 
 test('fused conv2d (bias + relu, as tfjs-layers calls it) gradients match cpu', async () => {
   await assertParity(
