@@ -57,7 +57,7 @@ export interface ModeResult {
 }
 
 async function runAndEvaluate(ctx: BenchContext, mode: string, train: (o: TrainOptions) => Promise<TrainResult>, extra: Partial<TrainOptions> = {}): Promise<ModeResult> {
-  const out = path.join(ctx.workDir, mode);
+  const out = path.join(ctx.workDir, 'runs', mode);
   const opts = withTrainDefaults({ data: ctx.data, base: ctx.base, mode: mode as TrainOptions['mode'], out, imageSize: ctx.imageSize, cacheDir: ctx.cacheDir, epochs: ctx.epochs, ...extra });
   const r = await train(opts);
   const e = await evaluateRun(out, ctx.data);
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     imageSize: Number(arg('image-size', '224')),
     epochs: arg('epochs') ? Number(arg('epochs')) : undefined,
     // A fresh cache by default, so that extraction is timed; --cache DIR reuses one.
-    cacheDir: arg('cache', path.join(workDir, 'features'))!,
+    cacheDir: arg('cache', path.join(workDir, 'feature-cache'))!,
     workDir,
   };
   console.log(`bench/accuracy: ${os.cpus().length} cores, data ${ctx.data}, base ${ctx.base} at ${ctx.imageSize}x${ctx.imageSize}`);

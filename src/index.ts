@@ -26,6 +26,7 @@ export { withTrainDefaults, TRAIN_DEFAULTS, type TrainOptions, type TrainOptions
 export { applyHead, applyHeadWithLogits, buildHeadModel, buildHeadForTraining, compileHeadForTraining, headLoss, headLossFromLogits, headAccuracyFromLogits, HEAD_LAYER_NAMES, type HeadOptions, type HeadModels } from './train/head.js';
 export { SeededDropout, type SeededDropoutArgs } from './train/seededDropout.js';
 export { makeOptimizer } from './train/optimizer.js';
+export { KerasRMSprop } from './train/rmsprop.js';
 export { assembleFullModel, type AssembleOptions } from './train/assembleModel.js';
 export { trainFeatures, trainHeadOnFeatures, type FeatureSet, type FeatureSplit } from './train/featuresMode.js';
 export { loadRun, checkRunDir, readMeta, writeMeta, runPaths, RUN_FILES, type RunMeta } from './train/runDir.js';

@@ -114,3 +114,18 @@ test('training on logits recovers from a saturated output (probabilities + clipp
   assert.ok('acc' in h.history);
   assert.ok((head.predict(x) as tf.Tensor).dataSync()[0] < 0.5);
 });
+
+test('KerasRMSprop gives the numbers of tf.train.rmsprop(lr, 0.9, 0, 1e-7)', async () => {
+  await initBackend('cpu');
+  const { KerasRMSprop } = await import('./rmsprop.js');
+  const run = (opt: tf.Optimizer) => {
+    const w = tf.variable(tf.tensor2d([[0.5, -1], [2, 0.1]]));
+    for (let i = 0; i < 4; i++) opt.minimize(() => tf.sum(tf.mul(tf.pow(w, 2), tf.tensor2d([[1, 2], [3, 4]]))) as tf.Scalar, false, [w]);
+    return Array.from(w.dataSync());
+  };
+  const ours = run(new KerasRMSprop(0.01, 0.9, 1e-7));
+  const theirs = run(tf.train.rmsprop(0.01, 0.9, 0, 1e-7));
+  ours.forEach((v, i) => assert.ok(Math.abs(v - theirs[i]) < 1e-6, `${v} vs ${theirs[i]}`));
+  const opt = new KerasRMSprop();
+  assert.equal((await opt.getWeights()).length, 1); // iterations only, before any step
+});

@@ -1,19 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.js';
 import type { OptimizerName } from './options.js';
+import { KerasRMSprop } from './rmsprop.js';
 
 /** Keras's default epsilon for RMSprop/Adam. */
 export const KERAS_EPSILON = 1e-7;
 
 /**
- * An optimizer with Keras's defaults. tfjs's RMSprop divides by
- * sqrt(meanSquare + epsilon), epsilon inside the square root as in Keras 3;
- * only its default epsilon differs by backend, so it is always passed explicitly.
+ * An optimizer with Keras's defaults. RMSprop: rho 0.9, epsilon 1e-7 inside the
+ * square root (Keras 3), no momentum; see rmsprop.ts (tfjs's own has the same
+ * formula but a backend-dependent default epsilon and a slower update).
  */
 export function makeOptimizer(name: OptimizerName, learningRate?: number): tf.Optimizer {
   switch (name) {
     case 'rmsprop':
-      return tf.train.rmsprop(learningRate ?? 1e-3, 0.9, 0, KERAS_EPSILON, false);
+      return new KerasRMSprop(learningRate ?? 1e-3, 0.9, KERAS_EPSILON);
     case 'adam':
       return tf.train.adam(learningRate ?? 1e-3, 0.9, 0.999, KERAS_EPSILON);
     case 'sgd':
