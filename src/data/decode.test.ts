@@ -103,6 +103,8 @@ test('bad files are UserErrors that name the file: empty, truncated, text named 
   const cases: Array<[string, Uint8Array | string, RegExp]> = [
     ['empty.jpg', new Uint8Array(0), /empty \(0 bytes\)/],
     ['truncated.jpg', good.subarray(0, good.length >> 1), /corrupt or truncated/],
+    // Cut inside the header: libvips reports several warnings, some repeated, one a line.
+    ['header-only.jpg', good.subarray(0, 200), /corrupt or truncated \([^\n]*premature end of JPEG image\)/],
     ['notes.jpg', 'just some text, not a photo\n', /not a JPEG, PNG, GIF or BMP/],
     ['short.bmp', new Uint8Array([0x42, 0x4d, 1, 2, 3]), /BMP/],
   ];
@@ -114,6 +116,7 @@ test('bad files are UserErrors that name the file: empty, truncated, text named 
       assert.match(e.message, new RegExp(name.replace('.', '\\.')));
       assert.match(e.message, reason);
       assert.match(e.message, /--skip-bad-images/);
+      assert.doesNotMatch(e.message, /\n/, `${name}: the message must be one paragraph`);
       return true;
     });
   }

@@ -37,6 +37,12 @@ export function sniffImageType(head: Uint8Array): ImageType | undefined {
   return undefined;
 }
 
+/** libvips reports one warning a line, often the same ones repeated: keep each once, on one line (one-paragraph messages). */
+function oneLine(message: string): string {
+  const lines = message.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return [...new Set(lines)].join('; ');
+}
+
 /** A file that cannot be decoded as an image: a UserError that names the file and the reason. */
 export class BadImageError extends UserError {
   constructor(
@@ -45,8 +51,8 @@ export class BadImageError extends UserError {
   ) {
     super(
       `Could not read the image ${file}: ${reason}. Expected a JPEG, PNG, BMP or GIF image. ` +
-        'Remove or replace the file, or pass --skip-bad-images to skip unreadable images with a warning ' +
-        '(`tlkit check-data <dir>` lists every problem in a dataset).',
+        'Remove or replace the file (train and extract can instead skip unreadable images with a warning: --skip-bad-images; ' +
+        '`tlkit check-data <dir>` lists every problem in a dataset).',
     );
     this.name = 'UserError';
   }
@@ -87,7 +93,7 @@ export async function decodeRgb(file: string, bytes?: Uint8Array): Promise<RgbIm
     if (info.channels !== 3) throw new Error(`unexpected channel count ${info.channels}`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch (e) {
-    throw new BadImageError(file, `the ${type.toUpperCase()} data is corrupt or truncated (${(e as Error).message.trim()})`);
+    throw new BadImageError(file, `the ${type.toUpperCase()} data is corrupt or truncated (${oneLine((e as Error).message)})`);
   }
 }
 

@@ -8,6 +8,7 @@ import { resolveDataDir } from '../data/splits.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomicWrite.js';
+import { markHandled } from '../util/markHandled.js';
 import {
   computeCacheKey,
   FEATURES_FILE,
@@ -251,12 +252,12 @@ async function extractSplit(
       const it = dataset.batches()[Symbol.asyncIterator]();
       // Ask for batch k+1 before running batch k: its decoding (sharp, on libuv
       // threads) proceeds while ONNX Runtime computes.
-      let next = it.next();
+      let next = markHandled(it.next());
       for (;;) {
         const r = await next;
         if (r.done) break;
         const batch: Batch = r.value;
-        next = it.next();
+        next = markHandled(it.next());
         const t0 = performance.now();
         const y = await runner.run(batch.images, batch.shape);
         inferenceSeconds += (performance.now() - t0) / 1000;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { randomFlip, randomRotation, randomZoom, Rng, type FlipMode } from '../augment/index.js';
 import type { ImageDataset } from '../data/imageDataset.js';
 import type { OrtModel } from '../engine/ortRunner.js';
+import { markHandled } from '../util/markHandled.js';
 import { encodeLabels } from './featureDataset.js';
 import type { BatchSource } from './fitRun.js';
 
@@ -78,12 +79,12 @@ export function augmentedFeatureSource(args: {
         args.onFrozenSeconds?.((performance.now() - t0) / 1000, batch.shape[0]);
         return { features: out.data, shape: out.shape, labels: batch.labels };
       };
-      let pending = prepare();
+      let pending = markHandled(prepare());
       return {
         async next(): Promise<IteratorResult<{ xs: tf.Tensor; ys: tf.Tensor }>> {
           const p = await pending;
           if (!p) return { done: true, value: undefined };
-          pending = prepare();
+          pending = markHandled(prepare());
           return { done: false, value: { xs: tf.tensor(p.features, p.shape), ys: encodeLabels(p.labels, args.numClasses) } };
         },
       };

@@ -1,4 +1,4 @@
-import { promises as fsp, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { promises as fsp, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 // Every output a later run may trust (checkpoints, caches, reports) goes through
@@ -12,21 +12,32 @@ function tmpName(target: string): string {
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   await fsp.mkdir(path.dirname(target), { recursive: true });
   const tmp = tmpName(target);
-  const fh = await fsp.open(tmp, 'w');
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await fsp.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, target);
+  } catch (e) {
+    // A full disk, or a target that is a folder: leave no stray temporary behind.
+    await fsp.rm(tmp, { force: true });
+    throw e;
   }
-  await fsp.rename(tmp, target);
 }
 
 export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
   mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tmpName(target);
-  writeFileSync(tmp, data);
-  renameSync(tmp, target);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /**

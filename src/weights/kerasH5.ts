@@ -61,8 +61,10 @@ export async function readKerasH5(file: string): Promise<KerasH5Weights> {
     f = new lib.File(file, 'r');
   } catch (e) {
     const reason = hdf5Reason(e);
-    const hint = /truncat/i.test(reason) ? ' The file is truncated (an interrupted download or copy?): fetch it again.' : /signature|Not an HDF5/i.test(reason) ? ' It is not an HDF5 file.' : '';
-    throw new UserError(`Cannot read the weights file ${file}: ${reason}.${hint} Expected a complete Keras .h5 weights file.`);
+    const fix = /truncat/i.test(reason)
+      ? 'The file is truncated (an interrupted download or copy?): fetch it again.'
+      : 'Give a Keras .h5 weights file (such as vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5), or --weights imagenet to download the Keras one, or --weights none for random weights.';
+    throw new UserError(`Cannot read the weights file ${file}: ${reason}. ${fix}`);
   }
   try {
     let root: H5Group = f;

@@ -7,6 +7,7 @@ import { FLIP_MODES, type FlipMode } from '../../augment/randomFlip.js';
 import { hasImageExtension } from '../../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../../data/splits.js';
 import { writeFileAtomic } from '../../util/atomicWrite.js';
+import { checkOutputFile, MAX_SEED, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 /** `tlkit augment-preview <dir|image> --out grid.png [--n 9]`: what augmentation does to one image. */
 export function register(program: Command): void {
@@ -22,9 +23,10 @@ export function register(program: Command): void {
     .option('--rotation <factor>', 'RandomRotation factor (fraction of a full turn)', '0.1')
     .option('--zoom <factor>', 'RandomZoom factor', '0.2')
     .action(async (input: string, o: { out: string; n: string; imageSize: string; seed?: string; flip: string; rotation: string; zoom: string }) => {
-      const n = parseInteger(o.n, '--n', 1, 400);
-      const imageSize = parseInteger(o.imageSize, '--image-size', 8, 2048);
-      const seed = o.seed === undefined ? undefined : parseInteger(o.seed, '--seed', 0, 2 ** 31 - 1);
+      const n = parseIntOption('--n', o.n, { min: 1, max: 400, example: '9' })!;
+      const imageSize = parseIntOption('--image-size', o.imageSize, { min: 8, max: 2048, example: '180' })!;
+      const seed = parseIntOption('--seed', o.seed, { min: 0, max: MAX_SEED, example: '1' });
+      checkOutputFile('--out', o.out);
       if (o.flip !== 'none' && !(FLIP_MODES as readonly string[]).includes(o.flip)) {
         throw new UserError(`--flip must be one of ${FLIP_MODES.join(', ')} or none, got '${o.flip}'.`);
       }
@@ -48,14 +50,7 @@ function pickImage(input: string): string {
   return listImageFiles(path.join(data.splits.train, first))[0];
 }
 
-function parseInteger(v: string, name: string, min: number, max: number): number {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < min || x > max) throw new UserError(`${name} must be an integer from ${min} to ${max}, got '${v}'.`);
-  return x;
-}
-
+/** A RandomRotation / RandomZoom factor: a fraction in [0, 1). */
 function parseFactor(v: string, name: string): number {
-  const x = Number(v);
-  if (!Number.isFinite(x) || x < 0 || x >= 1) throw new UserError(`${name} must be a number from 0 to 1 (exclusive), got '${v}'.`);
-  return x;
+  return parseNumberOption(name, v, { min: 0, max: 1, minInclusive: true, maxInclusive: false, example: '0.1' })!;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UserError } from '../../errors.js';
+import { parseIntOption, parseNumberOption } from '../parseOptions.js';
 import { checkDataset, formatCheckReport } from '../../data/checkData.js';
 
 /** `tlkit check-data <dir> [--json]`: scan a dataset; exit 0 when clean, 2 with the list of problems. */
@@ -12,10 +12,8 @@ export function register(program: Command): void {
     .option('--min-size <px>', 'flag images with a side shorter than this', '32')
     .option('--max-imbalance <ratio>', 'flag a split whose largest class exceeds its smallest by more than this factor', '1.5')
     .action(async (dir: string, o: { json?: boolean; minSize: string; maxImbalance: string }) => {
-      const minSize = Number(o.minSize);
-      const maxImbalance = Number(o.maxImbalance);
-      if (!Number.isInteger(minSize) || minSize < 1) throw new UserError(`--min-size must be a positive integer, got '${o.minSize}'.`);
-      if (!(maxImbalance >= 1)) throw new UserError(`--max-imbalance must be a number >= 1, got '${o.maxImbalance}'.`);
+      const minSize = parseIntOption('--min-size', o.minSize, { min: 1, example: '32' })!;
+      const maxImbalance = parseNumberOption('--max-imbalance', o.maxImbalance, { min: 1, minInclusive: true, example: '1.5' })!;
       const showProgress = !o.json && process.stderr.isTTY;
       const report = await checkDataset(dir, {
         minSize,

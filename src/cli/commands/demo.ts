@@ -8,7 +8,8 @@ import { evaluateRun } from '../../train/evaluateRun.js';
 import { resolveDataDir } from '../../data/splits.js';
 import { buildReport } from './report.js';
 import { formatEvaluation } from './evaluate.js';
-import { describeResult, interruptController, parseIntArg } from './train.js';
+import { describeResult, interruptController } from './train.js';
+import { checkOutputDir, MAX_SEED, parseIntOption } from '../parseOptions.js';
 
 export function register(program: Command): void {
   program
@@ -23,10 +24,15 @@ export function register(program: Command): void {
     .action(async (o: { data?: string; out: string; base: string; epochs: string; seed: string; images: string }) => {
       const say = (l: string) => process.stderr.write(`${l}\n`);
       const t0 = performance.now();
+      // Every option is checked before the minutes of work start.
+      checkOutputDir('--out', o.out);
+      const n = parseIntOption('--images', o.images, { min: 2, example: '100' })!;
+      const epochs = parseIntOption('--epochs', o.epochs, { min: 1, example: '10' });
+      const seed = parseIntOption('--seed', o.seed, { min: 0, max: MAX_SEED, example: '1337' });
+      if (o.data) resolveDataDir(o.data);
       let data = o.data;
       if (!data) {
         data = path.join(o.out, 'data');
-        const n = parseIntArg('--images', o.images, 2)!;
         const perClass = { train: n, validation: Math.max(1, Math.floor(n / 2)), test: Math.max(1, Math.floor(n / 2)) };
         if (!existsSync(path.join(data, 'test'))) {
           say(`Generating a two-class dataset (circles vs squares; ${2 * perClass.train}/${2 * perClass.validation}/${2 * perClass.test} train/validation/test images) in ${data} ...`);
@@ -39,8 +45,8 @@ export function register(program: Command): void {
         base: o.base,
         mode: 'features',
         out: run,
-        epochs: parseIntArg('--epochs', o.epochs, 1),
-        seed: parseIntArg('--seed', o.seed, 0),
+        epochs,
+        seed,
         cacheDir: path.join(o.out, 'features'),
       });
       const interrupt = interruptController(run);

@@ -52,5 +52,5 @@ test('tlkit extract: bad arguments exit 2 with a one-paragraph message', () => {
   assert.doesNotMatch(r.stderr, /\n\s+at /);
   const b = tlkit(['extract', '--base', mobilenet, '--data', path.join(root, 'data'), '--out', path.join(root, 'f'), '--image-size', 'big']);
   assert.equal(b.status, 2);
-  assert.match(b.stderr, /--image-size must be a positive integer/);
+  assert.match(b.stderr, /--image-size must be a whole number from 32 to 2048, got 'big'/);
 });

@@ -1,15 +1,9 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { UserError } from '../../errors.js';
+import { checkOutputDir, parseImageSizeOption, parseIntOption } from '../parseOptions.js';
 import { initBackend } from '../../engine/backend.js';
 import { loadBase } from '../../applications/loadBase.js';
 import { extractFeatures, type ExtractProgress } from '../../train/extract.js';
-
-function positiveInt(text: string | undefined, flag: string, example: string): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UserError(`${flag} must be a positive integer such as ${example}, got "${text}".`);
-  return Number(text);
-}
 
 /**
  * Progress on stderr: a live bar with images/s and ETA on a terminal, otherwise
@@ -59,7 +53,7 @@ export function register(program: Command): void {
     .command('extract')
     .description('Extract features of every split (train/validation/test) with a frozen conv base on ONNX Runtime; write .npy features + labels and a JSON manifest, reused while data and base are unchanged.')
     .requiredOption('--base <base>', 'conv base: a family (vgg16, mobilenet, mobilenet_v2), a tfjs model folder, a Keras .h5 file, or nsfwjs')
-    .option('--weights <weights>', 'imagenet, none (random), or a weights file')
+    .option('--weights <weights>', 'imagenet, none (random), or a Keras .h5 weights file (default for a family: imagenet, downloaded once and cached)')
     .requiredOption('--data <dir>', 'data folder: train/, validation/, test/ with class folders, or class folders directly')
     .requiredOption('--out <dir>', 'output folder for the features')
     .option('--image-size <N>', "resize images to N x N (default: the base's size)")
@@ -68,8 +62,9 @@ export function register(program: Command): void {
     .option('--skip-bad-images', 'skip unreadable images (listed in meta.json) instead of stopping')
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (o: { base: string; weights?: string; data: string; out: string; imageSize?: string; batchSize: string; upTo?: string; skipBadImages?: boolean; json?: boolean }) => {
-      const size = positiveInt(o.imageSize, '--image-size', '180');
-      const batchSize = positiveInt(o.batchSize, '--batch-size', '8') as number;
+      const size = parseImageSizeOption(o.imageSize);
+      const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '8' })!;
+      checkOutputDir('--out', o.out);
       await initBackend();
       const base = await loadBase({ base: o.base, weights: o.weights, imageSize: size ? [size, size] : undefined });
       const progress = progressReporter(!o.json || process.stderr.isTTY);

@@ -5,7 +5,7 @@ import { loadRun, runPaths } from '../../train/runDir.js';
 import { evaluateRun, EVALUATION_FILE } from '../../train/evaluateRun.js';
 import { readEvaluation, writeReport } from '../../report/htmlReport.js';
 import { resolveDataDir } from '../../data/splits.js';
-import { parseIntArg } from './train.js';
+import { parseIntOption } from '../parseOptions.js';
 
 /**
  * Build <run>/report.html. The evaluation comes from --data when given, else from the
@@ -17,7 +17,8 @@ export async function buildReport(runDir: string, opts: { data?: string; top?: n
   let evaluationNote: string | undefined;
   if (!evaluation) {
     const data = opts.data ?? (typeof run.meta.options?.data === 'string' ? run.meta.options.data : undefined);
-    if (data && existsSync(data) && (opts.data || resolveDataDir(data).splits.test)) {
+    // --data given: evaluate on it, so that a wrong path is an error rather than a report without evaluation.
+    if (data && (opts.data || (existsSync(data) && resolveDataDir(data).splits.test))) {
       opts.log?.(`Evaluating on ${data} ...`);
       evaluation = await evaluateRun(runDir, data);
     } else {
@@ -35,7 +36,7 @@ export function register(program: Command): void {
     .option('--data <dir>', 'labelled images to evaluate on (default: the last `tlkit evaluate`, else the test/ split of the training data)')
     .option('--top <n>', 'how many confidently wrong images to show', '12')
     .action(async (runDir: string, o: { data?: string; top: string }) => {
-      const file = await buildReport(runDir, { data: o.data, top: parseIntArg('--top', o.top, 0), log: (l) => process.stderr.write(`${l}\n`) });
+      const file = await buildReport(runDir, { data: o.data, top: parseIntOption('--top', o.top, { min: 0, example: '12' }), log: (l) => process.stderr.write(`${l}\n`) });
       process.stdout.write(`Report: ${path.resolve(file)}\n`);
     });
 }

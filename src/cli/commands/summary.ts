@@ -4,6 +4,7 @@ import { initBackend } from '../../engine/backend.js';
 import { getFamily, FAMILY_NAMES, InputShape, isFamilyName } from '../../applications/index.js';
 import { loadBase } from '../../applications/loadBase.js';
 import { summarizeModel, formatSummary } from '../../report/summary.js';
+import { parseNumberOption } from '../parseOptions.js';
 
 /** Parse "H,W,C" (each a positive integer, or "None" for H/W) into an input shape. */
 export function parseInputShape(text: string): InputShape {
@@ -18,16 +19,10 @@ export function parseInputShape(text: string): InputShape {
   return nums as InputShape;
 }
 
-function parseAlpha(text: string): number {
-  const a = Number(text);
-  if (!Number.isFinite(a) || a <= 0) throw new UserError(`--alpha must be a positive number such as 1.0 or 0.5, got "${text}".`);
-  return a;
-}
-
 export function register(program: Command): void {
   program
     .command('summary')
-    .description(`print the Keras 3 model.summary() table of a model family (${FAMILY_NAMES.join(', ')})`)
+    .description(`Print the Keras 3 model.summary() table of a model family (${FAMILY_NAMES.join(', ')}) or of a base.`)
     .argument('<model>', `model family (${FAMILY_NAMES.join(', ')}), or a base: a tfjs model folder, a Keras .h5 weights file, or nsfwjs`)
     .option('--input-shape <H,W,C>', 'input shape, e.g. 180,180,3 (Keras default: 224,224,3 with the top, None,None,3 without)')
     .option('--include-top', 'include the ImageNet classifier on top of the conv base', false)
@@ -40,7 +35,7 @@ export function register(program: Command): void {
       if (opts.pooling && opts.pooling !== 'avg' && opts.pooling !== 'max') {
         throw new UserError(`--pooling must be avg or max, got "${opts.pooling}".`);
       }
-      const alpha = opts.alpha ? parseAlpha(opts.alpha) : undefined;
+      const alpha = parseNumberOption('--alpha', opts.alpha, { min: 0, example: '0.5' });
       await initBackend();
       let model;
       if (isFamilyName(name.toLowerCase().replace(/-/g, '_')) || !/[/\\.]/.test(name) && name !== 'nsfwjs') {

@@ -20,6 +20,17 @@ test('argument checking: bad values are UserErrors naming the flag', () => {
   assert.throws(() => toTrainOptions({ ...base, epochs: '0' }), /--epochs must be a whole number >= 1, got '0'/);
   assert.throws(() => toTrainOptions({ ...base, dropout: '1.5' }), /--dropout/);
   assert.throws(() => toTrainOptions({ ...base, pooling: 'max' }), /--pooling must be flatten or avg/);
+  // Values Number() would take but a user did not mean, and sizes that crashed allocating them.
+  assert.throws(() => toTrainOptions({ ...base, seed: '' }), /--seed must be a whole number from 0 to 2147483647, got ''/);
+  assert.throws(() => toTrainOptions({ ...base, epochs: '0x2' }), /--epochs must be a whole number >= 1, got '0x2'/);
+  assert.throws(() => toTrainOptions({ ...base, imageSize: '100000' }), /--image-size must be a whole number from 32 to 2048, got '100000'/);
+  // Options of finetune were silently ignored in the other modes.
+  assert.throws(() => toTrainOptions({ ...base, from: 'some/run' }), /--from applies to --mode finetune only \(got --mode features\)/);
+  assert.throws(() => toTrainOptions({ ...base, mode: 'augment', unfreeze: '4' }), /--unfreeze applies to --mode finetune only/);
+  assert.equal(toTrainOptions({ ...base, mode: 'finetune', from: 'some/run', unfreeze: '4' }).unfreeze, 4);
+  const notes = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-')), 'notes.txt');
+  fs.writeFileSync(notes, 'hi');
+  assert.throws(() => toTrainOptions({ ...base, cacheDir: notes }), /--cache-dir .*notes\.txt is an existing file, not a folder/);
   const o = toTrainOptions({ ...base, epochs: '3', learningRate: '0.01', headUnits: '64', pooling: 'avg' });
   assert.equal(o.epochs, 3);
   assert.equal(o.learningRate, 0.01);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { withTrainDefaults, type TrainMode, type TrainOptions, type TrainResult, type OptimizerName, type HeadPooling } from '../../train/options.js';
 import { runPaths } from '../../train/runDir.js';
+import { checkOutputDir, MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 interface TrainArgs {
   data: string;
@@ -30,48 +31,38 @@ interface TrainArgs {
 
 const MODES: TrainMode[] = ['features', 'augment', 'finetune'];
 
-export function parseIntArg(flag: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be a whole number >= ${min}, got '${v}'.`);
-  return n;
-}
-
-export function parseFloatArg(flag: string, v: string | undefined, lo: number, hi: number, inclusiveLo = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n > hi || (inclusiveLo ? n < lo : n <= lo)) {
-    throw new UserError(`${flag} must be a number in ${inclusiveLo ? '[' : '('}${lo}, ${hi}], got '${v}'.`);
-  }
-  return n;
-}
-
 export function toTrainOptions(a: TrainArgs): TrainOptions {
   if (!MODES.includes(a.mode as TrainMode)) throw new UserError(`--mode must be one of ${MODES.join(', ')}, got '${a.mode}'.`);
   if (a.optimizer && !['rmsprop', 'adam', 'sgd'].includes(a.optimizer)) throw new UserError(`--optimizer must be rmsprop, adam or sgd, got '${a.optimizer}'.`);
   if (a.pooling && !['flatten', 'avg'].includes(a.pooling)) throw new UserError(`--pooling must be flatten or avg, got '${a.pooling}'.`);
+  // Options of another mode would be ignored silently; say so instead.
+  for (const [flag, value] of [['--from', a.from], ['--unfreeze', a.unfreeze]] as const) {
+    if (value !== undefined && a.mode !== 'finetune') {
+      throw new UserError(`${flag} applies to --mode finetune only (got --mode ${a.mode}). Add --mode finetune, or drop ${flag}.`);
+    }
+  }
   return withTrainDefaults({
     data: a.data,
     base: a.base,
     weights: a.weights,
     mode: a.mode as TrainMode,
-    out: a.out,
-    epochs: parseIntArg('--epochs', a.epochs, 1),
-    imageSize: parseIntArg('--image-size', a.imageSize, 1),
-    batchSize: parseIntArg('--batch-size', a.batchSize, 1),
-    learningRate: parseFloatArg('--learning-rate', a.learningRate, 0, 10),
+    out: checkOutputDir('--out', a.out),
+    epochs: parseIntOption('--epochs', a.epochs, { min: 1, example: '20' }),
+    imageSize: parseImageSizeOption(a.imageSize),
+    batchSize: parseIntOption('--batch-size', a.batchSize, { min: 1, example: '32' }),
+    learningRate: parseNumberOption('--learning-rate', a.learningRate, { min: 0, max: 10, example: '1e-3' }),
     optimizer: a.optimizer as OptimizerName | undefined,
-    unfreeze: parseIntArg('--unfreeze', a.unfreeze, 0),
+    unfreeze: parseIntOption('--unfreeze', a.unfreeze, { min: 1, example: '4' }),
     from: a.from,
-    seed: parseIntArg('--seed', a.seed, 0),
+    seed: parseIntOption('--seed', a.seed, { min: 0, max: MAX_SEED, example: '1337' }),
     resume: Boolean(a.resume),
-    validationSplit: parseFloatArg('--validation-split', a.validationSplit, 0, 0.9),
-    headUnits: parseIntArg('--head-units', a.headUnits, 0),
-    dropout: parseFloatArg('--dropout', a.dropout, 0, 0.95, true),
+    validationSplit: parseNumberOption('--validation-split', a.validationSplit, { min: 0, max: 0.9, example: '0.2' }),
+    headUnits: parseIntOption('--head-units', a.headUnits, { min: 0, example: '256' }),
+    dropout: parseNumberOption('--dropout', a.dropout, { min: 0, max: 0.95, minInclusive: true, example: '0.5' }),
     pooling: a.pooling as HeadPooling | undefined,
-    earlyStoppingPatience: parseIntArg('--early-stopping', a.earlyStopping, 0),
+    earlyStoppingPatience: parseIntOption('--early-stopping', a.earlyStopping, { min: 0, example: '5' }),
     skipBadImages: Boolean(a.skipBadImages),
-    cacheDir: a.cacheDir,
+    cacheDir: a.cacheDir === undefined ? undefined : checkOutputDir('--cache-dir', a.cacheDir),
     verbose: a.quiet ? 0 : 1,
   });
 }
@@ -131,7 +122,7 @@ export function register(program: Command): void {
     .description('Train a classifier on a pretrained conv base (features: cached features + head; augment: augmentation + frozen base; finetune: unfreeze the top of the base).')
     .requiredOption('--data <dir>', 'data folder: train/ validation/ (test/) with class folders, or class folders directly (with --validation-split)')
     .requiredOption('--base <base>', 'conv base: vgg16, mobilenet, mobilenet_v2, nsfwjs, a tfjs model folder or a Keras .h5 file')
-    .option('--weights <w>', 'imagenet | none | a weights file')
+    .option('--weights <w>', 'imagenet | none | a Keras .h5 weights file (default for a family: imagenet, downloaded once and cached)')
     .option('--mode <mode>', 'features | augment | finetune', 'features')
     .requiredOption('--out <run dir>', 'where to write the run (model, meta.json, history.json, log.csv, plots)')
     .option('--epochs <n>', 'epochs (default 20)')

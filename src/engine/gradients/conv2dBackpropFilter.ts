@@ -34,8 +34,13 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attr
   });
 }
 
+/** dW as [kh*kw*Cin, Cout] (tap-major rows, the filter's own order). */
 function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry, k: number, outChannels: number): tf.Tensor2D {
   const m = x.shape[0] * g.outHeight * g.outWidth;
-  const patches = tf.reshape(imagePatches(x, g), [m, k]);
-  return tf.matMul(tf.transpose(patches), tf.reshape(dy, [m, outChannels]));
+  const { patches, layout } = imagePatches(x, g);
+  const dw = tf.matMul(tf.transpose(tf.reshape(patches, [m, k])), tf.reshape(dy, [m, outChannels]));
+  if (layout === 'tapMajor') return dw;
+  // Rows came as (channel, tap): reorder the small filter-sized result to (tap, channel).
+  const taps = g.filterHeight * g.filterWidth;
+  return tf.reshape(tf.transpose(tf.reshape(dw, [k / taps, taps, outChannels]), [1, 0, 2]), [k, outChannels]) as tf.Tensor2D;
 }

@@ -18,10 +18,14 @@ export function depthwiseConv2dNativeBackpropFilter(args: { inputs: tf.NamedTens
     const g = convGeometry(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode, true);
     const m = g.batch * g.outHeight * g.outWidth;
     const k = kh * kw;
-    const patches = tf.reshape(imagePatches(x, g), mult === 1 ? [m, k, c] : [m, k, c, 1]);
-    const dyM = tf.reshape(dy, mult === 1 ? [m, 1, c] : [m, 1, c, mult]);
-    const products = tf.reshape(tf.mul(patches, dyM), [m, k * c * mult]);
+    const { patches, layout } = imagePatches(x, g);
+    const tapMajor = layout === 'tapMajor';
+    // patch[M, tap, c] (or [M, c, tap]) times dy[M, c, q], broadcast over the taps.
+    const p = tf.reshape(patches, tapMajor ? [m, k, c, 1] : [m, c, k, 1]);
+    const d = tf.reshape(dy, tapMajor ? [m, 1, c, mult] : [m, c, 1, mult]);
+    const products = tf.reshape(tf.mul(p, d), [m, k * c * mult]);
     const summed = tf.matMul(tf.ones([1, m]), products);
-    return tf.reshape(summed, attrs.filterShape);
+    if (tapMajor) return tf.reshape(summed, attrs.filterShape);
+    return tf.reshape(tf.transpose(tf.reshape(summed, [c, k, mult]), [1, 0, 2]), attrs.filterShape);
   });
 }

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../engine/backend.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { makeTinyDataset, makeTinyRun, tinyBase } from '../train/testing/tinyRun.js';
+
+// Bad input found by sweeping every command: each case must exit 2 with one
+// paragraph on stderr naming the value or file, never a stack trace or exit 1/7.
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = path.join(repo, 'bin/tlkit.js');
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tlkit(args: string[], cwd = repo): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, TLKIT_BACKEND: 'cpu' }, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+    });
+  });
+}
+
+function assertBadInput(r: Result, what: string, message: RegExp): void {
+  assert.equal(r.code, 2, `${what}: exit ${r.code}\n${r.stderr}`);
+  const paragraph = r.stderr.split('\n').filter((l) => l.startsWith('tlkit: '));
+  assert.equal(paragraph.length, 1, `${what}: one message expected in\n${r.stderr}`);
+  assert.match(paragraph[0], message, what);
+  assert.doesNotMatch(r.stderr, /^\s+at |internal error|node_modules/m, `${what}: no stack trace or internal error\n${r.stderr}`);
+}
+
+test('bad input across commands: exit 2, one paragraph naming the file or value', async () => {
+  await initBackend('cpu');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-badinput-'));
+  const data = await makeTinyDataset(path.join(root, 'data'), { train: 4, validation: 2 });
+  // An empty file in the second batch: it is decoded ahead while the first batch runs.
+  const empty = path.join(data, 'train', 'dogs', 'dogs.1.png');
+  fs.writeFileSync(empty, '');
+  const baseDir = path.join(root, 'base');
+  await tinyBase().model.save(fileSystemIO(baseDir));
+  const { run } = await makeTinyRun(1);
+  const notes = path.join(root, 'notes.txt');
+  fs.writeFileSync(notes, 'not a folder');
+  const features = path.join(root, 'features');
+
+  const [extractEmpty, trainOutFile, previewOutDir, reportMissingData, demoBadEpochs] = await Promise.all([
+    tlkit(['extract', '--base', baseDir, '--data', data, '--out', features, '--batch-size', '2']),
+    tlkit(['train', '--data', data, '--base', baseDir, '--out', notes, '--epochs', '1']),
+    tlkit(['augment-preview', path.join(data, 'train', 'cats', 'cats.0.png'), '--out', root, '--n', '2', '--image-size', '16']),
+    tlkit(['report', run, '--data', path.join(root, 'nope')]),
+    tlkit(['demo', '--epochs', '0', '--out', path.join(root, 'demo')]),
+  ]);
+
+  // Was exit 7: the rejected look-ahead decode crashed the process through the wasm runtime's handler.
+  assertBadInput(extractEmpty, 'extract, empty image', new RegExp(`Could not read the image ${empty.replace(/[.]/g, '\\.')}: the file is empty`));
+  assert.deepEqual(fs.readdirSync(features).filter((f) => f.endsWith('.tmp')), [], 'no temporary folder left behind');
+  // Was exit 1 (EEXIST from mkdir).
+  assertBadInput(trainOutFile, 'train --out FILE', /--out .*notes\.txt is an existing file, not a folder/);
+  // Was exit 1 (EISDIR from rename).
+  assertBadInput(previewOutDir, 'augment-preview --out DIR', /--out .* is an existing folder\. Give a file path inside it/);
+  assert.deepEqual(fs.readdirSync(root).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left behind');
+  // Was exit 0 with a report that silently had no evaluation.
+  assertBadInput(reportMissingData, 'report --data MISSING', /data folder .*nope does not exist/);
+  // Was exit 2, but only after generating a 400-image dataset.
+  assertBadInput(demoBadEpochs, 'demo --epochs 0', /--epochs must be a whole number >= 1, got '0'/);
+  assert.equal(fs.existsSync(path.join(root, 'demo')), false, 'demo checks its options before generating data');
+});

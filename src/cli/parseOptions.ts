@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import { UserError } from '../errors.js';
+
+// The one place where command-line values become numbers and paths, so that every
+// command rejects the same typos with the same kind of message (flag, value, fix).
+// Number() alone is too lenient for a CLI: it reads '' as 0, '0x10' as 16, '1e3' as
+// 1000 and ' 5 ' as 5, which hides mistakes instead of reporting them.
+
+const WHOLE_NUMBER = /^\+?\d+$/;
+const DECIMAL_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** The largest --image-size any command accepts: beyond this one image alone needs gigabytes. */
+export const MAX_IMAGE_SIZE = 2048;
+/** The smallest: the conv bases need at least 32 x 32 (Keras says the same). */
+export const MIN_IMAGE_SIZE = 32;
+
+/** Seeds are 32-bit signed-safe integers everywhere (the augmentation RNG, shuffling, initialisers). */
+export const MAX_SEED = 2 ** 31 - 1;
+
+export interface IntRange {
+  min: number;
+  /** Inclusive upper bound; none when absent. */
+  max?: number;
+  /** A good value to show in the message, e.g. '20'. Defaults to `min`. */
+  example?: string;
+}
+
+/** `flag` as a whole number in [min, max]; undefined when the option was not given. */
+export function parseIntOption(flag: string, text: string | undefined, range: IntRange): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  const inRange = Number.isSafeInteger(n) && n >= range.min && (range.max === undefined || n <= range.max);
+  if (!WHOLE_NUMBER.test(text) || !inRange) {
+    const bounds = range.max === undefined ? `>= ${range.min}` : `from ${range.min} to ${range.max}`;
+    throw new UserError(`${flag} must be a whole number ${bounds}, got '${text}'. Pass e.g. ${flag} ${range.example ?? range.min}.`);
+  }
+  return n;
+}
+
+export interface NumberRange {
+  min: number;
+  /** Upper bound; none when absent. */
+  max?: number;
+  /** Whether `min` itself is allowed (default false: a learning rate of 0 trains nothing). */
+  minInclusive?: boolean;
+  /** Whether `max` itself is allowed (default true). */
+  maxInclusive?: boolean;
+  example?: string;
+}
+
+/** `flag` as a finite decimal number within the range; undefined when not given. */
+export function parseNumberOption(flag: string, text: string | undefined, range: NumberRange): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  const { min, max, minInclusive = false, maxInclusive = true } = range;
+  const aboveMin = minInclusive ? n >= min : n > min;
+  const belowMax = max === undefined || (maxInclusive ? n <= max : n < max);
+  if (!DECIMAL_NUMBER.test(text) || !Number.isFinite(n) || !aboveMin || !belowMax) {
+    const bounds =
+      max === undefined ? `${minInclusive ? '>=' : '>'} ${min}` : `in ${minInclusive ? '[' : '('}${min}, ${max}${maxInclusive ? ']' : ')'}`;
+    throw new UserError(`${flag} must be a number ${bounds}, got '${text}'.${range.example ? ` Pass e.g. ${flag} ${range.example}.` : ''}`);
+  }
+  return n;
+}
+
+/** --image-size N (meaning N x N): a whole number the conv bases and memory can take. */
+export function parseImageSizeOption(text: string | undefined, flag = '--image-size'): number | undefined {
+  return parseIntOption(flag, text, { min: MIN_IMAGE_SIZE, max: MAX_IMAGE_SIZE, example: '180' });
+}
+
+function statOrUndefined(flag: string, p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false });
+  } catch (e) {
+    // ENOTDIR: a parent in the path is a file, e.g. notes.txt/run.
+    throw new UserError(`${flag} ${p} cannot be created: a part of that path is a file, not a folder (${(e as NodeJS.ErrnoException).code}). Give another path.`);
+  }
+}
+
+/**
+ * A folder the command will create or write into: it may be missing (it is created),
+ * but must not be an existing file, which would otherwise fail deep inside with EEXIST.
+ */
+export function checkOutputDir(flag: string, dir: string): string {
+  if (dir.trim() === '') throw new UserError(`${flag} needs a folder path, got an empty string.`);
+  const stat = statOrUndefined(flag, dir);
+  if (stat && !stat.isDirectory()) {
+    throw new UserError(`${flag} ${dir} is an existing file, not a folder. Give a folder path (it is created when missing), or move the file away.`);
+  }
+  return dir;
+}
+
+/** A file the command will write: it must not be an existing folder. */
+export function checkOutputFile(flag: string, file: string): string {
+  if (file.trim() === '') throw new UserError(`${flag} needs a file path, got an empty string.`);
+  const stat = statOrUndefined(flag, file);
+  if (stat?.isDirectory()) {
+    throw new UserError(`${flag} ${file} is an existing folder. Give a file path inside it instead, e.g. ${flag} ${file.replace(/[\\/]+$/, '')}/out.png.`);
+  }
+  return file;
+}
