@@ -68,6 +68,14 @@ export function register(program: Command): void {
       await initBackend();
       const base = await loadBase({ base: o.base, weights: o.weights, imageSize: size ? [size, size] : undefined });
       const progress = progressReporter(!o.json || process.stderr.isTTY);
+      // Each split is written atomically and cached on its own, so an interrupted
+      // extraction loses only the split in progress: say so rather than die silently.
+      const onSigint = () => {
+        progress.stop();
+        process.stderr.write(`\ntlkit: interrupted. The splits finished so far are kept in ${o.out}; run the same command again to extract the rest.\n`);
+        process.exit(130);
+      };
+      process.once('SIGINT', onSigint);
       const t0 = performance.now();
       let result;
       try {
@@ -82,6 +90,7 @@ export function register(program: Command): void {
           onProgress: (p) => progress.update(p),
         });
       } finally {
+        process.off('SIGINT', onSigint);
         progress.stop();
       }
       const seconds = (performance.now() - t0) / 1000;

@@ -38,7 +38,7 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attr
 function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry, k: number, outChannels: number): tf.Tensor2D {
   const m = x.shape[0] * g.outHeight * g.outWidth;
   const { patches, layout } = imagePatches(x, g);
-  const dw = tf.matMul(tf.transpose(tf.reshape(patches, [m, k])), tf.reshape(dy, [m, outChannels]));
+  const dw = tf.matMul(tf.transpose(tf.reshape(patches, [m, k])), tf.reshape(dy, [m, outChannels])) as tf.Tensor2D;
   if (layout === 'tapMajor') return dw;
   // Rows came as (channel, tap): reorder the small filter-sized result to (tap, channel).
   const taps = g.filterHeight * g.filterWidth;

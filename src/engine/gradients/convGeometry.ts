@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Tensor helpers shared by the composed gradient kernels. Every function here
- * builds on kernels the wasm backend ships (Pad, Slice, StridedSlice, Concat,
+ * builds on kernels the wasm backend ships (Pad, Slice, Concat, DepthwiseConv2dNative,
  * Reshape), so the gradients inherit their speed.
  */
 
