@@ -35,3 +35,6 @@ export { RunPredictor, scoreEvaluation, toPrediction, type Prediction, type Eval
 export { generateShapesDataset } from './train/syntheticShapes.js';
 export { curveChartSvg, accuracyChart, lossChart, svgToPng, writeHistoryPlots } from './report/plots.js';
 export { renderReport, writeReport, mostConfidentlyWrong, type ReportInput } from './report/htmlReport.js';
+export { trainAugment, type AugmentModeOptions } from './train/augmentMode.js';
+export { trainFinetune, type FinetuneModeOptions } from './train/finetuneMode.js';
+export { registerWasmGradientKernels } from './engine/gradients/index.js';

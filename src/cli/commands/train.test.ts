@@ -14,6 +14,21 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const bin = path.join(repo, 'bin/tlkit.js');
 const env = { ...process.env, TLKIT_BACKEND: 'cpu' };
 
+test('augmentation flags reach augment and finetune modes, and are refused where they would be ignored', () => {
+  const base = { data: 'd', base: 'b', out: 'o' };
+  const a = toTrainOptions({ ...base, mode: 'augment', augmentFlip: 'horizontal_and_vertical', augmentRotation: '0.05', augmentZoom: '0' });
+  assert.deepEqual(a.augmentation, { flip: 'horizontal_and_vertical', rotation: 0.05, zoom: 0 });
+  assert.equal(a.augment, false);
+  const f = toTrainOptions({ ...base, mode: 'finetune', augment: true, augmentFlip: 'none' });
+  assert.equal(f.augment, true);
+  assert.equal(f.augmentation?.flip, 'none');
+  assert.equal(f.augmentation?.rotation, undefined); // book default filled in by the mode
+  assert.throws(() => toTrainOptions({ ...base, mode: 'features', augmentZoom: '0.2' }), /--augment-zoom applies to --mode augment/);
+  assert.throws(() => toTrainOptions({ ...base, mode: 'augment', augment: true }), /--augment applies to --mode finetune only/);
+  assert.throws(() => toTrainOptions({ ...base, mode: 'augment', augmentFlip: 'sideways' }), /--augment-flip must be one of none, horizontal, vertical, horizontal_and_vertical, got 'sideways'/);
+  assert.throws(() => toTrainOptions({ ...base, mode: 'augment', augmentRotation: '-0.1' }), /--augment-rotation/);
+});
+
 test('argument checking: bad values are UserErrors naming the flag', () => {
   const base = { data: 'd', base: 'b', mode: 'features', out: 'o' };
   assert.throws(() => toTrainOptions({ ...base, mode: 'magic' }), /--mode must be one of features, augment, finetune/);

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { withTrainDefaults, type TrainMode, type TrainOptions, type TrainResult, type OptimizerName, type HeadPooling } from '../../train/options.js';
 import { runPaths } from '../../train/runDir.js';
+import { FLIP_MODES } from '../../augment/randomFlip.js';
+import type { AugmentationParams } from '../../train/featureSources.js';
 import { checkOutputDir, MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 interface TrainArgs {
@@ -27,11 +29,20 @@ interface TrainArgs {
   skipBadImages?: boolean;
   cacheDir?: string;
   quiet?: boolean;
+  augment?: boolean;
+  augmentFlip?: string;
+  augmentRotation?: string;
+  augmentZoom?: string;
 }
+
+/** TrainOptions plus the augmentation settings that augment and finetune modes read. */
+export type CliTrainOptions = TrainOptions & { augment?: boolean; augmentation?: Partial<AugmentationParams> };
+
+const FLIP_CHOICES = ['none', ...FLIP_MODES];
 
 const MODES: TrainMode[] = ['features', 'augment', 'finetune'];
 
-export function toTrainOptions(a: TrainArgs): TrainOptions {
+export function toTrainOptions(a: TrainArgs): CliTrainOptions {
   if (!MODES.includes(a.mode as TrainMode)) throw new UserError(`--mode must be one of ${MODES.join(', ')}, got '${a.mode}'.`);
   if (a.optimizer && !['rmsprop', 'adam', 'sgd'].includes(a.optimizer)) throw new UserError(`--optimizer must be rmsprop, adam or sgd, got '${a.optimizer}'.`);
   if (a.pooling && !['flatten', 'avg'].includes(a.pooling)) throw new UserError(`--pooling must be flatten or avg, got '${a.pooling}'.`);
@@ -41,7 +52,24 @@ export function toTrainOptions(a: TrainArgs): TrainOptions {
       throw new UserError(`${flag} applies to --mode finetune only (got --mode ${a.mode}). Add --mode finetune, or drop ${flag}.`);
     }
   }
-  return withTrainDefaults({
+  const augmentFlags = [['--augment-flip', a.augmentFlip], ['--augment-rotation', a.augmentRotation], ['--augment-zoom', a.augmentZoom]] as const;
+  for (const [flag, value] of augmentFlags) {
+    if (value !== undefined && a.mode === 'features') {
+      throw new UserError(`${flag} applies to --mode augment (or finetune with --augment), got --mode features. Use --mode augment, or drop ${flag}.`);
+    }
+  }
+  if (a.augment && a.mode !== 'finetune') {
+    throw new UserError(`--augment applies to --mode finetune only (--mode augment always augments; got --mode ${a.mode}). Drop --augment.`);
+  }
+  if (a.augmentFlip !== undefined && !FLIP_CHOICES.includes(a.augmentFlip)) {
+    throw new UserError(`--augment-flip must be one of ${FLIP_CHOICES.join(', ')}, got '${a.augmentFlip}'.`);
+  }
+  const augmentation: Partial<AugmentationParams> = {
+    flip: a.augmentFlip as AugmentationParams['flip'] | undefined,
+    rotation: parseNumberOption('--augment-rotation', a.augmentRotation, { min: 0, max: 1, minInclusive: true, example: '0.1' }),
+    zoom: parseNumberOption('--augment-zoom', a.augmentZoom, { min: 0, max: 1, minInclusive: true, example: '0.2' }),
+  };
+  const base = withTrainDefaults({
     data: a.data,
     base: a.base,
     weights: a.weights,
@@ -65,6 +93,7 @@ export function toTrainOptions(a: TrainArgs): TrainOptions {
     cacheDir: a.cacheDir === undefined ? undefined : checkOutputDir('--cache-dir', a.cacheDir),
     verbose: a.quiet ? 0 : 1,
   });
+  return { ...base, augment: Boolean(a.augment), augmentation };
 }
 
 type ModeFn = (opts: TrainOptions) => Promise<TrainResult>;
@@ -142,6 +171,10 @@ export function register(program: Command): void {
     .option('--skip-bad-images', 'skip undecodable images instead of stopping')
     .option('--cache-dir <dir>', 'where extracted features are cached')
     .option('--quiet', 'no progress output')
+    .option('--augment', 'finetune: augment the training images on the fly (the prefix then runs every epoch instead of being cached)')
+    .option('--augment-flip <mode>', `augment/finetune: ${FLIP_CHOICES.join(' | ')} (default horizontal)`)
+    .option('--augment-rotation <f>', 'augment/finetune: RandomRotation factor, a fraction of a full turn (default 0.1; 0 = off)')
+    .option('--augment-zoom <f>', 'augment/finetune: RandomZoom factor (default 0.2; 0 = off)')
     .action(async (a: TrainArgs) => {
       const opts = toTrainOptions(a);
       const train = await modeFunction(opts.mode);
