@@ -11,13 +11,14 @@ import { buildHeadForTraining, compileHeadForTraining, headLabelMode, HEAD_LAYER
 import { makeOptimizer } from './optimizer.js';
 import { assembleFullModel } from './assembleModel.js';
 import { encodeLabels, shuffledTensorDataset } from './featureDataset.js';
-import { ModelCheckpoint, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, EarlyStopping } from './callbacks/index.js';
+import { CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, EarlyStopping } from './callbacks/index.js';
 import { initBackend } from '../engine/backend.js';
 import { registerWasmGradientKernels } from '../engine/gradients/index.js';
 import { Rng } from '../augment/rng.js';
 import { extractFeatures, type ExtractResult, type ExtractedSplit } from './extract.js';
 import { readNpy } from './npy.js';
 import { loadConvBase } from './baseLoader.js';
+import { MONITOR, runDirCallbacks } from './runCallbacks.js';
 import { readHistory, readMeta, runPaths, writeHistoryAndPlots, writeMeta, type RunMeta } from './runDir.js';
 
 /** What the features workflow needs from a conv base (Engineer A's ConvBase satisfies it). */
@@ -56,7 +57,6 @@ export interface HeadTrainingInput {
   onBatchEndForTest?: () => void;
 }
 
-const MONITOR = 'val_loss';
 
 /**
  * The book's fast feature extraction, training part: train the head on cached
@@ -120,12 +120,10 @@ export async function trainHeadOnFeatures(input: HeadTrainingInput): Promise<Tra
   const stopper = new StopOnAbort(abort);
   const nanGuard = new TerminateOnNaN();
   const history = new HistoryRecorder({ file: paths.history, initial: initialHistory });
-  const checkpoint = new ModelCheckpoint({
-    dir: paths.model,
-    monitor: MONITOR,
-    initialBest: previous?.bestValLoss ?? undefined,
-    initialBestEpoch: previous?.bestEpoch,
-    save: async (_head, dir) => {
+  const { checkpoint, epochCounter } = runDirCallbacks(
+    out,
+    meta,
+    async (dir) => {
       const full = await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
       try {
         await full.save(fileSystemIO(dir));
@@ -133,20 +131,8 @@ export async function trainHeadOnFeatures(input: HeadTrainingInput): Promise<Tra
         full.dispose();
       }
     },
-    onSave: async (epoch, value) => {
-      meta.bestEpoch = epoch;
-      meta.bestValLoss = value ?? null;
-      await writeMeta(out, meta);
-    },
-  });
-  const epochCounter = new tfl.CustomCallback({
-    onEpochEnd: async (epoch, logs) => {
-      if (logs && MONITOR in logs) {
-        meta.epochsDone = epoch + 1;
-        await writeMeta(out, meta);
-      }
-    },
-  });
+    { initialBest: previous?.bestValLoss ?? undefined, initialBestEpoch: previous?.bestEpoch },
+  );
   const callbacks: tfl.CustomCallback[] | unknown[] = [
     stopper,
     nanGuard,

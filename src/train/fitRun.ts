@@ -4,7 +4,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import type { HistoryData, TrainMode, TrainOptions, TrainResult } from './options.js';
 import { headLabelMode } from './head.js';
-import { CSVLogger, EarlyStopping, HistoryRecorder, ModelCheckpoint, ProgressLogger, StopOnAbort } from './callbacks/index.js';
+import { CSVLogger, EarlyStopping, HistoryRecorder, ProgressLogger, StopOnAbort } from './callbacks/index.js';
+import { MONITOR, runDirCallbacks } from './runCallbacks.js';
 import { DivergenceGuard } from './divergenceGuard.js';
 import { runPaths, writeHistoryAndPlots, writeMeta, type RunMeta } from './runDir.js';
 import type { BaseLike } from './featuresMode.js';
@@ -44,7 +45,6 @@ export interface FitRunInput {
   log: (line: string) => void;
 }
 
-const MONITOR = 'val_loss';
 
 /**
  * One training phase with the run-dir conventions of features mode: meta.json
@@ -98,24 +98,7 @@ export async function fitRun(input: FitRunInput): Promise<TrainResult> {
   const stopper = new StopOnAbort(abort);
   const nanGuard = new DivergenceGuard();
   const history = new HistoryRecorder({ file: paths.history, initial: initialHistory });
-  const checkpoint = new ModelCheckpoint({
-    dir: paths.model,
-    monitor: MONITOR,
-    save: async (_model, dir) => input.saveFull(dir),
-    onSave: async (epoch, value) => {
-      meta.bestEpoch = epoch;
-      meta.bestValLoss = value ?? null;
-      await writeMeta(out, meta);
-    },
-  });
-  const epochCounter = new tfl.CustomCallback({
-    onEpochEnd: async (epoch, logs) => {
-      if (logs && MONITOR in logs) {
-        meta.epochsDone = epoch + 1;
-        await writeMeta(out, meta);
-      }
-    },
-  });
+  const { checkpoint, epochCounter } = runDirCallbacks(out, meta, input.saveFull);
   const totalEpochs = initialEpoch + opts.epochs;
   const callbacks = [
     stopper,
