@@ -29,3 +29,15 @@ export function batchNormalization(args: BatchNormArgs): tfl.layers.Layer {
 export function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor {
   return layer.apply(x) as tfl.SymbolicTensor;
 }
+
+/** Keras's `classifier_activation`: softmax unless given; null means linear (logits). */
+export function classifierActivation(value: string | null | undefined): string {
+  return value === undefined ? 'softmax' : value ?? 'linear';
+}
+
+/** Keras's `pooling` for a base without its top: 'avg' or 'max' over the last feature map, else unchanged. */
+export function applyBasePooling(x: tfl.SymbolicTensor, pooling: string | null | undefined): tfl.SymbolicTensor {
+  if (pooling === 'avg') return apply(tfl.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
+  if (pooling === 'max') return apply(tfl.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }), x);
+  return x;
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { conv2d, depthwiseConv2d, batchNormalization, apply } from './kerasLayers.js';
+import { conv2d, depthwiseConv2d, batchNormalization, apply, applyBasePooling, classifierActivation } from './kerasLayers.js';
 import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
 import { preprocessInput as preprocessWithMode, PreprocessMode } from './preprocess.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
@@ -87,12 +87,10 @@ export function mobilenetArchitecture(args: MobileNetArgs = {}): tfl.LayersModel
     x = apply(tfl.layers.dropout({ rate: args.dropout ?? 1e-3, name: 'dropout' }), x);
     x = apply(conv2d({ filters: classes, kernelSize: 1, padding: 'same', name: 'conv_preds' }), x);
     x = apply(tfl.layers.reshape({ targetShape: [classes], name: 'reshape_2' }), x);
-    const act = args.classifierActivation === undefined ? 'softmax' : args.classifierActivation ?? 'linear';
+    const act = classifierActivation(args.classifierActivation);
     x = apply(tfl.layers.activation({ activation: act as never, name: 'predictions' }), x);
-  } else if (args.pooling === 'avg') {
-    x = apply(tfl.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
-  } else if (args.pooling === 'max') {
-    x = apply(tfl.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }), x);
+  } else {
+    x = applyBasePooling(x, args.pooling);
   }
   const inputs = args.inputTensor ? sourceInputs(args.inputTensor) : [input];
   return tfl.model({ inputs, outputs: x, name: args.name ?? `mobilenet_${alpha.toFixed(2)}_${rows === null ? 'None' : rows}` });

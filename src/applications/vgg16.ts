@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { conv2d, dense, apply } from './kerasLayers.js';
+import { conv2d, dense, apply, applyBasePooling, classifierActivation } from './kerasLayers.js';
 import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
 import { preprocessInput as preprocessWithMode, PreprocessMode } from './preprocess.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
@@ -38,12 +38,10 @@ export function vgg16Architecture(args: ApplicationArgs = {}): tfl.LayersModel {
     x = apply(tfl.layers.flatten({ name: 'flatten' }), x);
     x = apply(dense({ units: 4096, activation: 'relu', name: 'fc1' }), x);
     x = apply(dense({ units: 4096, activation: 'relu', name: 'fc2' }), x);
-    const act = args.classifierActivation === undefined ? 'softmax' : args.classifierActivation ?? 'linear';
+    const act = classifierActivation(args.classifierActivation);
     x = apply(dense({ units: args.classes ?? 1000, activation: act as never, name: 'predictions' }), x);
-  } else if (args.pooling === 'avg') {
-    x = apply(tfl.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
-  } else if (args.pooling === 'max') {
-    x = apply(tfl.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }), x);
+  } else {
+    x = applyBasePooling(x, args.pooling);
   }
   const inputs = args.inputTensor ? sourceInputs(args.inputTensor) : [input];
   return tfl.model({ inputs, outputs: x, name: args.name ?? 'vgg16' });
