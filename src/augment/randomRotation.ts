@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { Rng } from './rng.js';
-import { applyProjective, checkSampling, factorRange, type Factor, type SamplingOptions } from './transform.js';
+import { ResamplingLayer, type ResamplingLayerArgs } from './resamplingLayer.js';
+import { applyProjective, factorRange, type Factor, type SamplingOptions } from './transform.js';
 
 /** Rotation angle of each image, radians, counter-clockwise positive. */
 export interface RotationTransform {
@@ -38,53 +38,28 @@ export function applyTransform(images: tf.Tensor4D, t: RotationTransform, opts: 
   return applyProjective(images, rotationMatrices(t.angles, height, width), opts);
 }
 
-export interface RandomRotationArgs extends SamplingOptions {
+export interface RandomRotationArgs extends ResamplingLayerArgs {
   /** Fraction of a full turn: f means angles in [-f, f] x 2 pi; [lower, upper] for an asymmetric range. */
   factor: Factor;
-  seed?: number;
-  name?: string;
-  inputShape?: tfl.Shape;
-  batchInputShape?: tfl.Shape;
 }
 
 /** Keras RandomRotation: random rotations while training (`training: true`), identity otherwise. */
-export class RandomRotation extends tfl.layers.Layer {
+export class RandomRotation extends ResamplingLayer {
   static className = 'RandomRotation';
   readonly factor: Factor;
-  readonly fillMode: NonNullable<SamplingOptions['fillMode']>;
-  readonly interpolation: NonNullable<SamplingOptions['interpolation']>;
-  readonly fillValue: number;
-  readonly seed?: number;
-  private readonly rng: Rng;
 
   constructor(args: RandomRotationArgs) {
-    super({ name: args.name, inputShape: args.inputShape, batchInputShape: args.batchInputShape, trainable: false });
+    super(args, 'RandomRotation');
     factorRange(args.factor, 'RandomRotation factor');
-    checkSampling(args, 'RandomRotation');
     this.factor = args.factor;
-    this.fillMode = args.fillMode ?? 'reflect';
-    this.interpolation = args.interpolation ?? 'bilinear';
-    this.fillValue = args.fillValue ?? 0;
-    this.seed = args.seed;
-    this.rng = new Rng(args.seed);
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    if (!kwargs?.training) return tf.clone(x);
-    const t = sampleTransform(this.rng, x.shape[0], this.factor);
-    return applyTransform(x, t, { fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue });
+  protected augment(x: tf.Tensor4D, sampling: SamplingOptions): tf.Tensor4D {
+    return applyTransform(x, sampleTransform(this.rng, x.shape[0], this.factor), sampling);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      factor: this.factor,
-      fillMode: this.fillMode,
-      interpolation: this.interpolation,
-      fillValue: this.fillValue,
-      ...(this.seed !== undefined ? { seed: this.seed } : {}),
-    };
+    return { ...super.getConfig(), factor: this.factor };
   }
 }
 tf.serialization.registerClass(RandomRotation);

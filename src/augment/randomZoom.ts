@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { Rng } from './rng.js';
-import { applyProjective, checkSampling, factorRange, type Factor, type SamplingOptions } from './transform.js';
+import { ResamplingLayer, type ResamplingLayerArgs } from './resamplingLayer.js';
+import { applyProjective, factorRange, type Factor, type SamplingOptions } from './transform.js';
 
 /** Zoom of each image per axis: 1 = unchanged, > 1 zooms out, < 1 zooms in. */
 export interface ZoomTransform {
@@ -48,47 +48,29 @@ function checkZoomFactor(f: Factor, name: string): [number, number] {
   return r;
 }
 
-export interface RandomZoomArgs extends SamplingOptions {
+export interface RandomZoomArgs extends ResamplingLayerArgs {
   /** h means zoom in [1 - h, 1 + h] vertically; [lower, upper] for 1 + U(lower, upper). Positive = zoom out. */
   heightFactor: Factor;
   /** Same for the width; unset: the height's zoom is used (aspect ratio kept). */
   widthFactor?: Factor;
-  seed?: number;
-  name?: string;
-  inputShape?: tfl.Shape;
-  batchInputShape?: tfl.Shape;
 }
 
 /** Keras RandomZoom: random zooms while training (`training: true`), identity otherwise. */
-export class RandomZoom extends tfl.layers.Layer {
+export class RandomZoom extends ResamplingLayer {
   static className = 'RandomZoom';
   readonly heightFactor: Factor;
   readonly widthFactor?: Factor;
-  readonly fillMode: NonNullable<SamplingOptions['fillMode']>;
-  readonly interpolation: NonNullable<SamplingOptions['interpolation']>;
-  readonly fillValue: number;
-  readonly seed?: number;
-  private readonly rng: Rng;
 
   constructor(args: RandomZoomArgs) {
-    super({ name: args.name, inputShape: args.inputShape, batchInputShape: args.batchInputShape, trainable: false });
+    super(args, 'RandomZoom');
     checkZoomFactor(args.heightFactor, 'heightFactor');
     if (args.widthFactor !== undefined && args.widthFactor !== null) checkZoomFactor(args.widthFactor, 'widthFactor');
-    checkSampling(args, 'RandomZoom');
     this.heightFactor = args.heightFactor;
     this.widthFactor = args.widthFactor ?? undefined;
-    this.fillMode = args.fillMode ?? 'reflect';
-    this.interpolation = args.interpolation ?? 'bilinear';
-    this.fillValue = args.fillValue ?? 0;
-    this.seed = args.seed;
-    this.rng = new Rng(args.seed);
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    if (!kwargs?.training) return tf.clone(x);
-    const t = sampleTransform(this.rng, x.shape[0], this.heightFactor, this.widthFactor);
-    return applyTransform(x, t, { fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue });
+  protected augment(x: tf.Tensor4D, sampling: SamplingOptions): tf.Tensor4D {
+    return applyTransform(x, sampleTransform(this.rng, x.shape[0], this.heightFactor, this.widthFactor), sampling);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -96,10 +78,6 @@ export class RandomZoom extends tfl.layers.Layer {
       ...super.getConfig(),
       heightFactor: this.heightFactor,
       ...(this.widthFactor !== undefined ? { widthFactor: this.widthFactor } : {}),
-      fillMode: this.fillMode,
-      interpolation: this.interpolation,
-      fillValue: this.fillValue,
-      ...(this.seed !== undefined ? { seed: this.seed } : {}),
     };
   }
 }
