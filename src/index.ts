@@ -38,3 +38,4 @@ export { renderReport, writeReport, mostConfidentlyWrong, type ReportInput } fro
 export { trainAugment, type AugmentModeOptions } from './train/augmentMode.js';
 export { trainFinetune, type FinetuneModeOptions } from './train/finetuneMode.js';
 export { registerWasmGradientKernels } from './engine/gradients/index.js';
+export { initBackend, type BackendName } from './engine/backend.js';

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// The package's entry point is the compiled dist/ (built by `prepare`): compile the
+// library the same way into a temp folder and import it with plain Node, no tsx,
+// so a source file that only works under tsx fails here.
+test('the library compiles to plain ESM that Node imports without tsx', () => {
+  const out = fs.mkdtempSync(path.join(repo, '.build-check-'));
+  try {
+    const tsc = spawnSync(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', path.join(repo, 'tsconfig.build.json'), '--outDir', out], { encoding: 'utf8' });
+    assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+    const probe = `const m = await import(${JSON.stringify(path.join(out, 'index.js'))});
+await m.initBackend();
+const model = m.vgg16Architecture({ includeTop: false, inputShape: [32, 32, 3] });
+console.log(JSON.stringify({ exports: Object.keys(m).length, params: model.countParams(), fn: typeof m.trainFeatures }));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', cwd: os.tmpdir() });
+    assert.equal(run.status, 0, run.stderr);
+    const r = JSON.parse(run.stdout.trim().split('\n').pop() as string);
+    assert.equal(r.params, 14714688);
+    assert.equal(r.fn, 'function');
+    assert.ok(r.exports > 50, `only ${r.exports} exports`);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
