@@ -98,7 +98,9 @@ export interface LabelledFiles {
  * directly). Their classes must be exactly the model's.
  */
 export function evaluationFiles(data: string, classes: string[]): LabelledFiles {
-  const resolved = resolveDataDir(data);
+  // A folder holding only test/ (the held-out split shipped on its own) is evaluated as is.
+  const testOnly = path.join(data, 'test');
+  const resolved = !existsSync(path.join(data, 'train')) && existsSync(testOnly) ? resolveDataDir(testOnly) : resolveDataDir(data);
   const dir = resolved.splits.test ?? (resolved.layout === 'classes' ? resolved.root : undefined);
   if (!dir) {
     throw new UserError(`${data} has no test/ split to evaluate on (it has ${Object.keys(resolved.splits).join(', ')}). Add a test/ folder with one folder per class, or pass a folder of class folders.`);
