@@ -43,10 +43,22 @@ export async function trainingImages(dataDir: DataDir, imageSize: [number, numbe
   })) as ImageDataset;
 }
 
-export function requireValidationSplit(dataDir: DataDir, data: string, mode: string): void {
-  if (!dataDir.splits.validation) {
-    throw new UserError(`${data} has no validation/ folder, which --mode ${mode} needs. Add one beside train/ with the same class folders.`);
+/**
+ * What augment and finetune modes do first: the wasm backend with tlkit's gradient
+ * kernels, and the checks of what they don't support (--resume, data without a
+ * validation/ folder). Returns the resolved data folder.
+ */
+export async function startImageTraining(opts: TrainOptions, mode: 'augment' | 'finetune'): Promise<DataDir> {
+  await initBackend();
+  registerWasmGradientKernels();
+  if (opts.resume) {
+    throw new UserError(`--resume continues features-mode runs only; run --mode ${mode} again without it (to continue from a finished run, use --mode finetune --from <run dir>).`);
   }
+  const dataDir = resolveDataDir(opts.data);
+  if (!dataDir.splits.validation) {
+    throw new UserError(`${opts.data} has no validation/ folder, which --mode ${mode} needs. Add one beside train/ with the same class folders.`);
+  }
+  return dataDir;
 }
 
 /**
@@ -92,14 +104,8 @@ export async function saveFullModel(base: BaseLike, head: tfl.LayersModel, dir: 
  * augmentation is inactive at inference, as in Keras.
  */
 export async function trainAugment(opts: AugmentModeOptions): Promise<TrainResult> {
-  await initBackend();
-  registerWasmGradientKernels();
-  if (opts.resume) {
-    throw new UserError(`--resume continues features-mode runs only; run --mode augment again without it (to continue from a finished run, use --mode finetune --from <run dir>).`);
-  }
+  const dataDir = await startImageTraining(opts, 'augment');
   const augmentation = withAugmentationDefaults(opts.augmentation);
-  const dataDir = resolveDataDir(opts.data);
-  requireValidationSplit(dataDir, opts.data, 'augment');
   const imageSize: [number, number] | undefined = opts.imageSize ? [opts.imageSize, opts.imageSize] : undefined;
   const base = await loadConvBase({ base: opts.base, weights: opts.weights, imageSize });
   const numClasses = dataDir.classNames.length;

@@ -2,13 +2,10 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { hashWeights } from '../applications/loadBase.js';
-import { resolveDataDir } from '../data/splits.js';
-import { initBackend } from '../engine/backend.js';
-import { registerWasmGradientKernels } from '../engine/gradients/index.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { cachedSplits, log, requireValidationSplit, saveFullModel, trainingImages } from './augmentMode.js';
+import { cachedSplits, log, startImageTraining, saveFullModel, trainingImages } from './augmentMode.js';
 import { loadConvBase } from './baseLoader.js';
 import { frozenModel } from './extract.js';
 import { augmentedFeatureSource, cachedFeatureSource, withAugmentationDefaults, type AugmentationParams } from './featureSources.js';
@@ -77,13 +74,7 @@ function copyWeightsByName(from: tfl.LayersModel, target: tfl.LayersModel): numb
  * best fine-tuned epoch as ONE full model (preprocess + base + head).
  */
 export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainResult> {
-  await initBackend();
-  registerWasmGradientKernels();
-  if (opts.resume) {
-    throw new UserError(`--resume continues features-mode runs only; run --mode finetune again without it (to continue from a finished run, use --mode finetune --from <run dir>).`);
-  }
-  const dataDir = resolveDataDir(opts.data);
-  requireValidationSplit(dataDir, opts.data, 'finetune');
+  const dataDir = await startImageTraining(opts, 'finetune');
   const numClasses = dataDir.classNames.length;
   const timings: Record<string, number> = {};
 
