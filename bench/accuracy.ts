@@ -21,12 +21,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadBase } from '../src/applications/loadBase.js';
-import { frozenModel } from '../src/train/extract.js';
-import { trainFeatures } from '../src/train/featuresMode.js';
-import { trainAugment } from '../src/train/augmentMode.js';
-import { trainFinetune } from '../src/train/finetuneMode.js';
-import { withTrainDefaults, type TrainOptions, type TrainResult } from '../src/train/options.js';
-import { evaluateRun } from '../src/train/evaluateRun.js';
+import { frozenModel } from '../src/features/extract.js';
+import { trainFeatures } from '../src/workflows/features.js';
+import { trainAugment } from '../src/workflows/augment.js';
+import { trainFinetune } from '../src/workflows/finetune.js';
+import { withTrainDefaults, type TrainOptions, type TrainResult } from '../src/workflows/options.js';
+import { evaluateRun } from '../src/inference/evaluate.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(repo, '../shared');

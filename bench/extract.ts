@@ -22,7 +22,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { exportToOnnx } from '../src/engine/onnx/export.js';
 import { forwardFlops } from '../src/engine/onnx/flops.js';
 import { OrtModel } from '../src/engine/ortRunner.js';
-import { extractFeatures, frozenModel, type FrozenBase } from '../src/train/extract.js';
+import { extractFeatures, frozenModel, type FrozenBase } from '../src/features/extract.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = path.resolve(here, '../../shared');

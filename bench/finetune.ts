@@ -25,12 +25,12 @@ import { listImageFiles } from '../src/data/splits.js';
 import { decodeImage } from '../src/data/decode.js';
 import { exportToOnnx } from '../src/engine/onnx/export.js';
 import { OrtModel } from '../src/engine/ortRunner.js';
-import { frozenModel } from '../src/train/extract.js';
-import { buildHeadModel } from '../src/train/head.js';
-import { makeOptimizer } from '../src/train/optimizer.js';
-import { buildSuffixModel, cutForUnfreeze } from '../src/train/suffixModel.js';
-import { augmentImages, BOOK_AUGMENTATION } from '../src/train/featureSources.js';
-import { Rng } from '../src/augment/rng.js';
+import { frozenModel } from '../src/features/extract.js';
+import { buildHeadModel } from '../src/fit/head.js';
+import { makeOptimizer } from '../src/fit/optimizer.js';
+import { buildSuffixModel, cutForUnfreeze } from '../src/fit/suffixModel.js';
+import { augmentImages, BOOK_AUGMENTATION } from '../src/fit/batchSources.js';
+import { Rng } from '../src/io/rng.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const trainDir = path.resolve(repoRoot, '../shared/data/cats_vs_dogs_small/train');

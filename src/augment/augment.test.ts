@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Rng } from './rng.js';
+import { Rng } from '../io/rng.js';
 import * as flip from './randomFlip.js';
 import * as rotation from './randomRotation.js';
 import * as zoom from './randomZoom.js';

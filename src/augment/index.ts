@@ -5,5 +5,5 @@ export { RandomZoom, type RandomZoomArgs, type ZoomTransform } from './randomZoo
 export * as randomFlip from './randomFlip.js';
 export * as randomRotation from './randomRotation.js';
 export * as randomZoom from './randomZoom.js';
-export { Rng, deriveSeed, randomSeed } from './rng.js';
+export { Rng, deriveSeed, randomSeed } from '../io/rng.js';
 export { applyProjective, type FillMode, type TransformInterpolation, type SamplingOptions, type Factor } from './transform.js';

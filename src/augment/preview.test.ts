@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { augmentPreview } from './preview.js';
-import { tempDir, writeImage } from '../data/testing.js';
+import { tempDir, writeImage } from '../testing/images.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 

@@ -5,7 +5,7 @@ import { initBackend } from '../engine/backend.js';
 import * as flip from './randomFlip.js';
 import * as rotation from './randomRotation.js';
 import * as zoom from './randomZoom.js';
-import { Rng } from './rng.js';
+import { Rng } from '../io/rng.js';
 import type { FillMode } from './transform.js';
 
 export interface PreviewOptions {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Rng } from './rng.js';
+import { Rng } from '../io/rng.js';
 
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
 export const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'horizontal_and_vertical'];

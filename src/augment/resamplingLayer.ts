@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Rng } from './rng.js';
+import { Rng } from '../io/rng.js';
 import { checkSampling, type SamplingOptions } from './transform.js';
 
 /** What every geometric augmentation layer takes besides its own factors. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../engine/backend.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { makeTinyDataset, makeTinyRun, tinyBase } from '../train/testing/tinyRun.js';
+import { makeTinyDataset, makeTinyRun, tinyBase } from '../testing/tinyRun.js';
 
 // Bad input found by sweeping every command: each case must exit 2 with one
 // paragraph on stderr naming the value or file, never a stack trace or exit 1/7.

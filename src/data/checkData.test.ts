@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { checkDataset, formatCheckReport, type CheckReport } from './checkData.js';
-import { solid, tempDir, writeImage } from './testing.js';
+import { solid, tempDir, writeImage } from '../testing/images.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const shared = path.resolve(repo, '../shared');

@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { BadImageError, decodeImage, decodeRgb, sniffImageType } from './decode.js';
 import { decodeBmp, encodeBmp24 } from './bmp.js';
 import { isUserError } from '../errors.js';
-import { tempDir, writeImage } from './testing.js';
+import { tempDir, writeImage } from '../testing/images.js';
 
 const shared = path.resolve(import.meta.dirname, '../../../shared');
 const dir = tempDir();

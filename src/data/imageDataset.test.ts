@@ -5,7 +5,7 @@ import path from 'node:path';
 import { imageDatasetFromDirectory, type Batch, type ImageDataset } from './imageDataset.js';
 import { resolveDataDir } from './splits.js';
 import { isUserError } from '../errors.js';
-import { makeClassFolders, tempDir } from './testing.js';
+import { makeClassFolders, tempDir } from '../testing/images.js';
 
 const root = tempDir();
 const flat = path.join(root, 'flat');

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { deriveSeed, randomSeed, Rng } from '../augment/rng.js';
+import { deriveSeed, randomSeed, Rng } from '../io/rng.js';
 import { BadImageError, decodeRgb, IMAGE_EXTENSIONS, resizeDecoded, type Interpolation } from './decode.js';
 import { listClassDirs, listImageFiles, SPLIT_NAMES } from './splits.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { aspectCropWindow, resizeRgb } from './resize.js';
-import { Rng } from '../augment/rng.js';
+import { Rng } from '../io/rng.js';
 
 function randomImage(h: number, w: number, seed: number): Uint8Array {
   const rng = new Rng(seed);

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTinyRun } from '../train/testing/tinyRun.js';
+import { makeTinyRun } from '../testing/tinyRun.js';
 import { buildReport } from '../cli/commands/report.js';
 import { mostConfidentlyWrong } from './htmlReport.js';
 

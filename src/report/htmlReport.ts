@@ -1,10 +1,10 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../util/atomicWrite.js';
-import type { HistoryData } from '../train/options.js';
-import type { RunMeta } from '../train/runDir.js';
-import type { RunEvaluation, FileResult } from '../train/evaluateRun.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+import type { HistoryData } from '../workflows/options.js';
+import type { RunMeta } from '../run/runDir.js';
+import type { RunEvaluation, FileResult } from '../inference/evaluate.js';
 import { accuracyChart, curveChartSvg, lossChart } from './plots.js';
 import { escapeXml } from './strokeFont.js';
 

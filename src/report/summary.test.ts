@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
 import { FAMILIES } from '../applications/index.js';
-import { VGG16_180_SUMMARY } from './summary.fixtures.js';
+import { VGG16_180_SUMMARY } from '../testing/summaryFixtures.js';
 import { summarizeModel, formatSummary, modelSummary, readableMemorySize, withCommas, columnWidths, wrapCell } from './summary.js';
 
 await initBackend();

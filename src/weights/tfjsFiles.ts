@@ -2,7 +2,7 @@ import { promises as fsp, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomicWrite.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
 
 /** File names used when saving: the same ones tfjs-node's `file://` handler writes. */
 export const MODEL_JSON = 'model.json';

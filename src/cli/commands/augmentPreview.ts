@@ -6,7 +6,7 @@ import { augmentPreview } from '../../augment/preview.js';
 import { FLIP_MODES, type FlipMode } from '../../augment/randomFlip.js';
 import { hasImageExtension } from '../../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../../data/splits.js';
-import { writeFileAtomic } from '../../util/atomicWrite.js';
+import { writeFileAtomic } from '../../io/atomicWrite.js';
 import { checkOutputFile, MAX_SEED, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 /** `tlkit augment-preview <dir|image> --out grid.png [--n 9]`: what augmentation does to one image. */

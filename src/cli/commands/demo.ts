@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { generateShapesDataset } from '../../train/syntheticShapes.js';
-import { trainFeatures } from '../../train/featuresMode.js';
-import { withTrainDefaults } from '../../train/options.js';
-import { evaluateRun } from '../../train/evaluateRun.js';
+import { generateShapesDataset } from '../../workflows/demoData.js';
+import { trainFeatures } from '../../workflows/features.js';
+import { withTrainDefaults } from '../../workflows/options.js';
+import { evaluateRun } from '../../inference/evaluate.js';
 import { resolveDataDir } from '../../data/splits.js';
 import { buildReport } from './report.js';
 import { formatEvaluation } from './evaluate.js';

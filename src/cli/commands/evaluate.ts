@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { evaluateRun, type RunEvaluation } from '../../train/evaluateRun.js';
+import { evaluateRun, type RunEvaluation } from '../../inference/evaluate.js';
 import { parseIntOption } from '../parseOptions.js';
 
 /** The text report: accuracy, loss, confusion matrix, per-class precision and recall. */

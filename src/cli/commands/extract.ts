@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { checkOutputDir, parseImageSizeOption, parseIntOption } from '../parseOptions.js';
 import { initBackend } from '../../engine/backend.js';
 import { loadBase } from '../../applications/loadBase.js';
-import { extractFeatures, type ExtractProgress } from '../../train/extract.js';
+import { extractFeatures, type ExtractProgress } from '../../features/extract.js';
 
 /**
  * Progress on stderr: a live bar with images/s and ETA on a terminal, otherwise

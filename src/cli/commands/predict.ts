@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { initBackend } from '../../engine/backend.js';
-import { collectImages, RunPredictor, toPrediction } from '../../train/inference.js';
-import { loadRun } from '../../train/runDir.js';
+import { collectImages, RunPredictor, toPrediction } from '../../inference/predictor.js';
+import { loadRun } from '../../run/runDir.js';
 
 export function register(program: Command): void {
   program

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadRun, runPaths } from '../../train/runDir.js';
-import { evaluateRun, EVALUATION_FILE } from '../../train/evaluateRun.js';
+import { loadRun, runPaths } from '../../run/runDir.js';
+import { evaluateRun, EVALUATION_FILE } from '../../inference/evaluate.js';
 import { readEvaluation, writeReport } from '../../report/htmlReport.js';
 import { resolveDataDir } from '../../data/splits.js';
 import { parseIntOption } from '../parseOptions.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../engine/backend.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
-import { makeTinyDataset, tinyBase } from '../../train/testing/tinyRun.js';
+import { makeTinyDataset, tinyBase } from '../../testing/tinyRun.js';
 import { toTrainOptions } from './train.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { withTrainDefaults, type TrainMode, type TrainOptions, type TrainResult, type OptimizerName, type HeadPooling } from '../../train/options.js';
-import { runPaths } from '../../train/runDir.js';
+import { withTrainDefaults, type TrainMode, type TrainOptions, type TrainResult, type OptimizerName, type HeadPooling } from '../../workflows/options.js';
+import { runPaths } from '../../run/runDir.js';
 import { FLIP_MODES } from '../../augment/randomFlip.js';
-import type { AugmentationParams } from '../../train/featureSources.js';
+import type { AugmentationParams } from '../../fit/batchSources.js';
 import { checkOutputDir, MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 interface TrainArgs {
@@ -100,9 +100,9 @@ type ModeFn = (opts: TrainOptions) => Promise<TrainResult>;
 
 /** The workflow of each mode; augment and finetune live in Engineer D's files, loaded on demand. */
 async function modeFunction(mode: TrainMode): Promise<ModeFn> {
-  if (mode === 'features') return (await import('../../train/featuresMode.js')).trainFeatures;
+  if (mode === 'features') return (await import('../../workflows/features.js')).trainFeatures;
   // Non-literal specifiers: these modules may be added independently of this file.
-  const file = mode === 'augment' ? '../../train/augmentMode.js' : '../../train/finetuneMode.js';
+  const file = mode === 'augment' ? '../../workflows/augment.js' : '../../workflows/finetune.js';
   const name = mode === 'augment' ? 'trainAugment' : 'trainFinetune';
   const mod = (await import(file)) as Record<string, unknown>;
   if (typeof mod[name] !== 'function') throw new Error(`${file} does not export ${name}(opts: TrainOptions)`);

@@ -6,7 +6,7 @@ import { initBackend } from '../backend.js';
 import { isUserError } from '../../errors.js';
 import { exportToOnnx, buildOnnxModel } from './export.js';
 import { checkParity } from './parity.js';
-import { randomImages, randomizeWeights } from './testModels.js';
+import { randomImages, randomizeWeights } from '../../testing/testModels.js';
 
 await initBackend();
 

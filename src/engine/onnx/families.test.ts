@@ -13,7 +13,7 @@ import { preprocessingLayer } from '../../applications/preprocess.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
 import { decodeImage } from '../../data/decode.js';
 import { checkParity } from './parity.js';
-import { randomImages, randomizeWeights } from './testModels.js';
+import { randomImages, randomizeWeights } from '../../testing/testModels.js';
 
 await initBackend();
 

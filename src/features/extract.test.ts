@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../engine/backend.js';
+import { randomizeWeights } from '../testing/testModels.js';
+import { decodeImage } from '../data/decode.js';
+import { extractFeatures, frozenModel, type FrozenBase } from './extract.js';
+import { loadSplitFeatures, readManifest } from './cache.js';
+import { readNpy } from '../io/npy.js';
+
+await initBackend();
+
+const SIZE: [number, number] = [16, 16];
+
+async function makeData(): Promise<string> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-extract-'));
+  let seed = 1;
+  for (const [split, n] of [['train', 5], ['validation', 3], ['test', 2]] as const) {
+    for (const cls of ['cats', 'dogs']) {
+      const dir = path.join(root, 'data', split, cls);
+      fs.mkdirSync(dir, { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const w = 20 + i;
+        const px = Buffer.alloc(w * 18 * 3);
+        for (let k = 0; k < px.length; k++) px[k] = (k * 37 + seed * 101 + (cls === 'dogs' ? 60 : 0)) % 256;
+        seed++;
+        await sharp(px, { raw: { width: w, height: 18, channels: 3 } }).jpeg({ quality: 95 }).toFile(path.join(dir, `${cls}.${i}.jpg`));
+      }
+    }
+  }
+  return root;
+}
+
+function tinyBase(): FrozenBase {
+  const x = tfl.input({ shape: [16, 16, 3] });
+  let y = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' }).apply(x) as tfl.SymbolicTensor;
+  y = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(y) as tfl.SymbolicTensor;
+  y = tfl.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', name: 'conv2' }).apply(y) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: x, outputs: y, name: 'tiny' });
+  randomizeWeights(model, 4);
+  return { model, family: 'custom', preprocessing: 'caffe', imageSize: SIZE, weightsHash: 'tiny-weights-v1', source: 'a test model' };
+}
+
+test('extract writes features equal to tfjs, labels and file order, and a manifest; a second run is a cache hit', async () => {
+  const root = await makeData();
+  const data = path.join(root, 'data');
+  const out = path.join(root, 'features');
+  const base = tinyBase();
+  const progress: number[] = [];
+  const r1 = await extractFeatures({ base, data, out, batchSize: 3, onProgress: (p) => progress.push(p.doneAll) });
+  assert.equal(r1.cacheHit, false);
+  assert.deepEqual(r1.classNames, ['cats', 'dogs']);
+  assert.deepEqual(r1.splits.map((s) => [s.split, s.count]), [['train', 10], ['validation', 6], ['test', 4]]);
+  assert.deepEqual(r1.splits[0].featureShape, [4, 4, 6]);
+  assert.equal(progress.at(-1), 20);
+
+  const train = await loadSplitFeatures(out, 'train');
+  assert.deepEqual(train.shape, [10, 4, 4, 6]);
+  assert.deepEqual([...train.labels], [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+  assert.equal(train.files[0], path.join('train', 'cats', 'cats.0.jpg'));
+  // Reference: the same images decoded and pushed through tfjs (preprocessing + base).
+  const pixels = new Float32Array(10 * 16 * 16 * 3);
+  for (const [i, f] of train.files.entries()) pixels.set(await decodeImage(path.join(data, f), SIZE), i * 16 * 16 * 3);
+  const expected = tf.tidy(() => (frozenModel(base, SIZE).predict(tf.tensor4d(pixels, [10, 16, 16, 3])) as tf.Tensor).dataSync());
+  let maxDiff = 0;
+  let maxOut = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(expected[i] - train.features[i]));
+    maxOut = Math.max(maxOut, Math.abs(expected[i]));
+  }
+  assert.ok(maxOut > 0 && maxDiff <= 1e-4 * maxOut, `${maxDiff} vs ${maxOut}`);
+
+  const manifest = readManifest(out);
+  assert.equal(manifest.base.weightsHash, 'tiny-weights-v1');
+  assert.deepEqual(Object.keys(manifest.splits), ['train', 'validation', 'test']);
+  const labels = await readNpy(path.join(out, 'test', 'labels.npy'));
+  assert.deepEqual([...labels.data], [0, 0, 1, 1]);
+
+  const mtime = fs.statSync(path.join(out, 'train', 'features.npy')).mtimeMs;
+  const t0 = performance.now();
+  const r2 = await extractFeatures({ base, data, out, batchSize: 3 });
+  assert.ok(r2.cacheHit && r2.splits.every((s) => s.cacheHit));
+  assert.equal(r2.imagesExtracted, 0);
+  assert.ok(performance.now() - t0 < 2000);
+  assert.equal(fs.statSync(path.join(out, 'train', 'features.npy')).mtimeMs, mtime);
+
+  // A touched file invalidates its split only; a different cut point invalidates all.
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(path.join(data, 'test', 'dogs', 'dogs.0.jpg'), later, later);
+  const r3 = await extractFeatures({ base, data, out, batchSize: 3 });
+  assert.deepEqual(r3.splits.map((s) => s.cacheHit), [true, true, false]);
+  const r4 = await extractFeatures({ base, data, out, batchSize: 4, upTo: 'pool1' });
+  assert.deepEqual(r4.splits.map((s) => s.cacheHit), [false, false, false]);
+  assert.deepEqual(r4.splits[0].featureShape, [8, 8, 4]);
+  assert.equal(readManifest(out).base.cutLayer, 'pool1');
+});
+
+test('an interrupted run leaves nothing a later run trusts', async () => {
+  const root = await makeData();
+  const data = path.join(root, 'data');
+  const out = path.join(root, 'features');
+  const base = tinyBase();
+  await assert.rejects(
+    extractFeatures({ base, data, out, batchSize: 2, onProgress: (p) => { if (p.split === 'validation') throw new Error('killed'); } }),
+    /killed/,
+  );
+  // train finished (its directory was renamed into place whole), validation never appeared, no manifest.
+  assert.ok(fs.existsSync(path.join(out, 'train', 'meta.json')));
+  assert.ok(!fs.existsSync(path.join(out, 'validation')));
+  assert.ok(!fs.existsSync(path.join(out, 'manifest.json')));
+  assert.deepEqual(fs.readdirSync(out).filter((e) => e.endsWith('.tmp')), []);
+  // A truncated features file is not trusted either.
+  fs.truncateSync(path.join(out, 'train', 'features.npy'), 100);
+  const r = await extractFeatures({ base, data, out, batchSize: 2 });
+  assert.deepEqual(r.splits.map((s) => s.cacheHit), [false, false, false]);
+  assert.deepEqual((await loadSplitFeatures(out, 'train')).shape, [10, 4, 4, 6]);
+});
+
+test('bad images: a UserError naming the file, or skipped with skipBadImages', async () => {
+  const root = await makeData();
+  const data = path.join(root, 'data');
+  fs.writeFileSync(path.join(data, 'train', 'cats', 'broken.jpg'), 'not a jpeg');
+  const base = tinyBase();
+  await assert.rejects(extractFeatures({ base, data, out: path.join(root, 'f1') }), (e: Error) => e.name === 'UserError' && /broken\.jpg/.test(e.message));
+  const r = await extractFeatures({ base, data, out: path.join(root, 'f2'), skipBadImages: true });
+  assert.equal(r.splits[0].count, 10);
+  assert.deepEqual(r.splits[0].skipped, [path.join('train', 'cats', 'broken.jpg')]);
+  const train = await loadSplitFeatures(path.join(root, 'f2'), 'train');
+  assert.equal(train.labels.length, 10);
+});

@@ -1,0 +1,307 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../errors.js';
+import { preprocessingLayer, type PreprocessMode } from '../applications/preprocess.js';
+import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
+import { resolveDataDir } from '../data/splits.js';
+import { exportToOnnx } from '../engine/onnx/export.js';
+import { OrtModel } from '../engine/ortRunner.js';
+import { writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
+import { markHandled } from '../io/markHandled.js';
+import {
+  computeCacheKey,
+  FEATURES_FILE,
+  FEATURES_FORMAT,
+  FEATURES_VERSION,
+  LABELS_FILE,
+  MANIFEST,
+  removeStaleTemporaries,
+  SPLIT_META,
+  validSplitCache,
+  type Manifest,
+  type SplitMeta,
+} from './cache.js';
+import { NpyStreamWriter, writeNpy } from '../io/npy.js';
+
+/**
+ * The frozen conv base to run (structurally Engineer A's `ConvBase` from loadBase):
+ * a Keras-exact model WITHOUT preprocessing, input [null, H, W, 3].
+ */
+export interface FrozenBase {
+  model: tfl.LayersModel;
+  family: string;
+  preprocessing: PreprocessMode;
+  imageSize: [number, number];
+  /** sha256 identifying the weights: part of the cache key. */
+  weightsHash: string;
+  source: string;
+}
+
+export interface ExtractProgress {
+  split: string;
+  /** Images done in this split / in the split. */
+  done: number;
+  total: number;
+  /** Images done over all splits being extracted / their total. */
+  doneAll: number;
+  totalAll: number;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface ExtractOptions {
+  base: FrozenBase;
+  /** Data folder: the book's layout (train/ validation/ test/ with class folders) or class folders directly. */
+  data: string;
+  /** Output folder for features (see featureCache.ts for the layout). */
+  out: string;
+  /** [height, width]; default the base's image size. */
+  imageSize?: [number, number];
+  /** Images per ONNX Runtime call. Default 8. */
+  batchSize?: number;
+  skipBadImages?: boolean;
+  /** Cut the base after this layer (a frozen prefix); default the whole base. */
+  upTo?: string;
+  /** Splits to extract; default every split the data folder has. */
+  splits?: string[];
+  /** Intra-op threads for ONNX Runtime; default all cores. */
+  threads?: number;
+  onProgress?: (p: ExtractProgress) => void;
+}
+
+export interface ExtractedSplit {
+  split: string;
+  dir: string;
+  features: string;
+  labels: string;
+  meta: string;
+  count: number;
+  featureShape: number[];
+  cacheHit: boolean;
+  skipped: string[];
+}
+
+export interface ExtractResult {
+  out: string;
+  manifest: string;
+  classNames: string[];
+  /** True when every split came from the cache. */
+  cacheHit: boolean;
+  splits: ExtractedSplit[];
+  /** Seconds spent running the network (0 on a full cache hit). */
+  inferenceSeconds: number;
+  imagesExtracted: number;
+}
+
+const DEFAULT_BATCH = 8;
+
+/**
+ * Run the frozen base (preprocessing layer in front, so it takes raw 0..255 RGB)
+ * over every split of a data folder on ONNX Runtime and write features + labels
+ * per split, reusing splits whose cache key still matches.
+ */
+export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
+  const { base } = opts;
+  const imageSize = opts.imageSize ?? base.imageSize;
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${opts.batchSize}.`);
+  const out = path.resolve(opts.out);
+  const dataDir = resolveDataDir(opts.data);
+  const available = Object.entries(dataDir.splits).filter(([, dir]) => dir !== undefined) as Array<[string, string]>;
+  const wanted = opts.splits ?? available.map(([s]) => s);
+  for (const s of wanted) {
+    if (!available.some(([name]) => name === s)) {
+      throw new UserError(`The data folder ${opts.data} has no '${s}' split (it has ${available.map(([n]) => n).join(', ')}).`);
+    }
+  }
+  await fsp.mkdir(out, { recursive: true });
+  await removeStaleTemporaries(out);
+
+  // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
+  const plans: Array<{ split: string; dataset: ImageDataset; key: string; dir: string; cached?: SplitMeta }> = [];
+  for (const [split, splitDir] of available.filter(([s]) => wanted.includes(s))) {
+    const dataset = await imageDatasetFromDirectory(splitDir, {
+      labelMode: 'int',
+      classNames: dataDir.classNames,
+      batchSize,
+      imageSize,
+      shuffle: false,
+      skipBadImages: opts.skipBadImages ?? false,
+      prefetch: 2,
+    });
+    const key = await computeCacheKey({
+      weightsHash: base.weightsHash,
+      cutLayer: opts.upTo ?? '',
+      preprocessing: base.preprocessing,
+      imageSize,
+      classNames: dataDir.classNames,
+      skipBadImages: opts.skipBadImages ?? false,
+      files: dataset.files,
+      labels: dataset.labels,
+      dataRoot: dataDir.root,
+    });
+    const dir = path.join(out, split);
+    plans.push({ split, dataset, key, dir, cached: validSplitCache(dir, key) });
+  }
+
+  const todo = plans.filter((p) => !p.cached);
+  let runner: OrtModel | undefined;
+  let inferenceSeconds = 0;
+  let imagesExtracted = 0;
+  const results: ExtractedSplit[] = [];
+  try {
+    if (todo.length) {
+      // The manifest goes first, so no reader trusts it while splits are being replaced.
+      await fsp.rm(path.join(out, MANIFEST), { force: true });
+      runner = await OrtModel.create(exportToOnnx(frozenModel(base, imageSize), { upTo: opts.upTo }), { threads: opts.threads });
+    }
+    const totalAll = todo.reduce((n, p) => n + p.dataset.size, 0);
+    const progress = { doneAll: 0, totalAll, started: performance.now() };
+    for (const plan of plans) {
+      let meta = plan.cached;
+      if (!meta) {
+        const r = await extractSplit(plan, runner as OrtModel, dataDir.root, dataDir.classNames, progress, opts.onProgress);
+        meta = r.meta;
+        inferenceSeconds += r.inferenceSeconds;
+        imagesExtracted += meta.count;
+      }
+      results.push({
+        split: plan.split,
+        dir: plan.dir,
+        features: path.join(plan.dir, FEATURES_FILE),
+        labels: path.join(plan.dir, LABELS_FILE),
+        meta: path.join(plan.dir, SPLIT_META),
+        count: meta.count,
+        featureShape: meta.featureShape,
+        cacheHit: Boolean(plan.cached),
+        skipped: meta.skipped,
+      });
+    }
+  } finally {
+    await runner?.dispose();
+  }
+
+  const manifest: Manifest = {
+    format: FEATURES_FORMAT,
+    version: FEATURES_VERSION,
+    base: { family: base.family, source: base.source, weightsHash: base.weightsHash, cutLayer: opts.upTo ?? null },
+    preprocessing: base.preprocessing,
+    imageSize,
+    classNames: dataDir.classNames,
+    dataRoot: dataDir.root,
+    splits: Object.fromEntries(results.map((r) => [r.split, { dir: r.split, count: r.count, featureShape: r.featureShape, key: plans.find((p) => p.split === r.split)!.key }])),
+    createdAt: new Date().toISOString(),
+  };
+  const manifestFile = path.join(out, MANIFEST);
+  const previous = await fsp.readFile(manifestFile, 'utf8').catch(() => undefined);
+  if (!previous || !sameManifest(previous, manifest)) await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  return {
+    out,
+    manifest: manifestFile,
+    classNames: dataDir.classNames,
+    cacheHit: todo.length === 0,
+    splits: results,
+    inferenceSeconds,
+    imagesExtracted,
+  };
+}
+
+function sameManifest(previousText: string, next: Manifest): boolean {
+  try {
+    const prev = JSON.parse(previousText) as Manifest;
+    return JSON.stringify({ ...prev, createdAt: '' }) === JSON.stringify({ ...next, createdAt: '' });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The network ONNX Runtime runs: raw RGB input -> preprocessing layer -> base.
+ * The preprocessing is a fixed 1x1 conv (Engineer A's preprocessingLayer), so the
+ * exporter needs no special case.
+ */
+export function frozenModel(base: FrozenBase, imageSize: [number, number]): tfl.LayersModel {
+  const [h, w] = [base.model.inputs[0].shape[1], base.model.inputs[0].shape[2]];
+  if ((h !== null && h !== imageSize[0]) || (w !== null && w !== imageSize[1])) {
+    throw new UserError(`The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size (--image-size) or leave --image-size out.`);
+  }
+  const x = tfl.input({ shape: [imageSize[0], imageSize[1], 3], name: 'image' });
+  const pre = preprocessingLayer(base.preprocessing).apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: base.model.apply(pre) as tfl.SymbolicTensor, name: `${base.model.name}_frozen` });
+}
+
+async function extractSplit(
+  plan: { split: string; dataset: ImageDataset; key: string; dir: string },
+  runner: OrtModel,
+  dataRoot: string,
+  classNames: string[],
+  progress: { doneAll: number; totalAll: number; started: number },
+  onProgress?: (p: ExtractProgress) => void,
+): Promise<{ meta: SplitMeta; inferenceSeconds: number }> {
+  const { dataset, split } = plan;
+  let meta: SplitMeta | undefined;
+  let inferenceSeconds = 0;
+  await writeDirAtomic(plan.dir, async (tmp) => {
+    let writer: NpyStreamWriter | undefined;
+    let featureShape: number[] = [];
+    const labels: number[] = [];
+    const files: string[] = [];
+    try {
+      let done = 0;
+      const it = dataset.batches()[Symbol.asyncIterator]();
+      // Ask for batch k+1 before running batch k: its decoding (sharp, on libuv
+      // threads) proceeds while ONNX Runtime computes.
+      let next = markHandled(it.next());
+      for (;;) {
+        const r = await next;
+        if (r.done) break;
+        const batch: Batch = r.value;
+        next = markHandled(it.next());
+        const t0 = performance.now();
+        const y = await runner.run(batch.images, batch.shape);
+        inferenceSeconds += (performance.now() - t0) / 1000;
+        if (!writer) {
+          featureShape = y.shape.slice(1);
+          writer = NpyStreamWriter.open(path.join(tmp, FEATURES_FILE), '<f4', featureShape);
+        }
+        writer.append(y.data);
+        for (let i = 0; i < batch.files.length; i++) labels.push(batch.labels[i]);
+        files.push(...batch.files);
+        done += batch.files.length;
+        progress.doneAll += batch.files.length;
+        if (onProgress) {
+          const elapsed = (performance.now() - progress.started) / 1000;
+          const rate = progress.doneAll / Math.max(elapsed, 1e-9);
+          onProgress({ split, done, total: dataset.size, doneAll: progress.doneAll, totalAll: progress.totalAll, imagesPerSecond: rate, etaSeconds: (progress.totalAll - progress.doneAll) / Math.max(rate, 1e-9) });
+        }
+      }
+      if (!writer) {
+        throw new UserError(`No readable image in ${split} of the data folder (${dataset.skipped.length} skipped). Add images or check the files.`);
+      }
+      writer.close();
+    } catch (e) {
+      writer?.abort();
+      throw e;
+    }
+    const labelArray = Int32Array.from(labels);
+    await writeNpy(path.join(tmp, LABELS_FILE), labelArray, [labelArray.length]);
+    const [features, labelsStat] = await Promise.all([fsp.stat(path.join(tmp, FEATURES_FILE)), fsp.stat(path.join(tmp, LABELS_FILE))]);
+    meta = {
+      format: FEATURES_FORMAT,
+      version: FEATURES_VERSION,
+      key: plan.key,
+      split,
+      count: files.length,
+      featureShape,
+      classNames,
+      files: files.map((f) => path.relative(dataRoot, f)),
+      skipped: dataset.skipped.map((f) => path.relative(dataRoot, f)),
+      bytes: { features: features.size, labels: labelsStat.size },
+      createdAt: new Date().toISOString(),
+    };
+    // meta.json (with the key) is the last file of the split; the directory rename publishes all three at once.
+    await writeFileAtomic(path.join(tmp, SPLIT_META), `${JSON.stringify(meta, null, 2)}\n`);
+  });
+  return { meta: meta as SplitMeta, inferenceSeconds };
+}

@@ -1,0 +1,57 @@
+import { Callback } from '@tensorflow/tfjs-layers';
+import type { Logs } from '@tensorflow/tfjs-layers/dist/logs.js';
+import { writeFileAtomic } from '../../io/atomicWrite.js';
+import type { HistoryData } from '../../workflows/options.js';
+import { isPartialEpoch, resolveLogs } from './logs.js';
+
+export interface HistoryRecorderArgs {
+  /** When set, history.json is rewritten (atomically) after every epoch. */
+  file?: string;
+  /** Epochs of an earlier, resumed run: new epochs are appended to them. */
+  initial?: HistoryData;
+}
+
+/**
+ * Keras's History (epoch -> metrics), kept as plain numbers and saved as
+ * history.json after each epoch so an interrupted run keeps its curves.
+ */
+export class HistoryRecorder extends Callback {
+  readonly data: HistoryData;
+  private readonly file?: string;
+
+  constructor(args: HistoryRecorderArgs = {}) {
+    super();
+    this.file = args.file;
+    this.data = args.initial
+      ? { ...args.initial, epoch: [...args.initial.epoch], history: Object.fromEntries(Object.entries(args.initial.history).map(([k, v]) => [k, [...v]])) }
+      : { epoch: [], history: {} };
+  }
+
+  override async onEpochEnd(epoch: number, rawLogs?: Logs): Promise<void> {
+    const logs = await resolveLogs(rawLogs);
+    if (isPartialEpoch(this.params, logs)) return;
+    const n = this.data.epoch.length;
+    this.data.epoch.push(epoch);
+    for (const [key, value] of Object.entries(logs)) {
+      // A metric first seen now (e.g. after resuming) gets NaN for the epochs before.
+      const series = (this.data.history[key] ??= new Array<number>(n).fill(NaN));
+      series.push(value);
+    }
+    for (const series of Object.values(this.data.history)) {
+      while (series.length < n + 1) series.push(NaN);
+    }
+    if (this.file) await saveHistory(this.file, this.data);
+  }
+}
+
+export async function saveHistory(file: string, data: HistoryData): Promise<void> {
+  // JSON has no NaN: write null, read back as NaN.
+  await writeFileAtomic(file, `${JSON.stringify(data, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+}
+
+export function parseHistory(text: string): HistoryData {
+  const raw = JSON.parse(text) as HistoryData;
+  const history: Record<string, number[]> = {};
+  for (const [k, v] of Object.entries(raw.history ?? {})) history[k] = v.map((x) => (x === null ? NaN : x));
+  return { ...raw, epoch: raw.epoch ?? [], history };
+}

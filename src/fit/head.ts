@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../errors.js';
+import type { HeadPooling } from '../workflows/options.js';
+import { SeededDropout } from './seededDropout.js';
+
+export interface HeadOptions {
+  /** Number of classes: 2 -> Dense(1, sigmoid) + binary cross-entropy; k > 2 -> Dense(k, softmax) + categorical cross-entropy. */
+  numClasses: number;
+  /** Units of the hidden Dense layer. Default 256 (the book). 0 = no hidden layer. */
+  units?: number;
+  /** Dropout rate before the output layer. Default 0.5. */
+  dropout?: number;
+  /** How the base's feature map becomes a vector. Default 'flatten' (the book); 'avg' = GlobalAveragePooling2D. */
+  pooling?: HeadPooling;
+  /** Seeds the kernel initialisers and the dropout masks. */
+  seed?: number;
+}
+
+/** Head layer names: distinct from every Keras base layer name, so base + head combine into one model. */
+export const HEAD_LAYER_NAMES = { pool: 'head_pool', hidden: 'head_dense', dropout: 'head_dropout', output: 'head_output', activation: 'head_activation' } as const;
+
+export function headLoss(numClasses: number): 'binaryCrossentropy' | 'categoricalCrossentropy' {
+  return numClasses === 2 ? 'binaryCrossentropy' : 'categoricalCrossentropy';
+}
+
+/** Label encoding the head expects (Keras label_mode). */
+export function headLabelMode(numClasses: number): 'binary' | 'categorical' {
+  return numClasses === 2 ? 'binary' : 'categorical';
+}
+
+function checkOptions(o: HeadOptions): Required<HeadOptions> {
+  const full = { units: 256, dropout: 0.5, pooling: 'flatten' as HeadPooling, seed: 1337, ...o };
+  if (!Number.isInteger(full.numClasses) || full.numClasses < 2) {
+    throw new UserError(`A classifier needs at least 2 classes, got ${full.numClasses}. Add a folder per class to the data dir.`);
+  }
+  if (!Number.isInteger(full.units) || full.units < 0) throw new UserError(`--head-units must be a whole number >= 0, got ${full.units}.`);
+  if (!(full.dropout >= 0 && full.dropout < 1)) throw new UserError(`--dropout must be in [0, 1), got ${full.dropout}.`);
+  if (full.pooling !== 'flatten' && full.pooling !== 'avg') throw new UserError(`--pooling must be flatten or avg, got "${full.pooling}".`);
+  return full;
+}
+
+/**
+ * Apply the book's head to `x`, returning both the logits (output of the last Dense,
+ * `head_output`, linear) and the probabilities (after `head_activation`: sigmoid or softmax).
+ *
+ * Train on the logits with headLossFromLogits: that is what Keras does under the hood
+ * (its sigmoid/softmax outputs carry their logits into the cross-entropy), and it
+ * matters: with probabilities, a saturated output (p rounds to 0 or 1) has a zero
+ * gradient through tfjs's clipped cross-entropy and training gets stuck at loss 8.06.
+ */
+export function applyHeadWithLogits(x: tfl.SymbolicTensor, opts: HeadOptions): { logits: tfl.SymbolicTensor; probabilities: tfl.SymbolicTensor } {
+  const o = checkOptions(opts);
+  const seed = o.seed;
+  let y =
+    o.pooling === 'avg'
+      ? (tfl.layers.globalAveragePooling2d({ name: HEAD_LAYER_NAMES.pool }).apply(x) as tfl.SymbolicTensor)
+      : x.shape.length > 2
+        ? (tfl.layers.flatten({ name: HEAD_LAYER_NAMES.pool }).apply(x) as tfl.SymbolicTensor)
+        : x;
+  if (o.units > 0) {
+    y = tfl.layers
+      .dense({ name: HEAD_LAYER_NAMES.hidden, units: o.units, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' })
+      .apply(y) as tfl.SymbolicTensor;
+  }
+  if (o.dropout > 0) y = new SeededDropout({ name: HEAD_LAYER_NAMES.dropout, rate: o.dropout, seed: seed + 1 }).apply(y) as tfl.SymbolicTensor;
+  const binary = o.numClasses === 2;
+  const logits = tfl.layers
+    .dense({
+      name: HEAD_LAYER_NAMES.output,
+      units: binary ? 1 : o.numClasses,
+      activation: 'linear',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 2 }),
+      biasInitializer: 'zeros',
+    })
+    .apply(y) as tfl.SymbolicTensor;
+  const probabilities = tfl.layers.activation({ name: HEAD_LAYER_NAMES.activation, activation: binary ? 'sigmoid' : 'softmax' }).apply(logits) as tfl.SymbolicTensor;
+  return { logits, probabilities };
+}
+
+/** Keras's cross-entropy computed from logits (numerically stable, never a zero gradient from clipping). */
+export function headLossFromLogits(numClasses: number): (yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor {
+  return numClasses === 2
+    ? (yTrue, logits) => tf.losses.sigmoidCrossEntropy(yTrue, logits)
+    : (yTrue, logits) => tf.losses.softmaxCrossEntropy(yTrue, logits);
+}
+
+/** Accuracy on logits (threshold 0 for one unit, argmax otherwise), reported as `accuracy`. */
+export function headAccuracyFromLogits(numClasses: number): (yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor {
+  // tfjs names a metric function's log key after the function: `acc`, shown as `accuracy`.
+  const acc =
+    numClasses === 2
+      ? (yTrue: tf.Tensor, logits: tf.Tensor) => tf.tidy(() => tf.mean(tf.cast(tf.equal(yTrue, tf.cast(tf.greater(logits, 0), 'float32')), 'float32'), -1))
+      : (yTrue: tf.Tensor, logits: tf.Tensor) => tf.tidy(() => tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(logits, -1)), 'float32'));
+  Object.defineProperty(acc, 'name', { value: 'acc' });
+  return acc;
+}
+
+export interface HeadModels {
+  /** Probabilities out: what is saved and predicts. */
+  head: tfl.LayersModel;
+  /** The same layers, logits out: what is trained. */
+  logits: tfl.LayersModel;
+}
+
+/** The head on features, as the pair (probabilities model, logits model) sharing weights. */
+export function buildHeadForTraining(featureShape: number[], opts: HeadOptions): HeadModels {
+  const input = tfl.input({ shape: featureShape, name: 'features' });
+  const { logits, probabilities } = applyHeadWithLogits(input, opts);
+  return { head: tfl.model({ inputs: input, outputs: probabilities, name: 'head' }), logits: tfl.model({ inputs: input, outputs: logits, name: 'head_logits' }) };
+}
+
+/** Compile the logits model as Keras trains the head: optimizer, cross-entropy, accuracy. */
+export function compileHeadForTraining(logitsModel: tfl.LayersModel, numClasses: number, optimizer: tf.Optimizer): void {
+  logitsModel.compile({ optimizer, loss: headLossFromLogits(numClasses), metrics: [headAccuracyFromLogits(numClasses)] });
+}
+
+/**
+ * Apply the book's head to `x` (the base's output):
+ * Flatten -> Dense(256, relu) -> Dropout(0.5) -> Dense(1, sigmoid) (or Dense(k, softmax)).
+ * Kernels use Keras's glorot_uniform, seeded; dropout is SeededDropout (training only).
+ */
+export function applyHead(x: tfl.SymbolicTensor, opts: HeadOptions): tfl.SymbolicTensor {
+  return applyHeadWithLogits(x, opts).probabilities;
+}
+
+/** The head as a model of its own, taking the base's features (shape without the batch axis). */
+export function buildHeadModel(featureShape: number[], opts: HeadOptions): tfl.LayersModel {
+  const input = tfl.input({ shape: featureShape, name: 'features' });
+  return tfl.model({ inputs: input, outputs: applyHead(input, opts), name: 'head' });
+}

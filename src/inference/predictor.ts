@@ -1,0 +1,163 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../errors.js';
+import { decodeImageInto, hasImageExtension } from '../data/decode.js';
+import { listClassDirs, listImageFiles, resolveDataDir } from '../data/splits.js';
+import { exportToOnnx } from '../engine/onnx/export.js';
+import { OrtModel } from '../engine/ortRunner.js';
+import type { RunMeta } from '../run/runDir.js';
+
+/**
+ * Inference with a saved run: the WHOLE model (preprocessing + base + head, all
+ * frozen now) exported to ONNX and run by ONNX Runtime, on raw RGB 0..255 images
+ * at the run's own image size.
+ */
+export class RunPredictor {
+  private constructor(
+    private readonly ort: OrtModel,
+    readonly meta: RunMeta,
+  ) {}
+
+  static async create(model: tfl.LayersModel, meta: RunMeta): Promise<RunPredictor> {
+    return new RunPredictor(await OrtModel.create(exportToOnnx(model)), meta);
+  }
+
+  /** Class scores per image: [P(class 0), P(class 1), ...] (a sigmoid output p becomes [1-p, p]). */
+  async scores(files: string[], batchSize = 16, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
+    const [h, w] = this.meta.imageSize;
+    const per = h * w * 3;
+    const out: number[][] = [];
+    for (let start = 0; start < files.length; start += batchSize) {
+      const batch = files.slice(start, start + batchSize);
+      const buf = new Float32Array(batch.length * per);
+      await Promise.all(batch.map((f, i) => decodeImageInto(f, [h, w], buf, i * per)));
+      const { data, shape } = await this.ort.run(buf, [batch.length, h, w, 3]);
+      const k = shape[shape.length - 1];
+      for (let i = 0; i < batch.length; i++) {
+        const row = Array.from(data.subarray(i * k, (i + 1) * k));
+        out.push(k === 1 ? [1 - row[0], row[0]] : row);
+      }
+      onProgress?.(Math.min(files.length, start + batchSize), files.length);
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    await this.ort.dispose();
+  }
+}
+
+export interface Prediction {
+  file: string;
+  label: string;
+  probability: number;
+}
+
+export function toPrediction(file: string, scores: number[], classes: string[]): Prediction {
+  let best = 0;
+  for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
+  return { file, label: classes[best], probability: scores[best] };
+}
+
+/** Image files named on the command line: files as given, folders searched recursively (sorted). */
+export function collectImages(inputs: string[]): string[] {
+  if (inputs.length === 0) throw new UserError('predict needs at least one image file or folder, e.g. `tlkit predict --model runs/demo photo.jpg`.');
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of listEntries(dir)) {
+      const p = path.join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (hasImageExtension(p)) files.push(p);
+    }
+  };
+  for (const input of inputs) {
+    if (!existsSync(input)) throw new UserError(`${input} does not exist. Give image files (.jpg, .jpeg, .png, .bmp, .gif) or folders holding them.`);
+    if (statSync(input).isDirectory()) {
+      const before = files.length;
+      walk(input);
+      if (files.length === before) throw new UserError(`The folder ${input} holds no image files (.jpg, .jpeg, .png, .bmp, .gif).`);
+    } else files.push(input);
+  }
+  return files;
+}
+
+function listEntries(dir: string): string[] {
+  return readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
+}
+
+export interface LabelledFiles {
+  /** The folder holding the class folders. */
+  dir: string;
+  files: string[];
+  labels: number[];
+}
+
+/**
+ * The labelled images to evaluate on: `test/` of the book's layout (or class folders
+ * directly). Their classes must be exactly the model's.
+ */
+export function evaluationFiles(data: string, classes: string[]): LabelledFiles {
+  // A folder holding only test/ (the held-out split shipped on its own) is evaluated as is.
+  const testOnly = path.join(data, 'test');
+  const resolved = !existsSync(path.join(data, 'train')) && existsSync(testOnly) ? resolveDataDir(testOnly) : resolveDataDir(data);
+  const dir = resolved.splits.test ?? (resolved.layout === 'classes' ? resolved.root : undefined);
+  if (!dir) {
+    throw new UserError(`${data} has no test/ split to evaluate on (it has ${Object.keys(resolved.splits).join(', ')}). Add a test/ folder with one folder per class, or pass a folder of class folders.`);
+  }
+  const found = listClassDirs(dir);
+  if (found.join('\n') !== classes.join('\n')) {
+    throw new UserError(
+      `The model was trained on classes [${classes.join(', ')}] but ${dir} has class folders [${found.join(', ')}]. ` +
+        'Evaluate on data with the same class folders (names and number) as the training data.',
+    );
+  }
+  const files: string[] = [];
+  const labels: number[] = [];
+  classes.forEach((c, i) => {
+    for (const f of listImageFiles(path.join(dir, c))) {
+      files.push(f);
+      labels.push(i);
+    }
+  });
+  return { dir, files, labels };
+}
+
+export interface Evaluation {
+  accuracy: number;
+  loss: number;
+  n: number;
+  classes: string[];
+  /** confusion[true][predicted] */
+  confusion: number[][];
+  precision: number[];
+  recall: number[];
+}
+
+const EPSILON = 1e-7; // Keras's backend epsilon, used to clip probabilities in cross-entropy.
+
+/** Accuracy, Keras's cross-entropy loss, confusion matrix and per-class precision/recall. */
+export function scoreEvaluation(scores: number[][], labels: number[], classes: string[]): Evaluation {
+  const k = classes.length;
+  const confusion = classes.map(() => new Array<number>(k).fill(0));
+  let lossSum = 0;
+  let correct = 0;
+  scores.forEach((s, i) => {
+    const pred = toPrediction('', s, classes);
+    const p = classes.indexOf(pred.label);
+    confusion[labels[i]][p] += 1;
+    if (p === labels[i]) correct += 1;
+    const pt = Math.min(1 - EPSILON, Math.max(EPSILON, s[labels[i]]));
+    lossSum += -Math.log(pt);
+  });
+  const n = scores.length;
+  const precision = classes.map((_, c) => {
+    const col = confusion.reduce((a, row) => a + row[c], 0);
+    return col === 0 ? 0 : confusion[c][c] / col;
+  });
+  const recall = classes.map((_, c) => {
+    const row = confusion[c].reduce((a, b) => a + b, 0);
+    return row === 0 ? 0 : confusion[c][c] / row;
+  });
+  return { accuracy: n ? correct / n : 0, loss: n ? lossSum / n : 0, n, classes, confusion, precision, recall };
+}
