@@ -22,10 +22,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadBase } from '../src/applications/loadBase.js';
 import { frozenModel } from '../src/features/extract.js';
-import { trainFeatures } from '../src/workflows/features.js';
-import { trainAugment } from '../src/workflows/augment.js';
-import { trainFinetune } from '../src/workflows/finetune.js';
-import { withTrainDefaults, type TrainOptions, type TrainResult } from '../src/workflows/options.js';
+import { train } from '../src/workflows/train.js';
+import type { TrainOptions } from '../src/workflows/options.js';
 import { evaluateRun } from '../src/inference/evaluate.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,9 +54,9 @@ export interface ModeResult {
   runDir: string;
 }
 
-async function runAndEvaluate(ctx: BenchContext, mode: string, train: (o: TrainOptions) => Promise<TrainResult>, extra: Partial<TrainOptions> = {}): Promise<ModeResult> {
+async function runAndEvaluate(ctx: BenchContext, mode: TrainOptions['mode'], extra: Partial<TrainOptions> = {}): Promise<ModeResult> {
   const out = path.join(ctx.workDir, 'runs', mode);
-  const opts = withTrainDefaults({ data: ctx.data, base: ctx.base, mode: mode as TrainOptions['mode'], out, imageSize: ctx.imageSize, cacheDir: ctx.cacheDir, epochs: ctx.epochs, ...extra });
+  const opts = { data: ctx.data, base: ctx.base, mode, out, imageSize: ctx.imageSize, cacheDir: ctx.cacheDir, epochs: ctx.epochs, ...extra };
   const r = await train(opts);
   const e = await evaluateRun(out, ctx.data);
   const idx = r.history.epoch.indexOf(r.bestEpoch);
@@ -76,14 +74,14 @@ async function runAndEvaluate(ctx: BenchContext, mode: string, train: (o: TrainO
 
 /** One entry a workflow. (augment / finetune: add `augment: (ctx) => runAndEvaluate(ctx, 'augment', trainAugment)` etc.) */
 export const MODES: Record<string, (ctx: BenchContext) => Promise<ModeResult>> = {
-  features: (ctx) => runAndEvaluate(ctx, 'features', trainFeatures),
+  features: (ctx) => runAndEvaluate(ctx, 'features'),
   // Engineer D: the head trains on augmented images through the frozen base on ONNX Runtime (10 epochs unless --epochs).
-  augment: (ctx) => runAndEvaluate(ctx, 'augment', trainAugment, { epochs: ctx.epochs ?? 10 }),
+  augment: (ctx) => runAndEvaluate(ctx, 'augment', { epochs: ctx.epochs ?? 10 }),
   // Engineer D: continue from the features run when this bench made one (else finetune trains a head first);
   // the last two depthwise-separable blocks train, their prefix's output cached on disk (10 epochs unless --epochs).
   finetune: (ctx) => {
     const features = path.join(ctx.workDir, 'features');
-    return runAndEvaluate(ctx, 'finetune', trainFinetune, { epochs: ctx.epochs ?? 10, from: fs.existsSync(path.join(features, 'meta.json')) ? features : undefined });
+    return runAndEvaluate(ctx, 'finetune', { epochs: ctx.epochs ?? 10, from: fs.existsSync(path.join(features, 'meta.json')) ? features : undefined });
   },
 };
 

@@ -22,7 +22,8 @@ import { initBackend } from '../src/engine/backend.js';
 import { exportToOnnx } from '../src/engine/onnx/export.js';
 import { forwardFlops } from '../src/engine/onnx/flops.js';
 import { OrtModel } from '../src/engine/ortRunner.js';
-import { extractFeatures, frozenModel, type FrozenBase } from '../src/features/extract.js';
+import { extractFeatures, frozenModel } from '../src/features/extract.js';
+import type { ConvBase } from '../src/applications/loadBase.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = path.resolve(here, '../../shared');
@@ -34,7 +35,7 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-function vggBase(): FrozenBase {
+function vggBase(): ConvBase {
   const model = vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [SIZE[0], SIZE[1], 3] });
   // Random weights: a fixed label is enough for the cache key within this process.
   return { model, family: 'vgg16', preprocessing: VGG16_PREPROCESSING, imageSize: SIZE, weightsHash: `bench-random-${process.pid}`, source: 'vgg16 (random weights)' };

@@ -29,7 +29,8 @@ import { frozenModel } from '../src/features/extract.js';
 import { buildHeadModel } from '../src/fit/head.js';
 import { makeOptimizer } from '../src/fit/optimizer.js';
 import { buildSuffixModel, cutForUnfreeze } from '../src/fit/suffixModel.js';
-import { augmentImages, BOOK_AUGMENTATION } from '../src/fit/batchSources.js';
+import { augmentImages } from '../src/augment/pipeline.js';
+import { BOOK_AUGMENTATION } from '../src/augment/params.js';
 import { Rng } from '../src/io/rng.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so a fresh clone needs no build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/main.ts');
+// The compiled CLI (dist/ is built by `npm install`/`npm ci` through `prepare`, or `npm run build`).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('tlkit: dist/ is missing: run `npm run build` (or `npm install`) in the tlkit folder first.\n');
+  process.exit(1);
+}
+await import(entry.href);

@@ -1,41 +1,35 @@
-// Public library API of tlkit (each area adds its export lines here).
-export { exportToOnnx, buildOnnxModel, type ExportOptions } from './engine/onnx/export.js';
-export { OrtModel, type OrtModelOptions, type OrtOutput } from './engine/ortRunner.js';
-export { extractFeatures, type ExtractOptions, type ExtractResult, type ExtractedSplit, type ExtractProgress, type FrozenBase } from './features/extract.js';
-export { loadSplitFeatures, readManifest, type Manifest, type SplitMeta, type SplitFeatures } from './features/cache.js';
-export { readNpy, writeNpy, encodeNpy, decodeNpy, NpyStreamWriter } from './io/npy.js';
-export { imageDatasetFromDirectory, indexDirectory, type ImageDataset, type ImageDatasetOptions, type Batch, type LabelMode } from './data/imageDataset.js';
-export { resolveDataDir, listClassDirs, listImageFiles, type DataDir, type SplitName } from './data/splits.js';
-export { decodeImage, decodeImageInto, decodeRgb, BadImageError, IMAGE_EXTENSIONS, type DecodeOptions, type RgbImage } from './data/decode.js';
-export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions, type Problem, type ProblemKind } from './data/checkData.js';
-export { RandomFlip, RandomRotation, RandomZoom, randomFlip, randomRotation, randomZoom, Rng, applyProjective, type RandomFlipArgs, type RandomRotationArgs, type RandomZoomArgs, type FillMode } from './augment/index.js';
-export { augmentPreview } from './augment/preview.js';
-export { vgg16, vgg16Architecture, preprocessInput as vgg16PreprocessInput } from './applications/vgg16.js';
-export { mobilenet, mobilenetArchitecture, preprocessInput as mobilenetPreprocessInput, type MobileNetArgs } from './applications/mobilenet.js';
-export { mobilenetV2, mobilenetV2Architecture, preprocessInput as mobilenetV2PreprocessInput, type MobileNetV2Args } from './applications/mobilenetV2.js';
-export { FAMILIES, FAMILY_NAMES, getFamily, isFamilyName, type Family, type FamilyName, type FamilyArgs, type ApplicationArgs, type InputShape } from './applications/index.js';
-export { preprocessInput, preprocessingLayer, preprocessingAffine, type PreprocessMode } from './applications/preprocess.js';
-export { loadBase, hashWeights, type ConvBase, type LoadBaseOptions } from './applications/loadBase.js';
-export { fileSystemIO } from './weights/tfjsFiles.js';
-export { readKerasH5, loadKerasH5Weights, applyKerasH5, writeKerasH5, type KerasH5Weights } from './weights/kerasH5.js';
-export { ensureWeightFile, cacheRoot, weightsBaseUrl, type EnsureWeightsOptions } from './weights/download.js';
-export { kerasWeightFile, KERAS_WEIGHTS_BASE_URL } from './weights/kerasWeightFiles.js';
-export { summarizeModel, formatSummary, modelSummary, type ModelSummary, type SummaryRow } from './report/summary.js';
-export { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, parseHistory, saveHistory, type ModelCheckpointArgs, type EarlyStoppingArgs, type CSVLoggerArgs, type ProgressLoggerArgs, type HistoryRecorderArgs } from './fit/callbacks/index.js';
-export { withTrainDefaults, TRAIN_DEFAULTS, type TrainOptions, type TrainOptionsInput, type TrainResult, type TrainMode, type HistoryData, type EpochLogs } from './workflows/options.js';
-export { applyHead, applyHeadWithLogits, buildHeadModel, buildHeadForTraining, compileHeadForTraining, headLoss, headLossFromLogits, headAccuracyFromLogits, HEAD_LAYER_NAMES, type HeadOptions, type HeadModels } from './fit/head.js';
-export { SeededDropout, type SeededDropoutArgs } from './fit/seededDropout.js';
-export { makeOptimizer } from './fit/optimizer.js';
-export { KerasRMSprop } from './fit/rmsprop.js';
-export { assembleFullModel, type AssembleOptions } from './fit/assembleModel.js';
-export { trainFeatures, trainHeadOnFeatures, type FeatureSet, type FeatureSplit } from './workflows/features.js';
-export { loadRun, checkRunDir, readMeta, writeMeta, runPaths, RUN_FILES, type RunMeta } from './run/runDir.js';
-export { evaluateRun, type RunEvaluation } from './inference/evaluate.js';
-export { RunPredictor, scoreEvaluation, toPrediction, type Prediction, type Evaluation } from './inference/predictor.js';
-export { generateShapesDataset } from './workflows/demoData.js';
-export { curveChartSvg, accuracyChart, lossChart, svgToPng, writeHistoryPlots } from './report/plots.js';
-export { renderReport, writeReport, mostConfidentlyWrong, type ReportInput } from './report/htmlReport.js';
-export { trainAugment, type AugmentModeOptions } from './workflows/augment.js';
-export { trainFinetune, type FinetuneModeOptions } from './workflows/finetune.js';
-export { registerWasmGradientKernels } from './engine/gradients/index.js';
+// The public library API of tlkit: what the README documents, nothing else.
+// Internals stay importable from their own files as `tlkit/internal/<path>` (e.g.
+// `tlkit/internal/engine/onnx/export`), without any promise of stability.
+
+// Train, then use what was trained.
+export { train, type TrainHooks } from './workflows/train.js';
+export { TRAIN_DEFAULTS, type TrainOptions, type TrainOptionsInput, type TrainResult, type TrainMode, type OptimizerName, type HeadPooling } from './workflows/options.js';
+export { loadClassifier, Classifier, type ClassifierInput, type ClassifierPrediction, type ClassProbability } from './inference/classifier.js';
+export { evaluateRun } from './inference/evaluate.js';
+export type { Evaluation, RunEvaluation } from './run/evaluation.js';
+export type { RunMeta, HeadSpec } from './run/meta.js';
+export type { HistoryData, EpochLogs } from './run/history.js';
+
+// Pretrained conv bases, Keras's applications.
+export { vgg16, vgg16Architecture } from './applications/vgg16.js';
+export { mobilenet, mobilenetArchitecture, type MobileNetArgs } from './applications/mobilenet.js';
+export { mobilenetV2, mobilenetV2Architecture, type MobileNetV2Args } from './applications/mobilenetV2.js';
+export { FAMILIES, FAMILY_NAMES, type Family, type FamilyName, type ApplicationArgs, type InputShape } from './applications/index.js';
+export { preprocessInput, type PreprocessMode } from './applications/preprocess.js';
+export { loadBase, type ConvBase, type LoadBaseOptions } from './applications/loadBase.js';
+export { modelSummary, summarizeModel, formatSummary, type ModelSummary } from './report/summary.js';
+
+// Data, augmentation, features.
+export { imageDatasetFromDirectory, type ImageDataset, type ImageDatasetOptions, type Batch, type LabelMode } from './data/imageDataset.js';
+export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions } from './data/checkData.js';
+export { RandomFlip, RandomRotation, RandomZoom, type RandomFlipArgs, type RandomRotationArgs, type RandomZoomArgs } from './augment/index.js';
+export { extractFeatures, type ExtractOptions, type ExtractResult } from './features/extract.js';
+export { loadSplitFeatures } from './features/cache.js';
+export type { FeatureSplit } from './features/splits.js';
+
+// Keras callbacks for any tfjs model.fit.
+export { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN } from './fit/callbacks/index.js';
+
+// The compute backend (wasm by default, with tlkit's gradient kernels).
 export { initBackend, type BackendName } from './engine/backend.js';

@@ -48,10 +48,10 @@ function normalizeSize(size: number | [number, number] | undefined): [number, nu
   return hw;
 }
 
-/** sha256 over every weight's name, shape and float32 values: identifies the base's weights. */
-export function hashWeights(model: tfl.LayersModel): string {
+/** sha256 over every weight's name, shape and float32 values (of the layers `include` keeps): identifies the base's weights. */
+export function hashWeights(model: tfl.LayersModel, include: (layerName: string) => boolean = () => true): string {
   const h = createHash('sha256');
-  for (const w of model.weights) {
+  for (const w of model.layers.filter((l) => include(l.name)).flatMap((l) => l.weights)) {
     h.update(`${w.originalName}:${w.shape.join('x')};`);
     const data = w.read().dataSync() as Float32Array;
     h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../engine/backend.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { makeTinyDataset, makeTinyRun, tinyBase } from '../testing/tinyRun.js';
+import { makeTinyDataset, makeTinyRun, makeTinyBase } from '../testing/tinyRun.js';
 
 // Bad input found by sweeping every command: each case must exit 2 with one
 // paragraph on stderr naming the value or file, never a stack trace or exit 1/7.
@@ -45,7 +45,7 @@ test('bad input across commands: exit 2, one paragraph naming the file or value'
   const empty = path.join(data, 'train', 'dogs', 'dogs.1.png');
   fs.writeFileSync(empty, '');
   const baseDir = path.join(root, 'base');
-  await tinyBase().model.save(fileSystemIO(baseDir));
+  await makeTinyBase(baseDir);
   const { run } = await makeTinyRun(1);
   const notes = path.join(root, 'notes.txt');
   fs.writeFileSync(notes, 'not a folder');

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { readNpy } from '../io/npy.js';
+import { readFeatureSplit, type FeatureSplit } from './splits.js';
 
 // On-disk layout of extracted features (documented in the README; readable without tlkit):
 //
@@ -153,17 +153,8 @@ export function readManifest(out: string): Manifest {
   return m;
 }
 
-export interface SplitFeatures {
-  features: Float32Array;
-  /** [n, ...featureShape] */
-  shape: number[];
-  labels: Int32Array;
-  classNames: string[];
-  files: string[];
-}
-
-/** Load one split's features and labels (for training a head on them). */
-export async function loadSplitFeatures(out: string, split: string): Promise<SplitFeatures> {
+/** Load one split's features and labels from a features folder (for training a head on them). */
+export async function loadSplitFeatures(out: string, split: string): Promise<FeatureSplit & { classNames: string[]; files: string[] }> {
   const manifest = readManifest(out);
   const entry = manifest.splits[split];
   if (!entry) {
@@ -172,10 +163,6 @@ export async function loadSplitFeatures(out: string, split: string): Promise<Spl
   const dir = path.join(out, entry.dir);
   const meta = validSplitCache(dir, entry.key);
   if (!meta) throw new UserError(`The features in ${dir} are incomplete or do not match ${path.join(out, MANIFEST)}. Run \`tlkit extract\` again.`);
-  const features = await readNpy(path.join(dir, FEATURES_FILE));
-  const labels = await readNpy(path.join(dir, LABELS_FILE));
-  if (!(features.data instanceof Float32Array) || !(labels.data instanceof Int32Array) || features.shape[0] !== labels.shape[0]) {
-    throw new UserError(`${dir}: features.npy must be float32 and labels.npy int32 with as many rows; got ${features.dtype} ${JSON.stringify(features.shape)} and ${labels.dtype} ${JSON.stringify(labels.shape)}. Run \`tlkit extract\` again.`);
-  }
-  return { features: features.data, shape: features.shape, labels: labels.data, classNames: meta.classNames, files: meta.files };
+  const data = await readFeatureSplit(path.join(dir, FEATURES_FILE), path.join(dir, LABELS_FILE));
+  return { ...data, classNames: meta.classNames, files: meta.files };
 }

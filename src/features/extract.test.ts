@@ -9,7 +9,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
 import { randomizeWeights } from '../testing/testModels.js';
 import { decodeImage } from '../data/decode.js';
-import { extractFeatures, frozenModel, type FrozenBase } from './extract.js';
+import { extractFeatures, frozenModel } from './extract.js';
+import type { ConvBase } from '../applications/loadBase.js';
 import { loadSplitFeatures, readManifest } from './cache.js';
 import { readNpy } from '../io/npy.js';
 
@@ -36,7 +37,7 @@ async function makeData(): Promise<string> {
   return root;
 }
 
-function tinyBase(): FrozenBase {
+function tinyBase(): ConvBase {
   const x = tfl.input({ shape: [16, 16, 3] });
   let y = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' }).apply(x) as tfl.SymbolicTensor;
   y = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(y) as tfl.SymbolicTensor;
@@ -60,7 +61,7 @@ test('extract writes features equal to tfjs, labels and file order, and a manife
   assert.equal(progress.at(-1), 20);
 
   const train = await loadSplitFeatures(out, 'train');
-  assert.deepEqual(train.shape, [10, 4, 4, 6]);
+  assert.deepEqual([train.n, ...train.featureShape], [10, 4, 4, 6]);
   assert.deepEqual([...train.labels], [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
   assert.equal(train.files[0], path.join('train', 'cats', 'cats.0.jpg'));
   // Reference: the same images decoded and pushed through tfjs (preprocessing + base).
@@ -118,7 +119,8 @@ test('an interrupted run leaves nothing a later run trusts', async () => {
   fs.truncateSync(path.join(out, 'train', 'features.npy'), 100);
   const r = await extractFeatures({ base, data, out, batchSize: 2 });
   assert.deepEqual(r.splits.map((s) => s.cacheHit), [false, false, false]);
-  assert.deepEqual((await loadSplitFeatures(out, 'train')).shape, [10, 4, 4, 6]);
+  const reread = await loadSplitFeatures(out, 'train');
+  assert.deepEqual([reread.n, ...reread.featureShape], [10, 4, 4, 6]);
 });
 
 test('bad images: a UserError naming the file, or skipped with skipBadImages', async () => {

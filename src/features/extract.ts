@@ -2,9 +2,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import { preprocessingLayer, type PreprocessMode } from '../applications/preprocess.js';
+import { preprocessingLayer } from '../applications/preprocess.js';
+import type { ConvBase } from '../applications/loadBase.js';
+import { acquireLock } from '../io/lock.js';
 import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
-import { resolveDataDir } from '../data/splits.js';
+import { resolveDataDir, type DataDir } from '../data/splits.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
@@ -24,20 +26,6 @@ import {
 } from './cache.js';
 import { NpyStreamWriter, writeNpy } from '../io/npy.js';
 
-/**
- * The frozen conv base to run (structurally Engineer A's `ConvBase` from loadBase):
- * a Keras-exact model WITHOUT preprocessing, input [null, H, W, 3].
- */
-export interface FrozenBase {
-  model: tfl.LayersModel;
-  family: string;
-  preprocessing: PreprocessMode;
-  imageSize: [number, number];
-  /** sha256 identifying the weights: part of the cache key. */
-  weightsHash: string;
-  source: string;
-}
-
 export interface ExtractProgress {
   split: string;
   /** Images done in this split / in the split. */
@@ -51,7 +39,7 @@ export interface ExtractProgress {
 }
 
 export interface ExtractOptions {
-  base: FrozenBase;
+  base: ConvBase;
   /** Data folder: the book's layout (train/ validation/ test/ with class folders) or class folders directly. */
   data: string;
   /** Output folder for features (see featureCache.ts for the layout). */
@@ -116,6 +104,25 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     }
   }
   await fsp.mkdir(out, { recursive: true });
+  // One writer at a time: a second process would interleave splits and manifest.
+  const lock = acquireLock(path.join(out, '.lock'), `the feature cache ${out}`, (l) => process.stderr.write(`${l}\n`));
+  try {
+    return await extractLocked(opts, base, imageSize, batchSize, out, dataDir, available, wanted);
+  } finally {
+    lock.release();
+  }
+}
+
+async function extractLocked(
+  opts: ExtractOptions,
+  base: ConvBase,
+  imageSize: [number, number],
+  batchSize: number,
+  out: string,
+  dataDir: DataDir,
+  available: Array<[string, string]>,
+  wanted: string[],
+): Promise<ExtractResult> {
   await removeStaleTemporaries(out);
 
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
@@ -221,7 +228,7 @@ function sameManifest(previousText: string, next: Manifest): boolean {
  * The preprocessing is a fixed 1x1 conv (Engineer A's preprocessingLayer), so the
  * exporter needs no special case.
  */
-export function frozenModel(base: FrozenBase, imageSize: [number, number]): tfl.LayersModel {
+export function frozenModel(base: ConvBase, imageSize: [number, number]): tfl.LayersModel {
   const [h, w] = [base.model.inputs[0].shape[1], base.model.inputs[0].shape[2]];
   if ((h !== null && h !== imageSize[0]) || (w !== null && w !== imageSize[1])) {
     throw new UserError(`The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size (--image-size) or leave --image-size out.`);

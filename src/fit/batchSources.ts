@@ -1,44 +1,56 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { randomFlip, randomRotation, randomZoom, Rng, type FlipMode } from '../augment/index.js';
+import type { AugmentationParams } from '../augment/params.js';
+import { augmentImages } from '../augment/pipeline.js';
 import type { ImageDataset } from '../data/imageDataset.js';
 import type { OrtModel } from '../engine/ortRunner.js';
+import type { FeatureSplit } from '../features/splits.js';
 import { markHandled } from '../io/markHandled.js';
-import { encodeLabels } from './featureDataset.js';
-import type { BatchSource } from './fitLoop.js';
+import { deriveSeed, Rng } from '../io/rng.js';
 
 /**
- * Batch sources for fitDataset in the augment and finetune workflows: images
- * augmented on the fly and pushed through a frozen network on ONNX Runtime,
- * or features already cached, kept in JS memory and sliced per batch.
+ * What the fit loop trains on: a fixed number of batches an epoch, produced anew for
+ * each epoch. `batches(epoch)` depends only on the epoch number (and the source's
+ * seed), so a resumed run sees the same epochs as an uninterrupted one.
  */
-
-/** The book's augmentation: RandomFlip("horizontal"), RandomRotation(0.1), RandomZoom(0.2). */
-export interface AugmentationParams {
-  /** 'none' turns flipping off. */
-  flip: FlipMode | 'none';
-  /** RandomRotation factor (fraction of a full turn); 0 = off. */
-  rotation: number;
-  /** RandomZoom height factor (same on width); 0 = off. */
-  zoom: number;
+export interface BatchSource {
+  /** Batches per epoch. */
+  size: number;
+  /** Samples per epoch. */
+  samples: number;
+  batches(epoch: number): AsyncIterable<{ xs: tf.Tensor; ys: tf.Tensor }>;
 }
 
-export const BOOK_AUGMENTATION: AugmentationParams = { flip: 'horizontal', rotation: 0.1, zoom: 0.2 };
-
-export function withAugmentationDefaults(p: Partial<AugmentationParams> | undefined): AugmentationParams {
-  const full = { ...BOOK_AUGMENTATION, ...Object.fromEntries(Object.entries(p ?? {}).filter(([, v]) => v !== undefined)) };
-  return full as AugmentationParams;
+/** Labels as the head wants them: [n, 1] of 0/1 for two classes, one-hot [n, k] otherwise. */
+export function encodeLabels(ids: ArrayLike<number>, numClasses: number): tf.Tensor2D {
+  const n = ids.length;
+  if (numClasses === 2) return tf.tensor2d(Float32Array.from(ids), [n, 1]);
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(ids), 'int32'), numClasses), 'float32') as tf.Tensor2D);
 }
 
-/** Flip -> rotate -> zoom, as the Keras Sequential of the book applies them while training. */
-export function augmentImages(images: tf.Tensor4D, p: AugmentationParams, rng: Rng): tf.Tensor4D {
-  return tf.tidy(() => {
-    const n = images.shape[0];
-    let x = images;
-    if (p.flip !== 'none') x = randomFlip.applyTransform(x, randomFlip.sampleTransform(rng, n, p.flip));
-    if (p.rotation > 0) x = randomRotation.applyTransform(x, randomRotation.sampleTransform(rng, n, p.rotation));
-    if (p.zoom > 0) x = randomZoom.applyTransform(x, randomZoom.sampleTransform(rng, n, p.zoom));
-    return x;
-  });
+/**
+ * Batches of features held in JS memory (not the wasm heap), sliced on demand;
+ * reshuffled every epoch by a generator seeded with (seed, epoch), or in order.
+ */
+export function featureBatches(data: FeatureSplit, args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean }): BatchSource {
+  const per = data.featureShape.reduce((a, b) => a * b, 1);
+  return {
+    size: Math.ceil(data.n / args.batchSize),
+    samples: data.n,
+    async *batches(epoch: number) {
+      const order = Int32Array.from({ length: data.n }, (_, i) => i);
+      if (args.shuffle) new Rng(deriveSeed(args.seed, epoch)).shuffle(order);
+      for (let start = 0; start < data.n; start += args.batchSize) {
+        const idx = order.subarray(start, Math.min(data.n, start + args.batchSize));
+        const xs = new Float32Array(idx.length * per);
+        const ids = new Int32Array(idx.length);
+        idx.forEach((src, i) => {
+          xs.set(data.features.subarray(src * per, (src + 1) * per), i * per);
+          ids[i] = data.labels[src];
+        });
+        yield { xs: tf.tensor(xs, [idx.length, ...data.featureShape]), ys: encodeLabels(ids, args.numClasses) };
+      }
+    },
+  };
 }
 
 interface Prepared {
@@ -48,12 +60,12 @@ interface Prepared {
 }
 
 /**
- * Every epoch: decode a batch, augment it (tfjs), run it through `frozen`
- * (ONNX Runtime: preprocessing + frozen base or prefix), hand the features to
- * training. The next batch is prepared while the current one trains, so
- * decoding and ONNX Runtime overlap the tfjs step.
+ * Every epoch: decode a batch, augment it (tfjs), run it through `frozen` (ONNX
+ * Runtime: preprocessing + frozen base or prefix), hand the features to training.
+ * The next batch is prepared while the current one trains, so decoding and ONNX
+ * Runtime overlap the training step.
  */
-export function augmentedFeatureSource(args: {
+export function augmentedBatches(args: {
   dataset: ImageDataset;
   frozen: OrtModel;
   augmentation: AugmentationParams;
@@ -62,10 +74,11 @@ export function augmentedFeatureSource(args: {
   /** Called with the seconds ONNX Runtime took for each batch (for the timings). */
   onFrozenSeconds?: (s: number, images: number) => void;
 }): BatchSource {
-  const rng = new Rng(args.seed);
   return {
     size: args.dataset.numBatches,
-    async iterator() {
+    samples: args.dataset.size,
+    async *batches(epoch: number) {
+      const rng = new Rng(deriveSeed(args.seed, epoch, 1));
       const it = args.dataset.batches()[Symbol.asyncIterator]();
       const prepare = async (): Promise<Prepared | undefined> => {
         const r = await it.next();
@@ -80,51 +93,12 @@ export function augmentedFeatureSource(args: {
         return { features: out.data, shape: out.shape, labels: batch.labels };
       };
       let pending = markHandled(prepare());
-      return {
-        async next(): Promise<IteratorResult<{ xs: tf.Tensor; ys: tf.Tensor }>> {
-          const p = await pending;
-          if (!p) return { done: true, value: undefined };
-          pending = markHandled(prepare());
-          return { done: false, value: { xs: tf.tensor(p.features, p.shape), ys: encodeLabels(p.labels, args.numClasses) } };
-        },
-      };
-    },
-  };
-}
-
-/** Cached features of one split, held in JS memory (not the wasm heap) and batched on demand. */
-export interface FeatureArrays {
-  features: Float32Array;
-  labels: ArrayLike<number>;
-  n: number;
-  /** One sample's shape, e.g. [11, 11, 512]. */
-  featureShape: number[];
-}
-
-/** Batches of cached features, reshuffled every epoch with a seeded generator (or in order). */
-export function cachedFeatureSource(data: FeatureArrays, args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean }): BatchSource {
-  const per = data.featureShape.reduce((a, b) => a * b, 1);
-  const rng = new Rng(args.seed);
-  return {
-    size: Math.ceil(data.n / args.batchSize),
-    async iterator() {
-      const order = Int32Array.from({ length: data.n }, (_, i) => i);
-      if (args.shuffle) rng.shuffle(order);
-      let start = 0;
-      return {
-        async next(): Promise<IteratorResult<{ xs: tf.Tensor; ys: tf.Tensor }>> {
-          if (start >= data.n) return { done: true, value: undefined };
-          const idx = order.subarray(start, Math.min(data.n, start + args.batchSize));
-          start += args.batchSize;
-          const xs = new Float32Array(idx.length * per);
-          const ids = new Int32Array(idx.length);
-          idx.forEach((src, i) => {
-            xs.set(data.features.subarray(src * per, (src + 1) * per), i * per);
-            ids[i] = data.labels[src];
-          });
-          return { done: false, value: { xs: tf.tensor(xs, [idx.length, ...data.featureShape]), ys: encodeLabels(ids, args.numClasses) } };
-        },
-      };
+      for (;;) {
+        const p = await pending;
+        if (!p) return;
+        pending = markHandled(prepare());
+        yield { xs: tf.tensor(p.features, p.shape), ys: encodeLabels(p.labels, args.numClasses) };
+      }
     },
   };
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import type { HeadPooling } from '../workflows/options.js';
+import type { HeadPooling } from '../run/meta.js';
 import { SeededDropout } from './seededDropout.js';
 
 export interface HeadOptions {

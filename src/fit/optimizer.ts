@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.js';
-import type { OptimizerName } from '../workflows/options.js';
 import { KerasRMSprop } from './rmsprop.js';
+
+export type OptimizerName = 'rmsprop' | 'adam' | 'sgd';
 
 /** Keras's default epsilon for RMSprop/Adam. */
 export const KERAS_EPSILON = 1e-7;

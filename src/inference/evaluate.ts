@@ -1,25 +1,11 @@
-import { initBackend } from '../engine/backend.js';
-import { writeFileAtomic } from '../io/atomicWrite.js';
-import { evaluationFiles, RunPredictor, scoreEvaluation, type Evaluation } from './predictor.js';
-import { loadRun, runPaths } from '../run/runDir.js';
 import path from 'node:path';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+import type { RunEvaluation } from '../run/evaluation.js';
+import { runPaths } from '../run/paths.js';
+import { loadClassifier } from './classifier.js';
+import { evaluationFiles, scoreEvaluation } from './predictor.js';
 
-export const EVALUATION_FILE = 'evaluation.json';
-
-export interface FileResult {
-  file: string;
-  /** Index of the true class. */
-  label: number;
-  scores: number[];
-}
-
-export interface RunEvaluation extends Evaluation {
-  /** The folder of class folders evaluated on. */
-  dir: string;
-  files: FileResult[];
-  seconds: number;
-  imagesPerSecond: number;
-}
+export type { RunEvaluation, FileResult } from '../run/evaluation.js';
 
 /**
  * Evaluate a run on labelled data (test/ of the book's layout, or class folders):
@@ -27,28 +13,25 @@ export interface RunEvaluation extends Evaluation {
  * `tlkit report` reads for the confusion matrix and the most confidently wrong images.
  */
 export async function evaluateRun(runDir: string, data: string, opts: { batchSize?: number; save?: boolean } = {}): Promise<RunEvaluation> {
-  await initBackend();
-  const run = await loadRun(runDir);
-  const { dir, files, labels } = evaluationFiles(data, run.meta.classes);
-  const predictor = await RunPredictor.create(run.model!, run.meta);
-  const t0 = performance.now();
-  let scores: number[][];
+  const classifier = await loadClassifier(runDir);
+  let result: RunEvaluation;
   try {
-    scores = await predictor.scores(files, opts.batchSize ?? 16);
+    const { dir, files, labels } = evaluationFiles(data, classifier.classNames);
+    const t0 = performance.now();
+    const scores = await classifier.scoresOfFiles(files, opts.batchSize ?? 16);
+    const seconds = (performance.now() - t0) / 1000;
+    result = {
+      ...scoreEvaluation(scores, labels, classifier.classNames),
+      dir,
+      files: files.map((file, i) => ({ file, label: labels[i], scores: scores[i] })),
+      seconds,
+      imagesPerSecond: files.length / Math.max(seconds, 1e-9),
+    };
   } finally {
-    await predictor.dispose();
-    run.model!.dispose();
+    await classifier.dispose();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const result: RunEvaluation = {
-    ...scoreEvaluation(scores, labels, run.meta.classes),
-    dir,
-    files: files.map((file, i) => ({ file, label: labels[i], scores: scores[i] })),
-    seconds,
-    imagesPerSecond: files.length / Math.max(seconds, 1e-9),
-  };
   if (opts.save !== false) {
-    await writeFileAtomic(path.join(runPaths(runDir).dir, EVALUATION_FILE), `${JSON.stringify({ ...result, data: path.resolve(data), evaluatedAt: new Date().toISOString() })}\n`);
+    await writeFileAtomic(runPaths(runDir).evaluation, `${JSON.stringify({ ...result, data: path.resolve(data), evaluatedAt: new Date().toISOString() })}\n`);
   }
   return result;
 }

@@ -6,7 +6,8 @@ import { decodeImageInto, hasImageExtension } from '../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../data/splits.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
-import type { RunMeta } from '../run/runDir.js';
+import type { RunMeta } from '../run/meta.js';
+import type { Evaluation } from '../run/evaluation.js';
 
 /**
  * Inference with a saved run: the WHOLE model (preprocessing + base + head, all
@@ -32,13 +33,21 @@ export class RunPredictor {
       const batch = files.slice(start, start + batchSize);
       const buf = new Float32Array(batch.length * per);
       await Promise.all(batch.map((f, i) => decodeImageInto(f, [h, w], buf, i * per)));
-      const { data, shape } = await this.ort.run(buf, [batch.length, h, w, 3]);
-      const k = shape[shape.length - 1];
-      for (let i = 0; i < batch.length; i++) {
-        const row = Array.from(data.subarray(i * k, (i + 1) * k));
-        out.push(k === 1 ? [1 - row[0], row[0]] : row);
-      }
+      out.push(...(await this.scoresOfPixels(buf, batch.length)));
       onProgress?.(Math.min(files.length, start + batchSize), files.length);
+    }
+    return out;
+  }
+
+  /** Class scores of `n` images already at the run's size: float32 NHWC RGB 0..255. */
+  async scoresOfPixels(pixels: Float32Array, n: number): Promise<number[][]> {
+    const [h, w] = this.meta.imageSize;
+    const { data, shape } = await this.ort.run(pixels, [n, h, w, 3]);
+    const k = shape[shape.length - 1];
+    const out: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const row = Array.from(data.subarray(i * k, (i + 1) * k));
+      out.push(k === 1 ? [1 - row[0], row[0]] : row);
     }
     return out;
   }
@@ -47,6 +56,8 @@ export class RunPredictor {
     await this.ort.dispose();
   }
 }
+
+export type { Evaluation };
 
 export interface Prediction {
   file: string;
@@ -121,17 +132,6 @@ export function evaluationFiles(data: string, classes: string[]): LabelledFiles 
     }
   });
   return { dir, files, labels };
-}
-
-export interface Evaluation {
-  accuracy: number;
-  loss: number;
-  n: number;
-  classes: string[];
-  /** confusion[true][predicted] */
-  confusion: number[][];
-  precision: number[];
-  recall: number[];
 }
 
 const EPSILON = 1e-7; // Keras's backend epsilon, used to clip probabilities in cross-entropy.

@@ -66,3 +66,40 @@ export async function writeDirAtomic(target: string, fill: (dir: string) => Prom
   await fsp.rename(tmp, target);
   if (hadOld) await fsp.rm(old, { recursive: true, force: true });
 }
+
+const TEMP_NAME = /^\.(.+)\.(\d+)\.(\d+)\.tmp(\.old)?$/;
+
+/**
+ * Put a folder written by writeDirAtomic back in order after a crash, and clear the
+ * temporaries of dead processes. The swap renames the old folder aside
+ * (`.<name>.<pid>.<ms>.tmp.old`) before renaming the new one in: a crash between the
+ * two leaves no `<name>`, and the set-aside copy (complete, and the one every record
+ * still describes) is renamed back. Returns what it did, for a note to the user.
+ */
+export async function recoverDirSwap(target: string, isAlive: (pid: number) => boolean): Promise<string[]> {
+  const parent = path.dirname(target);
+  const name = path.basename(target);
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(parent);
+  } catch {
+    return [];
+  }
+  const done: string[] = [];
+  const mine = entries
+    .map((e) => ({ e, m: TEMP_NAME.exec(e) }))
+    .filter(({ m }) => m && m[1] === name && !isAlive(Number(m[2])))
+    .sort((a, b) => Number(b.m![3]) - Number(a.m![3]));
+  let targetExists = entries.includes(name);
+  for (const { e, m } of mine) {
+    const p = path.join(parent, e);
+    if (!targetExists && m![4]) {
+      await fsp.rename(p, target);
+      targetExists = true;
+      done.push(`restored ${target} from ${e}, set aside by a process that stopped while replacing it`);
+    } else {
+      await fsp.rm(p, { recursive: true, force: true });
+    }
+  }
+  return done;
+}

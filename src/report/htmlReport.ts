@@ -2,9 +2,9 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../io/atomicWrite.js';
-import type { HistoryData } from '../workflows/options.js';
-import type { RunMeta } from '../run/runDir.js';
-import type { RunEvaluation, FileResult } from '../inference/evaluate.js';
+import type { RunEvaluation, FileResult } from '../run/evaluation.js';
+import type { HistoryData } from '../run/history.js';
+import type { RunMeta } from '../run/meta.js';
 import { accuracyChart, curveChartSvg, lossChart } from './plots.js';
 import { escapeXml } from './strokeFont.js';
 
@@ -163,15 +163,6 @@ ${table(timings.filter(([, v]) => v !== undefined))}
 </body>
 </html>
 `;
-}
-
-export async function readEvaluation(file: string): Promise<ReportInput['evaluation']> {
-  if (!existsSync(file)) return null;
-  try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as ReportInput['evaluation'];
-  } catch {
-    return null;
-  }
 }
 
 export async function writeReport(file: string, input: ReportInput): Promise<string> {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { accuracyChart, curveChartSvg, lossChart, niceTicks, writeHistoryPlots } from './plots.js';
 import { textPath, textWidth } from './strokeFont.js';
-import type { HistoryData } from '../workflows/options.js';
+import type { HistoryData } from '../run/history.js';
 
 const history: HistoryData = {
   epoch: [0, 1, 2, 3, 4],

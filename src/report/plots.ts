@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
-import type { HistoryData } from '../workflows/options.js';
+import type { HistoryData } from '../run/history.js';
 import { svgText, escapeXml, textWidth } from './strokeFont.js';
 
 /**

@@ -5,10 +5,8 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
-import { preprocessInput } from '../applications/preprocess.js';
-import { decodeImage } from '../data/decode.js';
-import { trainHeadOnFeatures, type BaseLike, type FeatureSplit } from '../workflows/features.js';
-import { withTrainDefaults } from '../workflows/options.js';
+import { train } from '../workflows/train.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
 
 /** Test fixtures: a tiny dataset of PNGs and a tiny trained run, built in a few seconds on CPU. */
 
@@ -38,29 +36,22 @@ export async function makeTinyDataset(root: string, perClass: { train: number; v
   return root;
 }
 
-export function tinyBase(): BaseLike {
+/**
+ * A tiny conv base saved as a tfjs model folder (what `base` accepts): a fixed 1x1
+ * conv scaling 0..255 to -1..1 (the folder declares no preprocessing), a conv, a pool.
+ */
+export async function makeTinyBase(dir: string): Promise<string> {
   const input = tfl.input({ shape: [TINY_SIZE, TINY_SIZE, 3], name: 'input_1' });
-  const conv = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(input);
+  const kernel = tf.tidy(() => tf.reshape(tf.mul(tf.eye(3), 1 / 127.5), [1, 1, 3, 3]));
+  const bias = tf.fill([3], -1);
+  const scale = tfl.layers.conv2d({ filters: 3, kernelSize: 1, name: 'tiny_scale', weights: [kernel, bias], trainable: false }).apply(input);
+  const conv = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(scale);
   const pool = tfl.layers.maxPooling2d({ poolSize: 4, name: 'pool1' }).apply(conv) as tfl.SymbolicTensor;
-  return { model: tfl.model({ inputs: input, outputs: pool, name: 'tiny_base' }), family: 'custom', preprocessing: 'tf', imageSize: [TINY_SIZE, TINY_SIZE], source: 'tiny test base', weightsHash: 'tiny' };
-}
-
-async function featuresOf(base: BaseLike, dir: string): Promise<FeatureSplit> {
-  const files: string[] = [];
-  const labels: number[] = [];
-  ['cats', 'dogs'].forEach((c, i) => {
-    for (const f of fs.readdirSync(path.join(dir, c)).sort()) {
-      files.push(path.join(dir, c, f));
-      labels.push(i);
-    }
-  });
-  const per = TINY_SIZE * TINY_SIZE * 3;
-  const buf = new Float32Array(files.length * per);
-  for (let i = 0; i < files.length; i++) buf.set(await decodeImage(files[i], [TINY_SIZE, TINY_SIZE]), i * per);
-  const feats = tf.tidy(() => base.model.predict(preprocessInput(tf.tensor4d(buf, [files.length, TINY_SIZE, TINY_SIZE, 3]), 'tf')) as tf.Tensor);
-  const features = feats.dataSync() as Float32Array;
-  feats.dispose();
-  return { features, labels, n: files.length };
+  const model = tfl.model({ inputs: input, outputs: pool, name: 'tiny_base' });
+  await model.save(fileSystemIO(dir));
+  model.dispose();
+  tf.dispose([kernel, bias]);
+  return dir;
 }
 
 /** A dataset and a trained features-mode run on it: { data, run }. */
@@ -68,15 +59,8 @@ export async function makeTinyRun(epochs = 4): Promise<{ data: string; run: stri
   await initBackend(process.env.TLKIT_BACKEND === 'wasm' ? 'wasm' : 'cpu');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
   const data = await makeTinyDataset(path.join(root, 'data'));
+  const base = await makeTinyBase(path.join(root, 'tiny-base'));
   const run = path.join(root, 'run');
-  const base = tinyBase();
-  const features = {
-    classNames: ['cats', 'dogs'],
-    featureShape: base.model.outputs[0].shape.slice(1) as number[],
-    train: await featuresOf(base, path.join(data, 'train')),
-    validation: await featuresOf(base, path.join(data, 'validation')),
-  };
-  const opts = withTrainDefaults({ data, base: 'tiny', mode: 'features', out: run, epochs, batchSize: 8, headUnits: 8, verbose: 0, learningRate: 0.01 });
-  await trainHeadOnFeatures({ base, features, opts, log: () => {} });
+  await train({ data, base, out: run, epochs, batchSize: 8, headUnits: 8, verbose: 0, learningRate: 0.01, cacheDir: path.join(root, 'cache') }, { log: () => {} });
   return { data, run };
 }

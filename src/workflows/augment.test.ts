@@ -8,11 +8,14 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
 import { Rng } from '../io/rng.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { makeTinyDataset } from '../testing/tinyRun.js';
-import { withTrainDefaults } from './options.js';
-import { trainAugment } from './augment.js';
-import { augmentImages, withAugmentationDefaults } from '../fit/batchSources.js';
-import { readHistory, readMeta, runPaths } from '../run/runDir.js';
+import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
+import { train } from './train.js';
+import { augmentImages } from '../augment/pipeline.js';
+import { withAugmentationDefaults } from '../augment/params.js';
+import { readMeta } from '../run/meta.js';
+import { runPaths } from '../run/paths.js';
+import { readHistory } from '../run/runDir.js';
+import { loadTrainState } from '../run/trainState.js';
 
 test('augmentation: the book defaults, and each part can be switched off', async () => {
   await initBackend();
@@ -31,10 +34,10 @@ test('train --mode augment: the head trains on augmented images through the froz
   const data = await makeTinyDataset(path.join(root, 'data'), { train: 16, validation: 8, test: 0 });
   fs.rmSync(path.join(data, 'test'), { recursive: true });
   const out = path.join(root, 'run');
-  const result = await trainAugment({
-    ...withTrainDefaults({ data, base: 'vgg16', weights: 'none', imageSize: 32, mode: 'augment', out, epochs: 2, batchSize: 16, headUnits: 8, cacheDir: path.join(root, 'cache'), verbose: 0 }),
-    augmentation: { rotation: 0.05 },
-  });
+  const result = await train(
+    { data, base: 'vgg16', weights: 'none', imageSize: 32, mode: 'augment', out, epochs: 2, batchSize: 16, headUnits: 8, cacheDir: path.join(root, 'cache'), verbose: 0, augmentation: { rotation: 0.05 } },
+    { log: () => {} },
+  );
   assert.ok(result.bestEpoch >= 0);
   const meta = await readMeta(out);
   assert.equal(meta.mode, 'augment');
@@ -44,4 +47,33 @@ test('train --mode augment: the head trains on augmented images through the froz
   const model = await tfl.loadLayersModel(fileSystemIO(runPaths(out).model));
   assert.equal(model.layers[1].name, 'preprocess');
   assert.deepEqual((model.predict(tf.zeros([1, 32, 32, 3])) as tf.Tensor).shape, [1, 1]);
+});
+
+test('train --mode augment: --resume continues after Ctrl-C with the optimizer state, the curve continuing the interrupted one', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  const data = await makeTinyDataset(path.join(root, 'data'), { train: 16, validation: 8 });
+  const base = await makeTinyBase(path.join(root, 'base'));
+  const opts = { data, base, mode: 'augment' as const, epochs: 4, batchSize: 8, headUnits: 8, learningRate: 0.01, cacheDir: path.join(root, 'cache'), verbose: 0 as const };
+  const steady = await train({ ...opts, out: path.join(root, 'steady') }, { log: () => {} });
+
+  const out = path.join(root, 'run');
+  const controller = new AbortController();
+  let seen = 0;
+  // 4 batches an epoch: stop one batch into the third epoch.
+  const stopper = new tfl.CustomCallback({ onBatchEnd: async () => { if (++seen === 4 * 2 + 1) controller.abort(); } }) as unknown as tfl.Callback;
+  const r = await train({ ...opts, out, signal: controller.signal }, { log: () => {}, callbacks: [stopper] });
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.history.epoch, [0, 1]);
+  const state = await loadTrainState(out);
+  assert.equal(state?.phase, 'augment');
+  assert.equal(state?.optimizer.find((w) => w.name === 'iter')?.data[0], 8);
+
+  const resumed = await train({ ...opts, out, resume: true }, { log: () => {} });
+  assert.deepEqual(resumed.history.epoch, [0, 1, 2, 3]);
+  const [a, b] = [steady.history.history.val_loss, resumed.history.history.val_loss];
+  assert.deepEqual(b.slice(0, 2), a.slice(0, 2), 'the epochs before the interruption are kept as they were');
+  // The augmentation draws differ after a resume (noise), but training continues from
+  // where it was: far closer to the uninterrupted run than to a run restarted from scratch.
+  const restart = Math.abs(a[0] - a[3]);
+  assert.ok(Math.abs(b[3] - a[3]) <= Math.max(0.02, restart / 2), `resumed val_loss ${b[3]} vs uninterrupted ${a[3]} (epoch 1: ${a[0]})`);
 });

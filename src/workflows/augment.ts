@@ -1,159 +1,62 @@
-import path from 'node:path';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { UserError } from '../errors.js';
-import { imageDatasetFromDirectory, type ImageDataset } from '../data/imageDataset.js';
-import { resolveDataDir, type DataDir } from '../data/splits.js';
-import { initBackend } from '../engine/backend.js';
-import { registerWasmGradientKernels } from '../engine/gradients/index.js';
+import { withAugmentationDefaults } from '../augment/params.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
-import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { assembleFullModel } from '../fit/assembleModel.js';
-import { loadConvBase } from './baseLoader.js';
-import { extractFeatures, frozenModel } from '../features/extract.js';
-import { augmentedFeatureSource, cachedFeatureSource, withAugmentationDefaults, type AugmentationParams, type FeatureArrays } from '../fit/batchSources.js';
-import { defaultFeatureCache, type BaseLike } from './features.js';
-import { fitRun } from '../fit/fitLoop.js';
+import { frozenModel } from '../features/extract.js';
+import { augmentedBatches, featureBatches } from '../fit/batchSources.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
-import { readNpy } from '../io/npy.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import type { TrainOptions, TrainResult } from './options.js';
-
-/** `tlkit train --mode augment` options: the common ones plus the augmentation's parameters. */
-export interface AugmentModeOptions extends TrainOptions {
-  /** Default: the book's RandomFlip("horizontal"), RandomRotation(0.1), RandomZoom(0.2). */
-  augmentation?: Partial<AugmentationParams>;
-}
-
-export function log(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-/** The training images of a data dir, shuffled per epoch with the run's seed. */
-export async function trainingImages(dataDir: DataDir, imageSize: [number, number], opts: TrainOptions): Promise<ImageDataset> {
-  return (await imageDatasetFromDirectory(dataDir.splits.train, {
-    labelMode: 'int',
-    classNames: dataDir.classNames,
-    batchSize: opts.batchSize,
-    imageSize,
-    shuffle: true,
-    seed: opts.seed,
-    skipBadImages: opts.skipBadImages,
-    prefetch: 2,
-  })) as ImageDataset;
-}
-
-/**
- * What augment and finetune modes do first: the wasm backend with tlkit's gradient
- * kernels, and the checks of what they don't support (--resume, data without a
- * validation/ folder). Returns the resolved data folder.
- */
-export async function startImageTraining(opts: TrainOptions, mode: 'augment' | 'finetune'): Promise<DataDir> {
-  await initBackend();
-  registerWasmGradientKernels();
-  if (opts.resume) {
-    throw new UserError(`--resume continues features-mode runs only; run --mode ${mode} again without it (to continue from a finished run, use --mode finetune --from <run dir>).`);
-  }
-  const dataDir = resolveDataDir(opts.data);
-  if (!dataDir.splits.validation) {
-    throw new UserError(`${opts.data} has no validation/ folder, which --mode ${mode} needs. Add one beside train/ with the same class folders.`);
-  }
-  return dataDir;
-}
-
-/**
- * Features of some splits of the data dir at the base's output or at a cut
- * layer, extracted once on ONNX Runtime and cached on disk (the same cache as
- * features mode), loaded into JS memory.
- */
-export async function cachedSplits(
-  base: BaseLike & { weightsHash: string },
-  opts: TrainOptions,
-  splits: string[],
-  upTo?: string,
-): Promise<{ classNames: string[]; splits: Record<string, FeatureArrays>; seconds: number; cacheHit: boolean }> {
-  const root = opts.cacheDir ?? defaultFeatureCache();
-  const out = upTo ? path.join(root, `cut-${upTo}`) : root;
-  const t0 = performance.now();
-  const extracted = await extractFeatures({ base, data: opts.data, out, splits, skipBadImages: opts.skipBadImages, upTo });
-  const result: Record<string, FeatureArrays> = {};
-  for (const s of extracted.splits) {
-    const f = await readNpy(s.features);
-    const l = await readNpy(s.labels);
-    result[s.split] = { features: f.data as Float32Array, labels: l.data as ArrayLike<number>, n: s.count, featureShape: s.featureShape };
-  }
-  return { classNames: extracted.classNames, splits: result, seconds: (performance.now() - t0) / 1000, cacheHit: extracted.cacheHit };
-}
-
-/** Save preprocess + base + head as one standard tfjs model (what the checkpoint writes). */
-export async function saveFullModel(base: BaseLike, head: tfl.LayersModel, dir: string): Promise<void> {
-  const full = await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
-  try {
-    await full.save(fileSystemIO(dir));
-  } finally {
-    full.dispose();
-  }
-}
+import { cachedFeatures, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, trainingImages, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's "feature extraction together with data augmentation":
- * augmentation -> preprocess -> frozen base -> head, trained end to end. The
- * frozen base runs on ONNX Runtime batch by batch after the augmentation, so
- * only the head trains on tfjs. Validation features (no augmentation) come
- * from the features cache. The saved model is preprocess + base + head:
- * augmentation is inactive at inference, as in Keras.
+ * augmentation -> preprocess -> frozen base -> head, trained end to end. The frozen
+ * base runs on ONNX Runtime batch by batch after the augmentation, so only the head
+ * trains. Validation features (no augmentation) come from the features cache. The
+ * saved model is preprocess + base + head: augmentation is inactive at inference.
  */
-export async function trainAugment(opts: AugmentModeOptions): Promise<TrainResult> {
-  const dataDir = await startImageTraining(opts, 'augment');
-  const augmentation = withAugmentationDefaults(opts.augmentation);
-  const imageSize: [number, number] | undefined = opts.imageSize ? [opts.imageSize, opts.imageSize] : undefined;
-  const base = await loadConvBase({ base: opts.base, weights: opts.weights, imageSize });
-  const numClasses = dataDir.classNames.length;
-  const timings: Record<string, number> = {};
-
-  if (opts.verbose) log(`Validation features with ${base.source} at ${base.imageSize.join('x')} (cached)...`);
-  const cached = await cachedSplits(base, opts, ['validation']);
-  timings.validationFeaturesSeconds = cached.seconds;
-  const validation = cached.splits.validation;
-
-  const train = await trainingImages(dataDir, base.imageSize, opts);
+export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowResult> {
+  const { opts } = ctx;
+  const augmentation = withAugmentationDefaults(ctx.resumed?.meta.augmentation ?? opts.augmentation);
+  const base = await loadRunBase(ctx);
+  const numClasses = ctx.data.classNames.length;
+  const loop = newFitLoop(ctx, runMeta(ctx, base, 'augment', headSpec(opts)));
+  const { validation } = await cachedFeatures(ctx, base, ['validation']);
+  const images = await trainingImages(ctx, base.imageSize);
   const frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize)));
-  timings.frozenBaseSeconds = 0;
+  const head = loop.meta.head;
   // Trained on logits (stable cross-entropy, as Keras does); saved with its sigmoid/softmax.
-  const { head, logits } = buildHeadForTraining(validation.featureShape, { numClasses, units: opts.headUnits, dropout: opts.dropout, pooling: opts.pooling, seed: opts.seed });
-  compileHeadForTraining(logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
+  const models = buildHeadForTraining(validation.featureShape, { numClasses, units: head.units, dropout: head.dropout, pooling: head.pooling, seed: opts.seed });
+  compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
   if (opts.verbose) {
-    log(
-      `Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); ` +
-        `the frozen base runs on ONNX Runtime for every batch.`,
-    );
+    ctx.log(`Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); the frozen base runs on ONNX Runtime for every batch.`);
   }
+  ctx.timings.frozenBaseSeconds = 0;
   try {
-    return await fitRun({
-      opts,
-      mode: 'augment',
-      base,
-      classNames: dataDir.classNames,
-      model: logits,
-      train: augmentedFeatureSource({
-        dataset: train,
-        frozen,
-        augmentation,
-        numClasses,
-        seed: opts.seed,
-        onFrozenSeconds: (s) => {
-          timings.frozenBaseSeconds += s;
-        },
-      }),
-      validation: cachedFeatureSource(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
-      saveFull: (dir) => saveFullModel(base, head, dir),
-      extraMeta: { augmentation },
-      imagesPerEpoch: train.size,
-      timings,
-      log,
-    });
+    const outcome = await loop.fitPhase(
+      {
+        name: 'augment',
+        model: models.logits,
+        train: augmentedBatches({
+          dataset: images,
+          frozen,
+          augmentation,
+          numClasses,
+          seed: opts.seed,
+          onFrozenSeconds: (s) => {
+            ctx.timings.frozenBaseSeconds += s;
+          },
+        }),
+        validation: featureBatches(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
+        saveFull: (dir) => saveFullModel(base, models.head, dir),
+        firstEpoch: 0,
+        epochs: opts.epochs,
+        meta: { augmentation },
+      },
+      ctx.resumed?.state,
+    );
+    return { loop, ...outcome };
   } finally {
     await frozen.dispose();
-    head.dispose();
+    models.head.dispose();
   }
 }

@@ -7,113 +7,102 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { trainHeadOnFeatures, type BaseLike, type FeatureSet } from './features.js';
-import { withTrainDefaults } from './options.js';
-import { checkRunDir, loadRun, readMeta } from '../run/runDir.js';
+import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
+import { readMeta } from '../run/meta.js';
+import { checkRunDir } from '../run/runDir.js';
+import { loadTrainState } from '../run/trainState.js';
+import { train } from './train.js';
+import type { TrainOptionsInput } from './options.js';
 
-/** A tiny "conv base": 8x8x3 -> 4x4x2, and features that separate two classes. */
-function tinyBase(): BaseLike {
-  const input = tfl.input({ shape: [8, 8, 3], name: 'input_1' });
-  const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', name: 'conv1', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(input);
-  const pool = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(conv) as tfl.SymbolicTensor;
-  return { model: tfl.model({ inputs: input, outputs: pool }), family: 'custom', preprocessing: 'tf', imageSize: [8, 8], source: 'test base', weightsHash: 'x' };
+// 32 training and 16 validation images of 16x16 through a tiny conv base folder.
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-features-'));
+const ready = (async () => {
+  await initBackend('cpu');
+  const data = await makeTinyDataset(path.join(root, 'data'), { train: 16, validation: 8 });
+  const base = await makeTinyBase(path.join(root, 'base'));
+  return { data, base };
+})();
+const quiet = { log: () => {} };
+
+async function options(out: string, extra: Partial<TrainOptionsInput> = {}): Promise<TrainOptionsInput> {
+  const { data, base } = await ready;
+  return { data, base, out, epochs: 6, batchSize: 8, headUnits: 16, learningRate: 0.01, verbose: 0, seed: 5, cacheDir: path.join(root, 'cache'), ...extra };
 }
 
-function toyFeatures(n: number, seed: number): { features: Float32Array; labels: Int32Array; n: number } {
-  const features = new Float32Array(n * 32);
-  const labels = new Int32Array(n);
-  let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % 2;
-    for (let j = 0; j < 32; j++) features[i * 32 + j] = rand() + (labels[i] === 1 && j < 16 ? 2 : 0);
-  }
-  return { features, labels, n };
-}
-
-function featureSet(): FeatureSet {
-  return { classNames: ['cats', 'dogs'], featureShape: [4, 4, 2], train: toyFeatures(96, 1), validation: toyFeatures(48, 2) };
+/** Aborts its controller after `n` training batches, as a Ctrl-C in the middle of an epoch would. */
+function abortAfterBatches(n: number, controller: AbortController): tfl.Callback {
+  let seen = 0;
+  return new tfl.CustomCallback({ onBatchEnd: async () => { if (++seen === n) controller.abort(); } }) as unknown as tfl.Callback;
 }
 
 test('features mode: best full-model checkpoint, history, log, plots, meta; same seed same result', async () => {
-  await initBackend('cpu');
-  const base = tinyBase();
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
-  const opts = withTrainDefaults({ data: 'unused', base: 'tiny', mode: 'features', out, epochs: 6, batchSize: 16, headUnits: 16, verbose: 0, seed: 5 });
-  const r = await trainHeadOnFeatures({ base, features: featureSet(), opts });
+  const out = path.join(root, 'run-a');
+  const r = await train(await options(out), quiet);
   assert.equal(r.history.epoch.length, 6);
   const vl = r.history.history.val_loss;
   assert.equal(r.bestEpoch, vl.indexOf(Math.min(...vl)));
   assert.ok(r.history.history.val_accuracy[r.bestEpoch] > 0.8, `val accuracy ${r.history.history.val_accuracy}`);
-  for (const f of ['meta.json', 'history.json', 'log.csv', 'accuracy.png', 'accuracy.svg', 'loss.png', 'loss.svg', 'model/model.json']) {
+  for (const f of ['meta.json', 'history.json', 'log.csv', 'accuracy.png', 'accuracy.svg', 'loss.png', 'loss.svg', 'model/model.json', 'state/state.json']) {
     assert.ok(fs.existsSync(path.join(out, f)), f);
   }
-  checkRunDir(out);
+  assert.ok(!fs.existsSync(path.join(out, '.lock')), 'the lock is released');
+  await checkRunDir(out);
   const meta = await readMeta(out);
   assert.equal(meta.finished, true);
   assert.deepEqual(meta.classes, ['cats', 'dogs']);
   assert.equal(meta.epochsDone, 6);
+  assert.deepEqual(meta.head, { units: 16, dropout: 0.5, pooling: 'flatten' });
+  assert.equal(meta.data, path.resolve((await ready).data));
 
   // The checkpoint is the whole model: raw 0..255 images in, P(dogs) out.
-  const run = await loadRun(out);
-  const model = run.model!;
-  assert.deepEqual(model.inputs[0].shape, [null, 8, 8, 3]);
+  const model = await tfl.loadLayersModel(fileSystemIO(path.join(out, 'model')));
+  assert.deepEqual(model.inputs[0].shape, [null, 16, 16, 3]);
   assert.equal(model.layers[1].name, 'preprocess');
-  const img = tf.randomUniform([3, 8, 8, 3], 0, 255, 'float32', 1);
-  const p = (model.predict(img) as tf.Tensor).dataSync();
+  assert.ok(model.layers.some((l) => l.name === 'head_output'));
+  const p = (model.predict(tf.randomUniform([3, 16, 16, 3], 0, 255, 'float32', 1)) as tf.Tensor).dataSync();
   assert.ok(p.every((v) => v >= 0 && v <= 1));
-  // Its head weights are those of the best epoch: its val_loss on the features matches the history.
-  const loaded = await tfl.loadLayersModel(fileSystemIO(path.join(out, 'model')));
-  assert.ok(loaded.layers.some((l) => l.name === 'head_output'));
 
-  // Reproducible with --seed.
-  const out2 = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
-  const r2 = await trainHeadOnFeatures({ base, features: featureSet(), opts: { ...opts, out: out2 } });
+  // Reproducible with the seed.
+  const r2 = await train(await options(path.join(root, 'run-a2')), quiet);
   assert.deepEqual(r2.history.history.val_loss, r.history.history.val_loss);
 });
 
-test('features mode: interrupt keeps the best checkpoint loadable; --resume continues', async () => {
-  await initBackend('cpu');
-  const base = tinyBase();
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+test('features mode: Ctrl-C mid-epoch keeps whole epochs; --resume continues exactly as an uninterrupted run (optimizer state restored)', async () => {
+  // Dropout 0 makes training a pure function of weights, optimizer state and batch order,
+  // so the resumed curve must equal the uninterrupted one, not just resemble it.
+  const steady = await train(await options(path.join(root, 'steady'), { epochs: 8, dropout: 0 }), quiet);
+
+  const out = path.join(root, 'interrupted');
   const controller = new AbortController();
-  const opts = withTrainDefaults({ data: 'unused', base: 'tiny', mode: 'features', out, epochs: 8, batchSize: 16, headUnits: 16, verbose: 0, signal: controller.signal });
-  let epochs = 0;
-  // Abort in the middle of the 4th epoch, as Ctrl-C would.
-  const features = featureSet();
-  const origIterator = { n: 0 };
-  const r = await trainHeadOnFeatures({
-    base,
-    features,
-    opts,
-    log: () => {},
-    onBatchEndForTest: () => { if (++origIterator.n === 6 * 3 + 2) controller.abort(); },
-  } as Parameters<typeof trainHeadOnFeatures>[0]);
-  epochs = r.history.epoch.length;
+  const r = await train(await options(out, { epochs: 8, dropout: 0, signal: controller.signal }), { ...quiet, callbacks: [abortAfterBatches(4 * 3 + 2, controller)] });
   assert.equal(r.interrupted, true);
-  assert.equal(epochs, 3);
+  assert.deepEqual(r.history.epoch, [0, 1, 2]);
   const meta = await readMeta(out);
   assert.equal(meta.finished, false);
   assert.equal(meta.epochsDone, 3);
-  checkRunDir(out);
-  await tfl.loadLayersModel(fileSystemIO(path.join(out, 'model')));
+  await checkRunDir(out);
   assert.equal(fs.readFileSync(path.join(out, 'log.csv'), 'utf8').trim().split('\n').length, 4);
+  const state = await loadTrainState(out);
+  assert.equal(state?.epoch, 3);
+  const iterations = state!.optimizer.find((w) => w.name === 'iter');
+  assert.equal(iterations?.data[0], 12, 'RMSprop iterations after 3 epochs of 4 batches');
+  assert.ok(state!.optimizer.some((w) => w.name.endsWith('/rms') && w.data.some((v) => v > 0)), 'RMSprop moving averages saved');
 
-  const resumed = await trainHeadOnFeatures({ base, features, opts: { ...opts, signal: undefined, resume: true }, log: () => {} });
+  const resumed = await train(await options(out, { epochs: 8, dropout: 0, resume: true }), quiet);
   assert.equal(resumed.interrupted, false);
   assert.deepEqual(resumed.history.epoch, [0, 1, 2, 3, 4, 5, 6, 7]);
   assert.deepEqual(fs.readFileSync(path.join(out, 'log.csv'), 'utf8').trim().split('\n').map((l) => l.split(',')[0]), ['epoch', '0', '1', '2', '3', '4', '5', '6', '7']);
+  steady.history.history.val_loss.forEach((v, i) => assert.ok(Math.abs(v - resumed.history.history.val_loss[i]) < 1e-5, `epoch ${i}: ${v} vs ${resumed.history.history.val_loss[i]}`));
   assert.equal((await readMeta(out)).finished, true);
 });
 
-test('features mode: resume refuses other classes', async () => {
-  await initBackend('cpu');
-  const base = tinyBase();
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
-  const opts = withTrainDefaults({ data: 'unused', base: 'tiny', mode: 'features', out, epochs: 1, batchSize: 16, headUnits: 4, verbose: 0 });
-  await trainHeadOnFeatures({ base, features: featureSet(), opts });
-  await assert.rejects(
-    trainHeadOnFeatures({ base, features: { ...featureSet(), classNames: ['a', 'b'] }, opts: { ...opts, resume: true } }),
-    (e: Error) => e.name === 'UserError' && /classes \[cats, dogs\]/.test(e.message),
-  );
+test('features mode: --resume refuses another base, image size or class list, naming the difference', async () => {
+  const out = path.join(root, 'resume-checks');
+  await train(await options(out, { epochs: 1 }), quiet);
+  await assert.rejects(train(await options(out, { epochs: 2, resume: true, base: 'vgg16' }), quiet), (e: Error) => e.name === 'UserError' && /base .*base, not vgg16/.test(e.message));
+  await assert.rejects(train(await options(out, { epochs: 2, resume: true, imageSize: 64 }), quiet), (e: Error) => e.name === 'UserError' && /image size 16x16, not 64/.test(e.message));
+  const other = await makeTinyDataset(path.join(root, 'other'), { train: 2, validation: 1 });
+  fs.renameSync(path.join(other, 'train', 'dogs'), path.join(other, 'train', 'birds'));
+  fs.renameSync(path.join(other, 'validation', 'dogs'), path.join(other, 'validation', 'birds'));
+  await assert.rejects(train(await options(out, { epochs: 2, resume: true, data: other }), quiet), (e: Error) => e.name === 'UserError' && /classes \[cats, dogs\], not \[birds, cats\]/.test(e.message));
 });

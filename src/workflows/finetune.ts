@@ -1,200 +1,190 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { hashWeights } from '../applications/loadBase.js';
+import { withAugmentationDefaults } from '../augment/params.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
-import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { cachedSplits, log, startImageTraining, saveFullModel, trainingImages } from './augment.js';
-import { loadConvBase } from './baseLoader.js';
 import { frozenModel } from '../features/extract.js';
-import { augmentedFeatureSource, cachedFeatureSource, withAugmentationDefaults, type AugmentationParams } from '../fit/batchSources.js';
-import { trainFeatures } from './features.js';
-import { fitRun, type BatchSource } from '../fit/fitLoop.js';
+import { augmentedBatches, featureBatches, type BatchSource } from '../fit/batchSources.js';
+import type { FitLoop } from '../fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining, HEAD_LAYER_NAMES } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import type { HistoryData, TrainOptions, TrainResult } from './options.js';
-import { readHistory, readMeta, runPaths, type RunMeta } from '../run/runDir.js';
 import { buildSuffixModel, cutForUnfreeze, defaultUnfreeze } from '../fit/suffixModel.js';
+import { writeDirAtomic } from '../io/atomicWrite.js';
+import { emptyHistory, type HistoryData } from '../run/history.js';
+import { readMeta, type RunMeta } from '../run/meta.js';
+import { runPaths } from '../run/paths.js';
+import { readHistory } from '../run/runDir.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { cachedFeatures, copyWeightsByName, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, trainingImages, type WorkflowContext, type WorkflowResult } from './context.js';
+import { trainHeadOnFeatures } from './features.js';
 
 /** The book's fine-tuning learning rate (RMSprop). */
 export const FINETUNE_LEARNING_RATE = 1e-5;
 
-/** `tlkit train --mode finetune` options. */
-export interface FinetuneModeOptions extends TrainOptions {
-  /**
-   * Augment the training images while fine-tuning (the book does). Then the
-   * frozen prefix runs on ONNX Runtime for every batch; without it, the
-   * prefix's output is computed once and cached on disk. Default: off.
-   */
-  augment?: boolean;
-  augmentation?: Partial<AugmentationParams>;
-}
-
-/** The run a fine-tuning continues from: its meta, its history, and its saved full model. */
-interface SourceRun {
-  dir: string;
-  meta: RunMeta;
-  history: HistoryData | null;
-  model: tfl.LayersModel;
-}
-
-async function readSourceRun(dir: string): Promise<SourceRun> {
-  const paths = runPaths(dir);
-  if (!existsSync(paths.meta) || !existsSync(`${paths.model}/model.json`)) {
-    throw new UserError(`--from ${dir}: not a finished tlkit run (expected ${paths.meta} and ${paths.model}/model.json). Give the --out folder of a \`tlkit train\` run.`);
-  }
-  const meta = await readMeta(dir);
-  const model = await tfl.loadLayersModel(fileSystemIO(paths.model));
-  return { dir, meta, history: await readHistory(dir), model };
-}
-
-/** Copy weights layer by layer (same names) from a saved full model into `target`. */
-function copyWeightsByName(from: tfl.LayersModel, target: tfl.LayersModel): number {
-  let copied = 0;
-  for (const layer of target.layers) {
-    if (layer.weights.length === 0) continue;
-    const src = from.layers.find((l) => l.name === layer.name);
-    if (!src) continue;
-    layer.setWeights(src.getWeights());
-    copied++;
-  }
-  return copied;
-}
-
 /**
- * The book's fine-tuning: unfreeze the last N layers of the base (default 4,
- * block5_conv1..3 + block5_pool for VGG16; the last two blocks for the
- * MobileNets), keep BatchNormalization frozen in inference mode, recompile
- * with RMSprop 1e-5 and continue from the head of `--from` (or train a head
- * first in features mode, as Keras recommends). The frozen prefix runs on
- * ONNX Runtime (its output cached on disk unless augmenting); the suffix and
- * the head train on tfjs (wasm, with tlkit's gradient kernels). The run dir
- * holds both phases' curves with the start of fine-tuning marked, and the
- * best fine-tuned epoch as ONE full model (preprocess + base + head).
+ * The book's fine-tuning: unfreeze the last N layers of the base (default: the
+ * family's last block), keep BatchNormalization frozen in inference mode, recompile
+ * with RMSprop 1e-5 and continue from the head of `from` (or, without it, train a
+ * head first in this run folder, as Keras recommends). The frozen prefix runs on ONNX
+ * Runtime (its output cached on disk unless augmenting); the suffix and the head
+ * train. The run holds both phases' curves, fine-tuning marked, and keeps the best
+ * model over both: a fine-tuning epoch replaces the head's model only when it beats it.
  */
-export async function trainFinetune(opts: FinetuneModeOptions): Promise<TrainResult> {
-  const dataDir = await startImageTraining(opts, 'finetune');
-  const numClasses = dataDir.classNames.length;
-  const timings: Record<string, number> = {};
+export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowResult> {
+  const { opts } = ctx;
+  const resumedPhase = ctx.resumed ? (ctx.resumed.meta.phase ?? 'finetune') : undefined;
+  let loop: FitLoop | undefined;
 
   // Phase 1: the head. Fine-tuning a randomly initialised head would wreck the base's features.
-  let sourceDir = opts.from;
-  if (!sourceDir) {
-    if (opts.verbose) {
-      log(`No --from run given: first training a head on the frozen base (features mode, ${opts.epochs} epochs), as Keras recommends before fine-tuning.`);
-    }
-    const t0 = performance.now();
-    await trainFeatures({ ...opts, mode: 'features', learningRate: undefined, resume: false });
-    timings.headPhaseSeconds = (performance.now() - t0) / 1000;
-    sourceDir = opts.out;
+  if (!opts.from && resumedPhase !== 'finetune') {
+    const base = await loadRunBase(ctx);
+    loop = newFitLoop(ctx, { ...runMeta(ctx, base, 'finetune', headSpec(opts)), phase: 'head' });
+    if (opts.verbose && !ctx.resumed) ctx.log(`No --from run given: first training a head on the frozen base (${opts.epochs} epochs), as Keras recommends before fine-tuning.`);
+    const head = await trainHeadOnFeatures(ctx, base, loop, 'head', resumedPhase === 'head' ? ctx.resumed?.state : undefined);
+    base.model.dispose();
+    if (head.interrupted) return { loop, ...head };
   }
-  const source = await readSourceRun(sourceDir);
-  if (source.meta.classes.join('\n') !== dataDir.classNames.join('\n')) {
-    throw new UserError(`--from ${sourceDir} was trained on classes [${source.meta.classes.join(', ')}], the data has [${dataDir.classNames.join(', ')}]. Use the run trained on this data.`);
-  }
-  if (opts.imageSize && opts.imageSize !== source.meta.imageSize[0]) {
-    throw new UserError(`--from ${sourceDir} takes ${source.meta.imageSize.join('x')} images, but --image-size is ${opts.imageSize}. Drop --image-size (fine-tuning uses the run's size).`);
-  }
+  const sourceDir = opts.from ?? opts.out;
+  const source = await sourceRun(ctx, sourceDir, loop);
 
-  const base = await loadConvBase({ base: opts.base, weights: opts.weights, imageSize: source.meta.imageSize });
-  // The run's base weights (changed by an earlier fine-tuning) and its head.
-  copyWeightsByName(source.model, base.model);
-  if (source.meta.mode === 'finetune') base.weightsHash = hashWeights(base.model);
-  const headOpts = source.meta.options as Partial<TrainOptions>;
+  const base = await loadRunBase(ctx);
+  // The source's base weights (changed by an earlier fine-tuning) and its head; a resumed run's own.
+  const sourceModel = await tfl.loadLayersModel(fileSystemIO(runPaths(resumedPhase === 'finetune' ? opts.out : sourceDir).model));
+  copyWeightsByName(sourceModel, base.model);
+  const numClasses = ctx.data.classNames.length;
+  const headOpts = source.meta.head;
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
-  const { head, logits } = buildHeadForTraining(featureShape, {
-    numClasses,
-    units: headOpts.headUnits ?? opts.headUnits,
-    dropout: headOpts.dropout ?? opts.dropout,
-    pooling: headOpts.pooling ?? opts.pooling,
-    seed: opts.seed,
-  });
+  const models = buildHeadForTraining(featureShape, { numClasses, units: headOpts.units, dropout: headOpts.dropout, pooling: headOpts.pooling, seed: opts.seed });
   for (const name of [HEAD_LAYER_NAMES.hidden, HEAD_LAYER_NAMES.output]) {
-    const src = source.model.layers.find((l) => l.name === name);
-    const dst = head.layers.find((l) => l.name === name);
+    const src = sourceModel.layers.find((l) => l.name === name);
+    const dst = models.head.layers.find((l) => l.name === name);
     if (dst && !src) throw new UserError(`--from ${sourceDir}: its model has no layer ${name}; it was not trained by tlkit with the same head options.`);
     if (src && dst) dst.setWeights(src.getWeights());
   }
-  source.model.dispose();
+  sourceModel.dispose();
 
-  // Phase 2: cut the base, suffix + head train together.
-  const unfreeze = opts.unfreeze ?? defaultUnfreeze(base.model, base.family);
+  // Phase 2: cut the base; suffix + head train together.
+  const unfreeze = opts.unfreeze ?? (ctx.resumed?.meta.unfrozen?.length || undefined) ?? defaultUnfreeze(base.model, base.family);
   const cut = cutForUnfreeze(base.model, unfreeze);
+  // The prefix's cached output depends on the prefix's weights only (a fine-tuned source changed the suffix).
+  base.weightsHash = hashWeights(base.model, (name) => !cut.unfrozen.includes(name));
   const suffix = buildSuffixModel(base.model, cut);
-  // Suffix -> head logits trains (stable cross-entropy); `head` (with its sigmoid/softmax) is what gets saved.
-  const trainable = tfl.model({ inputs: suffix.model.inputs, outputs: logits.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor, name: 'finetune' });
-  compileHeadForTraining(trainable, numClasses, makeOptimizer(opts.optimizer, opts.learningRate ?? FINETUNE_LEARNING_RATE));
+  // Suffix -> head logits trains (stable cross-entropy); `models.head` (with its sigmoid/softmax) is what gets saved.
+  const trainable = tfl.model({ inputs: suffix.model.inputs, outputs: models.logits.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor, name: 'finetune' });
+  const learningRate = opts.learningRate ?? FINETUNE_LEARNING_RATE;
+  compileHeadForTraining(trainable, numClasses, makeOptimizer(opts.optimizer, learningRate));
   const frozenInSuffix = cut.unfrozen.filter((n) => !suffix.trainable.includes(n));
   if (opts.verbose) {
-    log(
+    ctx.log(
       `Fine-tuning ${cut.unfrozen.length} layers of ${base.source} (${cut.unfrozen.join(', ')}); trainable: ${suffix.trainable.join(', ') || 'none'} + head` +
         `${frozenInSuffix.length ? ` (${frozenInSuffix.join(', ')}: no trainable weights${frozenInSuffix.some((n) => /bn|batch/i.test(n)) ? '; BatchNormalization stays frozen, in inference mode' : ''})` : ''}. ` +
-        `Frozen prefix up to ${cut.cutLayer} on ONNX Runtime; learning rate ${opts.learningRate ?? FINETUNE_LEARNING_RATE}.`,
+        `Frozen prefix up to ${cut.cutLayer} on ONNX Runtime; learning rate ${learningRate}.`,
     );
   }
 
-  const augmentation = opts.augment ? withAugmentationDefaults(opts.augmentation) : undefined;
-  const wanted = augmentation ? ['validation'] : ['train', 'validation'];
-  const cached = await cachedSplits(base, opts, wanted, cut.cutLayer);
-  timings.prefixFeaturesSeconds = cached.seconds;
-  if (opts.verbose) log(`Prefix features (${cut.cutLayer}, ${cached.splits.validation.featureShape.join('x')}): ${cached.cacheHit ? 'cache hit' : `${cached.seconds.toFixed(1)}s`}.`);
-
+  const augment = opts.augment || Boolean(ctx.resumed?.meta.augmentation);
+  const augmentation = augment ? withAugmentationDefaults(ctx.resumed?.meta.augmentation ?? opts.augmentation) : undefined;
+  const cached = await cachedFeatures(ctx, base, augmentation ? ['validation'] : ['train', 'validation'], cut.cutLayer);
   let frozen: OrtModel | undefined;
   let train: BatchSource;
-  let imagesPerEpoch: number;
   if (augmentation) {
-    const images = await trainingImages(dataDir, base.imageSize, opts);
+    const images = await trainingImages(ctx, base.imageSize);
     frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize), { upTo: cut.cutLayer }));
-    timings.frozenPrefixSeconds = 0;
-    train = augmentedFeatureSource({
+    ctx.timings.frozenPrefixSeconds = 0;
+    train = augmentedBatches({
       dataset: images,
       frozen,
       augmentation,
       numClasses,
       seed: opts.seed,
       onFrozenSeconds: (s) => {
-        timings.frozenPrefixSeconds += s;
+        ctx.timings.frozenPrefixSeconds += s;
       },
     });
-    imagesPerEpoch = images.size;
   } else {
-    const t = cached.splits.train;
-    train = cachedFeatureSource(t, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: true });
-    imagesPerEpoch = t.n;
+    train = featureBatches(cached.train!, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: true });
   }
 
-  // Carry the head phase's curves into this run dir, fine-tuning marked where it starts.
-  const paths = runPaths(opts.out);
-  const continuing = sourceDir === opts.out;
-  if (!continuing && source.history && existsSync(runPaths(sourceDir).log)) {
-    mkdirSync(opts.out, { recursive: true });
-    copyFileSync(runPaths(sourceDir).log, paths.log);
-  }
-  const initialHistory = source.history ?? undefined;
-  const initialEpoch = initialHistory?.epoch.length ?? 0;
+  loop ??= await loopContinuing(ctx, source);
+  const firstEpoch = resumedPhase === 'finetune' ? (loop.meta.fineTuneStartEpoch ?? 0) : loop.history.epoch.length;
+  loop.history.fineTuneStartEpoch = firstEpoch;
   try {
-    return await fitRun({
-      opts,
-      mode: 'finetune',
-      base,
-      classNames: dataDir.classNames,
-      model: trainable,
-      train,
-      validation: cachedFeatureSource(cached.splits.validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
-      saveFull: (dir) => saveFullModel(base, head, dir),
-      initialEpoch,
-      initialHistory,
-      fineTuneStartEpoch: initialEpoch,
-      continuing,
-      keptCheckpoint: continuing ? { epoch: source.meta.bestEpoch, valLoss: source.meta.bestValLoss } : undefined,
-      imagesPerEpoch,
-      extraMeta: { from: sourceDir, cutLayer: cut.cutLayer, unfrozen: cut.unfrozen, trainableLayers: suffix.trainable, ...(augmentation ? { augmentation } : {}) },
-      timings,
-      log,
-    });
+    const outcome = await loop.fitPhase(
+      {
+        name: 'finetune',
+        model: trainable,
+        train,
+        validation: featureBatches(cached.validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
+        saveFull: (dir) => saveFullModel(base, models.head, dir),
+        firstEpoch,
+        epochs: opts.epochs,
+        meta: {
+          phase: 'finetune',
+          fineTuneStartEpoch: firstEpoch,
+          from: path.resolve(sourceDir),
+          cutLayer: cut.cutLayer,
+          unfrozen: cut.unfrozen,
+          trainableLayers: suffix.trainable,
+          ...(augmentation ? { augmentation } : {}),
+        },
+      },
+      resumedPhase === 'finetune' ? ctx.resumed?.state : undefined,
+    );
+    return { loop, ...outcome };
   } finally {
     await frozen?.dispose();
     trainable.dispose();
   }
 }
+
+interface SourceRun {
+  meta: RunMeta;
+  history: HistoryData;
+}
+
+/** The run fine-tuning starts from: this folder's own head phase, a resumed run, or `--from`. */
+async function sourceRun(ctx: WorkflowContext, dir: string, loop: FitLoop | undefined): Promise<SourceRun> {
+  if (loop) return { meta: loop.meta, history: loop.history };
+  if (ctx.resumed) return { meta: ctx.resumed.meta, history: ctx.resumed.history };
+  const meta = await readMeta(dir);
+  if (meta.classes.join('\n') !== ctx.data.classNames.join('\n')) {
+    throw new UserError(`--from ${dir} was trained on classes [${meta.classes.join(', ')}], the data has [${ctx.data.classNames.join(', ')}]. Use the run trained on this data.`);
+  }
+  return { meta, history: (await readHistory(dir)) ?? emptyHistory() };
+}
+
+/**
+ * The fit loop when fine-tuning starts from another run (or resumes): that run's best
+ * model, its curves and its best val_loss come into this folder first, so that the
+ * model kept here is always the best of both phases.
+ */
+async function loopContinuing(ctx: WorkflowContext, source: SourceRun): Promise<FitLoop> {
+  if (ctx.resumed) return newFitLoop(ctx, { ...ctx.resumed.meta, options: runMetaOptions(ctx), timings: ctx.timings });
+  const { opts } = ctx;
+  const from = runPaths(opts.from!);
+  const here = runPaths(opts.out);
+  const meta: RunMeta = {
+    ...source.meta,
+    mode: 'finetune',
+    data: path.resolve(opts.data),
+    options: runMetaOptions(ctx),
+    timings: ctx.timings,
+    finished: false,
+    createdAt: new Date().toISOString(),
+  };
+  if (path.resolve(opts.from!) !== path.resolve(opts.out)) {
+    await writeDirAtomic(here.model, (tmp) => fsp.cp(from.model, tmp, { recursive: true }));
+    if (existsSync(from.log)) await fsp.copyFile(from.log, here.log);
+    await ctx.run.checkpointSaved();
+  }
+  return newFitLoop(ctx, meta, source.history);
+}
+
+function runMetaOptions(ctx: WorkflowContext): Record<string, unknown> {
+  const { signal: _signal, ...options } = ctx.opts;
+  return options;
+}
+

@@ -1,16 +1,21 @@
+import { UserError } from '../errors.js';
+import { FLIP_CHOICES, type AugmentationParams } from '../augment/params.js';
+import type { HistoryData } from '../run/history.js';
+import type { HeadPooling, TrainMode } from '../run/meta.js';
+
 /**
- * The options of `tlkit train`, shared by the three workflows (features mode in
- * featuresMode.ts, augment and finetune modes in augmentMode.ts / finetuneMode.ts).
- * The CLI (src/cli/commands/train.ts) parses arguments into this object, fills in
- * the defaults with `withTrainDefaults`, and calls the mode's function:
- *
- *   trainFeatures(opts: TrainOptions): Promise<TrainResult>   (featuresMode.ts)
- *   trainAugment(opts: TrainOptions): Promise<TrainResult>    (augmentMode.ts)
- *   trainFinetune(opts: TrainOptions): Promise<TrainResult>   (finetuneMode.ts)
+ * The options of a training run, one source of truth for the CLI (`tlkit train`) and
+ * the library (`train()`): the defaults live in TRAIN_DEFAULTS, the checks in
+ * validateTrainOptions, which names options as the caller knows them (`epochs` from
+ * code, `--epochs` from the command line).
  */
-export type TrainMode = 'features' | 'augment' | 'finetune';
-export type HeadPooling = 'flatten' | 'avg';
-export type OptimizerName = 'rmsprop' | 'adam' | 'sgd';
+export type { HeadPooling, TrainMode } from '../run/meta.js';
+import type { OptimizerName } from '../fit/optimizer.js';
+export type { OptimizerName } from '../fit/optimizer.js';
+
+export const TRAIN_MODES: readonly TrainMode[] = ['features', 'augment', 'finetune'];
+export const OPTIMIZERS: readonly OptimizerName[] = ['rmsprop', 'adam', 'sgd'];
+export const POOLINGS: readonly HeadPooling[] = ['flatten', 'avg'];
 
 export interface TrainOptions {
   /** Data dir: train/validation/(test/) with class folders, or class folders directly (then validationSplit). */
@@ -19,10 +24,11 @@ export interface TrainOptions {
   base: string;
   /** 'imagenet' | 'none' | a weights file; undefined = the base's default. */
   weights?: string;
+  /** Default 'features'. */
   mode: TrainMode;
-  /** The run dir to write (model, meta.json, history.json, log.csv, plots). */
+  /** The run folder to write (model, meta.json, history.json, log.csv, plots). */
   out: string;
-  /** Default 20 (the book). */
+  /** Default 20 (the book). For finetune: the fine-tuning epochs (and the head's, when it is trained first). */
   epochs: number;
   /** N means N x N; undefined = the base's usual size. */
   imageSize?: number;
@@ -32,17 +38,21 @@ export interface TrainOptions {
   learningRate?: number;
   /** Default 'rmsprop' (Keras defaults: rho 0.9, epsilon 1e-7 inside the sqrt, no momentum). */
   optimizer: OptimizerName;
-  /** Finetune mode: how many layers at the end of the base to unfreeze (book: 4). */
+  /** Finetune mode: how many layers at the end of the base to unfreeze (default: the family's last block). */
   unfreeze?: number;
-  /** Finetune mode: start from this run dir's trained model. */
+  /** Finetune mode: start from this run folder's trained model. */
   from?: string;
+  /** Finetune mode: augment the training images (the frozen prefix then runs every batch). */
+  augment: boolean;
+  /** Augment mode (and finetune with augment): default the book's flip horizontal, rotation 0.1, zoom 0.2. */
+  augmentation?: Partial<AugmentationParams>;
   /** Seeds weight initialisation, shuffling, dropout and augmentation. Default 1337. */
   seed: number;
-  /** Continue an interrupted run in `out` from its best checkpoint. */
+  /** Continue the run in `out` from its last finished epoch (weights and optimizer state). */
   resume: boolean;
-  /** Used when `data` has no validation/ folder (Keras validation_split). */
+  /** Used when `data` has no validation/ folder (Keras validation_split), features mode. */
   validationSplit?: number;
-  /** Head: Dense units (default 256), dropout rate (default 0.5), pooling of the base output (default flatten). */
+  /** Head: Dense units (default 256; 0 = none), dropout rate (default 0.5), pooling of the base output (default flatten). */
   headUnits: number;
   dropout: number;
   pooling: HeadPooling;
@@ -50,20 +60,22 @@ export interface TrainOptions {
   earlyStoppingPatience: number;
   /** Skip undecodable images instead of failing (default false). */
   skipBadImages: boolean;
-  /** Where extracted features are cached; default `<out>/features`. */
+  /** Where extracted features are cached; default `<tlkit cache>/features`. */
   cacheDir?: string;
-  /** 0 = silent, 1 = progress line per epoch (default). */
+  /** 0 = silent, 1 = progress (default). */
   verbose: 0 | 1;
-  /** Aborting it stops training after the current batch (the CLI wires SIGINT to it). */
+  /** Aborting it stops training after the current batch (the CLI wires Ctrl-C to it). */
   signal?: AbortSignal;
 }
 
 export const TRAIN_DEFAULTS = {
+  mode: 'features',
   epochs: 20,
   batchSize: 32,
   optimizer: 'rmsprop',
   seed: 1337,
   resume: false,
+  augment: false,
   headUnits: 256,
   dropout: 0.5,
   pooling: 'flatten',
@@ -72,26 +84,95 @@ export const TRAIN_DEFAULTS = {
   verbose: 1,
 } as const satisfies Partial<TrainOptions>;
 
-export type TrainOptionsInput = Pick<TrainOptions, 'data' | 'base' | 'mode' | 'out'> & Partial<TrainOptions>;
+/** What `train()` takes: data, base and out are required, everything else has a default. */
+export type TrainOptionsInput = Pick<TrainOptions, 'data' | 'base' | 'out'> & Partial<TrainOptions>;
 
+/** Who is calling: options are named `epochs` for code, `--epochs` for the command line. */
+export type OptionNaming = 'api' | 'cli';
+
+const CLI_FLAGS: Partial<Record<keyof TrainOptions, string>> = { earlyStoppingPatience: '--early-stopping', verbose: '--quiet' };
+
+export function optionName(key: keyof TrainOptions | string, naming: OptionNaming): string {
+  if (naming === 'api') return key;
+  return CLI_FLAGS[key as keyof TrainOptions] ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Fill in every default (undefined counts as not given). */
 export function withTrainDefaults(input: TrainOptionsInput): TrainOptions {
-  const out: TrainOptions = { ...TRAIN_DEFAULTS, ...stripUndefined(input) } as TrainOptions;
-  return out;
+  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  return { ...TRAIN_DEFAULTS, ...given } as TrainOptions;
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+interface NumberRule {
+  key: keyof TrainOptions;
+  whole?: boolean;
+  min: number;
+  minInclusive?: boolean;
+  max?: number;
+  example: string;
+  optional?: boolean;
 }
 
-/** One epoch's numbers, Keras names (loss, accuracy, val_loss, val_accuracy). */
-export type EpochLogs = Record<string, number>;
+const NUMBER_RULES: NumberRule[] = [
+  { key: 'epochs', whole: true, min: 1, minInclusive: true, example: '20' },
+  { key: 'batchSize', whole: true, min: 1, minInclusive: true, example: '32' },
+  { key: 'imageSize', whole: true, min: 32, minInclusive: true, max: 2048, example: '180', optional: true },
+  { key: 'learningRate', min: 0, max: 10, example: '1e-3', optional: true },
+  { key: 'unfreeze', whole: true, min: 1, minInclusive: true, example: '4', optional: true },
+  { key: 'seed', whole: true, min: 0, minInclusive: true, max: 2 ** 31 - 1, example: '1337' },
+  { key: 'validationSplit', min: 0, max: 0.9, example: '0.2', optional: true },
+  { key: 'headUnits', whole: true, min: 0, minInclusive: true, example: '256' },
+  { key: 'dropout', min: 0, minInclusive: true, max: 0.95, example: '0.5' },
+  { key: 'earlyStoppingPatience', whole: true, min: 0, minInclusive: true, example: '5' },
+];
 
-/** What Keras's History.history holds: metric name -> one value per epoch. */
-export interface HistoryData {
-  epoch: number[];
-  history: Record<string, number[]>;
-  /** Epoch (0-based) where fine-tuning started, for the plots' marker. */
-  fineTuneStartEpoch?: number;
+function checkChoice<T extends string>(key: string, value: unknown, choices: readonly T[], naming: OptionNaming): void {
+  if (!choices.includes(value as T)) throw new UserError(`${optionName(key, naming)} must be one of ${choices.join(', ')}, got '${String(value)}'.`);
+}
+
+/** Every check that needs no file system: types, ranges, choices, options that only one mode reads. */
+export function validateTrainOptions(o: TrainOptions, naming: OptionNaming): void {
+  const name = (k: string) => optionName(k, naming);
+  for (const key of ['data', 'base', 'out'] as const) {
+    if (typeof o[key] !== 'string' || o[key].trim() === '') throw new UserError(`${name(key)} is required: give ${key === 'base' ? 'a conv base (e.g. vgg16)' : 'a folder path'}.`);
+  }
+  checkChoice('mode', o.mode, TRAIN_MODES, naming);
+  checkChoice('optimizer', o.optimizer, OPTIMIZERS, naming);
+  checkChoice('pooling', o.pooling, POOLINGS, naming);
+  for (const r of NUMBER_RULES) {
+    const v = o[r.key];
+    if (v === undefined && r.optional) continue;
+    const n = v as number;
+    const ok =
+      typeof v === 'number' && Number.isFinite(n) && (!r.whole || Number.isInteger(n)) && (r.minInclusive ? n >= r.min : n > r.min) && (r.max === undefined || n <= r.max);
+    if (!ok) {
+      const kind = r.whole ? 'a whole number' : 'a number';
+      const range = r.max === undefined ? `${r.minInclusive ? '>=' : '>'} ${r.min}` : `${r.minInclusive ? 'from' : 'above'} ${r.min} to ${r.max}`;
+      throw new UserError(`${name(r.key)} must be ${kind} ${range}, got ${JSON.stringify(v)}. ${naming === 'cli' ? `Pass e.g. ${name(r.key)} ${r.example}` : `Use e.g. ${r.key}: ${r.example}`}.`);
+    }
+  }
+  // Options of another mode would be ignored silently; say so instead.
+  for (const key of ['from', 'unfreeze'] as const) {
+    if (o[key] !== undefined && o.mode !== 'finetune') {
+      throw new UserError(`${name(key)} applies to ${name('mode')} finetune only (got ${name('mode')} ${o.mode}). Use ${name('mode')} finetune, or drop ${name(key)}.`);
+    }
+  }
+  if (o.augment && o.mode !== 'finetune') {
+    throw new UserError(`${name('augment')} applies to ${name('mode')} finetune only (${name('mode')} augment always augments; got ${name('mode')} ${o.mode}). Drop ${name('augment')}.`);
+  }
+  const a = o.augmentation ?? {};
+  const augmentKeys = Object.entries(a).filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (augmentKeys.length > 0 && o.mode === 'features') {
+    const what = naming === 'cli' ? augmentKeys.map((k) => `--augment-${k}`).join(', ') : 'augmentation';
+    throw new UserError(`${what} applies to ${name('mode')} augment (or finetune with ${name('augment')}), got ${name('mode')} features. Use ${name('mode')} augment, or drop ${what}.`);
+  }
+  if (a.flip !== undefined) checkChoice(naming === 'cli' ? 'augmentFlip' : 'augmentation.flip', a.flip, FLIP_CHOICES, naming);
+  for (const k of ['rotation', 'zoom'] as const) {
+    const v = a[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) {
+      throw new UserError(`${naming === 'cli' ? `--augment-${k}` : `augmentation.${k}`} must be a number from 0 to 1, got ${JSON.stringify(v)}.`);
+    }
+  }
 }
 
 export interface TrainResult {
@@ -101,7 +182,7 @@ export interface TrainResult {
   /** The monitored value (val_loss) at bestEpoch. */
   bestValue: number;
   history: HistoryData;
-  /** True when SIGINT / the abort signal stopped training early. */
+  /** True when the abort signal (Ctrl-C) stopped training early. */
   interrupted: boolean;
   stoppedEarly: boolean;
   timings: Record<string, number>;

@@ -1,15 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { generateShapesDataset } from '../../workflows/demoData.js';
-import { trainFeatures } from '../../workflows/features.js';
-import { withTrainDefaults } from '../../workflows/options.js';
-import { evaluateRun } from '../../inference/evaluate.js';
-import { resolveDataDir } from '../../data/splits.js';
-import { buildReport } from './report.js';
-import { formatEvaluation } from './evaluate.js';
-import { describeResult, interruptController } from './train.js';
 import { checkOutputDir, MAX_SEED, parseIntOption } from '../parseOptions.js';
+import { describeResult, interruptController } from './train.js';
 
 export function register(program: Command): void {
   program
@@ -29,6 +22,7 @@ export function register(program: Command): void {
       const n = parseIntOption('--images', o.images, { min: 2, example: '100' })!;
       const epochs = parseIntOption('--epochs', o.epochs, { min: 1, example: '10' });
       const seed = parseIntOption('--seed', o.seed, { min: 0, max: MAX_SEED, example: '1337' });
+      const { resolveDataDir } = await import('../../data/splits.js');
       if (o.data) resolveDataDir(o.data);
       let data = o.data;
       if (!data) {
@@ -36,32 +30,28 @@ export function register(program: Command): void {
         const perClass = { train: n, validation: Math.max(1, Math.floor(n / 2)), test: Math.max(1, Math.floor(n / 2)) };
         if (!existsSync(path.join(data, 'test'))) {
           say(`Generating a two-class dataset (circles vs squares; ${2 * perClass.train}/${2 * perClass.validation}/${2 * perClass.test} train/validation/test images) in ${data} ...`);
+          const { generateShapesDataset } = await import('../../workflows/demoData.js');
           await generateShapesDataset(data, { seed: 42, perClass });
         } else say(`Using the dataset already generated in ${data}.`);
       }
       const run = path.join(o.out, 'run');
-      const opts = withTrainDefaults({
-        data,
-        base: o.base,
-        mode: 'features',
-        out: run,
-        epochs,
-        seed,
-        cacheDir: path.join(o.out, 'features'),
-      });
+      const { train } = await import('../../workflows/train.js');
       const interrupt = interruptController(run);
       let result;
       try {
-        result = await trainFeatures({ ...opts, signal: interrupt.signal });
+        result = await train({ data, base: o.base, mode: 'features', out: run, epochs, seed, cacheDir: path.join(o.out, 'features'), signal: interrupt.signal }, { naming: 'cli' });
       } finally {
         interrupt.dispose();
       }
-      process.stdout.write(`${describeResult(result, opts)}\n\n`);
+      process.stdout.write(`${describeResult(result, run)}\n\n`);
       if (result.bestEpoch < 0) return;
       if (resolveDataDir(data).splits.test) {
+        const { evaluateRun } = await import('../../inference/evaluate.js');
+        const { formatEvaluation } = await import('./evaluate.js');
         const evaluation = await evaluateRun(run, data);
         process.stdout.write(`${formatEvaluation(evaluation)}\n\n`);
       } else say(`${data} has no test/ split; skipping the evaluation.`);
+      const { buildReport } = await import('./report.js');
       const report = await buildReport(run);
       process.stdout.write(`Report: ${path.resolve(report)}\n`);
       process.stdout.write(`Done in ${((performance.now() - t0) / 1000).toFixed(0)} s. Next: tlkit predict --model ${run} <image>\n`);

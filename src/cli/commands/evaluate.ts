@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { evaluateRun, type RunEvaluation } from '../../inference/evaluate.js';
+import type { RunEvaluation } from '../../run/evaluation.js';
 import { parseIntOption } from '../parseOptions.js';
 
 /** The text report: accuracy, loss, confusion matrix, per-class precision and recall. */
@@ -29,6 +29,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per ONNX Runtime call', '16')
     .option('--json', 'print one JSON object: accuracy, loss, n, classes, confusion')
     .action(async (o: { model: string; data: string; batchSize: string; json?: boolean }) => {
+      const { evaluateRun } = await import('../../inference/evaluate.js');
       const e = await evaluateRun(o.model, o.data, { batchSize: parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' }) });
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion })}\n`);

@@ -1,10 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadRun, runPaths } from '../../run/runDir.js';
-import { evaluateRun, EVALUATION_FILE } from '../../inference/evaluate.js';
-import { readEvaluation, writeReport } from '../../report/htmlReport.js';
-import { resolveDataDir } from '../../data/splits.js';
 import { parseIntOption } from '../parseOptions.js';
 
 /**
@@ -12,11 +8,17 @@ import { parseIntOption } from '../parseOptions.js';
  * last `tlkit evaluate` (evaluation.json), else from the test/ split of the training data.
  */
 export async function buildReport(runDir: string, opts: { data?: string; top?: number; log?: (l: string) => void } = {}): Promise<string> {
-  const run = await loadRun(runDir, { withModel: false });
-  let evaluation = opts.data ? null : await readEvaluation(path.join(runDir, EVALUATION_FILE));
+  const { readRun } = await import('../../run/runDir.js');
+  const { readEvaluationFile } = await import('../../run/evaluation.js');
+  const { runPaths } = await import('../../run/paths.js');
+  const { evaluateRun } = await import('../../inference/evaluate.js');
+  const { writeReport } = await import('../../report/htmlReport.js');
+  const { resolveDataDir } = await import('../../data/splits.js');
+  const run = await readRun(runDir);
+  let evaluation = opts.data ? null : ((await readEvaluationFile(runDir)) ?? null);
   let evaluationNote: string | undefined;
   if (!evaluation) {
-    const data = opts.data ?? (typeof run.meta.options?.data === 'string' ? run.meta.options.data : undefined);
+    const data = opts.data ?? run.meta.data ?? (typeof run.meta.options?.data === 'string' ? run.meta.options.data : undefined);
     // --data given: evaluate on it, so that a wrong path is an error rather than a report without evaluation.
     if (data && (opts.data || (existsSync(data) && resolveDataDir(data).splits.test))) {
       opts.log?.(`Evaluating on ${data} ...`);

@@ -7,8 +7,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../engine/backend.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
-import { makeTinyDataset, tinyBase } from '../../testing/tinyRun.js';
-import { toTrainOptions } from './train.js';
+import { makeTinyDataset, makeTinyBase } from '../../testing/tinyRun.js';
+import { validateTrainOptions, withTrainDefaults } from '../../workflows/options.js';
+import { ensureWritableDir } from '../../io/writableDir.js';
+import { toTrainOptions as parse } from './train.js';
+
+/** What `tlkit train` does with its flags before any work: parse, fill in defaults, check. */
+function toTrainOptions(a: Parameters<typeof parse>[0]) {
+  const o = withTrainDefaults(parse(a));
+  validateTrainOptions(o, 'cli');
+  return o;
+}
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(repo, 'bin/tlkit.js');
@@ -34,7 +43,7 @@ test('argument checking: bad values are UserErrors naming the flag', () => {
   assert.throws(() => toTrainOptions({ ...base, mode: 'magic' }), /--mode must be one of features, augment, finetune/);
   assert.throws(() => toTrainOptions({ ...base, epochs: '0' }), /--epochs must be a whole number >= 1, got '0'/);
   assert.throws(() => toTrainOptions({ ...base, dropout: '1.5' }), /--dropout/);
-  assert.throws(() => toTrainOptions({ ...base, pooling: 'max' }), /--pooling must be flatten or avg/);
+  assert.throws(() => toTrainOptions({ ...base, pooling: 'max' }), /--pooling must be one of flatten, avg, got 'max'/);
   // Values Number() would take but a user did not mean, and sizes that crashed allocating them.
   assert.throws(() => toTrainOptions({ ...base, seed: '' }), /--seed must be a whole number from 0 to 2147483647, got ''/);
   assert.throws(() => toTrainOptions({ ...base, epochs: '0x2' }), /--epochs must be a whole number >= 1, got '0x2'/);
@@ -45,7 +54,7 @@ test('argument checking: bad values are UserErrors naming the flag', () => {
   assert.equal(toTrainOptions({ ...base, mode: 'finetune', from: 'some/run', unfreeze: '4' }).unfreeze, 4);
   const notes = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-')), 'notes.txt');
   fs.writeFileSync(notes, 'hi');
-  assert.throws(() => toTrainOptions({ ...base, cacheDir: notes }), /--cache-dir .*notes\.txt is an existing file, not a folder/);
+  assert.throws(() => ensureWritableDir('--cache-dir', notes), /--cache-dir .*notes\.txt is an existing file, not a folder/);
   const o = toTrainOptions({ ...base, epochs: '3', learningRate: '0.01', headUnits: '64', pooling: 'avg' });
   assert.equal(o.epochs, 3);
   assert.equal(o.learningRate, 0.01);
@@ -60,7 +69,7 @@ test('tlkit train: Ctrl-C keeps the best checkpoint and says where; --resume con
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
   const data = await makeTinyDataset(path.join(root, 'data'), { train: 32, validation: 8 });
   const baseDir = path.join(root, 'base');
-  await tinyBase().model.save(fileSystemIO(baseDir));
+  await makeTinyBase(baseDir);
   const out = path.join(root, 'run');
   const args = ['train', '--data', data, '--base', baseDir, '--mode', 'features', '--out', out, '--batch-size', '2', '--head-units', '8', '--cache-dir', path.join(root, 'cache')];
 

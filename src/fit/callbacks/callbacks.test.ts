@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../engine/backend.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
-import { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, parseHistory, formatEpochLine } from './index.js';
+import { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, formatEpochLine } from './index.js';
+import { parseHistory } from '../../run/history.js';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));

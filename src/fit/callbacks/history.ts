@@ -1,7 +1,6 @@
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { Logs } from '@tensorflow/tfjs-layers/dist/logs.js';
-import { writeFileAtomic } from '../../io/atomicWrite.js';
-import type { HistoryData } from '../../workflows/options.js';
+import { saveHistory, type HistoryData } from '../../run/history.js';
 import { isPartialEpoch, resolveLogs } from './logs.js';
 
 export interface HistoryRecorderArgs {
@@ -42,16 +41,4 @@ export class HistoryRecorder extends Callback {
     }
     if (this.file) await saveHistory(this.file, this.data);
   }
-}
-
-export async function saveHistory(file: string, data: HistoryData): Promise<void> {
-  // JSON has no NaN: write null, read back as NaN.
-  await writeFileAtomic(file, `${JSON.stringify(data, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
-}
-
-export function parseHistory(text: string): HistoryData {
-  const raw = JSON.parse(text) as HistoryData;
-  const history: Record<string, number[]> = {};
-  for (const [k, v] of Object.entries(raw.history ?? {})) history[k] = v.map((x) => (x === null ? NaN : x));
-  return { ...raw, epoch: raw.epoch ?? [], history };
 }

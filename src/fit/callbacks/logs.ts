@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { EpochLogs } from '../../workflows/options.js';
+import type { EpochLogs } from '../../run/history.js';
 
 type RawLogs = Record<string, unknown> | undefined;
 

@@ -3,7 +3,7 @@ import type { Logs } from '@tensorflow/tfjs-layers/dist/logs.js';
 import { writeDirAtomic } from '../../io/atomicWrite.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
 import { isImprovement, isPartialEpoch, resolveLogs, resolveMode } from './logs.js';
-import type { EpochLogs } from '../../workflows/options.js';
+import type { EpochLogs } from '../../run/history.js';
 
 export interface ModelCheckpointArgs {
   /** Folder the model is saved into (model.json + weights), replaced atomically on every save. */

@@ -1,7 +1,7 @@
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { Logs } from '@tensorflow/tfjs-layers/dist/logs.js';
 import { resolveLogs } from './logs.js';
-import type { EpochLogs } from '../../workflows/options.js';
+import type { EpochLogs } from '../../run/history.js';
 
 export interface ProgressLoggerArgs {
   /** Default process.stdout. A live bar is drawn only when it is a TTY. */

@@ -1,0 +1,43 @@
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { readNpy } from '../io/npy.js';
+import { Rng } from '../io/rng.js';
+
+/** The features of one split: row i of `features` (one `featureShape` sample) has label `labels[i]`. */
+export interface FeatureSplit {
+  features: Float32Array;
+  labels: Int32Array;
+  n: number;
+  /** One sample's shape, e.g. [7, 7, 1024]. */
+  featureShape: number[];
+}
+
+/** Read a split's features.npy + labels.npy, checking that they belong together. */
+export async function readFeatureSplit(featuresFile: string, labelsFile: string): Promise<FeatureSplit> {
+  const features = await readNpy(featuresFile);
+  const labels = await readNpy(labelsFile);
+  const dir = path.dirname(featuresFile);
+  if (!(features.data instanceof Float32Array) || !(labels.data instanceof Int32Array) || features.shape[0] !== labels.shape[0]) {
+    throw new UserError(
+      `${dir}: features.npy must be float32 and labels.npy int32 with as many rows; got ${features.dtype} ${JSON.stringify(features.shape)} and ${labels.dtype} ${JSON.stringify(labels.shape)}. Run \`tlkit extract\` again.`,
+    );
+  }
+  return { features: features.data, labels: labels.data, n: features.shape[0], featureShape: features.shape.slice(1) };
+}
+
+/** Hold out the last `fraction` of a seeded permutation, as Keras's validation_split does after shuffling. */
+export function holdOutValidation(all: FeatureSplit, fraction: number, seed: number): { train: FeatureSplit; validation: FeatureSplit } {
+  const per = all.featureShape.reduce((a, b) => a * b, 1);
+  const order = new Rng(seed).shuffle(Int32Array.from({ length: all.n }, (_, i) => i));
+  const nVal = Math.max(1, Math.round(all.n * fraction));
+  const take = (idx: Int32Array): FeatureSplit => {
+    const features = new Float32Array(idx.length * per);
+    const labels = new Int32Array(idx.length);
+    idx.forEach((src, i) => {
+      features.set(all.features.subarray(src * per, (src + 1) * per), i * per);
+      labels[i] = all.labels[src];
+    });
+    return { features, labels, n: idx.length, featureShape: all.featureShape };
+  };
+  return { train: take(order.subarray(0, all.n - nVal)), validation: take(order.subarray(all.n - nVal)) };
+}

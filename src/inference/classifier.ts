@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../errors.js';
+import { decodeRgb, resizeDecoded } from '../data/decode.js';
+import { initBackend } from '../engine/backend.js';
+import type { Evaluation } from '../run/evaluation.js';
+import type { RunMeta } from '../run/meta.js';
+import { runPaths } from '../run/paths.js';
+import { readRun } from '../run/runDir.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { evaluationFiles, RunPredictor, scoreEvaluation } from './predictor.js';
+
+/** An image for `predict`: a file path, the bytes of an image file, or RGB 0..255 pixels ([H, W, 3] or [N, H, W, 3]). */
+export type ClassifierInput = string | Uint8Array | tf.Tensor3D | tf.Tensor4D;
+
+export interface ClassProbability {
+  label: string;
+  probability: number;
+}
+
+export interface ClassifierPrediction {
+  /** The most probable class and its probability. */
+  label: string;
+  probability: number;
+  /** Every class, most probable first (the first `topK` when asked). */
+  probabilities: ClassProbability[];
+}
+
+/**
+ * A trained run, ready to use (fastai's load_learner, Keras's load_model + predict):
+ *
+ *   const clf = await loadClassifier('runs/finetune');
+ *   const [p] = await clf.predict('photo.jpg');     // { label: 'dogs', probability: 0.98, probabilities: [...] }
+ *   await clf.dispose();
+ *
+ * Inference runs the whole saved model (preprocessing + base + head) on ONNX Runtime,
+ * at the run's own image size, with the same decoding and resizing as training.
+ */
+export class Classifier {
+  private constructor(
+    readonly runDir: string,
+    readonly meta: RunMeta,
+    private readonly predictor: RunPredictor,
+  ) {}
+
+  static async load(runDir: string): Promise<Classifier> {
+    await initBackend();
+    const run = await readRun(runDir);
+    const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
+    try {
+      return new Classifier(runDir, run.meta, await RunPredictor.create(model, run.meta));
+    } finally {
+      model.dispose();
+    }
+  }
+
+  get classNames(): string[] {
+    return this.meta.classes;
+  }
+
+  /** [height, width] the model takes; inputs of other sizes are resized (bilinear, half-pixel centres). */
+  get imageSize(): [number, number] {
+    return this.meta.imageSize;
+  }
+
+  /** Class probabilities of one input (or a batch tensor): one prediction per image. */
+  async predict(input: ClassifierInput | ClassifierInput[], opts: { topK?: number } = {}): Promise<ClassifierPrediction[]> {
+    const inputs = Array.isArray(input) ? input : [input];
+    const scores: number[][] = [];
+    for (const x of inputs) scores.push(...(await this.scoresOf(x)));
+    return scores.map((s) => this.toPrediction(s, opts.topK));
+  }
+
+  /** Accuracy, loss, confusion matrix and per-class precision/recall on labelled images (test/ or class folders). */
+  async evaluate(dir: string, opts: { batchSize?: number } = {}): Promise<Evaluation> {
+    const { files, labels } = evaluationFiles(dir, this.classNames);
+    return scoreEvaluation(await this.scoresOfFiles(files, opts.batchSize ?? 16), labels, this.classNames);
+  }
+
+  /** Raw class scores of image files, in order. */
+  async scoresOfFiles(files: string[], batchSize = 16): Promise<number[][]> {
+    return this.predictor.scores(files, batchSize);
+  }
+
+  async dispose(): Promise<void> {
+    await this.predictor.dispose();
+  }
+
+  private toPrediction(scores: number[], topK?: number): ClassifierPrediction {
+    const all = scores.map((p, i) => ({ label: this.classNames[i], probability: p })).sort((a, b) => b.probability - a.probability);
+    const probabilities = topK !== undefined ? all.slice(0, Math.max(1, topK)) : all;
+    return { label: all[0].label, probability: all[0].probability, probabilities };
+  }
+
+  private async scoresOf(x: ClassifierInput): Promise<number[][]> {
+    const [h, w] = this.imageSize;
+    if (typeof x === 'string') return this.predictor.scores([x]);
+    if (x instanceof Uint8Array) {
+      const pixels = new Float32Array(h * w * 3);
+      resizeDecoded(await decodeRgb('<image bytes>', x), [h, w], pixels, 0);
+      return this.predictor.scoresOfPixels(pixels, 1);
+    }
+    if (x instanceof tf.Tensor) {
+      if ((x.rank !== 3 && x.rank !== 4) || x.shape[x.rank - 1] !== 3) {
+        throw new UserError(`predict: a tensor input must be RGB pixels [H, W, 3] or [N, H, W, 3] in 0..255, got shape [${x.shape.join(', ')}].`);
+      }
+      const batch = tf.tidy(() => {
+        const b = (x.rank === 3 ? tf.expandDims(x, 0) : x) as tf.Tensor4D;
+        const f = tf.cast(b, 'float32') as tf.Tensor4D;
+        return f.shape[1] === h && f.shape[2] === w ? f : tf.image.resizeBilinear(f, [h, w], false, true);
+      });
+      const pixels = (await batch.data()) as Float32Array;
+      const n = batch.shape[0];
+      batch.dispose();
+      return this.predictor.scoresOfPixels(pixels, n);
+    }
+    throw new UserError(`predict takes a file path, the bytes of an image file (Buffer) or a tfjs tensor, got ${typeof x}.`);
+  }
+}
+
+/** Load a trained run folder as a Classifier. */
+export function loadClassifier(runDir: string): Promise<Classifier> {
+  return Classifier.load(runDir);
+}

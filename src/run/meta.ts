@@ -1,0 +1,87 @@
+import { promises as fsp } from 'node:fs';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+import type { PreprocessMode } from '../applications/preprocess.js';
+import type { AugmentationParams } from '../augment/params.js';
+import { runPaths } from './paths.js';
+
+export type TrainMode = 'features' | 'augment' | 'finetune';
+export type HeadPooling = 'flatten' | 'avg';
+
+/** The dense head on the base: [pooling] -> Dense(units, relu) -> Dropout -> Dense(classes). */
+export interface HeadSpec {
+  units: number;
+  dropout: number;
+  pooling: HeadPooling;
+}
+
+/** meta.json: everything evaluate/predict/report and --resume need to know about a run. */
+export interface RunMeta {
+  /** 2 since the single training driver (1: head options only inside `options`). */
+  version: number;
+  tool: 'tlkit';
+  classes: string[];
+  /** 'binary': one sigmoid output = P(classes[1]); 'categorical': softmax over classes. */
+  labelMode: 'binary' | 'categorical';
+  preprocessing: PreprocessMode;
+  /** [height, width] the model takes. */
+  imageSize: [number, number];
+  /** What --base was, and its family / description / weights hash. */
+  base: string;
+  baseFamily: string;
+  baseSource: string;
+  weightsHash?: string;
+  /** The data folder, absolute (so that `tlkit report` works from any directory). */
+  data?: string;
+  mode: TrainMode;
+  /** Finetune runs without --from: 'head' while the head trains first, then 'finetune'. */
+  phase?: 'head' | 'finetune';
+  head: HeadSpec;
+  /** 0-based epoch of the saved checkpoint, -1 before the first one. */
+  bestEpoch: number;
+  bestValLoss: number | null;
+  epochsDone: number;
+  /** True once training ended normally (false while running or after an interruption). */
+  finished: boolean;
+  interrupted?: boolean;
+  /** Finetune: where fine-tuning starts in the history, the run it started from, the cut. */
+  fineTuneStartEpoch?: number;
+  from?: string;
+  cutLayer?: string;
+  unfrozen?: string[];
+  trainableLayers?: string[];
+  augmentation?: AugmentationParams;
+  /** The training options as given (without the abort signal). */
+  options: Record<string, unknown>;
+  /** Seconds per phase (extract, train, ...). */
+  timings: Record<string, number>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const META_VERSION = 2;
+
+export async function writeMeta(dir: string, meta: RunMeta): Promise<void> {
+  const clean = { ...meta, updatedAt: new Date().toISOString() };
+  await writeFileAtomic(runPaths(dir).meta, `${JSON.stringify(clean, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+}
+
+export async function readMeta(dir: string): Promise<RunMeta> {
+  const file = runPaths(dir).meta;
+  let meta: RunMeta;
+  try {
+    meta = JSON.parse(await fsp.readFile(file, 'utf8')) as RunMeta;
+  } catch (e) {
+    throw new UserError(`${file} is not valid JSON (${(e as Error).message}). The run dir is damaged; train again.`);
+  }
+  const missing = ['classes', 'preprocessing', 'imageSize', 'labelMode'].filter((k) => !(k in (meta ?? {})));
+  if (missing.length > 0 || meta.tool !== 'tlkit') {
+    throw new UserError(`${file} is not a tlkit run's meta.json (missing ${missing.join(', ') || 'tool: tlkit'}). Give the --out folder of \`tlkit train\`.`);
+  }
+  if (!meta.head) {
+    // Version 1 kept the head's settings among the options only.
+    const o = meta.options ?? {};
+    meta.head = { units: Number(o.headUnits ?? 256), dropout: Number(o.dropout ?? 0.5), pooling: o.pooling === 'avg' ? 'avg' : 'flatten' };
+  }
+  return meta;
+}

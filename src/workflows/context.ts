@@ -1,0 +1,198 @@
+import path from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { hashWeights, loadBase, type ConvBase } from '../applications/loadBase.js';
+import { runPaths } from '../run/paths.js';
+import { imageDatasetFromDirectory, type ImageDataset } from '../data/imageDataset.js';
+import type { DataDir } from '../data/splits.js';
+import { extractFeatures, type ExtractProgress } from '../features/extract.js';
+import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
+import { assembleFullModel } from '../fit/assembleModel.js';
+import { FitLoop } from '../fit/fitLoop.js';
+import { headLabelMode } from '../fit/head.js';
+import { emptyHistory, type HistoryData } from '../run/history.js';
+import { META_VERSION, type HeadSpec, type RunMeta, type TrainMode } from '../run/meta.js';
+import type { RunWriter } from '../run/runFolder.js';
+import type { TrainState } from '../run/trainState.js';
+import { cacheRoot } from '../weights/download.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
+import type { TrainOptions } from './options.js';
+
+/** What every workflow gets from train(): checked options, the data folder, the open run folder. */
+export interface WorkflowContext {
+  opts: TrainOptions;
+  data: DataDir;
+  run: RunWriter;
+  /** When resuming: the run's meta and history as they were, and the saved training state. */
+  resumed?: { meta: RunMeta; history: HistoryData; state?: TrainState };
+  timings: Record<string, number>;
+  log: (line: string) => void;
+  /** The caller's own tfjs callbacks, run in every training phase. */
+  callbacks?: tfl.Callback[];
+}
+
+export interface WorkflowResult {
+  loop: FitLoop;
+  interrupted: boolean;
+  stoppedEarly: boolean;
+}
+
+/** `<tlkit cache>/features` ($TLKIT_CACHE, else $XDG_CACHE_HOME/tlkit, else ~/.cache/tlkit). */
+export function defaultFeatureCache(): string {
+  return path.join(cacheRoot(), 'features');
+}
+
+export function featureCacheDir(opts: TrainOptions): string {
+  return opts.cacheDir ?? defaultFeatureCache();
+}
+
+/** The run's conv base at the requested (or resumed) image size. */
+export async function loadRunBase(ctx: WorkflowContext): Promise<ConvBase> {
+  const size = ctx.opts.imageSize;
+  const base = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : undefined });
+  const resumedSize = ctx.resumed?.meta.imageSize;
+  if (!ctx.resumed || !resumedSize) return base;
+  // A resumed run keeps the size it was started with, and the base weights its checkpoint holds.
+  const sized = size !== undefined || base.imageSize.join('x') === resumedSize.join('x') ? base : await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: resumedSize });
+  if (sized !== base) base.model.dispose();
+  const checkpoint = runPaths(ctx.run.dir).model;
+  if (existsSync(path.join(checkpoint, 'model.json'))) {
+    const saved = await tfl.loadLayersModel(fileSystemIO(checkpoint));
+    copyWeightsByName(saved, sized.model);
+    saved.dispose();
+    sized.weightsHash = hashWeights(sized.model);
+  }
+  return sized;
+}
+
+/** Copy weights layer by layer (same names) from a saved full model into `target`. */
+export function copyWeightsByName(from: tfl.LayersModel, target: tfl.LayersModel): void {
+  for (const layer of target.layers) {
+    if (layer.weights.length === 0) continue;
+    const src = from.layers.find((l) => l.name === layer.name);
+    if (src) layer.setWeights(src.getWeights());
+  }
+}
+
+export function headSpec(opts: TrainOptions): HeadSpec {
+  return { units: opts.headUnits, dropout: opts.dropout, pooling: opts.pooling };
+}
+
+/** meta.json of a new run, or the resumed run's own. */
+export function runMeta(ctx: WorkflowContext, base: ConvBase, mode: TrainMode, head: HeadSpec): RunMeta {
+  const { signal: _signal, ...options } = ctx.opts;
+  if (ctx.resumed) return { ...ctx.resumed.meta, options, timings: ctx.timings };
+  return {
+    version: META_VERSION,
+    tool: 'tlkit',
+    classes: ctx.data.classNames,
+    labelMode: headLabelMode(ctx.data.classNames.length),
+    preprocessing: base.preprocessing,
+    imageSize: base.imageSize,
+    base: ctx.opts.base,
+    baseFamily: base.family,
+    baseSource: base.source,
+    weightsHash: base.weightsHash,
+    data: path.resolve(ctx.opts.data),
+    mode,
+    head,
+    bestEpoch: -1,
+    bestValLoss: null,
+    epochsDone: 0,
+    finished: false,
+    options,
+    timings: ctx.timings,
+    createdAt: new Date().toISOString(),
+    updatedAt: '',
+  };
+}
+
+/** Save preprocess + base + head as one standard tfjs model (what the checkpoint writes). */
+export async function saveFullModel(base: ConvBase, head: tfl.LayersModel, dir: string): Promise<void> {
+  const full = await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
+  try {
+    await full.save(fileSystemIO(dir));
+  } finally {
+    full.dispose();
+  }
+}
+
+function progressPrinter(ctx: WorkflowContext): ((p: ExtractProgress) => void) | undefined {
+  if (!ctx.opts.verbose) return undefined;
+  let lastPrint = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - lastPrint < 1000 && p.doneAll < p.totalAll) return;
+    lastPrint = now;
+    const line = `  ${p.split}: ${p.done}/${p.total} images, ${p.imagesPerSecond.toFixed(1)} images/s, ETA ${Math.round(p.etaSeconds)}s`;
+    process.stderr.write(process.stderr.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+  };
+}
+
+/**
+ * Features of some splits at the base's output (or at a cut layer), extracted once on
+ * ONNX Runtime and cached on disk, loaded into JS memory. Without a validation/ folder,
+ * validation is held out of train (Keras validation_split) when the options allow it.
+ */
+export async function cachedFeatures(
+  ctx: WorkflowContext,
+  base: ConvBase,
+  splits: Array<'train' | 'validation'>,
+  upTo?: string,
+): Promise<{ train?: FeatureSplit; validation: FeatureSplit }> {
+  const root = featureCacheDir(ctx.opts);
+  const out = upTo ? path.join(root, `cut-${upTo}`) : root;
+  const hasValidation = Boolean(ctx.data.splits.validation);
+  const wanted = hasValidation ? splits : ['train'];
+  const t0 = performance.now();
+  if (ctx.opts.verbose) ctx.log(`Features with ${base.source} at ${base.imageSize.join('x')}${upTo ? ` up to ${upTo}` : ''} (cache: ${out})`);
+  const extracted = await extractFeatures({ base, data: ctx.opts.data, out, splits: wanted, skipBadImages: ctx.opts.skipBadImages, upTo, onProgress: progressPrinter(ctx) });
+  if (ctx.opts.verbose && process.stderr.isTTY && !extracted.cacheHit) process.stderr.write('\n');
+  const seconds = (performance.now() - t0) / 1000;
+  const key = upTo ? 'prefixFeatures' : 'extract';
+  ctx.timings[`${key}Seconds`] = (ctx.timings[`${key}Seconds`] ?? 0) + seconds;
+  if (extracted.imagesExtracted > 0) {
+    ctx.timings[`${key}ImagesPerSecond`] = extracted.imagesExtracted / Math.max(extracted.inferenceSeconds, 1e-9);
+  }
+  if (ctx.opts.verbose) {
+    ctx.log(
+      extracted.cacheHit
+        ? 'Features: cache hit.'
+        : `Features: ${extracted.imagesExtracted} images in ${seconds.toFixed(1)}s (${(extracted.imagesExtracted / Math.max(extracted.inferenceSeconds, 1e-9)).toFixed(1)} images/s on ONNX Runtime).`,
+    );
+  }
+  const loaded: Record<string, FeatureSplit> = {};
+  for (const s of extracted.splits) loaded[s.split] = await readFeatureSplit(s.features, s.labels);
+  if (hasValidation) return { train: loaded.train, validation: loaded.validation };
+  if (!ctx.opts.validationSplit) throw new Error('train() lets no run without validation data through');
+  const held = holdOutValidation(loaded.train, ctx.opts.validationSplit, ctx.opts.seed);
+  return { train: splits.includes('train') ? held.train : undefined, validation: held.validation };
+}
+
+/** The training images of the data folder, shuffled per epoch with the run's seed. */
+export async function trainingImages(ctx: WorkflowContext, imageSize: [number, number]): Promise<ImageDataset> {
+  const train = ctx.data.splits.train;
+  if (!train) throw new UserError(`${ctx.opts.data} has no training images (expected a train/ folder or class folders).`);
+  return (await imageDatasetFromDirectory(train, {
+    labelMode: 'int',
+    classNames: ctx.data.classNames,
+    batchSize: ctx.opts.batchSize,
+    imageSize,
+    shuffle: true,
+    seed: ctx.opts.seed,
+    skipBadImages: ctx.opts.skipBadImages,
+    prefetch: 2,
+  })) as ImageDataset;
+}
+
+/** The fit loop of a workflow's run folder, continuing the resumed run's history when there is one. */
+export function newFitLoop(ctx: WorkflowContext, meta: RunMeta, history = ctx.resumed?.history ?? emptyHistory()): FitLoop {
+  return new FitLoop(ctx.run, meta, history, {
+    signal: ctx.opts.signal,
+    verbose: ctx.opts.verbose === 1,
+    earlyStoppingPatience: ctx.opts.earlyStoppingPatience,
+    log: ctx.log,
+    callbacks: ctx.callbacks,
+  });
+}

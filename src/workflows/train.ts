@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { resolveDataDir, type DataDir } from '../data/splits.js';
+import { initBackend } from '../engine/backend.js';
+import { registerWasmGradientKernels } from '../engine/gradients/index.js';
+import { ensureWritableDir } from '../io/writableDir.js';
+import { emptyHistory } from '../run/history.js';
+import { readMeta, type RunMeta, type TrainMode } from '../run/meta.js';
+import { runPaths } from '../run/paths.js';
+import { readHistory } from '../run/runDir.js';
+import { RunWriter } from '../run/runFolder.js';
+import { loadTrainState } from '../run/trainState.js';
+import { augmentWorkflow } from './augment.js';
+import { featureCacheDir, type WorkflowContext, type WorkflowResult } from './context.js';
+import { featuresWorkflow } from './features.js';
+import { finetuneWorkflow } from './finetune.js';
+import { optionName, validateTrainOptions, withTrainDefaults, type OptionNaming, type TrainOptions, type TrainOptionsInput, type TrainResult } from './options.js';
+
+/** The workflow of each mode. A new mode is a row here and a file beside this one. */
+export const MODES: Record<TrainMode, (ctx: WorkflowContext) => Promise<WorkflowResult>> = {
+  features: featuresWorkflow,
+  augment: augmentWorkflow,
+  finetune: finetuneWorkflow,
+};
+
+export interface TrainHooks {
+  /** Where notes and progress lines go; default stderr. */
+  log?: (line: string) => void;
+  /** How option names appear in errors: 'api' (default) or 'cli'. */
+  naming?: OptionNaming;
+  /** Extra tfjs callbacks (Keras's `callbacks=[...]`), called with Keras-named logs after tlkit's own. */
+  callbacks?: tfl.Callback[];
+}
+
+/**
+ * Train a classifier: Keras's chapter 8.3 workflows behind one call. Fills in every
+ * default, checks every option and path before any minutes of work start, then runs
+ * the mode's workflow through the one fit loop. The run folder (`out`) is locked while
+ * written and never loses a finished model (see RunWriter).
+ *
+ *   const result = await train({ data: 'data/cats_vs_dogs_small', base: 'vgg16', out: 'runs/features' });
+ */
+export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const naming = hooks.naming ?? 'api';
+  const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const opts = withTrainDefaults(input);
+  validateTrainOptions(opts, naming);
+  const data = checkData(opts, naming);
+  if (opts.from !== undefined) checkSourceRun(opts, naming);
+  ensureWritableDir(optionName('cacheDir', naming), featureCacheDir(opts));
+  if (opts.resume && !existsSync(runPaths(opts.out).meta) && !existsSync(runPaths(opts.out).replaced)) {
+    throw new UserError(`${optionName('resume', naming)}: ${opts.out} holds no run to continue (no meta.json). Drop ${optionName('resume', naming)} to start a new run there.`);
+  }
+  // Fine-tuning a run in its own folder continues it: nothing is set aside.
+  const inPlace = opts.from !== undefined && path.resolve(opts.from) === path.resolve(opts.out);
+  const run = await RunWriter.open(opts.out, { resume: opts.resume || inPlace, log, flag: optionName('out', naming) });
+  try {
+    const resumed = opts.resume ? await resumeState(opts, data, naming) : undefined;
+    await initBackend();
+    registerWasmGradientKernels();
+    const timings: Record<string, number> = { ...(resumed?.meta.timings ?? {}) };
+    const result = await MODES[opts.mode]({ opts, data, run, resumed, timings, log, callbacks: hooks.callbacks });
+    const outcome = { interrupted: result.interrupted, stoppedEarly: result.stoppedEarly };
+    await result.loop.finish(outcome);
+    const { meta, history } = result.loop;
+    return { runDir: opts.out, bestEpoch: meta.bestEpoch, bestValue: meta.bestValLoss ?? NaN, history, ...outcome, timings: meta.timings };
+  } finally {
+    await run.close();
+  }
+}
+
+function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
+  const data = resolveDataDir(opts.data);
+  if (!data.splits.validation) {
+    if (opts.mode !== 'features') {
+      throw new UserError(`${opts.data} has no validation/ folder, which mode ${opts.mode} needs. Add one beside train/ with the same class folders.`);
+    }
+    if (!opts.validationSplit) {
+      throw new UserError(`${opts.data} has no validation/ folder. Add one (with the same class folders as train/), or pass ${optionName('validationSplit', naming)} 0.2 to hold out part of train.`);
+    }
+  }
+  return data;
+}
+
+function checkSourceRun(opts: TrainOptions, naming: OptionNaming): void {
+  const from = opts.from!;
+  const p = runPaths(from);
+  if (!existsSync(p.meta) || !existsSync(path.join(p.model, 'model.json'))) {
+    throw new UserError(`${optionName('from', naming)} ${from}: not a finished tlkit run (expected ${p.meta} and ${p.model}/model.json). Give the out folder of a \`tlkit train\` run.`);
+  }
+}
+
+/** The run to continue: same mode, base, image size and classes, and its saved training state. */
+async function resumeState(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<WorkflowContext['resumed']> {
+  const flag = optionName('resume', naming);
+  if (!existsSync(runPaths(opts.out).meta)) {
+    throw new UserError(`${flag}: ${opts.out} holds no run to continue (no meta.json). Drop ${flag} to start a new run there.`);
+  }
+  const meta: RunMeta = await readMeta(opts.out);
+  const differences: string[] = [];
+  if (meta.mode !== opts.mode) differences.push(`mode ${meta.mode}, not ${opts.mode}`);
+  if (meta.base !== opts.base) differences.push(`base ${meta.base}, not ${opts.base}`);
+  if (opts.imageSize !== undefined && meta.imageSize[0] !== opts.imageSize) differences.push(`image size ${meta.imageSize.join('x')}, not ${opts.imageSize}`);
+  if (meta.classes.join('\n') !== data.classNames.join('\n')) differences.push(`classes [${meta.classes.join(', ')}], not [${data.classNames.join(', ')}]`);
+  if (differences.length > 0) {
+    throw new UserError(`${flag}: ${opts.out} was trained with ${differences.join('; ')}. Resume with the run's own settings, or drop ${flag} (and choose another out folder) to start anew.`);
+  }
+  const state = await loadTrainState(opts.out);
+  if (!state && meta.epochsDone > 0) {
+    throw new UserError(`${flag}: ${opts.out} has no saved training state (it was written by an older tlkit). Train again without ${flag}.`);
+  }
+  return { meta, history: (await readHistory(opts.out)) ?? emptyHistory(), state };
+}
