@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: type check, then every *.test.ts beside the code (node's test runner through tsx).
+# The whole test suite: type check (sources, tests, benches), build dist/ (what bin/tlkit.js
+# and the package run), then every *.test.ts beside the code (node's test runner through tsx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p tsconfig.build.json
 mapfile -t files < <(find src bench -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn as spawnChild } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,4 +72,54 @@ test('bad input across commands: exit 2, one paragraph naming the file or value'
   // Was exit 2, but only after generating a 400-image dataset.
   assertBadInput(demoBadEpochs, 'demo --epochs 0', /--epochs must be a whole number >= 1, got '0'/);
   assert.equal(fs.existsSync(path.join(root, 'demo')), false, 'demo checks its options before generating data');
+});
+
+test('train: every path and option that can fail is checked before extraction; a second writer exits 2; a closed stdout ends quietly', async () => {
+  await initBackend('cpu');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-early-'));
+  const data = await makeTinyDataset(path.join(root, 'data'), { train: 4, validation: 2 });
+  const flat = path.join(root, 'flat');
+  fs.cpSync(path.join(data, 'train'), flat, { recursive: true });
+  const baseDir = await makeTinyBase(path.join(root, 'base'));
+  const cache = path.join(root, 'cache');
+  const train = (...extra: string[]) => tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(root, 'run'), '--cache-dir', cache, '--epochs', '1', ...extra]);
+
+  const [procOut, procCache, noSplit, resumeMissing] = await Promise.all([
+    // Was a hang: Node 20's recursive mkdir loops forever under /proc.
+    tlkit(['train', '--data', data, '--base', baseDir, '--out', '/proc/tlkit-run', '--cache-dir', cache]),
+    tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(root, 'r2'), '--cache-dir', '/proc/1/tlkit-cache']),
+    // Was reported only after extracting the features.
+    tlkit(['train', '--data', flat, '--base', baseDir, '--out', path.join(root, 'r3'), '--cache-dir', cache]),
+    tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(root, 'nothing-here'), '--cache-dir', cache, '--resume']),
+  ]);
+  assertBadInput(procOut, 'train --out /proc/...', /--out \/proc\/tlkit-run is under \/proc, a kernel file system/);
+  assertBadInput(procCache, 'train --cache-dir /proc/...', /--cache-dir \/proc\/1\/tlkit-cache is under \/proc/);
+  assertBadInput(noSplit, 'train without validation/', /has no validation\/ folder\. .*--validation-split 0\.2/);
+  assertBadInput(resumeMissing, 'train --resume on a missing run', /--resume: .*nothing-here holds no run to continue/);
+  assert.deepEqual(fs.existsSync(cache) ? fs.readdirSync(cache) : [], [], 'no features were extracted before these errors');
+  assert.ok(!fs.existsSync(path.join(root, 'nothing-here')), '--resume creates nothing');
+
+  // A second writer: a live process holds the run folder's lock.
+  const holder = spawnChild('sleep', ['30']);
+  try {
+    fs.mkdirSync(path.join(root, 'run'));
+    fs.writeFileSync(path.join(root, 'run', '.lock'), JSON.stringify({ pid: holder.pid, host: os.hostname(), command: 'tlkit train', since: 'now' }));
+    assertBadInput(await train(), 'train into a locked run folder', new RegExp(`being written by another tlkit process \\(pid ${holder.pid}`));
+  } finally {
+    holder.kill();
+  }
+  fs.rmSync(path.join(root, 'run', '.lock'));
+  const trained = await train('--quiet');
+  assert.equal(trained.code, 0, trained.stderr);
+
+  // `tlkit predict ... | head -1`: was "internal error: write EPIPE", exit 1.
+  const many = path.join(root, 'many');
+  for (let i = 0; i < 40; i++) fs.cpSync(path.join(data, 'train', 'cats', 'cats.0.png'), path.join(many, `img${i}.png`), { recursive: true });
+  const child = spawnChild(process.execPath, [bin, 'predict', '--model', path.join(root, 'run'), many], { env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout!.once('data', () => child.stdout!.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|internal error/);
 });

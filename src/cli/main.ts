@@ -2,17 +2,21 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 import { describeSystemError } from './systemErrors.js';
+
 // Each command lives in its own file under ./commands and exports register(program).
-// (command registrations: one import + one call each, keep alphabetical)
-import { register as registerAugmentPreview } from './commands/augmentPreview.js';
-import { register as registerCheckData } from './commands/checkData.js';
-import { register as registerDemo } from './commands/demo.js';
-import { register as registerEvaluate } from './commands/evaluate.js';
-import { register as registerExtract } from './commands/extract.js';
-import { register as registerPredict } from './commands/predict.js';
-import { register as registerReport } from './commands/report.js';
-import { register as registerSummary } from './commands/summary.js';
-import { register as registerTrain } from './commands/train.js';
+// Only the command being run is imported (engines load with it), so that
+// `tlkit --version` and `tlkit <command> --help` start at once. Keep alphabetical.
+const COMMANDS: Record<string, () => Promise<{ register(program: Command): void }>> = {
+  'augment-preview': () => import('./commands/augmentPreview.js'),
+  'check-data': () => import('./commands/checkData.js'),
+  demo: () => import('./commands/demo.js'),
+  evaluate: () => import('./commands/evaluate.js'),
+  extract: () => import('./commands/extract.js'),
+  predict: () => import('./commands/predict.js'),
+  report: () => import('./commands/report.js'),
+  summary: () => import('./commands/summary.js'),
+  train: () => import('./commands/train.js'),
+};
 
 function packageVersion(): string {
   const file = new URL('../../package.json', import.meta.url);
@@ -28,18 +32,13 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-const registrations: Array<(p: Command) => void> = [
-  registerAugmentPreview,
-  registerCheckData,
-  registerDemo,
-  registerEvaluate,
-  registerExtract,
-  registerPredict,
-  registerReport,
-  registerSummary,
-  registerTrain,
-];
-for (const register of registrations) register(program);
+/** The commands to register for this command line: the one named, none for --version, all otherwise (help, typos). */
+function commandsFor(argv: string[]): string[] {
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (first && first in COMMANDS) return [first];
+  if (!first && argv.some((a) => a === '-V' || a === '--version')) return [];
+  return Object.keys(COMMANDS);
+}
 
 /** Print a user error as one paragraph and exit 2; anything else is an internal error (exit 1). */
 export function reportAndExit(e: unknown): never {
@@ -68,7 +67,14 @@ export function reportAndExit(e: unknown): never {
 process.on('unhandledRejection', (e) => reportAndExit(e));
 process.on('uncaughtException', (e) => reportAndExit(e));
 
+// `tlkit predict ... | head -2`: the reader has what it wanted; stop quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  reportAndExit(e);
+});
+
 try {
+  for (const name of commandsFor(process.argv.slice(2))) (await COMMANDS[name]()).register(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   reportAndExit(e);

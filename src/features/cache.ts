@@ -117,33 +117,6 @@ export function validSplitCache(dir: string, key: string): SplitMeta | undefined
   return meta;
 }
 
-/** Remove temporary directories left by interrupted runs (never trusted, only clutter). */
-export async function removeStaleTemporaries(out: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await fsp.readdir(out);
-  } catch {
-    return;
-  }
-  const mine = new RegExp(`^\\.(train|validation|test|all)\\.(\\d+)\\.\\d+\\.tmp(\\.old)?$`);
-  await Promise.all(
-    entries
-      .map((e) => ({ e, m: mine.exec(e) }))
-      .filter(({ m }) => m && !isAlive(Number(m[2])))
-      .map(({ e }) => fsp.rm(path.join(out, e), { recursive: true, force: true })),
-  );
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function readManifest(out: string): Manifest {
   const file = path.join(out, MANIFEST);
   const m = readJson<Manifest>(file);

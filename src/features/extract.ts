@@ -4,12 +4,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { preprocessingLayer } from '../applications/preprocess.js';
 import type { ConvBase } from '../applications/loadBase.js';
-import { acquireLock } from '../io/lock.js';
+import { acquireLock, isProcessAlive } from '../io/lock.js';
 import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
 import { resolveDataDir, type DataDir } from '../data/splits.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
-import { writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
+import { removeDeadTemporaries, writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
 import { markHandled } from '../io/markHandled.js';
 import {
   computeCacheKey,
@@ -18,7 +18,6 @@ import {
   FEATURES_VERSION,
   LABELS_FILE,
   MANIFEST,
-  removeStaleTemporaries,
   SPLIT_META,
   validSplitCache,
   type Manifest,
@@ -123,7 +122,7 @@ async function extractLocked(
   available: Array<[string, string]>,
   wanted: string[],
 ): Promise<ExtractResult> {
-  await removeStaleTemporaries(out);
+  await removeDeadTemporaries(out, isProcessAlive);
 
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
   const plans: Array<{ split: string; dataset: ImageDataset; key: string; dir: string; cached?: SplitMeta }> = [];

@@ -24,8 +24,15 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   } catch (e) {
     // A full disk, or a target that is a folder: leave no stray temporary behind.
     await fsp.rm(tmp, { force: true });
-    throw e;
+    throw withPath(e, target);
   }
+}
+
+/** Write errors (ENOSPC from write(2)) carry no path: name the file the user would look for. */
+export function withPath(e: unknown, target: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object' && typeof err.code === 'string' && !err.path) err.path = target;
+  return e;
 }
 
 export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
@@ -53,7 +60,7 @@ export async function writeDirAtomic(target: string, fill: (dir: string) => Prom
     await fill(tmp);
   } catch (e) {
     await fsp.rm(tmp, { recursive: true, force: true });
-    throw e;
+    throw withPath(e, target);
   }
   const old = `${tmp}.old`;
   let hadOld = false;
@@ -102,4 +109,20 @@ export async function recoverDirSwap(target: string, isAlive: (pid: number) => b
     }
   }
   return done;
+}
+
+/** Remove every `.<name>.<pid>.<ms>.tmp[.old]` in `dir` left by a process that is gone (run recoverDirSwap first). */
+export async function removeDeadTemporaries(dir: string, isAlive: (pid: number) => boolean): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(
+    entries
+      .map((e) => ({ e, m: TEMP_NAME.exec(e) }))
+      .filter(({ m }) => m && !isAlive(Number(m[2])))
+      .map(({ e }) => fsp.rm(path.join(dir, e), { recursive: true, force: true })),
+  );
 }

@@ -39,7 +39,7 @@ test('report.html is self-contained: config, inline SVG curves, confusion matrix
   assert.match(html, /<svg[^>]*aria-label="Training and validation accuracy"/);
   assert.match(html, /<svg[^>]*aria-label="Training and validation loss"/);
   assert.match(html, /id="confusion"/);
-  assert.match(html, /tiny test base/);
+  assert.match(html, /features mode on tfjs model .*tiny-base/);
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'no network references');
   assert.equal(html.match(/<figure class="wrong">/g)?.length, 6);
   // Every image is inline.

@@ -1,9 +1,9 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { acquireLock, isProcessAlive, lockHolder, type FolderLock } from '../io/lock.js';
-import { recoverDirSwap } from '../io/atomicWrite.js';
+import { recoverDirSwap, removeDeadTemporaries } from '../io/atomicWrite.js';
 import { ensureWritableDir } from '../io/writableDir.js';
-import { RUN_FILES, RUN_OUTPUTS, runPaths } from './paths.js';
+import { RUN_OUTPUTS, runPaths } from './paths.js';
 
 /**
  * The life of a run folder while a run writes it, so that no finished model is ever
@@ -121,7 +121,7 @@ export async function recoverRunFolder(dir: string): Promise<string[]> {
       done.push(`restored the previous run in ${dir}: the run that was replacing it stopped before its first checkpoint`);
     }
   }
+  await removeDeadTemporaries(dir, isProcessAlive);
   return done;
 }
 
-export { RUN_FILES };

@@ -47,10 +47,10 @@ export function featureCacheDir(opts: TrainOptions): string {
   return opts.cacheDir ?? defaultFeatureCache();
 }
 
-/** The run's conv base at the requested (or resumed) image size. */
-export async function loadRunBase(ctx: WorkflowContext): Promise<ConvBase> {
+/** The run's conv base at the requested image size (or the size of the run it resumes or fine-tunes, `runSize`). */
+export async function loadRunBase(ctx: WorkflowContext, runSize?: [number, number]): Promise<ConvBase> {
   const size = ctx.opts.imageSize;
-  const base = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : undefined });
+  const base = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : runSize });
   const resumedSize = ctx.resumed?.meta.imageSize;
   if (!ctx.resumed || !resumedSize) return base;
   // A resumed run keeps the size it was started with, and the base weights its checkpoint holds.

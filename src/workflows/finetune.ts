@@ -50,7 +50,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   const sourceDir = opts.from ?? opts.out;
   const source = await sourceRun(ctx, sourceDir, loop);
 
-  const base = await loadRunBase(ctx);
+  const base = await loadRunBase(ctx, source.meta.imageSize);
   // The source's base weights (changed by an earlier fine-tuning) and its head; a resumed run's own.
   const sourceModel = await tfl.loadLayersModel(fileSystemIO(runPaths(resumedPhase === 'finetune' ? opts.out : sourceDir).model));
   copyWeightsByName(sourceModel, base.model);

@@ -48,7 +48,7 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
   const opts = withTrainDefaults(input);
   validateTrainOptions(opts, naming);
   const data = checkData(opts, naming);
-  if (opts.from !== undefined) checkSourceRun(opts, naming);
+  if (opts.from !== undefined) await checkSourceRun(opts, data, naming);
   ensureWritableDir(optionName('cacheDir', naming), featureCacheDir(opts));
   if (opts.resume && !existsSync(runPaths(opts.out).meta) && !existsSync(runPaths(opts.out).replaced)) {
     throw new UserError(`${optionName('resume', naming)}: ${opts.out} holds no run to continue (no meta.json). Drop ${optionName('resume', naming)} to start a new run there.`);
@@ -84,12 +84,20 @@ function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
   return data;
 }
 
-function checkSourceRun(opts: TrainOptions, naming: OptionNaming): void {
+async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<void> {
   const from = opts.from!;
   const p = runPaths(from);
   if (!existsSync(p.meta) || !existsSync(path.join(p.model, 'model.json'))) {
     throw new UserError(`${optionName('from', naming)} ${from}: not a finished tlkit run (expected ${p.meta} and ${p.model}/model.json). Give the out folder of a \`tlkit train\` run.`);
   }
+  return readMeta(from).then((meta) => {
+    if (meta.classes.join('\n') !== data.classNames.join('\n')) {
+      throw new UserError(`${optionName('from', naming)} ${from} was trained on classes [${meta.classes.join(', ')}], the data has [${data.classNames.join(', ')}]. Use the run trained on this data.`);
+    }
+    if (opts.imageSize !== undefined && opts.imageSize !== meta.imageSize[0]) {
+      throw new UserError(`${optionName('from', naming)} ${from} takes ${meta.imageSize.join('x')} images, but ${optionName('imageSize', naming)} is ${opts.imageSize}. Drop ${optionName('imageSize', naming)} (fine-tuning uses the run's size).`);
+    }
+  });
 }
 
 /** The run to continue: same mode, base, image size and classes, and its saved training state. */

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { FLIP_CHOICES, type AugmentationParams } from '../../augment/params.js';
 import { runPaths } from '../../run/paths.js';
@@ -78,7 +80,13 @@ export function interruptController(out: string): { signal: AbortSignal; dispose
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) {
-      process.stderr.write(`\ntlkit: stopped. Whatever ${out} held before this command, or the best checkpoint so far (${runPaths(out).model}), is kept.\n`);
+      const p = runPaths(out);
+      const kept = existsSync(p.replaced)
+        ? `No new checkpoint was saved; the run ${out} held before is kept in ${p.replaced} and comes back the next time the folder is used.`
+        : existsSync(path.join(p.model, 'model.json'))
+          ? `The best checkpoint so far is in ${p.model}.`
+          : 'No checkpoint was saved.';
+      process.stderr.write(`\ntlkit: stopped. ${kept}\n`);
       process.exit(130);
     }
     controller.abort();
