@@ -78,29 +78,108 @@ export function listClassDirs(dir: string): string[] {
     .sort(byCodePoint);
 }
 
-/**
- * Image files (by extension) under `classDir`, recursively, in Keras's order:
- * folders sorted by path, file names sorted within each folder.
- */
-export function listImageFiles(classDir: string): string[] {
-  return listAllFiles(classDir).filter(hasImageExtension);
+/** Options of the file listings. */
+export interface ListOptions {
+  /**
+   * Descend into symlinked folders found inside a class folder. Default false, as
+   * Keras's `follow_links=False`. A symlinked CLASS folder is a class either way:
+   * Keras lists class folders with `os.path.isdir`, which follows links.
+   */
+  followLinks?: boolean;
 }
 
-/** Every regular file under `dir`, recursively, in Keras's walk order. */
-export function listAllFiles(dir: string): string[] {
+/** What a walk met besides the files it returns (check-data reports these). */
+export interface WalkReport {
+  /** Hidden files and folders skipped (names starting with '.', e.g. macOS `._IMG_1.jpg` AppleDouble files). */
+  hidden: string[];
+  /** Symlinked folders not descended into (followLinks off). */
+  symlinkedDirs: string[];
+  /** Symlinked folders not descended into because they lead back to a folder already being walked (a loop). */
+  loops: string[];
+  /** Symlinks whose target does not exist or cannot be read. */
+  broken: string[];
+}
+
+/** True for hidden names: dot files such as .DS_Store and macOS `._*` AppleDouble files. */
+export function isHiddenName(name: string): boolean {
+  return name.startsWith('.');
+}
+
+/**
+ * Image files (by extension) under `classDir`, recursively, in Keras's order:
+ * folders sorted by path, file names sorted within each folder. Hidden files and
+ * folders are skipped; symlinked sub-folders are not followed unless followLinks.
+ */
+export function listImageFiles(classDir: string, opts: ListOptions = {}): string[] {
+  return listAllFiles(classDir, opts).filter(hasImageExtension);
+}
+
+/**
+ * Every non-hidden regular file under `dir`, recursively, in Keras's walk order
+ * (os.walk sorted by folder path, names sorted within a folder). Symlinks to files
+ * count as files; symlinked folders are descended only with followLinks, and never
+ * twice into the same real folder, so a symlink loop ends the walk instead of
+ * failing with ELOOP. `report`, when given, collects what was skipped.
+ */
+export function listAllFiles(dir: string, opts: ListOptions = {}, report?: WalkReport): string[] {
   const byFolder: Array<[string, string[]]> = [];
+  const active = new Set<string>();
   const walk = (d: string): void => {
+    let real: string;
+    try {
+      real = fs.realpathSync(d);
+    } catch {
+      report?.broken.push(d);
+      return;
+    }
+    active.add(real);
     const names: string[] = [];
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const full = path.join(d, e.name);
+      if (isHiddenName(e.name)) {
+        report?.hidden.push(full);
+        continue;
+      }
       if (e.isDirectory()) walk(full);
-      else if (e.isFile() || (e.isSymbolicLink() && isFile(full))) names.push(e.name);
+      else if (e.isFile()) names.push(e.name);
+      else if (e.isSymbolicLink()) {
+        const st = statOrUndefined(full);
+        if (!st) report?.broken.push(full);
+        else if (st.isFile()) names.push(e.name);
+        else if (st.isDirectory()) {
+          if (!opts.followLinks) report?.symlinkedDirs.push(full);
+          else if (active.has(realOrSelf(full))) report?.loops.push(full);
+          else walk(full);
+        }
+      }
     }
+    active.delete(real);
     byFolder.push([d, names.sort(byCodePoint)]);
   };
   walk(dir);
   byFolder.sort((a, b) => byCodePoint(a[0], b[0]));
   return byFolder.flatMap(([d, names]) => names.map((n) => path.join(d, n)));
+}
+
+/** An empty WalkReport to pass to listAllFiles. */
+export function newWalkReport(): WalkReport {
+  return { hidden: [], symlinkedDirs: [], loops: [], broken: [] };
+}
+
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
 }
 
 export function byCodePoint(a: string, b: string): number {
@@ -141,14 +220,6 @@ function assertDirectory(dir: string, shown: string): void {
 function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
   } catch {
     return false;
   }
