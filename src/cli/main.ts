@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
+import { setExifDefault, type ExifMode } from '../data/decode.js';
 import { describeSystemError } from './systemErrors.js';
 // Each command lives in its own file under ./commands and exports register(program).
 // (command registrations: one import + one call each, keep alphabetical)
@@ -26,7 +27,12 @@ program
   .version(packageVersion(), '-V, --version', 'print the version')
   .addHelpText('after', '\nExit status: 0 done; 2 bad input (usage, data, weights), with a one-paragraph message on stderr; 1 an internal error.\nRun `tlkit <command> --help` for the options of a command.')
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  // One setting for every command that reads images (train, extract, evaluate, predict, check-data, ...).
+  .option('--exif <mode>', `EXIF orientation of photos: apply (default: as browsers and phones show them) or ignore (the stored pixels, exactly what Keras reads)`, 'apply')
+  .hook('preAction', () => {
+    setExifDefault(program.opts<{ exif: string }>().exif as ExifMode);
+  });
 
 const registrations: Array<(p: Command) => void> = [
   registerAugmentPreview,

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
@@ -111,7 +112,20 @@ export function isHiddenName(name: string): boolean {
  * folders are skipped; symlinked sub-folders are not followed unless followLinks.
  */
 export function listImageFiles(classDir: string, opts: ListOptions = {}): string[] {
-  return listAllFiles(classDir, opts).filter(hasImageExtension);
+  const files = listAllFiles(classDir, opts).filter(hasImageExtension);
+  const skip = excludedFiles.getStore();
+  return skip?.size ? files.filter((f) => !skip.has(path.resolve(f))) : files;
+}
+
+const excludedFiles = new AsyncLocalStorage<ReadonlySet<string>>();
+
+/**
+ * Run `fn` with `files` left out of every listImageFiles call made inside it (and
+ * in what it awaits): how `evaluate --skip-bad-images` drops the unreadable images it
+ * found beforehand from an evaluation whose file listing happens deeper down.
+ */
+export function withExcludedFiles<T>(files: Iterable<string>, fn: () => Promise<T>): Promise<T> {
+  return excludedFiles.run(new Set([...files].map((f) => path.resolve(f))), fn);
 }
 
 /**
