@@ -95,7 +95,7 @@ export interface WalkReport {
   hidden: string[];
   /** Symlinked folders not descended into (followLinks off). */
   symlinkedDirs: string[];
-  /** Symlinked folders not descended into because they lead back to a folder already being walked (a loop). */
+  /** Symlinked folders not descended into because they lead to a folder already read (a loop, or a second link to it). */
   loops: string[];
   /** Symlinks whose target does not exist or cannot be read. */
   broken: string[];
@@ -131,14 +131,14 @@ export function withExcludedFiles<T>(files: Iterable<string>, fn: () => Promise<
 /**
  * Every non-hidden regular file under `dir`, recursively, in Keras's walk order
  * (os.walk sorted by folder path, names sorted within a folder). Symlinks to files
- * count as files; symlinked folders are descended only with followLinks, and never
- * twice into the same real folder, so a symlink loop ends the walk instead of
- * failing with ELOOP. `report`, when given, collects what was skipped.
+ * count as files; symlinked folders are descended only with followLinks, and each
+ * real folder is read once, so a symlink loop ends the walk instead of failing with
+ * ELOOP (or looping). `report`, when given, collects what was skipped.
  */
 export function listAllFiles(dir: string, opts: ListOptions = {}, report?: WalkReport): string[] {
   const byFolder: Array<[string, string[]]> = [];
-  const active = new Set<string>();
-  const walk = (d: string): void => {
+  const visited = new Set<string>();
+  const walk = (d: string, viaLink: boolean): void => {
     let real: string;
     try {
       real = fs.realpathSync(d);
@@ -146,31 +146,35 @@ export function listAllFiles(dir: string, opts: ListOptions = {}, report?: WalkR
       report?.broken.push(d);
       return;
     }
-    active.add(real);
+    if (visited.has(real)) {
+      // Only reachable through a followed symlink: a loop, or a second way into a folder already read.
+      if (viaLink) report?.loops.push(d);
+      return;
+    }
+    visited.add(real);
     const names: string[] = [];
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    const entries = fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => byCodePoint(a.name, b.name));
+    for (const e of entries) {
       const full = path.join(d, e.name);
       if (isHiddenName(e.name)) {
         report?.hidden.push(full);
         continue;
       }
-      if (e.isDirectory()) walk(full);
+      if (e.isDirectory()) walk(full, viaLink);
       else if (e.isFile()) names.push(e.name);
       else if (e.isSymbolicLink()) {
         const st = statOrUndefined(full);
         if (!st) report?.broken.push(full);
         else if (st.isFile()) names.push(e.name);
         else if (st.isDirectory()) {
-          if (!opts.followLinks) report?.symlinkedDirs.push(full);
-          else if (active.has(realOrSelf(full))) report?.loops.push(full);
-          else walk(full);
+          if (opts.followLinks) walk(full, true);
+          else report?.symlinkedDirs.push(full);
         }
       }
     }
-    active.delete(real);
-    byFolder.push([d, names.sort(byCodePoint)]);
+    byFolder.push([d, names]);
   };
-  walk(dir);
+  walk(dir, false);
   byFolder.sort((a, b) => byCodePoint(a[0], b[0]));
   return byFolder.flatMap(([d, names]) => names.map((n) => path.join(d, n)));
 }
@@ -185,14 +189,6 @@ function statOrUndefined(p: string): fs.Stats | undefined {
     return fs.statSync(p);
   } catch {
     return undefined;
-  }
-}
-
-function realOrSelf(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return p;
   }
 }
 
