@@ -12,6 +12,7 @@ import { register as registerEvaluate } from './commands/evaluate.js';
 import { register as registerExtract } from './commands/extract.js';
 import { register as registerPredict } from './commands/predict.js';
 import { register as registerReport } from './commands/report.js';
+import { register as registerSplit } from './commands/split.js';
 import { register as registerSummary } from './commands/summary.js';
 import { register as registerTrain } from './commands/train.js';
 
@@ -42,6 +43,7 @@ const registrations: Array<(p: Command) => void> = [
   registerExtract,
   registerPredict,
   registerReport,
+  registerSplit,
   registerSummary,
   registerTrain,
 ];
