@@ -253,3 +253,22 @@ test('called directly without training, the three layers augment (the book\'s "n
     assert.deepEqual(Array.from((inModel(layer, [8, 8, 3]).predict(x) as tf.Tensor).dataSync()), Array.from(x.dataSync()), `${layer.getClassName()} in predict`);
   }
 });
+
+test('the book\'s data_augmentation Sequential called directly on images augments; its predict and evaluate do not; fit does', async () => {
+  const x = tf.tensor(Array.from({ length: 4 * 8 * 8 * 3 }, (_, i) => i % 251), [4, 8, 8, 3]);
+  const dataAugmentation = tfl.sequential({
+    layers: [new RandomFlip({ mode: 'horizontal', seed: 1, inputShape: [8, 8, 3] }), new RandomRotation({ factor: 0.1, seed: 2 }), new RandomZoom({ heightFactor: 0.2, seed: 3 })],
+  });
+  const copies = Array.from({ length: 9 }, () => Array.from((dataAugmentation.apply(x) as tf.Tensor).dataSync()).join());
+  assert.equal(new Set(copies).size, 9, 'nine different augmented versions');
+  assert.ok(!copies.includes(Array.from(x.dataSync()).join()));
+  assert.deepEqual(Array.from((dataAugmentation.predict(x) as tf.Tensor).dataSync()), Array.from(x.dataSync()));
+  const withHead = tfl.sequential({ layers: [dataAugmentation, tfl.layers.flatten(), tfl.layers.dense({ units: 1 })] });
+  withHead.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  const y = tf.zeros([4, 1]);
+  const e1 = (withHead.evaluate(x, y) as tf.Scalar).dataSync()[0];
+  const e2 = (withHead.evaluate(x, y) as tf.Scalar).dataSync()[0];
+  assert.equal(e1, e2, 'evaluate sees the same, unaugmented images each time');
+  const h = await withHead.fit(x, y, { epochs: 1, verbose: 0 });
+  assert.ok(Number.isFinite(h.history.loss[0] as number));
+});

@@ -6,17 +6,28 @@ type Kwargs = { training?: boolean; [key: string]: unknown };
 
 /**
  * The `training` flag an augmentation layer runs with. Keras 3 declares
- * `call(inputs, training=True)`, so a layer called directly on images augments unless
- * told `training=False`, while `fit` passes true and `predict`/`evaluate` pass false.
- * tfjs-layers' executor calls each layer of a model with its inputs as an ARRAY and
- * passes no `training` at all in predict and evaluate; a user calling
- * `layer.apply(images)` passes one tensor. So: an explicit flag wins; otherwise a
- * direct call on one concrete tensor trains, and a call from inside a model does not.
+ * `call(inputs, training=True)`: a layer, or a Sequential of them (the book's
+ * `data_augmentation(images)`), called directly on images augments unless told
+ * `training=False`, while `fit` passes true and `predict`/`evaluate` pass false.
+ * tfjs-layers 4.22 reaches the layer's `apply` in three ways: a user calling
+ * `layer.apply(images)` passes one tensor; a model run by `fit`, `predict` or
+ * `evaluate` passes its inputs as an ARRAY with `{ training: true }` (fit) or no
+ * kwargs at all (predict, evaluate); a model called directly, `model.apply(images,
+ * kwargs)`, passes an array with the caller's kwargs object (`{}` when none). So:
+ * an explicit flag wins; one tensor, or an array with a kwargs object, trains
+ * (Keras's default); an array without kwargs is predict/evaluate: inference.
  */
 export function withTrainingDefault(inputs: LayerInput, kwargs: Kwargs | undefined): Kwargs | undefined {
   if (kwargs?.training !== undefined && kwargs.training !== null) return kwargs;
-  if (!Array.isArray(inputs) && inputs instanceof tf.Tensor) return { ...kwargs, training: true };
-  return kwargs;
+  const concrete = Array.isArray(inputs) ? inputs.length > 0 && inputs.every((t) => t instanceof tf.Tensor) : inputs instanceof tf.Tensor;
+  if (!concrete) return kwargs;
+  if (Array.isArray(inputs) && kwargs === undefined) return { training: false };
+  return { ...kwargs, training: true };
+}
+
+/** Keras's default for a call that reaches `call` without a flag (see withTrainingDefault). */
+export function isTraining(kwargs: Kwargs | undefined): boolean {
+  return kwargs?.training ?? true;
 }
 
 /**

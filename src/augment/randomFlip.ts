@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { onImages, withTrainingDefault } from './layerCall.js';
+import { isTraining, onImages, withTrainingDefault } from './layerCall.js';
 import { Rng } from './rng.js';
 
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
@@ -83,7 +83,7 @@ export class RandomFlip extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (!kwargs?.training) return tf.clone(x);
+    if (!isTraining(kwargs)) return tf.clone(x);
     return onImages(x, 'RandomFlip', (batch) => applyTransform(batch, sampleTransform(this.rng, batch.shape[0], this.mode)));
   }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { onImages, withTrainingDefault } from './layerCall.js';
+import { isTraining, onImages, withTrainingDefault } from './layerCall.js';
 import { Rng } from './rng.js';
 import { checkSampling, type SamplingOptions } from './transform.js';
 
@@ -44,7 +44,7 @@ export abstract class ResamplingLayer extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (!kwargs?.training) return tf.clone(x);
+    if (!isTraining(kwargs)) return tf.clone(x);
     const sampling = { fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue };
     return onImages(x, this.getClassName(), (batch) => this.augment(batch, sampling));
   }
