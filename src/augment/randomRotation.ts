@@ -8,9 +8,13 @@ export interface RotationTransform {
   angles: Float32Array;
 }
 
-/** Keras's bounds for a rotation factor: every value in [-1, 1] (a full turn each way); a reversed pair is sorted. */
+/**
+ * Keras's checks of a rotation factor: a number in [-1, 1] (a full turn each way); a
+ * pair is rejected when its first value is above 1 or its second below -1 (Keras's
+ * base-layer rule, checked as given), then sorted.
+ */
 export function rotationRange(factor: Factor): [number, number] {
-  return factorRange(factor, 'RandomRotation factor', { min: -1, max: 1 });
+  return factorRange(factor, 'RandomRotation factor', { min: -1, max: 1, pairCheck: 'ends' });
 }
 
 /** angle ~ U(lower, upper) x 2 pi per image; a single factor f means [-f, f] (Keras). */
