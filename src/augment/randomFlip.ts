@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { isTraining, onImages, withTrainingDefault } from './layerCall.js';
 import { Rng } from '../io/rng.js';
 
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
@@ -11,15 +12,20 @@ export interface FlipTransform {
   vertical: boolean[];
 }
 
-/** Each enabled axis flips each image independently with probability 1/2 (Keras). */
+/**
+ * One draw per image (Keras 3): with probability 1/2 the image is flipped along the
+ * mode's axes, so 'horizontal_and_vertical' leaves an image unchanged or turns it
+ * 180 degrees (tf.keras 2 drew each axis separately).
+ */
 export function sampleTransform(rng: Rng, n: number, mode: FlipMode = 'horizontal_and_vertical'): FlipTransform {
   const h = mode !== 'vertical';
   const v = mode !== 'horizontal';
   const horizontal: boolean[] = [];
   const vertical: boolean[] = [];
   for (let i = 0; i < n; i++) {
-    horizontal.push(h && rng.next() < 0.5);
-    vertical.push(v && rng.next() < 0.5);
+    const flip = rng.next() < 0.5;
+    horizontal.push(h && flip);
+    vertical.push(v && flip);
   }
   return { horizontal, vertical };
 }
@@ -52,7 +58,11 @@ export interface RandomFlipArgs {
   batchInputShape?: tfl.Shape;
 }
 
-/** Keras RandomFlip: random flips while training (`training: true`), identity otherwise. */
+/**
+ * Keras RandomFlip: random flips while training, identity with `training: false` and
+ * inside predict/evaluate; called directly without `training` it flips (Keras 3's
+ * default). Takes a batch [n, h, w, c] or one image [h, w, c].
+ */
 export class RandomFlip extends tfl.layers.Layer {
   static className = 'RandomFlip';
   readonly mode: FlipMode;
@@ -67,10 +77,14 @@ export class RandomFlip extends tfl.layers.Layer {
     this.rng = new Rng(args.seed);
   }
 
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[], kwargs?: { training?: boolean; [key: string]: unknown }) {
+    return super.apply(inputs, withTrainingDefault(inputs, kwargs));
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    if (!kwargs?.training) return tf.clone(x);
-    return applyTransform(x, sampleTransform(this.rng, x.shape[0], this.mode));
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (!isTraining(kwargs)) return tf.clone(x);
+    return onImages(x, 'RandomFlip', (batch) => applyTransform(batch, sampleTransform(this.rng, batch.shape[0], this.mode)));
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -8,9 +8,18 @@ export interface RotationTransform {
   angles: Float32Array;
 }
 
+/**
+ * Keras's checks of a rotation factor: a number in [-1, 1] (a full turn each way); a
+ * pair is rejected when its first value is above 1 or its second below -1 (Keras's
+ * base-layer rule, checked as given), then sorted.
+ */
+export function rotationRange(factor: Factor): [number, number] {
+  return factorRange(factor, 'RandomRotation factor', { min: -1, max: 1, pairCheck: 'ends' });
+}
+
 /** angle ~ U(lower, upper) x 2 pi per image; a single factor f means [-f, f] (Keras). */
 export function sampleTransform(rng: Rng, n: number, factor: Factor): RotationTransform {
-  const [lo, hi] = factorRange(factor, 'RandomRotation factor');
+  const [lo, hi] = rotationRange(factor);
   const angles = new Float32Array(n);
   for (let i = 0; i < n; i++) angles[i] = rng.uniform(lo * 2 * Math.PI, hi * 2 * Math.PI);
   return { angles };
@@ -50,7 +59,7 @@ export class RandomRotation extends ResamplingLayer {
 
   constructor(args: RandomRotationArgs) {
     super(args, 'RandomRotation');
-    factorRange(args.factor, 'RandomRotation factor');
+    rotationRange(args.factor);
     this.factor = args.factor;
   }
 

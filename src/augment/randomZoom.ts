@@ -42,10 +42,9 @@ export function applyTransform(images: tf.Tensor4D, t: ZoomTransform, opts: Samp
   return applyProjective(images, zoomMatrices(t, height, width), opts);
 }
 
-function checkZoomFactor(f: Factor, name: string): [number, number] {
-  const r = factorRange(f, `RandomZoom ${name}`);
-  if (r[0] < -1) throw new Error(`RandomZoom ${name} must not go below -1 (a zoom of 0 or less), got ${JSON.stringify(f)}`);
-  return r;
+/** Keras's bounds for a zoom factor: every value in (-1, 1] (a zoom of 0 would be degenerate); a reversed pair is sorted. */
+export function checkZoomFactor(f: Factor, name: string): [number, number] {
+  return factorRange(f, `RandomZoom ${name}`, { min: -1, max: 1, minExclusive: true });
 }
 
 export interface RandomZoomArgs extends ResamplingLayerArgs {

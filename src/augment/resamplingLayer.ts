@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { isTraining, onImages, withTrainingDefault } from './layerCall.js';
 import { Rng } from '../io/rng.js';
 import { checkSampling, type SamplingOptions } from './transform.js';
 
@@ -36,10 +37,16 @@ export abstract class ResamplingLayer extends tfl.layers.Layer {
   /** Draw a transform for each image of `x` and apply it. */
   protected abstract augment(x: tf.Tensor4D, sampling: SamplingOptions): tf.Tensor4D;
 
+  /** Without `training`, a direct call augments (Keras 3's default) and a call inside a model's predict/evaluate does not. */
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[], kwargs?: { training?: boolean; [key: string]: unknown }) {
+    return super.apply(inputs, withTrainingDefault(inputs, kwargs));
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    if (!kwargs?.training) return tf.clone(x);
-    return this.augment(x, { fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue });
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (!isTraining(kwargs)) return tf.clone(x);
+    const sampling = { fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue };
+    return onImages(x, this.getClassName(), (batch) => this.augment(batch, sampling));
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -143,13 +143,33 @@ function roundHalfAway(v: number): number {
 /** A factor given as one number f (meaning [-f, f]) or as [lower, upper]. */
 export type Factor = number | [number, number];
 
-/** [lower, upper] of a factor; `name` for error messages. */
-export function factorRange(factor: Factor, name: string): [number, number] {
-  const range: [number, number] = typeof factor === 'number' ? [-Math.abs(factor), Math.abs(factor)] : [factor[0], factor[1]];
-  if (!range.every(Number.isFinite) || range[0] > range[1]) {
-    throw new Error(`${name} must be a number or [lower, upper] with lower <= upper, got ${JSON.stringify(factor)}`);
+/**
+ * [lower, upper] of a factor, as Keras reads it: one number f means [-|f|, |f|]; a
+ * pair is sorted, so [0.4, -0.2] is the range [-0.2, 0.4]. `bounds` are Keras's
+ * (rotation [-1, 1], zoom (-1, 1]): a single number must lie within them; each value
+ * of a pair too, unless `pairCheck` is 'ends', Keras's base-layer rule (used by
+ * RandomRotation), which only rejects a pair whose first value is above the upper
+ * bound or whose second is below the lower one. `name` is used in the error.
+ */
+export function factorRange(
+  factor: Factor,
+  name: string,
+  bounds: { min: number; max: number; minExclusive?: boolean; pairCheck?: 'each' | 'ends' } = { min: -Infinity, max: Infinity },
+): [number, number] {
+  const isPair = Array.isArray(factor) && factor.length === 2;
+  const values = typeof factor === 'number' ? [factor] : isPair ? [factor[0], factor[1]] : [];
+  const inBounds = (v: number) => (bounds.minExclusive ? v > bounds.min : v >= bounds.min) && v <= bounds.max;
+  const ok =
+    values.length > 0 &&
+    values.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+    (typeof factor === 'number' || bounds.pairCheck !== 'ends' ? values.every(inBounds) : !(values[0] > bounds.max || values[1] < bounds.min));
+  if (!ok) {
+    const range = Number.isFinite(bounds.min) ? ` with every value in ${bounds.minExclusive ? '(' : '['}${bounds.min}, ${bounds.max}]` : '';
+    throw new Error(`${name} must be a number or a pair [lower, upper]${range}, got ${JSON.stringify(factor)}`);
   }
-  return range;
+  if (typeof factor === 'number') return [-Math.abs(factor), Math.abs(factor)];
+  const [a, b] = values;
+  return a <= b ? [a, b] : [b, a];
 }
 
 export function checkSampling(opts: SamplingOptions, layer: string): void {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
+import type { ExifMode } from '../data/decode.js';
 import { describeSystemError } from './systemErrors.js';
 
 // Each command lives in its own file under ./commands and exports register(program).
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<{ register(program: Command): void 
   extract: () => import('./commands/extract.js'),
   predict: () => import('./commands/predict.js'),
   report: () => import('./commands/report.js'),
+  split: () => import('./commands/split.js'),
   summary: () => import('./commands/summary.js'),
   train: () => import('./commands/train.js'),
 };
@@ -30,7 +32,13 @@ program
   .version(packageVersion(), '-V, --version', 'print the version')
   .addHelpText('after', '\nExit status: 0 done; 2 bad input (usage, data, weights), with a one-paragraph message on stderr; 1 an internal error.\nRun `tlkit <command> --help` for the options of a command.')
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  // One setting for every command that reads images (train, extract, evaluate, predict, check-data, ...).
+  .option('--exif <mode>', `EXIF orientation of photos: apply (default: as browsers and phones show them) or ignore (the stored pixels, exactly what Keras reads)`, 'apply')
+  .hook('preAction', async () => {
+    const { setExifDefault } = await import('../data/decode.js');
+    setExifDefault(program.opts<{ exif: string }>().exif as ExifMode);
+  });
 
 /** The commands to register for this command line: the one named, none for --version, all otherwise (help, typos). */
 function commandsFor(argv: string[]): string[] {

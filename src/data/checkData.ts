@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { BadImageError, decodeRgb, hasImageExtension, sniffImageType, typeFromExtension } from './decode.js';
-import { byCodePoint, listAllFiles, listClassDirs, SPLIT_NAMES } from './splits.js';
+import { BadImageError, decodeRgb, extensionOf, formatName, hasImageExtension, sniffImageType, typeFromExtension, type ImageType } from './decode.js';
+import { byCodePoint, isHiddenName, listAllFiles, listClassDirs, newWalkReport, SPLIT_NAMES } from './splits.js';
 
 export type ProblemKind =
   | 'corrupt' // unreadable, truncated or otherwise undecodable image
@@ -16,7 +16,9 @@ export type ProblemKind =
   | 'imbalance' // largest class / smallest class above maxImbalance within a split
   | 'empty-class' // a class folder with no images
   | 'missing-class' // a class present in one split but not another
-  | 'ignored-file'; // a file training will not read (not an image extension, or not inside a class folder)
+  | 'ignored-file' // a file training will not read (not an image extension, or not inside a class folder)
+  | 'hidden-file' // dot files and macOS ._* AppleDouble files: skipped by every command
+  | 'symlink'; // a symlinked class folder (read, as Keras does) or sub-folder (not followed, as Keras's follow_links=False)
 
 export interface Problem {
   kind: ProblemKind;
@@ -85,6 +87,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
 
   const images: ImageEntry[] = [];
   const splits: SplitReport[] = [];
+  const walked = newWalkReport();
   const classesBySplit = new Map<string, string[]>();
   for (const [split, splitDir] of splitDirs) {
     const classes = listClassDirs(splitDir);
@@ -94,25 +97,55 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       problems.push({ kind: 'empty-class', files: [split === '.' ? '.' : split + '/'], message: `${shownSplit}/ has no class folders` });
     }
     for (const f of fs.readdirSync(splitDir, { withFileTypes: true })) {
-      if (f.isFile() && !f.name.startsWith('.')) {
+      if (isHiddenName(f.name)) {
+        if (!f.isDirectory()) walked.hidden.push(path.join(splitDir, f.name));
+      } else if (f.isFile()) {
         const r = rel(path.join(splitDir, f.name));
         problems.push({ kind: 'ignored-file', files: [r], message: `${r} is not inside a class folder and will be ignored` });
       }
     }
     const counts: Record<string, number> = {};
     for (const c of classes) {
-      const all = listAllFiles(path.join(splitDir, c)).filter((f) => !path.basename(f).startsWith('.'));
+      const classDir = path.join(splitDir, c);
+      if (fs.lstatSync(classDir).isSymbolicLink()) {
+        problems.push({
+          kind: 'symlink',
+          files: [rel(classDir) + '/'],
+          message: `${rel(classDir)}/ is a symlink to ${fs.readlinkSync(classDir)}: it is read as the class '${c}' (as Keras does); make sure it does not point into another split`,
+        });
+      }
+      const all = listAllFiles(classDir, {}, walked);
       const found = all.filter(hasImageExtension);
       for (const f of all.filter((f) => !hasImageExtension(f))) {
         problems.push({ kind: 'ignored-file', files: [rel(f)], message: `${rel(f)} does not end in .jpg/.jpeg/.png/.bmp/.gif and will be ignored` });
       }
       counts[c] = found.length;
       if (found.length === 0) {
-        problems.push({ kind: 'empty-class', files: [rel(path.join(splitDir, c)) + '/'], message: `class folder ${rel(path.join(splitDir, c))}/ has no images` });
+        problems.push({ kind: 'empty-class', files: [rel(classDir) + '/'], message: `class folder ${rel(classDir)}/ has no images` });
       }
       for (const f of found) images.push({ file: f, rel: rel(f), split });
     }
     splits.push({ split, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) });
+  }
+
+  if (walked.hidden.length) {
+    const files = walked.hidden.map(rel).sort(byCodePoint);
+    const shown = files.slice(0, 5).join(', ') + (files.length > 5 ? ` and ${files.length - 5} more` : '');
+    problems.push({
+      kind: 'hidden-file',
+      files,
+      message: `${files.length} hidden file${files.length > 1 ? 's' : ''} skipped by every tlkit command (macOS ._* AppleDouble copies, .DS_Store, ...): ${shown}; delete them (e.g. dot_clean, or find DIR -name '._*' -delete)`,
+    });
+  }
+  for (const d of walked.symlinkedDirs) {
+    problems.push({
+      kind: 'symlink',
+      files: [rel(d) + '/'],
+      message: `${rel(d)}/ is a symlinked folder inside a class folder: its images are not read (Keras's follow_links=False); move or copy them into the class folder to use them`,
+    });
+  }
+  for (const d of walked.broken) {
+    problems.push({ kind: 'symlink', files: [rel(d)], message: `${rel(d)} is a broken symlink (its target is missing) and is ignored` });
   }
 
   // Every split must have the classes of the others.
@@ -184,13 +217,13 @@ async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: 
   const actual = sniffImageType(bytes.subarray(0, 16));
   if (!actual) {
     const text = looksLikeText(bytes) ? ' (it looks like a text file)' : '';
-    return { hash, problem: { kind: 'not-an-image', files: [img.rel], message: `${img.rel} is not a JPEG, PNG, GIF or BMP image${text}` } };
+    return { hash, problem: { kind: 'not-an-image', files: [img.rel], message: `${img.rel} is not an image (not JPEG, PNG, GIF, BMP, WebP, TIFF or AVIF)${text}` } };
   }
   try {
     const decoded = await decodeRgb(img.file, bytes);
     const expected = typeFromExtension(img.file);
     if (expected && expected !== actual) {
-      return { hash, problem: { kind: 'wrong-extension', files: [img.rel], message: `${img.rel} is a ${actual.toUpperCase()} image named ${path.extname(img.file)}; rename it to .${actual === 'jpeg' ? 'jpg' : actual}` } };
+      return { hash, problem: { kind: 'wrong-extension', files: [img.rel], message: wrongExtensionMessage(img, actual) } };
     }
     if (Math.min(decoded.width, decoded.height) < minSize) {
       return { hash, problem: { kind: 'tiny', files: [img.rel], message: `${img.rel} is tiny (${decoded.width}x${decoded.height}, under ${minSize} px a side); upscaling it adds no information` } };
@@ -200,6 +233,13 @@ async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: 
     const reason = e instanceof BadImageError ? e.reason : (e as Error).message;
     return { hash, problem: { kind: 'corrupt', files: [img.rel], message: `${img.rel} cannot be decoded: ${reason}` } };
   }
+}
+
+/** tlkit reads the file by its content; the advice depends on whether Keras could read it. */
+function wrongExtensionMessage(img: ImageEntry, actual: ImageType): string {
+  const base = `${img.rel} is a ${formatName(actual)} image named ${path.extname(img.file)}`;
+  if (['jpeg', 'png', 'gif', 'bmp'].includes(actual)) return `${base}; tlkit reads it by its content, but rename it to ${extensionOf(actual)}`;
+  return `${base}; tlkit reads it by its content, but Keras (tf.io.decode_image) cannot read ${formatName(actual)}: convert it to PNG or JPEG for Keras parity`;
 }
 
 function looksLikeText(bytes: Uint8Array): boolean {

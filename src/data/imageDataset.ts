@@ -1,33 +1,47 @@
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { deriveSeed, randomSeed, Rng } from '../io/rng.js';
-import { BadImageError, decodeRgb, IMAGE_EXTENSIONS, resizeDecoded, type Interpolation } from './decode.js';
-import { listClassDirs, listImageFiles, SPLIT_NAMES } from './splits.js';
+import { BadImageError, channelsOf, COLOR_MODES, decodePixels, EXIF_MODES, IMAGE_EXTENSIONS, resizeDecoded, type ColorMode, type ExifMode, type Interpolation } from './decode.js';
+import { listClassDirs, listImageFiles, SPLIT_NAMES, type ListOptions } from './splits.js';
 
 export type LabelMode = 'int' | 'binary' | 'categorical';
 
 /** Options of imageDatasetFromDirectory, Keras's names in camelCase, Keras's defaults. */
 export interface ImageDatasetOptions {
-  /** 'int' (default): class ids, shape [n]; 'binary': 0/1, shape [n, 1] (exactly 2 classes); 'categorical': one-hot, [n, classes]. */
-  labelMode?: LabelMode;
-  /** Class folders to use, in this label order (a subset of the sub-folders). Default: all, sorted alphanumerically. */
+  /**
+   * 'inferred' (default): one class per sub-folder. null: no labels (the whole tree
+   * is read, images only). An array: one integer label per image file, in the order
+   * of the files' sorted paths (Keras's os.walk order) under `dir`.
+   */
+  labels?: 'inferred' | null | number[];
+  /** 'int' (default): int32 class ids, shape [n]; 'binary': float32 0/1, [n, 1] (exactly 2 classes); 'categorical': float32 one-hot, [n, classes]; null: no labels. */
+  labelMode?: LabelMode | null;
+  /** Class folders to use, in this label order (a subset of the sub-folders). Default: all, sorted alphanumerically. Only with labels 'inferred'. */
   classNames?: string[];
-  /** Images per batch (the last batch may be smaller). Default 32. */
-  batchSize?: number;
-  /** [height, width] to resize to. Default [256, 256]. */
-  imageSize?: [number, number];
+  /** 'rgb' (default, 3 channels), 'rgba' (4) or 'grayscale' (1). */
+  colorMode?: ColorMode;
+  /** Images per batch (the last batch may be smaller). Default 32. null: no batching; use elements(). */
+  batchSize?: number | null;
+  /** [height, width] to resize to, or one number for a square. Default [256, 256]. */
+  imageSize?: [number, number] | number;
   /** Shuffle the files once (before a validation split) and again every epoch. Default true. */
   shuffle?: boolean;
   /** Seed for shuffling; required with validationSplit + shuffle (as in Keras) so both subsets agree. */
   seed?: number;
   /** Fraction of the files held out for validation (the last ones after the seeded shuffle). */
   validationSplit?: number;
-  /** Which part to return when validationSplit is set: 'training', 'validation', or 'both' ([train, val]). */
+  /** Which part to return when validationSplit is set: 'training', 'validation', or 'both' ([train, val]; the validation set is never reshuffled, as in Keras). */
   subset?: 'training' | 'validation' | 'both';
   /** Resize method. Default 'bilinear' (half-pixel centres, as tf.image.resize). */
   interpolation?: Interpolation;
+  /** Descend into symlinked folders inside class folders. Default false (Keras follow_links=False). */
+  followLinks?: boolean;
   /** Crop the largest centred window of the target aspect ratio before resizing. Default false. */
   cropToAspectRatio?: boolean;
+  /** Pad to the target aspect ratio (black, centred) before resizing. Default false. */
+  padToAspectRatio?: boolean;
+  /** EXIF orientation: 'apply' (default, as browsers show photos) or 'ignore' (Keras's pixels). Default: the CLI's --exif. */
+  exif?: ExifMode;
   /** Skip files that cannot be decoded (with a warning) instead of stopping with a UserError. Default false. */
   skipBadImages?: boolean;
   /** Batches decoded ahead of the consumer; bounds memory at about (prefetch + 1) batches. Default 2. */
@@ -37,30 +51,45 @@ export interface ImageDatasetOptions {
 }
 
 export interface Batch {
-  /** NHWC RGB, float32 values in 0..255. */
+  /** NHWC, float32 values in 0..255; C = 3 (rgb), 4 (rgba) or 1 (grayscale). */
   images: Float32Array;
-  shape: [number, number, number, 3];
-  /** Class ids, 0/1, or one-hot rows, according to labelMode. */
-  labels: Float32Array;
+  shape: [number, number, number, number];
+  /** int32 class ids ('int'), float32 0/1 ('binary') or one-hot rows ('categorical'); empty without labels. */
+  labels: Int32Array | Float32Array;
   labelShape: number[];
   /** The files in this batch, in order. */
   files: string[];
 }
 
+/** One image without a batch axis (batchSize null, or elements()). */
+export interface Element {
+  image: Float32Array;
+  /** [height, width, channels] */
+  shape: [number, number, number];
+  /** The class id ('int'), [0/1] ('binary'), the one-hot row ('categorical'), or empty (no labels). */
+  label: Int32Array | Float32Array;
+  file: string;
+}
+
 export interface ImageDataset {
-  classNames: string[];
+  /** Class names in label order; null without labels (labels or labelMode null), as Keras. */
+  classNames: string[] | null;
   /** Files of this dataset (after the split), in their initial (seed-shuffled or sorted) order. */
   files: string[];
-  /** Class id of each file in `files`. */
+  /** Class id of each file in `files` (zeros without labels). */
   labels: Int32Array;
   size: number;
+  /** Images per batch; 1 when batchSize is null (then `unbatched` is true). */
   batchSize: number;
+  unbatched: boolean;
   imageSize: [number, number];
-  labelMode: LabelMode;
+  labelMode: LabelMode | null;
   /** ceil(size / batchSize); fewer batches may come when bad images are skipped. */
   numBatches: number;
   /** One epoch of batches, decoded ahead with bounded memory; reshuffled every epoch when shuffle is on. */
   batches(): AsyncIterable<Batch>;
+  /** One epoch of single images, [height, width, channels] each (what Keras yields with batch_size=None). */
+  elements(): AsyncIterable<Element>;
   /** Files skipped so far because they could not be decoded (skipBadImages). */
   skipped: string[];
   /** Most decodes that were in flight at once so far: at most (prefetch + 1) x batchSize. */
@@ -69,18 +98,25 @@ export interface ImageDataset {
 
 /**
  * Keras's `image_dataset_from_directory`: one sub-folder of `dir` per class, classes
- * sorted alphanumerically, files found recursively (.bmp .gif .jpeg .jpg .png),
- * decoded to RGB and resized with bilinear interpolation (half-pixel centres).
+ * sorted alphanumerically, files found recursively (.bmp .gif .jpeg .jpg .png; hidden
+ * files skipped), decoded by content and resized with bilinear interpolation
+ * (half-pixel centres). Arguments are checked in Keras's order, so the same bad call
+ * fails on the same argument.
  */
 export function imageDatasetFromDirectory(dir: string, opts: ImageDatasetOptions & { subset: 'both' }): Promise<[ImageDataset, ImageDataset]>;
 export function imageDatasetFromDirectory(dir: string, opts?: ImageDatasetOptions & { subset?: 'training' | 'validation' }): Promise<ImageDataset>;
 export function imageDatasetFromDirectory(dir: string, opts?: ImageDatasetOptions): Promise<ImageDataset | [ImageDataset, ImageDataset]>;
 export async function imageDatasetFromDirectory(dir: string, opts: ImageDatasetOptions = {}): Promise<ImageDataset | [ImageDataset, ImageDataset]> {
   const o = checkOptions(opts);
-  const { classNames, files, labels } = indexDirectory(dir, o.classNames);
-  if (o.labelMode === 'binary' && classNames.length !== 2) {
+  const indexed =
+    o.labels === 'inferred'
+      ? indexDirectory(dir, o.classNames, { followLinks: o.followLinks })
+      : indexUnlabelled(dir, o.labels, o.followLinks);
+  const { files, labels } = indexed;
+  const classNames = o.labelMode === null ? null : indexed.classNames;
+  if (o.labelMode === 'binary' && indexed.classNames.length !== 2) {
     throw new UserError(
-      `labelMode 'binary' needs exactly 2 classes, but ${dir} has ${classNames.length}: ${classNames.join(', ')}. ` +
+      `labelMode 'binary' needs exactly 2 classes, but ${dir} has ${indexed.classNames.length}: ${indexed.classNames.join(', ')}. ` +
         "Use labelMode 'categorical' or 'int', or pass the two classNames to use.",
     );
   }
@@ -89,21 +125,28 @@ export async function imageDatasetFromDirectory(dir: string, opts: ImageDatasetO
   const order = Array.from(files.keys());
   if (o.shuffle) new Rng(seed).shuffle(order);
   const nVal = o.validationSplit ? Math.trunc(o.validationSplit * files.length) : 0;
-  const make = (idx: number[], tag: number): ImageDataset =>
+  const make = (idx: number[], tag: number, reshuffle: boolean): ImageDataset =>
     new DirectoryDataset(
       classNames,
       idx.map((i) => files[i]),
       Int32Array.from(idx, (i) => labels[i]),
       o,
+      reshuffle,
       deriveSeed(seed, tag),
     );
-  const train = () => make(order.slice(0, order.length - nVal), 1);
-  const val = () => make(order.slice(order.length - nVal), 2);
+  const train = () => make(order.slice(0, order.length - nVal), 1, o.shuffle);
+  // With subset 'both', Keras builds the validation set with shuffle=False: its order
+  // is fixed (the seeded global order), so labels read in one pass line up with
+  // predictions made in another. A 'validation' subset alone is shuffled like any dataset.
+  const val = (reshuffle: boolean) => make(order.slice(order.length - nVal), 2, reshuffle);
   let result: ImageDataset | [ImageDataset, ImageDataset];
-  if (!o.subset) result = make(order, 0);
+  if (!o.subset) result = make(order, 0, o.shuffle);
   else if (o.subset === 'training') result = train();
-  else if (o.subset === 'validation') result = val();
-  else result = [train(), val()];
+  else if (o.subset === 'validation') result = val(o.shuffle);
+  else result = [train(), val(false)];
+  if (files.length === 0) {
+    throw new UserError(`No images found in ${dir} (expected files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images, or pass the folder that holds them.`);
+  }
   for (const ds of Array.isArray(result) ? result : [result]) {
     if (ds.size === 0) {
       throw new UserError(
@@ -114,55 +157,130 @@ export async function imageDatasetFromDirectory(dir: string, opts: ImageDatasetO
   return result;
 }
 
-type CheckedOptions = Required<Omit<ImageDatasetOptions, 'seed' | 'validationSplit' | 'subset' | 'classNames' | 'onBadImage'>> &
-  Pick<ImageDatasetOptions, 'seed' | 'validationSplit' | 'subset' | 'classNames' | 'onBadImage'>;
+interface CheckedOptions {
+  labels: 'inferred' | null | number[];
+  labelMode: LabelMode | null;
+  classNames?: string[];
+  colorMode: ColorMode;
+  batchSize: number;
+  unbatched: boolean;
+  imageSize: [number, number];
+  shuffle: boolean;
+  seed?: number;
+  validationSplit?: number;
+  subset?: 'training' | 'validation' | 'both';
+  interpolation: Interpolation;
+  followLinks: boolean;
+  cropToAspectRatio: boolean;
+  padToAspectRatio: boolean;
+  exif?: ExifMode;
+  skipBadImages: boolean;
+  prefetch: number;
+  onBadImage?: (file: string, reason: string) => void;
+}
 
+/** Keras's argument checks, in Keras's order (labels, label_mode, color_mode, image_size, interpolation, validation split), then tlkit's own. */
 function checkOptions(opts: ImageDatasetOptions): CheckedOptions {
-  const o: CheckedOptions = {
-    labelMode: 'int',
-    batchSize: 32,
-    imageSize: [256, 256],
-    shuffle: true,
-    interpolation: 'bilinear',
-    cropToAspectRatio: false,
-    skipBadImages: false,
-    prefetch: 2,
-    ...dropUndefined(opts),
-  };
-  if (!['int', 'binary', 'categorical'].includes(o.labelMode)) {
-    throw new UserError(`labelMode must be 'int', 'binary' or 'categorical', got '${o.labelMode}'.`);
+  const given = dropUndefined(opts);
+  let labels: 'inferred' | null | number[] = 'labels' in given ? (given.labels as 'inferred' | null | number[]) : 'inferred';
+  if (labels !== 'inferred' && labels !== null) {
+    if (!Array.isArray(labels) || !labels.every((l) => Number.isInteger(l) && l >= 0)) {
+      throw new UserError(
+        `labels must be 'inferred' (one class per sub-folder), null (images only) or an array of integer labels, one per image file; got ${JSON.stringify(labels)}.`,
+      );
+    }
+    if (given.classNames) {
+      throw new UserError(`classNames can only be given with labels 'inferred'; with a labels array the class names are the sorted labels. Drop classNames (got ${JSON.stringify(given.classNames)}).`);
+    }
   }
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new UserError(`batchSize must be a positive integer, got ${o.batchSize}.`);
-  if (!Array.isArray(o.imageSize) || o.imageSize.length !== 2 || !o.imageSize.every((v) => Number.isInteger(v) && v >= 1)) {
-    throw new UserError(`imageSize must be [height, width] with positive integers, got ${JSON.stringify(o.imageSize)}.`);
+  let labelMode: LabelMode | null = 'labelMode' in given ? (given.labelMode as LabelMode | null) : 'int';
+  if (labelMode !== null && !['int', 'binary', 'categorical'].includes(labelMode)) {
+    throw new UserError(`labelMode must be 'int', 'binary', 'categorical' or null, got '${labelMode}'.`);
   }
-  if (!['bilinear', 'nearest'].includes(o.interpolation)) {
-    throw new UserError(`interpolation must be 'bilinear' or 'nearest', got '${o.interpolation}'.`);
+  // As Keras: no labels either way means images only, read from the whole tree.
+  if (labels === null || labelMode === null) {
+    labels = null;
+    labelMode = null;
   }
-  if (!Number.isInteger(o.prefetch) || o.prefetch < 0) throw new UserError(`prefetch must be an integer >= 0, got ${o.prefetch}.`);
-  if (o.validationSplit !== undefined && !(o.validationSplit > 0 && o.validationSplit < 1)) {
-    throw new UserError(`validationSplit must be between 0 and 1 (exclusive), got ${o.validationSplit}.`);
+  const colorMode = given.colorMode ?? 'rgb';
+  if (!COLOR_MODES.includes(colorMode)) throw new UserError(`colorMode must be one of ${COLOR_MODES.map((m) => `'${m}'`).join(', ')}, got '${colorMode}'.`);
+  const size = typeof given.imageSize === 'number' ? [given.imageSize, given.imageSize] : given.imageSize ?? [256, 256];
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw new UserError(`imageSize must be [height, width] with positive integers, got ${JSON.stringify(given.imageSize)}.`);
   }
-  if (o.subset && !['training', 'validation', 'both'].includes(o.subset)) {
-    throw new UserError(`subset must be 'training', 'validation' or 'both', got '${o.subset}'.`);
+  const interpolation = given.interpolation ?? 'bilinear';
+  if (!['bilinear', 'nearest'].includes(interpolation)) {
+    throw new UserError(`interpolation must be 'bilinear' or 'nearest', got '${interpolation}'.`);
   }
-  if (o.subset && !o.validationSplit) throw new UserError(`subset '${o.subset}' needs validationSplit (e.g. 0.2).`);
-  if (o.validationSplit && !o.subset) {
-    throw new UserError("validationSplit needs subset: 'training', 'validation' or 'both'.");
+  // Keras's check_validation_split_arg: a split of 0 counts as no split.
+  const split = given.validationSplit || undefined;
+  const shuffle = given.shuffle ?? true;
+  if (split !== undefined && !(split > 0 && split < 1)) {
+    throw new UserError(`validationSplit must be between 0 and 1 (exclusive), got ${split}.`);
   }
-  if (o.validationSplit && o.shuffle && o.seed === undefined) {
+  if ((split || given.subset) && !(split && given.subset)) {
+    throw new UserError(
+      given.subset
+        ? `subset '${given.subset}' needs validationSplit (e.g. 0.2), the fraction of the images to hold out.`
+        : "validationSplit needs subset: 'training', 'validation' or 'both'.",
+    );
+  }
+  if (given.subset && !['training', 'validation', 'both'].includes(given.subset)) {
+    throw new UserError(`subset must be 'training', 'validation' or 'both', got '${given.subset}'.`);
+  }
+  if (split && shuffle && given.seed === undefined) {
     throw new UserError('validationSplit with shuffling needs a seed (e.g. --seed 1337), so that the training and validation subsets do not overlap.');
   }
-  return o;
+  if (labels === null && given.classNames) {
+    throw new UserError(`classNames cannot be given without labels (labels or labelMode null): there are no classes. Drop classNames (got ${JSON.stringify(given.classNames)}).`);
+  }
+  const unbatched = 'batchSize' in opts && opts.batchSize === null;
+  const batchSize = unbatched ? 1 : given.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batchSize must be a positive integer or null (no batching), got ${given.batchSize}.`);
+  const prefetch = given.prefetch ?? 2;
+  if (!Number.isInteger(prefetch) || prefetch < 0) throw new UserError(`prefetch must be an integer >= 0, got ${prefetch}.`);
+  if (given.cropToAspectRatio && given.padToAspectRatio) {
+    throw new UserError('cropToAspectRatio and padToAspectRatio cannot both be true: crop or pad, not both.');
+  }
+  if (given.exif !== undefined && !EXIF_MODES.includes(given.exif)) throw new UserError(`exif must be 'apply' or 'ignore', got '${given.exif}'.`);
+  return {
+    labels,
+    labelMode,
+    classNames: given.classNames,
+    colorMode,
+    batchSize,
+    unbatched,
+    imageSize: [size[0], size[1]],
+    shuffle,
+    seed: given.seed,
+    validationSplit: split,
+    subset: given.subset,
+    interpolation,
+    followLinks: given.followLinks ?? false,
+    cropToAspectRatio: given.cropToAspectRatio ?? false,
+    padToAspectRatio: given.padToAspectRatio ?? false,
+    exif: given.exif,
+    skipBadImages: given.skipBadImages ?? false,
+    prefetch,
+    onBadImage: given.onBadImage,
+  };
 }
 
 /** Class names and (file, label) pairs of a class-folder directory, in Keras's order. */
-export function indexDirectory(dir: string, requested?: string[]): { classNames: string[]; files: string[]; labels: Int32Array } {
+export function indexDirectory(dir: string, requested?: string[], opts: ListOptions = {}): { classNames: string[]; files: string[]; labels: Int32Array } {
   let subdirs: string[];
   try {
     subdirs = listClassDirs(dir);
   } catch {
     throw new UserError(`The data folder ${dir} does not exist or cannot be read. Pass a folder with one sub-folder per class.`);
+  }
+  if (requested) {
+    const unknown = requested.filter((c) => !subdirs.includes(c));
+    if (unknown.length || new Set(requested).size !== requested.length || requested.length === 0) {
+      throw new UserError(
+        `classNames ${JSON.stringify(requested)} do not match the class folders of ${dir}: expected a subset of ${JSON.stringify(subdirs)} without repeats.`,
+      );
+    }
   }
   if (subdirs.length === 0) {
     throw new UserError(`The data folder ${dir} has no class folders. Expected one sub-folder per class (e.g. cats/ and dogs/) holding that class's images.`);
@@ -173,20 +291,11 @@ export function indexDirectory(dir: string, requested?: string[]): { classNames:
         `pass one split folder (e.g. ${path.join(dir, 'train')}) here, whose sub-folders are the classes.`,
     );
   }
-  let classNames = subdirs;
-  if (requested) {
-    const unknown = requested.filter((c) => !subdirs.includes(c));
-    if (unknown.length || new Set(requested).size !== requested.length || requested.length === 0) {
-      throw new UserError(
-        `classNames ${JSON.stringify(requested)} do not match the class folders of ${dir}: expected a subset of ${JSON.stringify(subdirs)} without repeats.`,
-      );
-    }
-    classNames = requested;
-  }
+  const classNames = requested ?? subdirs;
   const files: string[] = [];
   const labels: number[] = [];
   classNames.forEach((c, i) => {
-    const found = listImageFiles(path.join(dir, c));
+    const found = listImageFiles(path.join(dir, c), opts);
     if (found.length === 0) {
       throw new UserError(`The class folder ${path.join(dir, c)} has no images (expected files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images to it or remove the folder.`);
     }
@@ -198,6 +307,23 @@ export function indexDirectory(dir: string, requested?: string[]): { classNames:
   return { classNames, files, labels: Int32Array.from(labels) };
 }
 
+/** labels null or an explicit array: every image under `dir` (Keras's walk order); class names are the sorted distinct labels. */
+function indexUnlabelled(dir: string, labels: null | number[], followLinks: boolean): { classNames: string[]; files: string[]; labels: Int32Array } {
+  let files: string[];
+  try {
+    files = listImageFiles(dir, { followLinks });
+  } catch {
+    throw new UserError(`The data folder ${dir} does not exist or cannot be read. Pass a folder holding images.`);
+  }
+  if (labels === null) return { classNames: [], files, labels: new Int32Array(files.length) };
+  if (labels.length !== files.length) {
+    throw new UserError(
+      `labels has ${labels.length} entries but ${dir} holds ${files.length} image files: the lengths must match (one label per file, in sorted path order).`,
+    );
+  }
+  return { classNames: [...new Set(labels)].sort((a, b) => a - b).map(String), files, labels: Int32Array.from(labels) };
+}
+
 type Decoded = { ok: true; pixels: Float32Array } | { ok: false; error: unknown };
 
 class DirectoryDataset implements ImageDataset {
@@ -205,20 +331,23 @@ class DirectoryDataset implements ImageDataset {
   readonly numBatches: number;
   readonly batchSize: number;
   readonly imageSize: [number, number];
-  readonly labelMode: LabelMode;
+  readonly labelMode: LabelMode | null;
+  readonly unbatched: boolean;
   readonly skipped: string[] = [];
   maxInFlight = 0;
   private epoch = 0;
 
   constructor(
-    readonly classNames: string[],
+    readonly classNames: string[] | null,
     readonly files: string[],
     readonly labels: Int32Array,
     private readonly o: CheckedOptions,
+    private readonly reshuffle: boolean,
     private readonly seed: number,
   ) {
     this.size = files.length;
     this.batchSize = o.batchSize;
+    this.unbatched = o.unbatched;
     this.imageSize = [o.imageSize[0], o.imageSize[1]];
     this.labelMode = o.labelMode;
     this.numBatches = Math.ceil(this.size / this.batchSize);
@@ -226,17 +355,43 @@ class DirectoryDataset implements ImageDataset {
 
   batches(): AsyncIterable<Batch> {
     const order = Array.from(this.files.keys());
-    if (this.o.shuffle) new Rng(deriveSeed(this.seed, this.epoch)).shuffle(order);
+    if (this.reshuffle) new Rng(deriveSeed(this.seed, this.epoch)).shuffle(order);
     this.epoch++;
     return { [Symbol.asyncIterator]: () => this.iterate(order) };
   }
 
+  elements(): AsyncIterable<Element> {
+    const batches = this.batches();
+    return {
+      [Symbol.asyncIterator]: async function* () {
+        for await (const b of batches) {
+          const [n, h, w, c] = b.shape;
+          const per = h * w * c;
+          const labelWidth = b.labels.length / Math.max(n, 1);
+          for (let i = 0; i < n; i++) {
+            yield {
+              image: b.images.slice(i * per, (i + 1) * per),
+              shape: [h, w, c] as [number, number, number],
+              label: b.labels.slice(i * labelWidth, (i + 1) * labelWidth),
+              file: b.files[i],
+            };
+          }
+        }
+      },
+    };
+  }
+
   private async *iterate(order: number[]): AsyncGenerator<Batch> {
     const [h, w] = this.imageSize;
-    const pixelsPer = h * w * 3;
-    const decodeOpts = { interpolation: this.o.interpolation, cropToAspectRatio: this.o.cropToAspectRatio };
+    const pixelsPer = h * w * channelsOf(this.o.colorMode);
+    const decodeOpts = {
+      interpolation: this.o.interpolation,
+      cropToAspectRatio: this.o.cropToAspectRatio,
+      padToAspectRatio: this.o.padToAspectRatio,
+      colorMode: this.o.colorMode,
+    };
     const decode = (i: number): Promise<Decoded> =>
-      decodeRgb(this.files[i]).then(
+      decodePixels(this.files[i], undefined, { exif: this.o.exif, alpha: this.o.colorMode === 'rgba' }).then(
         (img) => {
           const pixels = new Float32Array(pixelsPer);
           resizeDecoded(img, this.imageSize, pixels, 0, decodeOpts);
@@ -285,20 +440,27 @@ class DirectoryDataset implements ImageDataset {
 
   private assemble(items: Array<{ index: number; pixels: Float32Array }>): Batch {
     const [h, w] = this.imageSize;
+    const c = channelsOf(this.o.colorMode);
     const n = items.length;
-    const per = h * w * 3;
+    const per = h * w * c;
     const images = new Float32Array(n * per);
-    const k = this.classNames.length;
+    const k = this.classNames?.length ?? 0;
+    items.forEach((it, j) => images.set(it.pixels, j * per));
+    const files = items.map((it) => this.files[it.index]);
+    const shape: [number, number, number, number] = [n, h, w, c];
+    if (this.labelMode === null) return { images, shape, labels: new Int32Array(0), labelShape: [0], files };
+    if (this.labelMode === 'int') {
+      // Keras yields int32 class ids in 'int' mode, float32 in the two others.
+      return { images, shape, labels: Int32Array.from(items, (it) => this.labels[it.index]), labelShape: [n], files };
+    }
     const labelWidth = this.labelMode === 'categorical' ? k : 1;
     const labels = new Float32Array(n * labelWidth);
     items.forEach((it, j) => {
-      images.set(it.pixels, j * per);
       const y = this.labels[it.index];
       if (this.labelMode === 'categorical') labels[j * k + y] = 1;
       else labels[j] = y;
     });
-    const labelShape = this.labelMode === 'int' ? [n] : [n, labelWidth];
-    return { images, shape: [n, h, w, 3], labels, labelShape, files: items.map((it) => this.files[it.index]) };
+    return { images, shape, labels, labelShape: [n, labelWidth], files };
   }
 }
 

@@ -78,29 +78,104 @@ export function listClassDirs(dir: string): string[] {
     .sort(byCodePoint);
 }
 
-/**
- * Image files (by extension) under `classDir`, recursively, in Keras's order:
- * folders sorted by path, file names sorted within each folder.
- */
-export function listImageFiles(classDir: string): string[] {
-  return listAllFiles(classDir).filter(hasImageExtension);
+/** Options of the file listings. */
+export interface ListOptions {
+  /**
+   * Descend into symlinked folders found inside a class folder. Default false, as
+   * Keras's `follow_links=False`. A symlinked CLASS folder is a class either way:
+   * Keras lists class folders with `os.path.isdir`, which follows links.
+   */
+  followLinks?: boolean;
 }
 
-/** Every regular file under `dir`, recursively, in Keras's walk order. */
-export function listAllFiles(dir: string): string[] {
+/** What a walk met besides the files it returns (check-data reports these). */
+export interface WalkReport {
+  /** Hidden files and folders skipped (names starting with '.', e.g. macOS `._IMG_1.jpg` AppleDouble files). */
+  hidden: string[];
+  /** Symlinked folders not descended into (followLinks off). */
+  symlinkedDirs: string[];
+  /** Symlinked folders not descended into because they lead to a folder already read (a loop, or a second link to it). */
+  loops: string[];
+  /** Symlinks whose target does not exist or cannot be read. */
+  broken: string[];
+}
+
+/** True for hidden names: dot files such as .DS_Store and macOS `._*` AppleDouble files. */
+export function isHiddenName(name: string): boolean {
+  return name.startsWith('.');
+}
+
+/**
+ * Image files (by extension) under `classDir`, recursively, in Keras's order:
+ * folders sorted by path, file names sorted within each folder. Hidden files and
+ * folders are skipped; symlinked sub-folders are not followed unless followLinks.
+ */
+export function listImageFiles(classDir: string, opts: ListOptions = {}): string[] {
+  return listAllFiles(classDir, opts).filter(hasImageExtension);
+}
+
+/**
+ * Every non-hidden regular file under `dir`, recursively, in Keras's walk order
+ * (os.walk sorted by folder path, names sorted within a folder). Symlinks to files
+ * count as files; symlinked folders are descended only with followLinks, and each
+ * real folder is read once, so a symlink loop ends the walk instead of failing with
+ * ELOOP (or looping). `report`, when given, collects what was skipped.
+ */
+export function listAllFiles(dir: string, opts: ListOptions = {}, report?: WalkReport): string[] {
   const byFolder: Array<[string, string[]]> = [];
-  const walk = (d: string): void => {
-    const names: string[] = [];
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const full = path.join(d, e.name);
-      if (e.isDirectory()) walk(full);
-      else if (e.isFile() || (e.isSymbolicLink() && isFile(full))) names.push(e.name);
+  const visited = new Set<string>();
+  const walk = (d: string, viaLink: boolean): void => {
+    let real: string;
+    try {
+      real = fs.realpathSync(d);
+    } catch {
+      report?.broken.push(d);
+      return;
     }
-    byFolder.push([d, names.sort(byCodePoint)]);
+    if (visited.has(real)) {
+      // Only reachable through a followed symlink: a loop, or a second way into a folder already read.
+      if (viaLink) report?.loops.push(d);
+      return;
+    }
+    visited.add(real);
+    const names: string[] = [];
+    const entries = fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => byCodePoint(a.name, b.name));
+    for (const e of entries) {
+      const full = path.join(d, e.name);
+      if (isHiddenName(e.name)) {
+        report?.hidden.push(full);
+        continue;
+      }
+      if (e.isDirectory()) walk(full, viaLink);
+      else if (e.isFile()) names.push(e.name);
+      else if (e.isSymbolicLink()) {
+        const st = statOrUndefined(full);
+        if (!st) report?.broken.push(full);
+        else if (st.isFile()) names.push(e.name);
+        else if (st.isDirectory()) {
+          if (opts.followLinks) walk(full, true);
+          else report?.symlinkedDirs.push(full);
+        }
+      }
+    }
+    byFolder.push([d, names]);
   };
-  walk(dir);
+  walk(dir, false);
   byFolder.sort((a, b) => byCodePoint(a[0], b[0]));
   return byFolder.flatMap(([d, names]) => names.map((n) => path.join(d, n)));
+}
+
+/** An empty WalkReport to pass to listAllFiles. */
+export function newWalkReport(): WalkReport {
+  return { hidden: [], symlinkedDirs: [], loops: [], broken: [] };
+}
+
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 export function byCodePoint(a: string, b: string): number {
@@ -141,14 +216,6 @@ function assertDirectory(dir: string, shown: string): void {
 function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
   } catch {
     return false;
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { getExifDefault } from '../data/decode.js';
 import { readFeatureSplit, type FeatureSplit } from './splits.js';
 
 // On-disk layout of extracted features (documented in the README; readable without tlkit):
@@ -18,7 +19,8 @@ import { readFeatureSplit, type FeatureSplit } from './splits.js';
 // `.<split>.*.tmp` directory, which is never read and is cleaned up next time.
 
 export const FEATURES_FORMAT = 'tlkit-features';
-export const FEATURES_VERSION = 1;
+// 2: the key includes the EXIF mode; CMYK JPEGs and EXIF orientation decode differently from version 1.
+export const FEATURES_VERSION = 2;
 export const MANIFEST = 'manifest.json';
 export const SPLIT_META = 'meta.json';
 export const FEATURES_FILE = 'features.npy';
@@ -82,6 +84,8 @@ export async function computeCacheKey(input: CacheKeyInput): Promise<string> {
       imageSize: input.imageSize,
       classNames: input.classNames,
       skipBadImages: input.skipBadImages,
+      // Photos decode differently with EXIF orientation applied or ignored (--exif).
+      exif: getExifDefault(),
     }),
   );
   // stat in parallel chunks: 4,000 files take a few tens of milliseconds.

@@ -12,11 +12,16 @@ export type { RunEvaluation, FileResult } from '../run/evaluation.js';
  * the whole saved model on ONNX Runtime. Also writes `<run>/evaluation.json`, which
  * `tlkit report` reads for the confusion matrix and the most confidently wrong images.
  */
-export async function evaluateRun(runDir: string, data: string, opts: { batchSize?: number; save?: boolean } = {}): Promise<RunEvaluation> {
+export async function evaluateRun(runDir: string, data: string, opts: { batchSize?: number; save?: boolean; /** Files to leave out (e.g. found unreadable beforehand). */ exclude?: string[] } = {}): Promise<RunEvaluation> {
   const classifier = await loadClassifier(runDir);
   let result: RunEvaluation;
   try {
-    const { dir, files, labels } = evaluationFiles(data, classifier.classNames);
+    const listed = evaluationFiles(data, classifier.classNames);
+    const excluded = new Set((opts.exclude ?? []).map((f) => path.resolve(f)));
+    const keep = listed.files.map((f) => !excluded.has(path.resolve(f)));
+    const { dir } = listed;
+    const files = listed.files.filter((_, i) => keep[i]);
+    const labels = listed.labels.filter((_, i) => keep[i]);
     const t0 = performance.now();
     const scores = await classifier.scoresOfFiles(files, opts.batchSize ?? 16);
     const seconds = (performance.now() - t0) / 1000;

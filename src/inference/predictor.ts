@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import { decodeImageInto, hasImageExtension } from '../data/decode.js';
+import { decodeImageInto } from '../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../data/splits.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
@@ -69,32 +69,6 @@ export function toPrediction(file: string, scores: number[], classes: string[]):
   let best = 0;
   for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
   return { file, label: classes[best], probability: scores[best] };
-}
-
-/** Image files named on the command line: files as given, folders searched recursively (sorted). */
-export function collectImages(inputs: string[]): string[] {
-  if (inputs.length === 0) throw new UserError('predict needs at least one image file or folder, e.g. `tlkit predict --model runs/demo photo.jpg`.');
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of listEntries(dir)) {
-      const p = path.join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (hasImageExtension(p)) files.push(p);
-    }
-  };
-  for (const input of inputs) {
-    if (!existsSync(input)) throw new UserError(`${input} does not exist. Give image files (.jpg, .jpeg, .png, .bmp, .gif) or folders holding them.`);
-    if (statSync(input).isDirectory()) {
-      const before = files.length;
-      walk(input);
-      if (files.length === before) throw new UserError(`The folder ${input} holds no image files (.jpg, .jpeg, .png, .bmp, .gif).`);
-    } else files.push(input);
-  }
-  return files;
-}
-
-function listEntries(dir: string): string[] {
-  return readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
 }
 
 export interface LabelledFiles {

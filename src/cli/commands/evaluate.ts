@@ -28,9 +28,19 @@ export function register(program: Command): void {
     .requiredOption('--data <dir>', 'data folder: test/ of the book layout is used, or class folders directly')
     .option('--batch-size <n>', 'images per ONNX Runtime call', '16')
     .option('--json', 'print one JSON object: accuracy, loss, n, classes, confusion')
-    .action(async (o: { model: string; data: string; batchSize: string; json?: boolean }) => {
+    .option('--skip-bad-images', 'leave out images that cannot be decoded, with a warning each (n counts the images evaluated)')
+    .action(async (o: { model: string; data: string; batchSize: string; json?: boolean; skipBadImages?: boolean }) => {
+      const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' });
       const { evaluateRun } = await import('../../inference/evaluate.js');
-      const e = await evaluateRun(o.model, o.data, { batchSize: parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' }) });
+      let bad: Array<{ file: string; reason: string }> = [];
+      if (o.skipBadImages) {
+        // Found up front (one decode per image), then left out of the evaluation.
+        const { evaluationCandidates, partitionReadable, warnSkipped } = await import('../../data/collect.js');
+        ({ bad } = await partitionReadable(evaluationCandidates(o.data)));
+        for (const b of bad) warnSkipped(b.file, b.reason);
+      }
+      const e = await evaluateRun(o.model, o.data, { batchSize, exclude: bad.map((b) => b.file) });
+      if (bad.length) process.stderr.write(`tlkit: ${bad.length} unreadable image${bad.length > 1 ? 's' : ''} left out; evaluated ${e.n}.\n`);
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion })}\n`);
       } else {
