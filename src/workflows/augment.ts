@@ -1,11 +1,8 @@
 import { withAugmentationDefaults } from '../augment/params.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { OrtModel } from '../engine/ortRunner.js';
-import { frozenModel } from '../features/extract.js';
-import { augmentedBatches, featureBatches } from '../fit/batchSources.js';
+import { featureBatches } from '../fit/batchSources.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import { cachedFeatures, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, trainingImages, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's "feature extraction together with data augmentation":
@@ -21,8 +18,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
   const numClasses = ctx.data.classNames.length;
   const loop = newFitLoop(ctx, runMeta(ctx, base, 'augment', headSpec(opts)));
   const { validation } = await cachedFeatures(ctx, base, ['validation']);
-  const images = await trainingImages(ctx, base.imageSize);
-  const frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize)));
+  const { train, frozen } = await augmentedTraining(ctx, base, augmentation, 'frozenBaseSeconds');
   const head = loop.meta.head;
   // Trained on logits (stable cross-entropy, as Keras does); saved with its sigmoid/softmax.
   const models = buildHeadForTraining(validation.featureShape, { numClasses, units: head.units, dropout: head.dropout, pooling: head.pooling, seed: opts.seed });
@@ -30,22 +26,12 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
   if (opts.verbose) {
     ctx.log(`Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); the frozen base runs on ONNX Runtime for every batch.`);
   }
-  ctx.timings.frozenBaseSeconds = 0;
   try {
     const outcome = await loop.fitPhase(
       {
         name: 'augment',
         model: models.logits,
-        train: augmentedBatches({
-          dataset: images,
-          frozen,
-          augmentation,
-          numClasses,
-          seed: opts.seed,
-          onFrozenSeconds: (s) => {
-            ctx.timings.frozenBaseSeconds += s;
-          },
-        }),
+        train,
         validation: featureBatches(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
         saveFull: (dir) => saveFullModel(base, models.head, dir),
         firstEpoch: 0,

@@ -6,7 +6,11 @@ import { hashWeights, loadBase, type ConvBase } from '../applications/loadBase.j
 import { runPaths } from '../run/paths.js';
 import { imageDatasetFromDirectory, type ImageDataset } from '../data/imageDataset.js';
 import type { DataDir } from '../data/splits.js';
-import { extractFeatures, type ExtractProgress } from '../features/extract.js';
+import type { AugmentationParams } from '../augment/params.js';
+import { exportToOnnx } from '../engine/onnx/export.js';
+import { OrtModel } from '../engine/ortRunner.js';
+import { extractFeatures, frozenModel, type ExtractProgress } from '../features/extract.js';
+import { augmentedBatches, type BatchSource } from '../fit/batchSources.js';
 import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
 import { assembleFullModel } from '../fit/assembleModel.js';
 import { FitLoop } from '../fit/fitLoop.js';
@@ -50,12 +54,15 @@ export function featureCacheDir(opts: TrainOptions): string {
 /** The run's conv base at the requested image size (or the size of the run it resumes or fine-tunes, `runSize`). */
 export async function loadRunBase(ctx: WorkflowContext, runSize?: [number, number]): Promise<ConvBase> {
   const size = ctx.opts.imageSize;
-  const base = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : runSize });
-  const resumedSize = ctx.resumed?.meta.imageSize;
-  if (!ctx.resumed || !resumedSize) return base;
-  // A resumed run keeps the size it was started with, and the base weights its checkpoint holds.
-  const sized = size !== undefined || base.imageSize.join('x') === resumedSize.join('x') ? base : await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: resumedSize });
-  if (sized !== base) base.model.dispose();
+  let sized = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : undefined });
+  // A resumed or fine-tuned run keeps the size it was trained at.
+  const wanted = size ? undefined : (runSize ?? ctx.resumed?.meta.imageSize);
+  if (wanted && sized.imageSize.join('x') !== wanted.join('x')) {
+    sized.model.dispose();
+    sized = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: wanted });
+  }
+  if (!ctx.resumed) return sized;
+  // ... and the base weights its checkpoint holds.
   const checkpoint = runPaths(ctx.run.dir).model;
   if (existsSync(path.join(checkpoint, 'model.json'))) {
     const saved = await tfl.loadLayersModel(fileSystemIO(checkpoint));
@@ -195,4 +202,32 @@ export function newFitLoop(ctx: WorkflowContext, meta: RunMeta, history = ctx.re
     log: ctx.log,
     callbacks: ctx.callbacks,
   });
+}
+
+/**
+ * Augmented training batches: images decoded and augmented every epoch, then pushed
+ * through the frozen base (or the frozen prefix up to `upTo`) on ONNX Runtime. The
+ * caller disposes `frozen`. ONNX Runtime's seconds add up in timings[timingKey].
+ */
+export async function augmentedTraining(
+  ctx: WorkflowContext,
+  base: ConvBase,
+  augmentation: AugmentationParams,
+  timingKey: string,
+  upTo?: string,
+): Promise<{ train: BatchSource; frozen: OrtModel }> {
+  const images = await trainingImages(ctx, base.imageSize);
+  const frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize), upTo ? { upTo } : {}));
+  ctx.timings[timingKey] = 0;
+  const train = augmentedBatches({
+    dataset: images,
+    frozen,
+    augmentation,
+    numClasses: ctx.data.classNames.length,
+    seed: ctx.opts.seed,
+    onFrozenSeconds: (s) => {
+      ctx.timings[timingKey] += s;
+    },
+  });
+  return { train, frozen };
 }

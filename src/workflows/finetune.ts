@@ -4,10 +4,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { hashWeights } from '../applications/loadBase.js';
 import { withAugmentationDefaults } from '../augment/params.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { OrtModel } from '../engine/ortRunner.js';
-import { frozenModel } from '../features/extract.js';
-import { augmentedBatches, featureBatches, type BatchSource } from '../fit/batchSources.js';
+import type { OrtModel } from '../engine/ortRunner.js';
+import { featureBatches, type BatchSource } from '../fit/batchSources.js';
 import type { FitLoop } from '../fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining, HEAD_LAYER_NAMES } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
@@ -18,7 +16,7 @@ import { readMeta, type RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { cachedFeatures, copyWeightsByName, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, trainingImages, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, copyWeightsByName, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 import { trainHeadOnFeatures } from './features.js';
 
 /** The book's fine-tuning learning rate (RMSprop). */
@@ -91,19 +89,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   let frozen: OrtModel | undefined;
   let train: BatchSource;
   if (augmentation) {
-    const images = await trainingImages(ctx, base.imageSize);
-    frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize), { upTo: cut.cutLayer }));
-    ctx.timings.frozenPrefixSeconds = 0;
-    train = augmentedBatches({
-      dataset: images,
-      frozen,
-      augmentation,
-      numClasses,
-      seed: opts.seed,
-      onFrozenSeconds: (s) => {
-        ctx.timings.frozenPrefixSeconds += s;
-      },
-    });
+    ({ train, frozen } = await augmentedTraining(ctx, base, augmentation, 'frozenPrefixSeconds', cut.cutLayer));
   } else {
     train = featureBatches(cached.train!, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: true });
   }
