@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json --noEmit
-npx tsc -p tsconfig.build.json
+npm run --silent build
 mapfile -t files < <(find src bench -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

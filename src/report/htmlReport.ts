@@ -93,7 +93,8 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['Epochs', o.epochs],
     ['Batch size', o.batchSize],
     ['Optimizer', `${o.optimizer ?? 'rmsprop'}, learning rate ${o.learningRate ?? (meta.mode === 'finetune' ? 1e-5 : 1e-3)}`],
-    ['Head', `${o.pooling ?? 'flatten'} -> Dense(${o.headUnits ?? 256}, relu) -> Dropout(${o.dropout ?? 0.5}) -> ${meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${meta.classes.length}, softmax)`}`],
+    // meta.head is the head the model has (a fine-tuning run's comes from the run it started from).
+    ['Head', `${meta.head?.pooling ?? o.pooling ?? 'flatten'} -> Dense(${meta.head?.units ?? o.headUnits ?? 256}, relu) -> Dropout(${meta.head?.dropout ?? o.dropout ?? 0.5}) -> ${meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${meta.classes.length}, softmax)`}`],
     ['Seed', o.seed],
     ['Best epoch', best >= 0 ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''})` : 'none'],
     ['Finished', meta.finished ? 'yes' : meta.interrupted ? 'no (interrupted; resume with --resume)' : 'no'],
