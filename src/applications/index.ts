@@ -5,11 +5,15 @@ import { PreprocessMode } from './preprocess.js';
 import { vgg16, vgg16Architecture, VGG16_DEFAULT_SIZE, VGG16_MIN_SIZE, VGG16_PREPROCESSING } from './vgg16.js';
 import { mobilenet, mobilenetArchitecture, MobileNetArgs, MOBILENET_DEFAULT_SIZE, MOBILENET_MIN_SIZE, MOBILENET_PREPROCESSING } from './mobilenet.js';
 import { mobilenetV2, mobilenetV2Architecture, MobileNetV2Args, MOBILENET_V2_DEFAULT_SIZE, MOBILENET_V2_MIN_SIZE, MOBILENET_V2_PREPROCESSING } from './mobilenetV2.js';
+import { resnet50, resnet50Architecture, RESNET50_DEFAULT_SIZE, RESNET50_MIN_SIZE, RESNET50_PREPROCESSING } from './resnet50.js';
+import { efficientnetB0, efficientnetB0Architecture, EFFICIENTNET_B0_DEFAULT_SIZE, EFFICIENTNET_MIN_SIZE, EFFICIENTNET_B0_PREPROCESSING } from './efficientnet.js';
+import { convnextTiny, convnextTinyArchitecture, ConvNeXtArgs, CONVNEXT_TINY_DEFAULT_SIZE, CONVNEXT_MIN_SIZE, CONVNEXT_TINY_PREPROCESSING } from './convnext.js';
+import './layers/index.js'; // registers the custom layers (Normalization, LayerScale, ...) for saved models
 
-export type FamilyName = 'vgg16' | 'mobilenet' | 'mobilenet_v2';
+export type FamilyName = 'vgg16' | 'mobilenet' | 'mobilenet_v2' | 'resnet50' | 'efficientnet_b0' | 'convnext_tiny';
 
-/** Arguments any family accepts (the MobileNets read alpha and depthMultiplier). */
-export type FamilyArgs = ApplicationArgs & MobileNetArgs & MobileNetV2Args;
+/** Arguments any family accepts (the MobileNets read alpha and depthMultiplier, ConvNeXt includePreprocessing). */
+export type FamilyArgs = ApplicationArgs & MobileNetArgs & MobileNetV2Args & ConvNeXtArgs;
 
 export interface Family {
   /** Keras name in snake case, as on the command line. */
@@ -25,6 +29,16 @@ export interface Family {
   lastConvLayer: string;
   /** A layer name that only this family has, to recognise its weight files. */
   signatureLayers: string[];
+  /**
+   * The first layer of the base's last stage: fine-tuning unfreezes it and everything after
+   * it by default (VGG16's block5, as the book does; the last stage of the newer families,
+   * as Keras's fine-tuning guides do). See defaultUnfreezeCount.
+   */
+  unfreezeFrom: string;
+  /** What the default unfreeze point covers, in words (for tables and help). */
+  unfreezeText: string;
+  /** The preprocessing in words: Keras's preprocess_input mode, or what the model does itself. */
+  preprocessingText: string;
 }
 
 export const FAMILIES: Record<FamilyName, Family> = {
@@ -37,6 +51,9 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: VGG16_MIN_SIZE,
     lastConvLayer: 'block5_pool',
     signatureLayers: ['block1_conv1', 'block2_conv1'],
+    unfreezeFrom: 'block5_conv1',
+    unfreezeText: 'block5 (block5_conv1..3, block5_pool)',
+    preprocessingText: 'caffe (RGB->BGR, minus ImageNet means)',
   },
   mobilenet: {
     name: 'mobilenet',
@@ -47,6 +64,9 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: MOBILENET_MIN_SIZE,
     lastConvLayer: 'conv_pw_13_relu',
     signatureLayers: ['conv_dw_1', 'conv_pw_1'],
+    unfreezeFrom: 'conv_pad_12',
+    unfreezeText: 'last two depthwise-separable blocks (12, 13)',
+    preprocessingText: 'tf (x/127.5 - 1)',
   },
   mobilenet_v2: {
     name: 'mobilenet_v2',
@@ -57,8 +77,61 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: MOBILENET_V2_MIN_SIZE,
     lastConvLayer: 'out_relu',
     signatureLayers: ['expanded_conv_depthwise', 'block_1_expand'],
+    unfreezeFrom: 'block_15_expand',
+    unfreezeText: 'last two inverted-residual blocks (15, 16) + Conv_1',
+    preprocessingText: 'tf (x/127.5 - 1)',
+  },
+  resnet50: {
+    name: 'resnet50',
+    architecture: resnet50Architecture,
+    build: resnet50,
+    preprocessing: RESNET50_PREPROCESSING,
+    defaultSize: RESNET50_DEFAULT_SIZE,
+    minSize: RESNET50_MIN_SIZE,
+    lastConvLayer: 'conv5_block3_out',
+    signatureLayers: ['conv1_conv', 'conv2_block1_1_conv'],
+    unfreezeFrom: 'conv5_block1_0_conv',
+    unfreezeText: 'stage conv5 (conv5_block1..3)',
+    preprocessingText: 'caffe (RGB->BGR, minus ImageNet means)',
+  },
+  efficientnet_b0: {
+    name: 'efficientnet_b0',
+    architecture: efficientnetB0Architecture,
+    build: efficientnetB0,
+    preprocessing: EFFICIENTNET_B0_PREPROCESSING,
+    defaultSize: EFFICIENTNET_B0_DEFAULT_SIZE,
+    minSize: EFFICIENTNET_MIN_SIZE,
+    lastConvLayer: 'top_activation',
+    signatureLayers: ['stem_conv', 'block1a_dwconv'],
+    unfreezeFrom: 'block7a_expand_conv',
+    unfreezeText: 'stage 7 (block7a) + top_conv',
+    preprocessingText: 'in the model (Rescaling 1/255 + Normalization)',
+  },
+  convnext_tiny: {
+    name: 'convnext_tiny',
+    architecture: convnextTinyArchitecture,
+    build: convnextTiny,
+    preprocessing: CONVNEXT_TINY_PREPROCESSING,
+    defaultSize: CONVNEXT_TINY_DEFAULT_SIZE,
+    minSize: CONVNEXT_MIN_SIZE,
+    lastConvLayer: 'layer_normalization',
+    signatureLayers: ['convnext_tiny_stem', 'convnext_tiny_stage_0_block_0_depthwise_conv'],
+    unfreezeFrom: 'convnext_tiny_downsampling_block_2',
+    unfreezeText: 'stage 3 (downsampling_block_2 + stage_3 blocks)',
+    preprocessingText: 'in the model (Normalization, ImageNet mean/std)',
   },
 };
+
+/**
+ * How many layers at the end of `model` (a family's conv base) the family's default
+ * unfreeze point covers: from `unfreezeFrom` to the last layer, in the base's layer order
+ * (input excluded). Undefined when the model has no such layer (another architecture).
+ */
+export function defaultUnfreezeCount(model: tfl.LayersModel, family: FamilyName): number | undefined {
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const first = layers.findIndex((l) => l.name === FAMILIES[family].unfreezeFrom);
+  return first < 0 ? undefined : layers.length - first;
+}
 
 export const FAMILY_NAMES = Object.keys(FAMILIES) as FamilyName[];
 
@@ -70,7 +143,10 @@ export function isFamilyName(name: string): name is FamilyName {
 export function getFamily(name: string): Family {
   const key = name.toLowerCase().replace(/-/g, '_');
   if (isFamilyName(key)) return FAMILIES[key];
-  const aliases: Record<string, FamilyName> = { mobilenetv2: 'mobilenet_v2', mobilenet_v1: 'mobilenet', mobilenetv1: 'mobilenet' };
+  const aliases: Record<string, FamilyName> = {
+    mobilenetv2: 'mobilenet_v2', mobilenet_v1: 'mobilenet', mobilenetv1: 'mobilenet',
+    efficientnetb0: 'efficientnet_b0', convnexttiny: 'convnext_tiny', resnet_50: 'resnet50',
+  };
   if (aliases[key.replace(/_/g, '')] || aliases[key]) return FAMILIES[aliases[key] ?? aliases[key.replace(/_/g, '')]];
   const close = FAMILY_NAMES.filter((f) => editDistance(f, key) <= 2);
   const hint = close.length ? ` Did you mean ${close.join(' or ')}?` : '';
