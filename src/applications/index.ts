@@ -30,11 +30,11 @@ export interface Family {
   /** A layer name that only this family has, to recognise its weight files. */
   signatureLayers: string[];
   /**
-   * The first layer of the base's last stage: fine-tuning unfreezes it and everything after
-   * it by default (VGG16's block5, as the book does; the last stage of the newer families,
-   * as Keras's fine-tuning guides do). See defaultUnfreezeCount.
+   * The last layer that stays frozen by default when fine-tuning: every layer after it
+   * (in the base's layer order) trains. VGG16's block5, as the book does; the last stage of
+   * the newer families, as Keras's fine-tuning guides do. See defaultUnfreezeCount.
    */
-  unfreezeFrom: string;
+  unfreezeAfter: string;
   /** What the default unfreeze point covers, in words (for tables and help). */
   unfreezeText: string;
   /** The preprocessing in words: Keras's preprocess_input mode, or what the model does itself. */
@@ -51,7 +51,7 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: VGG16_MIN_SIZE,
     lastConvLayer: 'block5_pool',
     signatureLayers: ['block1_conv1', 'block2_conv1'],
-    unfreezeFrom: 'block5_conv1',
+    unfreezeAfter: 'block4_pool',
     unfreezeText: 'block5 (block5_conv1..3, block5_pool)',
     preprocessingText: 'caffe (RGB->BGR, minus ImageNet means)',
   },
@@ -64,7 +64,7 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: MOBILENET_MIN_SIZE,
     lastConvLayer: 'conv_pw_13_relu',
     signatureLayers: ['conv_dw_1', 'conv_pw_1'],
-    unfreezeFrom: 'conv_pad_12',
+    unfreezeAfter: 'conv_pw_11_relu',
     unfreezeText: 'last two depthwise-separable blocks (12, 13)',
     preprocessingText: 'tf (x/127.5 - 1)',
   },
@@ -77,7 +77,7 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: MOBILENET_V2_MIN_SIZE,
     lastConvLayer: 'out_relu',
     signatureLayers: ['expanded_conv_depthwise', 'block_1_expand'],
-    unfreezeFrom: 'block_15_expand',
+    unfreezeAfter: 'block_14_add',
     unfreezeText: 'last two inverted-residual blocks (15, 16) + Conv_1',
     preprocessingText: 'tf (x/127.5 - 1)',
   },
@@ -90,7 +90,7 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: RESNET50_MIN_SIZE,
     lastConvLayer: 'conv5_block3_out',
     signatureLayers: ['conv1_conv', 'conv2_block1_1_conv'],
-    unfreezeFrom: 'conv5_block1_0_conv',
+    unfreezeAfter: 'conv4_block6_out',
     unfreezeText: 'stage conv5 (conv5_block1..3)',
     preprocessingText: 'caffe (RGB->BGR, minus ImageNet means)',
   },
@@ -103,7 +103,7 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: EFFICIENTNET_MIN_SIZE,
     lastConvLayer: 'top_activation',
     signatureLayers: ['stem_conv', 'block1a_dwconv'],
-    unfreezeFrom: 'block7a_expand_conv',
+    unfreezeAfter: 'block6d_add',
     unfreezeText: 'stage 7 (block7a) + top_conv',
     preprocessingText: 'in the model (Rescaling 1/255 + Normalization)',
   },
@@ -116,21 +116,22 @@ export const FAMILIES: Record<FamilyName, Family> = {
     minSize: CONVNEXT_MIN_SIZE,
     lastConvLayer: 'layer_normalization',
     signatureLayers: ['convnext_tiny_stem', 'convnext_tiny_stage_0_block_0_depthwise_conv'],
-    unfreezeFrom: 'convnext_tiny_downsampling_block_2',
-    unfreezeText: 'stage 3 (downsampling_block_2 + stage_3 blocks)',
+    unfreezeAfter: 'add_14',
+    unfreezeText: 'stage 3 (downsampling_block_2, stage_3 blocks) + final LayerNormalization',
     preprocessingText: 'in the model (Normalization, ImageNet mean/std)',
   },
 };
 
 /**
  * How many layers at the end of `model` (a family's conv base) the family's default
- * unfreeze point covers: from `unfreezeFrom` to the last layer, in the base's layer order
- * (input excluded). Undefined when the model has no such layer (another architecture).
+ * unfreeze point covers: every layer after `unfreezeAfter`, in the base's layer order
+ * (input excluded), the count `--unfreeze N` takes. Undefined when the model has no such
+ * layer (another architecture) or it is the last one.
  */
 export function defaultUnfreezeCount(model: tfl.LayersModel, family: FamilyName): number | undefined {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  const first = layers.findIndex((l) => l.name === FAMILIES[family].unfreezeFrom);
-  return first < 0 ? undefined : layers.length - first;
+  const cut = layers.findIndex((l) => l.name === FAMILIES[family].unfreezeAfter);
+  return cut < 0 || cut === layers.length - 1 ? undefined : layers.length - 1 - cut;
 }
 
 export const FAMILY_NAMES = Object.keys(FAMILIES) as FamilyName[];
