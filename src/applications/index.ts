@@ -35,9 +35,9 @@ export interface Family {
    * the newer families, as Keras's fine-tuning guides do. See defaultUnfreezeCount.
    */
   unfreezeAfter: string;
-  /** What the default unfreeze point covers, in words (for tables and help). */
+  /** What the default unfreeze point covers, in a few words (for tables and help). */
   unfreezeText: string;
-  /** The preprocessing in words: Keras's preprocess_input mode, or what the model does itself. */
+  /** The preprocessing in a few words: Keras's preprocess_input mode, or that the model does it itself. */
   preprocessingText: string;
 }
 
@@ -52,8 +52,8 @@ export const FAMILIES: Record<FamilyName, Family> = {
     lastConvLayer: 'block5_pool',
     signatureLayers: ['block1_conv1', 'block2_conv1'],
     unfreezeAfter: 'block4_pool',
-    unfreezeText: 'block5 (block5_conv1..3, block5_pool)',
-    preprocessingText: 'caffe (RGB->BGR, minus ImageNet means)',
+    unfreezeText: 'block5',
+    preprocessingText: 'caffe',
   },
   mobilenet: {
     name: 'mobilenet',
@@ -65,8 +65,8 @@ export const FAMILIES: Record<FamilyName, Family> = {
     lastConvLayer: 'conv_pw_13_relu',
     signatureLayers: ['conv_dw_1', 'conv_pw_1'],
     unfreezeAfter: 'conv_pw_11_relu',
-    unfreezeText: 'last two depthwise-separable blocks (12, 13)',
-    preprocessingText: 'tf (x/127.5 - 1)',
+    unfreezeText: 'blocks 12-13',
+    preprocessingText: 'tf',
   },
   mobilenet_v2: {
     name: 'mobilenet_v2',
@@ -78,8 +78,8 @@ export const FAMILIES: Record<FamilyName, Family> = {
     lastConvLayer: 'out_relu',
     signatureLayers: ['expanded_conv_depthwise', 'block_1_expand'],
     unfreezeAfter: 'block_14_add',
-    unfreezeText: 'last two inverted-residual blocks (15, 16) + Conv_1',
-    preprocessingText: 'tf (x/127.5 - 1)',
+    unfreezeText: 'blocks 15-16 + Conv_1',
+    preprocessingText: 'tf',
   },
   resnet50: {
     name: 'resnet50',
@@ -91,8 +91,8 @@ export const FAMILIES: Record<FamilyName, Family> = {
     lastConvLayer: 'conv5_block3_out',
     signatureLayers: ['conv1_conv', 'conv2_block1_1_conv'],
     unfreezeAfter: 'conv4_block6_out',
-    unfreezeText: 'stage conv5 (conv5_block1..3)',
-    preprocessingText: 'caffe (RGB->BGR, minus ImageNet means)',
+    unfreezeText: 'stage conv5',
+    preprocessingText: 'caffe',
   },
   efficientnet_b0: {
     name: 'efficientnet_b0',
@@ -104,8 +104,8 @@ export const FAMILIES: Record<FamilyName, Family> = {
     lastConvLayer: 'top_activation',
     signatureLayers: ['stem_conv', 'block1a_dwconv'],
     unfreezeAfter: 'block6d_add',
-    unfreezeText: 'stage 7 (block7a) + top_conv',
-    preprocessingText: 'in the model (Rescaling 1/255 + Normalization)',
+    unfreezeText: 'stage 7 + top_conv',
+    preprocessingText: 'in model (Rescaling+Normalization)',
   },
   convnext_tiny: {
     name: 'convnext_tiny',
@@ -117,8 +117,8 @@ export const FAMILIES: Record<FamilyName, Family> = {
     lastConvLayer: 'layer_normalization',
     signatureLayers: ['convnext_tiny_stem', 'convnext_tiny_stage_0_block_0_depthwise_conv'],
     unfreezeAfter: 'add_14',
-    unfreezeText: 'stage 3 (downsampling_block_2, stage_3 blocks) + final LayerNormalization',
-    preprocessingText: 'in the model (Normalization, ImageNet mean/std)',
+    unfreezeText: 'stage 3 + final LayerNorm',
+    preprocessingText: 'in model (Normalization)',
   },
 };
 

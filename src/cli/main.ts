@@ -9,6 +9,7 @@ import { register as registerCheckData } from './commands/checkData.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerEvaluate } from './commands/evaluate.js';
 import { register as registerExtract } from './commands/extract.js';
+import { register as registerModels } from './commands/models.js';
 import { register as registerPredict } from './commands/predict.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerSummary } from './commands/summary.js';
@@ -34,6 +35,7 @@ const registrations: Array<(p: Command) => void> = [
   registerDemo,
   registerEvaluate,
   registerExtract,
+  registerModels,
   registerPredict,
   registerReport,
   registerSummary,
