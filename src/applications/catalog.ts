@@ -101,7 +101,9 @@ export async function benchExtraction(family: FamilyName, opts: BenchOptions = {
   const ort = await OrtModel.create(exportToOnnx(wrapped));
   base.dispose();
   try {
-    const data = tf.tidy(() => tf.randomUniform([batch, size, size, 3], 0, 255, 'float32', 1).dataSync() as Float32Array);
+    const random = tf.randomUniform([batch, size, size, 3], 0, 255, 'float32', 1);
+    const data = new Float32Array(random.dataSync() as Float32Array);
+    random.dispose();
     const shape = [batch, size, size, 3];
     await ort.run(data, shape); // warm-up
     let images = 0;

@@ -5,7 +5,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readNpy } from '../../train/npy.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const shared = path.resolve(repoRoot, '../shared');
@@ -32,8 +31,13 @@ test('tlkit extract through EfficientNetB0 and ConvNeXtTiny (preprocessing insid
     assert.equal(r.status, 0, r.stderr);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(manifest.preprocessing, 'none', family);
-    const { shape: got, data } = await readNpy(path.join(out, 'train', 'features.npy'));
-    assert.deepEqual(got, shape, family);
-    assert.ok(Array.from(data as Float32Array).every(Number.isFinite) && (data as Float32Array).some((v) => v !== 0), family);
+    // features.npy: a NumPy v1 header, then float32 [n, h, w, c] (read here without the io module)
+    const bytes = fs.readFileSync(path.join(out, 'train', 'features.npy'));
+    const headerLength = bytes.readUInt16LE(8);
+    const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
+    assert.match(header, new RegExp(`'shape': \\(${shape.join(', ')}\\)`), `${family}: ${header}`);
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+    assert.equal(data.length, shape.reduce((a, b) => a * b, 1));
+    assert.ok(data.every(Number.isFinite) && data.some((v) => v !== 0), family);
   }
 });

@@ -6,7 +6,6 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './index.js';
 import { FAMILIES, defaultUnfreezeCount, type FamilyName } from '../../applications/index.js';
-import { buildSuffixModel, cutForUnfreeze } from '../../train/suffixModel.js';
 import { randomizeWeights } from '../onnx/testModels.js';
 
 registerWasmGradientKernels();
@@ -37,10 +36,10 @@ type Node = { inboundLayers: tfl.layers.Layer[]; inputTensors: tfl.SymbolicTenso
 const nodesOf = (l: tfl.layers.Layer) => (l as unknown as { inboundNodes: Node[] }).inboundNodes;
 
 /**
- * The suffix after `cutLayer` as a model sharing the base's layers. Like the training
- * layer's buildSuffixModel, but it takes each layer's call inside the base (a nested model's
- * first node is its own, not its call), so it also cuts at or before ConvNeXt's nested
- * downsampling blocks.
+ * The suffix after `cutLayer` as a model sharing the base's layers, as fine-tuning builds
+ * it: each layer re-applied from its call inside the base (a nested model's first node is
+ * its own, not its call, so take the node that has inbound layers: this also cuts at or
+ * before ConvNeXt's nested downsampling blocks).
  */
 function suffixOf(base: tfl.LayersModel, cutLayer: string, unfrozen: string[]): tfl.LayersModel {
   const call = (l: tfl.layers.Layer) => nodesOf(l).find((n) => n.inboundLayers.length > 0) ?? nodesOf(l)[0];
@@ -61,10 +60,14 @@ const variableOf = (w: tfl.LayerVariable) => (w as unknown as { val: tf.Variable
 
 async function gradsOn(backend: 'cpu' | 'wasm', loss: () => tf.Scalar, vars: tf.Variable[]): Promise<Float32Array[]> {
   await tf.setBackend(backend);
-  return tf.tidy(() => {
-    const { grads } = tf.variableGrads(loss, vars);
-    return vars.map((v) => Float32Array.from(grads[v.name].dataSync()));
+  // the gradients leave tidy as tensors: tidy walks what it returns, index by index for typed arrays
+  const grads = tf.tidy(() => {
+    const g = tf.variableGrads(loss, vars).grads;
+    return vars.map((v) => g[v.name]);
   });
+  const values = grads.map((g) => new Float32Array(g.dataSync() as Float32Array));
+  tf.dispose(grads);
+  return values;
 }
 
 function relativeError(actual: Float32Array, expected: Float32Array): number {
@@ -84,23 +87,21 @@ for (const c of cases) {
     randomizeWeights(base, 17);
     const unfreeze = defaultUnfreezeCount(base, c.family);
     assert.ok(unfreeze !== undefined);
-    const cut = cutForUnfreeze(base, unfreeze);
-    assert.equal(cut.cutLayer, FAMILIES[c.family].unfreezeAfter);
-    assert.equal(cut.unfrozen[0], c.first);
-    assert.equal(cut.unfrozen.at(-1), c.last);
-    // the training layer's own suffix where it can build it (not yet across a nested model)
-    let model: tfl.LayersModel;
-    if (c.family === 'convnext_tiny') {
-      for (const name of cut.unfrozen) base.getLayer(name).trainable = true;
-      model = suffixOf(base, cut.cutLayer, cut.unfrozen);
-    } else {
-      model = buildSuffixModel(base, cut).model;
-    }
+    // `--unfreeze N` counts layers after the input, as the training layer does
+    const body = base.layers.filter((l) => l.getClassName() !== 'InputLayer');
+    const cutLayer = body[body.length - unfreeze - 1].name;
+    const unfrozen = body.slice(body.length - unfreeze).map((l) => l.name);
+    assert.equal(cutLayer, FAMILIES[c.family].unfreezeAfter);
+    assert.equal(unfrozen[0], c.first);
+    assert.equal(unfrozen.at(-1), c.last);
+    // BatchNormalization stays frozen (fine-tuning keeps it in inference mode: training false below)
+    for (const name of unfrozen) base.getLayer(name).trainable = base.getLayer(name).getClassName() !== 'BatchNormalization';
+    const model = suffixOf(base, cutLayer, unfrozen);
     const vars = model.trainableWeights.map(variableOf);
     assert.ok(vars.length > 0);
     const x = tf.randomUniform([2, ...(model.inputs[0].shape.slice(1) as number[])], -1, 1, 'float32', 5);
     const r = tf.randomUniform([2, ...(model.outputs[0].shape.slice(1) as number[])], -1, 1, 'float32', 6);
-    const loss = () => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar;
+    const loss = () => tf.sum(tf.mul(model.apply(x, { training: false }) as tf.Tensor, r)) as tf.Scalar;
     const expected = await gradsOn('cpu', loss, vars);
     const actual = await gradsOn('wasm', loss, vars);
     await tf.setBackend('wasm');
