@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ register(program: Command): void 
   demo: () => import('./commands/demo.js'),
   evaluate: () => import('./commands/evaluate.js'),
   extract: () => import('./commands/extract.js'),
+  models: () => import('./commands/models.js'),
   predict: () => import('./commands/predict.js'),
   report: () => import('./commands/report.js'),
   split: () => import('./commands/split.js'),

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
+import { defaultUnfreezeCount, isFamilyName } from '../applications/index.js';
 
 /**
  * Fine-tuning splits a conv base in two at a "cut" layer: the frozen prefix
@@ -46,6 +47,9 @@ function lastTwoBlocks(layers: tfl.layers.Layer[], pattern: RegExp): number | un
  * MobileNetV2, 4 otherwise.
  */
 export function defaultUnfreeze(model: tfl.LayersModel, family: string): number {
+  // The family table's unfreeze point (ResNet50's, EfficientNetB0's, ConvNeXtTiny's last stage, ...).
+  const fromTable = isFamilyName(family) ? defaultUnfreezeCount(model, family) : undefined;
+  if (fromTable !== undefined) return fromTable;
   const layers = bodyLayers(model);
   if (family === 'mobilenet' || layers.some((l) => /^conv_dw_\d+$/.test(l.name))) {
     return lastTwoBlocks(layers, /^conv_(?:dw|pw|pad)_(\d+)/) ?? 4;
@@ -91,6 +95,15 @@ export interface SuffixModel {
 }
 
 /**
+ * The node that wires `layer` inside the base. Later nodes are our own re-applications;
+ * a nested model (ConvNeXt's stem and downsampling Sequentials) also has a node of its
+ * own construction, with no inbound layers, before the one that calls it in the base.
+ */
+function wiringNode(layer: tfl.layers.Layer): tfl.layers.Layer['inboundNodes'][number] {
+  return layer.inboundNodes.find((n) => n.inboundLayers.length > 0) ?? layer.inboundNodes[0];
+}
+
+/**
  * A tfjs model from the cut layer's output to the base's output, made of the
  * base's own layer objects (weights shared). Unfrozen layers are made
  * trainable except BatchNormalization, which stays frozen in inference mode.
@@ -99,7 +112,7 @@ export interface SuffixModel {
  */
 export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut): SuffixModel {
   const cutLayer = base.getLayer(cut.cutLayer);
-  const cutOutput = cutLayer.inboundNodes[0].outputTensors;
+  const cutOutput = wiringNode(cutLayer).outputTensors;
   if (cutOutput.length !== 1) throw new UserError(`Cannot cut ${base.name} after ${cut.cutLayer}: the layer has ${cutOutput.length} outputs.`);
   const inputShape = cutOutput[0].shape.slice(1) as number[];
   const input = tfl.input({ shape: inputShape, name: `${cut.cutLayer}_features` });
@@ -107,8 +120,7 @@ export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut): SuffixMod
   const trainable: string[] = [];
   for (const name of cut.unfrozen) {
     const layer = base.getLayer(name);
-    // The node that wires this layer inside the base (later nodes are our own re-applications).
-    const node = layer.inboundNodes[0];
+    const node = wiringNode(layer);
     const inputs = node.inputTensors.map((t) => {
       const m = mapped.get(t.id);
       if (!m) {

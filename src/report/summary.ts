@@ -39,6 +39,18 @@ type ContainerInternals = { containerNodes: Set<string>; nodesByDepth: Record<st
 
 const KERAS_CLASS_NAMES: Record<string, string> = { Model: 'Functional' };
 
+/** The class Keras has for `layer`: a tlkit custom layer standing in for a Keras one says so in `kerasClassName`. */
+function kerasClassName(layer: tfl.layers.Layer): string {
+  const declared = (layer.constructor as { kerasClassName?: string }).kerasClassName;
+  if (declared) return declared;
+  const className = layer.getClassName();
+  return KERAS_CLASS_NAMES[className] ?? className;
+}
+
+function isModelLayer(layer: tfl.layers.Layer): boolean {
+  return Array.isArray((layer as unknown as { layers?: unknown }).layers);
+}
+
 function countParams(weights: tfl.LayerVariable[]): number {
   const seen = new Set<number>();
   let n = 0;
@@ -84,12 +96,16 @@ export function summarizeModel(model: tfl.LayersModel): ModelSummary {
     const node = nodes[nodes.length - 1];
     const connectedTo: string[] = [];
     for (const n of nodes) {
-      n.inboundLayers.forEach((inbound, i) => connectedTo.push(`${inbound.name}[${n.nodeIndices[i]}][${n.tensorIndices[i]}]`));
+      n.inboundLayers.forEach((inbound, i) => {
+        // A tfjs model used as a layer owns a node of its own (index 0) that Keras 3 models
+        // do not have: Keras numbers the model's first call 0.
+        const nodeIndex = isModelLayer(inbound) ? Math.max(0, n.nodeIndices[i] - 1) : n.nodeIndices[i];
+        connectedTo.push(`${inbound.name}[${nodeIndex}][${n.tensorIndices[i]}]`);
+      });
     }
-    const className = layer.getClassName();
     return {
       name: layer.name,
-      className: KERAS_CLASS_NAMES[className] ?? className,
+      className: kerasClassName(layer),
       outputShape: singleShape(node ? node.outputShapes : (layer.outputShape as SummaryRow['outputShape'])),
       params: layer.countParams(),
       trainable: layer.trainable,

@@ -16,7 +16,7 @@ export function randomizeWeights(model: tfl.LayersModel | tfl.layers.Layer, seed
     const values = layer.weights.map((w) => {
       const shape = w.shape as number[];
       const short = w.name.split('/').pop() ?? '';
-      if (short.startsWith('moving_variance')) return tf.randomUniform(shape, 0.5, 1.5, 'float32', s++);
+      if (short.startsWith('moving_variance') || /^variance(_\d+)?$/.test(short)) return tf.randomUniform(shape, 0.5, 1.5, 'float32', s++);
       if (short.startsWith('gamma')) return tf.randomUniform(shape, 0.5, 1.5, 'float32', s++);
       const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1) || 1;
       const scale = short.includes('kernel') ? Math.sqrt(2 / fanIn) : 0.5;

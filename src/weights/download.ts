@@ -19,6 +19,8 @@ export function weightsBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function weightFileUrl(spec: KerasWeightFile, baseUrl = weightsBaseUrl()): string {
+  // A file Keras fetches from elsewhere keeps its own address unless a mirror is in use.
+  if (spec.url && baseUrl === weightsBaseUrl({})) return spec.url;
   return `${baseUrl}${spec.subdir}/${spec.fileName}`;
 }
 
@@ -27,7 +29,12 @@ export function cachedWeightPath(spec: KerasWeightFile, root = cacheRoot()): str
 }
 
 export async function md5File(file: string): Promise<string> {
-  const hash = createHash('md5');
+  return hashFile(file, 'md5');
+}
+
+/** The hex digest of a file with `algorithm` (md5, sha256). */
+export async function hashFile(file: string, algorithm: 'md5' | 'sha256'): Promise<string> {
+  const hash = createHash(algorithm);
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
@@ -39,6 +46,8 @@ export interface EnsureWeightsOptions {
   baseUrl?: string;
   /** Override of the expected MD5 (tests); default the spec's. null = do not check. */
   md5?: string | null;
+  /** Override of the expected SHA-256 (tests); default the spec's. null = do not check. */
+  sha256?: string | null;
   /** Also look for the file in Keras's own cache (~/.keras/models). Default true. */
   useKerasCache?: boolean;
   /** Called with (bytesSoFar, totalBytes or undefined) while downloading. */
@@ -63,12 +72,16 @@ function offlineMessage(spec: KerasWeightFile, url: string, target: string, why:
 export async function ensureWeightFile(spec: KerasWeightFile, opts: EnsureWeightsOptions = {}): Promise<string> {
   const target = cachedWeightPath(spec, opts.cacheDir ?? cacheRoot());
   const url = weightFileUrl(spec, opts.baseUrl ?? weightsBaseUrl());
-  const expected = opts.md5 === undefined ? spec.md5 : opts.md5 ?? undefined;
+  // Keras publishes an MD5 or a SHA-256 per file; check whichever there is.
+  const expectedSha = opts.sha256 === undefined ? spec.sha256 : opts.sha256 ?? undefined;
+  const expected = expectedSha ? undefined : opts.md5 === undefined ? spec.md5 : opts.md5 ?? undefined;
+  const algorithm: 'md5' | 'sha256' = expectedSha ? 'sha256' : 'md5';
+  const expectedDigest = expectedSha ?? expected;
 
   const candidates = [target, ...(opts.useKerasCache === false ? [] : kerasCacheCandidates(spec))];
   for (const file of candidates) {
     if (!existsSync(file)) continue;
-    if (!expected || (await md5File(file)) === expected) return file;
+    if (!expectedDigest || (await hashFile(file, algorithm)) === expectedDigest) return file;
     if (file === target) await fsp.rm(target, { force: true }); // corrupt cache entry: fetch it again
   }
 
@@ -87,7 +100,7 @@ export async function ensureWeightFile(spec: KerasWeightFile, opts: EnsureWeight
   }
   const lengthHeader = response.headers.get('content-length');
   const total = lengthHeader ? Number(lengthHeader) : undefined;
-  const hash = createHash('md5');
+  const hash = createHash(algorithm);
   let received = 0;
   const fh = await fsp.open(tmp, 'w');
   try {
@@ -104,9 +117,10 @@ export async function ensureWeightFile(spec: KerasWeightFile, opts: EnsureWeight
     if (total !== undefined && received !== total) {
       throw new UserError(offlineMessage(spec, url, target, `the download is truncated: got ${received} of ${total} bytes`));
     }
-    const md5 = hash.digest('hex');
-    if (expected && md5 !== expected) {
-      throw new UserError(`The file downloaded from ${url} has MD5 ${md5}, but Keras publishes ${expected} for ${spec.fileName}: it is damaged or not the Keras file, and was not kept. Try again; if TLKIT_WEIGHTS_URL points at a mirror, check its copy, or put the right file at ${target}.`);
+    const digest = hash.digest('hex');
+    if (expectedDigest && digest !== expectedDigest) {
+      const what = algorithm === 'md5' ? 'MD5' : 'SHA-256';
+      throw new UserError(`The file downloaded from ${url} has ${what} ${digest}, but Keras publishes ${expectedDigest} for ${spec.fileName}: it is damaged or not the Keras file, and was not kept. Try again; if TLKIT_WEIGHTS_URL points at a mirror, check its copy, or put the right file at ${target}.`);
     }
     await fh.sync();
   } catch (e) {

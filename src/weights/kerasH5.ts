@@ -32,6 +32,9 @@ function stringList(value: unknown): string[] {
 
 function toFloat32(value: unknown): Float32Array {
   if (value instanceof Float32Array) return value;
+  // int64 datasets (Keras's Normalization keeps its sample count as one) come back as BigInts
+  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return Float32Array.from(Array.from(value, (v) => Number(v)));
+  if (typeof value === 'bigint') return Float32Array.of(Number(value));
   if (ArrayBuffer.isView(value)) return Float32Array.from(value as unknown as ArrayLike<number>);
   if (typeof value === 'number') return Float32Array.of(value);
   throw new Error(`unsupported dataset value ${typeof value}`);
@@ -185,17 +188,37 @@ export async function writeKerasH5(model: tfl.LayersModel, file: string): Promis
     f.create_attribute('keras_version', '2.15.0');
     for (const layer of model.layers) {
       const g = f.create_group(layer.name);
-      const weightNames = layer.weights.map((v) => `${layer.name}/${weightShortName(v.originalName)}:0`);
+      // A nested model's weights keep their own layers' names, as Keras writes them
+      // ("convnext_tiny_stem_conv/kernel:0" inside group convnext_tiny_stem).
+      const nested = Array.isArray((layer as unknown as { layers?: unknown }).layers);
+      const weightNames = layer.weights.map((v) => (nested ? `${v.originalName.replace(/:\d+$/, '')}:0` : `${layer.name}/${weightShortName(v.originalName)}:0`));
       if (weightNames.length === 0) {
         g.create_attribute('weight_names', [], [0], 'S1');
         continue;
       }
       const w = Math.max(...weightNames.map((n) => Buffer.byteLength(n)));
       g.create_attribute('weight_names', weightNames, [weightNames.length], `S${w}`);
-      const inner = g.create_group(layer.name);
+      const groups = new Map<string, H5Group>();
       layer.weights.forEach((v, i) => {
+        const parts = weightNames[i].split('/');
+        const datasetName = parts.pop()!;
+        let parent: H5Group = g;
+        for (let k = 0; k < parts.length; k++) {
+          const key = parts.slice(0, k + 1).join('/');
+          let child = groups.get(key);
+          if (!child) {
+            child = parent.create_group(parts[k]);
+            groups.set(key, child);
+          }
+          parent = child;
+        }
         const data = v.read().dataSync() as Float32Array;
-        inner.create_dataset({ name: weightNames[i].split('/').pop()!, data: new Float32Array(data), shape: v.shape as number[], dtype: '<f' });
+        // Keras keeps Normalization's sample count as an int64 scalar.
+        if (layer.getClassName() === 'Normalization' && weightShortName(v.originalName) === 'count') {
+          parent.create_dataset({ name: datasetName, data: BigInt64Array.from(Array.from(data, (x) => BigInt(Math.round(x)))), shape: v.shape as number[], dtype: '<q' });
+        } else {
+          parent.create_dataset({ name: datasetName, data: new Float32Array(data), shape: v.shape as number[], dtype: '<f' });
+        }
       });
     }
   } catch (e) {

@@ -9,6 +9,7 @@ import { conv2dBackpropFilter } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInput } from './conv2dBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwiseBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInput } from './depthwiseBackpropInput.js';
+import { registerTileGradient } from './tileGrad.js';
 
 const BACKEND = 'wasm';
 let registered = false;
@@ -38,6 +39,8 @@ export function registerWasmGradientKernels(): void {
   const matMul = tf.getKernel('BatchMatMul', BACKEND);
   if (!matMul) throw new Error('the tfjs wasm backend registers no BatchMatMul kernel; is @tensorflow/tfjs-backend-wasm 4.x installed?');
   replaceKernel('BatchMatMul', explicitTransposeBatchMatMul(matMul.kernelFunc));
+  // LayerNormalization's backward pass (ConvNeXt) tiles; tfjs's Tile gradient is a slice per repetition.
+  registerTileGradient();
 }
 
-export { conv2dBackpropFilter, conv2dBackpropInput, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput };
+export { conv2dBackpropFilter, conv2dBackpropInput, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput, registerTileGradient };

@@ -7,6 +7,7 @@ import { isUserError } from '../../errors.js';
 import { exportToOnnx, buildOnnxModel } from './export.js';
 import { checkParity } from './parity.js';
 import { randomImages, randomizeWeights } from '../../testing/testModels.js';
+import { GroupedConv2D, LayerScale, Normalization, StochasticDepth } from '../../applications/layers/index.js';
 
 await initBackend();
 
@@ -59,6 +60,39 @@ const cases: Array<{ name: string; input: [number, number, number]; build: Build
   { name: 'Reshape then Conv2D', input: [4, 4, 2], build: (x) => sym(L.conv2d({ filters: 2, kernelSize: 1 }), sym(L.reshape({ targetShape: [2, 8, 2] }), sym(L.conv2d({ filters: 2, kernelSize: 1 }), x))) },
   { name: 'Softmax layer over channels of an NCHW tensor', input: [3, 3, 4], build: (x) => sym(L.softmax({ axis: -1 }), sym(L.conv2d({ filters: 4, kernelSize: 1 }), x)) },
   { name: 'ELU layer', input: [3, 3, 2], build: (x) => sym(L.elu({}), x) },
+  // the ops of ResNet50, EfficientNetB0 and ConvNeXtTiny
+  { name: 'LayerNormalization on an NCHW conv output (ConvNeXt)', input: [5, 4, 6], build: (x) => sym(L.layerNormalization({ epsilon: 1e-6 }), sym(L.conv2d({ filters: 6, kernelSize: 3, padding: 'same' }), x)) },
+  { name: 'LayerNormalization rank 2 after pooling (ConvNeXt head)', input: [4, 4, 5], build: (x) => sym(L.layerNormalization({ epsilon: 1e-6 }), sym(L.globalAveragePooling2d({}), x)) },
+  { name: 'LayerNormalization center/scale off, channels-last input', input: [3, 3, 4], build: (x) => sym(L.layerNormalization({ center: false, scale: false }), x) },
+  { name: 'Normalization with weights (EfficientNet stem)', input: [5, 5, 3], build: (x) => sym(L.conv2d({ filters: 2, kernelSize: 1 }), sym(new Normalization({ axis: 3 }), sym(L.rescaling({ scale: 1 / 255 }), x))) },
+  { name: 'Normalization with fixed mean/variance (ConvNeXt prestem)', input: [4, 4, 3], build: (x) => sym(new Normalization({ mean: [10, 20, 30], variance: [4, 9, 16] }), x) },
+  { name: 'Rescaling per channel after a conv (EfficientNet ImageNet stem)', input: [4, 4, 3], build: (x) => sym(L.rescaling({ scale: [2, 0.5, -1] as never, offset: 0.25 }), sym(L.conv2d({ filters: 3, kernelSize: 1 }), x)) },
+  { name: 'GroupedConv2D 7x7 same groups = channels (ConvNeXt)', input: [9, 8, 4], build: (x) => sym(new GroupedConv2D({ filters: 4, kernelSize: 7, padding: 'same', groups: 4 }), x) },
+  { name: 'GroupedConv2D multiplier 2 strides 2 valid', input: [9, 9, 3], build: (x) => sym(new GroupedConv2D({ filters: 6, kernelSize: 3, strides: 2, groups: 3 }), x) },
+  { name: 'Dense x4 -> gelu -> Dense on an NCHW tensor, LayerScale, residual Add (ConvNeXt block)', input: [5, 5, 4], build: (x) => {
+    const c = sym(new GroupedConv2D({ filters: 4, kernelSize: 7, padding: 'same', groups: 4 }), x);
+    let y = sym(L.layerNormalization({ epsilon: 1e-6 }), c);
+    y = sym(L.dense({ units: 16 }), y);
+    y = sym(L.activation({ activation: 'gelu' as never }), y);
+    y = sym(L.dense({ units: 4 }), y);
+    y = sym(new LayerScale({ initValues: 1e-6, projectionDim: 4 }), y);
+    y = sym(new StochasticDepth({ dropPathRate: 0.3 }), y);
+    return sym(L.add(), [c, y]);
+  } },
+  { name: 'squeeze-and-excite: GAP, Reshape to 1x1, swish and sigmoid 1x1 convs, Multiply (EfficientNet)', input: [6, 6, 8], build: (x) => {
+    const c = sym(L.activation({ activation: 'swish' }), sym(L.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }), x));
+    let se = sym(L.globalAveragePooling2d({}), c);
+    se = sym(L.reshape({ targetShape: [1, 1, 8] }), se);
+    se = sym(L.conv2d({ filters: 2, kernelSize: 1, activation: 'swish' }), se);
+    se = sym(L.conv2d({ filters: 8, kernelSize: 1, activation: 'sigmoid' }), se);
+    return sym(L.multiply(), [c, se]);
+  } },
+  { name: 'Dropout with a noise shape (EfficientNet drop connect) before Add', input: [4, 4, 3], build: (x) => sym(L.add(), [sym(L.dropout({ rate: 0.2, noiseShape: [null, 1, 1, 1] as never }), sym(L.conv2d({ filters: 3, kernelSize: 1 }), x)), x]) },
+  { name: 'ZeroPadding2D 3 then 7x7 s2 conv, pad 1 then 3x3 s2 max pool (ResNet stem)', input: [16, 15, 3], build: (x) => {
+    let y = sym(L.conv2d({ filters: 4, kernelSize: 7, strides: 2 }), sym(L.zeroPadding2d({ padding: [[3, 3], [3, 3]] }), x));
+    y = sym(L.activation({ activation: 'relu' }), sym(L.batchNormalization({ epsilon: 1.001e-5 }), y));
+    return sym(L.maxPooling2d({ poolSize: 3, strides: 2 }), sym(L.zeroPadding2d({ padding: [[1, 1], [1, 1]] }), y));
+  } },
   ...['relu', 'relu6', 'sigmoid', 'softmax', 'linear', 'tanh', 'elu', 'selu', 'softplus', 'softsign', 'hardSigmoid', 'swish', 'mish', 'gelu'].map((a) => ({
     name: `Activation ${a}`,
     input: [3, 3, 4] as [number, number, number],

@@ -9,7 +9,10 @@ import { initBackend } from '../backend.js';
 import { vgg16Architecture } from '../../applications/vgg16.js';
 import { mobilenetArchitecture } from '../../applications/mobilenet.js';
 import { mobilenetV2Architecture } from '../../applications/mobilenetV2.js';
-import { preprocessingLayer } from '../../applications/preprocess.js';
+import { resnet50Architecture } from '../../applications/resnet50.js';
+import { efficientnetB0Architecture } from '../../applications/efficientnet.js';
+import { convnextTinyArchitecture } from '../../applications/convnext.js';
+import { preprocessingLayer, type PreprocessMode } from '../../applications/preprocess.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
 import { decodeImage } from '../../data/decode.js';
 import { checkParity } from './parity.js';
@@ -21,17 +24,23 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const shared = path.resolve(repoRoot, '../shared');
 
 /** Whole-model parity for every family, random weights (BatchNorm statistics randomised too), raw 0..255 input through the preprocessing layer. */
-const families: Array<{ name: string; build: () => tfl.LayersModel; size: number; preprocessing: 'caffe' | 'tf' }> = [
+const families: Array<{ name: string; build: () => tfl.LayersModel; size: number; preprocessing: PreprocessMode }> = [
   { name: 'vgg16 notop', size: 32, preprocessing: 'caffe', build: () => vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
   { name: 'vgg16 with top', size: 32, preprocessing: 'caffe', build: () => vgg16Architecture({ includeTop: true, weights: 'none', inputShape: [32, 32, 3], classes: 5 }) },
   { name: 'mobilenet notop', size: 64, preprocessing: 'tf', build: () => mobilenetArchitecture({ includeTop: false, weights: 'none', inputShape: [64, 64, 3] }) },
   { name: 'mobilenet with top (alpha 0.5)', size: 64, preprocessing: 'tf', build: () => mobilenetArchitecture({ includeTop: true, weights: 'none', inputShape: [64, 64, 3], alpha: 0.5, classes: 7 }) },
   { name: 'mobilenet_v2 notop', size: 64, preprocessing: 'tf', build: () => mobilenetV2Architecture({ includeTop: false, weights: 'none', inputShape: [64, 64, 3] }) },
   { name: 'mobilenet_v2 avg pooling, odd size', size: 75, preprocessing: 'tf', build: () => mobilenetV2Architecture({ includeTop: false, weights: 'none', inputShape: [75, 75, 3], pooling: 'avg' }) },
+  { name: 'resnet50 notop', size: 32, preprocessing: 'caffe', build: () => resnet50Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
+  { name: 'resnet50 with top (logits), odd size', size: 37, preprocessing: 'caffe', build: () => resnet50Architecture({ includeTop: true, weights: 'none', inputShape: [37, 37, 3], classes: 3, classifierActivation: null }) },
+  { name: 'efficientnet_b0 notop', size: 32, preprocessing: 'none', build: () => efficientnetB0Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
+  { name: 'efficientnet_b0 with top, odd size', size: 35, preprocessing: 'none', build: () => efficientnetB0Architecture({ includeTop: true, weights: 'none', inputShape: [35, 35, 3], classes: 4 }) },
+  { name: 'convnext_tiny notop', size: 32, preprocessing: 'none', build: () => convnextTinyArchitecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
+  { name: 'convnext_tiny with top', size: 32, preprocessing: 'none', build: () => convnextTinyArchitecture({ includeTop: true, weights: 'none', inputShape: [32, 32, 3], classes: 6 }) },
 ];
 
 /** The conv base behind its preprocessing layer, nested as a layer (the shape extract uses). */
-function withPreprocessing(base: tfl.LayersModel, mode: 'caffe' | 'tf', size: number): tfl.LayersModel {
+function withPreprocessing(base: tfl.LayersModel, mode: PreprocessMode, size: number): tfl.LayersModel {
   const x = tfl.input({ shape: [size, size, 3] });
   const pre = preprocessingLayer(mode).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: x, outputs: base.apply(pre) as tfl.SymbolicTensor });
@@ -44,7 +53,7 @@ for (const [i, f] of families.entries()) {
     const model = withPreprocessing(base, f.preprocessing, f.size);
     const r = await checkParity(model, randomImages([2, f.size, f.size, 3], 0, 255, i));
     assert.ok(r.maxAbsOutput > 0);
-    if (process.env.TLKIT_DEBUG) console.log(f.name, r);
+    if (process.env.TLKIT_DEBUG) console.log(f.name, JSON.stringify(r));
     assert.ok(r.relative <= 1e-4, `${f.name}: max abs diff ${r.maxAbsDiff}, max |out| ${r.maxAbsOutput}`);
     base.dispose();
   });

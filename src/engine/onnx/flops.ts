@@ -37,6 +37,7 @@ export function forwardFlops(model: tfl.LayersModel): number {
         break;
       }
       case 'DepthwiseConv2D':
+      case 'GroupedConv2D': // tlkit's Keras Conv2D with one input channel a group
         total += 2 * prod(out.slice(1)) * kernel[0] * kernel[1];
         break;
       case 'SeparableConv2D': {

@@ -19,7 +19,7 @@ export interface ParityResult {
 export async function checkParity(model: tfl.LayersModel, input: tf.Tensor, opts: ExportOptions = {}): Promise<ParityResult> {
   const ort = await OrtModel.create(exportToOnnx(model, opts));
   try {
-    const got = await ort.run(Float32Array.from(input.dataSync() as Float32Array), input.shape);
+    const got = await ort.run(new Float32Array(input.dataSync() as Float32Array), input.shape);
     const expected = tfjsOutput(model, input, opts.upTo);
     if (expected.shape.join() !== got.shape.join()) {
       throw new Error(`shape mismatch: tfjs ${JSON.stringify(expected.shape)} vs ONNX ${JSON.stringify(got.shape)}`);
@@ -39,10 +39,14 @@ export async function checkParity(model: tfl.LayersModel, input: tf.Tensor, opts
 
 function tfjsOutput(model: tfl.LayersModel, input: tf.Tensor, upTo?: string): { data: Float32Array; shape: number[] } {
   const reference = upTo === undefined ? model : subModel(model, upTo);
-  return tf.tidy(() => {
-    const out = reference.predict(input) as tf.Tensor;
-    return { data: Float32Array.from(out.dataSync() as Float32Array), shape: out.shape.slice() };
-  });
+  // The tensor leaves tidy, the values are read after: tidy walks whatever it returns,
+  // a typed array index by index (seconds for a large feature map).
+  const out = tf.tidy(() => reference.predict(input) as tf.Tensor);
+  try {
+    return { data: new Float32Array(out.dataSync() as Float32Array), shape: out.shape.slice() };
+  } finally {
+    out.dispose();
+  }
 }
 
 /** The tfjs reference for a cut: a model sharing the layers, from the input to layer `upTo` (top level only). */

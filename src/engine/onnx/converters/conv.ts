@@ -114,3 +114,15 @@ export const separableConv2d: Converter = (b, layer, inputs, outputShapes) => {
   const y = emitConv(b, layer, mid, kernelToOihw(pk.data, pk.shape), [co, ci * mult, 1, 1], bias?.data, pointwise, 1, layer.name, outputShapes[0]);
   return [applyActivation(b, y, activationName(layer), `${layer.name}/activation`, layer)];
 };
+
+/** tlkit's GroupedConv2D (Keras Conv2D with groups = input channels): a grouped ONNX Conv, kernel [kh, kw, 1, filters]. */
+export const groupedConv2d: Converter = (b, layer, inputs, outputShapes) => {
+  const g = geometryOf(layer);
+  const k = requireWeight(layer, 'kernel');
+  const bias = weightOf(layer, 'bias');
+  const [kh, kw, ci, co] = k.shape;
+  const groups = configOf(layer).groups as number;
+  if (ci !== 1) throw unsupported(layer, `${ci} input channels per group (only 1)`);
+  const y = emitConv(b, layer, one(inputs, layer), kernelToOihw(k.data, k.shape), [co, ci, kh, kw], bias?.data, g, groups, layer.name, outputShapes[0]);
+  return [applyActivation(b, y, activationName(layer), `${layer.name}/activation`, layer)];
+};

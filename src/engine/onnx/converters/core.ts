@@ -1,4 +1,6 @@
 import { applyActivation } from './activation.js';
+import { kernelToOihw } from './conv.js';
+import { channelConstant } from './layerNormalization.js';
 import { configOf, one, requireWeight, unsupported, weightOf, type Converter } from './types.js';
 
 /** Layers that do nothing at inference (Dropout and the noise layers). */
@@ -18,12 +20,24 @@ export const reshape: Converter = (b, layer, inputs, outputShapes) => {
   return [{ name: b.op('Reshape', [x.name, shape], layer.name), shape: outputShapes[0], nchw: false }];
 };
 
-/** Dense on the last axis: Gemm for [N, in], MatMul + Add for higher ranks (channels-last). */
+/**
+ * Dense on the last axis: Gemm for [N, in]; on a rank-4 tensor stored channels-first
+ * (ConvNeXt's pointwise layers), a 1x1 Conv, so the graph stays NCHW; MatMul + Add
+ * for other ranks (channels-last).
+ */
 export const dense: Converter = (b, layer, inputs, outputShapes) => {
-  const x = b.asKeras(one(inputs, layer));
+  const input = one(inputs, layer);
   const k = requireWeight(layer, 'kernel');
   const bias = weightOf(layer, 'bias');
   const [nIn, nOut] = k.shape;
+  const activation = String(configOf(layer).activation ?? 'linear');
+  if (input.nchw && input.shape.length === 4) {
+    const ins = [input.name, b.constant(`${layer.name}/W`, [nOut, nIn, 1, 1], kernelToOihw(k.data, [1, 1, nIn, nOut]))];
+    if (bias) ins.push(b.constant(`${layer.name}/B`, [nOut], bias.data));
+    const y = b.op('Conv', ins, layer.name, { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] });
+    return [applyActivation(b, { name: y, shape: outputShapes[0], nchw: true }, activation, `${layer.name}/activation`, layer)];
+  }
+  const x = b.asKeras(input);
   const w = b.constant(`${layer.name}/W`, [nIn, nOut], k.data);
   let y: string;
   if (x.shape.length === 2) {
@@ -34,17 +48,22 @@ export const dense: Converter = (b, layer, inputs, outputShapes) => {
     y = b.op('MatMul', [x.name, w], bias ? `${layer.name}/matmul` : layer.name);
     if (bias) y = b.op('Add', [y, b.constant(`${layer.name}/B`, [nOut], bias.data)], layer.name);
   }
-  const activation = String(configOf(layer).activation ?? 'linear');
   return [applyActivation(b, { name: y, shape: outputShapes[0], nchw: false }, activation, `${layer.name}/activation`, layer)];
 };
 
-/** Rescaling: x * scale + offset. */
+/** Rescaling: x * scale + offset; scale and offset are numbers or per-channel lists (EfficientNet's ImageNet rescaling). */
 export const rescaling: Converter = (b, layer, inputs) => {
   const x = one(inputs, layer);
   const cfg = configOf(layer);
-  const scale = cfg.scale as number;
-  const offset = (cfg.offset as number | undefined) ?? 0;
-  if (typeof scale !== 'number') throw unsupported(layer, `scale ${JSON.stringify(cfg.scale)} (a number is expected)`);
-  const scaled = b.op('Mul', [x.name, b.scalar(`${layer.name}/scale`, scale)], `${layer.name}/scaled`);
-  return [{ ...x, name: b.op('Add', [scaled, b.scalar(`${layer.name}/offset`, offset)], layer.name) }];
+  const channels = x.shape[x.shape.length - 1];
+  const operand = (value: unknown, what: string, fallback: number): string => {
+    if (value === undefined || value === null) return b.scalar(`${layer.name}/${what}`, fallback);
+    if (typeof value === 'number') return b.scalar(`${layer.name}/${what}`, value);
+    if (Array.isArray(value) && value.every((v) => typeof v === 'number') && (value.length === channels || value.length === 1)) {
+      return channelConstant(b, x, `${layer.name}/${what}`, Float32Array.from(value as number[]));
+    }
+    throw unsupported(layer, `${what} ${JSON.stringify(value)} (a number or one per channel is expected)`);
+  };
+  const scaled = b.op('Mul', [x.name, operand(cfg.scale, 'scale', 1)], `${layer.name}/scaled`);
+  return [{ ...x, name: b.op('Add', [scaled, operand(cfg.offset, 'offset', 0)], layer.name) }];
 };

@@ -1,5 +1,8 @@
 import { activationLayer, eluLayer, leakyReluLayer, reluLayer, softmaxLayer } from './activation.js';
-import { conv2d, depthwiseConv2d, separableConv2d } from './conv.js';
+import { conv2d, depthwiseConv2d, groupedConv2d, separableConv2d } from './conv.js';
+import { layerNormalization, layerScale, normalization } from './layerNormalization.js';
+// The custom layers these converters handle, registered so that saved models holding them load.
+import '../../../applications/layers/index.js';
 import { dense, flatten, identity, reshape, rescaling } from './core.js';
 import { add, average, concatenate, maximum, minimum, multiply } from './merge.js';
 import { batchNormalization } from './normalization.js';
@@ -34,6 +37,11 @@ export const converters: Record<string, Converter> = {
   Reshape: reshape,
   Rescaling: rescaling,
   Dropout: identity,
+  LayerNormalization: layerNormalization,
+  Normalization: normalization,
+  LayerScale: layerScale,
+  StochasticDepth: identity,
+  GroupedConv2D: groupedConv2d,
   SpatialDropout2D: identity,
   GaussianNoise: identity,
   GaussianDropout: identity,

@@ -1,0 +1,158 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from './backend.js';
+import { UserError } from '../errors.js';
+import { mobilenetV2Architecture } from '../applications/mobilenetV2.js';
+import { preprocessInput } from '../applications/preprocess.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { exportToOnnx } from './onnx/export.js';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
+import { randomizeWeights } from '../testing/testModels.js';
+import { OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toModelInput } from './onnxBase.js';
+
+await initBackend();
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-onnxbase-'));
+const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
+
+function maxRel(a: Float32Array | number[], b: Float32Array | number[]): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale || 1);
+}
+
+/** A hand-built NCHW model, as torch.onnx writes them: pixel_values [N, 3, 8, 8] -> 1x1 Conv -> Relu -> GlobalAveragePool -> Flatten. */
+function handBuiltNchw(file: string): { w: number[][]; b: number[] } {
+  const w = [[0.5, -1, 2], [1, 1, -0.25]]; // [out][in]
+  const b = [0.1, -0.2];
+  const nodes = [
+    makeNode('Conv', ['pixel_values', 'W', 'B'], ['conv_out'], 'conv', { kernel_shape: [1, 1] }),
+    makeNode('Relu', ['conv_out'], ['relu_out'], 'relu'),
+    makeNode('GlobalAveragePool', ['relu_out'], ['pooled'], 'pool'),
+    makeNode('Flatten', ['pooled'], ['embeds'], 'flatten', { axis: 1 }),
+  ];
+  const graph = makeGraph(nodes, 'hand', [makeValueInfo('pixel_values', [null, 3, 8, 8])], [makeValueInfo('embeds', [null, 2])], [
+    makeTensor('W', [2, 3, 1, 1], Float32Array.from(w.flat())),
+    makeTensor('B', [2], Float32Array.from(b)),
+  ]);
+  fs.writeFileSync(file, encodeModel(makeModel(graph)));
+  return { w, b };
+}
+
+test('a hand-built NCHW graph: layout, size and hash from the file; torch preprocessing; cut at a named output', async () => {
+  const file = path.join(dir, 'hand.onnx');
+  const { w, b } = handBuiltNchw(file);
+  const n = 2;
+  const images = Float32Array.from({ length: n * 8 * 8 * 3 }, (_, i) => (i * 37) % 256);
+  // reference: torch preprocessing, 1x1 conv, relu, per-image channel means
+  const t = PREPROCESS_PRESETS.torch;
+  const relu: number[][][] = []; // [image][out][pixel]
+  for (let k = 0; k < n; k++) {
+    relu.push(w.map((row, o) => Array.from({ length: 64 }, (_, p) => {
+      let s = b[o];
+      for (let c = 0; c < 3; c++) s += row[c] * ((images[(k * 64 + p) * 3 + c] * t.scale - t.mean[c]) / t.std[c]);
+      return Math.max(0, s);
+    })));
+  }
+  const pooled = relu.flatMap((img) => img.map((ch) => ch.reduce((a, v) => a + v, 0) / 64));
+
+  const base = await OnnxBase.load(file, { preprocess: 'torch' });
+  assert.equal(base.info.layout, 'NCHW');
+  assert.deepEqual(base.info.imageSize, [8, 8]);
+  assert.equal(base.info.inputName, 'pixel_values');
+  assert.equal(base.info.outputName, 'embeds');
+  assert.equal(base.info.sha256, createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
+  const out = await base.run(images, n);
+  assert.deepEqual(out.shape, [2, 2]);
+  assert.ok(maxRel(out.data, pooled) < 1e-5, `${Array.from(out.data)} vs ${pooled}`);
+  await base.dispose();
+
+  const cut = await OnnxBase.load(file, { preprocess: 'torch', upTo: 'relu_out' });
+  const feats = await cut.run(images, n);
+  assert.deepEqual(feats.shape, [2, 2, 8, 8]);
+  assert.ok(maxRel(feats.data, relu.flat(2)) < 1e-5);
+  await cut.dispose();
+});
+
+test('a tlkit-exported NHWC model: same features as the tfjs base behind its preprocessing', async () => {
+  const m = mobilenetV2Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3], alpha: 0.35 });
+  randomizeWeights(m, 3);
+  const file = path.join(dir, 'mnv2.onnx');
+  fs.writeFileSync(file, exportToOnnx(m));
+  const base = await OnnxBase.load(file, { preprocess: 'tf' });
+  assert.equal(base.info.layout, 'NHWC');
+  assert.deepEqual(base.info.imageSize, [32, 32]);
+  const x = tf.randomUniform([3, 32, 32, 3], 0, 255, 'float32', 1);
+  const want = (m.predict(preprocessInput(x, 'tf')) as tf.Tensor).dataSync() as Float32Array;
+  const got = await base.run(x.dataSync() as Float32Array, 3);
+  assert.deepEqual(got.shape, [3, 1, 1, 1280]);
+  assert.ok(maxRel(got.data, want) <= 1e-4);
+  await base.dispose();
+  m.dispose();
+});
+
+test('the shared pretrained MobileNet exported by tlkit, against the tfjs base ("tf" preset), whole and cut inside the graph', { skip: !fs.existsSync(path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated')) }, async () => {
+  const m = await tfl.loadLayersModel(fileSystemIO(path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated')));
+  const file = path.join(dir, 'mobilenet.onnx');
+  fs.writeFileSync(file, exportToOnnx(m));
+  const x = tf.randomUniform([1, 224, 224, 3], 0, 255, 'float32', 2);
+  const wantNhwc = m.predict(preprocessInput(x, 'tf')) as tf.Tensor;
+  const base = await OnnxBase.load(file, { preprocess: 'tf' });
+  const got = await base.run(x.dataSync() as Float32Array, 1);
+  assert.deepEqual(got.shape, [1, 7, 7, 1024]);
+  assert.ok(maxRel(got.data, wantNhwc.dataSync() as Float32Array) <= 1e-4);
+  await base.dispose();
+  // cut at the last ReLU inside the graph, which the exporter keeps channels-first
+  const cut = await OnnxBase.load(file, { preprocess: 'tf', upTo: 'conv_dw_13_relu' });
+  const inner = await cut.run(x.dataSync() as Float32Array, 1);
+  assert.deepEqual(inner.shape, [1, 1024, 7, 7]);
+  assert.ok(maxRel(inner.data, tf.transpose(wantNhwc, [0, 3, 1, 2]).dataSync() as Float32Array) <= 1e-4);
+  await cut.dispose();
+});
+
+test('preprocessing presets and custom specs; BGR order; the NHWC -> NCHW transpose', () => {
+  assert.deepEqual(parsePreprocess('clip').mean, [0.48145466, 0.4578275, 0.40821073]);
+  const custom = parsePreprocess('scale=1/255,mean=0.5,std=0.5/0.25/0.5,order=bgr');
+  assert.deepEqual(custom, { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 0.5], channelOrder: 'bgr' });
+  assert.throws(() => parsePreprocess('imagenet'), /--preprocess must be one of caffe, tf, torch, clip, none/);
+  assert.throws(() => parsePreprocess('std=0'), /std must not be 0/);
+  // one 1x2 image: pixels (R, G, B) = (10, 20, 30) and (40, 50, 60)
+  const px = Float32Array.of(10, 20, 30, 40, 50, 60);
+  const caffe = toModelInput(px, 1, { layout: 'NCHW', imageSize: [1, 2], preprocess: PREPROCESS_PRESETS.caffe });
+  const c = PREPROCESS_PRESETS.caffe.mean;
+  assert.deepEqual(Array.from(caffe).map((v) => Number(v.toFixed(3))), [30 - c[0], 60 - c[0], 20 - c[1], 50 - c[1], 10 - c[2], 40 - c[2]].map((v) => Number(v.toFixed(3))));
+  const tfMode = toModelInput(px, 1, { layout: 'NHWC', imageSize: [1, 2], preprocess: PREPROCESS_PRESETS.tf });
+  assert.deepEqual(Array.from(tfMode).map((v) => Number(v.toFixed(5))), [10, 20, 30, 40, 50, 60].map((v) => Number((v / 127.5 - 1).toFixed(5))));
+});
+
+test('files that cannot be a base are UserErrors that say why and what to do', () => {
+  const expectUserError = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (e: unknown) => e instanceof UserError && pattern.test((e as Error).message));
+  expectUserError(() => inspectOnnxBase(path.join(dir, 'missing.onnx')), /missing\.onnx does not exist/);
+  const junk = path.join(dir, 'junk.onnx');
+  fs.writeFileSync(junk, 'not a protobuf at all \u0000\u00ff');
+  expectUserError(() => inspectOnnxBase(junk), /junk\.onnx: (is not an ONNX model|holds no graph)/);
+  const hand = path.join(dir, 'hand2.onnx');
+  handBuiltNchw(hand);
+  expectUserError(() => inspectOnnxBase(hand, { upTo: 'nope' }), /no value named "nope".*relu_out/);
+  expectUserError(() => inspectOnnxBase(hand, { imageSize: [16, 16] }), /takes 8x8 images/);
+  // two inputs, and an open input size
+  const two = makeGraph([makeNode('Add', ['a', 'b'], ['c'], 'add')], 'two', [makeValueInfo('a', [null, 3, 4, 4]), makeValueInfo('b', [null, 3, 4, 4])], [makeValueInfo('c', [null, 3, 4, 4])]);
+  fs.writeFileSync(path.join(dir, 'two.onnx'), encodeModel(makeModel(two)));
+  expectUserError(() => inspectOnnxBase(path.join(dir, 'two.onnx')), /has 2 inputs \(a, b\)/);
+  const open = makeGraph([makeNode('Relu', ['x'], ['y'], 'relu')], 'open', [makeValueInfo('x', [null, null, null, 3])], [makeValueInfo('y', [null, null, null, 3])]);
+  fs.writeFileSync(path.join(dir, 'open.onnx'), encodeModel(makeModel(open)));
+  expectUserError(() => inspectOnnxBase(path.join(dir, 'open.onnx')), /leaves its input size open.*--image-size/);
+  const sized = inspectOnnxBase(path.join(dir, 'open.onnx'), { imageSize: [20, 24] }).info;
+  assert.equal(sized.layout, 'NHWC');
+  assert.deepEqual(sized.imageSize, [20, 24]);
+});

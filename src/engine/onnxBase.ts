@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { UserError } from '../errors.js';
+import { decodeModel, encodeModel } from './onnx/proto.js';
+import { OrtModel, type OrtOutput } from './ortRunner.js';
+
+// Any ONNX image model as a frozen conv base (timm, Hugging Face, torchvision exports...):
+// find its one image input, its layout and size, cut it at a named output, and feed it
+// RGB 0..255 images preprocessed as the model expects. Standalone: training plugs it in later.
+
+/** Per-channel preprocessing: y = (x * scale - mean) / std, channels in `channelOrder`, x in RGB 0..255. */
+export interface OnnxPreprocess {
+  scale: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  channelOrder: 'rgb' | 'bgr';
+}
+
+export type OnnxPreprocessPreset = 'caffe' | 'tf' | 'torch' | 'clip' | 'none';
+
+/** The usual conventions: Keras's caffe and tf modes, torchvision's ImageNet mean/std after /255, OpenAI CLIP's. */
+export const PREPROCESS_PRESETS: Record<OnnxPreprocessPreset, OnnxPreprocess> = {
+  caffe: { scale: 1, mean: [103.939, 116.779, 123.68], std: [1, 1, 1], channelOrder: 'bgr' },
+  tf: { scale: 1 / 127.5, mean: [1, 1, 1], std: [1, 1, 1], channelOrder: 'rgb' },
+  torch: { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], channelOrder: 'rgb' },
+  clip: { scale: 1 / 255, mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711], channelOrder: 'rgb' },
+  none: { scale: 1, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb' },
+};
+
+function triple(text: string, what: string): [number, number, number] {
+  const v = text.split('/').map(Number);
+  if (v.length === 1 && Number.isFinite(v[0])) return [v[0], v[0], v[0]];
+  if (v.length !== 3 || !v.every(Number.isFinite)) throw new UserError(`--preprocess ${what} must be one number or three separated by "/", got "${text}".`);
+  return v as [number, number, number];
+}
+
+/**
+ * A preset name, or "scale=1/255,mean=0.5/0.5/0.5,std=0.5/0.5/0.5,order=rgb" (any of the
+ * four keys; the others default to the identity: scale 1, mean 0, std 1, rgb).
+ */
+export function parsePreprocess(text: string): OnnxPreprocess {
+  if (text in PREPROCESS_PRESETS) return PREPROCESS_PRESETS[text as OnnxPreprocessPreset];
+  const out: OnnxPreprocess = { ...PREPROCESS_PRESETS.none };
+  const bad = () => new UserError(`--preprocess must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, or keys such as "scale=1/255,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,order=rgb", got "${text}".`);
+  for (const part of text.split(',')) {
+    const [key, value] = part.split('=').map((s) => s.trim());
+    if (!value) throw bad();
+    if (key === 'scale') {
+      const [a, b] = value.split('/').map(Number);
+      out.scale = b === undefined ? a : a / b;
+      if (!Number.isFinite(out.scale)) throw bad();
+    } else if (key === 'mean') out.mean = triple(value, 'mean');
+    else if (key === 'std') {
+      out.std = triple(value, 'std');
+      if (out.std.some((s) => s === 0)) throw new UserError(`--preprocess std must not be 0, got "${value}".`);
+    } else if (key === 'order') {
+      if (value !== 'rgb' && value !== 'bgr') throw new UserError(`--preprocess order must be rgb or bgr, got "${value}".`);
+      out.channelOrder = value;
+    } else throw bad();
+  }
+  return out;
+}
+
+export type OnnxLayout = 'NCHW' | 'NHWC';
+
+export interface OnnxBaseOptions {
+  /** Preset or parsed preprocessing. Default 'none'. */
+  preprocess?: OnnxPreprocessPreset | OnnxPreprocess;
+  /** Cut the model at this value (a node output); default the model's first output. */
+  upTo?: string;
+  /** [H, W]: required when the model leaves its input size open; must agree when it fixes it. */
+  imageSize?: [number, number];
+  /** Only when the input's shape does not tell (no dimension of 3 channels). */
+  layout?: OnnxLayout;
+  /** ONNX Runtime threads (default: all cores). */
+  threads?: number;
+}
+
+export interface OnnxBaseInfo {
+  file: string;
+  /** sha256 of the .onnx file: what a run records to know its base. */
+  sha256: string;
+  inputName: string;
+  outputName: string;
+  layout: OnnxLayout;
+  imageSize: [number, number];
+  preprocess: OnnxPreprocess;
+}
+
+type Dim = { dimValue?: number | { toNumber(): number } | null; dimParam?: string | null };
+
+function dimOf(d: Dim): number | null {
+  const v = d.dimValue;
+  if (v === undefined || v === null) return null;
+  const n = typeof v === 'number' ? v : v.toNumber();
+  return n > 0 ? n : null;
+}
+
+function onnxError(file: string, what: string, fix: string): UserError {
+  return new UserError(`${file}: ${what}. ${fix}`);
+}
+
+/** Read and check `file`, and return the facts plus the model bytes to run (cut at upTo when asked). */
+export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { info: OnnxBaseInfo; bytes: Uint8Array } {
+  if (!existsSync(file) || !statSync(file).isFile()) throw new UserError(`The ONNX model ${file} does not exist. Give the path of a .onnx file.`);
+  const raw = readFileSync(file);
+  const sha256 = createHash('sha256').update(raw).digest('hex');
+  let model;
+  try {
+    model = decodeModel(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+  } catch (e) {
+    throw onnxError(file, `is not an ONNX model (${(e as Error).message})`, 'Give a .onnx file exported by torch.onnx, tf2onnx, optimum or tlkit.');
+  }
+  const graph = model.graph;
+  if (!graph || !graph.node?.length) throw onnxError(file, 'holds no graph', 'Give a .onnx file with a model in it.');
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  if (inputs.length !== 1) {
+    throw onnxError(file, `has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`, 'A base must take exactly one image input; export the image encoder alone.');
+  }
+  const input = inputs[0];
+  const tensorType = input.type?.tensorType;
+  const dims = (tensorType?.shape?.dim ?? []) as Dim[];
+  if (tensorType?.elemType !== 1 || dims.length !== 4) {
+    throw onnxError(file, `its input "${input.name}" is not a float32 image batch (rank ${dims.length}, element type ${tensorType?.elemType})`, 'Give a model whose input is [N, 3, H, W] or [N, H, W, 3] float32.');
+  }
+  const d = dims.map(dimOf);
+  let layout: OnnxLayout;
+  if (d[1] === 3 && d[3] !== 3) layout = 'NCHW';
+  else if (d[3] === 3 && d[1] !== 3) layout = 'NHWC';
+  else if (d[1] === 3 && d[3] === 3) layout = opts.layout ?? 'NCHW';
+  else if (opts.layout) layout = opts.layout;
+  else throw onnxError(file, `the layout of input "${input.name}" ${JSON.stringify(d)} is unclear (no axis of 3 channels)`, 'Say it with the layout option (NCHW or NHWC).');
+  const fixed: [number | null, number | null] = layout === 'NCHW' ? [d[2], d[3]] : [d[1], d[2]];
+  let imageSize: [number, number];
+  if (fixed[0] !== null && fixed[1] !== null) {
+    if (opts.imageSize && (opts.imageSize[0] !== fixed[0] || opts.imageSize[1] !== fixed[1])) {
+      throw onnxError(file, `takes ${fixed[0]}x${fixed[1]} images, but an image size of ${opts.imageSize.join('x')} was asked for`, `Drop --image-size (the model fixes it), or use ${fixed[0]}.`);
+    }
+    imageSize = [fixed[0], fixed[1]];
+  } else {
+    if (!opts.imageSize) throw onnxError(file, `leaves its input size open (${JSON.stringify(d)})`, 'Pass an image size (--image-size N).');
+    imageSize = [fixed[0] ?? opts.imageSize[0], fixed[1] ?? opts.imageSize[1]];
+  }
+
+  let outputName = graph.output?.[0]?.name ?? '';
+  let bytes: Uint8Array = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (opts.upTo !== undefined && opts.upTo !== outputName) {
+    const producers = new Map<string, number>();
+    graph.node.forEach((n, i) => (n.output ?? []).forEach((o) => producers.set(o, i)));
+    if (!producers.has(opts.upTo)) {
+      const sample = [...producers.keys()].slice(-6).join(', ');
+      throw onnxError(file, `has no value named "${opts.upTo}" to cut at`, `Give the name of a node output (the last ones: ${sample}).`);
+    }
+    // keep only the nodes the cut needs
+    const keep = new Set<number>();
+    const stack = [opts.upTo];
+    while (stack.length) {
+      const name = stack.pop()!;
+      const i = producers.get(name);
+      if (i === undefined || keep.has(i)) continue;
+      keep.add(i);
+      stack.push(...(graph.node[i].input ?? []).filter(Boolean));
+    }
+    graph.node = graph.node.filter((_, i) => keep.has(i));
+    graph.output = [{ name: opts.upTo, type: { tensorType: { elemType: 1 } } }];
+    outputName = opts.upTo;
+    bytes = encodeModel(model);
+  }
+  const preprocess = typeof opts.preprocess === 'object' ? opts.preprocess : PREPROCESS_PRESETS[opts.preprocess ?? 'none'];
+  return { info: { file, sha256, inputName: input.name ?? '', outputName, layout, imageSize, preprocess }, bytes };
+}
+
+/**
+ * RGB 0..255 images, NHWC [n, H, W, 3] -> the model's input: preprocessed, channels in
+ * the model's order, in its layout.
+ */
+export function toModelInput(images: Float32Array, n: number, info: Pick<OnnxBaseInfo, 'layout' | 'imageSize' | 'preprocess'>): Float32Array {
+  const [h, w] = info.imageSize;
+  const hw = h * w;
+  if (images.length !== n * hw * 3) throw new Error(`toModelInput: ${images.length} values for ${n} images of ${h}x${w}x3`);
+  const { scale, mean, std, channelOrder } = info.preprocess;
+  const out = new Float32Array(images.length);
+  for (let c = 0; c < 3; c++) {
+    const src = channelOrder === 'bgr' ? 2 - c : c;
+    const m = mean[c];
+    const inv = 1 / std[c];
+    for (let b = 0; b < n; b++) {
+      const base = b * hw * 3;
+      for (let p = 0; p < hw; p++) {
+        const v = (images[base + p * 3 + src] * scale - m) * inv;
+        if (info.layout === 'NHWC') out[base + p * 3 + c] = v;
+        else out[base + c * hw + p] = v;
+      }
+    }
+  }
+  return out;
+}
+
+/** An ONNX image model used as a frozen base: RGB 0..255 NHWC batches in, its (cut) output out. */
+export class OnnxBase {
+  private constructor(
+    readonly info: OnnxBaseInfo,
+    private readonly model: OrtModel,
+  ) {}
+
+  static async load(file: string, opts: OnnxBaseOptions = {}): Promise<OnnxBase> {
+    const { info, bytes } = inspectOnnxBase(file, opts);
+    let model: OrtModel;
+    try {
+      model = await OrtModel.create(bytes, { inputName: info.inputName, outputName: info.outputName, threads: opts.threads });
+    } catch (e) {
+      throw onnxError(file, `cannot be loaded by ONNX Runtime (${(e as Error).message.split('\n')[0]})`, 'Check that the file is complete and uses standard ONNX operators.');
+    }
+    return new OnnxBase(info, model);
+  }
+
+  /** Features of `n` images (RGB 0..255, [n, H, W, 3] at the base's image size), in the model's output layout. */
+  async run(images: Float32Array, n: number): Promise<OrtOutput> {
+    const [h, w] = this.info.imageSize;
+    const shape = this.info.layout === 'NCHW' ? [n, 3, h, w] : [n, h, w, 3];
+    return this.model.run(toModelInput(images, n, this.info), shape);
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
