@@ -15,6 +15,8 @@ import { readMeta } from '../run/meta.js';
 import { tlkitVersion } from '../version.js';
 import { affineRange, float16Bits, quantizeWeights } from './quantize.js';
 import { RESIZE_RULE, tfjsModelBytes } from './exportRun.js';
+import { readKerasH5 } from '../weights/kerasH5.js';
+import { h5 } from '../weights/h5wasmLoader.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
@@ -161,7 +163,7 @@ test('export --quantize float16|uint8: smaller weights, tfjs decodes them, predi
   assert.match(badQ.stderr, /--quantize must be float16 or uint8, got 'int4'/);
   const badF = cli('export', run, '--format', 'coreml', '--out', path.join(root, 'x'));
   assert.equal(badF.status, 2);
-  assert.match(badF.stderr, /--format must be one of tfjs, onnx, tm, got 'coreml'/);
+  assert.match(badF.stderr, /--format must be one of tfjs, onnx, tm, keras, got 'coreml'/);
 });
 
 test('export --format onnx: one file, labels in metadata_props, onnxruntime-node matches tlkit predict to 1e-4', async () => {
@@ -204,4 +206,59 @@ test('export --format tm: Teachable Machine layout (x/127 - 1 in, one softmax pr
   assert.ok(d <= 1e-4, `tm export vs tlkit predict: ${d}`);
   tf.dispose([x, y]);
   model.dispose();
+});
+
+test('export --format keras: a legacy Keras .h5 model laid out as Keras documents it, read back by tlkit\'s .h5 loader', async () => {
+  const out = path.join(root, 'export-keras');
+  const r = cli('export', run, '--format', 'keras', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(fs.readdirSync(out).sort(), ['metadata.json', 'model.h5']);
+  const file = path.join(out, 'model.h5');
+  const model = await tfl.loadLayersModel(fileSystemIO(path.join(run, 'model')));
+  try {
+    // keras/src/legacy/saving/legacy_h5_format.py save_model_to_hdf5: root attributes.
+    const lib = await h5();
+    const f = new lib.File(file, 'r');
+    try {
+      assert.deepEqual(Object.keys(f.attrs).sort(), ['backend', 'keras_version', 'model_config']);
+      assert.equal(f.attrs.backend.value, 'tensorflow');
+      assert.match(String(f.attrs.keras_version.value), /^2\.\d+\.\d+$/);
+      const config = JSON.parse(String(f.attrs.model_config.value));
+      assert.equal(config.class_name, 'Functional');
+      assert.deepEqual(config.config.layers.map((l: { name: string }) => l.name), model.layers.map((l) => l.name));
+      assert.deepEqual(config.config.input_layers, [[model.layers[0].name, 0, 0]]);
+      assert.equal(config.config.output_layers[0][0], model.outputLayers[0].name);
+      for (const l of config.config.layers) {
+        assert.equal(typeof l.class_name, 'string');
+        assert.ok(Array.isArray(l.inbound_nodes), `${l.name}: inbound_nodes`);
+      }
+      const dense = config.config.layers.find((l: { class_name: string }) => l.class_name === 'Dense');
+      assert.ok('kernel_initializer' in dense.config && 'use_bias' in dense.config, 'pythonic (snake_case) layer config keys');
+      assert.doesNotMatch(String(f.attrs.model_config.value), /"distribution":"normal"/, "Keras's name for the truncated normal");
+      // save_weights_to_hdf5_group: the model_weights group.
+      assert.deepEqual(f.keys(), ['model_weights']);
+      const mw = f.get('model_weights') as unknown as { attrs: Record<string, { value: unknown }>; keys(): string[] };
+      assert.deepEqual(Object.keys(mw.attrs).sort(), ['backend', 'keras_version', 'layer_names']);
+      assert.deepEqual(Array.from(mw.attrs.layer_names.value as string[]), model.layers.map((l) => l.name));
+    } finally {
+      f.close();
+    }
+    // Every layer's weight_names and datasets, read with tlkit's own Keras .h5 loader.
+    const read = await readKerasH5(file);
+    assert.deepEqual(read.layerNames, model.layers.map((l) => l.name));
+    for (const layer of model.layers) {
+      const stored = read.layers.get(layer.name) ?? [];
+      assert.equal(stored.length, layer.weights.length, layer.name);
+      layer.weights.forEach((v, i) => {
+        assert.match(stored[i].name, new RegExp(`^${layer.name}/[a-z_]+:0$`));
+        assert.deepEqual(stored[i].shape, v.shape);
+        assert.deepEqual(stored[i].data, v.read().dataSync());
+      });
+    }
+  } finally {
+    model.dispose();
+  }
+  const q = cli('export', run, '--format', 'keras', '--quantize', 'uint8', '--out', path.join(root, 'kq'));
+  assert.equal(q.status, 2);
+  assert.match(q.stderr, /the Keras \.h5 export keeps float32/);
 });

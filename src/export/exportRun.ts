@@ -15,12 +15,13 @@ import { fileSystemIO, MODEL_JSON, readModelJson } from '../weights/tfjsFiles.js
 import { browserPage } from './browserPage.js';
 import { quantizeWeights, type QuantizeMode } from './quantize.js';
 
-export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tm'] as const;
+export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tm', 'keras'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const METADATA_JSON = 'metadata.json';
 export const ONNX_FILE = 'model.onnx';
 export const PAGE_FILE = 'index.html';
+export const KERAS_FILE = 'model.h5';
 
 /** The one resize that reproduces `tlkit predict`'s pixels in tfjs (bilinear, half-pixel centres, no corner alignment). */
 export const RESIZE_RULE = 'tf.image.resizeBilinear(tf.browser.fromPixels(img), [height, width], false, true)';
@@ -195,6 +196,7 @@ function teachableMachineMetadata(meta: RunMeta, ours: ExportMetadata, runDir: s
  * - tfjs: model.json + weights.bin (tf.loadLayersModel), metadata.json, index.html (a page that runs it)
  * - onnx: model.onnx (preprocessing + base + head, NHWC RGB 0..255 in, metadata in its metadata_props) + metadata.json
  * - tm:   Teachable Machine's model.json + weights.bin + metadata.json (@teachablemachine/image), index.html
+ * - keras: model.h5, a legacy Keras HDF5 model (model_config + model_weights) for `keras.models.load_model` + metadata.json
  * `quantize` stores the tfjs weights as float16 or uint8 (tfjs-converter's encodings).
  */
 export async function exportRun(runDir: string, opts: ExportOptions): Promise<ExportResult> {
@@ -202,8 +204,8 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
     throw new UserError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got '${format}'. Pass e.g. --format tfjs.`);
   }
-  if (quantize && format === 'onnx') {
-    throw new UserError('--quantize applies to the tfjs weights (--format tfjs or tm); the ONNX export keeps float32. Leave --quantize out, or export --format tfjs.');
+  if (quantize && (format === 'onnx' || format === 'keras')) {
+    throw new UserError(`--quantize applies to the tfjs weights (--format tfjs or tm); the ${format === 'onnx' ? 'ONNX' : 'Keras .h5'} export keeps float32. Leave --quantize out, or export --format tfjs.`);
   }
   checkOut(out);
   await initBackend();
@@ -230,6 +232,14 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       } finally {
         model.dispose();
       }
+    } else if (format === 'keras') {
+      const { writeKerasModelH5 } = await import('./kerasModelH5.js');
+      const model = await tfl.loadLayersModel(fileSystemIO(source));
+      try {
+        await writeKerasModelH5(model, path.join(dir, KERAS_FILE));
+      } finally {
+        model.dispose();
+      }
     } else if (format === 'tm') {
       const model = await tfl.loadLayersModel(fileSystemIO(source));
       let wrapped: tfl.LayersModel;
@@ -251,9 +261,9 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     }
     const metaJson = format === 'tm' ? teachableMachineMetadata(meta, metadata, runDir) : metadata;
     await writeFileAtomic(path.join(dir, METADATA_JSON), `${JSON.stringify(metaJson, null, 2)}\n`);
-    if (format !== 'onnx') await writeFileAtomic(path.join(dir, PAGE_FILE), browserPage(metadata));
+    if (format === 'tfjs' || format === 'tm') await writeFileAtomic(path.join(dir, PAGE_FILE), browserPage(metadata));
     files = (await fsp.readdir(dir)).sort();
   });
-  const modelBytes = format === 'onnx' ? statSync(path.join(out, ONNX_FILE)).size : tfjsModelBytes(out);
+  const modelBytes = format === 'onnx' ? statSync(path.join(out, ONNX_FILE)).size : format === 'keras' ? statSync(path.join(out, KERAS_FILE)).size : tfjsModelBytes(out);
   return { out, format, files, modelBytes, runModelBytes: tfjsModelBytes(source), metadata };
 }

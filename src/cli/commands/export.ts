@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { checkOutputDir } from '../parseOptions.js';
 
-const FORMATS = ['tfjs', 'onnx', 'tm'];
+const FORMATS = ['tfjs', 'onnx', 'tm', 'keras'];
 const QUANTIZE = ['float16', 'uint8'];
 
 function mb(bytes: number): string {
@@ -13,7 +13,7 @@ function mb(bytes: number): string {
 export function register(program: Command): void {
   program
     .command('export')
-    .description('Export a trained run for another consumer: tfjs (browser, tf.loadLayersModel), onnx (ONNX Runtime, whole model in one file) or tm (Teachable Machine, @teachablemachine/image); with labels, image size, preprocessing and the resize rule in metadata.json.')
+    .description('Export a trained run for another consumer: tfjs (browser, tf.loadLayersModel), onnx (ONNX Runtime, whole model in one file) tm (Teachable Machine, @teachablemachine/image) or keras (a legacy .h5 model for keras.models.load_model); with labels, image size, preprocessing and the resize rule in metadata.json.')
     .argument('<run dir>', 'the --out folder of tlkit train')
     .requiredOption('--format <format>', `${FORMATS.join('|')}`)
     .requiredOption('--out <dir>', 'the folder to write (new, empty, or an earlier tlkit export, which is replaced)')
