@@ -54,7 +54,8 @@ test('the README\'s library examples run as written (against the built package)'
       // The examples are plain JavaScript modules (no type annotations): run them as such.
       const file = path.join(dir, `example${i + 1}.mjs`);
       fs.writeFileSync(file, code);
-      const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8' });
+      // Its own cache: features land in the temporary folder, not in the user's ~/.cache.
+      const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', env: { ...process.env, TLKIT_CACHE: path.join(dir, 'cache') } });
       assert.equal(r.status, 0, `example ${i + 1} failed:\n${r.stderr}`);
       if (i === 0) {
         assert.match(r.stdout, /best epoch \d+: val_loss \d/);

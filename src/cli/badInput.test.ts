@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn as spawnChild } from 'node:child_process';
+import { execFile, spawn as spawnChild, spawnSync as spawnSyncChild } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,4 +122,26 @@ test('train: every path and option that can fail is checked before extraction; a
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, stderr);
   assert.doesNotMatch(stderr, /EPIPE|internal error/);
+});
+
+test('train --out on a read-only file system: exit 2 at once naming the path (was exit 1 "internal error: ENOENT")', async (t) => {
+  const ro = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-'));
+  // A read-only mount needs root and a kernel that lets this sandbox mount; skip (and say so) elsewhere.
+  const mounted = spawnSyncChild('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', ro]).status === 0;
+  if (!mounted) {
+    t.skip('cannot mount a read-only tmpfs here');
+    return;
+  }
+  try {
+    await initBackend('cpu');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-data-'));
+    const data = await makeTinyDataset(path.join(root, 'data'), { train: 2, validation: 1 });
+    const baseDir = await makeTinyBase(path.join(root, 'base'));
+    const r = await tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(ro, 'run'), '--cache-dir', path.join(root, 'cache')]);
+    assertBadInput(r, 'train --out on a read-only disk', new RegExp(`--out ${ro.replace(/[.]/g, '\\.')}/run cannot be written: the file system is read-only \\(EROFS\\)`));
+    const cache = await tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(root, 'run'), '--cache-dir', path.join(ro, 'cache')]);
+    assertBadInput(cache, 'train --cache-dir on a read-only disk', /--cache-dir .* cannot be written: the file system is read-only \(EROFS\)/);
+  } finally {
+    spawnSyncChild('umount', [ro]);
+  }
 });

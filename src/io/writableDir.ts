@@ -48,7 +48,10 @@ export function ensureWritableDir(flag: string, dir: string): void {
   }
   const probe = path.join(dir, `.tlkit-write-test-${process.pid}`);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    // One level at a time: a recursive mkdir reports ENOENT on a read-only disk, not EROFS.
+    const missing: string[] = [];
+    for (let cur = path.resolve(dir); !fs.existsSync(cur); cur = path.dirname(cur)) missing.unshift(cur);
+    for (const d of missing) fs.mkdirSync(d);
     if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'EEXIST' });
     fs.writeFileSync(probe, 'x');
     fs.rmSync(probe, { force: true });

@@ -41,6 +41,7 @@ export async function makeTinyDataset(root: string, perClass: { train: number; v
  * conv scaling 0..255 to -1..1 (the folder declares no preprocessing), a conv, a pool.
  */
 export async function makeTinyBase(dir: string): Promise<string> {
+  await initBackend(process.env.TLKIT_BACKEND === 'wasm' ? 'wasm' : 'cpu');
   const input = tfl.input({ shape: [TINY_SIZE, TINY_SIZE, 3], name: 'input_1' });
   const kernel = tf.tidy(() => tf.reshape(tf.mul(tf.eye(3), 1 / 127.5), [1, 1, 3, 3]));
   const bias = tf.fill([3], -1);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hashWeights, loadBase, type ConvBase } from '../applications/loadBase.js';
 import { runPaths } from '../run/paths.js';
@@ -49,6 +50,12 @@ export function defaultFeatureCache(): string {
 
 export function featureCacheDir(opts: TrainOptions): string {
   return opts.cacheDir ?? defaultFeatureCache();
+}
+
+/** `<base family>-<16 hex>`: a hash of the data folder and of what the features depend on in the base. */
+export function cacheFolderName(dataRoot: string, base: ConvBase): string {
+  const h = createHash('sha256').update(JSON.stringify([path.resolve(dataRoot), base.weightsHash, base.imageSize, base.preprocessing])).digest('hex');
+  return `${base.family}-${h.slice(0, 16)}`;
 }
 
 /** The run's conv base at the requested image size (or the size of the run it resumes or fine-tunes, `runSize`). */
@@ -148,7 +155,9 @@ export async function cachedFeatures(
   splits: Array<'train' | 'validation'>,
   upTo?: string,
 ): Promise<{ train?: FeatureSplit; validation: FeatureSplit }> {
-  const root = featureCacheDir(ctx.opts);
+  // The default cache holds one folder per data folder and base, so that runs on other
+  // data or bases neither evict nor lock each other's features.
+  const root = ctx.opts.cacheDir ?? path.join(defaultFeatureCache(), cacheFolderName(ctx.data.root, base));
   const out = upTo ? path.join(root, `cut-${upTo}`) : root;
   const hasValidation = Boolean(ctx.data.splits.validation);
   const wanted = hasValidation ? splits : ['train'];

@@ -118,8 +118,12 @@ test('diverging fine-tuning (SGD, learning rate 10) keeps the head phase\'s best
     assert.ok(isUserError(error), String(error));
     assert.match((error as Error).message, /Training diverged: .*The best model so far \(epoch \d+, val_loss [0-9.]+\) is kept/);
   }
-  assert.equal(modelFiles(), good, 'the checkpoint on disk is still the head phase\'s best');
   const meta = await readMeta(out);
+  const history = (await readHistory(out))!;
+  const tuned = history.history.val_loss.slice(headMeta.epochsDone).filter(Number.isFinite);
+  // The rule: a fine-tuning epoch replaces the model only when its val_loss beats the best so far.
+  assert.equal(Math.min(...tuned) < headMeta.bestValLoss!, false, `fine-tuning val_loss ${tuned} vs the head's ${headMeta.bestValLoss}`);
+  assert.equal(modelFiles(), good, 'the checkpoint on disk is still the head phase\'s best');
   assert.equal(meta.bestEpoch, headMeta.bestEpoch);
   assert.equal(meta.bestValLoss, headMeta.bestValLoss);
 });

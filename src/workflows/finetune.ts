@@ -7,7 +7,7 @@ import { withAugmentationDefaults } from '../augment/params.js';
 import type { OrtModel } from '../engine/ortRunner.js';
 import { featureBatches, type BatchSource } from '../fit/batchSources.js';
 import type { FitLoop } from '../fit/fitLoop.js';
-import { buildHeadForTraining, compileHeadForTraining, HEAD_LAYER_NAMES } from '../fit/head.js';
+import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
 import { buildSuffixModel, cutForUnfreeze, defaultUnfreeze } from '../fit/suffixModel.js';
 import { writeDirAtomic } from '../io/atomicWrite.js';
@@ -34,6 +34,9 @@ export const FINETUNE_LEARNING_RATE = 1e-5;
 export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowResult> {
   const { opts } = ctx;
   const resumedPhase = ctx.resumed ? (ctx.resumed.meta.phase ?? 'finetune') : undefined;
+  // The saved state belongs to the phase that last finished an epoch (stopped right after
+  // the head phase, the fine-tuning phase starts afresh from the head's end).
+  const stateFor = (phase: string) => (ctx.resumed?.state?.phase === phase ? ctx.resumed.state : undefined);
   let loop: FitLoop | undefined;
 
   // Phase 1: the head. Fine-tuning a randomly initialised head would wreck the base's features.
@@ -41,7 +44,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
     const base = await loadRunBase(ctx);
     loop = newFitLoop(ctx, { ...runMeta(ctx, base, 'finetune', headSpec(opts)), phase: 'head' });
     if (opts.verbose && !ctx.resumed) ctx.log(`No --from run given: first training a head on the frozen base (${opts.epochs} epochs), as Keras recommends before fine-tuning.`);
-    const head = await trainHeadOnFeatures(ctx, base, loop, 'head', resumedPhase === 'head' ? ctx.resumed?.state : undefined);
+    const head = await trainHeadOnFeatures(ctx, base, loop, 'head', stateFor('head'));
     base.model.dispose();
     if (head.interrupted) return { loop, ...head };
   }
@@ -56,12 +59,11 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   const headOpts = source.meta.head;
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
   const models = buildHeadForTraining(featureShape, { numClasses, units: headOpts.units, dropout: headOpts.dropout, pooling: headOpts.pooling, seed: opts.seed });
-  for (const name of [HEAD_LAYER_NAMES.hidden, HEAD_LAYER_NAMES.output]) {
-    const src = sourceModel.layers.find((l) => l.name === name);
-    const dst = models.head.layers.find((l) => l.name === name);
-    if (dst && !src) throw new UserError(`--from ${sourceDir}: its model has no layer ${name}; it was not trained by tlkit with the same head options.`);
-    if (src && dst) dst.setWeights(src.getWeights());
+  const missing = models.head.layers.filter((l) => l.weights.length > 0 && !sourceModel.layers.some((s) => s.name === l.name));
+  if (missing.length > 0) {
+    throw new UserError(`--from ${sourceDir}: its model has no layer ${missing[0].name}; it was not trained by tlkit with the same head options.`);
   }
+  copyWeightsByName(sourceModel, models.head);
   sourceModel.dispose();
 
   // Phase 2: cut the base; suffix + head train together.
@@ -117,7 +119,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
           ...(augmentation ? { augmentation } : {}),
         },
       },
-      resumedPhase === 'finetune' ? ctx.resumed?.state : undefined,
+      stateFor('finetune'),
     );
     return { loop, ...outcome };
   } finally {
