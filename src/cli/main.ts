@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ register(program: Command): void 
   'check-data': () => import('./commands/checkData.js'),
   demo: () => import('./commands/demo.js'),
   evaluate: () => import('./commands/evaluate.js'),
+  export: () => import('./commands/export.js'),
   extract: () => import('./commands/extract.js'),
   models: () => import('./commands/models.js'),
   predict: () => import('./commands/predict.js'),

@@ -8,18 +8,15 @@ import type { RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readRun } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { evaluationFiles, RunPredictor, scoreEvaluation } from './predictor.js';
+import { checkRankOptions, evaluationFiles, rankScores, RunPredictor, scoreEvaluation, type ClassProbability, type RankOptions } from './predictor.js';
 
 /** An image for `predict`: a file path, the bytes of an image file, or RGB 0..255 pixels ([H, W, 3] or [N, H, W, 3]). */
 export type ClassifierInput = string | Uint8Array | tf.Tensor3D | tf.Tensor4D;
 
-export interface ClassProbability {
-  label: string;
-  probability: number;
-}
+export type { ClassProbability, RankOptions };
 
 export interface ClassifierPrediction {
-  /** The most probable class and its probability. */
+  /** The predicted class (the most probable one, or by `threshold` on a two-class model) and its probability. */
   label: string;
   probability: number;
   /** Every class, most probable first (the first `topK` when asked). */
@@ -63,15 +60,25 @@ export class Classifier {
     return this.meta.imageSize;
   }
 
-  /** Class probabilities of one input (or a batch tensor): one prediction per image. */
-  async predict(input: ClassifierInput | ClassifierInput[], opts: { topK?: number } = {}): Promise<ClassifierPrediction[]> {
+  /** True for a two-class model (sigmoid output = P(classNames[1]), or a two-way softmax): `threshold` applies. */
+  get isBinary(): boolean {
+    return this.classNames.length === 2;
+  }
+
+  /**
+   * Class probabilities of one input (or a batch tensor): one prediction per image, every
+   * class most probable first. `topK` keeps the first k; `threshold` (two-class models)
+   * predicts classNames[1] when its probability is >= threshold.
+   */
+  async predict(input: ClassifierInput | ClassifierInput[], opts: RankOptions = {}): Promise<ClassifierPrediction[]> {
+    checkRankOptions(opts, this.classNames);
     const inputs = Array.isArray(input) ? input : [input];
     const scores: number[][] = [];
     for (const x of inputs) scores.push(...(await this.scoresOf(x)));
-    return scores.map((s) => this.toPrediction(s, opts.topK));
+    return scores.map((s) => rankScores(s, this.classNames, opts));
   }
 
-  /** Accuracy, loss, confusion matrix and per-class precision/recall on labelled images (test/ or class folders). */
+  /** Accuracy, loss, confusion matrix and per-class precision/recall/F1/support on labelled images (test/ or class folders). */
   async evaluate(dir: string, opts: { batchSize?: number } = {}): Promise<Evaluation> {
     const { files, labels } = evaluationFiles(dir, this.classNames);
     return scoreEvaluation(await this.scoresOfFiles(files, opts.batchSize ?? 16), labels, this.classNames);
@@ -84,12 +91,6 @@ export class Classifier {
 
   async dispose(): Promise<void> {
     await this.predictor.dispose();
-  }
-
-  private toPrediction(scores: number[], topK?: number): ClassifierPrediction {
-    const all = scores.map((p, i) => ({ label: this.classNames[i], probability: p })).sort((a, b) => b.probability - a.probability);
-    const probabilities = topK !== undefined ? all.slice(0, Math.max(1, topK)) : all;
-    return { label: all[0].label, probability: all[0].probability, probabilities };
   }
 
   private async scoresOf(x: ClassifierInput): Promise<number[][]> {

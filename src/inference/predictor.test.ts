@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { evaluationFiles } from './predictor.js';
+import { checkRankOptions, evaluationFiles, rankScores, scoreEvaluation } from './predictor.js';
 
 async function writeImages(dir: string, n: number): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
@@ -32,4 +32,36 @@ test('evaluation data: test/ of the book layout, class folders directly, or a fo
   assert.equal(evaluationFiles(flat, ['cats', 'dogs']).files.length, 2);
 
   assert.throws(() => evaluationFiles(flat, ['cats', 'dogs', 'birds']), /trained on classes \[cats, dogs, birds\]/);
+});
+
+test('rankScores: every class most probable first, topK keeps the first k, threshold picks the positive class of a two-class model', () => {
+  const three = rankScores([0.2, 0.5, 0.3], ['a', 'b', 'c']);
+  assert.deepEqual(three, { label: 'b', probability: 0.5, probabilities: [{ label: 'b', probability: 0.5 }, { label: 'c', probability: 0.3 }, { label: 'a', probability: 0.2 }] });
+  assert.deepEqual(rankScores([0.2, 0.5, 0.3], ['a', 'b', 'c'], { topK: 1 }).probabilities, [{ label: 'b', probability: 0.5 }]);
+  // Two classes, P(dogs) = 0.3: the most probable is cats; with threshold 0.25, dogs is predicted (with its own probability).
+  assert.equal(rankScores([0.7, 0.3], ['cats', 'dogs']).label, 'cats');
+  const low = rankScores([0.7, 0.3], ['cats', 'dogs'], { threshold: 0.25 });
+  assert.equal(low.label, 'dogs');
+  assert.equal(low.probability, 0.3);
+  assert.deepEqual(low.probabilities.map((p) => p.label), ['cats', 'dogs'], 'probabilities stay sorted');
+  assert.equal(rankScores([0.2, 0.8], ['cats', 'dogs'], { threshold: 0.9 }).label, 'cats');
+  assert.throws(() => checkRankOptions({ threshold: 0.5 }, ['a', 'b', 'c'], { threshold: '--threshold' }), /--threshold applies to two-class \(binary\) models only; this model has 3 classes/);
+  assert.throws(() => checkRankOptions({ threshold: 1.5 }, ['a', 'b']), /threshold must be a probability from 0 to 1/);
+  assert.throws(() => checkRankOptions({ topK: 0 }, ['a', 'b']), /topK must be a whole number >= 1, got 0/);
+});
+
+test('scoreEvaluation: per-class precision, recall, F1 and support from the confusion matrix', () => {
+  // true: a a a b b c; predicted: a a b b c c
+  const onehot = (i: number) => [0, 1, 2].map((j) => (j === i ? 0.9 : 0.05));
+  const e = scoreEvaluation([0, 0, 1, 1, 2, 2].map(onehot), [0, 0, 0, 1, 1, 2], ['a', 'b', 'c']);
+  assert.deepEqual(e.confusion, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+  assert.deepEqual(e.support, [3, 2, 1]);
+  assert.deepEqual(e.precision, [1, 0.5, 0.5]);
+  assert.deepEqual(e.recall, [2 / 3, 0.5, 1]);
+  assert.ok(Math.abs(e.f1[0] - 0.8) < 1e-12);
+  assert.ok(Math.abs(e.f1[1] - 0.5) < 1e-12);
+  assert.ok(Math.abs(e.f1[2] - 2 / 3) < 1e-12);
+  // A class never predicted and never present: 0, not NaN.
+  const none = scoreEvaluation([onehot(0)], [0], ['a', 'b', 'c']);
+  assert.deepEqual(none.f1, [1, 0, 0]);
 });

@@ -71,6 +71,57 @@ export function toPrediction(file: string, scores: number[], classes: string[]):
   return { file, label: classes[best], probability: scores[best] };
 }
 
+export interface ClassProbability {
+  label: string;
+  probability: number;
+}
+
+export interface RankedPrediction {
+  /** The predicted class (the most probable one, or by `threshold` for a two-class model) and its probability. */
+  label: string;
+  probability: number;
+  /** Every class, most probable first (the first `topK` when asked). */
+  probabilities: ClassProbability[];
+}
+
+export interface RankOptions {
+  /** Keep only the `topK` most probable classes in `probabilities` (the label is still chosen among all). */
+  topK?: number;
+  /**
+   * Two-class models only: predict classes[1] (the positive class, P = the sigmoid output)
+   * when its probability is >= threshold, else classes[0]. Default: the most probable class (0.5).
+   */
+  threshold?: number;
+}
+
+/** Check topK / threshold against a model's classes; a UserError naming the value and the fix. */
+export function checkRankOptions(opts: RankOptions, classes: string[], names: { topK?: string; threshold?: string } = {}): void {
+  const { topK, threshold } = opts;
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) {
+    throw new UserError(`${names.topK ?? 'topK'} must be a whole number >= 1, got ${topK}. Pass e.g. ${names.topK ?? 'topK'} ${Math.min(3, classes.length)}.`);
+  }
+  if (threshold !== undefined) {
+    if (classes.length !== 2) {
+      throw new UserError(`${names.threshold ?? 'threshold'} applies to two-class (binary) models only; this model has ${classes.length} classes [${classes.join(', ')}]. Leave it out (the most probable class is predicted) or use ${names.topK ?? 'topK'}.`);
+    }
+    if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= 1)) {
+      throw new UserError(`${names.threshold ?? 'threshold'} must be a probability from 0 to 1 (of the positive class '${classes[1]}'), got ${threshold}. Pass e.g. ${names.threshold ?? 'threshold'} 0.5.`);
+    }
+  }
+}
+
+/** Class scores -> the predicted label and every class probability, sorted (stable: ties keep class order). */
+export function rankScores(scores: number[], classes: string[], opts: RankOptions = {}): RankedPrediction {
+  const all = scores.map((p, i) => ({ label: classes[i], probability: p, i })).sort((a, b) => b.probability - a.probability || a.i - b.i);
+  let chosen = all[0];
+  if (opts.threshold !== undefined && classes.length === 2) {
+    const c = scores[1] >= opts.threshold ? 1 : 0;
+    chosen = all.find((x) => x.i === c) as (typeof all)[number];
+  }
+  const kept = opts.topK !== undefined ? all.slice(0, Math.max(1, opts.topK)) : all;
+  return { label: chosen.label, probability: chosen.probability, probabilities: kept.map(({ label, probability }) => ({ label, probability })) };
+}
+
 export interface LabelledFiles {
   /** The folder holding the class folders. */
   dir: string;
@@ -110,7 +161,7 @@ export function evaluationFiles(data: string, classes: string[]): LabelledFiles 
 
 const EPSILON = 1e-7; // Keras's backend epsilon, used to clip probabilities in cross-entropy.
 
-/** Accuracy, Keras's cross-entropy loss, confusion matrix and per-class precision/recall. */
+/** Accuracy, Keras's cross-entropy loss, confusion matrix and per-class precision/recall/F1/support. */
 export function scoreEvaluation(scores: number[][], labels: number[], classes: string[]): Evaluation {
   const k = classes.length;
   const confusion = classes.map(() => new Array<number>(k).fill(0));
@@ -133,5 +184,7 @@ export function scoreEvaluation(scores: number[][], labels: number[], classes: s
     const row = confusion[c].reduce((a, b) => a + b, 0);
     return row === 0 ? 0 : confusion[c][c] / row;
   });
-  return { accuracy: n ? correct / n : 0, loss: n ? lossSum / n : 0, n, classes, confusion, precision, recall };
+  const f1 = classes.map((_, c) => (precision[c] + recall[c] === 0 ? 0 : (2 * precision[c] * recall[c]) / (precision[c] + recall[c])));
+  const support = confusion.map((row) => row.reduce((a, b) => a + b, 0));
+  return { accuracy: n ? correct / n : 0, loss: n ? lossSum / n : 0, n, classes, confusion, precision, recall, f1, support };
 }

@@ -6,6 +6,7 @@ import type { RunEvaluation, FileResult } from '../run/evaluation.js';
 import type { HistoryData } from '../run/history.js';
 import type { RunMeta } from '../run/meta.js';
 import { accuracyChart, curveChartSvg, lossChart } from './plots.js';
+import { describeHeadSpec, type DataFacts, type ModelFacts } from './runFacts.js';
 import { escapeXml } from './strokeFont.js';
 
 export interface ReportInput {
@@ -17,6 +18,47 @@ export interface ReportInput {
   evaluationNote?: string;
   /** How many confidently wrong images to show. Default 12. */
   topWrong?: number;
+  /** How many highest-loss images to show per class. Default 6. */
+  topLossesPerClass?: number;
+  /** Size, parameter count and head of the saved model (from model/model.json). */
+  model?: ModelFacts;
+  /** Per-class image counts of the training data, or why there are none. */
+  data?: { facts?: DataFacts; note?: string };
+  /** tlkit's version, printed in the report. */
+  version?: string;
+}
+
+export interface LossItem extends FileResult {
+  /** Cross-entropy of the true class: -log P(true). */
+  loss: number;
+  predicted: number;
+}
+
+/** Per class, the images of that class with the highest loss (fastai's plot_top_losses, by class). */
+export function topLossesPerClass(files: FileResult[], classes: string[], top: number): LossItem[][] {
+  const by: LossItem[][] = classes.map(() => []);
+  for (const f of files) {
+    let predicted = 0;
+    for (let i = 1; i < f.scores.length; i++) if (f.scores[i] > f.scores[predicted]) predicted = i;
+    const loss = -Math.log(Math.min(1 - 1e-7, Math.max(1e-7, f.scores[f.label])));
+    by[f.label]?.push({ ...f, loss, predicted });
+  }
+  return by.map((items) => items.sort((a, b) => b.loss - a.loss).slice(0, top));
+}
+
+function describeAugmentation(meta: RunMeta): string {
+  const a = meta.augmentation;
+  if (!a || (meta.mode === 'features' && !meta.options?.augment)) return meta.mode === 'features' ? 'none (features mode: the base runs once on the images as they are)' : 'none';
+  const layers = [
+    a.flip !== 'none' ? `RandomFlip("${a.flip}")` : '',
+    a.rotation ? `RandomRotation(${a.rotation})` : '',
+    a.zoom ? `RandomZoom(${a.zoom})` : '',
+  ].filter(Boolean);
+  return layers.length ? layers.join(' -> ') : 'none (every transform turned off)';
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(2)} MB`;
 }
 
 export interface WrongPrediction extends FileResult {
@@ -89,15 +131,18 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['Preprocessing', meta.preprocessing],
     ['Image size', meta.imageSize],
     ['Classes', meta.classes.join(', ')],
-    ['Data', o.data],
+    ['Data', meta.data ?? o.data],
     ['Epochs', o.epochs],
     ['Batch size', o.batchSize],
     ['Optimizer', `${o.optimizer ?? 'rmsprop'}, learning rate ${o.learningRate ?? (meta.mode === 'finetune' ? 1e-5 : 1e-3)}`],
-    // meta.head is the head the model has (a fine-tuning run's comes from the run it started from).
-    ['Head', `${meta.head?.pooling ?? o.pooling ?? 'flatten'} -> Dense(${meta.head?.units ?? o.headUnits ?? 256}, relu) -> Dropout(${meta.head?.dropout ?? o.dropout ?? 0.5}) -> ${meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${meta.classes.length}, softmax)`}`],
+    // The head as the saved model has it (a fine-tuning run's comes from the run it started from).
+    ['Head', input.model?.head ?? describeHeadSpec(meta.head ?? { units: Number(o.headUnits ?? 256), dropout: Number(o.dropout ?? 0.5), pooling: o.pooling === 'avg' ? 'avg' : 'flatten' }, meta)],
+    ['Augmentation', describeAugmentation(meta)],
+    ['Model size', input.model ? `${megabytes(input.model.bytes)} (${input.model.params.toLocaleString('en-US')} parameters; model/ folder, float32)` : undefined],
     ['Seed', o.seed],
     ['Best epoch', best >= 0 ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''})` : 'none'],
     ['Finished', meta.finished ? 'yes' : meta.interrupted ? 'no (interrupted; resume with --resume)' : 'no'],
+    ['tlkit version', input.version],
   ];
   const t = meta.timings ?? {};
   const timings: Array<[string, unknown]> = [
@@ -110,10 +155,40 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ? `<div class="charts"><figure id="accuracy-chart">${curveChartSvg(accuracyChart(history))}</figure><figure id="loss-chart">${curveChartSvg(lossChart(history))}</figure></div>`
     : '<p>No finished epoch yet: no curves.</p>';
 
+  let dataHtml = `<p>${h(input.data?.note ?? 'No data folder recorded for this run.')}</p>`;
+  const facts = input.data?.facts;
+  if (facts) {
+    const splits = (['train', 'validation', 'test'] as const).filter((sp) => facts.counts[sp]);
+    const head = `<tr><th>class</th>${splits.map((sp) => `<th>${sp}${facts.layout === 'classes' && sp === 'train' ? ' (all, before --validation-split)' : ''}</th>`).join('')}</tr>`;
+    const rows = meta.classes.map((c) => `<tr><th>${h(c)}</th>${splits.map((sp) => `<td>${facts.counts[sp]?.[c] ?? 0}</td>`).join('')}</tr>`).join('');
+    const totals = `<tr><th>total</th>${splits.map((sp) => `<td>${Object.values(facts.counts[sp] ?? {}).reduce((a, b) => a + b, 0)}</td>`).join('')}</tr>`;
+    dataHtml = `<p>Images per class in ${h(facts.dir)}:</p><table class="counts" id="counts">${head}${rows}${totals}</table>`;
+  }
+
   let evalHtml = `<p>${h(input.evaluationNote ?? 'Not evaluated. Run `tlkit evaluate --model RUN --data DIR` first.')}</p>`;
   let wrongHtml = '';
+  let lossesHtml = '';
   if (evaluation) {
-    evalHtml = `${table([['Evaluated on', evaluation.dir], ['Images', evaluation.n], ['Accuracy', evaluation.accuracy.toFixed(4)], ['Loss', evaluation.loss.toFixed(4)]])}${confusionTable(evaluation)}`;
+    const f1 = evaluation.f1 ?? evaluation.precision.map((p, i) => (p + evaluation.recall[i] ? (2 * p * evaluation.recall[i]) / (p + evaluation.recall[i]) : 0));
+    const support = evaluation.support ?? evaluation.confusion.map((row) => row.reduce((a, b) => a + b, 0));
+    const perClass = `<table class="per-class" id="per-class"><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${evaluation.classes
+      .map((c, i) => `<tr><th>${h(c)}</th><td>${evaluation.precision[i].toFixed(4)}</td><td>${evaluation.recall[i].toFixed(4)}</td><td>${f1[i].toFixed(4)}</td><td>${support[i]}</td></tr>`)
+      .join('')}</table>`;
+    evalHtml = `${table([['Evaluated on', evaluation.dir], ['Images', evaluation.n], ['Accuracy', evaluation.accuracy.toFixed(4)], ['Loss', evaluation.loss.toFixed(4)]])}${confusionTable(evaluation)}${perClass}`;
+    const losses = topLossesPerClass(evaluation.files, evaluation.classes, input.topLossesPerClass ?? 6);
+    const groups = await Promise.all(
+      losses.map(async (items, c) => {
+        const cards = await Promise.all(
+          items.map(async (w) => {
+            const src = await thumbnail(w.file);
+            const img = src ? `<img src="${src}" alt="${h(path.basename(w.file))}">` : `<div class="missing">image unavailable</div>`;
+            return `<figure class="loss">${img}<figcaption>loss ${w.loss.toFixed(3)}<br>predicted <b>${h(evaluation.classes[w.predicted])}</b> ${(w.scores[w.predicted] * 100).toFixed(1)}%<br><span class="file">${h(path.basename(w.file))}</span></figcaption></figure>`;
+          }),
+        );
+        return `<h3>${h(evaluation.classes[c])}</h3>${items.length ? `<div class="gallery">${cards.join('')}</div>` : '<p>No images of this class.</p>'}`;
+      }),
+    );
+    lossesHtml = `<div id="top-losses">${groups.join('\n')}</div>`;
     const wrong = mostConfidentlyWrong(evaluation.files, input.topWrong ?? 12);
     const cards = await Promise.all(
       wrong.map(async (w) => {
@@ -143,8 +218,9 @@ table.confusion td.cm { text-align: center; min-width: 4rem; font-weight: 600; }
 .charts figure { margin: 0; flex: 1 1 480px; }
 .charts svg { width: 100%; height: auto; border: 1px solid #eee; }
 .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 1rem; }
-figure.wrong { margin: 0; border: 1px solid #eee; padding: .4rem; text-align: center; }
-figure.wrong img { max-width: 160px; max-height: 160px; display: block; margin: 0 auto .3rem; }
+figure.wrong, figure.loss { margin: 0; border: 1px solid #eee; padding: .4rem; text-align: center; }
+figure.wrong img, figure.loss img { max-width: 160px; max-height: 160px; display: block; margin: 0 auto .3rem; }
+h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
 .file { color: #777; font-size: .8rem; word-break: break-all; }
 </style>
 </head>
@@ -153,14 +229,17 @@ figure.wrong img { max-width: 160px; max-height: 160px; display: block; margin: 
 <p>${h(meta.classes.join(' vs '))}: ${h(meta.mode)} mode on ${h(meta.baseSource)}.</p>
 <h2>Configuration</h2>
 ${table(config)}
+<h2>Data</h2>
+${dataHtml}
 <h2>Training curves</h2>
 ${curves}
 <h2>Evaluation</h2>
 ${evalHtml}
 ${evaluation ? `<h2>Most confidently wrong images</h2>\n${wrongHtml}` : ''}
+${evaluation ? `<h2>Top losses per class</h2>\n${lossesHtml}` : ''}
 <h2>Timings</h2>
 ${table(timings.filter(([, v]) => v !== undefined))}
-<p class="file">Generated by tlkit on ${h(new Date().toISOString())}.</p>
+<p class="file">Generated by tlkit${input.version ? ` ${h(input.version)}` : ''} on ${h(new Date().toISOString())}.</p>
 </body>
 </html>
 `;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { accuracyChart, curveChartSvg, lossChart, niceTicks, writeHistoryPlots } from './plots.js';
+import { accuracyChart, chooseScale, curveChartSvg, lossChart, niceTicks, writeHistoryPlots } from './plots.js';
 import { textPath, textWidth } from './strokeFont.js';
 import type { HistoryData } from '../run/history.js';
 
@@ -52,4 +52,42 @@ test('niceTicks and the stroke font', () => {
   assert.ok(textWidth('Training', 12) > textWidth('Train', 12));
   assert.ok(textWidth('ii', 12) < textWidth('mm', 12));
   assert.match(textPath('A1', 0, 10, 6), /^M[\d. ]+L/);
+});
+
+/** The x, y pairs of a stroke-font path's d attribute. */
+function pathPoints(d: string): Array<[number, number]> {
+  const nums = d.match(/-?[\d.]+/g)?.map(Number) ?? [];
+  const pts: Array<[number, number]> = [];
+  for (let i = 0; i + 1 < nums.length; i += 2) pts.push([nums[i], nums[i + 1]]);
+  return pts;
+}
+
+test('the fine-tuning marker label is never clipped, even when fine-tuning starts at the last epoch', () => {
+  for (const start of [0, 1, 3, 4]) {
+    const svg = curveChartSvg(lossChart({ ...history, fineTuneStartEpoch: start }));
+    const label = svg.match(/<g class="marker-label"><path d="([^"]+)"/);
+    assert.ok(label, `marker label drawn (start ${start})`);
+    for (const [x, y] of pathPoints(label[1])) {
+      assert.ok(x >= 84 && x <= 640 - 24, `start ${start}: x ${x} inside the plot`);
+      assert.ok(y >= 48 && y <= 480 - 60, `start ${start}: y ${y} inside the plot`);
+    }
+  }
+});
+
+test('a loss spike does not flatten the loss curve: more than two decades -> log scale', () => {
+  assert.equal(chooseScale([0.5, 0.3, 0.2]), 'linear');
+  assert.equal(chooseScale([0.5, 0.3, 40, 0.1]), 'log');
+  assert.equal(chooseScale([0, 0.3, 40]), 'linear', 'a zero cannot go on a log scale');
+  const spike: HistoryData = { epoch: [0, 1, 2, 3, 4], history: { loss: [0.5, 0.3, 40, 0.1, 0.05], val_loss: [0.4, 0.3, 0.25, 0.2, 0.2] } };
+  const chart = lossChart(spike);
+  assert.equal(chart.scale, 'log');
+  const svg = curveChartSvg(chart);
+  assert.ok(svg.includes('<title>Loss (log scale)</title>'));
+  for (const tick of ['0.1', '1', '10']) assert.ok(svg.includes(`<title>${tick}</title>`), `tick ${tick}`);
+  const ys = [...svg.matchAll(/<circle class="training" cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+  // On a linear axis up to 40, 0.5 and 0.05 would sit 3 px apart; on the log axis a decade is a third of the plot.
+  assert.ok(ys[4] - ys[0] > 80, `0.5 vs 0.05: ${ys[4] - ys[0]} px apart`);
+  assert.ok(ys[2] >= 48 && ys[4] <= 480 - 60, 'every point inside the plot');
+  const linear = curveChartSvg(lossChart(history));
+  assert.ok(linear.includes('<title>Loss</title>'));
 });

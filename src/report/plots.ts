@@ -20,6 +20,23 @@ export interface CurveChart {
   /** 1-based epoch where fine-tuning started (marker drawn just before it). */
   markerEpoch?: number;
   markerLabel?: string;
+  /** y axis scale; 'log' draws only positive values. Default 'linear'. */
+  scale?: 'linear' | 'log';
+}
+
+/** Above this ratio between the largest and smallest value (two decades), the loss is drawn on a log scale. */
+export const LOG_SCALE_RATIO = 100;
+
+/** 'log' when the positive finite values span more than two decades (one spike would flatten a linear plot). */
+export function chooseScale(values: number[]): 'linear' | 'log' {
+  const v = values.filter((x) => Number.isFinite(x));
+  if (v.length < 2 || v.some((x) => x <= 0)) return 'linear';
+  return Math.max(...v) / Math.min(...v) > LOG_SCALE_RATIO ? 'log' : 'linear';
+}
+
+function formatLogTick(k: number): string {
+  // 10^k as plain decimals: 0.001, 0.01, 0.1, 1, 10, 100.
+  return k >= 0 ? String(10 ** k) : (10 ** k).toFixed(-k);
 }
 
 const W = 640;
@@ -30,7 +47,10 @@ const BLUE = '#1f77b4';
 export function curveChartSvg(c: CurveChart): string {
   const n = Math.max(c.training.length, c.validation.length);
   const xs = Array.from({ length: n }, (_, i) => i + 1);
-  const values = [...c.training, ...c.validation].filter(Number.isFinite);
+  const log = c.scale === 'log';
+  const drawable = (v: number) => Number.isFinite(v) && (!log || v > 0);
+  const tv = (v: number) => (log ? Math.log10(v) : v);
+  const values = [...c.training, ...c.validation].filter(drawable).map(tv);
   let lo = values.length ? Math.min(...values) : 0;
   let hi = values.length ? Math.max(...values) : 1;
   if (hi - lo < 1e-9) {
@@ -38,15 +58,19 @@ export function curveChartSvg(c: CurveChart): string {
     hi += 0.5;
   }
   const pad = (hi - lo) * 0.05;
-  const yTicks = niceTicks(lo - pad, hi + pad, 6);
-  const yMin = Math.min(lo - pad, yTicks[0]);
-  const yMax = Math.max(hi + pad, yTicks[yTicks.length - 1]);
+  const yTicks = log
+    ? Array.from({ length: Math.ceil(hi + pad) - Math.floor(lo - pad) + 1 }, (_, i) => Math.floor(lo - pad) + i).filter((k) => k >= lo - pad && k <= hi + pad)
+    : niceTicks(lo - pad, hi + pad, 6);
+  const yMin = log ? lo - pad : Math.min(lo - pad, yTicks[0]);
+  const yMax = log ? hi + pad : Math.max(hi + pad, yTicks[yTicks.length - 1]);
   const xMin = n > 1 ? 1 - (n - 1) * 0.05 : 0;
   const xMax = n > 1 ? n + (n - 1) * 0.05 : 2;
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom;
   const sx = (x: number) => M.left + ((x - xMin) / (xMax - xMin)) * plotW;
-  const sy = (y: number) => M.top + (1 - (y - yMin) / (yMax - yMin)) * plotH;
+  /** A value (not yet on the log scale) to its pixel row. */
+  const sy = (y: number) => M.top + (1 - (tv(y) - yMin) / (yMax - yMin)) * plotH;
+  const syT = (t: number) => M.top + (1 - (t - yMin) / (yMax - yMin)) * plotH;
   const xTicks = niceTicks(1, Math.max(2, n), 8).filter((t) => Number.isInteger(t) && t >= 1 && t <= Math.max(1, n));
 
   const out: string[] = [];
@@ -57,9 +81,9 @@ export function curveChartSvg(c: CurveChart): string {
   out.push(`<rect x="${M.left}" y="${M.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#222" stroke-width="1"/>`);
   for (const t of yTicks) {
     if (t < yMin || t > yMax) continue;
-    const y = r(sy(t));
+    const y = r(syT(t));
     out.push(`<line x1="${M.left - 5}" y1="${y}" x2="${M.left}" y2="${y}" stroke="#222"/>`);
-    out.push(svgText(formatTick(t, yTicks), M.left - 9, y + 5, 10, { anchor: 'end' }));
+    out.push(svgText(log ? formatLogTick(t) : formatTick(t, yTicks), M.left - 9, y + 5, 10, { anchor: 'end' }));
   }
   for (const t of xTicks) {
     const x = r(sx(t));
@@ -68,20 +92,20 @@ export function curveChartSvg(c: CurveChart): string {
   }
   out.push(svgText(c.title, W / 2, 30, 14, { anchor: 'middle' }));
   out.push(svgText('Epochs', M.left + plotW / 2, H - 14, 11, { anchor: 'middle' }));
-  out.push(svgText(c.yLabel, 20, M.top + plotH / 2, 11, { anchor: 'middle', rotate: -90 }));
+  out.push(svgText(log ? `${c.yLabel} (log scale)` : c.yLabel, 20, M.top + plotH / 2, 11, { anchor: 'middle', rotate: -90 }));
 
   const line = c.validation
-    .map((v, i) => (Number.isFinite(v) ? `${r(sx(xs[i]))},${r(sy(v))}` : null))
+    .map((v, i) => (drawable(v) ? `${r(sx(xs[i]))},${r(sy(v))}` : null))
     .filter((p): p is string => p !== null);
   if (line.length > 0) out.push(`<polyline class="validation" points="${line.join(' ')}" fill="none" stroke="${BLUE}" stroke-width="2" stroke-linejoin="round"/>`);
   c.training.forEach((v, i) => {
-    if (Number.isFinite(v)) out.push(`<circle class="training" cx="${r(sx(xs[i]))}" cy="${r(sy(v))}" r="4" fill="${BLUE}"/>`);
+    if (drawable(v)) out.push(`<circle class="training" cx="${r(sx(xs[i]))}" cy="${r(sy(v))}" r="4" fill="${BLUE}"/>`);
   });
 
   // Legend in the corner that hides the fewest points (matplotlib's loc="best", simplified).
   const legendW = 50 + Math.max(textWidth(c.trainingLabel, 10), textWidth(c.validationLabel, 10));
   const legendH = 48;
-  const points = [...c.training, ...c.validation].map((v, i) => [sx(xs[i % n]), sy(v)] as const).filter(([, y]) => Number.isFinite(y));
+  const points = [...c.training, ...c.validation].map((v, i) => [sx(xs[i % n]), drawable(v) ? sy(v) : NaN] as const).filter(([, y]) => Number.isFinite(y));
   const corners = [
     [M.left + plotW - legendW - 12, M.top + 12],
     [M.left + plotW - legendW - 12, M.top + plotH - legendH - 12],
@@ -96,9 +120,15 @@ export function curveChartSvg(c: CurveChart): string {
   out.push(`<line x1="${lx + 8}" y1="${ly + 34}" x2="${lx + 32}" y2="${ly + 34}" stroke="${BLUE}" stroke-width="2"/>`);
   out.push(svgText(c.validationLabel, lx + 38, ly + 39, 10));
   if (c.markerEpoch !== undefined && c.markerEpoch >= 1 && c.markerEpoch <= n) {
-    const x = r(sx(c.markerEpoch - 0.5));
+    // Half an epoch before the first fine-tuning epoch, kept inside the plot (fine-tuning from epoch 1 marks the left edge).
+    const x = r(Math.min(M.left + plotW, Math.max(M.left, sx(c.markerEpoch - 0.5))));
     out.push(`<line class="marker" x1="${x}" y1="${M.top}" x2="${x}" y2="${M.top + plotH}" stroke="#888" stroke-width="1.5" stroke-dasharray="6 4"/>`);
-    out.push(svgText(c.markerLabel ?? 'Fine-tuning', x + 6, ly > M.top + plotH / 2 ? M.top + 18 : M.top + plotH - 10, 9, { color: '#555' }));
+    // The label goes right of the marker, or left of it when it would cross the plot's right edge: never clipped.
+    const label = c.markerLabel ?? 'Fine-tuning';
+    const width = textWidth(label, 9);
+    const right = x + 6 + width <= M.left + plotW - 4;
+    const lx2 = right ? x + 6 : Math.max(M.left + 4 + width, x - 6);
+    out.push(`<g class="marker-label">${svgText(label, lx2, ly > M.top + plotH / 2 ? M.top + 18 : M.top + plotH - 10, 9, { color: '#555', anchor: right ? 'start' : 'end' })}</g>`);
   }
 
   out.push('</svg>');
@@ -125,6 +155,7 @@ export function lossChart(h: HistoryData): CurveChart {
     validation: h.history.val_loss ?? [],
     trainingLabel: 'Training loss',
     validationLabel: 'Validation loss',
+    scale: chooseScale([...(h.history.loss ?? []), ...(h.history.val_loss ?? [])]),
     ...marker(h),
   };
 }

@@ -1,7 +1,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { runPaths } from './paths.js';
 
-/** Accuracy, Keras's cross-entropy loss, confusion matrix and per-class precision/recall. */
+/** Accuracy, Keras's cross-entropy loss, confusion matrix and per-class precision/recall/F1/support. */
 export interface Evaluation {
   accuracy: number;
   loss: number;
@@ -11,6 +11,10 @@ export interface Evaluation {
   confusion: number[][];
   precision: number[];
   recall: number[];
+  /** Per class: harmonic mean of precision and recall (0 when both are 0). Absent in evaluation.json files older than this field. */
+  f1: number[];
+  /** Per class: how many images of that class were evaluated. */
+  support: number[];
 }
 
 export interface FileResult {
@@ -32,9 +36,16 @@ export interface RunEvaluation extends Evaluation {
 export async function readEvaluationFile(runDir: string): Promise<(RunEvaluation & { data?: string }) | undefined> {
   const file = runPaths(runDir).evaluation;
   if (!existsSync(file)) return undefined;
+  let e: RunEvaluation & { data?: string };
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as RunEvaluation & { data?: string };
+    e = JSON.parse(await fsp.readFile(file, 'utf8')) as RunEvaluation & { data?: string };
   } catch {
     return undefined;
   }
+  // Files written before F1 and support were recorded: both follow from the confusion matrix.
+  if (Array.isArray(e.confusion)) {
+    e.support ??= e.confusion.map((row) => row.reduce((a, b) => a + b, 0));
+    e.f1 ??= (e.precision ?? []).map((p, c) => (p + (e.recall?.[c] ?? 0) === 0 ? 0 : (2 * p * e.recall[c]) / (p + e.recall[c])));
+  }
+  return e;
 }

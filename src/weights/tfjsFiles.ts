@@ -65,7 +65,8 @@ export async function readWeightShards(
     }
   }
   const joined = tf.io.CompositeArrayBuffer.join(buffers);
-  const expected = specs.reduce((n, s) => n + tf.util.sizeFromShape(s.shape) * bytesPerElement(s.dtype) , 0);
+  // A quantized weight (tfjs-converter --quantize_*) is stored at its quantized size.
+  const expected = specs.reduce((n, s) => n + tf.util.sizeFromShape(s.shape) * bytesPerElement(s.quantization?.dtype ?? s.dtype), 0);
   if (joined.byteLength < expected) {
     throw new UserError(`The weight files of ${baseDir} hold ${joined.byteLength} bytes but model.json lists ${expected}; a shard is truncated. Copy the model folder again.`);
   }

@@ -21,7 +21,13 @@ test('evaluate --json prints exactly the contract shape; text mode has precision
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1);
   const e = JSON.parse(lines[0]);
-  assert.deepEqual(Object.keys(e), ['accuracy', 'loss', 'n', 'classes', 'confusion']);
+  assert.deepEqual(Object.keys(e), ['accuracy', 'loss', 'n', 'classes', 'confusion', 'precision', 'recall', 'f1', 'support']);
+  assert.deepEqual(e.support, [8, 8]);
+  for (let c = 0; c < 2; c++) {
+    assert.equal(e.recall[c], e.confusion[c][c] / 8);
+    assert.equal(e.precision[c], e.confusion[c][c] / (e.confusion[0][c] + e.confusion[1][c]));
+    assert.ok(Math.abs(e.f1[c] - (2 * e.precision[c] * e.recall[c]) / (e.precision[c] + e.recall[c])) < 1e-12);
+  }
   assert.equal(e.n, 16);
   assert.deepEqual(e.classes, ['cats', 'dogs']);
   assert.equal(e.confusion.flat().reduce((a: number, b: number) => a + b, 0), 16);
@@ -31,11 +37,12 @@ test('evaluate --json prints exactly the contract shape; text mode has precision
   const text = cli('evaluate', '--model', run, '--data', data);
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /accuracy: \d\.\d{4}/);
-  assert.match(text.stdout, /precision\s+recall/);
+  assert.match(text.stdout, /precision\s+recall\s+f1\s+support/);
+  assert.match(text.stdout, /\ndogs\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+8\n?/);
   assert.ok(fs.existsSync(path.join(run, 'evaluation.json')));
 });
 
-test('predict --json: one object a line with file, label, probability', () => {
+test('predict --json: one object a line with file, label, probability, then every class probability', () => {
   const dir = path.join(data, 'test', 'dogs');
   const one = path.join(data, 'test', 'cats', 'cats.0.png');
   const r = cli('predict', '--model', run, one, dir, '--json');
@@ -43,11 +50,88 @@ test('predict --json: one object a line with file, label, probability', () => {
   const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(rows.length, 1 + 8);
   for (const row of rows) {
-    assert.deepEqual(Object.keys(row), ['file', 'label', 'probability']);
+    assert.deepEqual(Object.keys(row), ['file', 'label', 'probability', 'probabilities']);
     assert.ok(['cats', 'dogs'].includes(row.label));
     assert.ok(row.probability >= 0.5 && row.probability <= 1);
+    assert.equal(row.probabilities.length, 2);
+    assert.deepEqual(row.probabilities[0], { label: row.label, probability: row.probability });
+    assert.ok(row.probabilities[0].probability >= row.probabilities[1].probability);
+    assert.ok(Math.abs(row.probabilities[0].probability + row.probabilities[1].probability - 1) < 1e-6);
   }
   assert.equal(rows[0].file, one);
+});
+
+test('predict --format json|ndjson|csv|text, --top-k, --threshold agree with each other and with the Classifier', async () => {
+  const dir = path.join(data, 'test');
+  const nd = cli('predict', '--model', run, dir, '--format', 'ndjson');
+  assert.equal(nd.status, 0, nd.stderr);
+  const rows = nd.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(rows.length, 16);
+
+  const js = cli('predict', '--model', run, dir, '--format', 'json');
+  assert.equal(js.status, 0, js.stderr);
+  assert.deepEqual(JSON.parse(js.stdout), rows);
+
+  const csv = cli('predict', '--model', run, dir, '--format', 'csv');
+  assert.equal(csv.status, 0, csv.stderr);
+  const lines = csv.stdout.trim().split('\n');
+  assert.equal(lines[0], 'file,label,probability,cats,dogs');
+  assert.equal(lines.length, 17);
+  const first = lines[1].split(',');
+  assert.equal(first[0], rows[0].file);
+  assert.equal(first[1], rows[0].label);
+  const pCats = rows[0].probabilities.find((p: { label: string }) => p.label === 'cats').probability;
+  assert.equal(Number(first[3]), pCats);
+
+  const top1 = cli('predict', '--model', run, dir, '--format', 'csv', '--top-k', '1');
+  assert.equal(top1.status, 0, top1.stderr);
+  assert.equal(top1.stdout.split('\n')[0], 'file,label,probability,label_1,probability_1');
+  const topNd = cli('predict', '--model', run, dir, '--json', '--top-k', '1');
+  for (const r of topNd.stdout.trim().split('\n').map((l) => JSON.parse(l))) assert.equal(r.probabilities.length, 1);
+
+  const text = cli('predict', '--model', run, rows[0].file);
+  assert.equal(text.status, 0, text.stderr);
+  const cols = text.stdout.trim().split('\t');
+  assert.equal(cols.length, 5, 'file, label, probability, then both classes');
+  assert.equal(cols[1], rows[0].label);
+  assert.match(cols[3], /^(cats|dogs) \d\.\d{4}$/);
+
+  // Threshold 0: every image is the positive class (dogs); threshold 1 only where P(dogs) is exactly 1.
+  const all = cli('predict', '--model', run, dir, '--json', '--threshold', '0');
+  assert.equal(all.status, 0, all.stderr);
+  const thr = all.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(thr.every((r) => r.label === 'dogs'));
+  thr.forEach((r, i) => assert.deepEqual(r.probabilities, rows[i].probabilities));
+
+  // The library's Classifier gives the same numbers in memory.
+  const { loadClassifier } = await import('../../inference/classifier.js');
+  const clf = await loadClassifier(run);
+  try {
+    const [p] = await clf.predict(rows[0].file);
+    assert.equal(p.label, rows[0].label);
+    for (const c of p.probabilities) {
+      const other = rows[0].probabilities.find((x: { label: string }) => x.label === c.label).probability;
+      assert.ok(Math.abs(c.probability - other) < 1e-6);
+    }
+    const [t] = await clf.predict(rows[0].file, { threshold: 0 });
+    assert.equal(t.label, 'dogs');
+    await assert.rejects(clf.predict(rows[0].file, { threshold: 2 }), /threshold must be a probability from 0 to 1/);
+  } finally {
+    await clf.dispose();
+  }
+
+  const badFormat = cli('predict', '--model', run, dir, '--format', 'xml');
+  assert.equal(badFormat.status, 2);
+  assert.match(badFormat.stderr, /--format must be one of text, json, ndjson, csv, got 'xml'/);
+  const badK = cli('predict', '--model', run, dir, '--top-k', '0');
+  assert.equal(badK.status, 2);
+  assert.match(badK.stderr, /--top-k must be a whole number >= 1, got '0'/);
+  const badT = cli('predict', '--model', run, dir, '--threshold', '1.2');
+  assert.equal(badT.status, 2);
+  assert.match(badT.stderr, /--threshold must be a number in \[0, 1\], got '1.2'/);
+  const both = cli('predict', '--model', run, dir, '--json', '--format', 'csv');
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--json means --format ndjson/);
 });
 
 test('bad input exits 2 with a clear message', () => {

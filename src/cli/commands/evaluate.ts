@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { RunEvaluation } from '../../run/evaluation.js';
 import { parseIntOption } from '../parseOptions.js';
 
-/** The text report: accuracy, loss, confusion matrix, per-class precision and recall. */
+/** The text report: accuracy, loss, confusion matrix, per-class precision, recall, F1 and support. */
 export function formatEvaluation(e: RunEvaluation): string {
   const w = Math.max(10, ...e.classes.map((c) => c.length + 2));
   const lines = [
@@ -14,8 +14,8 @@ export function formatEvaluation(e: RunEvaluation): string {
     `${''.padEnd(w)}${e.classes.map((c) => c.padStart(w)).join('')}`,
     ...e.confusion.map((row, i) => `${e.classes[i].padEnd(w)}${row.map((v) => String(v).padStart(w)).join('')}`),
     '',
-    `${'class'.padEnd(w)}${'precision'.padStart(11)}${'recall'.padStart(9)}`,
-    ...e.classes.map((c, i) => `${c.padEnd(w)}${e.precision[i].toFixed(4).padStart(11)}${e.recall[i].toFixed(4).padStart(9)}`),
+    `${'class'.padEnd(w)}${'precision'.padStart(11)}${'recall'.padStart(9)}${'f1'.padStart(9)}${'support'.padStart(9)}`,
+    ...e.classes.map((c, i) => `${c.padEnd(w)}${e.precision[i].toFixed(4).padStart(11)}${e.recall[i].toFixed(4).padStart(9)}${e.f1[i].toFixed(4).padStart(9)}${String(e.support[i]).padStart(9)}`),
   ];
   return lines.join('\n');
 }
@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .requiredOption('--model <run dir>', 'the --out folder of tlkit train')
     .requiredOption('--data <dir>', 'data folder: test/ of the book layout is used, or class folders directly')
     .option('--batch-size <n>', 'images per ONNX Runtime call', '16')
-    .option('--json', 'print one JSON object: accuracy, loss, n, classes, confusion')
+    .option('--json', 'print one JSON object: accuracy, loss, n, classes, confusion, then per class (in class order) precision, recall, f1, support')
     .option('--skip-bad-images', 'leave out images that cannot be decoded, with a warning each (n counts the images evaluated)')
     .action(async (o: { model: string; data: string; batchSize: string; json?: boolean; skipBadImages?: boolean }) => {
       const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' });
@@ -42,7 +42,7 @@ export function register(program: Command): void {
       const e = await evaluateRun(o.model, o.data, { batchSize, exclude: bad.map((b) => b.file) });
       if (bad.length) process.stderr.write(`tlkit: ${bad.length} unreadable image${bad.length > 1 ? 's' : ''} left out; evaluated ${e.n}.\n`);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion })}\n`);
+        process.stdout.write(`${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion, precision: e.precision, recall: e.recall, f1: e.f1, support: e.support })}\n`);
       } else {
         process.stdout.write(`${formatEvaluation(e)}\n`);
       }

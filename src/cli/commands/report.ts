@@ -14,26 +14,34 @@ export async function buildReport(runDir: string, opts: { data?: string; top?: n
   const { evaluateRun } = await import('../../inference/evaluate.js');
   const { writeReport } = await import('../../report/htmlReport.js');
   const { resolveDataDir } = await import('../../data/splits.js');
+  const { dataFacts, modelFacts } = await import('../../report/runFacts.js');
+  const { tlkitVersion } = await import('../../version.js');
   const run = await readRun(runDir);
+  // meta.data is absolute; runs from before it was recorded have only options.data, as typed (relative to where train ran).
+  const recorded = run.meta.data ?? (typeof run.meta.options?.data === 'string' ? run.meta.options.data : undefined);
   let evaluation = opts.data ? null : ((await readEvaluationFile(runDir)) ?? null);
   let evaluationNote: string | undefined;
   if (!evaluation) {
-    const data = opts.data ?? run.meta.data ?? (typeof run.meta.options?.data === 'string' ? run.meta.options.data : undefined);
+    const data = opts.data ?? recorded;
     // --data given: evaluate on it, so that a wrong path is an error rather than a report without evaluation.
     if (data && (opts.data || (existsSync(data) && resolveDataDir(data).splits.test))) {
       opts.log?.(`Evaluating on ${data} ...`);
       evaluation = await evaluateRun(runDir, data);
+    } else if (data && !existsSync(data)) {
+      evaluationNote = `Not evaluated: the training data folder ${data} no longer exists${run.meta.data ? ' (moved or deleted)' : ` (recorded as typed when training, relative to that directory; this run predates absolute data paths)`}. Run \`tlkit report ${runDir} --data DIR\` with the labelled images where they are now.`;
     } else {
-      evaluationNote = `Not evaluated: the training data (${data ?? 'unknown'}) has no test/ split here. Run \`tlkit report ${runDir} --data DIR\` with labelled images.`;
+      evaluationNote = `Not evaluated: the training data (${data ?? 'unknown'}) has no test/ split. Run \`tlkit report ${runDir} --data DIR\` with labelled images.`;
     }
   }
-  return writeReport(runPaths(runDir).report, { runDir, meta: run.meta, history: run.history, evaluation, evaluationNote, topWrong: opts.top });
+  const data = recorded ? dataFacts(recorded, run.meta.classes) : { note: 'This run does not record its data folder: no per-class counts.' };
+  const model = modelFacts(runPaths(runDir).model);
+  return writeReport(runPaths(runDir).report, { runDir, meta: run.meta, history: run.history, evaluation, evaluationNote, topWrong: opts.top, model, data, version: tlkitVersion() });
 }
 
 export function register(program: Command): void {
   program
     .command('report')
-    .description('Write <run dir>/report.html: configuration, curves, confusion matrix, the most confidently wrong images, timings (one self-contained file).')
+    .description('Write <run dir>/report.html: configuration (head, augmentation, model size, tlkit version), images per class, curves, confusion matrix, per-class precision/recall/F1/support, the most confidently wrong images, the top losses per class, timings (one self-contained file).')
     .argument('<run dir>', 'the --out folder of tlkit train')
     .option('--data <dir>', 'labelled images to evaluate on (default: the last `tlkit evaluate`, else the test/ split of the training data)')
     .option('--top <n>', 'how many confidently wrong images to show', '12')

@@ -33,6 +33,7 @@ interface TrainArgs {
   augmentFlip?: string;
   augmentRotation?: string;
   augmentZoom?: string;
+  json?: boolean;
 }
 
 /** Command-line strings to train()'s options; the ranges and cross-checks are train()'s own (validateTrainOptions). */
@@ -65,7 +66,8 @@ export function toTrainOptions(a: TrainArgs): TrainOptionsInput {
     earlyStoppingPatience: parseIntOption('--early-stopping', a.earlyStopping, { min: 0, example: '5' }),
     skipBadImages: Boolean(a.skipBadImages),
     cacheDir: a.cacheDir,
-    verbose: a.quiet ? 0 : 1,
+    // --json: stdout carries the NDJSON events only; the progress bar (which writes to stdout) is replaced by one stderr line an epoch.
+    verbose: a.quiet || a.json ? 0 : 1,
     augment: Boolean(a.augment),
     augmentation: anyAugmentation ? augmentation : undefined,
   };
@@ -114,6 +116,48 @@ export function describeResult(r: TrainResult, out: string): string {
   return lines.join('\n');
 }
 
+/** One `train --json` event an epoch (and one at the end), a line of JSON on stdout. */
+export interface EpochEvent {
+  event: 'epoch';
+  /** 1-based, counted over the whole run (a finetune run without --from counts the head's epochs first). */
+  epoch: number;
+  epochs: number;
+  metrics: Record<string, number>;
+  /** Seconds since training started (this process). */
+  elapsed: number;
+  /** Whether this epoch's model became the run's best checkpoint (model/). */
+  checkpointSaved: boolean;
+}
+
+function finite(logs: Record<string, unknown> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(logs ?? {})) if (typeof v === 'number') out[k] = Number.isFinite(v) ? v : (null as unknown as number);
+  return out;
+}
+
+/** A tfjs callback (run after tlkit's own checkpointing) that writes the NDJSON events and a human line to stderr. */
+async function jsonProgress(out: string, write: (line: string) => void): Promise<import('@tensorflow/tfjs-layers').Callback> {
+  const tfl = await import('@tensorflow/tfjs-layers');
+  const { readMeta } = await import('../../run/meta.js');
+  const t0 = performance.now();
+  class JsonProgress extends tfl.Callback {
+    override async onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void> {
+      let saved = false;
+      try {
+        saved = (await readMeta(out)).bestEpoch === epoch;
+      } catch {
+        saved = false;
+      }
+      const epochs = Number((this.params as { epochs?: number }).epochs ?? epoch + 1);
+      const event: EpochEvent = { event: 'epoch', epoch: epoch + 1, epochs, metrics: finite(logs), elapsed: (performance.now() - t0) / 1000, checkpointSaved: saved };
+      write(`${JSON.stringify(event)}\n`);
+      const m = Object.entries(event.metrics).map(([k, v]) => `${k} ${v === null ? 'nan' : v.toFixed(4)}`).join(' - ');
+      process.stderr.write(`Epoch ${event.epoch}/${epochs} - ${m} - ${event.elapsed.toFixed(1)} s${saved ? ' - checkpoint saved' : ''}\n`);
+    }
+  }
+  return new JsonProgress();
+}
+
 export function register(program: Command): void {
   program
     .command('train')
@@ -140,6 +184,7 @@ export function register(program: Command): void {
     .option('--skip-bad-images', 'skip undecodable images instead of stopping')
     .option('--cache-dir <dir>', 'where extracted features are cached')
     .option('--quiet', 'no progress output')
+    .option('--json', 'machine-readable progress: one JSON object a line on stdout per epoch {event:"epoch", epoch, epochs, metrics, elapsed, checkpointSaved}, then {event:"end", ...}; human progress on stderr')
     .option('--augment', 'finetune: augment the training images on the fly (the prefix then runs every epoch instead of being cached)')
     .option('--augment-flip <mode>', `augment/finetune: ${FLIP_CHOICES.join(' | ')} (default horizontal)`)
     .option('--augment-rotation <f>', 'augment/finetune: RandomRotation factor, a fraction of a full turn (default 0.1; 0 = off)')
@@ -149,8 +194,16 @@ export function register(program: Command): void {
       const { train } = await import('../../workflows/train.js');
       const interrupt = interruptController(options.out);
       try {
-        const result = await train({ ...options, signal: interrupt.signal }, { naming: 'cli' });
-        process.stdout.write(`${describeResult(result, options.out)}\n`);
+        const write = (l: string) => process.stdout.write(l);
+        const callbacks = a.json ? [await jsonProgress(options.out, write)] : [];
+        const result = await train({ ...options, signal: interrupt.signal }, { naming: 'cli', callbacks });
+        if (a.json) {
+          const end = { event: 'end', bestEpoch: result.bestEpoch + 1, bestValLoss: Number.isFinite(result.bestValue) ? result.bestValue : null, model: runPaths(options.out).model, interrupted: Boolean(result.interrupted) };
+          write(`${JSON.stringify(end)}\n`);
+          process.stderr.write(`${describeResult(result, options.out)}\n`);
+        } else {
+          process.stdout.write(`${describeResult(result, options.out)}\n`);
+        }
         if (result.interrupted) process.exitCode = 130;
       } finally {
         interrupt.dispose();

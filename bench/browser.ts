@@ -1,0 +1,60 @@
+/**
+ * Browser parity of `tlkit export --format tfjs` on a real run (issue 12): the export
+ * folder's index.html in headless Chromium (tfjs from node_modules in place of the CDN,
+ * cpu backend) classifies real JPEGs; the largest probability difference against
+ * `tlkit predict` (the Classifier, ONNX Runtime, same decoding) is printed.
+ *
+ *   node --import tsx bench/browser.ts --run RUN [--data DIR] [--n 10]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { exportRun } from '../src/export/exportRun.js';
+import { TFJS_CDN } from '../src/export/browserPage.js';
+import { loadClassifier } from '../src/inference/classifier.js';
+import { evaluationFiles } from '../src/inference/predictor.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, fallback?: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const run = arg('--run');
+if (!run) throw new Error('usage: bench/browser.ts --run RUN [--data DIR] [--n 10]');
+const data = arg('--data', path.resolve(repo, '../shared/data/cats_vs_dogs_small')) as string;
+const n = Number(arg('--n', '10'));
+const tfjsBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist/tf.min.js');
+
+const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-browser-')), 'web');
+await exportRun(run, { format: 'tfjs', out });
+const clf = await loadClassifier(run);
+const { files } = evaluationFiles(data, clf.classNames);
+const picked = files.filter((_, i) => i % Math.max(1, Math.floor(files.length / n)) === 0).slice(0, n);
+const expected = await clf.predict(picked);
+await clf.dispose();
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+let worst = 0;
+try {
+  const page = await browser.newPage();
+  await page.route(TFJS_CDN, (r) => r.fulfill({ path: tfjsBundle, contentType: 'text/javascript' }));
+  await page.route('http://tlkit.test/**', (r) => r.fulfill({ path: path.join(out, new URL(r.request().url()).pathname) }));
+  await page.goto('http://tlkit.test/index.html?backend=cpu');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Model loaded'), undefined, { timeout: 120_000 });
+  for (let i = 0; i < picked.length; i++) {
+    await page.evaluate(() => { (document.getElementById('result') as HTMLElement).textContent = ''; });
+    await page.setInputFiles('#file', picked[i]);
+    await page.waitForFunction(() => (document.getElementById('result')?.textContent ?? '') !== '', undefined, { timeout: 120_000 });
+    const got = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as { probabilities: Array<{ label: string; probability: number }> };
+    for (const p of expected[i].probabilities) {
+      const d = Math.abs((got.probabilities.find((q) => q.label === p.label)?.probability ?? NaN) - p.probability);
+      worst = Math.max(worst, d);
+    }
+  }
+} finally {
+  await browser.close();
+}
+console.log(`${picked.length} JPEGs from ${data}: max |P(browser index.html) - P(tlkit predict)| = ${worst.toExponential(2)}`);

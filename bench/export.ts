@@ -1,0 +1,56 @@
+/**
+ * Export benchmark (issue 12): a trained run exported as tfjs float32, float16 and
+ * uint8 (`tlkit export --quantize`), each loaded back with tf.loadLayersModel and
+ * evaluated on the same test split (ONNX Runtime, the run's own decoding and resize).
+ * Prints each export's size against the unquantized export (the baseline, measured in
+ * the same run), its test accuracy and the largest probability difference per image.
+ *
+ *   node --import tsx bench/export.ts --run RUN [--data ../shared/data/cats_vs_dogs_small]
+ *
+ * Targets: uint8 at least 3.5x smaller, accuracy within 0.5 points of float32.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../src/engine/backend.js';
+import { exportRun, tfjsModelBytes } from '../src/export/exportRun.js';
+import { evaluationFiles, RunPredictor, scoreEvaluation } from '../src/inference/predictor.js';
+import { readMeta } from '../src/run/meta.js';
+import { fileSystemIO } from '../src/weights/tfjsFiles.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, fallback?: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const run = arg('--run');
+if (!run) throw new Error('usage: bench/export.ts --run RUN [--data DIR]');
+const data = arg('--data', path.resolve(repo, '../shared/data/cats_vs_dogs_small')) as string;
+
+await initBackend();
+const meta = await readMeta(run);
+const { files, labels } = evaluationFiles(data, meta.classes);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-export-'));
+const rows: Array<{ name: string; bytes: number; accuracy: number; scores: number[][] }> = [];
+for (const quantize of [undefined, 'float16', 'uint8'] as const) {
+  const out = path.join(tmp, quantize ?? 'float32');
+  await exportRun(run, { format: 'tfjs', out, quantize });
+  const model = await tfl.loadLayersModel(fileSystemIO(out));
+  const predictor = await RunPredictor.create(model, meta);
+  model.dispose();
+  const scores = await predictor.scores(files, 16);
+  await predictor.dispose();
+  rows.push({ name: quantize ?? 'float32', bytes: tfjsModelBytes(out), accuracy: scoreEvaluation(scores, labels, meta.classes).accuracy, scores });
+}
+const [base] = rows;
+console.log(`run ${run}, ${files.length} test images from ${data}`);
+console.log('| export | size | size ratio vs float32 | test accuracy | accuracy - float32 (points) | max |p - p_float32| |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const r of rows) {
+  let d = 0;
+  r.scores.forEach((s, i) => s.forEach((v, j) => (d = Math.max(d, Math.abs(v - base.scores[i][j])))));
+  console.log(`| ${r.name} | ${(r.bytes / 1e6).toFixed(2)} MB | ${(base.bytes / r.bytes).toFixed(2)}x | ${r.accuracy.toFixed(4)} | ${((r.accuracy - base.accuracy) * 100).toFixed(2)} | ${d.toExponential(2)} |`);
+}
+fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,0 +1,102 @@
+import type { ExportMetadata } from './exportRun.js';
+
+/** Where the page loads TensorFlow.js from (the version tlkit builds its models with). */
+export const TFJS_CDN = 'https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@4.22.0/dist/tf.min.js';
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/**
+ * index.html beside an exported tfjs (or Teachable Machine) model: choose or drop an
+ * image; the browser decodes it with its EXIF orientation applied, the page resizes it
+ * with tlkit's exact rule (bilinear, half-pixel centres) and shows every class
+ * probability, most probable first. Serve the folder over http (e.g.
+ * `python3 -m http.server`); `?backend=cpu` picks a tfjs backend.
+ * The result is also left as JSON in #result (what tlkit's browser test reads).
+ */
+export function browserPage(meta: ExportMetadata): string {
+  const title = `${meta.labels.join(' vs ')} (tlkit ${meta.format} export)`;
+  // </script> cannot occur in JSON.stringify output of these strings once '<' is escaped.
+  const embedded = JSON.stringify(meta).replace(/</g, '\\u003c');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<script src="${TFJS_CDN}"></script>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 720px; margin: 2rem auto; padding: 0 1rem; color: #222; }
+#drop { border: 2px dashed #aaa; border-radius: 8px; padding: 1.5rem; text-align: center; }
+#drop.over { border-color: #1f77b4; background: #f0f6fc; }
+#preview { max-width: 100%; max-height: 320px; display: block; margin: 1rem auto; }
+table { border-collapse: collapse; width: 100%; } td { padding: .25rem .5rem; border-bottom: 1px solid #eee; }
+.bar { background: #1f77b4; height: .8rem; }
+#result { display: none; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(meta.labels.join(' vs '))}</h1>
+<div id="drop">Drop an image here, or <input type="file" id="file" accept="image/*"></div>
+<p id="status">Loading the model ...</p>
+<img id="preview" alt="">
+<table id="probabilities"></table>
+<pre id="result"></pre>
+<script>
+const META = ${embedded};
+const params = new URLSearchParams(location.search);
+const ready = (async () => {
+  if (params.get('backend')) await tf.setBackend(params.get('backend'));
+  await tf.ready();
+  const model = await tf.loadLayersModel('model.json');
+  document.getElementById('status').textContent = 'Model loaded (' + tf.getBackend() + '). Choose an image.';
+  return model;
+})();
+
+// Every class probability of one image file, most probable first.
+async function classify(blob) {
+  const model = await ready;
+  // createImageBitmap decodes with the EXIF orientation applied (as tlkit does by default).
+  const bitmap = await createImageBitmap(blob);
+  const [h, w] = META.imageSize;
+  const values = tf.tidy(() => {
+    const pixels = tf.browser.fromPixels(bitmap).toFloat();
+    // The exact resize of tlkit predict: bilinear, alignCorners false, halfPixelCenters true.
+    const resized = tf.image.resizeBilinear(pixels, [h, w], false, true);
+    const input = resized.mul(META.input.scale).add(META.input.offset).expandDims(0);
+    return Array.from(model.predict(input).dataSync());
+  });
+  bitmap.close();
+  const scores = values.length === 1 ? [1 - values[0], values[0]] : values;
+  const probabilities = scores.map((p, i) => ({ label: META.labels[i], probability: p, i }))
+    .sort((a, b) => b.probability - a.probability || a.i - b.i)
+    .map(({ label, probability }) => ({ label, probability }));
+  return { label: probabilities[0].label, probability: probabilities[0].probability, probabilities };
+}
+
+async function show(file) {
+  document.getElementById('status').textContent = 'Classifying ' + file.name + ' ...';
+  document.getElementById('preview').src = URL.createObjectURL(file);
+  try {
+    const r = await classify(file);
+    document.getElementById('probabilities').innerHTML = r.probabilities.map((p) =>
+      '<tr><td>' + p.label.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]) + '</td><td>' + (p.probability * 100).toFixed(2) +
+      '%</td><td style="width:50%"><div class="bar" style="width:' + (p.probability * 100).toFixed(1) + '%"></div></td></tr>').join('');
+    document.getElementById('result').textContent = JSON.stringify(r);
+    document.getElementById('status').textContent = file.name + ': ' + r.label;
+  } catch (e) {
+    document.getElementById('status').textContent = 'Error: ' + e.message;
+  }
+}
+
+document.getElementById('file').addEventListener('change', (e) => { if (e.target.files[0]) show(e.target.files[0]); });
+const drop = document.getElementById('drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); if (e.dataTransfer.files[0]) show(e.dataTransfer.files[0]); });
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,269 @@
+import { existsSync, promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../errors.js';
+import { initBackend } from '../engine/backend.js';
+import { buildOnnxModel } from '../engine/onnx/export.js';
+import { encodeModel } from '../engine/onnx/proto.js';
+import { writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
+import type { RunMeta } from '../run/meta.js';
+import { runPaths } from '../run/paths.js';
+import { readRun } from '../run/runDir.js';
+import { tlkitVersion } from '../version.js';
+import { fileSystemIO, MODEL_JSON, readModelJson } from '../weights/tfjsFiles.js';
+import { browserPage } from './browserPage.js';
+import { quantizeWeights, type QuantizeMode } from './quantize.js';
+
+export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tm', 'keras'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const METADATA_JSON = 'metadata.json';
+export const ONNX_FILE = 'model.onnx';
+export const PAGE_FILE = 'index.html';
+export const KERAS_FILE = 'model.h5';
+
+/** The one resize that reproduces `tlkit predict`'s pixels in tfjs (bilinear, half-pixel centres, no corner alignment). */
+export const RESIZE_RULE = 'tf.image.resizeBilinear(tf.browser.fromPixels(img), [height, width], false, true)';
+
+/** What an exported model expects and returns, written as metadata.json (tfjs, onnx) or inside Teachable Machine's (tm). */
+export interface ExportMetadata {
+  exportedBy: 'tlkit';
+  tlkitVersion: string;
+  format: ExportFormat;
+  labels: string[];
+  /** [height, width] of the model's input. */
+  imageSize: [number, number];
+  input: {
+    layout: 'NHWC';
+    shape: [null, number, number, 3];
+    dtype: 'float32';
+    /** The model takes pixel * scale + offset of RGB 0..255 pixels (tfjs/onnx: scale 1, offset 0: raw pixels). */
+    scale: number;
+    offset: number;
+    colors: 'RGB';
+  };
+  /** The preprocessing of the base, applied INSIDE the model (do not apply it again). */
+  preprocessing: { mode: string; insideModel: true };
+  resize: { rule: string; method: 'bilinear'; alignCorners: false; halfPixelCenters: true; exifOrientation: 'apply'; note: string };
+  output: { kind: 'sigmoid' | 'softmax'; units: number; meaning: string };
+  quantization: QuantizeMode | null;
+  run: { base: string; baseFamily: string; mode: string; head: RunMeta['head']; bestEpoch: number; bestValLoss: number | null };
+  exportedAt: string;
+}
+
+export interface ExportOptions {
+  format: ExportFormat;
+  out: string;
+  quantize?: QuantizeMode;
+}
+
+export interface ExportResult {
+  out: string;
+  format: ExportFormat;
+  files: string[];
+  /** Bytes of the exported model (model.json + weights, or model.onnx). */
+  modelBytes: number;
+  /** Bytes of the run's own model/ folder. */
+  runModelBytes: number;
+  metadata: ExportMetadata;
+}
+
+/** Bytes of a tfjs model folder: model.json plus every weight shard it lists. */
+export function tfjsModelBytes(dir: string): number {
+  const json = path.join(dir, MODEL_JSON);
+  if (!existsSync(json)) return 0;
+  let total = statSync(json).size;
+  const manifest = (JSON.parse(readFileSync(json, 'utf8')) as tf.io.ModelJSON).weightsManifest ?? [];
+  for (const g of manifest) for (const p of g.paths) total += existsSync(path.join(dir, p)) ? statSync(path.join(dir, p)).size : 0;
+  return total;
+}
+
+function outputOf(meta: RunMeta): ExportMetadata['output'] {
+  return meta.labelMode === 'binary'
+    ? { kind: 'sigmoid', units: 1, meaning: `one value: the probability of '${meta.classes[1]}' (labels[1]); '${meta.classes[0]}' is 1 - it` }
+    : { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' };
+}
+
+export function exportMetadata(meta: RunMeta, format: ExportFormat, quantize: QuantizeMode | undefined): ExportMetadata {
+  const [h, w] = meta.imageSize;
+  const tm = format === 'tm';
+  return {
+    exportedBy: 'tlkit',
+    tlkitVersion: tlkitVersion(),
+    format,
+    labels: meta.classes,
+    imageSize: [h, w],
+    input: { layout: 'NHWC', shape: [null, h, w, 3], dtype: 'float32', scale: tm ? 1 / 127 : 1, offset: tm ? -1 : 0, colors: 'RGB' },
+    preprocessing: { mode: meta.preprocessing, insideModel: true },
+    resize: {
+      rule: RESIZE_RULE,
+      method: 'bilinear',
+      alignCorners: false,
+      halfPixelCenters: true,
+      exifOrientation: 'apply',
+      note:
+        `Resize the whole image (no crop) to ${h}x${w} with exactly this rule to get tlkit predict's probabilities; ` +
+        "a canvas drawImage resize gives other pixels (measured: up to 0.227 in probability). Browsers apply EXIF orientation when they draw an <img> or ImageBitmap, as tlkit does by default.",
+    },
+    output: tm ? { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' } : outputOf(meta),
+    quantization: quantize ?? null,
+    run: { base: meta.base, baseFamily: meta.baseFamily, mode: meta.mode, head: meta.head, bestEpoch: meta.bestEpoch, bestValLoss: meta.bestValLoss },
+    exportedAt: new Date().toISOString(),
+  };
+}
+
+/** The folder --out may be: missing, empty, or an earlier tlkit export (replaced whole). */
+function checkOut(out: string): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new UserError(`--out ${out} is an existing file. Give a folder path (it is created).`);
+  const entries = readdirSync(out);
+  if (entries.length === 0) return;
+  const metaFile = path.join(out, METADATA_JSON);
+  let earlier = false;
+  try {
+    const m = JSON.parse(readFileSync(metaFile, 'utf8')) as { exportedBy?: string; userMetadata?: { tlkit?: unknown } };
+    earlier = m.exportedBy === 'tlkit' || m.userMetadata?.tlkit !== undefined;
+  } catch {
+    earlier = false;
+  }
+  if (!earlier) {
+    throw new UserError(`--out ${out} already holds files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}) and is not an earlier tlkit export. Give a new or empty folder.`);
+  }
+}
+
+async function saveTfjs(model: tfl.LayersModel | null, source: tf.io.ModelArtifacts | null, dir: string, quantize: QuantizeMode | undefined): Promise<void> {
+  let artifacts: tf.io.ModelArtifacts;
+  if (model) {
+    let captured: tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => {
+      captured = a;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+    }));
+    artifacts = captured as tf.io.ModelArtifacts;
+  } else {
+    artifacts = source as tf.io.ModelArtifacts;
+  }
+  if (quantize) {
+    const data = artifacts.weightData;
+    const joined = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data as ArrayBuffer);
+    const q = quantizeWeights(artifacts.weightSpecs ?? [], joined, quantize);
+    artifacts = { ...artifacts, weightSpecs: q.specs, weightData: q.data };
+  }
+  const io = fileSystemIO(dir) as Required<Pick<tf.io.IOHandler, 'save'>>;
+  await io.save({ ...artifacts, generatedBy: `tlkit ${tlkitVersion()}` });
+}
+
+/**
+ * Teachable Machine's image model: it feeds pixel / 127 - 1 of a square image and reads
+ * one softmax probability per label. The run's model (RGB 0..255 in) is wrapped:
+ * a fixed 1x1 convolution maps TM's input back to 0..255 (x * 127 + 127), and a
+ * binary model's sigmoid p becomes [1 - p, p] through a fixed Dense(2).
+ */
+function teachableMachineModel(model: tfl.LayersModel, meta: RunMeta): tfl.LayersModel {
+  const [h, w] = meta.imageSize;
+  const fixed = [tf.tidy(() => tf.reshape(tf.mul(tf.eye(3), 127), [1, 1, 3, 3])), tf.fill([3], 127), tf.tensor2d([[-1, 1]]), tf.tensor1d([1, 0])];
+  try {
+    const input = tfl.input({ shape: [h, w, 3], name: 'tm_input' });
+    const back = tfl.layers.conv2d({ filters: 3, kernelSize: 1, name: 'tm_to_rgb_0_255', weights: [fixed[0], fixed[1]], trainable: false }).apply(input) as tfl.SymbolicTensor;
+    let out = model.apply(back) as tfl.SymbolicTensor;
+    if (meta.labelMode === 'binary') {
+      out = tfl.layers.dense({ units: 2, name: 'tm_two_probabilities', weights: [fixed[2], fixed[3]], trainable: false }).apply(out) as tfl.SymbolicTensor;
+    }
+    return tfl.model({ inputs: input, outputs: out, name: 'tlkit_teachable_machine' });
+  } finally {
+    tf.dispose(fixed);
+  }
+}
+
+/** Teachable Machine's metadata.json (what `@teachablemachine/image`'s load() reads), tlkit's own inside userMetadata. */
+function teachableMachineMetadata(meta: RunMeta, ours: ExportMetadata, runDir: string): Record<string, unknown> {
+  return {
+    tfjsVersion: tf.version_core,
+    tmVersion: '2.4.10',
+    packageVersion: '0.8.5',
+    packageName: '@teachablemachine/image',
+    timeStamp: ours.exportedAt,
+    userMetadata: { tlkit: ours },
+    modelName: `tlkit-${path.basename(path.resolve(runDir))}`,
+    labels: meta.classes,
+    imageSize: meta.imageSize[0],
+  };
+}
+
+/**
+ * `tlkit export`: the run's model for another consumer, in a folder of its own.
+ * - tfjs: model.json + weights.bin (tf.loadLayersModel), metadata.json, index.html (a page that runs it)
+ * - onnx: model.onnx (preprocessing + base + head, NHWC RGB 0..255 in, metadata in its metadata_props) + metadata.json
+ * - tm:   Teachable Machine's model.json + weights.bin + metadata.json (@teachablemachine/image), index.html
+ * - keras: model.h5, a legacy Keras HDF5 model (model_config + model_weights) for `keras.models.load_model` + metadata.json
+ * `quantize` stores the tfjs weights as float16 or uint8 (tfjs-converter's encodings).
+ */
+export async function exportRun(runDir: string, opts: ExportOptions): Promise<ExportResult> {
+  const { format, out, quantize } = opts;
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    throw new UserError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got '${format}'. Pass e.g. --format tfjs.`);
+  }
+  if (quantize && (format === 'onnx' || format === 'keras')) {
+    throw new UserError(`--quantize applies to the tfjs weights (--format tfjs or tm); the ${format === 'onnx' ? 'ONNX' : 'Keras .h5'} export keeps float32. Leave --quantize out, or export --format tfjs.`);
+  }
+  checkOut(out);
+  await initBackend();
+  const run = await readRun(runDir);
+  const meta = run.meta;
+  const source = runPaths(runDir).model;
+  const metadata = exportMetadata(meta, format, quantize);
+  if (format === 'tm' && meta.imageSize[0] !== meta.imageSize[1]) {
+    throw new UserError(`Teachable Machine models take square images, but ${runDir} was trained at ${meta.imageSize.join('x')}. Export --format tfjs instead.`);
+  }
+  let files: string[] = [];
+  await writeDirAtomic(out, async (dir) => {
+    if (format === 'onnx') {
+      const model = await tfl.loadLayersModel(fileSystemIO(source));
+      try {
+        const { model: proto } = buildOnnxModel(model);
+        proto.docString = `tlkit ${tlkitVersion()} export of ${path.basename(path.resolve(runDir))}: NHWC float32 RGB 0..255 in, ${metadata.output.meaning}. See metadata_props.`;
+        proto.metadataProps = [
+          { key: 'labels', value: JSON.stringify(meta.classes) },
+          { key: 'image_size', value: JSON.stringify(meta.imageSize) },
+          { key: 'tlkit', value: JSON.stringify(metadata) },
+        ];
+        await writeFileAtomic(path.join(dir, ONNX_FILE), encodeModel(proto));
+      } finally {
+        model.dispose();
+      }
+    } else if (format === 'keras') {
+      const { writeKerasModelH5 } = await import('./kerasModelH5.js');
+      const model = await tfl.loadLayersModel(fileSystemIO(source));
+      try {
+        await writeKerasModelH5(model, path.join(dir, KERAS_FILE));
+      } finally {
+        model.dispose();
+      }
+    } else if (format === 'tm') {
+      const model = await tfl.loadLayersModel(fileSystemIO(source));
+      let wrapped: tfl.LayersModel;
+      try {
+        wrapped = teachableMachineModel(model, meta);
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+      try {
+        await saveTfjs(wrapped, null, dir, quantize);
+      } finally {
+        wrapped.dispose(); // and the run's model nested in it
+      }
+    } else {
+      await readModelJson(source);
+      const io = fileSystemIO(source) as Required<Pick<tf.io.IOHandler, 'load'>>;
+      await saveTfjs(null, await io.load(), dir, quantize);
+    }
+    const metaJson = format === 'tm' ? teachableMachineMetadata(meta, metadata, runDir) : metadata;
+    await writeFileAtomic(path.join(dir, METADATA_JSON), `${JSON.stringify(metaJson, null, 2)}\n`);
+    if (format === 'tfjs' || format === 'tm') await writeFileAtomic(path.join(dir, PAGE_FILE), browserPage(metadata));
+    files = (await fsp.readdir(dir)).sort();
+  });
+  const modelBytes = format === 'onnx' ? statSync(path.join(out, ONNX_FILE)).size : format === 'keras' ? statSync(path.join(out, KERAS_FILE)).size : tfjsModelBytes(out);
+  return { out, format, files, modelBytes, runModelBytes: tfjsModelBytes(source), metadata };
+}

@@ -1,0 +1,105 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { listImageFiles, resolveDataDir } from '../data/splits.js';
+import type { HeadSpec, RunMeta } from '../run/meta.js';
+
+// What the report says about a run beyond meta.json: read from the saved model and the data folder.
+
+interface LayerJson {
+  class_name: string;
+  config: { name?: string; units?: number; activation?: string; rate?: number; layers?: LayerJson[] };
+}
+
+interface ModelJsonLike {
+  modelTopology?: { class_name?: string; config?: { layers?: LayerJson[] }; model_config?: { config?: { layers?: LayerJson[] } } };
+  weightsManifest?: Array<{ paths: string[]; weights: Array<{ shape: number[] }> }>;
+}
+
+function readModelJson(modelDir: string): ModelJsonLike | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(modelDir, 'model.json'), 'utf8')) as ModelJsonLike;
+  } catch {
+    return undefined;
+  }
+}
+
+const POOLING_NAMES: Record<string, string> = {
+  Flatten: 'Flatten',
+  GlobalAveragePooling2D: 'GlobalAveragePooling2D',
+  GlobalMaxPooling2D: 'GlobalMaxPooling2D',
+};
+
+/**
+ * The head as the saved model has it: its `head_*` layers, e.g.
+ * "Flatten -> Dense(256, relu) -> Dropout(0.5) -> Dense(1, sigmoid)" (an Activation layer
+ * after a linear Dense is folded into it). Undefined when the model has no such layers.
+ */
+export function describeHeadOf(modelJson: ModelJsonLike): string | undefined {
+  const topo = modelJson.modelTopology;
+  const layers = topo?.config?.layers ?? topo?.model_config?.config?.layers ?? [];
+  const head = layers.filter((l) => (l.config?.name ?? '').startsWith('head_'));
+  if (head.length === 0) return undefined;
+  const parts: string[] = [];
+  for (const l of head) {
+    const c = l.config;
+    if (l.class_name === 'Dense') parts.push(`Dense(${c.units}, ${c.activation ?? 'linear'})`);
+    else if (l.class_name === 'Dropout') parts.push(`Dropout(${c.rate})`);
+    else if (l.class_name === 'Activation' && parts.length && parts[parts.length - 1].endsWith(', linear)')) {
+      parts[parts.length - 1] = parts[parts.length - 1].replace(/, linear\)$/, `, ${c.activation})`);
+    } else if (l.class_name === 'Activation') parts.push(`Activation(${c.activation})`);
+    else parts.push(POOLING_NAMES[l.class_name] ?? l.class_name);
+  }
+  return parts.join(' -> ');
+}
+
+/** The head from meta.json's settings, for a model whose layers do not say it. */
+export function describeHeadSpec(head: HeadSpec, meta: Pick<RunMeta, 'labelMode' | 'classes'>): string {
+  const pool = head.pooling === 'avg' ? 'GlobalAveragePooling2D' : 'Flatten';
+  const out = meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${meta.classes.length}, softmax)`;
+  return `${pool} -> Dense(${head.units}, relu) -> Dropout(${head.dropout}) -> ${out}`;
+}
+
+export interface ModelFacts {
+  /** model.json plus its weight shards. */
+  bytes: number;
+  params: number;
+  head?: string;
+}
+
+export function modelFacts(modelDir: string): ModelFacts | undefined {
+  const json = readModelJson(modelDir);
+  if (!json) return undefined;
+  let bytes = statSync(path.join(modelDir, 'model.json')).size;
+  let params = 0;
+  for (const g of json.weightsManifest ?? []) {
+    for (const p of g.paths) if (existsSync(path.join(modelDir, p))) bytes += statSync(path.join(modelDir, p)).size;
+    for (const w of g.weights) params += w.shape.reduce((a, b) => a * b, 1);
+  }
+  return { bytes, params, head: describeHeadOf(json) };
+}
+
+export interface DataFacts {
+  /** The data folder, absolute. */
+  dir: string;
+  /** counts[split][class]: image files per class folder. */
+  counts: Partial<Record<'train' | 'validation' | 'test', Record<string, number>>>;
+  layout: 'splits' | 'classes';
+}
+
+/** Image files per class in each split of the run's data folder; a note instead when it cannot be read. */
+export function dataFacts(dir: string, classes: string[]): { facts?: DataFacts; note?: string } {
+  if (!existsSync(dir)) {
+    return { note: `The training data folder ${dir} no longer exists (moved or deleted): no per-class counts. Pass \`--data DIR\` to evaluate on labelled images where they are now.` };
+  }
+  try {
+    const d = resolveDataDir(dir);
+    const counts: DataFacts['counts'] = {};
+    for (const [split, folder] of Object.entries(d.splits) as Array<[keyof DataFacts['counts'], string | undefined]>) {
+      if (!folder) continue;
+      counts[split] = Object.fromEntries(classes.map((c) => [c, existsSync(path.join(folder, c)) ? listImageFiles(path.join(folder, c)).length : 0]));
+    }
+    return { facts: { dir: d.root, counts, layout: d.layout } };
+  } catch (e) {
+    return { note: `The training data folder ${dir} cannot be read as a dataset now (${(e as Error).message})` };
+  }
+}
