@@ -206,8 +206,11 @@ print(json.dumps({'seconds': seconds, 'valLoss': total / n, 'valAccuracy': corre
                   'blas': [l.strip() for l in torch.__config__.show().splitlines() if 'BLAS' in l or 'blas' in l][:3]}))
 `;
 
+/** Debian's interpreter (the one apt's python3-torch goes with), not a pyenv/venv python3 earlier on PATH. */
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
 function torchAvailable(): boolean {
-  return spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
 /** Debian's python3-torch with libopenblas0-pthread; a note (and false) where it cannot be installed. */
@@ -240,7 +243,7 @@ async function pytorch(): Promise<(Timed & { torch: string; threads: number; bla
   await writeNpy(path.join(dir, 'val_y.npy'), validation.labels, [validation.n]);
   fs.writeFileSync(path.join(dir, 'head.py'), TORCH_SCRIPT);
   try {
-    const out = execFileSync('python3', [path.join(dir, 'head.py'), dir, String(epochs)], { encoding: 'utf8' });
+    const out = execFileSync(PYTHON, [path.join(dir, 'head.py'), dir, String(epochs)], { encoding: 'utf8' });
     return JSON.parse(out.trim().split('\n').pop() as string);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -273,6 +276,7 @@ show('tlkit ORT, steps (Gemm, reused output buffers)', await steps('ort'));
 if (withVariants) {
   show('tlkit ORT, steps (MatMul + Add + Transpose)', await steps('ort', { dense: 'matmul' }));
   show('tlkit ORT, steps (Gemm, fresh output buffers)', await steps('ort', { reuseBuffers: false }));
+  show('tlkit ORT, steps (Gemm, reused, 1 thread)', await steps('ort', { threads: 1 }));
 }
 show('tlkit tfjs, steps', await steps('tfjs'));
 show('tlkit ORT, fit loop (checkpoints, records)', await fitLoop('ort'));
