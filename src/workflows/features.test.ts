@@ -96,8 +96,9 @@ test('features mode: Ctrl-C mid-epoch keeps whole epochs; --resume continues exa
   assert.equal((await readMeta(out)).finished, true);
 });
 
-test('features mode, engine ort: the head trains on ONNX Runtime with the tfjs curve (dropout 0, 1e-3), saves its weights, and a run interrupted on ORT resumes on tfjs', async () => {
-  const reference = await train(await options(path.join(root, 'engine-tfjs'), { epochs: 5, dropout: 0 }), quiet);
+test('features mode, engine ort (the default): the head trains on ONNX Runtime with the tfjs curve (dropout 0, 1e-3), saves its weights, and a run interrupted on ORT resumes on tfjs', async () => {
+  const reference = await train(await options(path.join(root, 'engine-tfjs'), { epochs: 5, dropout: 0, engine: 'tfjs' }), quiet);
+  assert.equal((await readMeta(path.join(root, 'engine-tfjs'))).options.engine, 'tfjs');
   const ortOut = path.join(root, 'engine-ort');
   const ort = await train(await options(ortOut, { epochs: 5, dropout: 0, engine: 'ort' }), quiet);
   assert.equal((await readMeta(ortOut)).options.engine, 'ort');
@@ -123,7 +124,7 @@ test('features mode, engine ort: the head trains on ONNX Runtime with the tfjs c
   const r = await train(await options(out, { epochs: 5, dropout: 0, engine: 'ort', signal: controller.signal }), { ...quiet, callbacks: [abortAfterBatches(4 * 2 + 1, controller)] });
   assert.equal(r.interrupted, true);
   assert.deepEqual(r.history.epoch, [0, 1]);
-  const resumed = await train(await options(out, { epochs: 5, dropout: 0, resume: true }), quiet);
+  const resumed = await train(await options(out, { epochs: 5, dropout: 0, resume: true, engine: 'tfjs' }), quiet);
   reference.history.history.val_loss.forEach((v, i) => assert.ok(Math.abs(v - resumed.history.history.val_loss[i]) <= 1e-3, `epoch ${i + 1}: ${resumed.history.history.val_loss[i]} vs ${v}`));
 });
 

@@ -138,7 +138,7 @@ export function register(program: Command): void {
     .option('--head-units <n>', "units of the head's hidden Dense layer (default 256; 0 = none)")
     .option('--dropout <f>', 'dropout rate in the head (default 0.5)')
     .option('--pooling <p>', "flatten | avg: how the base's feature map enters the head (default flatten)")
-    .option('--engine <e>', 'tfjs | ort: where the head trains in features mode and finetune\'s head phase (default tfjs; ort = ONNX Runtime)')
+    .option('--engine <e>', 'ort | tfjs: where the head trains in features mode and finetune\'s head phase (default ort = ONNX Runtime; tfjs = the wasm backend)')
     .option('--early-stopping <patience>', 'stop when val_loss has not improved for this many epochs')
     .option('--skip-bad-images', 'skip undecodable images instead of stopping')
     .option('--cache-dir <dir>', 'where extracted features are cached')
