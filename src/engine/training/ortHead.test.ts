@@ -170,22 +170,23 @@ async function curves(m: Trainee, train: Data, val: Data, featureShape: number[]
   return rows;
 }
 
-const CURVE_CASES: Array<{ optimizer: OptimizerName; numClasses: number; pooling: 'flatten' | 'avg'; lr?: number }> = [
+const CURVE_CASES: Array<{ optimizer: OptimizerName; numClasses: number; pooling: 'flatten' | 'avg'; lr?: number; units?: number }> = [
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten' },
   { optimizer: 'adam', numClasses: 2, pooling: 'flatten' },
   { optimizer: 'sgd', numClasses: 2, pooling: 'flatten', lr: 0.05 },
   { optimizer: 'rmsprop', numClasses: 3, pooling: 'avg' },
+  { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', units: 0 },
 ];
 
 for (const c of CURVE_CASES) {
-  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-3 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}`, async () => {
+  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-3 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units`, async () => {
     await initBackend('cpu');
     const featureShape = [3, 3, 8];
     const outputs = c.numClasses === 2 ? 1 : c.numClasses;
     const train = makeData(1, 53, featureShape, outputs);
     const val = makeData(2, 20, featureShape, outputs);
     const make = () => {
-      const models = buildHeadForTraining(featureShape, { numClasses: c.numClasses, units: 16, dropout: 0, pooling: c.pooling, seed: 5 });
+      const models = buildHeadForTraining(featureShape, { numClasses: c.numClasses, units: c.units ?? 16, dropout: 0, pooling: c.pooling, seed: 5 });
       compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr));
       return models;
     };
@@ -209,7 +210,8 @@ for (const c of CURVE_CASES) {
     // (Variable names carry a per-process suffix: _6 in one model, _7 in the next.)
     const unsuffixed = (n: string) => n.replace(/_\d+\//, '/');
     assert.deepEqual(ortState.map((s) => unsuffixed(s.name)), refState.map((s) => unsuffixed(s.name)));
-    assert.equal(ortState.length, c.optimizer === 'sgd' ? 1 : c.optimizer === 'adam' ? 9 : 5);
+    const nParams = (c.units ?? 16) > 0 ? 4 : 2;
+    assert.equal(ortState.length, c.optimizer === 'sgd' ? 1 : c.optimizer === 'adam' ? 1 + 2 * nParams : 1 + nParams);
     if (ortState.length > 1) assert.equal(ortState[1].name.startsWith(`${mine.logits.trainableWeights[0].name}/`), true);
     ortState.forEach((s, i) => assert.ok(relError(s.tensor.dataSync(), refState[i].tensor.dataSync()) <= 1e-3, `state ${s.name}`));
     await trainer.dispose();
