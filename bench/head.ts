@@ -1,7 +1,7 @@
 /**
  * The book's head trained on cached features: tlkit on tfjs (wasm), tlkit on ONNX
  * Runtime (engine/training's generated graphs) and PyTorch, in the same run.
- * Run: node --import tsx bench/head.ts [--train 300] [--val 100] [--epochs 20] [--no-torch] [--no-variants]
+ * Run: node --import tsx bench/head.ts [--train 300] [--val 100] [--epochs 20] [--no-torch] [--no-variants] [--no-tfjs]
  *
  * Features: VGG16@180's output shape, 5x5x512, of `--train` + `--val` samples (random,
  * ReLU-like, labels from a fixed linear rule: no ImageNet VGG16 weights offline).
@@ -47,6 +47,7 @@ const nVal = argValue('--val', 100);
 const epochs = argValue('--epochs', 20);
 const withTorch = !process.argv.includes('--no-torch');
 const withVariants = !process.argv.includes('--no-variants');
+const withTfjs = !process.argv.includes('--no-tfjs');
 const BATCH = 32;
 const SEED = 1337;
 const FEATURE_SHAPE = [5, 5, 512];
@@ -278,9 +279,9 @@ if (withVariants) {
   show('tlkit ORT, steps (Gemm, fresh output buffers)', await steps('ort', { reuseBuffers: false }));
   show('tlkit ORT, steps (Gemm, reused, 1 thread)', await steps('ort', { threads: 1 }));
 }
-show('tlkit tfjs, steps', await steps('tfjs'));
+if (withTfjs) show('tlkit tfjs, steps', await steps('tfjs'));
 show('tlkit ORT, fit loop (checkpoints, records)', await fitLoop('ort'));
-show('tlkit tfjs, fit loop (checkpoints, records)', await fitLoop('tfjs'));
+if (withTfjs) show('tlkit tfjs, fit loop (checkpoints, records)', await fitLoop('tfjs'));
 const torch = withTorch ? await pytorch() : undefined;
 if (torch) show(`PyTorch ${torch.torch} (${torch.threads} threads), checkpoints`, torch);
 else if (!withTorch) console.log('  PyTorch: skipped (--no-torch)');

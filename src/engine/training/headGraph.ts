@@ -115,6 +115,12 @@ class HeadEmitter {
     return this.b.op(type, inputs, hint, attrs);
   }
 
+  /** One node whose output is the graph output `output` itself (no Identity copy of a full-size tensor). */
+  opTo(type: string, inputs: string[], output: string): string {
+    this.b.nodes.push(makeNode(type, inputs, [output], this.b.uniqueName(`${output}/${type}`)));
+    return output;
+  }
+
   /** y = x W + b for x [N, in], W [in, out]. */
   dense(x: string, w: string, bias: string, hint: string): string {
     if (this.spec.dense === 'matmul') return this.op('Add', [this.op('MatMul', [x, w], `${hint}/matmul`), bias], hint);
@@ -202,36 +208,32 @@ class HeadEmitter {
     return grads;
   }
 
-  /** The optimizer's update of one parameter: writes `<p>_new` and the state's `<s>_new`. */
+  /** The optimizer's update of one parameter: its last nodes write the graph outputs `<p>_new` and `<s>_new` directly. */
   update(p: HeadParam, g: string): void {
     const o = this.spec.optimizer;
     const b = this.b;
-    const out = (value: string, name: string) => b.nodes.push(makeNode('Identity', [value], [`${name}_new`], b.uniqueName(`${name}/out`)));
     switch (o.kind) {
       case 'rmsprop': {
         // Keras: v <- rho v + (1 - rho) g^2; w <- w - lr g / sqrt(v + eps) (the order of KerasRMSprop's ops).
         const s = `${p.name}_rms`;
-        const v = this.op('Add', [this.op('Mul', [s, b.scalar('rho', o.rho)], `${s}/decay`), this.op('Mul', [this.op('Mul', [g, g], `${s}/g2`), b.scalar('one_minus_rho', 1 - o.rho)], `${s}/new_part`)], `${s}/next`);
-        out(v, s);
+        const v = this.opTo('Add', [this.op('Mul', [s, b.scalar('rho', o.rho)], `${s}/decay`), this.op('Mul', [this.op('Mul', [g, g], `${s}/g2`), b.scalar('one_minus_rho', 1 - o.rho)], `${s}/new_part`)], `${s}_new`);
         const step = this.op('Div', [this.op('Mul', [g, b.scalar('lr', o.learningRate)], `${p.name}/lr_g`), this.op('Sqrt', [this.op('Add', [v, b.scalar('eps', o.epsilon)], `${s}/v_eps`)], `${s}/rms`)], `${p.name}/step`);
-        out(this.op('Sub', [p.name, step], `${p.name}/next`), p.name);
+        this.opTo('Sub', [p.name, step], `${p.name}_new`);
         return;
       }
       case 'adam': {
         // tfjs's AdamOptimizer: m, v moving averages; w <- w + (-lr) (m / c1) / (sqrt(v / c2) + eps), c = 1 - beta^t.
-        const m = this.op('Add', [this.op('Mul', [`${p.name}_m`, b.scalar('beta1', o.beta1)], `${p.name}_m/decay`), this.op('Mul', [g, b.scalar('one_minus_beta1', 1 - o.beta1)], `${p.name}_m/new_part`)], `${p.name}_m/next`);
-        const v = this.op('Add', [this.op('Mul', [`${p.name}_v`, b.scalar('beta2', o.beta2)], `${p.name}_v/decay`), this.op('Mul', [this.op('Mul', [g, g], `${p.name}_v/g2`), b.scalar('one_minus_beta2', 1 - o.beta2)], `${p.name}_v/new_part`)], `${p.name}_v/next`);
-        out(m, `${p.name}_m`);
-        out(v, `${p.name}_v`);
+        const m = this.opTo('Add', [this.op('Mul', [`${p.name}_m`, b.scalar('beta1', o.beta1)], `${p.name}_m/decay`), this.op('Mul', [g, b.scalar('one_minus_beta1', 1 - o.beta1)], `${p.name}_m/new_part`)], `${p.name}_m_new`);
+        const v = this.opTo('Add', [this.op('Mul', [`${p.name}_v`, b.scalar('beta2', o.beta2)], `${p.name}_v/decay`), this.op('Mul', [this.op('Mul', [g, g], `${p.name}_v/g2`), b.scalar('one_minus_beta2', 1 - o.beta2)], `${p.name}_v/new_part`)], `${p.name}_v_new`);
         const mHat = this.op('Div', [m, INPUT.adamC1], `${p.name}/m_hat`);
         const vHat = this.op('Div', [v, INPUT.adamC2], `${p.name}/v_hat`);
         const ratio = this.op('Div', [mHat, this.op('Add', [this.op('Sqrt', [vHat], `${p.name}/sqrt_v_hat`), b.scalar('eps', o.epsilon)], `${p.name}/denominator`)], `${p.name}/ratio`);
-        out(this.op('Add', [this.op('Mul', [ratio, b.scalar('minus_lr', -o.learningRate)], `${p.name}/step`), p.name], `${p.name}/next`), p.name);
+        this.opTo('Add', [this.op('Mul', [ratio, b.scalar('minus_lr', -o.learningRate)], `${p.name}/step`), p.name], `${p.name}_new`);
         return;
       }
       case 'sgd':
         // tfjs's SGDOptimizer: w <- (-lr) g + w.
-        out(this.op('Add', [this.op('Mul', [b.scalar('minus_lr', -o.learningRate), g], `${p.name}/step`), p.name], `${p.name}/next`), p.name);
+        this.opTo('Add', [this.op('Mul', [b.scalar('minus_lr', -o.learningRate), g], `${p.name}/step`), p.name], `${p.name}_new`);
         return;
     }
   }
