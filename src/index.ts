@@ -4,7 +4,7 @@
 
 // Train, then use what was trained.
 export { train, type TrainHooks } from './workflows/train.js';
-export { TRAIN_DEFAULTS, type TrainOptions, type TrainOptionsInput, type TrainResult, type TrainMode, type OptimizerName, type HeadPooling } from './workflows/options.js';
+export { TRAIN_DEFAULTS, type TrainOptions, type TrainOptionsInput, type TrainResult, type TrainMode, type OptimizerName, type HeadPooling, type HeadEngine } from './workflows/options.js';
 export { loadClassifier, Classifier, type ClassifierInput, type ClassifierPrediction, type ClassProbability } from './inference/classifier.js';
 export { evaluateRun } from './inference/evaluate.js';
 export type { Evaluation, RunEvaluation } from './run/evaluation.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
-import { OrtModel } from './ortRunner.js';
+import { OrtModel, OrtSession } from './ortRunner.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
 
 /** y = x * 2 + 1 over a [batch, 3] input, built with the pure proto builders. */
@@ -34,4 +34,29 @@ test('proto builders check sizes and sort attributes', () => {
   assert.throws(() => makeTensor('w', [2, 2], Float32Array.of(1, 2, 3)), /hold 4 values, data has 3/);
   const n = makeNode('Conv', ['x', 'w'], ['y'], 'c', { strides: [1, 1], group: 1, kernel_shape: [3, 3], auto_pad: undefined });
   assert.deepEqual(n.attribute?.map((a) => a.name), ['group', 'kernel_shape', 'strides']);
+});
+
+test('OrtSession: named inputs and outputs; an output given a buffer is written into it; missing or mis-sized inputs are named', async () => {
+  // s = a + b, d = a * b over [n, 2].
+  const graph = makeGraph(
+    [makeNode('Add', ['a', 'b'], ['s'], 'add'), makeNode('Mul', ['a', 'b'], ['d'], 'mul')],
+    'two',
+    [makeValueInfo('a', [null, 2]), makeValueInfo('b', [null, 2])],
+    [makeValueInfo('s', [null, 2]), makeValueInfo('d', [null, 2])],
+  );
+  const s = await OrtSession.create(encodeModel(makeModel(graph)), { threads: 1 });
+  assert.deepEqual(s.inputNames, ['a', 'b']);
+  assert.deepEqual(s.outputNames, ['s', 'd']);
+  const a = { data: Float32Array.of(1, 2, 3, 4), dims: [2, 2] };
+  const b = { data: Float32Array.of(10, 20, 30, 40), dims: [2, 2] };
+  const buffer = new Float32Array(4);
+  const out = await s.run({ a, b }, { s: { data: buffer, dims: [2, 2] } });
+  assert.equal(out.s.data, buffer, 'the caller\'s buffer comes back');
+  assert.deepEqual([...buffer], [11, 22, 33, 44]);
+  assert.deepEqual([...out.d.data], [10, 40, 90, 160]);
+  assert.deepEqual(out.d.dims, [2, 2]);
+  await assert.rejects(s.run({ a }), /no value for input b/);
+  await assert.rejects(s.run({ a, b: { data: Float32Array.of(1), dims: [2, 2] } }), /input b has shape \[2,2\] \(4 values\) but 1 values/);
+  await s.dispose();
+  await assert.rejects(s.run({ a, b }), /after dispose/);
 });

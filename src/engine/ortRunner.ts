@@ -18,6 +18,81 @@ export interface OrtOutput {
   shape: number[];
 }
 
+/** The CPU session options every tlkit session uses (see OrtModel.create for the reasons). */
+function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    // One graph, run op after op: the parallelism is inside each conv.
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    // No busy-waiting between parallel sections: on a 2-core machine ORT's
+    // spinning threads otherwise starve the image decoding that overlaps each
+    // run, and a preempted worker stalls the whole parallel-for (measured:
+    // extract end to end at 0.63 of bare session.run with spinning on).
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
+/** A float32 array and its dims, as tlkit hands tensors to and from ONNX Runtime. */
+export interface HostTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+/**
+ * An ONNX Runtime CPU session with named float32 inputs and outputs (the training
+ * graphs of engine/training: weights and optimizer state in, updated out).
+ * Inputs are wrapped, not copied. An output may be given a buffer to be written
+ * into (`into`), so a caller that alternates two sets of buffers allocates nothing
+ * per step.
+ */
+export class OrtSession {
+  private constructor(
+    private session: ort.InferenceSession | undefined,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+    readonly threads: number,
+  ) {}
+
+  static async create(onnxBytes: Uint8Array, opts: { threads?: number } = {}): Promise<OrtSession> {
+    const threads = opts.threads ?? os.availableParallelism();
+    const session = await ort.InferenceSession.create(onnxBytes, sessionOptions(threads));
+    return new OrtSession(session, session.inputNames.slice(), session.outputNames.slice(), threads);
+  }
+
+  /** Run once: every graph input fed, every output returned (written into `into[name]` where given). */
+  async run(feeds: Record<string, HostTensor>, into: Record<string, HostTensor> = {}): Promise<Record<string, HostTensor>> {
+    if (!this.session) throw new Error('OrtSession.run after dispose()');
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const name of this.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new Error(`OrtSession.run: no value for input ${name} (inputs: ${this.inputNames.join(', ')})`);
+      const size = t.dims.reduce((a, b) => a * b, 1);
+      if (size !== t.data.length) throw new Error(`OrtSession.run: input ${name} has shape ${JSON.stringify(t.dims)} (${size} values) but ${t.data.length} values`);
+      inputs[name] = new ort.Tensor('float32', t.data, t.dims);
+    }
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of this.outputNames) fetches[name] = into[name] ? new ort.Tensor('float32', into[name].data, into[name].dims) : null;
+    const results = await this.session.run(inputs, fetches);
+    const out: Record<string, HostTensor> = {};
+    for (const name of this.outputNames) {
+      const r = results[name];
+      if (r.type !== 'float32') throw new Error(`OrtSession.run: output ${name} is ${r.type}, expected float32`);
+      // A preallocated output comes back in the caller's own buffer.
+      out[name] = into[name] ? { data: into[name].data, dims: r.dims.slice() } : { data: r.data as Float32Array, dims: r.dims.slice() };
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s) await s.release();
+  }
+}
+
 /** An ONNX Runtime CPU session with a single float32 input and output. */
 export class OrtModel {
   private constructor(
@@ -29,19 +104,7 @@ export class OrtModel {
 
   static async create(onnxBytes: Uint8Array, opts: OrtModelOptions = {}): Promise<OrtModel> {
     const threads = opts.threads ?? os.availableParallelism();
-    const session = await ort.InferenceSession.create(onnxBytes, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: threads,
-      // One graph, run op after op: the parallelism is inside each conv.
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      // No busy-waiting between parallel sections: on a 2-core machine ORT's
-      // spinning threads otherwise starve the image decoding that overlaps each
-      // run, and a preempted worker stalls the whole parallel-for (measured:
-      // extract end to end at 0.63 of bare session.run with spinning on).
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    });
+    const session = await ort.InferenceSession.create(onnxBytes, sessionOptions(threads));
     const inputName = opts.inputName ?? session.inputNames[0];
     const outputName = opts.outputName ?? session.outputNames[0];
     return new OrtModel(session, inputName, outputName, threads);

@@ -17,12 +17,36 @@ import { kerasName } from './callbacks/logs.js';
 /** Every workflow checkpoints on the Keras book's choice: the lowest validation loss. */
 export const MONITOR = 'val_loss';
 
+/**
+ * A trainer that computes elsewhere what a compiled tfjs model would (engine/training's
+ * OrtHeadTrainer trains the head on ONNX Runtime) and keeps `layersModel` in step:
+ * callbacks see `layersModel`, whose weights are current after `syncWeights()`, which
+ * the loop calls before each epoch's callbacks (so the checkpoint saves them).
+ */
+export interface EngineTrainer {
+  readonly layersModel: tfl.LayersModel;
+  readonly metricsNames: string[];
+  readonly trainableWeights: tfl.LayersModel['trainableWeights'];
+  readonly optimizer: Pick<tf.Optimizer, 'getWeights' | 'setWeights'>;
+  stopTraining: boolean;
+  trainOnBatch(x: tf.Tensor, y: tf.Tensor): Promise<number | number[]>;
+  evaluate(x: tf.Tensor, y: tf.Tensor, args: { batchSize: number; verbose: 0 }): Promise<tf.Scalar | tf.Scalar[]>;
+  syncWeights(): Promise<void>;
+}
+
+/** What the loop trains: a compiled tfjs model, or an engine trainer standing in for one. */
+export type TrainableModel = tfl.LayersModel | EngineTrainer;
+
+function isEngineTrainer(m: TrainableModel): m is EngineTrainer {
+  return 'layersModel' in m && 'syncWeights' in m;
+}
+
 /** What a workflow hands the loop for one training phase. */
 export interface TrainingPhase {
   /** Tag stored with the resume state ('features', 'augment', 'head', 'finetune'). */
   name: string;
-  /** The compiled model that trains (head alone, or base suffix + head), logits out. */
-  model: tfl.LayersModel;
+  /** The compiled model that trains (head alone, or base suffix + head), logits out; or an engine trainer of it. */
+  model: TrainableModel;
   train: BatchSource;
   validation: BatchSource;
   /** Writes the full model (RGB in: preprocess + base + head) into a folder; the checkpoint calls it. */
@@ -110,8 +134,9 @@ export class FitLoop {
       ...(this.settings.callbacks ?? []),
     ] as unknown as CallbackLike[];
     const params = { epochs: last, initialEpoch, steps: phase.train.size, samples: phase.train.samples, verbose: 0, doValidation: true, metrics: ['loss', 'accuracy', 'val_loss', 'val_accuracy'] };
+    const layersModel = isEngineTrainer(model) ? model.layersModel : model;
     for (const cb of callbacks) {
-      cb.setModel(model);
+      cb.setModel(layersModel);
       cb.setParams(params);
     }
     const each = async (f: (cb: CallbackLike) => Promise<void> | void) => {
@@ -149,6 +174,7 @@ export class FitLoop {
       const logs: EpochLogs = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(seen, 1)]));
       const val = await evaluateOn(model, phase.validation);
       for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
+      if (isEngineTrainer(model)) await model.syncWeights();
       await each((cb) => cb.onEpochEnd(epoch, logs));
       this.history = history.data;
       await saveTrainState(out, await captureTrainState(model, phase.name, epoch + 1));
@@ -191,18 +217,19 @@ function fmt(v: number | null): string {
 }
 
 /** trainOnBatch/evaluate values under Keras's names (loss, accuracy). */
-function namedLogs(model: tfl.LayersModel, values: number[]): EpochLogs {
+function namedLogs(model: Pick<tfl.LayersModel, 'metricsNames'>, values: number[]): EpochLogs {
   const names = model.metricsNames.length === values.length ? model.metricsNames : ['loss', ...values.slice(1).map((_, i) => `metric_${i}`)];
   return Object.fromEntries(names.map((n, i) => [kerasName(n), values[i]]));
 }
 
 /** Loss and metrics over a whole source (sample-weighted means), inference mode. */
-export async function evaluateOn(model: tfl.LayersModel, source: BatchSource): Promise<EpochLogs> {
+export async function evaluateOn(model: TrainableModel, source: BatchSource): Promise<EpochLogs> {
   const sums: EpochLogs = {};
   let n = 0;
   for await (const { xs, ys } of source.batches(0)) {
     const size = xs.shape[0];
-    const r = model.evaluate(xs, ys, { batchSize: size, verbose: 0 });
+    const args = { batchSize: size, verbose: 0 } as const;
+    const r = isEngineTrainer(model) ? await model.evaluate(xs, ys, args) : model.evaluate(xs, ys, args);
     const scalars = Array.isArray(r) ? r : [r];
     const values = await Promise.all(scalars.map(async (s) => (await s.data())[0]));
     tf.dispose([xs, ys, ...scalars]);
@@ -212,7 +239,7 @@ export async function evaluateOn(model: tfl.LayersModel, source: BatchSource): P
   return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(n, 1)]));
 }
 
-async function captureTrainState(model: tfl.LayersModel, phase: string, epoch: number): Promise<TrainState> {
+async function captureTrainState(model: TrainableModel, phase: string, epoch: number): Promise<TrainState> {
   const toArray = async (name: string, t: tf.Tensor): Promise<NamedArray> => {
     const dtype = t.dtype === 'int32' ? 'int32' : 'float32';
     const data = (await t.data()) as Float32Array | Int32Array;
@@ -223,7 +250,7 @@ async function captureTrainState(model: tfl.LayersModel, phase: string, epoch: n
   return { epoch, phase, weights, optimizer };
 }
 
-async function restoreTrainState(model: tfl.LayersModel, state: TrainState): Promise<void> {
+async function restoreTrainState(model: TrainableModel, state: TrainState): Promise<void> {
   const vars = model.trainableWeights;
   const mismatch =
     vars.length !== state.weights.length ? `${state.weights.length} weights saved, ${vars.length} to train` : vars.map((v, i) => (v.shape.join('x') !== state.weights[i].shape.join('x') ? `${v.originalName} is ${v.shape.join('x')}, saved ${state.weights[i].shape.join('x')}` : '')).find(Boolean);

@@ -96,6 +96,38 @@ test('features mode: Ctrl-C mid-epoch keeps whole epochs; --resume continues exa
   assert.equal((await readMeta(out)).finished, true);
 });
 
+test('features mode, engine ort (the default): the head trains on ONNX Runtime with the tfjs curve (dropout 0, 1e-3), saves its weights, and a run interrupted on ORT resumes on tfjs', async () => {
+  const reference = await train(await options(path.join(root, 'engine-tfjs'), { epochs: 5, dropout: 0, engine: 'tfjs' }), quiet);
+  assert.equal((await readMeta(path.join(root, 'engine-tfjs'))).options.engine, 'tfjs');
+  const ortOut = path.join(root, 'engine-ort');
+  const ort = await train(await options(ortOut, { epochs: 5, dropout: 0, engine: 'ort' }), quiet);
+  assert.equal((await readMeta(ortOut)).options.engine, 'ort');
+  for (const key of ['loss', 'val_loss', 'accuracy', 'val_accuracy'] as const) {
+    const tol = key.includes('loss') ? 1e-3 : 1e-9;
+    reference.history.history[key].forEach((v, i) => assert.ok(Math.abs(v - ort.history.history[key][i]) <= tol, `${key} epoch ${i + 1}: ORT ${ort.history.history[key][i]} vs tfjs ${v}`));
+  }
+  assert.equal(ort.bestEpoch, reference.bestEpoch);
+  // The checkpoint holds what ORT trained: the saved head's weights are the tfjs run's, to float rounding.
+  const saved = async (dir: string) => {
+    const m = await tfl.loadLayersModel(fileSystemIO(path.join(dir, 'model')));
+    const w = m.getLayer('head_dense').getWeights()[0].dataSync().slice();
+    m.dispose();
+    return w;
+  };
+  const [a, b] = [await saved(path.join(root, 'engine-tfjs')), await saved(ortOut)];
+  const scale = Math.max(...a.map(Math.abs));
+  assert.ok(a.every((v, i) => Math.abs(v - b[i]) <= 1e-3 * scale), 'head_dense kernel of the ORT checkpoint');
+
+  // Ctrl-C in epoch 3 on ORT, --resume on tfjs: the resume state (weights + RMSprop slots) is the same format.
+  const out = path.join(root, 'engine-ort-resumed');
+  const controller = new AbortController();
+  const r = await train(await options(out, { epochs: 5, dropout: 0, engine: 'ort', signal: controller.signal }), { ...quiet, callbacks: [abortAfterBatches(4 * 2 + 1, controller)] });
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.history.epoch, [0, 1]);
+  const resumed = await train(await options(out, { epochs: 5, dropout: 0, resume: true, engine: 'tfjs' }), quiet);
+  reference.history.history.val_loss.forEach((v, i) => assert.ok(Math.abs(v - resumed.history.history.val_loss[i]) <= 1e-3, `epoch ${i + 1}: ${resumed.history.history.val_loss[i]} vs ${v}`));
+});
+
 test('features mode: --resume refuses another base, image size or class list, naming the difference', async () => {
   const out = path.join(root, 'resume-checks');
   await train(await options(out, { epochs: 1 }), quiet);

@@ -3,6 +3,7 @@ import { featureBatches } from '../fit/batchSources.js';
 import type { FitLoop, PhaseOutcome } from '../fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
+import { NotTrainableOnOrt, OrtHeadTrainer } from '../engine/training/ortHead.js';
 import type { TrainState } from '../run/trainState.js';
 import { cachedFeatures, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 
@@ -25,11 +26,12 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
   const head = loop.meta.head;
   const models = buildHeadForTraining(validation.featureShape, { numClasses, units: head.units, dropout: head.dropout, pooling: head.pooling, seed: opts.seed });
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
+  const trainer = opts.engine === 'ort' ? await ortTrainer(ctx, models.logits) : undefined;
   try {
     return await loop.fitPhase(
       {
         name: phase,
-        model: models.logits,
+        model: trainer ?? models.logits,
         train: featureBatches(train!, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: true }),
         validation: featureBatches(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
         saveFull: (dir) => saveFullModel(base, models.head, dir),
@@ -39,6 +41,18 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
       resume,
     );
   } finally {
+    await trainer?.dispose();
     models.head.dispose();
+  }
+}
+
+/** The head's trainer on ONNX Runtime, or undefined (tfjs trains it) when its graphs cannot express this head; said once. */
+async function ortTrainer(ctx: WorkflowContext, logits: Parameters<typeof OrtHeadTrainer.create>[0]): Promise<OrtHeadTrainer | undefined> {
+  try {
+    return await OrtHeadTrainer.create(logits);
+  } catch (e) {
+    if (!(e instanceof NotTrainableOnOrt)) throw e;
+    ctx.log(`${e.message} The head trains on tfjs instead.`);
+    return undefined;
   }
 }

@@ -44,6 +44,8 @@ test('argument checking: bad values are UserErrors naming the flag', () => {
   assert.throws(() => toTrainOptions({ ...base, epochs: '0' }), /--epochs must be a whole number >= 1, got '0'/);
   assert.throws(() => toTrainOptions({ ...base, dropout: '1.5' }), /--dropout/);
   assert.throws(() => toTrainOptions({ ...base, pooling: 'max' }), /--pooling must be one of flatten, avg, got 'max'/);
+  assert.throws(() => toTrainOptions({ ...base, engine: 'gpu' }), /--engine must be one of tfjs, ort, got 'gpu'/);
+  assert.equal(toTrainOptions({ ...base, engine: 'ort' }).engine, 'ort');
   // Values Number() would take but a user did not mean, and sizes that crashed allocating them.
   assert.throws(() => toTrainOptions({ ...base, seed: '' }), /--seed must be a whole number from 0 to 2147483647, got ''/);
   assert.throws(() => toTrainOptions({ ...base, epochs: '0x2' }), /--epochs must be a whole number >= 1, got '0x2'/);

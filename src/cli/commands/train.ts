@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { FLIP_CHOICES, type AugmentationParams } from '../../augment/params.js';
 import { runPaths } from '../../run/paths.js';
-import type { HeadPooling, OptimizerName, TrainMode, TrainOptionsInput, TrainResult } from '../../workflows/options.js';
+import type { HeadEngine, HeadPooling, OptimizerName, TrainMode, TrainOptionsInput, TrainResult } from '../../workflows/options.js';
 import { MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 interface TrainArgs {
@@ -25,6 +25,7 @@ interface TrainArgs {
   headUnits?: string;
   dropout?: string;
   pooling?: string;
+  engine?: string;
   earlyStopping?: string;
   skipBadImages?: boolean;
   cacheDir?: string;
@@ -63,6 +64,7 @@ export function toTrainOptions(a: TrainArgs): TrainOptionsInput {
     headUnits: parseIntOption('--head-units', a.headUnits, { min: 0, example: '256' }),
     dropout: parseNumberOption('--dropout', a.dropout, { min: 0, max: 0.95, minInclusive: true, example: '0.5' }),
     pooling: a.pooling as HeadPooling | undefined,
+    engine: a.engine as HeadEngine | undefined,
     earlyStoppingPatience: parseIntOption('--early-stopping', a.earlyStopping, { min: 0, example: '5' }),
     skipBadImages: Boolean(a.skipBadImages),
     cacheDir: a.cacheDir,
@@ -180,6 +182,7 @@ export function register(program: Command): void {
     .option('--head-units <n>', "units of the head's hidden Dense layer (default 256; 0 = none)")
     .option('--dropout <f>', 'dropout rate in the head (default 0.5)')
     .option('--pooling <p>', "flatten | avg: how the base's feature map enters the head (default flatten)")
+    .option('--engine <e>', 'ort | tfjs: where the head trains in features mode and finetune\'s head phase (default ort = ONNX Runtime; tfjs = the wasm backend)')
     .option('--early-stopping <patience>', 'stop when val_loss has not improved for this many epochs')
     .option('--skip-bad-images', 'skip undecodable images instead of stopping')
     .option('--cache-dir <dir>', 'where extracted features are cached')

@@ -1,0 +1,300 @@
+/**
+ * The book's head trained on cached features: tlkit on tfjs (wasm), tlkit on ONNX
+ * Runtime (engine/training's generated graphs) and PyTorch, in the same run.
+ * Run: node --import tsx bench/head.ts [--train 300] [--val 100] [--epochs 20] [--no-torch] [--no-variants] [--no-tfjs]
+ *
+ * Features: VGG16@180's output shape, 5x5x512, of `--train` + `--val` samples (random,
+ * ReLU-like, labels from a fixed linear rule: no ImageNet VGG16 weights offline).
+ * Head: Flatten -> Dense(256, relu) -> Dropout(0.5) -> Dense(1), RMSprop (Keras
+ * defaults), binary cross-entropy from logits, batch 32, validation every epoch.
+ *
+ * Rows:
+ *   steps       the bare loop: trainOnBatch over the shuffled batches + evaluate on validation, every epoch.
+ *   fit loop    tlkit's FitLoop into a run folder: the same, plus the best checkpoint (the head model
+ *               saved when val_loss improves), history.json, log.csv, curves (PNG + SVG) and the
+ *               resume state after every epoch: what `tlkit train --mode features` does.
+ *   PyTorch     nn.Sequential(Flatten, Linear, ReLU, Dropout, Linear), BCEWithLogitsLoss, RMSprop
+ *               (alpha 0.9, eps 1e-7), DataLoader(shuffle=True, batch 32), validation under no_grad every
+ *               epoch, torch.save(state_dict) when val_loss improves: as a PyTorch user writes it.
+ * PyTorch is Debian's python3-torch with libopenblas0-pthread, installed with apt-get when missing;
+ * where that fails the PyTorch row is skipped with a note.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/engine/backend.js';
+import { OrtHeadTrainer, type OrtHeadOptions } from '../src/engine/training/ortHead.js';
+import { featureBatches } from '../src/fit/batchSources.js';
+import { evaluateOn, FitLoop, type TrainableModel } from '../src/fit/fitLoop.js';
+import { buildHeadForTraining, compileHeadForTraining } from '../src/fit/head.js';
+import { makeOptimizer } from '../src/fit/optimizer.js';
+import type { FeatureSplit } from '../src/features/splits.js';
+import { Rng } from '../src/io/rng.js';
+import { writeNpy } from '../src/io/npy.js';
+import { emptyHistory } from '../src/run/history.js';
+import { META_VERSION, type RunMeta } from '../src/run/meta.js';
+import { RunWriter } from '../src/run/runFolder.js';
+import { fileSystemIO } from '../src/weights/tfjsFiles.js';
+
+function argValue(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const nTrain = argValue('--train', 300);
+const nVal = argValue('--val', 100);
+const epochs = argValue('--epochs', 20);
+const withTorch = !process.argv.includes('--no-torch');
+const withVariants = !process.argv.includes('--no-variants');
+const withTfjs = !process.argv.includes('--no-tfjs');
+const BATCH = 32;
+const SEED = 1337;
+const FEATURE_SHAPE = [5, 5, 512];
+const D = FEATURE_SHAPE.reduce((a, b) => a * b, 1);
+
+function makeSplit(seed: number, n: number, proj: Float32Array): FeatureSplit {
+  const rng = new Rng(seed);
+  const features = new Float32Array(n * D);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < D; j++) {
+      // ReLU-like, sparse, positive features as a conv base's last block gives.
+      const v = Math.max(0, Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next()));
+      features[i * D + j] = v;
+      s += v * proj[j];
+    }
+    labels[i] = s + 0.5 * (rng.next() - 0.5) > 0 ? 1 : 0;
+  }
+  return { features, labels, n, featureShape: FEATURE_SHAPE };
+}
+
+const projRng = new Rng(99);
+const proj = Float32Array.from({ length: D }, () => projRng.next() - 0.5);
+const train = makeSplit(1, nTrain, proj);
+const validation = makeSplit(2, nVal, proj);
+
+function sources() {
+  return {
+    train: featureBatches(train, { batchSize: BATCH, numClasses: 2, seed: SEED, shuffle: true }),
+    validation: featureBatches(validation, { batchSize: BATCH, numClasses: 2, seed: SEED, shuffle: false }),
+  };
+}
+
+function head() {
+  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, dropout: 0.5, seed: SEED });
+  compileHeadForTraining(models.logits, 2, makeOptimizer('rmsprop'));
+  return models;
+}
+
+interface Timed {
+  seconds: number;
+  valLoss: number;
+  valAccuracy: number;
+}
+
+/** The bare loop: batches, trainOnBatch, evaluate on validation each epoch. */
+async function steps(engine: 'tfjs' | 'ort', ortOpts: OrtHeadOptions = {}): Promise<Timed> {
+  const models = head();
+  const trainer = engine === 'ort' ? await OrtHeadTrainer.create(models.logits, ortOpts) : undefined;
+  const model: TrainableModel = trainer ?? models.logits;
+  const src = sources();
+  const t0 = performance.now();
+  let val = { loss: NaN, accuracy: NaN };
+  for (let e = 0; e < epochs; e++) {
+    for await (const { xs, ys } of src.train.batches(e)) {
+      await model.trainOnBatch(xs, ys);
+      tf.dispose([xs, ys]);
+    }
+    val = (await evaluateOn(model, src.validation)) as typeof val;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await trainer?.dispose();
+  models.head.dispose();
+  return { seconds, valLoss: val.loss, valAccuracy: val.accuracy };
+}
+
+/** tlkit's FitLoop into a run folder, checkpoints and records included. */
+async function fitLoop(engine: 'tfjs' | 'ort'): Promise<Timed> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tlkit-bench-head-${engine}-`));
+  const run = await RunWriter.open(dir, { resume: false, log: () => {} });
+  const meta: RunMeta = {
+    version: META_VERSION,
+    tool: 'tlkit',
+    classes: ['cats', 'dogs'],
+    labelMode: 'binary',
+    preprocessing: 'caffe',
+    imageSize: [180, 180],
+    base: 'vgg16',
+    baseFamily: 'vgg16',
+    baseSource: 'bench (random features)',
+    mode: 'features',
+    head: { units: 256, dropout: 0.5, pooling: 'flatten' },
+    bestEpoch: -1,
+    bestValLoss: null,
+    epochsDone: 0,
+    finished: false,
+    options: { engine },
+    timings: {},
+    createdAt: new Date().toISOString(),
+    updatedAt: '',
+  };
+  const loop = new FitLoop(run, meta, emptyHistory(), { verbose: false, earlyStoppingPatience: 0, log: () => {} });
+  const models = head();
+  const trainer = engine === 'ort' ? await OrtHeadTrainer.create(models.logits) : undefined;
+  const t0 = performance.now();
+  await loop.fitPhase({
+    name: 'features',
+    model: trainer ?? models.logits,
+    ...sources(),
+    saveFull: async (d) => {
+      await models.head.save(fileSystemIO(d));
+    },
+    firstEpoch: 0,
+    epochs,
+  });
+  await loop.finish({ interrupted: false, stoppedEarly: false });
+  const seconds = (performance.now() - t0) / 1000;
+  await run.close();
+  await trainer?.dispose();
+  models.head.dispose();
+  const h = loop.history.history;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { seconds, valLoss: h.val_loss[h.val_loss.length - 1], valAccuracy: h.val_accuracy[h.val_accuracy.length - 1] };
+}
+
+const TORCH_SCRIPT = String.raw`
+import json, sys, time
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+d = sys.argv[1]
+epochs = int(sys.argv[2])
+torch.manual_seed(1337)
+xtr = torch.from_numpy(np.load(d + '/train_x.npy')); ytr = torch.from_numpy(np.load(d + '/train_y.npy')).float().unsqueeze(1)
+xva = torch.from_numpy(np.load(d + '/val_x.npy')); yva = torch.from_numpy(np.load(d + '/val_y.npy')).float().unsqueeze(1)
+model = nn.Sequential(nn.Flatten(), nn.Linear(xtr[0].numel(), 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 1))
+opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+loss_fn = nn.BCEWithLogitsLoss()
+train_loader = DataLoader(TensorDataset(xtr, ytr), batch_size=32, shuffle=True)
+val_loader = DataLoader(TensorDataset(xva, yva), batch_size=32)
+best = float('inf')
+t0 = time.perf_counter()
+for epoch in range(epochs):
+    model.train()
+    for xb, yb in train_loader:
+        opt.zero_grad()
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        loss.backward()
+        opt.step()
+    model.eval()
+    total, correct, n = 0.0, 0, 0
+    with torch.no_grad():
+        for xb, yb in val_loader:
+            out = model(xb)
+            total += loss_fn(out, yb).item() * len(xb)
+            correct += ((out > 0).float() == yb).sum().item()
+            n += len(xb)
+    if total / n < best:
+        best = total / n
+        torch.save(model.state_dict(), d + '/best.pt')
+seconds = time.perf_counter() - t0
+print(json.dumps({'seconds': seconds, 'valLoss': total / n, 'valAccuracy': correct / n, 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+                  'blas': [l.strip() for l in torch.__config__.show().splitlines() if 'BLAS' in l or 'blas' in l][:3]}))
+`;
+
+/** Debian's interpreter (the one apt's python3-torch goes with), not a pyenv/venv python3 earlier on PATH. */
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+function torchAvailable(): boolean {
+  return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Debian's python3-torch with libopenblas0-pthread; a note (and false) where it cannot be installed. */
+function ensureTorch(): boolean {
+  if (torchAvailable()) return true;
+  const isRoot = process.getuid?.() === 0;
+  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (!isRoot || !hasApt) {
+    console.log(`note: PyTorch is not installed and ${isRoot ? 'apt-get is missing' : 'this is not root'}; the PyTorch row is skipped (apt-get install python3-torch libopenblas0-pthread).`);
+    return false;
+  }
+  console.log('installing Debian python3-torch + libopenblas0-pthread with apt-get (once)...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  const update = spawnSync('apt-get', [...lock, 'update', '-qq'], { stdio: 'inherit', env });
+  const install = update.status === 0 ? spawnSync('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', 'python3-torch', 'python3-numpy', 'libopenblas0-pthread'], { stdio: 'inherit', env }) : update;
+  if (install.status !== 0 || !torchAvailable()) {
+    console.log('note: could not install python3-torch with apt-get (offline or no such package); the PyTorch row is skipped.');
+    return false;
+  }
+  return true;
+}
+
+async function pytorch(): Promise<(Timed & { torch: string; threads: number; blas: string[] }) | undefined> {
+  if (!ensureTorch()) return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-head-torch-'));
+  await writeNpy(path.join(dir, 'train_x.npy'), train.features, [train.n, ...FEATURE_SHAPE]);
+  await writeNpy(path.join(dir, 'train_y.npy'), train.labels, [train.n]);
+  await writeNpy(path.join(dir, 'val_x.npy'), validation.features, [validation.n, ...FEATURE_SHAPE]);
+  await writeNpy(path.join(dir, 'val_y.npy'), validation.labels, [validation.n]);
+  fs.writeFileSync(path.join(dir, 'head.py'), TORCH_SCRIPT);
+  try {
+    const out = execFileSync(PYTHON, [path.join(dir, 'head.py'), dir, String(epochs)], { encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').pop() as string);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function cpuFlags(): string {
+  try {
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    const flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
+    return ['avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'amx_tile'].filter((f) => flags.has(f)).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
+
+const backend = await initBackend();
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`the book's head on cached features: ${nTrain} train + ${nVal} validation samples of ${FEATURE_SHAPE.join('x')} (VGG16@180), batch ${BATCH}, ${epochs} epochs, RMSprop`);
+console.log(`machine: ${os.cpus().length} cores, ${cpu}; flags: ${cpuFlags()}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(`tlkit: tfjs backend ${backend}; ONNX Runtime ${os.availableParallelism()} threads`);
+
+const rows: Array<[string, Timed]> = [];
+const show = (name: string, t: Timed) => {
+  rows.push([name, t]);
+  console.log(`  ${name.padEnd(44)} ${t.seconds.toFixed(2).padStart(7)} s   val_loss ${t.valLoss.toFixed(4)}  val_accuracy ${t.valAccuracy.toFixed(3)}`);
+};
+// ORT first: a warm-up of its sessions' one-off set-up is part of what a user waits for, so nothing is warmed.
+show('tlkit ORT, steps (Gemm, reused output buffers)', await steps('ort'));
+if (withVariants) {
+  show('tlkit ORT, steps (MatMul + Add + Transpose)', await steps('ort', { dense: 'matmul' }));
+  show('tlkit ORT, steps (Gemm, fresh output buffers)', await steps('ort', { reuseBuffers: false }));
+  show('tlkit ORT, steps (Gemm, reused, 1 thread)', await steps('ort', { threads: 1 }));
+}
+if (withTfjs) show('tlkit tfjs, steps', await steps('tfjs'));
+show('tlkit ORT, fit loop (checkpoints, records)', await fitLoop('ort'));
+if (withTfjs) show('tlkit tfjs, fit loop (checkpoints, records)', await fitLoop('tfjs'));
+const torch = withTorch ? await pytorch() : undefined;
+if (torch) show(`PyTorch ${torch.torch} (${torch.threads} threads), checkpoints`, torch);
+else if (!withTorch) console.log('  PyTorch: skipped (--no-torch)');
+
+const get = (name: string) => rows.find(([n]) => n.startsWith(name))?.[1].seconds;
+const ratio = (a?: number, b?: number) => (a && b ? `${(b / a).toFixed(2)}x` : 'n/a');
+console.log('speed ratios (higher = the first is faster):');
+console.log(`  ORT / tfjs, steps:           ${ratio(get('tlkit ORT, steps (Gemm, reused'), get('tlkit tfjs, steps'))}`);
+console.log(`  ORT / tfjs, fit loop:        ${ratio(get('tlkit ORT, fit loop'), get('tlkit tfjs, fit loop'))}`);
+if (torch) {
+  console.log(`  tlkit ORT fit loop / PyTorch:  ${ratio(get('tlkit ORT, fit loop'), torch.seconds)}   (issue 10 asks >= 1.5x)`);
+  console.log(`  tlkit tfjs fit loop / PyTorch: ${ratio(get('tlkit tfjs, fit loop'), torch.seconds)}`);
+  console.log(`  tlkit ORT steps / PyTorch:     ${ratio(get('tlkit ORT, steps (Gemm, reused'), torch.seconds)}`);
+  console.log(`  PyTorch BLAS: ${torch.blas.join(' | ') || 'not reported'}`);
+}
+

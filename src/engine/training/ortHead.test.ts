@@ -1,0 +1,286 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../backend.js';
+import { OrtSession, type HostTensor } from '../ortRunner.js';
+import { Rng } from '../../io/rng.js';
+import { buildHeadForTraining, compileHeadForTraining } from '../../fit/head.js';
+import { makeOptimizer, type OptimizerName } from '../../fit/optimizer.js';
+import { buildHeadGraphs, gradientOutput, INPUT, type HeadGraphSpec } from './headGraph.js';
+import { headLayout, NotTrainableOnOrt, OrtHeadTrainer } from './ortHead.js';
+
+/** max |a - b| / max |b|: the error relative to the tensor's scale (elementwise ratios blow up near zero). */
+function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+function randn(rng: Rng, n: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next()));
+}
+
+function oneHotOrBinary(rng: Rng, n: number, outputs: number): Float32Array {
+  const y = new Float32Array(n * outputs);
+  for (let i = 0; i < n; i++) {
+    if (outputs === 1) y[i] = rng.int(2);
+    else y[i * outputs + rng.int(outputs)] = 1;
+  }
+  return y;
+}
+
+interface GradCase {
+  name: string;
+  featureShape: number[];
+  pooling: HeadGraphSpec['pooling'];
+  units: number;
+  dropout: boolean;
+  outputs: number;
+  dense: 'gemm' | 'matmul';
+}
+
+const GRAD_CASES: GradCase[] = [
+  { name: 'flatten, relu hidden, dropout mask, binary (gemm)', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, dropout: true, outputs: 1, dense: 'gemm' },
+  { name: 'flatten, relu hidden, dropout mask, binary (matmul)', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, dropout: true, outputs: 1, dense: 'matmul' },
+  { name: 'global average pooling, 3 classes, no dropout', featureShape: [4, 5, 6], pooling: 'avg', units: 7, dropout: false, outputs: 3, dense: 'gemm' },
+  { name: 'vector features, no hidden layer, dropout on the input, 4 classes', featureShape: [10], pooling: 'none', units: 0, dropout: true, outputs: 4, dense: 'matmul' },
+];
+
+for (const c of GRAD_CASES) {
+  test(`head gradients on ONNX Runtime equal tfjs's (max relative error <= 1e-4): ${c.name}`, async () => {
+    await initBackend('cpu');
+    const rng = new Rng(7);
+    const n = 6;
+    const spec: HeadGraphSpec = { ...c, optimizer: { kind: 'sgd', learningRate: 0.1 }, gradients: true };
+    const graphs = buildHeadGraphs(spec);
+    const session = await OrtSession.create(graphs.train, { threads: 1 });
+    const x = randn(rng, n * c.featureShape.reduce((a, b) => a * b, 1));
+    const y = oneHotOrBinary(rng, n, c.outputs);
+    const params = graphs.params.map((p) => randn(rng, p.shape.reduce((a, b) => a * b, 1), 0.5));
+    const width = c.units > 0 ? c.units : graphs.params[0].shape[0];
+    const mask = Float32Array.from({ length: n * width }, () => (rng.next() < 0.6 ? Math.fround(1 / 0.6) : 0));
+    const feeds: Record<string, HostTensor> = {
+      [INPUT.x]: { data: x, dims: [n, ...c.featureShape] },
+      [INPUT.y]: { data: y, dims: [n, c.outputs] },
+      [INPUT.invBatch]: { data: Float32Array.of(1 / n), dims: [] },
+    };
+    if (c.dropout) feeds[INPUT.mask] = { data: mask, dims: [n, width] };
+    graphs.params.forEach((p, i) => (feeds[p.name] = { data: params[i], dims: p.shape }));
+    const out = await session.run(feeds);
+    await session.dispose();
+
+    // The same head written with tfjs ops; tf.grads differentiates it.
+    const xs = tf.tensor(x, [n, ...c.featureShape]);
+    const ys = tf.tensor2d(y, [n, c.outputs]);
+    const maskT = tf.tensor2d(mask, [n, width]);
+    const vars = graphs.params.map((p, i) => tf.tensor(params[i], p.shape));
+    const lossOf = (...ws: tf.Tensor[]) => {
+      let h: tf.Tensor = c.pooling === 'avg' ? tf.mean(xs, [1, 2]) : tf.reshape(xs, [n, -1]);
+      let k = 0;
+      if (c.units > 0) {
+        h = tf.relu(tf.add(tf.matMul(h as tf.Tensor2D, ws[0] as tf.Tensor2D), ws[1]));
+        k = 2;
+      }
+      if (c.dropout) h = tf.mul(h, maskT);
+      const z = tf.add(tf.matMul(h as tf.Tensor2D, ws[k] as tf.Tensor2D), ws[k + 1]);
+      return (c.outputs === 1 ? tf.losses.sigmoidCrossEntropy(ys, z) : tf.losses.softmaxCrossEntropy(ys, z)) as tf.Scalar;
+    };
+    const expectedLoss = lossOf(...vars).dataSync()[0];
+    const grads = tf.grads(lossOf)(vars);
+    assert.ok(Math.abs(out.loss.data[0] - expectedLoss) <= 1e-5 * Math.max(1, Math.abs(expectedLoss)), `loss ${out.loss.data[0]} vs tfjs ${expectedLoss}`);
+    graphs.params.forEach((p, i) => {
+      const err = relError(out[gradientOutput(p.name)].data, grads[i].dataSync());
+      assert.ok(err <= 1e-4, `${p.name}: max relative error ${err}`);
+      // SGD's update is w - lr g.
+      const expected = params[i].map((w, j) => w - 0.1 * grads[i].dataSync()[j]);
+      assert.ok(relError(out[`${p.name}_new`].data, expected) <= 1e-5, `${p.name}_new`);
+    });
+    tf.dispose([xs, ys, maskT, ...vars, ...grads]);
+  });
+}
+
+interface Data {
+  x: Float32Array;
+  y: Float32Array;
+  n: number;
+}
+
+/** Separable-ish features so the loss moves: the label is the sign of a fixed projection (or its argmax). */
+function makeData(seed: number, n: number, featureShape: number[], outputs: number): Data {
+  const rng = new Rng(seed);
+  const d = featureShape.reduce((a, b) => a * b, 1);
+  const x = randn(rng, n * d);
+  const proj = randn(rng, d * Math.max(outputs, 1));
+  const y = new Float32Array(n * outputs);
+  for (let i = 0; i < n; i++) {
+    const scores = Array.from({ length: Math.max(outputs, 1) }, (_, k) => {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += x[i * d + j] * proj[j * Math.max(outputs, 1) + k];
+      return s;
+    });
+    if (outputs === 1) y[i] = scores[0] > 0 ? 1 : 0;
+    else y[i * outputs + scores.indexOf(Math.max(...scores))] = 1;
+  }
+  return { x, y, n };
+}
+
+interface Trainee {
+  trainOnBatch(x: tf.Tensor, y: tf.Tensor): Promise<number | number[]>;
+  evaluate(x: tf.Tensor, y: tf.Tensor, args: { batchSize: number; verbose: 0 }): tf.Scalar | tf.Scalar[] | Promise<tf.Scalar | tf.Scalar[]>;
+}
+
+/** Epoch means of [loss, accuracy, val_loss, val_accuracy], batches reshuffled each epoch by a seeded Rng (as featureBatches). */
+async function curves(m: Trainee, train: Data, val: Data, featureShape: number[], outputs: number, epochs: number, batch: number): Promise<number[][]> {
+  const d = featureShape.reduce((a, b) => a * b, 1);
+  const rows: number[][] = [];
+  const slice = (data: Data, idx: ArrayLike<number>) => {
+    const xs = new Float32Array(idx.length * d);
+    const ys = new Float32Array(idx.length * outputs);
+    for (let i = 0; i < idx.length; i++) {
+      xs.set(data.x.subarray(idx[i] * d, (idx[i] + 1) * d), i * d);
+      ys.set(data.y.subarray(idx[i] * outputs, (idx[i] + 1) * outputs), i * outputs);
+    }
+    return { xs: tf.tensor(xs, [idx.length, ...featureShape]), ys: tf.tensor2d(ys, [idx.length, outputs]) };
+  };
+  for (let e = 0; e < epochs; e++) {
+    const order = new Rng(100 + e).shuffle(Int32Array.from({ length: train.n }, (_, i) => i));
+    let loss = 0;
+    let acc = 0;
+    for (let s = 0; s < train.n; s += batch) {
+      const idx = order.subarray(s, Math.min(train.n, s + batch));
+      const { xs, ys } = slice(train, idx);
+      const r = await m.trainOnBatch(xs, ys);
+      const [l, a] = Array.isArray(r) ? r : [r, NaN];
+      loss += l * idx.length;
+      acc += a * idx.length;
+      tf.dispose([xs, ys]);
+    }
+    const { xs, ys } = slice(val, Int32Array.from({ length: val.n }, (_, i) => i));
+    const r = await m.evaluate(xs, ys, { batchSize: val.n, verbose: 0 });
+    const [vl, va] = await Promise.all((Array.isArray(r) ? r : [r]).map(async (s) => (await s.data())[0]));
+    tf.dispose([xs, ys]);
+    rows.push([loss / train.n, acc / train.n, vl, va]);
+  }
+  return rows;
+}
+
+const CURVE_CASES: Array<{ optimizer: OptimizerName; numClasses: number; pooling: 'flatten' | 'avg'; lr?: number; units?: number }> = [
+  { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten' },
+  { optimizer: 'adam', numClasses: 2, pooling: 'flatten' },
+  { optimizer: 'sgd', numClasses: 2, pooling: 'flatten', lr: 0.05 },
+  { optimizer: 'rmsprop', numClasses: 3, pooling: 'avg' },
+  { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', units: 0 },
+];
+
+for (const c of CURVE_CASES) {
+  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-3 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units`, async () => {
+    await initBackend('cpu');
+    const featureShape = [3, 3, 8];
+    const outputs = c.numClasses === 2 ? 1 : c.numClasses;
+    const train = makeData(1, 53, featureShape, outputs);
+    const val = makeData(2, 20, featureShape, outputs);
+    const make = () => {
+      const models = buildHeadForTraining(featureShape, { numClasses: c.numClasses, units: c.units ?? 16, dropout: 0, pooling: c.pooling, seed: 5 });
+      compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr));
+      return models;
+    };
+    const ref = make();
+    const mine = make();
+    const trainer = await OrtHeadTrainer.create(mine.logits, { threads: 1 });
+    const expected = await curves(ref.logits, train, val, featureShape, outputs, 3, 8);
+    const got = await curves(trainer, train, val, featureShape, outputs, 3, 8);
+    for (let e = 0; e < 3; e++) {
+      for (const k of [0, 2]) assert.ok(Math.abs(got[e][k] - expected[e][k]) <= 1e-3, `epoch ${e + 1} ${k ? 'val_loss' : 'loss'}: ORT ${got[e][k]} vs tfjs ${expected[e][k]}`);
+      for (const k of [1, 3]) assert.ok(Math.abs(got[e][k] - expected[e][k]) <= 0.05 + 1e-9, `epoch ${e + 1} accuracy: ORT ${got[e][k]} vs tfjs ${expected[e][k]}`);
+    }
+    // It learned (the curves are not flat), and the loss moved the same way on both.
+    assert.ok(expected[2][0] < expected[0][0] && got[2][0] < got[0][0], `loss falls: ${JSON.stringify(got.map((r) => r[0]))}`);
+    // Weights come back into the tfjs model and match the tfjs-trained ones.
+    await trainer.syncWeights();
+    mine.logits.getWeights().forEach((w, i) => assert.ok(relError(w.dataSync(), ref.logits.getWeights()[i].dataSync()) <= 1e-3, `weight ${i}`));
+    // The optimizer state has tfjs's names, order and values.
+    const refState = await ref.logits.optimizer.getWeights();
+    const ortState = await trainer.optimizer.getWeights();
+    // (Variable names carry a per-process suffix: _6 in one model, _7 in the next.)
+    const unsuffixed = (n: string) => n.replace(/_\d+\//, '/');
+    assert.deepEqual(ortState.map((s) => unsuffixed(s.name)), refState.map((s) => unsuffixed(s.name)));
+    const nParams = (c.units ?? 16) > 0 ? 4 : 2;
+    assert.equal(ortState.length, c.optimizer === 'sgd' ? 1 : c.optimizer === 'adam' ? 1 + 2 * nParams : 1 + nParams);
+    if (ortState.length > 1) assert.equal(ortState[1].name.startsWith(`${mine.logits.trainableWeights[0].name}/`), true);
+    ortState.forEach((s, i) => assert.ok(relError(s.tensor.dataSync(), refState[i].tensor.dataSync()) <= 1e-3, `state ${s.name}`));
+    await trainer.dispose();
+    ref.head.dispose();
+    mine.head.dispose();
+  });
+}
+
+test('ORT head: resuming from a tfjs optimizer state continues the same curve; weights written by the caller are taken up', async () => {
+  await initBackend('cpu');
+  const featureShape = [2, 2, 5];
+  const train = makeData(3, 32, featureShape, 1);
+  const val = makeData(4, 16, featureShape, 1);
+  const make = () => {
+    const models = buildHeadForTraining(featureShape, { numClasses: 2, units: 8, dropout: 0, seed: 9 });
+    compileHeadForTraining(models.logits, 2, makeOptimizer('adam'));
+    return models;
+  };
+  const ref = make();
+  await curves(ref.logits, train, val, featureShape, 1, 1, 8);
+  // A second model takes the first one's weights and Adam state (as FitLoop's --resume does) and trains on ORT.
+  const resumed = make();
+  const trainer = await OrtHeadTrainer.create(resumed.logits, { threads: 1 });
+  trainer.trainableWeights.forEach((v, i) => v.write(ref.logits.trainableWeights[i].read()));
+  const state = await ref.logits.optimizer.getWeights();
+  await trainer.optimizer.setWeights(state.map((s) => ({ name: s.name, tensor: tf.clone(s.tensor) })));
+  const expected = await curves(ref.logits, train, val, featureShape, 1, 2, 8);
+  const got = await curves(trainer, train, val, featureShape, 1, 2, 8);
+  for (let e = 0; e < 2; e++) assert.ok(Math.abs(got[e][0] - expected[e][0]) <= 1e-3 && Math.abs(got[e][2] - expected[e][2]) <= 1e-3, `epoch ${e}: ${got[e]} vs ${expected[e]}`);
+  const iter = (await trainer.optimizer.getWeights())[0];
+  assert.equal(iter.name, 'iter');
+  assert.equal(iter.tensor.dataSync()[0], 4 * 3);
+  // stopTraining is the tfjs model's flag (callbacks set it there).
+  resumed.logits.stopTraining = true;
+  assert.equal(trainer.stopTraining, true);
+  await trainer.dispose();
+  ref.head.dispose();
+  resumed.head.dispose();
+});
+
+test('ORT head: dropout masks come from the seeded Rng (same seed, same run) and scale kept units by 1/keep', async () => {
+  await initBackend('cpu');
+  const featureShape = [6];
+  const train = makeData(5, 24, featureShape, 1);
+  const val = makeData(6, 8, featureShape, 1);
+  const run = async () => {
+    const models = buildHeadForTraining(featureShape, { numClasses: 2, units: 12, dropout: 0.5, seed: 3 });
+    compileHeadForTraining(models.logits, 2, makeOptimizer('rmsprop'));
+    const trainer = await OrtHeadTrainer.create(models.logits, { threads: 1, reuseBuffers: false });
+    const rows = await curves(trainer, train, val, featureShape, 1, 2, 8);
+    await trainer.dispose();
+    models.head.dispose();
+    return rows;
+  };
+  const a = await run();
+  const b = await run();
+  assert.deepEqual(a, b);
+  assert.ok(a.every((r) => r.every(Number.isFinite)));
+});
+
+test('ORT head: a model that is not the head is refused with NotTrainableOnOrt, naming the layer', async () => {
+  await initBackend('cpu');
+  const input = tfl.input({ shape: [4, 4, 2] });
+  const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, name: 'my_conv' }).apply(input) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 1, name: 'out' }).apply(tfl.layers.flatten().apply(conv) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
+  const m = tfl.model({ inputs: input, outputs: out });
+  assert.throws(() => headLayout(m), (e: unknown) => e instanceof NotTrainableOnOrt && /my_conv \(Conv2D\)/.test((e as Error).message));
+  const sig = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 1, activation: 'sigmoid', name: 'sig' }).apply(tfl.layers.flatten().apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor });
+  assert.throws(() => headLayout(sig), /activation sigmoid/);
+  sig.compile({ optimizer: tf.train.momentum(0.1, 0.9), loss: 'meanSquaredError' });
+  await assert.rejects(OrtHeadTrainer.create(sig), NotTrainableOnOrt);
+});
