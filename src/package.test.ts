@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,19 @@ function writeProbeProject(dir: string, tarball: string): void {
   fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'probe', version: '1.0.0', lockfileVersion: 3, requires: true, packages }));
 }
 
-test('npm pack gives a tarball that installs offline into an empty folder and runs `tlkit summary` and `tlkit demo`', { timeout: 300_000 }, () => {
+/** Run a command to its end: exit status and output. */
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('npm pack gives a tarball that installs offline into an empty folder and runs `tlkit summary` and `tlkit demo`', { timeout: 300_000 }, async () => {
   assert.ok(fs.existsSync(path.join(repo, 'dist/cli/main.js')), 'dist/ is built (scripts/test.sh builds it)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-pack-'));
   try {
@@ -43,10 +55,13 @@ test('npm pack gives a tarball that installs offline into an empty folder and ru
     assert.equal(install.status, 0, install.stdout + install.stderr);
     assert.ok(!fs.existsSync(path.join(dir, 'node_modules/tsx')), 'tsx is a development dependency only');
 
-    const summary = spawnSync('npx', ['--no-install', 'tlkit', 'summary', 'vgg16'], { cwd: dir, encoding: 'utf8', env });
+    // Both commands at once: they are independent, and the test's time is mostly waiting on them.
+    const [summary, demo] = await Promise.all([
+      run('npx', ['--no-install', 'tlkit', 'summary', 'vgg16'], dir, env),
+      run('npx', ['--no-install', 'tlkit', 'demo', '--out', 'demo', '--images', '4', '--epochs', '1'], dir, env),
+    ]);
     assert.equal(summary.status, 0, summary.stderr);
     assert.match(summary.stdout, /Total params: 14,714,688 \(56\.13 MB\)/);
-    const demo = spawnSync('npx', ['--no-install', 'tlkit', 'demo', '--out', 'demo', '--images', '6', '--epochs', '1'], { cwd: dir, encoding: 'utf8', env });
     assert.equal(demo.status, 0, demo.stderr);
     assert.match(demo.stdout, /Report: .*report\.html/);
     assert.ok(fs.existsSync(path.join(dir, 'demo/run/model/model.json')));
