@@ -1,8 +1,5 @@
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { h5 } from '../weights/h5wasmLoader.js';
-import { weightShortName } from '../weights/kerasH5.js';
+import { writeH5Atomic, writeLayerWeights } from '../weights/kerasH5.js';
 
 /** The Keras version written into the file (the legacy .h5 format is tf.keras 2's; Keras 3 reads it too). */
 export const KERAS_VERSION = '2.15.0';
@@ -31,40 +28,13 @@ export function kerasModelConfig(model: tfl.LayersModel): { class_name: string; 
  * for a model saved without an optimizer. Written beside the target, then renamed.
  */
 export async function writeKerasModelH5(model: tfl.LayersModel, file: string): Promise<void> {
-  const lib = await h5();
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const f = new lib.File(tmp, 'w');
-  try {
+  await writeH5Atomic(file, (f) => {
     f.create_attribute('model_config', JSON.stringify(kerasModelConfig(model)));
     f.create_attribute('keras_version', KERAS_VERSION);
     f.create_attribute('backend', 'tensorflow');
     const weights = f.create_group('model_weights');
-    const names = model.layers.map((l) => l.name);
-    const width = Math.max(1, ...names.map((n) => Buffer.byteLength(n)));
-    weights.create_attribute('layer_names', names, [names.length], `S${width}`);
     weights.create_attribute('keras_version', KERAS_VERSION);
     weights.create_attribute('backend', 'tensorflow');
-    for (const layer of model.layers) {
-      const g = weights.create_group(layer.name);
-      const weightNames = layer.weights.map((v) => `${layer.name}/${weightShortName(v.originalName)}:0`);
-      if (weightNames.length === 0) {
-        g.create_attribute('weight_names', [], [0], 'S1');
-        continue;
-      }
-      const w = Math.max(...weightNames.map((n) => Buffer.byteLength(n)));
-      g.create_attribute('weight_names', weightNames, [weightNames.length], `S${w}`);
-      const inner = g.create_group(layer.name);
-      layer.weights.forEach((v, i) => {
-        const data = v.read().dataSync() as Float32Array;
-        inner.create_dataset({ name: weightNames[i].split('/').pop() as string, data: new Float32Array(data), shape: v.shape as number[], dtype: '<f' });
-      });
-    }
-  } catch (e) {
-    f.close();
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  f.close();
-  renameSync(tmp, file);
+    writeLayerWeights(weights, model);
+  });
 }

@@ -176,51 +176,23 @@ export async function loadKerasH5Weights(model: tfl.LayersModel, file: string): 
  * datasets at <layer>/<layer>/<weight>:0. Written beside the target, then renamed.
  */
 export async function writeKerasH5(model: tfl.LayersModel, file: string): Promise<void> {
+  await writeH5Atomic(file, (f) => {
+    f.create_attribute('backend', 'tensorflow');
+    f.create_attribute('keras_version', '2.15.0');
+    writeLayerWeights(f, model);
+  });
+}
+
+type H5File = InstanceType<Awaited<ReturnType<typeof h5>>['File']>;
+
+/** Create an HDF5 file beside `file`, let `fill` write it, then rename it over `file` (removed again on an error). */
+export async function writeH5Atomic(file: string, fill: (f: H5File) => void): Promise<void> {
   const lib = await h5();
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const f = new lib.File(tmp, 'w');
   try {
-    const names = model.layers.map((l) => l.name);
-    const width = Math.max(1, ...names.map((n) => Buffer.byteLength(n)));
-    f.create_attribute('layer_names', names, [names.length], `S${width}`);
-    f.create_attribute('backend', 'tensorflow');
-    f.create_attribute('keras_version', '2.15.0');
-    for (const layer of model.layers) {
-      const g = f.create_group(layer.name);
-      // A nested model's weights keep their own layers' names, as Keras writes them
-      // ("convnext_tiny_stem_conv/kernel:0" inside group convnext_tiny_stem).
-      const nested = Array.isArray((layer as unknown as { layers?: unknown }).layers);
-      const weightNames = layer.weights.map((v) => (nested ? `${v.originalName.replace(/:\d+$/, '')}:0` : `${layer.name}/${weightShortName(v.originalName)}:0`));
-      if (weightNames.length === 0) {
-        g.create_attribute('weight_names', [], [0], 'S1');
-        continue;
-      }
-      const w = Math.max(...weightNames.map((n) => Buffer.byteLength(n)));
-      g.create_attribute('weight_names', weightNames, [weightNames.length], `S${w}`);
-      const groups = new Map<string, H5Group>();
-      layer.weights.forEach((v, i) => {
-        const parts = weightNames[i].split('/');
-        const datasetName = parts.pop()!;
-        let parent: H5Group = g;
-        for (let k = 0; k < parts.length; k++) {
-          const key = parts.slice(0, k + 1).join('/');
-          let child = groups.get(key);
-          if (!child) {
-            child = parent.create_group(parts[k]);
-            groups.set(key, child);
-          }
-          parent = child;
-        }
-        const data = v.read().dataSync() as Float32Array;
-        // Keras keeps Normalization's sample count as an int64 scalar.
-        if (layer.getClassName() === 'Normalization' && weightShortName(v.originalName) === 'count') {
-          parent.create_dataset({ name: datasetName, data: BigInt64Array.from(Array.from(data, (x) => BigInt(Math.round(x)))), shape: v.shape as number[], dtype: '<q' });
-        } else {
-          parent.create_dataset({ name: datasetName, data: new Float32Array(data), shape: v.shape as number[], dtype: '<f' });
-        }
-      });
-    }
+    fill(f);
   } catch (e) {
     f.close();
     rmSync(tmp, { force: true });
@@ -228,4 +200,50 @@ export async function writeKerasH5(model: tfl.LayersModel, file: string): Promis
   }
   f.close();
   renameSync(tmp, file);
+}
+
+/**
+ * Keras's weight layout into `root` (the file itself, or a model file's `model_weights`):
+ * attribute `layer_names`, a group per layer with attribute `weight_names`, datasets at
+ * <layer>/<layer>/<weight>:0 (a nested model's weights under their own layers' names).
+ */
+export function writeLayerWeights(root: H5Group, model: tfl.LayersModel): void {
+  const names = model.layers.map((l) => l.name);
+  const width = Math.max(1, ...names.map((n) => Buffer.byteLength(n)));
+  root.create_attribute('layer_names', names, [names.length], `S${width}`);
+  for (const layer of model.layers) {
+    const g = root.create_group(layer.name);
+    // A nested model's weights keep their own layers' names, as Keras writes them
+    // ("convnext_tiny_stem_conv/kernel:0" inside group convnext_tiny_stem).
+    const nested = Array.isArray((layer as unknown as { layers?: unknown }).layers);
+    const weightNames = layer.weights.map((v) => (nested ? `${v.originalName.replace(/:\d+$/, '')}:0` : `${layer.name}/${weightShortName(v.originalName)}:0`));
+    if (weightNames.length === 0) {
+      g.create_attribute('weight_names', [], [0], 'S1');
+      continue;
+    }
+    const w = Math.max(...weightNames.map((n) => Buffer.byteLength(n)));
+    g.create_attribute('weight_names', weightNames, [weightNames.length], `S${w}`);
+    const groups = new Map<string, H5Group>();
+    layer.weights.forEach((v, i) => {
+      const parts = weightNames[i].split('/');
+      const datasetName = parts.pop()!;
+      let parent: H5Group = g;
+      for (let k = 0; k < parts.length; k++) {
+        const key = parts.slice(0, k + 1).join('/');
+        let child = groups.get(key);
+        if (!child) {
+          child = parent.create_group(parts[k]);
+          groups.set(key, child);
+        }
+        parent = child;
+      }
+      const data = v.read().dataSync() as Float32Array;
+      // Keras keeps Normalization's sample count as an int64 scalar.
+      if (layer.getClassName() === 'Normalization' && weightShortName(v.originalName) === 'count') {
+        parent.create_dataset({ name: datasetName, data: BigInt64Array.from(Array.from(data, (x) => BigInt(Math.round(x)))), shape: v.shape as number[], dtype: '<q' });
+      } else {
+        parent.create_dataset({ name: datasetName, data: new Float32Array(data), shape: v.shape as number[], dtype: '<f' });
+      }
+    });
+  }
 }
