@@ -1,5 +1,5 @@
 // Keras 3's keras/src/applications/applications_test.py, for the families tlkit has
-// (VGG16, MobileNet, MobileNetV2), channels-last. Keras's "last_dim" per model kept.
+// (VGG16, MobileNet, MobileNetV2, ResNet50, EfficientNetB0, ConvNeXtTiny), channels-last. Keras's "last_dim" per model kept.
 // Cases that cannot apply (channels_first, the ImageNet elephant) are listed in
 // README.md, "Differences from Keras".
 import { test } from 'node:test';
@@ -14,6 +14,9 @@ const MODEL_LIST: Array<[FamilyName, number]> = [
   ['vgg16', 512],
   ['mobilenet', 1024],
   ['mobilenet_v2', 1280],
+  ['resnet50', 2048],
+  ['efficientnet_b0', 1280],
+  ['convnext_tiny', 768],
 ];
 
 for (const [family, lastDim] of MODEL_LIST) {
