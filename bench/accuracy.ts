@@ -54,14 +54,14 @@ export interface ModeResult {
   runDir: string;
 }
 
-async function runAndEvaluate(ctx: BenchContext, mode: TrainOptions['mode'], extra: Partial<TrainOptions> = {}): Promise<ModeResult> {
-  const out = path.join(ctx.workDir, 'runs', mode);
+async function runAndEvaluate(ctx: BenchContext, mode: TrainOptions['mode'], extra: Partial<TrainOptions> = {}, label: string = mode): Promise<ModeResult> {
+  const out = path.join(ctx.workDir, 'runs', label);
   const opts = { data: ctx.data, base: ctx.base, mode, out, imageSize: ctx.imageSize, cacheDir: ctx.cacheDir, epochs: ctx.epochs, ...extra };
   const r = await train(opts);
   const e = await evaluateRun(out, ctx.data);
   const idx = r.history.epoch.indexOf(r.bestEpoch);
   return {
-    mode,
+    mode: label,
     testAccuracy: e.accuracy,
     testLoss: e.loss,
     bestValAccuracy: r.history.history.val_accuracy?.[idx] ?? NaN,
@@ -74,13 +74,16 @@ async function runAndEvaluate(ctx: BenchContext, mode: TrainOptions['mode'], ext
 
 /** One entry a workflow. (augment / finetune: add `augment: (ctx) => runAndEvaluate(ctx, 'augment', trainAugment)` etc.) */
 export const MODES: Record<string, (ctx: BenchContext) => Promise<ModeResult>> = {
+  // The book's head: Dense(256) with no activation (tlkit's default).
   features: (ctx) => runAndEvaluate(ctx, 'features'),
+  // The same with Dense(256, relu), tlkit's head before --head-activation, side by side.
+  'features-relu': (ctx) => runAndEvaluate(ctx, 'features', { headActivation: 'relu' }, 'features-relu'),
   // Engineer D: the head trains on augmented images through the frozen base on ONNX Runtime (10 epochs unless --epochs).
   augment: (ctx) => runAndEvaluate(ctx, 'augment', { epochs: ctx.epochs ?? 10 }),
   // Engineer D: continue from the features run when this bench made one (else finetune trains a head first);
   // the last two depthwise-separable blocks train, their prefix's output cached on disk (10 epochs unless --epochs).
   finetune: (ctx) => {
-    const features = path.join(ctx.workDir, 'features');
+    const features = path.join(ctx.workDir, 'runs', 'features');
     return runAndEvaluate(ctx, 'finetune', { epochs: ctx.epochs ?? 10, from: fs.existsSync(path.join(features, 'meta.json')) ? features : undefined });
   },
 };

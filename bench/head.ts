@@ -83,7 +83,7 @@ function sources() {
 }
 
 function head() {
-  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, dropout: 0.5, seed: SEED });
+  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, activation: 'relu', dropout: 0.5, seed: SEED });
   compileHeadForTraining(models.logits, 2, makeOptimizer('rmsprop'));
   return models;
 }
@@ -130,7 +130,7 @@ async function fitLoop(engine: 'tfjs' | 'ort'): Promise<Timed> {
     baseFamily: 'vgg16',
     baseSource: 'bench (random features)',
     mode: 'features',
-    head: { units: 256, dropout: 0.5, pooling: 'flatten' },
+    head: { units: 256, activation: 'relu', dropout: 0.5, pooling: 'flatten' },
     bestEpoch: -1,
     bestValLoss: null,
     epochsDone: 0,

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { preprocessInput } from '../applications/preprocess.js';
-import { buildHeadModel, headLoss, HEAD_LAYER_NAMES } from './head.js';
+import { buildHeadForTraining, buildHeadModel, headLoss, HEAD_LAYER_NAMES } from './head.js';
 import { SeededDropout } from './seededDropout.js';
 import { makeOptimizer } from './optimizer.js';
 import { assembleFullModel } from './assembleModel.js';
@@ -128,4 +128,16 @@ test('KerasRMSprop gives the numbers of tf.train.rmsprop(lr, 0.9, 0, 1e-7)', asy
   ours.forEach((v, i) => assert.ok(Math.abs(v - theirs[i]) < 1e-6, `${v} vs ${theirs[i]}`));
   const opt = new KerasRMSprop();
   assert.equal((await opt.getWeights()).length, 1); // iterations only, before any step
+});
+
+test('the hidden Dense is linear by default, as the book\'s listing (`layers.Dense(256)`), relu when asked', () => {
+  const hidden = (activation?: 'linear' | 'relu') => {
+    const { head } = buildHeadForTraining([2, 2, 3], { numClasses: 2, units: 4, activation });
+    const cfg = head.getLayer(HEAD_LAYER_NAMES.hidden).getConfig() as { activation: string };
+    head.dispose();
+    return cfg.activation;
+  };
+  assert.equal(hidden(), 'linear');
+  assert.equal(hidden('relu'), 'relu');
+  assert.throws(() => hidden('tanh' as 'relu'), /--head-activation must be linear or relu, got "tanh"/);
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import type { HeadPooling } from '../run/meta.js';
+import type { HeadActivation, HeadPooling } from '../run/meta.js';
 import { SeededDropout } from './seededDropout.js';
 
 export interface HeadOptions {
@@ -9,6 +9,8 @@ export interface HeadOptions {
   numClasses: number;
   /** Units of the hidden Dense layer. Default 256 (the book). 0 = no hidden layer. */
   units?: number;
+  /** Activation of the hidden Dense: 'linear' (the book's listing: `layers.Dense(256)`) or 'relu'. Default 'linear'. */
+  activation?: HeadActivation;
   /** Dropout rate before the output layer. Default 0.5. */
   dropout?: number;
   /** How the base's feature map becomes a vector. Default 'flatten' (the book); 'avg' = GlobalAveragePooling2D. */
@@ -30,13 +32,15 @@ export function headLabelMode(numClasses: number): 'binary' | 'categorical' {
 }
 
 function checkOptions(o: HeadOptions): Required<HeadOptions> {
-  const full = { units: 256, dropout: 0.5, pooling: 'flatten' as HeadPooling, seed: 1337, ...o };
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as HeadOptions;
+  const full = { units: 256, activation: 'linear' as HeadActivation, dropout: 0.5, pooling: 'flatten' as HeadPooling, seed: 1337, ...given };
   if (!Number.isInteger(full.numClasses) || full.numClasses < 2) {
     throw new UserError(`A classifier needs at least 2 classes, got ${full.numClasses}. Add a folder per class to the data dir.`);
   }
   if (!Number.isInteger(full.units) || full.units < 0) throw new UserError(`--head-units must be a whole number >= 0, got ${full.units}.`);
   if (!(full.dropout >= 0 && full.dropout < 1)) throw new UserError(`--dropout must be in [0, 1), got ${full.dropout}.`);
   if (full.pooling !== 'flatten' && full.pooling !== 'avg') throw new UserError(`--pooling must be flatten or avg, got "${full.pooling}".`);
+  if (full.activation !== 'linear' && full.activation !== 'relu') throw new UserError(`--head-activation must be linear or relu, got "${full.activation}".`);
   return full;
 }
 
@@ -60,7 +64,7 @@ export function applyHeadWithLogits(x: tfl.SymbolicTensor, opts: HeadOptions): {
         : x;
   if (o.units > 0) {
     y = tfl.layers
-      .dense({ name: HEAD_LAYER_NAMES.hidden, units: o.units, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' })
+      .dense({ name: HEAD_LAYER_NAMES.hidden, units: o.units, activation: o.activation, kernelInitializer: tfl.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' })
       .apply(y) as tfl.SymbolicTensor;
   }
   if (o.dropout > 0) y = new SeededDropout({ name: HEAD_LAYER_NAMES.dropout, rate: o.dropout, seed: seed + 1 }).apply(y) as tfl.SymbolicTensor;
@@ -117,7 +121,8 @@ export function compileHeadForTraining(logitsModel: tfl.LayersModel, numClasses:
 
 /**
  * Apply the book's head to `x` (the base's output):
- * Flatten -> Dense(256, relu) -> Dropout(0.5) -> Dense(1, sigmoid) (or Dense(k, softmax)).
+ * Flatten -> Dense(256) -> Dropout(0.5) -> Dense(1, sigmoid) (or Dense(k, softmax)); the
+ * hidden Dense is linear as in the book's listing, or relu (`activation`).
  * Kernels use Keras's glorot_uniform, seeded; dropout is SeededDropout (training only).
  */
 export function applyHead(x: tfl.SymbolicTensor, opts: HeadOptions): tfl.SymbolicTensor {

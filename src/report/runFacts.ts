@@ -56,7 +56,7 @@ export function describeHeadOf(modelJson: ModelJsonLike): string | undefined {
 export function describeHeadSpec(head: HeadSpec, meta: Pick<RunMeta, 'labelMode' | 'classes'>): string {
   const pool = head.pooling === 'avg' ? 'GlobalAveragePooling2D' : 'Flatten';
   const out = meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${meta.classes.length}, softmax)`;
-  return `${pool} -> Dense(${head.units}, relu) -> Dropout(${head.dropout}) -> ${out}`;
+  return `${pool} -> Dense(${head.units}, ${head.activation ?? 'relu'}) -> Dropout(${head.dropout}) -> ${out}`;
 }
 
 export interface ModelFacts {

@@ -7,10 +7,13 @@ import { runPaths } from './paths.js';
 
 export type TrainMode = 'features' | 'augment' | 'finetune';
 export type HeadPooling = 'flatten' | 'avg';
+export type HeadActivation = 'linear' | 'relu';
 
-/** The dense head on the base: [pooling] -> Dense(units, relu) -> Dropout -> Dense(classes). */
+/** The dense head on the base: [pooling] -> Dense(units, activation) -> Dropout -> Dense(classes). */
 export interface HeadSpec {
   units: number;
+  /** The hidden Dense's activation; runs written before it was an option have 'relu'. */
+  activation: HeadActivation;
   dropout: number;
   pooling: HeadPooling;
 }
@@ -81,7 +84,9 @@ export async function readMeta(dir: string): Promise<RunMeta> {
   if (!meta.head) {
     // Version 1 kept the head's settings among the options only.
     const o = meta.options ?? {};
-    meta.head = { units: Number(o.headUnits ?? 256), dropout: Number(o.dropout ?? 0.5), pooling: o.pooling === 'avg' ? 'avg' : 'flatten' };
+    meta.head = { units: Number(o.headUnits ?? 256), activation: 'relu', dropout: Number(o.dropout ?? 0.5), pooling: o.pooling === 'avg' ? 'avg' : 'flatten' };
   }
+  // Before --head-activation, every head's hidden Dense was relu.
+  meta.head.activation ??= 'relu';
   return meta;
 }

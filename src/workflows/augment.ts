@@ -2,7 +2,7 @@ import { withAugmentationDefaults } from '../augment/params.js';
 import { featureBatches } from '../fit/batchSources.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import { augmentedTraining, cachedFeatures, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's "feature extraction together with data augmentation":
@@ -21,7 +21,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
   const { train, frozen } = await augmentedTraining(ctx, base, augmentation, 'frozenBaseSeconds');
   const head = loop.meta.head;
   // Trained on logits (stable cross-entropy, as Keras does); saved with its sigmoid/softmax.
-  const models = buildHeadForTraining(validation.featureShape, { numClasses, units: head.units, dropout: head.dropout, pooling: head.pooling, seed: opts.seed });
+  const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
   if (opts.verbose) {
     ctx.log(`Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); the frozen base runs on ONNX Runtime for every batch.`);

@@ -15,7 +15,7 @@ import { augmentedBatches, type BatchSource } from '../fit/batchSources.js';
 import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
 import { assembleFullModel } from '../fit/assembleModel.js';
 import { FitLoop } from '../fit/fitLoop.js';
-import { headLabelMode } from '../fit/head.js';
+import { headLabelMode, type HeadOptions } from '../fit/head.js';
 import { emptyHistory, type HistoryData } from '../run/history.js';
 import { META_VERSION, type HeadSpec, type RunMeta, type TrainMode } from '../run/meta.js';
 import type { RunWriter } from '../run/runFolder.js';
@@ -90,7 +90,12 @@ export function copyWeightsByName(from: tfl.LayersModel, target: tfl.LayersModel
 }
 
 export function headSpec(opts: TrainOptions): HeadSpec {
-  return { units: opts.headUnits, dropout: opts.dropout, pooling: opts.pooling };
+  return { units: opts.headUnits, activation: opts.headActivation, dropout: opts.dropout, pooling: opts.pooling };
+}
+
+/** buildHeadForTraining's options for a head spec. */
+export function headOptions(head: HeadSpec, numClasses: number, seed: number): HeadOptions {
+  return { numClasses, units: head.units, activation: head.activation, dropout: head.dropout, pooling: head.pooling, seed };
 }
 
 /** meta.json of a new run, or the resumed run's own. */

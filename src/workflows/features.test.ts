@@ -51,7 +51,7 @@ test('features mode: best full-model checkpoint, history, log, plots, meta; same
   assert.equal(meta.finished, true);
   assert.deepEqual(meta.classes, ['cats', 'dogs']);
   assert.equal(meta.epochsDone, 6);
-  assert.deepEqual(meta.head, { units: 16, dropout: 0.5, pooling: 'flatten' });
+  assert.deepEqual(meta.head, { units: 16, activation: 'linear', dropout: 0.5, pooling: 'flatten' });
   assert.equal(meta.data, path.resolve((await ready).data));
 
   // The checkpoint is the whole model: raw 0..255 images in, P(dogs) out.

@@ -5,7 +5,7 @@ import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
 import { NotTrainableOnOrt, OrtHeadTrainer } from '../engine/training/ortHead.js';
 import type { TrainState } from '../run/trainState.js';
-import { cachedFeatures, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { cachedFeatures, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's fast feature extraction: the frozen base runs once over train and
@@ -24,7 +24,7 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
   const numClasses = ctx.data.classNames.length;
   const { train, validation } = await cachedFeatures(ctx, base, ['train', 'validation']);
   const head = loop.meta.head;
-  const models = buildHeadForTraining(validation.featureShape, { numClasses, units: head.units, dropout: head.dropout, pooling: head.pooling, seed: opts.seed });
+  const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
   const trainer = opts.engine === 'ort' ? await ortTrainer(ctx, models.logits) : undefined;
   try {

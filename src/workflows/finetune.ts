@@ -16,7 +16,7 @@ import { readMeta, type RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { augmentedTraining, cachedFeatures, copyWeightsByName, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, copyWeightsByName, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 import { trainHeadOnFeatures } from './features.js';
 
 /** The book's fine-tuning learning rate (RMSprop). */
@@ -58,7 +58,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   const numClasses = ctx.data.classNames.length;
   const headOpts = source.meta.head;
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
-  const models = buildHeadForTraining(featureShape, { numClasses, units: headOpts.units, dropout: headOpts.dropout, pooling: headOpts.pooling, seed: opts.seed });
+  const models = buildHeadForTraining(featureShape, headOptions(source.meta.head, numClasses, opts.seed));
   const missing = models.head.layers.filter((l) => l.weights.length > 0 && !sourceModel.layers.some((s) => s.name === l.name));
   if (missing.length > 0) {
     throw new UserError(`--from ${sourceDir}: its model has no layer ${missing[0].name}; it was not trained by tlkit with the same head options.`);

@@ -14,6 +14,7 @@ test('train() from code: every default filled in, errors name the API option (no
   await assert.rejects(train({ data: 'd', base: 'vgg16', out: 'o', from: 'r' }), (e: Error) => e.message.startsWith('from applies to mode finetune only (got mode features)'));
   await assert.rejects(train({ data: 'd', base: 'vgg16', out: 'o', mode: 'augment', augmentation: { zoom: 2 } }), /augmentation\.zoom must be a number from 0 to 1, got 2/);
   await assert.rejects(train({ data: '', base: 'vgg16', out: 'o' }), /^UserError: data is required/);
+  await assert.rejects(train({ data: 'd', base: 'vgg16', out: 'o', headActivation: 'tanh' as 'relu' }), /headActivation must be one of linear, relu, got 'tanh'/);
   // The same checks from the command line name the flags.
   assert.throws(() => validateTrainOptions(withTrainDefaults({ data: 'd', base: 'b', out: 'o', earlyStoppingPatience: -1 }), 'cli'), /--early-stopping must be a whole number >= 0, got -1/);
 });

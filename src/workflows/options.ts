@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import { FLIP_CHOICES, type AugmentationParams } from '../augment/params.js';
 import type { HistoryData } from '../run/history.js';
-import type { HeadPooling, TrainMode } from '../run/meta.js';
+import type { HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
 
 /**
  * The options of a training run, one source of truth for the CLI (`tlkit train`) and
@@ -9,13 +9,14 @@ import type { HeadPooling, TrainMode } from '../run/meta.js';
  * validateTrainOptions, which names options as the caller knows them (`epochs` from
  * code, `--epochs` from the command line).
  */
-export type { HeadPooling, TrainMode } from '../run/meta.js';
+export type { HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
 import type { OptimizerName } from '../fit/optimizer.js';
 export type { OptimizerName } from '../fit/optimizer.js';
 
 export const TRAIN_MODES: readonly TrainMode[] = ['features', 'augment', 'finetune'];
 export const OPTIMIZERS: readonly OptimizerName[] = ['rmsprop', 'adam', 'sgd'];
 export const POOLINGS: readonly HeadPooling[] = ['flatten', 'avg'];
+export const HEAD_ACTIVATIONS: readonly HeadActivation[] = ['linear', 'relu'];
 /** Where the head trains when it trains alone (features mode, finetune's head phase). */
 export type HeadEngine = 'tfjs' | 'ort';
 export const HEAD_ENGINES: readonly HeadEngine[] = ['tfjs', 'ort'];
@@ -57,6 +58,8 @@ export interface TrainOptions {
   validationSplit?: number;
   /** Head: Dense units (default 256; 0 = none), dropout rate (default 0.5), pooling of the base output (default flatten). */
   headUnits: number;
+  /** The hidden Dense's activation: 'linear' (default, the book's `Dense(256)`) or 'relu'. */
+  headActivation: HeadActivation;
   dropout: number;
   pooling: HeadPooling;
   /**
@@ -87,6 +90,7 @@ export const TRAIN_DEFAULTS = {
   resume: false,
   augment: false,
   headUnits: 256,
+  headActivation: 'linear',
   dropout: 0.5,
   pooling: 'flatten',
   engine: 'ort',
@@ -150,6 +154,7 @@ export function validateTrainOptions(o: TrainOptions, naming: OptionNaming): voi
   checkChoice('mode', o.mode, TRAIN_MODES, naming);
   checkChoice('optimizer', o.optimizer, OPTIMIZERS, naming);
   checkChoice('pooling', o.pooling, POOLINGS, naming);
+  checkChoice('headActivation', o.headActivation, HEAD_ACTIVATIONS, naming);
   checkChoice('engine', o.engine, HEAD_ENGINES, naming);
   for (const r of NUMBER_RULES) {
     const v = o[r.key];

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { FLIP_CHOICES, type AugmentationParams } from '../../augment/params.js';
 import { runPaths } from '../../run/paths.js';
-import type { HeadEngine, HeadPooling, OptimizerName, TrainMode, TrainOptionsInput, TrainResult } from '../../workflows/options.js';
+import type { HeadActivation, HeadEngine, HeadPooling, OptimizerName, TrainMode, TrainOptionsInput, TrainResult } from '../../workflows/options.js';
 import { MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 interface TrainArgs {
@@ -23,6 +23,7 @@ interface TrainArgs {
   resume?: boolean;
   validationSplit?: string;
   headUnits?: string;
+  headActivation?: string;
   dropout?: string;
   pooling?: string;
   engine?: string;
@@ -62,6 +63,7 @@ export function toTrainOptions(a: TrainArgs): TrainOptionsInput {
     resume: Boolean(a.resume),
     validationSplit: parseNumberOption('--validation-split', a.validationSplit, { min: 0, max: 0.9, example: '0.2' }),
     headUnits: parseIntOption('--head-units', a.headUnits, { min: 0, example: '256' }),
+    headActivation: a.headActivation as HeadActivation | undefined,
     dropout: parseNumberOption('--dropout', a.dropout, { min: 0, max: 0.95, minInclusive: true, example: '0.5' }),
     pooling: a.pooling as HeadPooling | undefined,
     engine: a.engine as HeadEngine | undefined,
@@ -180,6 +182,7 @@ export function register(program: Command): void {
     .option('--resume', 'continue the run in --out from its last finished epoch (weights and optimizer state), any mode')
     .option('--validation-split <f>', 'fraction of train to validate on when there is no validation/ folder')
     .option('--head-units <n>', "units of the head's hidden Dense layer (default 256; 0 = none)")
+    .option('--head-activation <a>', "linear | relu: the hidden Dense's activation (default linear, the book's Dense(256))")
     .option('--dropout <f>', 'dropout rate in the head (default 0.5)')
     .option('--pooling <p>', "flatten | avg: how the base's feature map enters the head (default flatten)")
     .option('--engine <e>', 'ort | tfjs: where the head trains in features mode and finetune\'s head phase (default ort = ONNX Runtime; tfjs = the wasm backend)')

@@ -30,8 +30,10 @@ export interface HeadGraphSpec {
   /** Features of one sample (without the batch axis), channels-last. */
   featureShape: number[];
   pooling: HeadPoolingKind;
-  /** Units of the hidden Dense (relu); 0 = no hidden layer. */
+  /** Units of the hidden Dense; 0 = no hidden layer. */
   units: number;
+  /** The hidden Dense's activation: 'relu' (default) or 'linear' (the book's `Dense(256)`). */
+  hiddenActivation?: 'relu' | 'linear';
   /** Whether a dropout mask input multiplies the output layer's input. */
   dropout: boolean;
   /** Output units: 1 (binary, sigmoid cross-entropy) or k (softmax cross-entropy). */
@@ -155,7 +157,8 @@ class HeadEmitter {
     let h: string | undefined;
     let y = p;
     if (this.spec.units > 0) {
-      h = this.op('Relu', [this.dense(p, 'w1', 'b1', 'hidden/linear')], 'hidden');
+      const a = this.dense(p, 'w1', 'b1', 'hidden/linear');
+      h = this.spec.hiddenActivation === 'linear' ? a : this.op('Relu', [a], 'hidden');
       y = h;
     }
     const hd = withMask && this.spec.dropout ? this.op('Mul', [y, INPUT.mask], 'dropout') : y;
@@ -200,8 +203,8 @@ class HeadEmitter {
     if (f.h) {
       let dh = this.inputGrad(dz, 'w2', 'grad/hd');
       if (this.spec.dropout) dh = this.op('Mul', [dh, INPUT.mask], 'grad/h');
-      // relu'(A) = step(A) = sign(H), since H = relu(A) >= 0 (0 where A <= 0, as tfjs's step).
-      const da = this.op('Mul', [dh, this.op('Sign', [f.h], 'grad/relu_mask')], 'grad/a');
+      // relu'(A) = step(A) = sign(H), since H = relu(A) >= 0 (0 where A <= 0, as tfjs's step); linear: dA = dH.
+      const da = this.spec.hiddenActivation === 'linear' ? dh : this.op('Mul', [dh, this.op('Sign', [f.h], 'grad/relu_mask')], 'grad/a');
       grads.set('w1', this.kernelGrad(f.p, da, 'grad/w1'));
       grads.set('b1', this.op('ReduceSum', [da, axis0], 'grad/b1', { keepdims: 0 }));
     }

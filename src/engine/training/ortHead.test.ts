@@ -40,6 +40,7 @@ interface GradCase {
   featureShape: number[];
   pooling: HeadGraphSpec['pooling'];
   units: number;
+  hiddenActivation?: 'relu' | 'linear';
   dropout: boolean;
   outputs: number;
   dense: 'gemm' | 'matmul';
@@ -48,6 +49,7 @@ interface GradCase {
 const GRAD_CASES: GradCase[] = [
   { name: 'flatten, relu hidden, dropout mask, binary (gemm)', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, dropout: true, outputs: 1, dense: 'gemm' },
   { name: 'flatten, relu hidden, dropout mask, binary (matmul)', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, dropout: true, outputs: 1, dense: 'matmul' },
+  { name: 'flatten, linear hidden (the book\'s Dense(256)), dropout mask, binary', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, hiddenActivation: 'linear', dropout: true, outputs: 1, dense: 'gemm' },
   { name: 'global average pooling, 3 classes, no dropout', featureShape: [4, 5, 6], pooling: 'avg', units: 7, dropout: false, outputs: 3, dense: 'gemm' },
   { name: 'vector features, no hidden layer, dropout on the input, 4 classes', featureShape: [10], pooling: 'none', units: 0, dropout: true, outputs: 4, dense: 'matmul' },
 ];
@@ -84,7 +86,8 @@ for (const c of GRAD_CASES) {
       let h: tf.Tensor = c.pooling === 'avg' ? tf.mean(xs, [1, 2]) : tf.reshape(xs, [n, -1]);
       let k = 0;
       if (c.units > 0) {
-        h = tf.relu(tf.add(tf.matMul(h as tf.Tensor2D, ws[0] as tf.Tensor2D), ws[1]));
+        const a = tf.add(tf.matMul(h as tf.Tensor2D, ws[0] as tf.Tensor2D), ws[1]);
+        h = c.hiddenActivation === 'linear' ? a : tf.relu(a);
         k = 2;
       }
       if (c.dropout) h = tf.mul(h, maskT);
@@ -170,23 +173,24 @@ async function curves(m: Trainee, train: Data, val: Data, featureShape: number[]
   return rows;
 }
 
-const CURVE_CASES: Array<{ optimizer: OptimizerName; numClasses: number; pooling: 'flatten' | 'avg'; lr?: number; units?: number }> = [
-  { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten' },
-  { optimizer: 'adam', numClasses: 2, pooling: 'flatten' },
-  { optimizer: 'sgd', numClasses: 2, pooling: 'flatten', lr: 0.05 },
-  { optimizer: 'rmsprop', numClasses: 3, pooling: 'avg' },
+const CURVE_CASES: Array<{ optimizer: OptimizerName; numClasses: number; pooling: 'flatten' | 'avg'; lr?: number; units?: number; activation?: 'relu' | 'linear' }> = [
+  { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'relu' },
+  { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'linear' },
+  { optimizer: 'adam', numClasses: 2, pooling: 'flatten', activation: 'relu' },
+  { optimizer: 'sgd', numClasses: 2, pooling: 'flatten', lr: 0.05, activation: 'relu' },
+  { optimizer: 'rmsprop', numClasses: 3, pooling: 'avg', activation: 'relu' },
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', units: 0 },
 ];
 
 for (const c of CURVE_CASES) {
-  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-3 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units`, async () => {
+  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-3 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units (${c.activation ?? 'linear'})`, async () => {
     await initBackend('cpu');
     const featureShape = [3, 3, 8];
     const outputs = c.numClasses === 2 ? 1 : c.numClasses;
     const train = makeData(1, 53, featureShape, outputs);
     const val = makeData(2, 20, featureShape, outputs);
     const make = () => {
-      const models = buildHeadForTraining(featureShape, { numClasses: c.numClasses, units: c.units ?? 16, dropout: 0, pooling: c.pooling, seed: 5 });
+      const models = buildHeadForTraining(featureShape, { numClasses: c.numClasses, units: c.units ?? 16, activation: c.activation, dropout: 0, pooling: c.pooling, seed: 5 });
       compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr));
       return models;
     };

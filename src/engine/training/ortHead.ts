@@ -34,7 +34,7 @@ function config(layer: LayerLike): Record<string, unknown> {
 
 /**
  * Read the head's structure off a tfjs logits model built by fit/head.ts:
- * [Flatten | GlobalAveragePooling2D] -> [Dense(relu)] -> [SeededDropout] -> Dense(linear).
+ * [Flatten | GlobalAveragePooling2D] -> [Dense(relu | linear)] -> [SeededDropout] -> Dense(linear).
  */
 export function headLayout(model: tfl.LayersModel): HeadLayout {
   const fail = (why: string) => new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}': ${why}.`);
@@ -58,8 +58,10 @@ export function headLayout(model: tfl.LayersModel): HeadLayout {
     } else if (cls === 'Dense') {
       if (cfg.useBias === false) throw fail(`Dense ${layer.name} has no bias`);
       if (!layer.trainable) throw fail(`Dense ${layer.name} is frozen`);
-      if (cfg.activation === 'relu' && !hidden && !dropout) hidden = layer;
-      else if (cfg.activation === 'linear') output = layer;
+      // The last Dense is the (linear) output; a Dense before it, relu or linear, is the hidden layer.
+      const isLast = !model.layers.slice(model.layers.indexOf(layer) + 1).some((l) => l.getClassName() === 'Dense');
+      if (!isLast && !hidden && !dropout && (cfg.activation === 'relu' || cfg.activation === 'linear')) hidden = layer;
+      else if (isLast && cfg.activation === 'linear') output = layer;
       else throw fail(`Dense ${layer.name} has activation ${String(cfg.activation)} at a place the head graph does not have it`);
     } else throw fail(`layer ${layer.name} (${cls}) is not part of the head (Flatten/GlobalAveragePooling2D, Dense relu, SeededDropout, Dense linear)`);
   }
@@ -70,7 +72,8 @@ export function headLayout(model: tfl.LayersModel): HeadLayout {
   if (variables.length !== trainable.length || variables.some((v, i) => v !== trainable[i])) throw fail('its trainable weights are not those of its Dense layers');
   const outputs = (output.getConfig() as { units: number }).units;
   const units = hidden ? (hidden.getConfig() as { units: number }).units : 0;
-  return { spec: { featureShape: featureShape as number[], pooling, units, dropout: dropout !== undefined, outputs }, variables, dropout };
+  const hiddenActivation = hidden && config(hidden).activation === 'linear' ? 'linear' : 'relu';
+  return { spec: { featureShape: featureShape as number[], pooling, units, hiddenActivation, dropout: dropout !== undefined, outputs }, variables, dropout };
 }
 
 /** The update rule of a compiled tfjs optimizer: KerasRMSprop, tfjs Adam, tfjs SGD. */
