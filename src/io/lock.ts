@@ -43,10 +43,27 @@ function readLock(file: string): LockInfo | undefined {
   }
 }
 
-/** Who holds the lock file now, if a live process does. */
+/** A lock held by another process that is still running on this machine. */
+function isLiveOther(info: LockInfo | undefined): boolean {
+  return info !== undefined && info.host === os.hostname() && info.pid !== process.pid && isProcessAlive(info.pid);
+}
+
+/** Who holds the lock file now, if another live process does. */
 export function lockHolder(file: string): LockInfo | undefined {
   const info = readLock(file);
-  return info && info.host === os.hostname() && isProcessAlive(info.pid) && info.pid !== process.pid ? info : undefined;
+  return info && isLiveOther(info) ? info : undefined;
+}
+
+/** Remove a lock left by a process that is gone (never this process's, a live one's or an unreadable one). */
+export function removeDeadLock(file: string): boolean {
+  const info = readLock(file);
+  if (!info || info.pid === process.pid || isLiveOther(info)) return false;
+  fs.rmSync(file, { force: true });
+  return true;
+}
+
+function removeIfMine(file: string): void {
+  if (readLock(file)?.pid === process.pid) fs.rmSync(file, { force: true });
 }
 
 export function acquireLock(file: string, what: string, note: (line: string) => void = () => {}): FolderLock {
@@ -65,7 +82,7 @@ export function acquireLock(file: string, what: string, note: (line: string) => 
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const other = readLock(file);
-    if (other && other.host === os.hostname() && isProcessAlive(other.pid) && other.pid !== process.pid) {
+    if (other && isLiveOther(other)) {
       throw new UserError(
         `${what} is being written by another tlkit process (pid ${other.pid}, started ${other.since}: ${other.command}). ` +
           `Wait for it to finish or stop it, or write to another folder. (If no such process runs, remove ${file}.)`,
@@ -87,13 +104,9 @@ function releaseOnce(file: string): void {
   if (!mine) return;
   if (--mine.count > 0) return;
   held.delete(file);
-  const info = readLock(file);
-  if (info?.pid === process.pid) fs.rmSync(file, { force: true });
+  removeIfMine(file);
 }
 
 process.on('exit', () => {
-  for (const file of held.keys()) {
-    const info = readLock(file);
-    if (info?.pid === process.pid) fs.rmSync(file, { force: true });
-  }
+  for (const file of held.keys()) removeIfMine(file);
 });

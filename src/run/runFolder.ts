@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { acquireLock, isProcessAlive, lockHolder, type FolderLock } from '../io/lock.js';
+import { acquireLock, isProcessAlive, lockHolder, removeDeadLock, type FolderLock } from '../io/lock.js';
 import { recoverDirSwap, removeDeadTemporaries } from '../io/atomicWrite.js';
 import { ensureWritableDir } from '../io/writableDir.js';
 import { RUN_OUTPUTS, runPaths } from './paths.js';
@@ -107,6 +107,7 @@ export async function recoverRunFolder(dir: string): Promise<string[]> {
   const p = runPaths(dir);
   if (!existsSync(dir) || lockHolder(p.lock)) return [];
   const done: string[] = [];
+  if (removeDeadLock(p.lock)) done.push(`removed the lock of a tlkit process that stopped while writing ${dir}`);
   done.push(...(await recoverDirSwap(p.model, isProcessAlive)));
   done.push(...(await recoverDirSwap(p.state, isProcessAlive)));
   if (existsSync(`${p.replaced}.tmp`)) {
