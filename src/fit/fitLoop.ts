@@ -107,7 +107,8 @@ export class FitLoop {
     await truncateCsv(paths.log, initialEpoch);
 
     const stopper = new StopOnAbort(this.settings.signal ?? new AbortController().signal);
-    const guard = new DivergenceGuard();
+    // With another engine training, the tfjs weights are a copy synced at epoch ends: nothing to check per batch.
+    const guard = new DivergenceGuard({ weights: !isEngineTrainer(model) });
     const history = new HistoryRecorder({ file: paths.history, initial: this.history });
     const checkpoint = new ModelCheckpoint({
       dir: paths.model,

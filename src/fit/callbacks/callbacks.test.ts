@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../engine/backend.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
-import { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, formatEpochLine } from './index.js';
+import { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, DivergenceGuard, formatEpochLine } from './index.js';
 import { parseHistory } from '../../run/history.js';
 
 function tmp(): string {
@@ -148,4 +148,29 @@ test('TerminateOnNaN stops with a clear message; StopOnAbort drops the partial e
   assert.deepEqual(hist.data.epoch, [0]);
   assert.equal(fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n').length, 2);
   tf.dispose([x, y]);
+});
+
+test('DivergenceGuard: a NaN loss, or a finite loss over NaN weights, stops training naming the weight; weights unchecked when another engine trains', async () => {
+  await initBackend('cpu');
+  const loss = tinyModel();
+  const onLoss = new DivergenceGuard();
+  onLoss.setModel(loss);
+  await onLoss.onBatchEnd(0, { loss: Infinity });
+  assert.match(onLoss.message!, /loss became Infinity at batch 1/);
+
+  const poisoned = tinyModel();
+  const kernel = poisoned.layers[1].getWeights();
+  poisoned.layers[1].setWeights([tf.fill(kernel[0].shape, NaN), kernel[1]]);
+  const guard = new DivergenceGuard();
+  guard.setModel(poisoned);
+  await guard.onBatchEnd(2, { loss: 0.5 });
+  assert.equal(poisoned.stopTraining, true);
+  assert.match(guard.message!, /the weights of .*kernel became NaN or infinite at batch 3/);
+
+  poisoned.stopTraining = false;
+  const lossOnly = new DivergenceGuard({ weights: false });
+  lossOnly.setModel(poisoned);
+  await lossOnly.onBatchEnd(2, { loss: 0.5 });
+  assert.equal(lossOnly.message, null);
+  assert.equal(poisoned.stopTraining, false);
 });

@@ -1,35 +1,37 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Callback } from '@tensorflow/tfjs-layers';
 import type { Logs } from '@tensorflow/tfjs-layers/dist/logs.js';
-import { resolveLogs } from './logs.js';
+import { TerminateOnNaN } from './terminateOnNaN.js';
+
+export interface DivergenceGuardArgs {
+  /**
+   * Also check the model's weights after every batch (default true). Off when another
+   * engine trains (the head on ONNX Runtime): the tfjs copy is only synced at epoch
+   * ends, and that engine's loss is computed from the real weights.
+   */
+  weights?: boolean;
+}
 
 /**
- * Stops training at the first batch whose loss is NaN/infinite OR after which
- * a trainable weight is. The weights need checking too: the losses clip the
- * predictions (epsilon .. 1 - epsilon) and the wasm ClipByValue maps NaN into
- * that range, so a network of NaNs reports a finite loss. Stopping inside the
- * epoch means tfjs skips its validation, so the checkpoint callback never
- * sees the broken epoch and the last good checkpoint stays on disk.
+ * TerminateOnNaN that also stops after a batch that left a trainable weight NaN or
+ * infinite. The weights need checking too on tfjs: the losses clip the predictions
+ * (epsilon .. 1 - epsilon) and the wasm ClipByValue maps NaN into that range, so a
+ * network of NaNs reports a finite loss. Stopping inside the epoch means the loop
+ * skips its validation, so the checkpoint never sees the broken epoch and the last
+ * good checkpoint stays on disk.
  */
-export class DivergenceGuard extends Callback {
-  message: string | null = null;
+export class DivergenceGuard extends TerminateOnNaN {
+  private readonly checkWeights: boolean;
+
+  constructor(args: DivergenceGuardArgs = {}) {
+    super();
+    this.checkWeights = args.weights ?? true;
+  }
 
   override async onBatchEnd(batch: number, rawLogs?: Logs): Promise<void> {
-    const logs = await resolveLogs(rawLogs);
-    const loss = logs.loss;
-    let problem: string | null = null;
-    if (loss !== undefined && !Number.isFinite(loss)) {
-      problem = `the loss became ${loss}`;
-    } else {
-      const bad = this.firstNonFiniteWeight();
-      if (bad) problem = `the weights of ${bad} became NaN or infinite`;
-    }
-    if (problem) {
-      this.message =
-        `Training diverged: ${problem} at batch ${batch + 1}, so training was stopped. ` +
-        'Lower the learning rate (--learning-rate, e.g. by 10x), and check the data (labels, images) and the preprocessing of the base.';
-      this.model.stopTraining = true;
-    }
+    await super.onBatchEnd(batch, rawLogs);
+    if (this.message || !this.checkWeights) return;
+    const bad = this.firstNonFiniteWeight();
+    if (bad) this.stop(batch, `the weights of ${bad} became NaN or infinite`);
   }
 
   private firstNonFiniteWeight(): string | null {

@@ -13,11 +13,14 @@ export class TerminateOnNaN extends Callback {
   override async onBatchEnd(batch: number, rawLogs?: Logs): Promise<void> {
     const logs = await resolveLogs(rawLogs);
     const loss = logs.loss;
-    if (loss !== undefined && !Number.isFinite(loss)) {
-      this.message =
-        `Training diverged: the loss became ${loss} at batch ${batch + 1}, so training was stopped. ` +
-        'Lower the learning rate (--learning-rate, e.g. by 10x), and check the data (labels, images) and the preprocessing of the base.';
-      this.model.stopTraining = true;
-    }
+    if (loss !== undefined && !Number.isFinite(loss)) this.stop(batch, `the loss became ${loss}`);
+  }
+
+  /** Stop training after this batch, saying what went wrong and what to do. */
+  protected stop(batch: number, problem: string): void {
+    this.message =
+      `Training diverged: ${problem} at batch ${batch + 1}, so training was stopped. ` +
+      'Lower the learning rate (--learning-rate, e.g. by 10x), and check the data (labels, images) and the preprocessing of the base.';
+    this.model.stopTraining = true;
   }
 }
