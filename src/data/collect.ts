@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { UserError } from '../errors.js';
 import { BadImageError, decodeRgb, hasImageExtension, IMAGE_EXTENSIONS, type ExifMode } from './decode.js';
 import path from 'node:path';
-import { listAllFiles, listClassDirs, listImageFiles, resolveDataDir, type ListOptions } from './splits.js';
+import { listAllFiles, type ListOptions } from './splits.js';
 
 /**
  * Image files named on a command line: files as given, folders searched recursively
@@ -61,22 +61,4 @@ export async function partitionReadable(
 /** The warning printed for a skipped image (the same line train and extract print). */
 export function warnSkipped(file: string, reason: string): void {
   process.stderr.write(`tlkit: warning: skipping ${file}: ${reason}\n`);
-}
-
-
-/**
- * The labelled images `tlkit evaluate --data DIR` reads: test/ of the book's layout,
- * a folder holding only test/, or class folders directly. Empty when the folder does
- * not resolve (the evaluation itself then reports why).
- */
-export function evaluationCandidates(data: string): string[] {
-  try {
-    const testOnly = path.join(data, 'test');
-    const resolved = !fs.existsSync(path.join(data, 'train')) && fs.existsSync(testOnly) ? resolveDataDir(testOnly) : resolveDataDir(data);
-    const dir = resolved.splits.test ?? (resolved.layout === 'classes' ? resolved.root : undefined);
-    if (!dir) return [];
-    return listClassDirs(dir).flatMap((c) => listImageFiles(path.join(dir, c)));
-  } catch {
-    return [];
-  }
 }

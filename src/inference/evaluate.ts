@@ -2,6 +2,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { RunEvaluation } from '../run/evaluation.js';
 import { runPaths } from '../run/paths.js';
+import { partitionReadable, warnSkipped } from '../data/collect.js';
 import { loadClassifier } from './classifier.js';
 import { evaluationFiles, scoreEvaluation } from './predictor.js';
 
@@ -12,13 +13,24 @@ export type { RunEvaluation, FileResult } from '../run/evaluation.js';
  * the whole saved model on ONNX Runtime. Also writes `<run>/evaluation.json`, which
  * `tlkit report` reads for the confusion matrix and the most confidently wrong images.
  */
-export async function evaluateRun(runDir: string, data: string, opts: { batchSize?: number; save?: boolean; /** Files to leave out (e.g. found unreadable beforehand). */ exclude?: string[] } = {}): Promise<RunEvaluation> {
+export async function evaluateRun(
+  runDir: string,
+  data: string,
+  opts: { batchSize?: number; save?: boolean; /** Leave out images that cannot be decoded, with a warning each (n counts the rest). */ skipBadImages?: boolean } = {},
+): Promise<RunEvaluation> {
   const classifier = await loadClassifier(runDir);
   let result: RunEvaluation;
   try {
     const listed = evaluationFiles(data, classifier.classNames);
-    const excluded = new Set((opts.exclude ?? []).map((f) => path.resolve(f)));
-    const keep = listed.files.map((f) => !excluded.has(path.resolve(f)));
+    let skipped: string[] = [];
+    if (opts.skipBadImages) {
+      // Found up front (one decode per image), then left out of the evaluation.
+      const { bad } = await partitionReadable(listed.files);
+      for (const b of bad) warnSkipped(b.file, b.reason);
+      skipped = bad.map((b) => b.file);
+    }
+    const left = new Set(skipped);
+    const keep = listed.files.map((f) => !left.has(f));
     const { dir } = listed;
     const files = listed.files.filter((_, i) => keep[i]);
     const labels = listed.labels.filter((_, i) => keep[i]);
@@ -31,6 +43,7 @@ export async function evaluateRun(runDir: string, data: string, opts: { batchSiz
       files: files.map((file, i) => ({ file, label: labels[i], scores: scores[i] })),
       seconds,
       imagesPerSecond: files.length / Math.max(seconds, 1e-9),
+      ...(skipped.length ? { skipped } : {}),
     };
   } finally {
     await classifier.dispose();

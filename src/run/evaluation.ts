@@ -30,6 +30,8 @@ export interface RunEvaluation extends Evaluation {
   dir: string;
   files: FileResult[];
   seconds: number;
+  /** Unreadable images left out (evaluate --skip-bad-images). */
+  skipped?: string[];
   imagesPerSecond: number;
 }
 

@@ -32,15 +32,9 @@ export function register(program: Command): void {
     .action(async (o: { model: string; data: string; batchSize: string; json?: boolean; skipBadImages?: boolean }) => {
       const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' });
       const { evaluateRun } = await import('../../inference/evaluate.js');
-      let bad: Array<{ file: string; reason: string }> = [];
-      if (o.skipBadImages) {
-        // Found up front (one decode per image), then left out of the evaluation.
-        const { evaluationCandidates, partitionReadable, warnSkipped } = await import('../../data/collect.js');
-        ({ bad } = await partitionReadable(evaluationCandidates(o.data)));
-        for (const b of bad) warnSkipped(b.file, b.reason);
-      }
-      const e = await evaluateRun(o.model, o.data, { batchSize, exclude: bad.map((b) => b.file) });
-      if (bad.length) process.stderr.write(`tlkit: ${bad.length} unreadable image${bad.length > 1 ? 's' : ''} left out; evaluated ${e.n}.\n`);
+      const e = await evaluateRun(o.model, o.data, { batchSize, skipBadImages: Boolean(o.skipBadImages) });
+      const left = e.skipped?.length ?? 0;
+      if (left) process.stderr.write(`tlkit: ${left} unreadable image${left > 1 ? 's' : ''} left out; evaluated ${e.n}.\n`);
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion, precision: e.precision, recall: e.recall, f1: e.f1, support: e.support })}\n`);
       } else {
