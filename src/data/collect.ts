@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { UserError } from '../errors.js';
 import { BadImageError, decodeRgb, hasImageExtension, IMAGE_EXTENSIONS, type ExifMode } from './decode.js';
-import path from 'node:path';
 import { listAllFiles, type ListOptions } from './splits.js';
 
 /**

@@ -1,4 +1,3 @@
-import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../io/atomicWrite.js';

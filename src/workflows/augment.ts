@@ -19,7 +19,6 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
   const loop = newFitLoop(ctx, runMeta(ctx, base, 'augment', headSpec(opts)));
   const { validation } = await cachedFeatures(ctx, base, ['validation']);
   const { train, frozen } = await augmentedTraining(ctx, base, augmentation, 'frozenBaseSeconds');
-  const head = loop.meta.head;
   // Trained on logits (stable cross-entropy, as Keras does); saved with its sigmoid/softmax.
   const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));

@@ -98,9 +98,15 @@ export function headOptions(head: HeadSpec, numClasses: number, seed: number): H
   return { numClasses, units: head.units, activation: head.activation, dropout: head.dropout, pooling: head.pooling, seed };
 }
 
+/** The options as meta.json records them (the abort signal is no data). */
+export function recordedOptions(opts: TrainOptions): Record<string, unknown> {
+  const { signal: _signal, ...options } = opts;
+  return options;
+}
+
 /** meta.json of a new run, or the resumed run's own. */
 export function runMeta(ctx: WorkflowContext, base: ConvBase, mode: TrainMode, head: HeadSpec): RunMeta {
-  const { signal: _signal, ...options } = ctx.opts;
+  const options = recordedOptions(ctx.opts);
   if (ctx.resumed) return { ...ctx.resumed.meta, options, timings: ctx.timings };
   return {
     version: META_VERSION,

@@ -23,7 +23,6 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
   const { opts } = ctx;
   const numClasses = ctx.data.classNames.length;
   const { train, validation } = await cachedFeatures(ctx, base, ['train', 'validation']);
-  const head = loop.meta.head;
   const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
   const trainer = opts.engine === 'ort' ? await ortTrainer(ctx, models.logits) : undefined;

@@ -16,7 +16,7 @@ import { readMeta, type RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { augmentedTraining, cachedFeatures, copyWeightsByName, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, copyWeightsByName, headOptions, headSpec, recordedOptions, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 import { trainHeadOnFeatures } from './features.js';
 
 /** The book's fine-tuning learning rate (RMSprop). */
@@ -56,7 +56,6 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   const sourceModel = await tfl.loadLayersModel(fileSystemIO(runPaths(resumedPhase === 'finetune' ? opts.out : sourceDir).model));
   copyWeightsByName(sourceModel, base.model);
   const numClasses = ctx.data.classNames.length;
-  const headOpts = source.meta.head;
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
   const models = buildHeadForTraining(featureShape, headOptions(source.meta.head, numClasses, opts.seed));
   const missing = models.head.layers.filter((l) => l.weights.length > 0 && !sourceModel.layers.some((s) => s.name === l.name));
@@ -150,7 +149,7 @@ async function sourceRun(ctx: WorkflowContext, dir: string, loop: FitLoop | unde
  * model kept here is always the best of both phases.
  */
 async function loopContinuing(ctx: WorkflowContext, source: SourceRun): Promise<FitLoop> {
-  if (ctx.resumed) return newFitLoop(ctx, { ...ctx.resumed.meta, options: runMetaOptions(ctx), timings: ctx.timings });
+  if (ctx.resumed) return newFitLoop(ctx, { ...ctx.resumed.meta, options: recordedOptions(ctx.opts), timings: ctx.timings });
   const { opts } = ctx;
   const from = runPaths(opts.from!);
   const here = runPaths(opts.out);
@@ -158,7 +157,7 @@ async function loopContinuing(ctx: WorkflowContext, source: SourceRun): Promise<
     ...source.meta,
     mode: 'finetune',
     data: path.resolve(opts.data),
-    options: runMetaOptions(ctx),
+    options: recordedOptions(ctx.opts),
     timings: ctx.timings,
     finished: false,
     createdAt: new Date().toISOString(),
@@ -170,9 +169,3 @@ async function loopContinuing(ctx: WorkflowContext, source: SourceRun): Promise<
   }
   return newFitLoop(ctx, meta, source.history);
 }
-
-function runMetaOptions(ctx: WorkflowContext): Record<string, unknown> {
-  const { signal: _signal, ...options } = ctx.opts;
-  return options;
-}
-
