@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
+import { assertKerasFigures, type KerasFigures } from '../testing/kerasFigures.js';
 import { FAMILIES, FamilyArgs, FamilyName, getFamily } from './index.js';
 import { makeDivisible } from './mobilenetV2.js';
 import { UserError } from '../errors.js';
@@ -17,19 +18,10 @@ const VGG16_CONV_BASE = [
   'block5_conv1', 'block5_conv2', 'block5_conv3', 'block5_pool',
 ];
 
-interface Case {
+/** Keras's figures (model.summary() totals, layers) for a family built with `args`. */
+interface Case extends KerasFigures {
   family: FamilyName;
   args: FamilyArgs;
-  /** Keras's figures (model.summary() totals). */
-  params: number;
-  nonTrainable: number;
-  output: Array<number | null>;
-  layers: number;
-  name: string;
-  /** Layer names that must be present (in this order) ... */
-  has: string[];
-  /** ... and absent. */
-  hasNot?: string[];
 }
 
 const base = { weights: 'none', includeTop: false } as const;
@@ -54,24 +46,11 @@ const CASES: Case[] = [
   { family: 'mobilenet_v2', args: { ...base, inputShape: [224, 224, 3], alpha: 1.4 }, params: 4_363_712, nonTrainable: 47_936, output: [null, 7, 7, 1792], layers: 154, name: 'mobilenetv2_1.40_224', has: ['out_relu'] },
 ];
 
-function nonTrainableCount(m: tfl.LayersModel): number {
-  return m.nonTrainableWeights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * (b as number), 1), 0);
-}
-
 for (const c of CASES) {
   test(`${c.family} ${JSON.stringify(c.args)}: Keras params, output shape and layer names`, () => {
     const m = getFamily(c.family).architecture(c.args);
     try {
-      assert.equal(m.countParams(), c.params);
-      assert.equal(nonTrainableCount(m), c.nonTrainable);
-      assert.deepEqual(m.outputs[0].shape, c.output);
-      assert.equal(m.layers.length, c.layers);
-      assert.equal(m.name, c.name);
-      const names = m.layers.map((l) => l.name);
-      const positions = c.has.map((n) => names.indexOf(n));
-      assert.ok(positions.every((p) => p >= 0), `missing layers: ${c.has.filter((_, i) => positions[i] < 0).join(', ')}`);
-      assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'layers in Keras order');
-      for (const n of c.hasNot ?? []) assert.ok(!names.includes(n), `unexpected layer ${n}`);
+      assertKerasFigures(m, c);
     } finally {
       m.dispose();
     }

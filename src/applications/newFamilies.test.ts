@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
+import { assertKerasFigures, type KerasFigures } from '../testing/kerasFigures.js';
 import { FAMILIES, FamilyArgs, FamilyName, getFamily, defaultUnfreezeCount } from './index.js';
 import { correctPad } from './efficientnet.js';
 
@@ -78,16 +79,10 @@ function convnextTinyParams(top: boolean): { total: number; nonTrainable: number
   return { total, nonTrainable: 0 };
 }
 
-interface Case {
+interface Case extends Omit<KerasFigures, 'nonTrainable'> {
   family: FamilyName;
   args: FamilyArgs;
-  params: number;
   derived: { total: number; nonTrainable: number };
-  output: Array<number | null>;
-  layers: number;
-  name: string;
-  has: string[];
-  hasNot?: string[];
 }
 
 const notop = { weights: 'none', includeTop: false, inputShape: [224, 224, 3] as [number, number, number] };
@@ -113,25 +108,12 @@ const CASES: Case[] = [
     has: ['convnext_tiny_stem', 'add_17', 'global_average_pooling2d', 'layer_normalization'], hasNot: ['convnext_tiny_prestem_normalization'] },
 ];
 
-function nonTrainableCount(m: tfl.LayersModel): number {
-  return m.nonTrainableWeights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * (b as number), 1), 0);
-}
-
 for (const c of CASES) {
   test(`${c.family} ${JSON.stringify(c.args)}: Keras totals, output shape and layer names`, () => {
     assert.equal(c.derived.total, c.params, 'the derivation from the Keras code agrees with the published total');
     const m = getFamily(c.family).architecture(c.args);
     try {
-      assert.equal(m.countParams(), c.params);
-      assert.equal(nonTrainableCount(m), c.derived.nonTrainable);
-      assert.deepEqual(m.outputs[0].shape, c.output);
-      assert.equal(m.layers.length, c.layers);
-      assert.equal(m.name, c.name);
-      const names = m.layers.map((l) => l.name);
-      const positions = c.has.map((n) => names.indexOf(n));
-      assert.ok(positions.every((p) => p >= 0), `missing layers: ${c.has.filter((_, i) => positions[i] < 0).join(', ')}`);
-      assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'layers in Keras order');
-      for (const n of c.hasNot ?? []) assert.ok(!names.includes(n), `unexpected layer ${n}`);
+      assertKerasFigures(m, { ...c, nonTrainable: c.derived.nonTrainable });
     } finally {
       m.dispose();
     }
