@@ -2,6 +2,7 @@
 // browser decodes (EXIF orientation applied), the page resizes with tlkit's rule, and the
 // probabilities match `tlkit predict` to 1e-4.
 import { test, before } from 'node:test';
+import { launchChromium, withoutChromium } from '../testing/chromium.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,14 +15,12 @@ import { decodeImageInto } from '../data/decode.js';
 import { readMeta } from '../run/meta.js';
 import { TFJS_CDN } from './browserPage.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHARED_CATS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/cats_vs_dogs_small/test/cats');
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
 const TFJS_BUNDLE = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist/tf.min.js');
 // onnxruntime-web's package exports hide package.json; its dist/ sits under the package root.
 const ORT_WEB_DIST = [path.join(repo, 'node_modules/onnxruntime-web/dist')].find((d) => fs.existsSync(path.join(d, 'ort.min.js')));
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let run = '';
 let root = '';
@@ -43,12 +42,11 @@ before(async () => {
 });
 
 for (const format of ['tfjs', 'tm'] as const) {
-  test(`export --format ${format}: index.html classifies a chosen JPEG in Chromium as tlkit predict does (1e-4)`, { skip: !fs.existsSync(CHROMIUM) && `Debian chromium is not installed at ${CHROMIUM} (scripts/setup.sh installs it)` }, async () => {
+  test(`export --format ${format}: index.html classifies a chosen JPEG in Chromium as tlkit predict does (1e-4)`, { skip: withoutChromium }, async () => {
     const out = path.join(root, `page-${format}`);
     const r = cli('export', run, '--format', format, '--out', out);
     assert.equal(r.status, 0, r.stderr);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
@@ -83,7 +81,7 @@ for (const format of ['tfjs', 'tm'] as const) {
   });
 }
 
-test('export --format onnx: onnxruntime-web (wasm) in Chromium gives tlkit predict\'s probabilities to 1e-4', { skip: (!fs.existsSync(CHROMIUM) && `Debian chromium is not installed at ${CHROMIUM}`) || (!ORT_WEB_DIST && 'onnxruntime-web is not installed (a devDependency)') }, async () => {
+test('export --format onnx: onnxruntime-web (wasm) in Chromium gives tlkit predict\'s probabilities to 1e-4', { skip: withoutChromium || (!ORT_WEB_DIST && 'onnxruntime-web is not installed (a devDependency)') }, async () => {
   const out = path.join(root, 'page-onnx');
   const r = cli('export', run, '--format', 'onnx', '--out', out);
   assert.equal(r.status, 0, r.stderr);
@@ -94,8 +92,7 @@ test('export --format onnx: onnxruntime-web (wasm) in Chromium gives tlkit predi
   const want = cli('predict', '--model', run, ...photos, '--json');
   assert.equal(want.status, 0, want.stderr);
   const expected = want.stdout.trim().split('\n').map((l) => JSON.parse(l) as { probabilities: Array<{ label: string; probability: number }> });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -1,4 +1,5 @@
 import { test, before } from 'node:test';
+import { launchChromium, withoutChromium } from '../testing/chromium.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -6,7 +7,6 @@ import { makeTinyRun } from '../testing/tinyRun.js';
 import { buildReport } from '../cli/commands/report.js';
 import { mostConfidentlyWrong } from './htmlReport.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 let run = '';
 let html = '';
@@ -46,12 +46,8 @@ test('report.html is self-contained: config, inline SVG curves, confusion matrix
   for (const m of html.matchAll(/<img src="([^"]{0,30})/g)) assert.ok(m[1].startsWith('data:image/jpeg;base64,'));
 });
 
-test('report.html renders in headless Chromium: charts and thumbnails visible, no console errors', { skip: !fs.existsSync(CHROMIUM) && `Debian chromium is not installed at ${CHROMIUM} (scripts/setup.sh installs it)` }, async () => {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+test('report.html renders in headless Chromium: charts and thumbnails visible, no console errors', { skip: withoutChromium }, async () => {
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];

@@ -3,6 +3,7 @@
 // per class; it works from any directory and says clearly when the data moved. The screenshot
 // test renders it for a fine-tuning run in Chromium and checks that each section is visible.
 import { test, before } from 'node:test';
+import { launchChromium, withoutChromium } from '../testing/chromium.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,7 +18,6 @@ import { buildReport } from '../cli/commands/report.js';
 import { topLossesPerClass } from './htmlReport.js';
 import { describeHeadOf } from './runFacts.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { cwd, encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
 
@@ -113,12 +113,8 @@ test('tlkit report from another directory evaluates on the recorded data; moved 
   assert.match(out, /The training data folder .*data-that-moved no longer exists \(moved or deleted\): no per-class counts/);
 });
 
-test('screenshot of the report on a fine-tuning run: every section visible in Chromium', { skip: !fs.existsSync(CHROMIUM) && `Debian chromium is not installed at ${CHROMIUM} (scripts/setup.sh installs it)` }, async () => {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+test('screenshot of the report on a fine-tuning run: every section visible in Chromium', { skip: withoutChromium }, async () => {
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
