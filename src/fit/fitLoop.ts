@@ -90,6 +90,9 @@ export class FitLoop {
     private readonly settings: FitSettings,
   ) {}
 
+  /** Whether the curves on disk show this.history (redrawn after every epoch). */
+  private curvesDrawn = false;
+
   async fitPhase(phase: TrainingPhase, resume?: TrainState): Promise<PhaseOutcome> {
     const { model } = phase;
     const out = this.run.dir;
@@ -102,6 +105,7 @@ export class FitLoop {
     this.meta.epochsDone = initialEpoch;
     this.meta.finished = false;
     this.meta.interrupted = false;
+    this.curvesDrawn = false;
     this.history = truncateHistory(this.history, initialEpoch);
     await writeMeta(out, this.meta);
     await truncateCsv(paths.log, initialEpoch);
@@ -182,6 +186,7 @@ export class FitLoop {
       this.meta.epochsDone = epoch + 1;
       await writeMeta(out, this.meta);
       await writeHistoryPlots(this.history, out);
+      this.curvesDrawn = true;
     }
     await each((cb) => cb.onTrainEnd());
     this.history = history.data;
@@ -208,7 +213,8 @@ export class FitLoop {
   async finish(outcome: PhaseOutcome): Promise<void> {
     this.meta.finished = !outcome.interrupted;
     await writeMeta(this.run.dir, this.meta);
-    if (this.history.epoch.length > 0) await writeHistoryPlots(this.history, this.run.dir);
+    // Drawn after every epoch; only a phase that ran none (stopped at once, or nothing left to train) needs them here.
+    if (!this.curvesDrawn && this.history.epoch.length > 0) await writeHistoryPlots(this.history, this.run.dir);
   }
 }
 
