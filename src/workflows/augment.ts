@@ -2,7 +2,7 @@ import { withAugmentationDefaults } from '../augment/params.js';
 import { featureBatches } from '../fit/batchSources.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import { augmentedTraining, cachedFeatures, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's "feature extraction together with data augmentation":
@@ -22,6 +22,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
   // Trained on logits (stable cross-entropy, as Keras does); saved with its sigmoid/softmax.
   const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
+  const trainer = await engineTrainer(ctx, models.logits, 'The head');
   if (opts.verbose) {
     ctx.log(`Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); the frozen base runs on ONNX Runtime for every batch.`);
   }
@@ -29,7 +30,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
     const outcome = await loop.fitPhase(
       {
         name: 'augment',
-        model: models.logits,
+        model: trainer ?? models.logits,
         train,
         validation: featureBatches(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
         saveFull: (dir) => saveFullModel(base, models.head, dir),
@@ -42,6 +43,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
     return { loop, ...outcome };
   } finally {
     await frozen.dispose();
+    await trainer?.dispose();
     models.head.dispose();
   }
 }

@@ -10,6 +10,7 @@ import type { DataDir } from '../data/splits.js';
 import type { AugmentationParams } from '../augment/params.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
+import { NotTrainableOnOrt, OrtTrainer } from '../engine/training/ortTrainer.js';
 import { extractFeatures, frozenModel, type ExtractProgress } from '../features/extract.js';
 import { augmentedBatches, type BatchSource } from '../fit/batchSources.js';
 import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
@@ -250,4 +251,20 @@ export async function augmentedTraining(
     },
   });
   return { train, frozen };
+}
+
+/**
+ * The trainer of a compiled logits model on ONNX Runtime (`--engine ort`, the default), or
+ * undefined when tfjs trains it: `--engine tfjs`, or a model the generated graphs cannot
+ * express (said once, naming what is missing, e.g. "The head trains on tfjs instead.").
+ */
+export async function engineTrainer(ctx: WorkflowContext, logits: tfl.LayersModel, what: string): Promise<OrtTrainer | undefined> {
+  if (ctx.opts.engine !== 'ort') return undefined;
+  try {
+    return await OrtTrainer.create(logits);
+  } catch (e) {
+    if (!(e instanceof NotTrainableOnOrt)) throw e;
+    ctx.log(`${e.message} ${what} trains on tfjs instead.`);
+    return undefined;
+  }
 }

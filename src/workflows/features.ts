@@ -3,9 +3,8 @@ import { featureBatches } from '../fit/batchSources.js';
 import type { FitLoop, PhaseOutcome } from '../fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import { NotTrainableOnOrt, OrtHeadTrainer } from '../engine/training/ortHead.js';
 import type { TrainState } from '../run/trainState.js';
-import { cachedFeatures, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's fast feature extraction: the frozen base runs once over train and
@@ -25,7 +24,7 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
   const { train, validation } = await cachedFeatures(ctx, base, ['train', 'validation']);
   const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
-  const trainer = opts.engine === 'ort' ? await ortTrainer(ctx, models.logits) : undefined;
+  const trainer = await engineTrainer(ctx, models.logits, 'The head');
   try {
     return await loop.fitPhase(
       {
@@ -42,16 +41,5 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
   } finally {
     await trainer?.dispose();
     models.head.dispose();
-  }
-}
-
-/** The head's trainer on ONNX Runtime, or undefined (tfjs trains it) when its graphs cannot express this head; said once. */
-async function ortTrainer(ctx: WorkflowContext, logits: Parameters<typeof OrtHeadTrainer.create>[0]): Promise<OrtHeadTrainer | undefined> {
-  try {
-    return await OrtHeadTrainer.create(logits);
-  } catch (e) {
-    if (!(e instanceof NotTrainableOnOrt)) throw e;
-    ctx.log(`${e.message} The head trains on tfjs instead.`);
-    return undefined;
   }
 }

@@ -155,3 +155,30 @@ test('finetune: Ctrl-C in the fine-tuning phase, then --resume, gives the same c
   steady.history.history.val_loss.forEach((v, i) => assert.ok(Math.abs(v - resumed.history.history.val_loss[i]) < 1e-5, `epoch ${i}: ${v} vs ${resumed.history.history.val_loss[i]}`));
   assert.deepEqual((await layerWeights(out)).get('conv1'), (await layerWeights(steadyOut)).get('conv1'));
 });
+
+for (const base of ['vgg16', 'mobilenet'] as const) {
+  test(`finetune on ONNX Runtime (generated graphs for the unfrozen layers + head): 3 epochs give the tfjs path's curve within 1e-3 per epoch (${base})`, async () => {
+    const headRun = path.join(root, `parity-head-${base}`);
+    await train(await options(headRun, { base, mode: 'features', dropout: 0, engine: 'tfjs' }), quiet);
+    const curves: Record<string, { loss: number[]; val_loss: number[] }> = {};
+    for (const engine of ['ort', 'tfjs'] as const) {
+      const lines: string[] = [];
+      const out = path.join(root, `parity-${base}-${engine}`);
+      await train(await options(out, { base, from: headRun, dropout: 0, learningRate: 1e-3, epochs: 3, engine, verbose: 1 }), { log: (l) => lines.push(l) });
+      const said = lines.join('\n');
+      if (engine === 'ort') {
+        assert.match(said, /train on ONNX Runtime/, said);
+        assert.doesNotMatch(said, /trains on tfjs instead/, said);
+      }
+      const h = (await readHistory(out))!;
+      const start = h.fineTuneStartEpoch ?? 0;
+      curves[engine] = { loss: h.history.loss.slice(start), val_loss: h.history.val_loss.slice(start) };
+      assert.equal(curves[engine].loss.length, 3);
+    }
+    for (const key of ['loss', 'val_loss'] as const) {
+      curves.ort[key].forEach((v, i) => assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-3, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`));
+    }
+    // Training moved the loss: the comparison is not between two untouched models.
+    assert.notEqual(curves.ort.loss[0], curves.ort.loss[2]);
+  });
+}

@@ -16,7 +16,7 @@ import { readMeta, type RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { augmentedTraining, cachedFeatures, copyWeightsByName, headOptions, headSpec, recordedOptions, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, copyWeightsByName, engineTrainer, headOptions, headSpec, recordedOptions, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
 import { trainHeadOnFeatures } from './features.js';
 
 /** The book's fine-tuning learning rate (RMSprop). */
@@ -95,6 +95,8 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
     train = featureBatches(cached.train!, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: true });
   }
 
+  const trainer = await engineTrainer(ctx, trainable, `Fine-tuning (${suffix.trainable.join(', ') || 'no base layer'} + head)`);
+  if (trainer && opts.verbose) ctx.log('The unfrozen layers and the head train on ONNX Runtime (generated training graphs; --engine tfjs trains them on tfjs).');
   loop ??= await loopContinuing(ctx, source);
   const firstEpoch = resumedPhase === 'finetune' ? (loop.meta.fineTuneStartEpoch ?? 0) : loop.history.epoch.length;
   loop.history.fineTuneStartEpoch = firstEpoch;
@@ -102,7 +104,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
     const outcome = await loop.fitPhase(
       {
         name: 'finetune',
-        model: trainable,
+        model: trainer ?? trainable,
         train,
         validation: featureBatches(cached.validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
         saveFull: (dir) => saveFullModel(base, models.head, dir),
@@ -123,6 +125,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
     return { loop, ...outcome };
   } finally {
     await frozen?.dispose();
+    await trainer?.dispose();
     trainable.dispose();
   }
 }

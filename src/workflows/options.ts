@@ -63,10 +63,11 @@ export interface TrainOptions {
   dropout: number;
   pooling: HeadPooling;
   /**
-   * Where the head trains in the phases that train it alone (features mode, finetune's head
-   * phase): 'ort' (default: generated training graphs on ONNX Runtime, engine/training;
-   * 3-6x faster than tfjs in bench/head.ts) or 'tfjs' (wasm backend). Same curves within 1e-3 without dropout; the saved model,
-   * its resume state and its export are the same either way.
+   * What trains (the head in every mode, and fine-tuning's unfrozen layers with it): 'ort'
+   * (default: generated training graphs on ONNX Runtime, engine/training) or 'tfjs' (wasm
+   * backend). A model the graphs cannot express falls back to tfjs, said once. Same curves
+   * within 1e-3 without dropout; the saved model, its resume state and its export are the
+   * same either way.
    */
   engine: HeadEngine;
   /** Stop when val_loss has not improved for this many epochs (0 = off, the default). */

@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../../errors.js';
 import { converters } from './converters/index.js';
-import { unsupported, type Layer } from './converters/types.js';
+import { unsupported, type Converter, type Layer } from './converters/types.js';
 import { GraphBuilder, type Value } from './graphBuilder.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from './proto.js';
 
@@ -61,6 +61,7 @@ class ModelEmitter {
     private readonly b: GraphBuilder,
     private readonly model: Model,
     inputs: Value[],
+    private readonly table: Record<string, Converter> = converters,
   ) {
     if (inputs.length !== model.inputs.length) {
       throw new UserError(`Model '${model.name}' takes ${model.inputs.length} inputs, got ${inputs.length}; only single-input chains of models can be exported.`);
@@ -79,7 +80,7 @@ class ModelEmitter {
     }
     const call = callOf(this.model, nested);
     const inputs = call.inputTensors.map((t) => this.tensor(t));
-    return new ModelEmitter(this.b, nested, inputs).emit(upTo);
+    return new ModelEmitter(this.b, nested, inputs, this.table).emit(upTo);
   }
 
   private tensor(t: SymbolicTensor): Value {
@@ -111,13 +112,24 @@ class ModelEmitter {
   }
 
   private layer(layer: Layer, inputs: Value[], outputs: SymbolicTensor[]): Value[] {
-    if (isModel(layer)) return new ModelEmitter(this.b, layer, inputs).emit();
-    const convert = converters[layer.getClassName()];
+    if (isModel(layer)) return new ModelEmitter(this.b, layer, inputs, this.table).emit();
+    const convert = this.table[layer.getClassName()];
     if (!convert) throw unsupported(layer, 'this layer class');
     const values = convert(this.b, layer, inputs, outputs.map((o) => o.shape));
     if (values.length !== outputs.length) throw new Error(`converter for ${layer.getClassName()} returned ${values.length} outputs, expected ${outputs.length}`);
     return values;
   }
+}
+
+/**
+ * Emit the whole of a single-input model into `b`, reading `input`; returns its output value.
+ * `overrides` replace the converters of some layer classes (training graphs turn dropout
+ * into a mask input).
+ */
+export function emitModel(b: GraphBuilder, model: tfl.LayersModel, input: Value, overrides: Record<string, Converter> = {}): Value {
+  const outs = new ModelEmitter(b, model, [input], { ...converters, ...overrides }).emit();
+  if (outs.length !== 1) throw new UserError(`Model '${model.name}' has ${outs.length} outputs; only one is supported.`);
+  return outs[0];
 }
 
 /**

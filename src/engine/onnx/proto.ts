@@ -105,7 +105,8 @@ export function makeGraph(
 
 export function makeModel(graph: IGraphProto, opts: { producer?: string; opset?: number } = {}): IModelProto {
   return {
-    irVersion: IR_VERSION,
+    // Opsets 15-17 need IR version 8 (training graphs use opset 17).
+    irVersion: (opts.opset ?? OPSET_VERSION) > 14 ? 8 : IR_VERSION,
     producerName: opts.producer ?? 'tlkit',
     opsetImport: [{ domain: '', version: opts.opset ?? OPSET_VERSION }],
     graph,

@@ -1,5 +1,8 @@
 import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/proto.js';
+import { emitLossAndAccuracy, emitUpdate, gradientOutput, INPUT, optimizerState, OUTPUT, pruneTo, scalarInputs, type GraphTensor, type OptimizerSpec } from './trainingOps.js';
+
+export { gradientOutput, INPUT, OUTPUT, type OptimizerSpec } from './trainingOps.js';
 
 /**
  * ONNX graphs that train the book's head on ONNX Runtime: one training step
@@ -20,11 +23,6 @@ import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from '../o
  */
 
 export type HeadPoolingKind = 'flatten' | 'avg' | 'none';
-
-export type OptimizerSpec =
-  | { kind: 'rmsprop'; learningRate: number; rho: number; epsilon: number }
-  | { kind: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number }
-  | { kind: 'sgd'; learningRate: number };
 
 export interface HeadGraphSpec {
   /** Features of one sample (without the batch axis), channels-last. */
@@ -49,11 +47,7 @@ export interface HeadGraphSpec {
 }
 
 /** One trainable tensor of the head, in the order of the tfjs model's trainableWeights. */
-export interface HeadParam {
-  /** Graph input name; the updated value is output `<name>_new`. */
-  name: string;
-  shape: number[];
-}
+export type HeadParam = GraphTensor;
 
 export interface HeadGraphs {
   params: HeadParam[];
@@ -63,14 +57,6 @@ export interface HeadGraphs {
   scalars: string[];
   train: Uint8Array;
   evaluate: Uint8Array;
-}
-
-export const INPUT = { x: 'x', y: 'y', mask: 'mask', invBatch: 'inv_batch', adamC1: 'adam_one_minus_beta1_t', adamC2: 'adam_one_minus_beta2_t' } as const;
-export const OUTPUT = { loss: 'loss', accuracy: 'accuracy' } as const;
-
-/** The output that carries a parameter's gradient when the spec asks for gradients. */
-export function gradientOutput(param: string): string {
-  return `dloss_d${param}`;
 }
 
 function pooledSize(spec: HeadGraphSpec): number {
@@ -95,17 +81,6 @@ export function headParams(spec: HeadGraphSpec): HeadParam[] {
   ];
 }
 
-export function optimizerState(spec: HeadGraphSpec, params: HeadParam[]): HeadParam[] {
-  switch (spec.optimizer.kind) {
-    case 'rmsprop':
-      return params.map((p) => ({ name: `${p.name}_rms`, shape: p.shape }));
-    case 'adam':
-      return [...params.map((p) => ({ name: `${p.name}_m`, shape: p.shape })), ...params.map((p) => ({ name: `${p.name}_v`, shape: p.shape }))];
-    case 'sgd':
-      return [];
-  }
-}
-
 class HeadEmitter {
   readonly b = new GraphBuilder();
 
@@ -115,12 +90,6 @@ class HeadEmitter {
 
   op(type: string, inputs: string[], hint: string, attrs: Record<string, number | number[] | string | { float: number }> = {}): string {
     return this.b.op(type, inputs, hint, attrs);
-  }
-
-  /** One node whose output is the graph output `output` itself (no Identity copy of a full-size tensor). */
-  opTo(type: string, inputs: string[], output: string): string {
-    this.b.nodes.push(makeNode(type, inputs, [output], this.b.uniqueName(`${output}/${type}`)));
-    return output;
   }
 
   /** y = x W + b for x [N, in], W [in, out]. */
@@ -168,30 +137,7 @@ class HeadEmitter {
 
   /** Loss and accuracy outputs; returns dL/dZ. */
   lossAndAccuracy(z: string): string {
-    const b = this.b;
-    const binary = this.spec.outputs === 1;
-    let loss: string;
-    let correct: string;
-    let prob: string;
-    if (binary) {
-      const zy = this.op('Mul', [z, INPUT.y], 'loss/zy');
-      const sp = this.op('Softplus', [this.op('Neg', [this.op('Abs', [z], 'loss/abs')], 'loss/negabs')], 'loss/softplus');
-      const per = this.op('Add', [this.op('Sub', [this.op('Relu', [z], 'loss/relu'), zy], 'loss/diff'), sp], 'loss/per');
-      loss = this.op('ReduceMean', [per], 'loss/mean', { keepdims: 0 });
-      const predicted = this.op('Cast', [this.op('Greater', [z, b.scalar('zero', 0)], 'acc/positive')], 'acc/predicted', { to: 1 });
-      correct = this.op('Equal', [predicted, INPUT.y], 'acc/equal');
-      prob = this.op('Sigmoid', [z], 'grad/prob');
-    } else {
-      const ls = this.op('LogSoftmax', [z], 'loss/logsoftmax', { axis: 1 });
-      const sum = this.op('ReduceSum', [this.op('Mul', [INPUT.y, ls], 'loss/ylogp')], 'loss/sum', { keepdims: 0 });
-      loss = this.op('Mul', [this.op('Neg', [sum], 'loss/neg'), INPUT.invBatch], 'loss/mean');
-      correct = this.op('Equal', [this.op('ArgMax', [z], 'acc/argmax_z', { axis: 1, keepdims: 0 }), this.op('ArgMax', [INPUT.y], 'acc/argmax_y', { axis: 1, keepdims: 0 })], 'acc/equal');
-      prob = this.op('Softmax', [z], 'grad/prob', { axis: 1 });
-    }
-    b.nodes.push(makeNode('Identity', [loss], [OUTPUT.loss], b.uniqueName('loss/out')));
-    const acc = this.op('ReduceMean', [this.op('Cast', [correct], 'acc/cast', { to: 1 })], 'acc/mean', { keepdims: 0 });
-    b.nodes.push(makeNode('Identity', [acc], [OUTPUT.accuracy], b.uniqueName('acc/out')));
-    return this.op('Mul', [this.op('Sub', [prob, INPUT.y], 'grad/residual'), INPUT.invBatch], 'grad/z');
+    return emitLossAndAccuracy(this.b, z, this.spec.outputs);
   }
 
   /** Gradients of every parameter, by name. */
@@ -211,43 +157,13 @@ class HeadEmitter {
     return grads;
   }
 
-  /** The optimizer's update of one parameter: its last nodes write the graph outputs `<p>_new` and `<s>_new` directly. */
   update(p: HeadParam, g: string): void {
-    const o = this.spec.optimizer;
-    const b = this.b;
-    switch (o.kind) {
-      case 'rmsprop': {
-        // Keras: v <- rho v + (1 - rho) g^2; w <- w - lr g / sqrt(v + eps) (the order of KerasRMSprop's ops).
-        const s = `${p.name}_rms`;
-        const v = this.opTo('Add', [this.op('Mul', [s, b.scalar('rho', o.rho)], `${s}/decay`), this.op('Mul', [this.op('Mul', [g, g], `${s}/g2`), b.scalar('one_minus_rho', 1 - o.rho)], `${s}/new_part`)], `${s}_new`);
-        const step = this.op('Div', [this.op('Mul', [g, b.scalar('lr', o.learningRate)], `${p.name}/lr_g`), this.op('Sqrt', [this.op('Add', [v, b.scalar('eps', o.epsilon)], `${s}/v_eps`)], `${s}/rms`)], `${p.name}/step`);
-        this.opTo('Sub', [p.name, step], `${p.name}_new`);
-        return;
-      }
-      case 'adam': {
-        // tfjs's AdamOptimizer: m, v moving averages; w <- w + (-lr) (m / c1) / (sqrt(v / c2) + eps), c = 1 - beta^t.
-        const m = this.opTo('Add', [this.op('Mul', [`${p.name}_m`, b.scalar('beta1', o.beta1)], `${p.name}_m/decay`), this.op('Mul', [g, b.scalar('one_minus_beta1', 1 - o.beta1)], `${p.name}_m/new_part`)], `${p.name}_m_new`);
-        const v = this.opTo('Add', [this.op('Mul', [`${p.name}_v`, b.scalar('beta2', o.beta2)], `${p.name}_v/decay`), this.op('Mul', [this.op('Mul', [g, g], `${p.name}_v/g2`), b.scalar('one_minus_beta2', 1 - o.beta2)], `${p.name}_v/new_part`)], `${p.name}_v_new`);
-        const mHat = this.op('Div', [m, INPUT.adamC1], `${p.name}/m_hat`);
-        const vHat = this.op('Div', [v, INPUT.adamC2], `${p.name}/v_hat`);
-        const ratio = this.op('Div', [mHat, this.op('Add', [this.op('Sqrt', [vHat], `${p.name}/sqrt_v_hat`), b.scalar('eps', o.epsilon)], `${p.name}/denominator`)], `${p.name}/ratio`);
-        this.opTo('Add', [this.op('Mul', [ratio, b.scalar('minus_lr', -o.learningRate)], `${p.name}/step`), p.name], `${p.name}_new`);
-        return;
-      }
-      case 'sgd':
-        // tfjs's SGDOptimizer: w <- (-lr) g + w.
-        this.opTo('Add', [this.op('Mul', [b.scalar('minus_lr', -o.learningRate), g], `${p.name}/step`), p.name], `${p.name}_new`);
-        return;
-    }
+    emitUpdate(this.b, this.spec.optimizer, p.name, g);
   }
 }
 
 function batchShape(shape: number[]): Array<number | null> {
   return [null, ...shape];
-}
-
-function scalarInputs(spec: HeadGraphSpec, training: boolean): string[] {
-  return [INPUT.invBatch, ...(training && spec.optimizer.kind === 'adam' ? [INPUT.adamC1, INPUT.adamC2] : [])];
 }
 
 function dataInputs(spec: HeadGraphSpec, training: boolean) {
@@ -256,7 +172,7 @@ function dataInputs(spec: HeadGraphSpec, training: boolean) {
     makeValueInfo(INPUT.x, batchShape(spec.featureShape)),
     makeValueInfo(INPUT.y, [null, spec.outputs]),
     ...(training && spec.dropout ? [makeValueInfo(INPUT.mask, [null, maskWidth])] : []),
-    ...scalarInputs(spec, training).map((n) => makeValueInfo(n, [])),
+    ...scalarInputs(spec.optimizer, training).map((n) => makeValueInfo(n, [])),
   ];
 }
 
@@ -264,7 +180,7 @@ function dataInputs(spec: HeadGraphSpec, training: boolean) {
 export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
   if (spec.outputs < 1 || !Number.isInteger(spec.outputs)) throw new Error(`head graph: outputs must be a whole number >= 1, got ${spec.outputs}`);
   const params = headParams(spec);
-  const state = optimizerState(spec, params);
+  const state = optimizerState(spec.optimizer, params);
 
   // Training step.
   const t = new HeadEmitter(spec);
@@ -309,22 +225,6 @@ export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
     [makeValueInfo(OUTPUT.loss, []), makeValueInfo(OUTPUT.accuracy, [])],
     e.b.initializers.filter((i) => used.has(i.name as string)),
   );
-  return { params, state, scalars: scalarInputs(spec, true), train: encodeModel(makeModel(trainGraph)), evaluate: encodeModel(makeModel(evalGraph)) };
+  return { params, state, scalars: scalarInputs(spec.optimizer, true), train: encodeModel(makeModel(trainGraph)), evaluate: encodeModel(makeModel(evalGraph)) };
 }
 
-type Node = ReturnType<typeof makeNode>;
-
-/** The nodes needed to compute `outputs`, in their original order. */
-function pruneTo(nodes: Node[], outputs: string[]): Node[] {
-  const producer = new Map<string, Node>();
-  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
-  const keep = new Set<Node>();
-  const stack = [...outputs];
-  while (stack.length) {
-    const n = producer.get(stack.pop() as string);
-    if (!n || keep.has(n)) continue;
-    keep.add(n);
-    stack.push(...(n.input ?? []));
-  }
-  return nodes.filter((n) => keep.has(n));
-}

@@ -1,8 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { isUserError } from '../../errors.js';
 import { Rng } from '../../io/rng.js';
 import { OrtSession, type HostTensor } from '../ortRunner.js';
-import { buildHeadGraphs, INPUT, OUTPUT, type HeadGraphs, type HeadGraphSpec, type HeadPoolingKind, type OptimizerSpec } from './headGraph.js';
+import { NotDifferentiable } from './autodiff.js';
+import { buildHeadGraphs, type HeadGraphSpec, type HeadPoolingKind } from './headGraph.js';
+import { buildModelGraphs, type ModelGraphs } from './modelGraph.js';
+import { INPUT, OUTPUT, type OptimizerSpec } from './trainingOps.js';
 
 type LayerVariable = tfl.LayersModel['trainableWeights'][number];
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -10,13 +14,44 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 /** Thrown when a model is not a head that the ORT graphs can train; the caller falls back to tfjs. */
 export class NotTrainableOnOrt extends Error {}
 
-export interface OrtHeadOptions {
+export interface OrtTrainerOptions {
   /** Intra-op threads of the sessions; default every core. */
   threads?: number;
   /** Dense written as Gemm (default, measured faster) or MatMul + Add + Transpose. */
   dense?: HeadGraphSpec['dense'];
   /** Write each step's outputs into the buffers of the step before last (default true), or let ORT allocate them. */
   reuseBuffers?: boolean;
+  /**
+   * Which graphs: 'head' (written by hand for the book's head; refused for other models),
+   * 'model' (generated for any model autodiff.ts differentiates: fine-tuning's suffix + head),
+   * 'auto' (default): the head's when the model is a head, else the generated ones.
+   */
+  graphs?: 'head' | 'model' | 'auto';
+}
+
+/** What the trainer runs: graphs, the tfjs variables they train, and how weights map between the two. */
+type TrainingPlan = Omit<ModelGraphs, 'dropout'> & { dropout?: ModelGraphs['dropout'] };
+
+function headPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, dense: HeadGraphSpec['dense']): TrainingPlan {
+  const layout = headLayout(model);
+  const graphs = buildHeadGraphs({ ...layout.spec, optimizer, dense });
+  const width = layout.spec.units > 0 ? layout.spec.units : graphs.params[0].shape[0];
+  return {
+    ...graphs,
+    variables: layout.variables,
+    layouts: graphs.params.map(() => undefined),
+    dropout: layout.dropout ? { ...layout.dropout, width } : undefined,
+  };
+}
+
+function modelPlan(model: tfl.LayersModel, optimizer: OptimizerSpec): TrainingPlan {
+  try {
+    return buildModelGraphs(model, { optimizer });
+  } catch (e) {
+    // NotDifferentiable: an op without a gradient rule; UserError: a layer the exporter cannot write.
+    if (e instanceof NotDifferentiable || isUserError(e)) throw new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}': ${(e as Error).message.replace(/\.$/, '')}.`);
+    throw e;
+  }
 }
 
 interface HeadLayout {
@@ -90,7 +125,7 @@ export function optimizerSpec(optimizer: tf.Optimizer | undefined): OptimizerSpe
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
- * Trains a compiled tfjs head (fit/head.ts's logits model) on ONNX Runtime, with the
+ * Trains a compiled tfjs logits model on ONNX Runtime (the head, or fine-tuning's suffix + head), with the
  * surface FitLoop drives (trainOnBatch, evaluate, trainableWeights, optimizer state,
  * metricsNames, stopTraining): FitLoop stays the one loop, and the tfjs model stays
  * what is saved, exported and resumed.
@@ -101,7 +136,7 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
  * `trainableWeights` getter write them back into the tfjs variables, and the getter
  * hands ownership to tfjs (its caller may write them: a resume does).
  */
-export class OrtHeadTrainer {
+export class OrtTrainer {
   private owner: 'tfjs' | 'ort' = 'tfjs';
   private params: Float32Array[];
   private spare: Float32Array[];
@@ -115,9 +150,8 @@ export class OrtHeadTrainer {
 
   private constructor(
     readonly layersModel: tfl.LayersModel,
-    private readonly layout: HeadLayout,
+    private readonly graphs: TrainingPlan,
     private readonly opt: OptimizerSpec,
-    private readonly graphs: HeadGraphs,
     private readonly trainSession: OrtSession,
     private readonly evalSession: OrtSession,
     private readonly reuseBuffers: boolean,
@@ -130,17 +164,26 @@ export class OrtHeadTrainer {
       this.accBeta1 = Math.fround(opt.beta1);
       this.accBeta2 = Math.fround(opt.beta2);
     }
-    this.rng = layout.dropout ? new Rng(layout.dropout.seed) : undefined;
+    this.rng = graphs.dropout ? new Rng(graphs.dropout.seed) : undefined;
   }
 
-  /** Build the graphs and sessions for `model` (compiled); throws NotTrainableOnOrt when it is not such a head. */
-  static async create(model: tfl.LayersModel, opts: OrtHeadOptions = {}): Promise<OrtHeadTrainer> {
-    const layout = headLayout(model);
+  /** Build the graphs and sessions for `model` (compiled); throws NotTrainableOnOrt when ORT cannot train it. */
+  static async create(model: tfl.LayersModel, opts: OrtTrainerOptions = {}): Promise<OrtTrainer> {
     const opt = optimizerSpec(model.optimizer);
-    const graphs = buildHeadGraphs({ ...layout.spec, optimizer: opt, dense: opts.dense ?? 'gemm' });
-    const trainSession = await OrtSession.create(graphs.train, { threads: opts.threads });
-    const evalSession = await OrtSession.create(graphs.evaluate, { threads: opts.threads });
-    return new OrtHeadTrainer(model, layout, opt, graphs, trainSession, evalSession, opts.reuseBuffers ?? true);
+    const which = opts.graphs ?? 'auto';
+    let plan: TrainingPlan;
+    if (which === 'model') plan = modelPlan(model, opt);
+    else {
+      try {
+        plan = headPlan(model, opt, opts.dense ?? 'gemm');
+      } catch (e) {
+        if (!(e instanceof NotTrainableOnOrt) || which === 'head') throw e;
+        plan = modelPlan(model, opt);
+      }
+    }
+    const trainSession = await OrtSession.create(plan.train, { threads: opts.threads });
+    const evalSession = await OrtSession.create(plan.evaluate, { threads: opts.threads });
+    return new OrtTrainer(model, plan, opt, trainSession, evalSession, opts.reuseBuffers ?? true);
   }
 
   get metricsNames(): string[] {
@@ -167,10 +210,26 @@ export class OrtHeadTrainer {
     this.writeBack();
   }
 
+  /** A parameter's (or its optimizer slot's) values in the tfjs variable's layout. */
+  private toTfjs(i: number, data: Float32Array): Float32Array {
+    const layout = this.graphs.layouts[i];
+    if (!layout) return data;
+    const out = new Float32Array(data.length);
+    for (let j = 0; j < layout.length; j++) out[layout[j]] = data[j];
+    return out;
+  }
+
+  /** Values in a tfjs variable's layout, written into `into` in the graph's. */
+  private fromTfjs(i: number, data: Float32Array, into: Float32Array): void {
+    const layout = this.graphs.layouts[i];
+    if (!layout) into.set(data);
+    else for (let j = 0; j < layout.length; j++) into[j] = data[layout[j]];
+  }
+
   private writeBack(): void {
     if (this.owner !== 'ort') return;
-    this.layout.variables.forEach((v, i) => {
-      const t = tf.tensor(this.params[i], this.graphs.params[i].shape);
+    this.graphs.variables.forEach((v, i) => {
+      const t = tf.tensor(this.toTfjs(i, this.params[i]), v.shape as number[]);
       v.write(t);
       t.dispose();
     });
@@ -178,7 +237,7 @@ export class OrtHeadTrainer {
 
   private takeFromTfjs(): void {
     if (this.owner !== 'tfjs') return;
-    this.layout.variables.forEach((v, i) => this.params[i].set(v.read().dataSync() as Float32Array));
+    this.graphs.variables.forEach((v, i) => this.fromTfjs(i, v.read().dataSync() as Float32Array, this.params[i]));
     this.owner = 'ort';
   }
 
@@ -201,9 +260,9 @@ export class OrtHeadTrainer {
     const feeds = this.dataFeeds((await xs.data()) as Float32Array, xs.shape, (await ys.data()) as Float32Array, ys.shape);
     this.paramFeeds(feeds);
     this.graphs.state.forEach((s, i) => (feeds[s.name] = { data: this.state[i], dims: s.shape }));
-    if (this.layout.dropout && this.rng) {
-      const width = this.layout.spec.units > 0 ? this.layout.spec.units : this.graphs.params[0].shape[0];
-      const keep = 1 - this.layout.dropout.rate;
+    if (this.graphs.dropout && this.rng) {
+      const { width } = this.graphs.dropout;
+      const keep = 1 - this.graphs.dropout.rate;
       const scale = Math.fround(1 / keep);
       const mask = new Float32Array(n * width);
       for (let i = 0; i < mask.length; i++) mask[i] = this.rng.next() < keep ? scale : 0;
@@ -248,10 +307,14 @@ export class OrtHeadTrainer {
   readonly optimizer = {
     getWeights: async (): Promise<NamedTensor[]> => {
       tf.dispose(this.handedOut);
-      const names = this.layout.variables.map((v) => v.name);
+      const names = this.graphs.variables.map((v) => v.name);
       const slotNames =
         this.opt.kind === 'rmsprop' ? names.map((n) => `${n}/rms`) : this.opt.kind === 'adam' ? [...names.map((n) => `${n}/m`), ...names.map((n) => `${n}/v`)] : [];
-      const tensors = [tf.scalar(this.iterations, 'int32'), ...this.graphs.state.map((s, i) => tf.tensor(this.state[i].slice(), s.shape))];
+      const params = this.graphs.params.length;
+      const tensors = [
+        tf.scalar(this.iterations, 'int32'),
+        ...this.graphs.state.map((_, i) => tf.tensor(this.toTfjs(i % params, this.state[i]).slice(), this.graphs.variables[i % params].shape as number[])),
+      ];
       this.handedOut = tensors;
       return tensors.map((tensor, i) => ({ name: i === 0 ? 'iter' : slotNames[i - 1], tensor }));
     },
@@ -264,7 +327,7 @@ export class OrtHeadTrainer {
       this.iterations = (await iter.tensor.data())[0];
       slots.forEach((s, i) => {
         if (s.tensor.size !== this.state[i].length) throw new Error(`optimizer.setWeights: slot ${s.name} holds ${s.tensor.size} values, expected ${this.state[i].length}`);
-        this.state[i].set(s.tensor.dataSync() as Float32Array);
+        this.fromTfjs(i % this.graphs.params.length, s.tensor.dataSync() as Float32Array, this.state[i]);
       });
       if (slots.length === 0) for (const s of this.state) s.fill(0);
       if (this.opt.kind === 'adam') {

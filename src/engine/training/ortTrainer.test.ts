@@ -8,7 +8,7 @@ import { Rng } from '../../io/rng.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../../fit/head.js';
 import { makeOptimizer, type OptimizerName } from '../../fit/optimizer.js';
 import { buildHeadGraphs, gradientOutput, INPUT, type HeadGraphSpec } from './headGraph.js';
-import { headLayout, NotTrainableOnOrt, OrtHeadTrainer } from './ortHead.js';
+import { headLayout, NotTrainableOnOrt, OrtTrainer } from './ortTrainer.js';
 
 /** max |a - b| / max |b|: the error relative to the tensor's scale (elementwise ratios blow up near zero). */
 function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -196,7 +196,7 @@ for (const c of CURVE_CASES) {
     };
     const ref = make();
     const mine = make();
-    const trainer = await OrtHeadTrainer.create(mine.logits, { threads: 1 });
+    const trainer = await OrtTrainer.create(mine.logits, { threads: 1 });
     const expected = await curves(ref.logits, train, val, featureShape, outputs, 3, 8);
     const got = await curves(trainer, train, val, featureShape, outputs, 3, 8);
     for (let e = 0; e < 3; e++) {
@@ -238,7 +238,7 @@ test('ORT head: resuming from a tfjs optimizer state continues the same curve; w
   await curves(ref.logits, train, val, featureShape, 1, 1, 8);
   // A second model takes the first one's weights and Adam state (as FitLoop's --resume does) and trains on ORT.
   const resumed = make();
-  const trainer = await OrtHeadTrainer.create(resumed.logits, { threads: 1 });
+  const trainer = await OrtTrainer.create(resumed.logits, { threads: 1 });
   trainer.trainableWeights.forEach((v, i) => v.write(ref.logits.trainableWeights[i].read()));
   const state = await ref.logits.optimizer.getWeights();
   await trainer.optimizer.setWeights(state.map((s) => ({ name: s.name, tensor: tf.clone(s.tensor) })));
@@ -264,7 +264,7 @@ test('ORT head: dropout masks come from the seeded Rng (same seed, same run) and
   const run = async () => {
     const models = buildHeadForTraining(featureShape, { numClasses: 2, units: 12, dropout: 0.5, seed: 3 });
     compileHeadForTraining(models.logits, 2, makeOptimizer('rmsprop'));
-    const trainer = await OrtHeadTrainer.create(models.logits, { threads: 1, reuseBuffers: false });
+    const trainer = await OrtTrainer.create(models.logits, { threads: 1, reuseBuffers: false });
     const rows = await curves(trainer, train, val, featureShape, 1, 2, 8);
     await trainer.dispose();
     models.head.dispose();
@@ -286,5 +286,5 @@ test('ORT head: a model that is not the head is refused with NotTrainableOnOrt, 
   const sig = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 1, activation: 'sigmoid', name: 'sig' }).apply(tfl.layers.flatten().apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor });
   assert.throws(() => headLayout(sig), /activation sigmoid/);
   sig.compile({ optimizer: tf.train.momentum(0.1, 0.9), loss: 'meanSquaredError' });
-  await assert.rejects(OrtHeadTrainer.create(sig), NotTrainableOnOrt);
+  await assert.rejects(OrtTrainer.create(sig), NotTrainableOnOrt);
 });

@@ -1,0 +1,190 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { depthwiseToOihw, kernelToOihw } from '../onnx/converters/conv.js';
+import { configOf, one, type Converter, type Layer } from '../onnx/converters/types.js';
+import { emitModel } from '../onnx/export.js';
+import { GraphBuilder } from '../onnx/graphBuilder.js';
+import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo, type ITensorProto } from '../onnx/proto.js';
+import { constantData, emitBackward, inferShapes, NotDifferentiable, type Shape } from './autodiff.js';
+import { emitLossAndAccuracy, emitUpdate, gradientOutput, INPUT, optimizerState, OUTPUT, pruneTo, scalarInputs, type GraphTensor, type OptimizerSpec } from './trainingOps.js';
+
+/**
+ * Training graphs for any model the ONNX exporter can write and autodiff.ts can
+ * differentiate: the unfrozen top of a conv base plus the head (fine-tuning). The
+ * forward pass is the exporter's own graph, with the trainable weights turned from
+ * constants into graph inputs; the backward pass is generated; the loss and the
+ * optimizer's update are those of every training graph (trainingOps.ts).
+ *
+ * Weights live in the graph in ONNX's layout (conv kernels OIHW); `layouts` maps
+ * them to and from the tfjs variables' layout, which is only needed when weights
+ * cross over (start, checkpoints, resume): the updates are elementwise.
+ */
+
+type LayerVariable = tfl.LayersModel['trainableWeights'][number];
+
+/** Where each element of a parameter's ONNX tensor comes from in the tfjs variable (undefined: the same order). */
+export type ParamLayout = Uint32Array | undefined;
+
+export interface ModelGraphs {
+  params: GraphTensor[];
+  state: GraphTensor[];
+  /** The tfjs variables, in the order of `params`. */
+  variables: LayerVariable[];
+  layouts: ParamLayout[];
+  /** The dropout mask input (`mask`, [N, width]), when the model has a dropout layer with rate > 0. */
+  dropout?: { rate: number; seed: number; width: number };
+  train: Uint8Array;
+  evaluate: Uint8Array;
+}
+
+export interface ModelGraphOptions {
+  optimizer: OptimizerSpec;
+  /** Also output each gradient as `gradientOutput(param)` (tests). */
+  gradients?: boolean;
+}
+
+/** Training graphs use ScatterElements with reduction (opset 16). */
+const TRAINING_OPSET = 17;
+
+function isModel(layer: Layer): layer is tfl.LayersModel {
+  return Array.isArray((layer as unknown as { layers?: unknown }).layers);
+}
+
+/** The model's layers, those of nested models in their place (not the nested models themselves). */
+function leafLayers(model: tfl.LayersModel): Layer[] {
+  return model.layers.flatMap((l) => (isModel(l) ? leafLayers(l) : [l]));
+}
+
+/** The order of a permutation applied by `transform` (exact for tensors under 2^24 elements, as float32 holds those integers). */
+function permutationOf(size: number, transform: (data: Float32Array) => Float32Array): Uint32Array {
+  const ramp = Float32Array.from({ length: size }, (_, i) => i);
+  return Uint32Array.from(transform(ramp));
+}
+
+interface Forward {
+  b: GraphBuilder;
+  logits: string;
+  params: GraphTensor[];
+  variables: LayerVariable[];
+  layouts: ParamLayout[];
+  constants: Map<string, ITensorProto>;
+  dropout?: ModelGraphs['dropout'];
+}
+
+/** The model's forward graph into a fresh builder, trainable weights as inputs. */
+function forward(model: tfl.LayersModel, training: boolean): Forward {
+  const b = new GraphBuilder();
+  for (const n of [...Object.values(INPUT), ...Object.values(OUTPUT)]) b.reserve(n);
+  let dropout: Forward['dropout'];
+  // Dropout: identity when evaluating; when training, a multiplication by a mask that tlkit's seeded Rng draws (0 or 1/keep), fed each step.
+  const maskedDropout: Converter = (gb, layer, inputs) => {
+    const x = one(inputs, layer);
+    const cfg = configOf(layer);
+    const rate = Number(cfg.rate ?? 0);
+    if (!training || rate <= 0) return [x];
+    if (dropout) throw new NotDifferentiable(`a second dropout layer (${layer.name}): the graph has one mask input`);
+    const v = gb.asKeras(x);
+    if (v.shape.length !== 2 || v.shape[1] === null) throw new NotDifferentiable(`dropout ${layer.name} on a rank-${v.shape.length} tensor`);
+    dropout = { rate, seed: Number(cfg.seed ?? 0), width: v.shape[1] };
+    return [{ ...v, name: gb.op('Mul', [v.name, INPUT.mask], `${layer.name}/mask`) }];
+  };
+  const overrides: Record<string, Converter> = { SeededDropout: maskedDropout, Dropout: maskedDropout };
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new NotDifferentiable(`model ${model.name} has several inputs or outputs`);
+  const out = b.asKeras(emitModel(b, model, { name: INPUT.x, shape: model.inputs[0].shape, nchw: false }, overrides));
+  if (out.shape.length !== 2) throw new NotDifferentiable(`model ${model.name} outputs a rank-${out.shape.length} tensor, not logits`);
+
+  const byName = new Map(b.initializers.map((t) => [t.name as string, t]));
+  const owner = new Map<LayerVariable, Layer>();
+  for (const layer of leafLayers(model)) for (const v of layer.trainableWeights) if (!owner.has(v)) owner.set(v, layer);
+  const params: GraphTensor[] = [];
+  const layouts: ParamLayout[] = [];
+  const variables = model.trainableWeights;
+  for (const v of variables) {
+    const layer = owner.get(v);
+    const short = v.originalName.split('/').pop() as string;
+    const name = layer && `${layer.name}/${short === 'bias' ? 'B' : 'W'}`;
+    const init = name ? byName.get(name) : undefined;
+    if (!layer || !init || !['kernel', 'depthwise_kernel', 'bias'].includes(short)) {
+      throw new NotDifferentiable(`weight ${v.originalName}${layer ? ` of ${layer.name} (${layer.getClassName()})` : ''} has no ONNX counterpart the trainer knows`);
+    }
+    const dims = (init.dims ?? []).map(Number);
+    const shape = v.shape as number[];
+    const size = shape.reduce((a, c) => a * c, 1);
+    let layout: ParamLayout;
+    if (shape.length === 4 && short === 'depthwise_kernel') layout = permutationOf(size, (d) => depthwiseToOihw(d, shape));
+    else if (shape.length === 4) layout = permutationOf(size, (d) => kernelToOihw(d, shape));
+    else if (shape.length === 2 && dims.length === 4) layout = permutationOf(size, (d) => kernelToOihw(d, [1, 1, ...shape]));
+    // The weights in the graph must be exactly the variable's values, moved by the layout.
+    const data = constantData(init) as Float32Array;
+    const values = v.read().dataSync() as Float32Array;
+    if (data.length !== size || data.some((x, i) => x !== values[layout ? layout[i] : i])) {
+      throw new NotDifferentiable(`the ONNX constant ${name} does not hold ${v.originalName}`);
+    }
+    b.initializers.splice(b.initializers.indexOf(init), 1);
+    params.push({ name: name as string, shape: dims });
+    layouts.push(layout);
+  }
+  return { b, logits: out.name, params, variables, layouts, constants: new Map(b.initializers.map((t) => [t.name as string, t])), dropout };
+}
+
+function dataInputs(f: Forward, outputs: number, optimizer: OptimizerSpec, training: boolean, xShape: Shape) {
+  return [
+    makeValueInfo(INPUT.x, xShape),
+    makeValueInfo(INPUT.y, [null, outputs]),
+    ...(training && f.dropout ? [makeValueInfo(INPUT.mask, [null, f.dropout.width])] : []),
+    ...scalarInputs(optimizer, training).map((n) => makeValueInfo(n, [])),
+  ];
+}
+
+/** Training-step and evaluation graphs of a logits model; NotDifferentiable when it holds what the rules lack. */
+export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions): ModelGraphs {
+  const xShape = model.inputs[0].shape;
+  const outputs = model.outputs[0].shape[1] as number;
+  const t = forward(model, true);
+  const forwardNodes = t.b.nodes.slice();
+  const shapes = new Map<string, Shape>([[INPUT.x, xShape]]);
+  for (const c of t.constants.values()) shapes.set(c.name as string, (c.dims ?? []).map(Number));
+  for (const p of t.params) shapes.set(p.name, p.shape);
+  if (t.dropout) shapes.set(INPUT.mask, [null, t.dropout.width]);
+  inferShapes(forwardNodes, shapes, t.constants);
+
+  const state = optimizerState(opts.optimizer, t.params);
+  for (const s of state) t.b.reserve(s.name);
+  const dz = emitLossAndAccuracy(t.b, t.logits, outputs);
+  const grads = emitBackward(t.b, forwardNodes, shapes, t.constants, t.params.map((p) => p.name), t.logits, dz);
+  for (const p of t.params) emitUpdate(t.b, opts.optimizer, p.name, grads.get(p.name) as string);
+  const gradOutputs = opts.gradients ? t.params.map((p) => gradientOutput(p.name)) : [];
+  t.params.forEach((p, i) => gradOutputs[i] && t.b.nodes.push(makeNode('Identity', [grads.get(p.name) as string], [gradOutputs[i]], t.b.uniqueName(`${gradOutputs[i]}/out`))));
+  const trainGraph = makeGraph(
+    t.b.nodes,
+    `${model.name}_train_step`,
+    [...dataInputs(t, outputs, opts.optimizer, true, xShape), ...[...t.params, ...state].map((p) => makeValueInfo(p.name, p.shape))],
+    [
+      makeValueInfo(OUTPUT.loss, []),
+      makeValueInfo(OUTPUT.accuracy, []),
+      ...[...t.params, ...state].map((p) => makeValueInfo(`${p.name}_new`, p.shape)),
+      ...gradOutputs.map((g, i) => makeValueInfo(g, t.params[i].shape)),
+    ],
+    t.b.initializers,
+  );
+
+  const e = forward(model, false);
+  emitLossAndAccuracy(e.b, e.logits, outputs);
+  const evalNodes = pruneTo(e.b.nodes, [OUTPUT.loss, OUTPUT.accuracy]);
+  const used = new Set(evalNodes.flatMap((n) => n.input ?? []));
+  const evalGraph = makeGraph(
+    evalNodes,
+    `${model.name}_evaluate`,
+    [...dataInputs(e, outputs, opts.optimizer, false, xShape), ...e.params.map((p) => makeValueInfo(p.name, p.shape))],
+    [makeValueInfo(OUTPUT.loss, []), makeValueInfo(OUTPUT.accuracy, [])],
+    e.b.initializers.filter((i) => used.has(i.name as string)),
+  );
+  return {
+    params: t.params,
+    state,
+    variables: t.variables,
+    layouts: t.layouts,
+    dropout: t.dropout,
+    train: encodeModel(makeModel(trainGraph, { opset: TRAINING_OPSET })),
+    evaluate: encodeModel(makeModel(evalGraph, { opset: TRAINING_OPSET })),
+  };
+}
