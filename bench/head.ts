@@ -233,11 +233,12 @@ const show = (name: string, t: Timed) => {
   console.log(`  ${name.padEnd(44)} ${t.seconds.toFixed(2).padStart(7)} s   val_loss ${t.valLoss.toFixed(4)}  val_accuracy ${t.valAccuracy.toFixed(3)}`);
 };
 // ORT first: a warm-up of its sessions' one-off set-up is part of what a user waits for, so nothing is warmed.
-show('tlkit ORT, steps (Gemm, reused output buffers)', await steps('ort'));
+show('tlkit ORT, steps (default: Gemm, optimizer on the host)', await steps('ort'));
 if (withVariants) {
+  show('tlkit ORT, steps (optimizer in the graph)', await steps('ort', { update: 'graph' }));
   show('tlkit ORT, steps (MatMul + Add + Transpose)', await steps('ort', { dense: 'matmul' }));
-  show('tlkit ORT, steps (Gemm, fresh output buffers)', await steps('ort', { reuseBuffers: false }));
-  show('tlkit ORT, steps (Gemm, reused, 1 thread)', await steps('ort', { threads: 1 }));
+  show('tlkit ORT, steps (graph update, fresh buffers)', await steps('ort', { update: 'graph', reuseBuffers: false }));
+  show('tlkit ORT, steps (default, 1 thread)', await steps('ort', { threads: 1 }));
 }
 if (withTfjs) show('tlkit tfjs, steps', await steps('tfjs'));
 show('tlkit ORT, fit loop (checkpoints, records)', await fitLoop('ort'));
@@ -249,12 +250,12 @@ else if (!withTorch) console.log('  PyTorch: skipped (--no-torch)');
 const get = (name: string) => rows.find(([n]) => n.startsWith(name))?.[1].seconds;
 const ratio = (a?: number, b?: number) => (a && b ? `${(b / a).toFixed(2)}x` : 'n/a');
 console.log('speed ratios (higher = the first is faster):');
-console.log(`  ORT / tfjs, steps:           ${ratio(get('tlkit ORT, steps (Gemm, reused'), get('tlkit tfjs, steps'))}`);
+console.log(`  ORT / tfjs, steps:           ${ratio(get('tlkit ORT, steps (default'), get('tlkit tfjs, steps'))}`);
 console.log(`  ORT / tfjs, fit loop:        ${ratio(get('tlkit ORT, fit loop'), get('tlkit tfjs, fit loop'))}`);
 if (torch) {
   console.log(`  tlkit ORT fit loop / PyTorch:  ${ratio(get('tlkit ORT, fit loop'), torch.seconds)}   (issue 10 asks >= 1.5x)`);
   console.log(`  tlkit tfjs fit loop / PyTorch: ${ratio(get('tlkit tfjs, fit loop'), torch.seconds)}`);
-  console.log(`  tlkit ORT steps / PyTorch:     ${ratio(get('tlkit ORT, steps (Gemm, reused'), torch.seconds)}`);
+  console.log(`  tlkit ORT steps / PyTorch:     ${ratio(get('tlkit ORT, steps (default'), torch.seconds)}`);
   console.log(`  PyTorch BLAS: ${torch.blas.join(' | ') || 'not reported'}`);
 }
 

@@ -18,6 +18,13 @@ import { kerasName } from './callbacks/logs.js';
 export const MONITOR = 'val_loss';
 
 /**
+ * The curves (SVG + PNG, about 0.1 s to render) are redrawn after an epoch at most this
+ * often, and after a phase's last epoch; finish() draws any epochs still missing. Short
+ * epochs (a head on cached features) would otherwise spend as long drawing as training.
+ */
+export const CURVES_INTERVAL_MS = 5000;
+
+/**
  * A trainer that computes elsewhere what a compiled tfjs model would (engine/training's
  * OrtHeadTrainer trains the head on ONNX Runtime) and keeps `layersModel` in step:
  * callbacks see `layersModel`, whose weights are current after `syncWeights()`, which
@@ -32,6 +39,8 @@ export interface EngineTrainer {
   trainOnBatch(x: tf.Tensor, y: tf.Tensor): Promise<number | number[]>;
   evaluate(x: tf.Tensor, y: tf.Tensor, args: { batchSize: number; verbose: 0 }): Promise<tf.Scalar | tf.Scalar[]>;
   syncWeights(): Promise<void>;
+  /** The weights and optimizer slots as the resume state stores them, straight from the engine (no round trip through tfjs). */
+  trainState?(): Promise<Pick<TrainState, 'weights' | 'optimizer'>>;
 }
 
 /** What the loop trains: a compiled tfjs model, or an engine trainer standing in for one. */
@@ -90,8 +99,9 @@ export class FitLoop {
     private readonly settings: FitSettings,
   ) {}
 
-  /** Whether the curves on disk show this.history (redrawn after every epoch). */
+  /** Whether the curves on disk show this.history, and when they were last drawn. */
   private curvesDrawn = false;
+  private curvesDrawnAt = -Infinity;
 
   async fitPhase(phase: TrainingPhase, resume?: TrainState): Promise<PhaseOutcome> {
     const { model } = phase;
@@ -185,11 +195,13 @@ export class FitLoop {
       await saveTrainState(out, await captureTrainState(model, phase.name, epoch + 1));
       this.meta.epochsDone = epoch + 1;
       await writeMeta(out, this.meta);
-      await writeHistoryPlots(this.history, out);
-      this.curvesDrawn = true;
+      this.curvesDrawn = false;
+      if (performance.now() - this.curvesDrawnAt >= CURVES_INTERVAL_MS) await this.drawCurves();
     }
     await each((cb) => cb.onTrainEnd());
     this.history = history.data;
+    // The phase's last epochs (however it ended: done, stopped early, interrupted, diverged).
+    if (!this.curvesDrawn && this.history.epoch.length > 0) await this.drawCurves();
     const seconds = (performance.now() - t0) / 1000;
     const epochsRun = this.meta.epochsDone - initialEpoch;
     const timings = this.meta.timings;
@@ -213,8 +225,14 @@ export class FitLoop {
   async finish(outcome: PhaseOutcome): Promise<void> {
     this.meta.finished = !outcome.interrupted;
     await writeMeta(this.run.dir, this.meta);
-    // Drawn after every epoch; only a phase that ran none (stopped at once, or nothing left to train) needs them here.
-    if (!this.curvesDrawn && this.history.epoch.length > 0) await writeHistoryPlots(this.history, this.run.dir);
+    // Drawn at the end of every phase; a phase that ran no epoch (stopped at once, nothing left to train) leaves them to here.
+    if (!this.curvesDrawn && this.history.epoch.length > 0) await this.drawCurves();
+  }
+
+  private async drawCurves(): Promise<void> {
+    await writeHistoryPlots(this.history, this.run.dir);
+    this.curvesDrawnAt = performance.now();
+    this.curvesDrawn = true;
   }
 }
 
@@ -247,6 +265,7 @@ export async function evaluateOn(model: TrainableModel, source: BatchSource): Pr
 }
 
 async function captureTrainState(model: TrainableModel, phase: string, epoch: number): Promise<TrainState> {
+  if (isEngineTrainer(model) && model.trainState) return { epoch, phase, ...(await model.trainState()) };
   const toArray = async (name: string, t: tf.Tensor): Promise<NamedArray> => {
     const dtype = t.dtype === 'int32' ? 'int32' : 'float32';
     const data = (await t.data()) as Float32Array | Int32Array;

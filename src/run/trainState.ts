@@ -47,7 +47,13 @@ export async function saveTrainState(runDir: string, state: TrainState): Promise
     }
   }
   await writeDirAtomic(runPaths(runDir).state, async (tmp) => {
-    await fsp.writeFile(path.join(tmp, DATA), Buffer.concat(parts));
+    // Tensor by tensor: a head's state is tens of MB, not worth a joined copy every epoch.
+    const fh = await fsp.open(path.join(tmp, DATA), 'w');
+    try {
+      for (const p of parts) await fh.writeFile(p);
+    } finally {
+      await fh.close();
+    }
     await fsp.writeFile(path.join(tmp, INDEX), `${JSON.stringify(index)}\n`);
   });
 }

@@ -185,7 +185,7 @@ export function register(program: Command): void {
     .option('--head-activation <a>', "linear | relu: the hidden Dense's activation (default linear, the book's Dense(256))")
     .option('--dropout <f>', 'dropout rate in the head (default 0.5)')
     .option('--pooling <p>', "flatten | avg: how the base's feature map enters the head (default flatten)")
-    .option('--engine <e>', 'ort | tfjs: where the head trains in features mode and finetune\'s head phase (default ort = ONNX Runtime; tfjs = the wasm backend)')
+    .option('--engine <e>', 'ort | tfjs: what trains the head and, in finetune mode, the unfrozen layers (default ort = ONNX Runtime, generated training graphs; tfjs = the wasm backend)')
     .option('--early-stopping <patience>', 'stop when val_loss has not improved for this many epochs')
     .option('--skip-bad-images', 'skip undecodable images instead of stopping')
     .option('--cache-dir <dir>', 'where extracted features are cached')

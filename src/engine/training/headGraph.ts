@@ -1,6 +1,6 @@
 import { GraphBuilder } from '../onnx/graphBuilder.js';
-import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/proto.js';
-import { emitLossAndAccuracy, emitUpdate, gradientOutput, INPUT, optimizerState, OUTPUT, pruneTo, scalarInputs, type GraphTensor, type OptimizerSpec } from './trainingOps.js';
+import { makeValueInfo } from '../onnx/proto.js';
+import { emitLossAndAccuracy, encodeEvaluation, encodeTrainStep, INPUT, optimizerState, OUTPUT, type GraphTensor, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
 
 export { gradientOutput, INPUT, OUTPUT, type OptimizerSpec } from './trainingOps.js';
 
@@ -44,6 +44,8 @@ export interface HeadGraphSpec {
   dense?: 'gemm' | 'matmul';
   /** Also output each gradient as `gradientOutput(param)` (tests). */
   gradients?: boolean;
+  /** Where the optimizer runs (default 'graph'). */
+  update?: UpdateSite;
 }
 
 /** One trainable tensor of the head, in the order of the tfjs model's trainableWeights. */
@@ -51,10 +53,9 @@ export type HeadParam = GraphTensor;
 
 export interface HeadGraphs {
   params: HeadParam[];
-  /** Optimizer state inputs (`<name>`, output `<name>_new`), per parameter in order: rms | m then v | none. */
+  /** Optimizer state per parameter, in order: rms | m then v | none (graph inputs `<name>` -> `<name>_new` when the graph updates). */
   state: HeadParam[];
-  /** Scalar inputs the caller feeds each step besides x, y, mask (`inv_batch`, Adam's bias corrections). */
-  scalars: string[];
+  update: UpdateSite;
   train: Uint8Array;
   evaluate: Uint8Array;
 }
@@ -157,9 +158,6 @@ class HeadEmitter {
     return grads;
   }
 
-  update(p: HeadParam, g: string): void {
-    emitUpdate(this.b, this.spec.optimizer, p.name, g);
-  }
 }
 
 function batchShape(shape: number[]): Array<number | null> {
@@ -172,7 +170,6 @@ function dataInputs(spec: HeadGraphSpec, training: boolean) {
     makeValueInfo(INPUT.x, batchShape(spec.featureShape)),
     makeValueInfo(INPUT.y, [null, spec.outputs]),
     ...(training && spec.dropout ? [makeValueInfo(INPUT.mask, [null, maskWidth])] : []),
-    ...scalarInputs(spec.optimizer, training).map((n) => makeValueInfo(n, [])),
   ];
 }
 
@@ -180,51 +177,22 @@ function dataInputs(spec: HeadGraphSpec, training: boolean) {
 export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
   if (spec.outputs < 1 || !Number.isInteger(spec.outputs)) throw new Error(`head graph: outputs must be a whole number >= 1, got ${spec.outputs}`);
   const params = headParams(spec);
+  const update = spec.update ?? 'graph';
   const state = optimizerState(spec.optimizer, params);
 
-  // Training step.
   const t = new HeadEmitter(spec);
   for (const p of [...params, ...state]) {
     t.b.reserve(p.name);
     t.b.reserve(`${p.name}_new`);
   }
-  const gradOutputs = spec.gradients ? params.map((p) => gradientOutput(p.name)) : [];
-  for (const g of gradOutputs) t.b.reserve(g);
   const f = t.forward(true);
   const dz = t.lossAndAccuracy(f.z);
   const grads = t.backward(f, dz);
-  for (const p of params) t.update(p, grads.get(p.name) as string);
-  params.forEach((p, i) => {
-    if (gradOutputs[i]) t.b.nodes.push(makeNode('Identity', [grads.get(p.name) as string], [gradOutputs[i]], t.b.uniqueName(`${gradOutputs[i]}/out`)));
-  });
-  const trainGraph = makeGraph(
-    t.b.nodes,
-    'tlkit_head_train_step',
-    [...dataInputs(spec, true), ...[...params, ...state].map((p) => makeValueInfo(p.name, p.shape))],
-    [
-      makeValueInfo(OUTPUT.loss, []),
-      makeValueInfo(OUTPUT.accuracy, []),
-      ...[...params, ...state].map((p) => makeValueInfo(`${p.name}_new`, p.shape)),
-      ...params.map((p, i) => (gradOutputs[i] ? makeValueInfo(gradOutputs[i], p.shape) : undefined)).filter((v) => v !== undefined),
-    ],
-    t.b.initializers,
-  );
+  const train = encodeTrainStep({ builder: t.b, name: 'tlkit_head_train_step', dataInputs: dataInputs(spec, true), params, grads, optimizer: spec.optimizer, update, gradients: spec.gradients });
 
-  // Evaluation: forward, loss and accuracy only.
   const e = new HeadEmitter(spec);
   for (const p of params) e.b.reserve(p.name);
-  const ef = e.forward(false);
-  e.lossAndAccuracy(ef.z);
-  // Drop the gradient's start (dL/dZ), which evaluation does not output: keep only nodes that lead to an output.
-  const evalNodes = pruneTo(e.b.nodes, [OUTPUT.loss, OUTPUT.accuracy]);
-  const used = new Set(evalNodes.flatMap((n) => n.input ?? []));
-  const evalGraph = makeGraph(
-    evalNodes,
-    'tlkit_head_evaluate',
-    [...dataInputs(spec, false), ...params.map((p) => makeValueInfo(p.name, p.shape))],
-    [makeValueInfo(OUTPUT.loss, []), makeValueInfo(OUTPUT.accuracy, [])],
-    e.b.initializers.filter((i) => used.has(i.name as string)),
-  );
-  return { params, state, scalars: scalarInputs(spec.optimizer, true), train: encodeModel(makeModel(trainGraph)), evaluate: encodeModel(makeModel(evalGraph)) };
+  e.lossAndAccuracy(e.forward(false).z);
+  const evaluate = encodeEvaluation(e.b, 'tlkit_head_evaluate', dataInputs(spec, false), params);
+  return { params, state, update, train, evaluate };
 }
-

@@ -3,9 +3,9 @@ import { depthwiseToOihw, kernelToOihw } from '../onnx/converters/conv.js';
 import { configOf, one, type Converter, type Layer } from '../onnx/converters/types.js';
 import { emitModel } from '../onnx/export.js';
 import { GraphBuilder } from '../onnx/graphBuilder.js';
-import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo, type ITensorProto } from '../onnx/proto.js';
+import { makeValueInfo, type ITensorProto } from '../onnx/proto.js';
 import { constantData, emitBackward, inferShapes, NotDifferentiable, type Shape } from './autodiff.js';
-import { emitLossAndAccuracy, emitUpdate, gradientOutput, INPUT, optimizerState, OUTPUT, pruneTo, scalarInputs, type GraphTensor, type OptimizerSpec } from './trainingOps.js';
+import { emitLossAndAccuracy, encodeEvaluation, encodeTrainStep, INPUT, optimizerState, OUTPUT, type GraphTensor, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
 
 /**
  * Training graphs for any model the ONNX exporter can write and autodiff.ts can
@@ -30,6 +30,7 @@ export interface ModelGraphs {
   /** The tfjs variables, in the order of `params`. */
   variables: LayerVariable[];
   layouts: ParamLayout[];
+  update: UpdateSite;
   /** The dropout mask input (`mask`, [N, width]), when the model has a dropout layer with rate > 0. */
   dropout?: { rate: number; seed: number; width: number };
   train: Uint8Array;
@@ -40,6 +41,8 @@ export interface ModelGraphOptions {
   optimizer: OptimizerSpec;
   /** Also output each gradient as `gradientOutput(param)` (tests). */
   gradients?: boolean;
+  /** Where the optimizer runs (default 'graph'). */
+  update?: UpdateSite;
 }
 
 /** Training graphs use ScatterElements with reduction (opset 16). */
@@ -126,12 +129,11 @@ function forward(model: tfl.LayersModel, training: boolean): Forward {
   return { b, logits: out.name, params, variables, layouts, constants: new Map(b.initializers.map((t) => [t.name as string, t])), dropout };
 }
 
-function dataInputs(f: Forward, outputs: number, optimizer: OptimizerSpec, training: boolean, xShape: Shape) {
+function dataInputs(f: Forward, outputs: number, training: boolean, xShape: Shape) {
   return [
     makeValueInfo(INPUT.x, xShape),
     makeValueInfo(INPUT.y, [null, outputs]),
     ...(training && f.dropout ? [makeValueInfo(INPUT.mask, [null, f.dropout.width])] : []),
-    ...scalarInputs(optimizer, training).map((n) => makeValueInfo(n, [])),
   ];
 }
 
@@ -147,44 +149,35 @@ export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions
   if (t.dropout) shapes.set(INPUT.mask, [null, t.dropout.width]);
   inferShapes(forwardNodes, shapes, t.constants);
 
+  const update = opts.update ?? 'graph';
   const state = optimizerState(opts.optimizer, t.params);
-  for (const s of state) t.b.reserve(s.name);
+  for (const p of [...t.params, ...state]) t.b.reserve(`${p.name}_new`);
+  for (const p of state) t.b.reserve(p.name);
   const dz = emitLossAndAccuracy(t.b, t.logits, outputs);
   const grads = emitBackward(t.b, forwardNodes, shapes, t.constants, t.params.map((p) => p.name), t.logits, dz);
-  for (const p of t.params) emitUpdate(t.b, opts.optimizer, p.name, grads.get(p.name) as string);
-  const gradOutputs = opts.gradients ? t.params.map((p) => gradientOutput(p.name)) : [];
-  t.params.forEach((p, i) => gradOutputs[i] && t.b.nodes.push(makeNode('Identity', [grads.get(p.name) as string], [gradOutputs[i]], t.b.uniqueName(`${gradOutputs[i]}/out`))));
-  const trainGraph = makeGraph(
-    t.b.nodes,
-    `${model.name}_train_step`,
-    [...dataInputs(t, outputs, opts.optimizer, true, xShape), ...[...t.params, ...state].map((p) => makeValueInfo(p.name, p.shape))],
-    [
-      makeValueInfo(OUTPUT.loss, []),
-      makeValueInfo(OUTPUT.accuracy, []),
-      ...[...t.params, ...state].map((p) => makeValueInfo(`${p.name}_new`, p.shape)),
-      ...gradOutputs.map((g, i) => makeValueInfo(g, t.params[i].shape)),
-    ],
-    t.b.initializers,
-  );
+  const train = encodeTrainStep({
+    builder: t.b,
+    name: `${model.name}_train_step`,
+    dataInputs: dataInputs(t, outputs, true, xShape),
+    params: t.params,
+    grads,
+    optimizer: opts.optimizer,
+    update,
+    gradients: opts.gradients,
+    opset: TRAINING_OPSET,
+  });
 
   const e = forward(model, false);
   emitLossAndAccuracy(e.b, e.logits, outputs);
-  const evalNodes = pruneTo(e.b.nodes, [OUTPUT.loss, OUTPUT.accuracy]);
-  const used = new Set(evalNodes.flatMap((n) => n.input ?? []));
-  const evalGraph = makeGraph(
-    evalNodes,
-    `${model.name}_evaluate`,
-    [...dataInputs(e, outputs, opts.optimizer, false, xShape), ...e.params.map((p) => makeValueInfo(p.name, p.shape))],
-    [makeValueInfo(OUTPUT.loss, []), makeValueInfo(OUTPUT.accuracy, [])],
-    e.b.initializers.filter((i) => used.has(i.name as string)),
-  );
+  const evaluate = encodeEvaluation(e.b, `${model.name}_evaluate`, dataInputs(e, outputs, false, xShape), e.params, TRAINING_OPSET);
   return {
     params: t.params,
     state,
     variables: t.variables,
     layouts: t.layouts,
     dropout: t.dropout,
-    train: encodeModel(makeModel(trainGraph, { opset: TRAINING_OPSET })),
-    evaluate: encodeModel(makeModel(evalGraph, { opset: TRAINING_OPSET })),
+    update,
+    train,
+    evaluate,
   };
 }

@@ -6,10 +6,13 @@ import { OrtSession, type HostTensor } from '../ortRunner.js';
 import { NotDifferentiable } from './autodiff.js';
 import { buildHeadGraphs, type HeadGraphSpec, type HeadPoolingKind } from './headGraph.js';
 import { buildModelGraphs, type ModelGraphs } from './modelGraph.js';
-import { INPUT, OUTPUT, type OptimizerSpec } from './trainingOps.js';
+import { applyUpdate } from './hostOptimizer.js';
+import { gradientOutput, INPUT, OUTPUT, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
 
 type LayerVariable = tfl.LayersModel['trainableWeights'][number];
 type NamedTensor = { name: string; tensor: tf.Tensor };
+/** A named array as the resume state stores it (run/trainState.ts). */
+type NamedArray = { name: string; shape: number[]; dtype: 'float32' | 'int32'; data: Float32Array | Int32Array };
 
 /** Thrown when a model is not a head that the ORT graphs can train; the caller falls back to tfjs. */
 export class NotTrainableOnOrt extends Error {}
@@ -27,14 +30,16 @@ export interface OrtTrainerOptions {
    * 'auto' (default): the head's when the model is a head, else the generated ones.
    */
   graphs?: 'head' | 'model' | 'auto';
+  /** Where the optimizer runs: 'host' (default, measured faster: one fused loop per tensor) or 'graph' (in the ONNX graph). */
+  update?: UpdateSite;
 }
 
 /** What the trainer runs: graphs, the tfjs variables they train, and how weights map between the two. */
 type TrainingPlan = Omit<ModelGraphs, 'dropout'> & { dropout?: ModelGraphs['dropout'] };
 
-function headPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, dense: HeadGraphSpec['dense']): TrainingPlan {
+function headPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, dense: HeadGraphSpec['dense'], update: UpdateSite): TrainingPlan {
   const layout = headLayout(model);
-  const graphs = buildHeadGraphs({ ...layout.spec, optimizer, dense });
+  const graphs = buildHeadGraphs({ ...layout.spec, optimizer, dense, update });
   const width = layout.spec.units > 0 ? layout.spec.units : graphs.params[0].shape[0];
   return {
     ...graphs,
@@ -44,9 +49,9 @@ function headPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, dense: HeadG
   };
 }
 
-function modelPlan(model: tfl.LayersModel, optimizer: OptimizerSpec): TrainingPlan {
+function modelPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, update: UpdateSite): TrainingPlan {
   try {
-    return buildModelGraphs(model, { optimizer });
+    return buildModelGraphs(model, { optimizer, update });
   } catch (e) {
     // NotDifferentiable: an op without a gradient rule; UserError: a layer the exporter cannot write.
     if (e instanceof NotDifferentiable || isUserError(e)) throw new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}': ${(e as Error).message.replace(/\.$/, '')}.`);
@@ -157,9 +162,10 @@ export class OrtTrainer {
     private readonly reuseBuffers: boolean,
   ) {
     this.params = graphs.params.map((p) => new Float32Array(size(p.shape)));
-    this.spare = graphs.params.map((p) => new Float32Array(reuseBuffers ? size(p.shape) : 0));
+    // Graph updates: the step before last's outputs, written into again. Host updates: the gradients' buffers.
+    this.spare = graphs.params.map((p) => new Float32Array(reuseBuffers || graphs.update === 'host' ? size(p.shape) : 0));
     this.state = graphs.state.map((s) => new Float32Array(size(s.shape)));
-    this.spareState = graphs.state.map((s) => new Float32Array(reuseBuffers ? size(s.shape) : 0));
+    this.spareState = graphs.state.map((s) => new Float32Array(reuseBuffers && graphs.update === 'graph' ? size(s.shape) : 0));
     if (opt.kind === 'adam') {
       this.accBeta1 = Math.fround(opt.beta1);
       this.accBeta2 = Math.fround(opt.beta2);
@@ -171,14 +177,15 @@ export class OrtTrainer {
   static async create(model: tfl.LayersModel, opts: OrtTrainerOptions = {}): Promise<OrtTrainer> {
     const opt = optimizerSpec(model.optimizer);
     const which = opts.graphs ?? 'auto';
+    const update = opts.update ?? 'host';
     let plan: TrainingPlan;
-    if (which === 'model') plan = modelPlan(model, opt);
+    if (which === 'model') plan = modelPlan(model, opt, update);
     else {
       try {
-        plan = headPlan(model, opt, opts.dense ?? 'gemm');
+        plan = headPlan(model, opt, opts.dense ?? 'gemm', update);
       } catch (e) {
         if (!(e instanceof NotTrainableOnOrt) || which === 'head') throw e;
-        plan = modelPlan(model, opt);
+        plan = modelPlan(model, opt, update);
       }
     }
     const trainSession = await OrtSession.create(plan.train, { threads: opts.threads });
@@ -259,7 +266,6 @@ export class OrtTrainer {
     const n = xs.shape[0];
     const feeds = this.dataFeeds((await xs.data()) as Float32Array, xs.shape, (await ys.data()) as Float32Array, ys.shape);
     this.paramFeeds(feeds);
-    this.graphs.state.forEach((s, i) => (feeds[s.name] = { data: this.state[i], dims: s.shape }));
     if (this.graphs.dropout && this.rng) {
       const { width } = this.graphs.dropout;
       const keep = 1 - this.graphs.dropout.rate;
@@ -268,24 +274,35 @@ export class OrtTrainer {
       for (let i = 0; i < mask.length; i++) mask[i] = this.rng.next() < keep ? scale : 0;
       feeds[INPUT.mask] = { data: mask, dims: [n, width] };
     }
-    if (this.opt.kind === 'adam') {
-      feeds[INPUT.adamC1] = { data: Float32Array.of(1 - this.accBeta1), dims: [] };
-      feeds[INPUT.adamC2] = { data: Float32Array.of(1 - this.accBeta2), dims: [] };
+    const adam = this.opt.kind === 'adam' ? { c1: 1 - this.accBeta1, c2: 1 - this.accBeta2 } : undefined;
+    let out: Record<string, HostTensor>;
+    if (this.graphs.update === 'host') {
+      // The graph gives the gradients (into buffers reused every step); one loop per tensor updates weights and slots in place.
+      const into: Record<string, HostTensor> = {};
+      this.graphs.params.forEach((p, i) => (into[gradientOutput(p.name)] = { data: this.spare[i], dims: p.shape }));
+      out = await this.trainSession.run(feeds, into);
+      applyUpdate(this.opt, this.params, this.graphs.params.map((p) => out[gradientOutput(p.name)].data), this.state, adam);
+    } else {
+      this.graphs.state.forEach((s, i) => (feeds[s.name] = { data: this.state[i], dims: s.shape }));
+      if (adam) {
+        feeds[INPUT.adamC1] = { data: Float32Array.of(adam.c1), dims: [] };
+        feeds[INPUT.adamC2] = { data: Float32Array.of(adam.c2), dims: [] };
+      }
+      const into: Record<string, HostTensor> = {};
+      if (this.reuseBuffers) {
+        this.graphs.params.forEach((p, i) => (into[`${p.name}_new`] = { data: this.spare[i], dims: p.shape }));
+        this.graphs.state.forEach((s, i) => (into[`${s.name}_new`] = { data: this.spareState[i], dims: s.shape }));
+      }
+      out = await this.trainSession.run(feeds, into);
+      const next = this.graphs.params.map((p) => out[`${p.name}_new`].data);
+      const nextState = this.graphs.state.map((s) => out[`${s.name}_new`].data);
+      if (this.reuseBuffers) {
+        this.spare = this.params;
+        this.spareState = this.state;
+      }
+      this.params = next;
+      this.state = nextState;
     }
-    const into: Record<string, HostTensor> = {};
-    if (this.reuseBuffers) {
-      this.graphs.params.forEach((p, i) => (into[`${p.name}_new`] = { data: this.spare[i], dims: p.shape }));
-      this.graphs.state.forEach((s, i) => (into[`${s.name}_new`] = { data: this.spareState[i], dims: s.shape }));
-    }
-    const out = await this.trainSession.run(feeds, into);
-    const next = this.graphs.params.map((p) => out[`${p.name}_new`].data);
-    const nextState = this.graphs.state.map((s) => out[`${s.name}_new`].data);
-    if (this.reuseBuffers) {
-      this.spare = this.params;
-      this.spareState = this.state;
-    }
-    this.params = next;
-    this.state = nextState;
     this.iterations++;
     if (this.opt.kind === 'adam') {
       this.accBeta1 = Math.fround(this.accBeta1 * Math.fround(this.opt.beta1));
@@ -303,13 +320,27 @@ export class OrtTrainer {
     return [tf.scalar(out[OUTPUT.loss].data[0]), tf.scalar(out[OUTPUT.accuracy].data[0])];
   }
 
+  /** The optimizer slots' names, tfjs's: `<variable>/rms` | `<variable>/m`..., `<variable>/v`... (after 'iter'). */
+  private slotNames(): string[] {
+    const names = this.graphs.variables.map((v) => v.name);
+    return this.opt.kind === 'rmsprop' ? names.map((n) => `${n}/rms`) : this.opt.kind === 'adam' ? [...names.map((n) => `${n}/m`), ...names.map((n) => `${n}/v`)] : [];
+  }
+
+  /** Weights and slots for the resume state, in the tfjs variables' layout, straight from the trainer's arrays. */
+  async trainState(): Promise<{ weights: NamedArray[]; optimizer: NamedArray[] }> {
+    const params = this.graphs.params.length;
+    const shapeOf = (i: number) => this.graphs.variables[i % params].shape as number[];
+    // Only arrays in ONNX's layout are copied: the others are not touched before the state is written.
+    const weights = this.graphs.variables.map((v, i) => ({ name: v.originalName, shape: shapeOf(i), dtype: 'float32' as const, data: this.toTfjs(i, this.params[i]) }));
+    const slots = this.slotNames().map((name, i) => ({ name, shape: shapeOf(i), dtype: 'float32' as const, data: this.toTfjs(i % params, this.state[i]) }));
+    return { weights, optimizer: [{ name: 'iter', shape: [], dtype: 'int32', data: Int32Array.of(this.iterations) }, ...slots] };
+  }
+
   /** The optimizer's state under tfjs's names and order (iterations first), for the resume files. */
   readonly optimizer = {
     getWeights: async (): Promise<NamedTensor[]> => {
       tf.dispose(this.handedOut);
-      const names = this.graphs.variables.map((v) => v.name);
-      const slotNames =
-        this.opt.kind === 'rmsprop' ? names.map((n) => `${n}/rms`) : this.opt.kind === 'adam' ? [...names.map((n) => `${n}/m`), ...names.map((n) => `${n}/v`)] : [];
+      const slotNames = this.slotNames();
       const params = this.graphs.params.length;
       const tensors = [
         tf.scalar(this.iterations, 'int32'),

@@ -1,5 +1,5 @@
 import type { GraphBuilder } from '../onnx/graphBuilder.js';
-import { makeNode } from '../onnx/proto.js';
+import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo, type IValueInfoProto } from '../onnx/proto.js';
 
 /**
  * The pieces every generated training graph shares, whatever its forward pass: the loss
@@ -40,9 +40,67 @@ export function optimizerState(optimizer: OptimizerSpec, params: GraphTensor[]):
   }
 }
 
-/** Scalar inputs fed every step besides x, y and masks: 1/N, and Adam's bias corrections when training. */
-export function scalarInputs(optimizer: OptimizerSpec, training: boolean): string[] {
-  return [INPUT.invBatch, ...(training && optimizer.kind === 'adam' ? [INPUT.adamC1, INPUT.adamC2] : [])];
+/** Scalar inputs fed every step besides x, y and masks: 1/N, and Adam's bias corrections when the graph updates. */
+export function scalarInputs(optimizer: OptimizerSpec, updates: boolean): string[] {
+  return [INPUT.invBatch, ...(updates && optimizer.kind === 'adam' ? [INPUT.adamC1, INPUT.adamC2] : [])];
+}
+
+/**
+ * Where a training step applies the optimizer: 'graph' = in the ONNX graph (weights and
+ * state in, updated out), 'host' = the graph outputs the gradients and the trainer
+ * updates its arrays in one fused loop per tensor (hostOptimizer.ts).
+ */
+export type UpdateSite = 'graph' | 'host';
+
+export interface TrainStepGraph {
+  builder: GraphBuilder;
+  name: string;
+  /** x, y, mask: the data inputs (the scalars are added here). */
+  dataInputs: IValueInfoProto[];
+  params: GraphTensor[];
+  grads: Map<string, string>;
+  optimizer: OptimizerSpec;
+  update: UpdateSite;
+  /** Output every gradient even when the graph updates (tests). */
+  gradients?: boolean;
+  opset?: number;
+}
+
+/** Finish a training step's graph: the update (or the gradients as outputs), inputs and outputs; its bytes. */
+export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
+  const b = g.builder;
+  const inGraph = g.update === 'graph';
+  const state = inGraph ? optimizerState(g.optimizer, g.params) : [];
+  if (inGraph) for (const p of g.params) emitUpdate(b, g.optimizer, p.name, g.grads.get(p.name) as string);
+  const gradOutputs = !inGraph || g.gradients ? g.params.map((p) => gradientOutput(p.name)) : [];
+  g.params.forEach((p, i) => gradOutputs[i] && b.nodes.push(makeNode('Identity', [g.grads.get(p.name) as string], [gradOutputs[i]], b.uniqueName(`${gradOutputs[i]}/out`))));
+  const graph = makeGraph(
+    b.nodes,
+    g.name,
+    [...g.dataInputs, ...scalarInputs(g.optimizer, inGraph).map((n) => makeValueInfo(n, [])), ...[...g.params, ...state].map((p) => makeValueInfo(p.name, p.shape))],
+    [
+      makeValueInfo(OUTPUT.loss, []),
+      makeValueInfo(OUTPUT.accuracy, []),
+      ...(inGraph ? [...g.params, ...state].map((p) => makeValueInfo(`${p.name}_new`, p.shape)) : []),
+      ...gradOutputs.map((name, i) => makeValueInfo(name, g.params[i].shape)),
+    ],
+    b.initializers,
+  );
+  return encodeModel(makeModel(graph, { opset: g.opset }));
+}
+
+/** The evaluation graph: forward, loss and accuracy only (the nodes that lead to neither are dropped). */
+export function encodeEvaluation(b: GraphBuilder, name: string, dataInputs: IValueInfoProto[], params: GraphTensor[], opset?: number): Uint8Array {
+  const nodes = pruneTo(b.nodes, [OUTPUT.loss, OUTPUT.accuracy]);
+  const used = new Set(nodes.flatMap((n) => n.input ?? []));
+  const graph = makeGraph(
+    nodes,
+    name,
+    [...dataInputs, makeValueInfo(INPUT.invBatch, []), ...params.map((p) => makeValueInfo(p.name, p.shape))],
+    [makeValueInfo(OUTPUT.loss, []), makeValueInfo(OUTPUT.accuracy, [])],
+    b.initializers.filter((i) => used.has(i.name as string)),
+  );
+  return encodeModel(makeModel(graph, { opset }));
 }
 
 /** A node whose output is the graph output `output` itself (no Identity copy of a full-size tensor). */
