@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './index.js';
 import { FAMILIES, defaultUnfreezeCount, type FamilyName } from '../../applications/index.js';
 import { randomizeWeights } from '../../testing/testModels.js';
+import { relativeError } from '../../testing/numerics.js';
 
 registerWasmGradientKernels();
 await tf.setBackend('wasm');
@@ -68,16 +69,6 @@ async function gradsOn(backend: 'cpu' | 'wasm', loss: () => tf.Scalar, vars: tf.
   const values = grads.map((g) => new Float32Array(g.dataSync() as Float32Array));
   tf.dispose(grads);
   return values;
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
 }
 
 for (const c of cases) {

@@ -9,17 +9,7 @@ import { headLossFromLogits } from '../../fit/head.js';
 import { buildModelGraphs } from './modelGraph.js';
 import { gradientOutput, INPUT } from './trainingOps.js';
 import { NotDifferentiable } from './autodiff.js';
-
-/** max |a - b| / max |b|: the error relative to the tensor's scale. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
+import { relativeError } from '../../testing/numerics.js';
 
 type Sym = tfl.SymbolicTensor;
 const bnFrozen = (name: string) => {
@@ -127,7 +117,7 @@ for (const c of CASES) {
       const layout = graphs.layouts[i];
       const inTfjsOrder = new Float32Array(got.length);
       got.forEach((g, j) => (inTfjsOrder[layout ? layout[j] : j] = g));
-      const err = relError(inTfjsOrder, expected);
+      const err = relativeError(inTfjsOrder, expected);
       assert.ok(err <= 1e-4, `${v.originalName}: relative error ${err.toExponential(2)}`);
     });
     tf.dispose([x, y, value, ...Object.values(grads)]);

@@ -9,18 +9,7 @@ import { buildHeadForTraining, compileHeadForTraining } from '../../fit/head.js'
 import { makeOptimizer, type OptimizerName } from '../../fit/optimizer.js';
 import { buildHeadGraphs, gradientOutput, INPUT, type HeadGraphSpec } from './headGraph.js';
 import { headLayout, NotTrainableOnOrt, OrtTrainer } from './ortTrainer.js';
-
-/** max |a - b| / max |b|: the error relative to the tensor's scale (elementwise ratios blow up near zero). */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
+import { relativeError } from '../../testing/numerics.js';
 
 function randn(rng: Rng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next()));
@@ -98,11 +87,11 @@ for (const c of GRAD_CASES) {
     const grads = tf.grads(lossOf)(vars);
     assert.ok(Math.abs(out.loss.data[0] - expectedLoss) <= 1e-5 * Math.max(1, Math.abs(expectedLoss)), `loss ${out.loss.data[0]} vs tfjs ${expectedLoss}`);
     graphs.params.forEach((p, i) => {
-      const err = relError(out[gradientOutput(p.name)].data, grads[i].dataSync());
+      const err = relativeError(out[gradientOutput(p.name)].data, grads[i].dataSync());
       assert.ok(err <= 1e-4, `${p.name}: max relative error ${err}`);
       // SGD's update is w - lr g.
       const expected = params[i].map((w, j) => w - 0.1 * grads[i].dataSync()[j]);
-      assert.ok(relError(out[`${p.name}_new`].data, expected) <= 1e-5, `${p.name}_new`);
+      assert.ok(relativeError(out[`${p.name}_new`].data, expected) <= 1e-5, `${p.name}_new`);
     });
     tf.dispose([xs, ys, maskT, ...vars, ...grads]);
   });
@@ -210,7 +199,7 @@ for (const c of CURVE_CASES) {
     assert.ok(expected[2][0] < expected[0][0] && got[2][0] < got[0][0], `loss falls: ${JSON.stringify(got.map((r) => r[0]))}`);
     // Weights come back into the tfjs model and match the tfjs-trained ones.
     await trainer.syncWeights();
-    mine.logits.getWeights().forEach((w, i) => assert.ok(relError(w.dataSync(), ref.logits.getWeights()[i].dataSync()) <= 1e-3, `weight ${i}`));
+    mine.logits.getWeights().forEach((w, i) => assert.ok(relativeError(w.dataSync(), ref.logits.getWeights()[i].dataSync()) <= 1e-3, `weight ${i}`));
     // The optimizer state has tfjs's names, order and values.
     const refState = await ref.logits.optimizer.getWeights();
     const ortState = await trainer.optimizer.getWeights();
@@ -220,7 +209,7 @@ for (const c of CURVE_CASES) {
     const nParams = (c.units ?? 16) > 0 ? 4 : 2;
     assert.equal(ortState.length, c.optimizer === 'sgd' ? 1 : c.optimizer === 'adam' ? 1 + 2 * nParams : 1 + nParams);
     if (ortState.length > 1) assert.equal(ortState[1].name.startsWith(`${mine.logits.trainableWeights[0].name}/`), true);
-    ortState.forEach((s, i) => assert.ok(relError(s.tensor.dataSync(), refState[i].tensor.dataSync()) <= 1e-3, `state ${s.name}`));
+    ortState.forEach((s, i) => assert.ok(relativeError(s.tensor.dataSync(), refState[i].tensor.dataSync()) <= 1e-3, `state ${s.name}`));
     await trainer.dispose();
     ref.head.dispose();
     mine.head.dispose();
