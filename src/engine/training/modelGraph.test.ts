@@ -9,6 +9,8 @@ import { headLossFromLogits } from '../../fit/head.js';
 import { buildModelGraphs } from './modelGraph.js';
 import { gradientOutput, INPUT } from './trainingOps.js';
 import { NotDifferentiable } from './autodiff.js';
+import { GroupedConv2D } from '../../applications/layers/groupedConv2d.js';
+import { LayerScale } from '../../applications/layers/layerScale.js';
 import { relativeError } from '../../testing/numerics.js';
 
 type Sym = tfl.SymbolicTensor;
@@ -70,6 +72,38 @@ const CASES: Case[] = [
       y = tfl.layers.conv2d({ name: 'down', filters: 5, kernelSize: 3, strides: 2, activation: 'swish' }).apply(y) as Sym;
       const gate = tfl.layers.conv2d({ name: 'gate', filters: 5, kernelSize: 1, activation: 'sigmoid' }).apply(y) as Sym;
       y = tfl.layers.multiply({ name: 'gated' }).apply([y, gate]) as Sym;
+      y = tfl.layers.flatten({ name: 'flat' }).apply(y) as Sym;
+      return tfl.layers.dense({ name: 'out', units: 1 }).apply(y) as Sym;
+    },
+  },
+  {
+    name: 'ConvNeXt block: 7x7 grouped conv, LayerNormalization, Dense on 4-D (1x1 conv), GELU, LayerScale, residual add, GAP',
+    input: [7, 7, 4],
+    classes: 3,
+    build: (x) => {
+      let y = new GroupedConv2D({ filters: 4, kernelSize: 7, padding: 'same', groups: 4, name: 'dw' }).apply(x) as Sym;
+      y = tfl.layers.layerNormalization({ epsilon: 1e-6, name: 'ln', gammaInitializer: 'randomUniform', betaInitializer: 'randomUniform' } as never).apply(y) as Sym;
+      y = tfl.layers.dense({ name: 'pw1', units: 8 }).apply(y) as Sym;
+      y = tfl.layers.activation({ activation: 'gelu' as never, name: 'gelu' }).apply(y) as Sym;
+      y = tfl.layers.dense({ name: 'pw2', units: 4 }).apply(y) as Sym;
+      y = new LayerScale({ initValues: 0.5, projectionDim: 4, name: 'scale' }).apply(y) as Sym;
+      y = tfl.layers.add({ name: 'residual' }).apply([x, y]) as Sym;
+      y = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(y) as Sym;
+      return tfl.layers.dense({ name: 'out', units: 3 }).apply(y) as Sym;
+    },
+  },
+  {
+    name: 'EfficientNet squeeze-and-excitation: depthwise, swish, GAP, reshape, 1x1 convs (swish, sigmoid), multiply',
+    input: [6, 6, 4],
+    classes: 1,
+    build: (x) => {
+      let y = tfl.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, padding: 'same', useBias: false }).apply(x) as Sym;
+      y = tfl.layers.activation({ activation: 'swish' as never, name: 'dw_swish' }).apply(y) as Sym;
+      let se = tfl.layers.globalAveragePooling2d({ name: 'se_squeeze' }).apply(y) as Sym;
+      se = tfl.layers.reshape({ targetShape: [1, 1, 4], name: 'se_reshape' }).apply(se) as Sym;
+      se = tfl.layers.conv2d({ name: 'se_reduce', filters: 2, kernelSize: 1, activation: 'swish' as never }).apply(se) as Sym;
+      se = tfl.layers.conv2d({ name: 'se_expand', filters: 4, kernelSize: 1, activation: 'sigmoid' }).apply(se) as Sym;
+      y = tfl.layers.multiply({ name: 'se_excite' }).apply([y, se]) as Sym;
       y = tfl.layers.flatten({ name: 'flat' }).apply(y) as Sym;
       return tfl.layers.dense({ name: 'out', units: 1 }).apply(y) as Sym;
     },

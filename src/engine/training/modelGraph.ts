@@ -104,9 +104,11 @@ function forward(model: tfl.LayersModel, training: boolean): Forward {
   for (const v of variables) {
     const layer = owner.get(v);
     const short = v.originalName.split('/').pop() as string;
-    const name = layer && `${layer.name}/${short === 'bias' ? 'B' : 'W'}`;
+    // The converters' constant names: `<layer>/W` for kernels, `<layer>/B` for biases, `<layer>/<weight>` otherwise (gamma, beta).
+    const suffix = short === 'bias' ? 'B' : short === 'kernel' || short === 'depthwise_kernel' ? 'W' : short;
+    const name = layer && `${layer.name}/${suffix}`;
     const init = name ? byName.get(name) : undefined;
-    if (!layer || !init || !['kernel', 'depthwise_kernel', 'bias'].includes(short)) {
+    if (!layer || !init) {
       throw new NotDifferentiable(`weight ${v.originalName}${layer ? ` of ${layer.name} (${layer.getClassName()})` : ''} has no ONNX counterpart the trainer knows`);
     }
     const dims = (init.dims ?? []).map(Number);
