@@ -373,7 +373,8 @@ class Backward {
       g.set(x, this.op('ConvTranspose', [dy, w], `${hint}/x`, { strides: s, dilations: d, pads: p, group, kernel_shape: [kh, kw], output_padding: outputPadding }));
     }
     if (!want(1)) return;
-    const depthwise = group > 1 && group === ci && co === ci && ciPerGroup === 1;
+    // Depthwise: one input channel per group, `co / ci` outputs each (the depth multiplier).
+    const depthwise = group > 1 && group === ci && ciPerGroup === 1 && co % ci === 0;
     if (group !== 1 && !depthwise) throw new NotDifferentiable(`Conv ${node.name}: group ${group} with ${ci} -> ${co} channels`);
     // dW[o, i, a, b] = sum over n, y, x of dY[n, o, y, x] * X[n, i, y s + a d, x s + b d]: a convolution of X by dY
     // with stride and dilation swapped, batch and channels exchanged so that the sum over n is the conv's channel sum.

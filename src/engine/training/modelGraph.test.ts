@@ -59,13 +59,15 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'MobileNetV2 residual: expand, depthwise same, project, add, strided valid conv on an odd size, swish gate (Multiply), dense',
+    name: 'MobileNetV2 residual: expand, depthwise same (multipliers 1 and 2), project, add, strided valid conv on an odd size, swish gate (Multiply), dense',
     input: [7, 7, 4],
     classes: 1,
     build: (x) => {
       let y = tfl.layers.conv2d({ name: 'expand', filters: 8, kernelSize: 1 }).apply(x) as Sym;
       y = tfl.layers.reLU({ name: 'expand_relu', maxValue: 6 }).apply(y) as Sym;
       y = tfl.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, padding: 'same' }).apply(y) as Sym;
+      // Depth multiplier 2: two outputs per input channel.
+      y = tfl.layers.depthwiseConv2d({ name: 'dw2', kernelSize: 3, padding: 'same', depthMultiplier: 2, strides: 1 }).apply(y) as Sym;
       y = tfl.layers.conv2d({ name: 'project', filters: 4, kernelSize: 1 }).apply(y) as Sym;
       y = bnFrozen('project_bn').apply(y) as Sym;
       y = tfl.layers.add({ name: 'add' }).apply([x, y]) as Sym;
