@@ -1,15 +1,16 @@
 /**
  * Fine-tuning speed, each figure beside a baseline measured in the same run.
  * Run: node --import tsx bench/finetune.ts [--only micro|steps|cli] [--train 200] [--val 100]
- *        [--epochs 3] [--no-torch] [--no-tfjs] [--torch-workers 0]
+ *        [--epochs 3] [--no-torch] [--no-tfjs] [--no-variants] [--torch-workers 0]
  *
  * micro: one VGG16 block5 convolution step (8x11x11x512 input, 3x3x512x512 filter,
  *        forward + backward) on wasm with tlkit's gradient kernels (the tfjs fallback)
  *        vs the tfjs cpu backend.
  * steps: cached-prefix epochs: block5 + the book's head trained at batch 32 on VGG16@180's
  *        prefix output (11x11x512, `--train` samples, `--val` validated every epoch):
- *        tlkit on ONNX Runtime (generated training graphs), tlkit on tfjs wasm, and PyTorch
- *        on the same tensors.
+ *        tlkit on ONNX Runtime (generated training graphs; variants: stride-1 conv input
+ *        gradients as flipped-filter Convs instead of ConvTranspose, the update in the graph),
+ *        tlkit on tfjs wasm, and PyTorch on the same tensors.
  * cli:   the whole command a user runs, timed from outside: `tlkit train --mode finetune
  *        --from RUN --unfreeze 4 --epochs 3` over `--train` + `--val` shared JPEGs at 180x180,
  *        beside bench/finetune_pytorch.py doing the same epochs (JPEGs decoded every epoch,
@@ -30,7 +31,7 @@ import { registerWasmGradientKernels } from '../src/engine/gradients/index.js';
 import { initBackend } from '../src/engine/backend.js';
 import { loadBase } from '../src/applications/loadBase.js';
 import { listImageFiles } from '../src/data/splits.js';
-import { OrtTrainer } from '../src/engine/training/ortTrainer.js';
+import { OrtTrainer, type OrtTrainerOptions } from '../src/engine/training/ortTrainer.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../src/fit/head.js';
 import { makeOptimizer } from '../src/fit/optimizer.js';
 import { buildSuffixModel, cutForUnfreeze } from '../src/fit/suffixModel.js';
@@ -57,6 +58,7 @@ const epochs = Number(argValue('--epochs') ?? 3);
 const torchWorkers = Number(argValue('--torch-workers') ?? 0);
 const withTorch = !process.argv.includes('--no-torch') && ensureTorch({ packages: ['python3-pil'], modules: ['PIL'] });
 const withTfjs = !process.argv.includes('--no-tfjs');
+const withVariants = !process.argv.includes('--no-variants');
 
 /** Seconds for one forward + backward step of conv2d(x, w) on `backend` (best of `reps` after a warm-up). */
 async function convStepSeconds(backend: 'wasm' | 'cpu', reps: number, batch = 8): Promise<number> {
@@ -131,9 +133,9 @@ function batchesOf(split: Split, order: number[]): Array<[tf.Tensor, tf.Tensor]>
 }
 
 /** Seconds of each cached-prefix epoch (shuffled training batches, then a validation pass), on ORT or tfjs. */
-async function tlkitSteps(engine: 'ort' | 'tfjs', train: Split, val: Split): Promise<number[]> {
+async function tlkitSteps(engine: 'ort' | 'tfjs', train: Split, val: Split, options: OrtTrainerOptions = {}): Promise<number[]> {
   const model = await block5AndHead();
-  const trainer = engine === 'ort' ? await OrtTrainer.create(model, { graphs: 'model' }) : undefined;
+  const trainer = engine === 'ort' ? await OrtTrainer.create(model, { graphs: 'model', ...options }) : undefined;
   const rng = new Rng(3);
   const times: number[] = [];
   for (let e = 0; e < epochs; e++) {
@@ -179,6 +181,16 @@ async function steps(): Promise<void> {
   const ort = await tlkitSteps('ort', train, val);
   // The first epoch includes ORT's session set-up and first-run allocations; later ones are the steady state.
   console.log(`  tlkit ONNX Runtime: ${ort.map((t) => t.toFixed(2)).join(' / ')} s per epoch (${(nTrain / mean(ort.slice(1))).toFixed(1)} train images/s after the first)`);
+  if (withVariants) {
+    // The choices inside the graphs, each against the default in the same run.
+    for (const [what, options] of [
+      ['stride-1 conv input gradients as flipped-filter Convs', { convInputGradient: 'flipped' }],
+      ['optimizer update in the graph', { update: 'graph' }],
+    ] as Array<[string, OrtTrainerOptions]>) {
+      const v = await tlkitSteps('ort', train, val, options);
+      console.log(`  tlkit ONNX Runtime, ${what}: ${v.map((t) => t.toFixed(2)).join(' / ')} s per epoch (default / this: ${ratio(mean(v.slice(1)), mean(ort.slice(1)))})`);
+    }
+  }
   let tfjsMean: number | undefined;
   if (withTfjs) {
     const wasm = await tlkitSteps('tfjs', train, val);

@@ -175,11 +175,23 @@ export function inferShapes(nodes: INodeProto[], shapes: Map<string, Shape>, con
 }
 
 /** Emits gradient nodes; one instance per backward pass. */
+/**
+ * How a stride-1 convolution's input gradient is written: 'transpose' = ConvTranspose by the
+ * filter; 'flipped' = a Conv by the filter flipped in space with its channel axes swapped
+ * (strided convs always use ConvTranspose). bench/finetune.ts --only micro measures both.
+ */
+export type ConvInputGradient = 'transpose' | 'flipped';
+
+export interface BackwardOptions {
+  convInputGradient?: ConvInputGradient;
+}
+
 class Backward {
   constructor(
     private readonly b: GraphBuilder,
     private readonly shapes: Map<string, Shape>,
     private readonly constants: Map<string, ITensorProto>,
+    private readonly opts: BackwardOptions,
   ) {}
 
   private op(type: string, inputs: string[], hint: string, attrs: Record<string, number | number[] | string | { float: number }> = {}): string {
@@ -367,7 +379,14 @@ class Backward {
     const d = ints(node, 'dilations', [1, 1]);
     const p = ints(node, 'pads', [0, 0, 0, 0]);
     if (want(2)) g.set(bias, this.op('ReduceSum', [dy, this.b.int64(`${hint}/bias_axes`, [0, 2, 3])], `${hint}/bias`, { keepdims: 0 }));
-    if (want(0)) {
+    const stride1 = s[0] === 1 && s[1] === 1;
+    if (want(0) && stride1 && group === 1 && this.opts.convInputGradient === 'flipped') {
+      // dX = dY convolved with W turned 180 degrees in space, in and out channels swapped; pads (k - 1) d - p on each side.
+      const flipped = this.op('Slice', [w, this.b.int64(`${hint}/flip_starts`, [-1, -1]), this.b.int64(`${hint}/flip_ends`, [-kh - 1, -kw - 1]), this.b.int64(`${hint}/flip_axes`, [2, 3]), this.b.int64(`${hint}/flip_steps`, [-1, -1])], `${hint}/w_flipped`);
+      const swapped = this.op('Transpose', [flipped], `${hint}/w_swapped`, { perm: [1, 0, 2, 3] });
+      const pads = [(kh - 1) * d[0] - p[0], (kw - 1) * d[1] - p[1], (kh - 1) * d[0] - p[2], (kw - 1) * d[1] - p[3]];
+      g.set(x, this.op('Conv', [dy, swapped], `${hint}/x`, { dilations: d, pads, kernel_shape: [kh, kw] }));
+    } else if (want(0)) {
       // The transposed convolution of dY by the same filter; output_padding restores the rows a stride dropped.
       const outputPadding = [h - ((ho - 1) * s[0] + (kh - 1) * d[0] + 1 - p[0] - p[2]), wd - ((wo - 1) * s[1] + (kw - 1) * d[1] + 1 - p[1] - p[3])];
       g.set(x, this.op('ConvTranspose', [dy, w], `${hint}/x`, { strides: s, dilations: d, pads: p, group, kernel_shape: [kh, kw], output_padding: outputPadding }));
@@ -402,6 +421,7 @@ export function emitBackward(
   wrt: string[],
   output: string,
   dOutput: string,
+  opts: BackwardOptions = {},
 ): Map<string, string> {
   // Values that depend on a differentiated input: only they carry gradients.
   const live = new Set(wrt);
@@ -415,7 +435,7 @@ export function emitBackward(
     pending.set(name, [sum]);
     return sum;
   };
-  const backward = new Backward(b, shapes, constants);
+  const backward = new Backward(b, shapes, constants, opts);
   for (const node of [...nodes].reverse()) {
     const out = (node.output ?? [])[0];
     if (!live.has(out)) continue;

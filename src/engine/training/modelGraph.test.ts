@@ -42,6 +42,19 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'VGG block5: three 3x3 same convs at stride 1 (the inner ones need input gradients), then a 3x3 valid conv',
+    input: [9, 9, 3],
+    classes: 1,
+    build: (x) => {
+      let y = tfl.layers.conv2d({ name: 'c1', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x) as Sym;
+      y = tfl.layers.conv2d({ name: 'c2', filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(y) as Sym;
+      y = tfl.layers.conv2d({ name: 'c3', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(y) as Sym;
+      y = tfl.layers.conv2d({ name: 'c4', filters: 3, kernelSize: 3 }).apply(y) as Sym;
+      y = tfl.layers.flatten({ name: 'flat' }).apply(y) as Sym;
+      return tfl.layers.dense({ name: 'out', units: 1 }).apply(y) as Sym;
+    },
+  },
+  {
     name: 'MobileNet block: zero padding, depthwise s2 valid, frozen BN, ReLU6, pointwise conv, 3x3 overlapping max pool, GAP, 3 classes',
     input: [9, 9, 4],
     classes: 3,
@@ -112,14 +125,15 @@ const CASES: Case[] = [
   },
 ];
 
-for (const c of CASES) {
-  test(`generated training graph: every trainable weight's gradient equals tfjs's (max relative error <= 1e-4): ${c.name}`, async () => {
+const INPUT_GRADIENTS = ['transpose', 'flipped'] as const;
+for (const c of CASES) for (const convInputGradient of INPUT_GRADIENTS) {
+  test(`generated training graph: every trainable weight's gradient equals tfjs's (max relative error <= 1e-4): ${c.name} (stride-1 conv input gradients: ${convInputGradient})`, async () => {
     await initBackend('cpu');
     const rng = new Rng(11);
     const n = 5;
     const input = tfl.input({ shape: c.input, name: 'features' });
     const model = tfl.model({ inputs: input, outputs: c.build(input), name: 'suffix' });
-    const graphs = buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, gradients: true });
+    const graphs = buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, gradients: true, convInputGradient });
     assert.equal(graphs.params.length, model.trainableWeights.length);
     const xData = Float32Array.from({ length: n * c.input.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
     const yData = new Float32Array(n * c.classes);

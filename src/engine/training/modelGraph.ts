@@ -4,7 +4,7 @@ import { configOf, one, type Converter, type Layer } from '../onnx/converters/ty
 import { emitModel } from '../onnx/export.js';
 import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { makeValueInfo, type ITensorProto } from '../onnx/proto.js';
-import { constantData, emitBackward, inferShapes, NotDifferentiable, type Shape } from './autodiff.js';
+import { constantData, emitBackward, inferShapes, NotDifferentiable, type ConvInputGradient, type Shape } from './autodiff.js';
 import { emitLossAndAccuracy, encodeEvaluation, encodeTrainStep, INPUT, optimizerState, OUTPUT, type GraphTensor, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
 
 /**
@@ -43,6 +43,8 @@ export interface ModelGraphOptions {
   gradients?: boolean;
   /** Where the optimizer runs (default 'graph'). */
   update?: UpdateSite;
+  /** How stride-1 convolutions' input gradients are written (autodiff.ts; default 'transpose'). */
+  convInputGradient?: ConvInputGradient;
 }
 
 /** Training graphs use ScatterElements with reduction (opset 16). */
@@ -156,7 +158,7 @@ export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions
   for (const p of [...t.params, ...state]) t.b.reserve(`${p.name}_new`);
   for (const p of state) t.b.reserve(p.name);
   const dz = emitLossAndAccuracy(t.b, t.logits, outputs);
-  const grads = emitBackward(t.b, forwardNodes, shapes, t.constants, t.params.map((p) => p.name), t.logits, dz);
+  const grads = emitBackward(t.b, forwardNodes, shapes, t.constants, t.params.map((p) => p.name), t.logits, dz, { convInputGradient: opts.convInputGradient });
   const train = encodeTrainStep({
     builder: t.b,
     name: `${model.name}_train_step`,

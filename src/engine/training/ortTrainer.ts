@@ -3,7 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { isUserError } from '../../errors.js';
 import { Rng } from '../../io/rng.js';
 import { OrtSession, type HostTensor } from '../ortRunner.js';
-import { NotDifferentiable } from './autodiff.js';
+import { NotDifferentiable, type ConvInputGradient } from './autodiff.js';
 import { buildHeadGraphs, type HeadGraphSpec, type HeadPoolingKind } from './headGraph.js';
 import { buildModelGraphs, type ModelGraphs } from './modelGraph.js';
 import { applyUpdate } from './hostOptimizer.js';
@@ -30,8 +30,10 @@ export interface OrtTrainerOptions {
    * 'auto' (default): the head's when the model is a head, else the generated ones.
    */
   graphs?: 'head' | 'model' | 'auto';
-  /** Where the optimizer runs: 'host' (default, measured faster: one fused loop per tensor) or 'graph' (in the ONNX graph). */
+  /** Where the optimizer runs: 'host' (default: one loop per tensor) or 'graph' (in the ONNX graph). */
   update?: UpdateSite;
+  /** Generated graphs: how stride-1 convolutions' input gradients are written (default 'transpose'). */
+  convInputGradient?: ConvInputGradient;
 }
 
 /** What the trainer runs: graphs, the tfjs variables they train, and how weights map between the two. */
@@ -49,9 +51,9 @@ function headPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, dense: HeadG
   };
 }
 
-function modelPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, update: UpdateSite): TrainingPlan {
+function modelPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, update: UpdateSite, convInputGradient?: ConvInputGradient): TrainingPlan {
   try {
-    return buildModelGraphs(model, { optimizer, update });
+    return buildModelGraphs(model, { optimizer, update, convInputGradient });
   } catch (e) {
     // NotDifferentiable: an op without a gradient rule; UserError: a layer the exporter cannot write.
     if (e instanceof NotDifferentiable || isUserError(e)) throw new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}': ${(e as Error).message.replace(/\.$/, '')}.`);
@@ -179,13 +181,13 @@ export class OrtTrainer {
     const which = opts.graphs ?? 'auto';
     const update = opts.update ?? 'host';
     let plan: TrainingPlan;
-    if (which === 'model') plan = modelPlan(model, opt, update);
+    if (which === 'model') plan = modelPlan(model, opt, update, opts.convInputGradient);
     else {
       try {
         plan = headPlan(model, opt, opts.dense ?? 'gemm', update);
       } catch (e) {
         if (!(e instanceof NotTrainableOnOrt) || which === 'head') throw e;
-        plan = modelPlan(model, opt, update);
+        plan = modelPlan(model, opt, update, opts.convInputGradient);
       }
     }
     const trainSession = await OrtSession.create(plan.train, { threads: opts.threads });
