@@ -2,7 +2,7 @@ import { withAugmentationDefaults } from '../augment/params.js';
 import { featureBatches } from '../fit/batchSources.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import { augmentedTraining, cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, fullModelSaver, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's "feature extraction together with data augmentation":
@@ -26,6 +26,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
   if (opts.verbose) {
     ctx.log(`Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); the frozen base runs on ONNX Runtime for every batch.`);
   }
+  const saver = fullModelSaver(base, models.head);
   try {
     const outcome = await loop.fitPhase(
       {
@@ -33,7 +34,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
         model: trainer ?? models.logits,
         train,
         validation: featureBatches(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
-        saveFull: (dir) => saveFullModel(base, models.head, dir),
+        saveFull: (dir) => saver.save(dir),
         firstEpoch: 0,
         epochs: opts.epochs,
         meta: { augmentation },
@@ -45,5 +46,6 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
     await frozen.dispose();
     await trainer?.dispose();
     models.head.dispose();
+    saver.dispose();
   }
 }

@@ -81,7 +81,7 @@ export async function loadRunBase(ctx: WorkflowContext, runSize?: [number, numbe
   return sized;
 }
 
-/** Copy weights layer by layer (same names) from a saved full model into `target`. */
+/** Copy weights layer by layer (same names) from one model into another (a saved full model into a base, a base into a full model). */
 export function copyWeightsByName(from: tfl.LayersModel, target: tfl.LayersModel): void {
   for (const layer of target.layers) {
     if (layer.weights.length === 0) continue;
@@ -134,14 +134,33 @@ export function runMeta(ctx: WorkflowContext, base: ConvBase, mode: TrainMode, h
   };
 }
 
-/** Save preprocess + base + head as one standard tfjs model (what the checkpoint writes). */
-export async function saveFullModel(base: ConvBase, head: tfl.LayersModel, dir: string): Promise<void> {
-  const full = await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
-  try {
-    await full.save(fileSystemIO(dir));
-  } finally {
-    full.dispose();
-  }
+/** Writes the checkpoint: preprocess + base + head as one standard tfjs model. */
+export interface FullModelSaver {
+  save(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+/**
+ * The checkpoint writer of one training phase. The full model is assembled once (for
+ * VGG16 that is a quarter of a second: a whole model built from its JSON) and each later
+ * save only copies the current base and head weights into it.
+ */
+export function fullModelSaver(base: ConvBase, head: tfl.LayersModel): FullModelSaver {
+  let full: tfl.LayersModel | undefined;
+  return {
+    async save(dir) {
+      if (!full) full = await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
+      else {
+        copyWeightsByName(base.model, full);
+        copyWeightsByName(head, full);
+      }
+      await full.save(fileSystemIO(dir));
+    },
+    dispose() {
+      full?.dispose();
+      full = undefined;
+    },
+  };
 }
 
 function progressPrinter(ctx: WorkflowContext): ((p: ExtractProgress) => void) | undefined {

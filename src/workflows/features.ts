@@ -4,7 +4,7 @@ import type { FitLoop, PhaseOutcome } from '../fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
 import type { TrainState } from '../run/trainState.js';
-import { cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, fullModelSaver, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's fast feature extraction: the frozen base runs once over train and
@@ -25,6 +25,7 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
   const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
   compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
   const trainer = await engineTrainer(ctx, models.logits, 'The head');
+  const saver = fullModelSaver(base, models.head);
   try {
     return await loop.fitPhase(
       {
@@ -32,7 +33,7 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
         model: trainer ?? models.logits,
         train: featureBatches(train!, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: true }),
         validation: featureBatches(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
-        saveFull: (dir) => saveFullModel(base, models.head, dir),
+        saveFull: (dir) => saver.save(dir),
         firstEpoch: 0,
         epochs: opts.epochs,
       },
@@ -41,5 +42,6 @@ export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, 
   } finally {
     await trainer?.dispose();
     models.head.dispose();
+    saver.dispose();
   }
 }

@@ -16,7 +16,7 @@ import { readMeta, type RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { augmentedTraining, cachedFeatures, copyWeightsByName, engineTrainer, headOptions, headSpec, recordedOptions, loadRunBase, newFitLoop, runMeta, saveFullModel, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, copyWeightsByName, engineTrainer, headOptions, headSpec, recordedOptions, loadRunBase, newFitLoop, runMeta, fullModelSaver, type WorkflowContext, type WorkflowResult } from './context.js';
 import { trainHeadOnFeatures } from './features.js';
 
 /** The book's fine-tuning learning rate (RMSprop). */
@@ -100,6 +100,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   loop ??= await loopContinuing(ctx, source);
   const firstEpoch = resumedPhase === 'finetune' ? (loop.meta.fineTuneStartEpoch ?? 0) : loop.history.epoch.length;
   loop.history.fineTuneStartEpoch = firstEpoch;
+  const saver = fullModelSaver(base, models.head);
   try {
     const outcome = await loop.fitPhase(
       {
@@ -107,7 +108,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
         model: trainer ?? trainable,
         train,
         validation: featureBatches(cached.validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
-        saveFull: (dir) => saveFullModel(base, models.head, dir),
+        saveFull: (dir) => saver.save(dir),
         firstEpoch,
         epochs: opts.epochs,
         meta: {
@@ -127,6 +128,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
     await frozen?.dispose();
     await trainer?.dispose();
     trainable.dispose();
+    saver.dispose();
   }
 }
 
