@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { checkOutputDir } from '../parseOptions.js';
+import { ensureWritableDir } from '../../io/writableDir.js';
 
 const FORMATS = ['tfjs', 'onnx', 'tm', 'keras'];
 const QUANTIZE = ['float16', 'uint8'];
@@ -23,7 +23,7 @@ export function register(program: Command): void {
       if (o.quantize !== undefined && !QUANTIZE.includes(o.quantize)) {
         throw new UserError(`--quantize must be ${QUANTIZE.join(' or ')}, got '${o.quantize}'. Pass e.g. --quantize uint8 (about 4x smaller).`);
       }
-      checkOutputDir('--out', o.out);
+      ensureWritableDir('--out', o.out, { keep: false });
       const { exportRun } = await import('../../export/exportRun.js');
       const r = await exportRun(runDir, { format: o.format as 'tfjs', out: o.out, quantize: o.quantize as 'uint8' | undefined });
       const ratio = r.runModelBytes / Math.max(1, r.modelBytes);
