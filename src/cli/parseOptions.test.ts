@@ -3,17 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isUserError } from '../errors.js';
+import { throwsUserError as rejects } from '../testing/userError.js';
 import { checkOutputFile, parseImageSizeOption, parseIntOption, parseNumberOption } from './parseOptions.js';
-
-function rejects(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isUserError(e), `expected a UserError, got ${e}`);
-    assert.match((e as Error).message, message);
-    assert.doesNotMatch((e as Error).message, /\n/);
-    return true;
-  });
-}
 
 test('parseIntOption: whole numbers in range; typos that Number() would accept are rejected', () => {
   assert.equal(parseIntOption('--epochs', undefined, { min: 1 }), undefined);
