@@ -51,12 +51,17 @@ test('bad input across commands: exit 2, one paragraph naming the file or value'
   fs.writeFileSync(notes, 'not a folder');
   const features = path.join(root, 'features');
 
-  const [extractEmpty, trainOutFile, previewOutDir, reportMissingData, demoBadEpochs] = await Promise.all([
+  const [extractEmpty, trainOutFile, previewOutDir, reportMissingData, demoBadEpochs, extractProc, demoUnderFile, exportProc, extractBadBase] = await Promise.all([
     tlkit(['extract', '--base', baseDir, '--data', data, '--out', features, '--batch-size', '2']),
     tlkit(['train', '--data', data, '--base', baseDir, '--out', notes, '--epochs', '1']),
     tlkit(['augment-preview', path.join(data, 'train', 'cats', 'cats.0.png'), '--out', root, '--n', '2', '--image-size', '16']),
     tlkit(['report', run, '--data', path.join(root, 'nope')]),
     tlkit(['demo', '--epochs', '0', '--out', path.join(root, 'demo')]),
+    // extract, demo and export check --out with train's check (ensureWritableDir), leaving nothing behind.
+    tlkit(['extract', '--base', baseDir, '--data', data, '--out', '/proc/tlkit-features']),
+    tlkit(['demo', '--out', path.join(notes, 'demo')]),
+    tlkit(['export', run, '--format', 'tfjs', '--out', '/proc/tlkit-export']),
+    tlkit(['extract', '--base', path.join(root, 'no-base'), '--data', data, '--out', path.join(root, 'new', 'features')]),
   ]);
 
   // Was exit 7: the rejected look-ahead decode crashed the process through the wasm runtime's handler.
@@ -72,6 +77,12 @@ test('bad input across commands: exit 2, one paragraph naming the file or value'
   // Was exit 2, but only after generating a 400-image dataset.
   assertBadInput(demoBadEpochs, 'demo --epochs 0', /--epochs must be a whole number >= 1, got '0'/);
   assert.equal(fs.existsSync(path.join(root, 'demo')), false, 'demo checks its options before generating data');
+  // Were unchecked: Node 20's recursive mkdir loops forever under /proc.
+  assertBadInput(extractProc, 'extract --out /proc/...', /--out \/proc\/tlkit-features is under \/proc, a kernel file system where nothing can be written\. Give a folder on a disk/);
+  assertBadInput(exportProc, 'export --out /proc/...', /--out \/proc\/tlkit-export is under \/proc, a kernel file system/);
+  assertBadInput(demoUnderFile, 'demo --out FILE/demo', /--out .*notes\.txt.demo cannot be written: a part of the path is a file, not a folder \(ENOTDIR\)\. Give a path whose every parent is a folder, or move the file away\./);
+  assertBadInput(extractBadBase, 'extract --base MISSING', /no-base/);
+  assert.equal(fs.existsSync(path.join(root, 'new')), false, 'the --out check of a command that then fails leaves no folder behind');
 });
 
 test('train: every path and option that can fail is checked before extraction; a second writer exits 2; a closed stdout ends quietly', async () => {

@@ -3,17 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isUserError } from '../errors.js';
-import { checkOutputDir, checkOutputFile, parseImageSizeOption, parseIntOption, parseNumberOption } from './parseOptions.js';
-
-function rejects(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isUserError(e), `expected a UserError, got ${e}`);
-    assert.match((e as Error).message, message);
-    assert.doesNotMatch((e as Error).message, /\n/);
-    return true;
-  });
-}
+import { throwsUserError as rejects } from '../testing/userError.js';
+import { checkOutputFile, parseImageSizeOption, parseIntOption, parseNumberOption } from './parseOptions.js';
 
 test('parseIntOption: whole numbers in range; typos that Number() would accept are rejected', () => {
   assert.equal(parseIntOption('--epochs', undefined, { min: 1 }), undefined);
@@ -49,15 +40,12 @@ test('parseImageSizeOption: 32 to 2048, so a huge size is a message rather than 
   rejects(() => parseImageSizeOption('16'), /got '16'/);
 });
 
-test('checkOutputDir / checkOutputFile: an existing file or folder in the way is named', () => {
+test('checkOutputFile: an existing folder in the way is named', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
   const file = path.join(root, 'notes.txt');
   fs.writeFileSync(file, 'hi');
-  assert.equal(checkOutputDir('--out', path.join(root, 'new', 'run')), path.join(root, 'new', 'run'));
-  assert.equal(checkOutputDir('--out', root), root);
-  rejects(() => checkOutputDir('--out', file), new RegExp(`--out ${file.replace(/[.]/g, '\\.')} is an existing file, not a folder`));
-  rejects(() => checkOutputDir('--cache-dir', path.join(file, 'sub')), /--cache-dir .*notes\.txt.sub cannot be created: a part of that path is a file/);
-  rejects(() => checkOutputDir('--out', ''), /--out needs a folder path/);
   assert.equal(checkOutputFile('--out', file), file);
   rejects(() => checkOutputFile('--out', root), /is an existing folder\. Give a file path inside it instead/);
+  rejects(() => checkOutputFile('--out', path.join(file, 'x.png')), /--out .*notes\.txt.x\.png cannot be created: a part of that path is a file/);
+  rejects(() => checkOutputFile('--out', ''), /--out needs a file path/);
 });

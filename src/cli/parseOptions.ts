@@ -77,19 +77,6 @@ function statOrUndefined(flag: string, p: string): fs.Stats | undefined {
   }
 }
 
-/**
- * A folder the command will create or write into: it may be missing (it is created),
- * but must not be an existing file, which would otherwise fail deep inside with EEXIST.
- */
-export function checkOutputDir(flag: string, dir: string): string {
-  if (dir.trim() === '') throw new UserError(`${flag} needs a folder path, got an empty string.`);
-  const stat = statOrUndefined(flag, dir);
-  if (stat && !stat.isDirectory()) {
-    throw new UserError(`${flag} ${dir} is an existing file, not a folder. Give a folder path (it is created when missing), or move the file away.`);
-  }
-  return dir;
-}
-
 /** A file the command will write: it must not be an existing folder. */
 export function checkOutputFile(flag: string, file: string): string {
   if (file.trim() === '') throw new UserError(`${flag} needs a file path, got an empty string.`);

@@ -14,6 +14,7 @@ import { tlkitVersion } from '../version.js';
 import { fileSystemIO, MODEL_JSON, readModelJson } from '../weights/tfjsFiles.js';
 import { browserPage } from './browserPage.js';
 import { quantizeWeights, type QuantizeMode } from './quantize.js';
+import { teachableMachineMetadata, teachableMachineModel, TM_FEED_NOTE, TM_TFJS_VERSION, tmReadsQuantization } from './teachableMachine.js';
 
 export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tm', 'keras'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -45,7 +46,7 @@ export interface ExportMetadata {
   };
   /** The preprocessing of the base, applied INSIDE the model (do not apply it again). */
   preprocessing: { mode: string; insideModel: true };
-  resize: { rule: string; method: 'bilinear'; alignCorners: false; halfPixelCenters: true; exifOrientation: 'apply'; note: string };
+  resize: { rule: string; method: 'bilinear'; alignCorners: false; halfPixelCenters: true; exifOrientation: 'apply'; note: string; teachableMachine?: string };
   output: { kind: 'sigmoid' | 'softmax'; units: number; meaning: string };
   quantization: QuantizeMode | null;
   run: { base: string; baseFamily: string; mode: string; head: RunMeta['head']; bestEpoch: number; bestValLoss: number | null };
@@ -105,6 +106,7 @@ export function exportMetadata(meta: RunMeta, format: ExportFormat, quantize: Qu
       note:
         `Resize the whole image (no crop) to ${h}x${w} with exactly this rule to get tlkit predict's probabilities; ` +
         "a canvas drawImage resize gives other pixels (measured: up to 0.227 in probability). Browsers apply EXIF orientation when they draw an <img> or ImageBitmap, as tlkit does by default.",
+      ...(tm ? { teachableMachine: TM_FEED_NOTE } : {}),
     },
     output: tm ? { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' } : outputOf(meta),
     quantization: quantize ?? null,
@@ -155,43 +157,6 @@ async function saveTfjs(model: tfl.LayersModel | null, source: tf.io.ModelArtifa
 }
 
 /**
- * Teachable Machine's image model: it feeds pixel / 127 - 1 of a square image and reads
- * one softmax probability per label. The run's model (RGB 0..255 in) is wrapped:
- * a fixed 1x1 convolution maps TM's input back to 0..255 (x * 127 + 127), and a
- * binary model's sigmoid p becomes [1 - p, p] through a fixed Dense(2).
- */
-function teachableMachineModel(model: tfl.LayersModel, meta: RunMeta): tfl.LayersModel {
-  const [h, w] = meta.imageSize;
-  const fixed = [tf.tidy(() => tf.reshape(tf.mul(tf.eye(3), 127), [1, 1, 3, 3])), tf.fill([3], 127), tf.tensor2d([[-1, 1]]), tf.tensor1d([1, 0])];
-  try {
-    const input = tfl.input({ shape: [h, w, 3], name: 'tm_input' });
-    const back = tfl.layers.conv2d({ filters: 3, kernelSize: 1, name: 'tm_to_rgb_0_255', weights: [fixed[0], fixed[1]], trainable: false }).apply(input) as tfl.SymbolicTensor;
-    let out = model.apply(back) as tfl.SymbolicTensor;
-    if (meta.labelMode === 'binary') {
-      out = tfl.layers.dense({ units: 2, name: 'tm_two_probabilities', weights: [fixed[2], fixed[3]], trainable: false }).apply(out) as tfl.SymbolicTensor;
-    }
-    return tfl.model({ inputs: input, outputs: out, name: 'tlkit_teachable_machine' });
-  } finally {
-    tf.dispose(fixed);
-  }
-}
-
-/** Teachable Machine's metadata.json (what `@teachablemachine/image`'s load() reads), tlkit's own inside userMetadata. */
-function teachableMachineMetadata(meta: RunMeta, ours: ExportMetadata, runDir: string): Record<string, unknown> {
-  return {
-    tfjsVersion: tf.version_core,
-    tmVersion: '2.4.10',
-    packageVersion: '0.8.5',
-    packageName: '@teachablemachine/image',
-    timeStamp: ours.exportedAt,
-    userMetadata: { tlkit: ours },
-    modelName: `tlkit-${path.basename(path.resolve(runDir))}`,
-    labels: meta.classes,
-    imageSize: meta.imageSize[0],
-  };
-}
-
-/**
  * `tlkit export`: the run's model for another consumer, in a folder of its own.
  * - tfjs: model.json + weights.bin (tf.loadLayersModel), metadata.json, index.html (a page that runs it)
  * - onnx: model.onnx (preprocessing + base + head, NHWC RGB 0..255 in, metadata in its metadata_props) + metadata.json
@@ -206,6 +171,9 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   }
   if (quantize && (format === 'onnx' || format === 'keras')) {
     throw new UserError(`--quantize applies to the tfjs weights (--format tfjs or tm); the ${format === 'onnx' ? 'ONNX' : 'Keras .h5'} export keeps float32. Leave --quantize out, or export --format tfjs.`);
+  }
+  if (format === 'tm' && !tmReadsQuantization(quantize)) {
+    throw new UserError(`--quantize ${quantize} cannot be read by Teachable Machine's package (it runs TensorFlow.js ${TM_TFJS_VERSION}, which decodes float32 and uint8 weights only). Use --quantize uint8 with --format tm, or --format tfjs for float16.`);
   }
   checkOut(out);
   await initBackend();

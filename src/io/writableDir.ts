@@ -8,15 +8,19 @@ import { UserError } from '../errors.js';
 /** Kernel file systems: nothing can be written there, and Node 20's recursive mkdir loops forever under /proc. */
 const VIRTUAL_ROOTS = ['/proc', '/sys', '/dev'];
 
-const WHY: Record<string, string> = {
-  EROFS: 'the file system is read-only',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is exceeded',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EEXIST: 'a file is in the way',
-  ENAMETOOLONG: 'the path is too long',
+const DISK_FIX = 'Give a folder on a writable disk that you may write to.';
+const PATH_FIX = 'Give a path whose every parent is a folder, or move the file away.';
+
+/** What an error code means for an output folder, and the fix to suggest. */
+const WHY: Record<string, [string, string]> = {
+  EROFS: ['the file system is read-only', DISK_FIX],
+  EACCES: ['permission denied', DISK_FIX],
+  EPERM: ['operation not permitted', DISK_FIX],
+  ENOSPC: ['the disk is full', 'Free some space, or give a folder on another disk.'],
+  EDQUOT: ['the disk quota is exceeded', 'Free some space, or give a folder on another disk.'],
+  ENOTDIR: ['a part of the path is a file, not a folder', PATH_FIX],
+  EEXIST: ['a file is in the way', PATH_FIX],
+  ENAMETOOLONG: ['the path is too long', 'Give a shorter path.'],
 };
 
 /** The nearest part of `p` that exists (p itself, or a parent). */
@@ -30,8 +34,22 @@ function nearestExisting(p: string): string {
   return cur;
 }
 
-/** Create `dir` if needed and prove it writable with a probe file; UserError naming `flag` and the path otherwise. */
-export function ensureWritableDir(flag: string, dir: string): void {
+export interface WritableDirOptions {
+  /**
+   * Keep the folders the check creates (default true: the command writes into `dir`
+   * next). false: check only, removing again every folder it created, for commands
+   * that create `dir` themselves later (atomically) and must leave nothing behind when
+   * a later check fails.
+   */
+  keep?: boolean;
+}
+
+/**
+ * The one check of an output folder (train, extract, demo, export): `dir` is created if
+ * missing and proved writable with a probe file; otherwise a UserError naming `flag`,
+ * the path, the reason and the fix.
+ */
+export function ensureWritableDir(flag: string, dir: string, opts: WritableDirOptions = {}): void {
   if (dir.trim() === '') throw new UserError(`${flag} needs a folder path, got an empty string.`);
   let real: string;
   try {
@@ -47,17 +65,23 @@ export function ensureWritableDir(flag: string, dir: string): void {
     throw new UserError(`${flag} ${dir} is an existing file, not a folder. Give a folder path (it is created when missing), or move the file away.`);
   }
   const probe = path.join(dir, `.tlkit-write-test-${process.pid}`);
+  const created: string[] = [];
   try {
     // One level at a time: a recursive mkdir reports ENOENT on a read-only disk, not EROFS.
     const missing: string[] = [];
     for (let cur = path.resolve(dir); !fs.existsSync(cur); cur = path.dirname(cur)) missing.unshift(cur);
-    for (const d of missing) fs.mkdirSync(d);
+    for (const d of missing) {
+      fs.mkdirSync(d);
+      created.push(d);
+    }
     if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'EEXIST' });
     fs.writeFileSync(probe, 'x');
     fs.rmSync(probe, { force: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
-    const why = WHY[code] ?? (e as Error).message;
-    throw new UserError(`${flag} ${dir} cannot be written: ${why}${code ? ` (${code})` : ''}. Give a folder on a writable disk that you may write to.`);
+    const [why, fix] = WHY[code] ?? [(e as Error).message, DISK_FIX];
+    throw new UserError(`${flag} ${dir} cannot be written: ${why}${code ? ` (${code})` : ''}. ${fix}`);
+  } finally {
+    if (opts.keep === false) for (const d of created.reverse()) fs.rmSync(d, { recursive: true, force: true });
   }
 }

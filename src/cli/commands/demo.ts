@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { checkOutputDir, MAX_SEED, parseIntOption } from '../parseOptions.js';
+import { MAX_SEED, parseIntOption } from '../parseOptions.js';
+import { ensureWritableDir } from '../../io/writableDir.js';
 import { describeResult, interruptController } from './train.js';
 
 export function register(program: Command): void {
@@ -18,7 +19,7 @@ export function register(program: Command): void {
       const say = (l: string) => process.stderr.write(`${l}\n`);
       const t0 = performance.now();
       // Every option is checked before the minutes of work start.
-      checkOutputDir('--out', o.out);
+      ensureWritableDir('--out', o.out, { keep: false });
       const n = parseIntOption('--images', o.images, { min: 2, example: '100' })!;
       const epochs = parseIntOption('--epochs', o.epochs, { min: 1, example: '10' });
       const seed = parseIntOption('--seed', o.seed, { min: 0, max: MAX_SEED, example: '1337' });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { checkOutputDir, parseImageSizeOption, parseIntOption } from '../parseOptions.js';
+import { parseImageSizeOption, parseIntOption } from '../parseOptions.js';
+import { ensureWritableDir } from '../../io/writableDir.js';
 import { initBackend } from '../../engine/backend.js';
 import { loadBase } from '../../applications/loadBase.js';
 import { extractFeatures, type ExtractProgress } from '../../features/extract.js';
@@ -64,7 +65,7 @@ export function register(program: Command): void {
     .action(async (o: { base: string; weights?: string; data: string; out: string; imageSize?: string; batchSize: string; upTo?: string; skipBadImages?: boolean; json?: boolean }) => {
       const size = parseImageSizeOption(o.imageSize);
       const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '8' })!;
-      checkOutputDir('--out', o.out);
+      ensureWritableDir('--out', o.out, { keep: false });
       await initBackend();
       const base = await loadBase({ base: o.base, weights: o.weights, imageSize: size ? [size, size] : undefined });
       const progress = progressReporter(!o.json || process.stderr.isTTY);
