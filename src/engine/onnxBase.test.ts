@@ -15,6 +15,7 @@ import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { exportToOnnx } from './onnx/export.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
 import { randomizeWeights } from '../testing/testModels.js';
+import { HAND_BUILT_CONV, writeHandBuiltNchw } from '../testing/onnxModels.js';
 import { OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toModelInput } from './onnxBase.js';
 
 await initBackend();
@@ -31,22 +32,9 @@ function maxRel(a: Float32Array | number[], b: Float32Array | number[]): number 
   return diff / (scale || 1);
 }
 
-/** A hand-built NCHW model, as torch.onnx writes them: pixel_values [N, 3, 8, 8] -> 1x1 Conv -> Relu -> GlobalAveragePool -> Flatten. */
 function handBuiltNchw(file: string): { w: number[][]; b: number[] } {
-  const w = [[0.5, -1, 2], [1, 1, -0.25]]; // [out][in]
-  const b = [0.1, -0.2];
-  const nodes = [
-    makeNode('Conv', ['pixel_values', 'W', 'B'], ['conv_out'], 'conv', { kernel_shape: [1, 1] }),
-    makeNode('Relu', ['conv_out'], ['relu_out'], 'relu'),
-    makeNode('GlobalAveragePool', ['relu_out'], ['pooled'], 'pool'),
-    makeNode('Flatten', ['pooled'], ['embeds'], 'flatten', { axis: 1 }),
-  ];
-  const graph = makeGraph(nodes, 'hand', [makeValueInfo('pixel_values', [null, 3, 8, 8])], [makeValueInfo('embeds', [null, 2])], [
-    makeTensor('W', [2, 3, 1, 1], Float32Array.from(w.flat())),
-    makeTensor('B', [2], Float32Array.from(b)),
-  ]);
-  fs.writeFileSync(file, encodeModel(makeModel(graph)));
-  return { w, b };
+  writeHandBuiltNchw(file);
+  return HAND_BUILT_CONV;
 }
 
 test('a hand-built NCHW graph: layout, size and hash from the file; torch preprocessing; cut at a named output', async () => {
