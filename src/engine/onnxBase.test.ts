@@ -16,7 +16,7 @@ import { exportToOnnx } from './onnx/export.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
 import { randomizeWeights } from '../testing/testModels.js';
 import { HAND_BUILT_CONV, writeHandBuiltNchw } from '../testing/onnxModels.js';
-import { OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toModelInput } from './onnxBase.js';
+import { describePreprocess, isOnnxBasePath, OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toChannelsLast, toModelInput } from './onnxBase.js';
 
 await initBackend();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-onnxbase-'));
@@ -143,4 +143,19 @@ test('files that cannot be a base are UserErrors that say why and what to do', (
   const sized = inspectOnnxBase(path.join(dir, 'open.onnx'), { imageSize: [20, 24] }).info;
   assert.equal(sized.layout, 'NHWC');
   assert.deepEqual(sized.imageSize, [20, 24]);
+});
+
+test('describePreprocess names presets and writes other settings as keys parsePreprocess reads back; toChannelsLast', () => {
+  for (const name of Object.keys(PREPROCESS_PRESETS)) assert.equal(describePreprocess(parsePreprocess(name)), name);
+  const custom = parsePreprocess('scale=1/255,mean=0.5,std=0.5/0.25/0.5,order=bgr');
+  const text = describePreprocess(custom);
+  assert.equal(text, `scale=${1 / 255},mean=0.5,std=0.5/0.25/0.5,order=bgr`);
+  assert.deepEqual(parsePreprocess(text), custom);
+  assert.ok(isOnnxBasePath('models/vit.ONNX') && !isOnnxBasePath('mobilenet') && !isOnnxBasePath('weights.h5'));
+  // [1, 2, 1, 3] NCHW (2 channels, 1x3 pixels) -> [1, 1, 3, 2]
+  const nchw = { data: Float32Array.of(1, 2, 3, 10, 20, 30), shape: [1, 2, 1, 3] };
+  assert.deepEqual(toChannelsLast(nchw, 'NCHW'), { data: Float32Array.of(1, 10, 2, 20, 3, 30), shape: [1, 1, 3, 2] });
+  assert.equal(toChannelsLast(nchw, 'NHWC'), nchw);
+  const flat = { data: Float32Array.of(1, 2), shape: [1, 2] };
+  assert.equal(toChannelsLast(flat, 'NCHW'), flat);
 });

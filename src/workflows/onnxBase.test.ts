@@ -11,6 +11,7 @@ import { decodeImageInto } from '../data/decode.js';
 import { listImageFiles } from '../data/splits.js';
 import { OnnxBase } from '../engine/onnxBase.js';
 import { OrtModel } from '../engine/ortRunner.js';
+import { buildReport } from '../cli/commands/report.js';
 import { exportRun } from '../export/exportRun.js';
 import { loadClassifier } from '../inference/classifier.js';
 import { evaluateRun } from '../inference/evaluate.js';
@@ -85,6 +86,12 @@ test('features mode on a hand-built NCHW graph cut at --up-to: meta records the 
   assert.equal(evaluation.n, 12);
   assert.ok(evaluation.accuracy >= 0.75, `accuracy ${evaluation.accuracy}`);
 
+  // the report shows the base, and evaluates through it
+  const html = fs.readFileSync(await buildReport(run), 'utf8');
+  assert.match(html, new RegExp(`ONNX base.*${baseFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}; sha256 ${sha256}; input pixel_values \\(NCHW 16x16\\); preprocessing torch; features from relu_out \\(--up-to\\)`));
+  assert.match(html, /the head alone, the ONNX base not counted/);
+  assert.match(html, /id="confusion"/);
+
   // onnx export: one graph, RGB 0..255 NHWC in, the same probabilities
   const out = path.join(root, 'export-onnx');
   await exportRun(run, { format: 'onnx', out });
@@ -115,6 +122,8 @@ test('a moved or changed ONNX base: predict says which file and hash it needs an
   fs.copyFileSync(baseFile, file);
   const run = path.join(root, 'moved');
   await train({ ...common, base: file, out: run, epochs: 1 }, { log: () => {} });
+  await train({ ...common, base: file, out: run, epochs: 2, resume: true }, { log: () => {} });
+  assert.equal((await readMeta(run)).epochsDone, 2);
   const moved = path.join(root, 'elsewhere.onnx');
   fs.renameSync(file, moved);
   const userError = (pattern: RegExp) => (e: unknown) => e instanceof UserError && pattern.test((e as Error).message);
@@ -126,4 +135,5 @@ test('a moved or changed ONNX base: predict says which file and hash it needs an
   writeHandBuiltNchw(file, { size: TINY_SIZE, conv: { w: [[1, 0, 0], [0, 0, 1]], b: [0, 0] } });
   await assert.rejects(loadClassifier(run), userError(new RegExp(`own\\.onnx has sha256 [0-9a-f]{64}, but .* was trained on .*sha256 ${sha256}.*the file changed`)));
   await assert.rejects(evaluateRun(run, data, { save: false, base: file }), userError(/--base .*own\.onnx has sha256/));
+  await assert.rejects(train({ ...common, base: file, out: run, epochs: 3, resume: true }, { log: () => {} }), userError(/--resume: .* was trained on .*own\.onnx with sha256 [0-9a-f]{64}, but .*own\.onnx now has sha256/));
 });
