@@ -137,6 +137,11 @@ test('files that cannot be a base are UserErrors that say why and what to do', (
   const two = makeGraph([makeNode('Add', ['a', 'b'], ['c'], 'add')], 'two', [makeValueInfo('a', [null, 3, 4, 4]), makeValueInfo('b', [null, 3, 4, 4])], [makeValueInfo('c', [null, 3, 4, 4])]);
   fs.writeFileSync(path.join(dir, 'two.onnx'), encodeModel(makeModel(two)));
   expectUserError(() => inspectOnnxBase(path.join(dir, 'two.onnx')), /has 2 inputs \(a, b\)/);
+  const external = makeTensor('W', [1], Float32Array.of(1));
+  external.dataLocation = 1;
+  const ext = makeGraph([makeNode('Mul', ['x', 'W'], ['y'], 'mul')], 'ext', [makeValueInfo('x', [null, 3, 4, 4])], [makeValueInfo('y', [null, 3, 4, 4])], [external]);
+  fs.writeFileSync(path.join(dir, 'ext.onnx'), encodeModel(makeModel(ext)));
+  expectUserError(() => inspectOnnxBase(path.join(dir, 'ext.onnx')), /ext\.onnx: keeps its weights in external data files\. .*save_as_external_data=False/);
   const open = makeGraph([makeNode('Relu', ['x'], ['y'], 'relu')], 'open', [makeValueInfo('x', [null, null, null, 3])], [makeValueInfo('y', [null, null, null, 3])]);
   fs.writeFileSync(path.join(dir, 'open.onnx'), encodeModel(makeModel(open)));
   expectUserError(() => inspectOnnxBase(path.join(dir, 'open.onnx')), /leaves its input size open.*--image-size/);

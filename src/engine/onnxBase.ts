@@ -134,6 +134,9 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
   }
   const graph = model.graph;
   if (!graph || !graph.node?.length) throw onnxError(file, 'holds no graph', 'Give a .onnx file with a model in it.');
+  if ((graph.initializer ?? []).some((t) => t.dataLocation === 1)) {
+    throw onnxError(file, 'keeps its weights in external data files', 'tlkit reads one self-contained .onnx: save it with its weights inside (onnx.save_model(model, path, save_as_external_data=False); models over 2 GB cannot be).');
+  }
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   if (inputs.length !== 1) {
