@@ -14,23 +14,13 @@ import { preprocessInput } from '../applications/preprocess.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { exportToOnnx } from './onnx/export.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
-import { randomizeWeights } from '../testing/testModels.js';
+import { maxRelativeDiff as maxRel, randomizeWeights } from '../testing/testModels.js';
 import { HAND_BUILT_CONV, writeHandBuiltNchw } from '../testing/onnxModels.js';
 import { describePreprocess, isOnnxBasePath, OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toChannelsLast, toModelInput } from './onnxBase.js';
 
 await initBackend();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-onnxbase-'));
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
-
-function maxRel(a: Float32Array | number[], b: Float32Array | number[]): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
 
 function handBuiltNchw(file: string): { w: number[][]; b: number[] } {
   writeHandBuiltNchw(file);

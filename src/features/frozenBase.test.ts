@@ -11,6 +11,7 @@ import { exportToOnnx } from '../engine/onnx/export.js';
 import { parsePreprocess, PREPROCESS_PRESETS } from '../engine/onnxBase.js';
 import { readNpy } from '../io/npy.js';
 import { writeHandBuiltNchw } from '../testing/onnxModels.js';
+import { maxRelativeDiff as maxRel } from '../testing/testModels.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { extractFeatures } from './extract.js';
 import { featureKeyParts, loadOnnxFeatureBase } from './frozenBase.js';
@@ -20,16 +21,6 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-frozenbase-'));
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
 const mobilenetDir = path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
 const photos = path.join(shared, 'data/cats_vs_dogs_small/test');
-
-function maxRel(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
 
 test('the shared MobileNet exported by tlkit, as --base model.onnx ("tf" preset): the same features as the tfjs base', { skip: !fs.existsSync(mobilenetDir) || !fs.existsSync(photos) }, async () => {
   const data = path.join(root, 'photos');
