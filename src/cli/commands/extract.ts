@@ -67,7 +67,9 @@ interface ExtractArgs {
 async function extractBase(o: ExtractArgs, size: number | undefined): Promise<FeatureBase> {
   if (isOnnxBasePath(o.base)) {
     if (o.weights !== undefined) throw new UserError(`--weights cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop --weights.`);
-    return loadOnnxFeatureBase(o.base, { preprocess: parsePreprocess(o.preprocess ?? 'none'), upTo: o.upTo, imageSize: size ? [size, size] : undefined });
+    const base = loadOnnxFeatureBase(o.base, { preprocess: parsePreprocess(o.preprocess ?? 'none'), upTo: o.upTo, imageSize: size ? [size, size] : undefined });
+    if (o.preprocess === undefined) process.stderr.write(`tlkit: note: no --preprocess given: ${o.base} gets RGB 0..255 pixels as they are ('none'). Pass the preprocessing it was trained with (e.g. --preprocess torch).\n`);
+    return base;
   }
   if (o.preprocess !== undefined) throw new UserError(`--preprocess applies to an ONNX base (--base model.onnx), got --base ${o.base}, whose preprocessing tlkit knows. Drop --preprocess.`);
   await initBackend();
