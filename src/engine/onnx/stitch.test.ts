@@ -11,11 +11,12 @@ import { RunPredictor } from '../../inference/predictor.js';
 import type { RunMeta } from '../../run/meta.js';
 import { writeHandBuiltNchw } from '../../testing/onnxModels.js';
 import { randomizeWeights } from '../../testing/testModels.js';
+import { UserError } from '../../errors.js';
 import { initBackend } from '../backend.js';
 import { OnnxBase, inspectOnnxBase, PREPROCESS_PRESETS, type OnnxBaseOptions } from '../onnxBase.js';
 import { OrtModel } from '../ortRunner.js';
 import { buildOnnxModel, exportToOnnx } from './export.js';
-import { encodeModel } from './proto.js';
+import { decodeModel, encodeModel } from './proto.js';
 import { stitchOnnxBase } from './stitch.js';
 
 await initBackend();
@@ -54,6 +55,11 @@ test('an NCHW base cut inside, caffe (BGR) preprocessing, avg-pooled head: one g
   await ort.dispose();
   assert.deepEqual(got.shape, [3, 3]);
   assertClose(got.data, want);
+  // a base older than opset 7: the head's ops may mean something else there
+  const old = decodeModel(fs.readFileSync(file));
+  old.opsetImport = [{ domain: '', version: 6 }];
+  const { info } = inspectOnnxBase(file, { preprocess: 'caffe' });
+  assert.throws(() => stitchOnnxBase(encodeModel(old), info, buildOnnxModel(head).model), (e: unknown) => e instanceof UserError && /hand\.onnx: its opset \(6\) is older than 7.*opset_version/.test((e as Error).message));
   head.dispose();
 });
 

@@ -1,3 +1,4 @@
+import { UserError } from '../../errors.js';
 import type { OnnxBaseInfo } from '../onnxBase.js';
 import { decodeModel, makeNode, makeTensor, makeValueInfo, type IModelProto, type INodeProto, type ITensorProto } from './proto.js';
 
@@ -41,9 +42,11 @@ export function stitchOnnxBase(base: Uint8Array, info: OnnxBaseInfo, head: IMode
   const model = decodeModel(base) as IModelProto;
   const graph = model.graph!;
   const headGraph = head.graph!;
-  const opset = (model.opsetImport ?? []).find((o) => !o.domain)?.version;
+  const opset = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version;
   const opsetNumber = typeof opset === 'number' ? opset : Number(opset ?? 0);
-  if (opsetNumber < MIN_OPSET) throw new Error(`${info.file}: opset ${opsetNumber} is older than ${MIN_OPSET}; the head cannot join its graph`);
+  if (opsetNumber < MIN_OPSET) {
+    throw new UserError(`${info.file}: its opset (${opsetNumber}) is older than ${MIN_OPSET}, so tlkit's head cannot join its graph. Export the model again with a newer opset (e.g. torch.onnx.export(..., opset_version=17)).`);
+  }
   const foreign = (headGraph.node ?? []).find((n) => !HEAD_OPS.has(n.opType ?? ''));
   if (foreign) throw new Error(`stitchOnnxBase: the head has a ${foreign.opType} node, which is not known to mean the same under opset ${opsetNumber}`);
 
