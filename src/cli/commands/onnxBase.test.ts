@@ -54,17 +54,16 @@ test('tlkit train --base model.onnx --preprocess --up-to, then predict and evalu
   }
 });
 
+const junk = path.join(root, 'junk.onnx');
+fs.writeFileSync(junk, 'not a protobuf at all \u0000\u00ff');
+const two = path.join(root, 'two.onnx');
+const twoInputs = makeGraph([makeNode('Add', ['a', 'b'], ['c'], 'add')], 'two', [makeValueInfo('a', [null, 3, 4, 4]), makeValueInfo('b', [null, 3, 4, 4])], [makeValueInfo('c', [null, 3, 4, 4])]);
+fs.writeFileSync(two, encodeModel(makeModel(twoInputs)));
+
 test('bad ONNX bases exit 2 with a message naming the file and the fix', () => {
-  const junk = path.join(root, 'junk.onnx');
-  fs.writeFileSync(junk, 'not a protobuf at all \u0000\u00ff');
-  const two = path.join(root, 'two.onnx');
-  const g = makeGraph([makeNode('Add', ['a', 'b'], ['c'], 'add')], 'two', [makeValueInfo('a', [null, 3, 4, 4]), makeValueInfo('b', [null, 3, 4, 4])], [makeValueInfo('c', [null, 3, 4, 4])]);
-  fs.writeFileSync(two, encodeModel(makeModel(g)));
   const train = (...args: string[]) => tlkit('train', '--data', data, '--out', path.join(root, 'bad'), '--epochs', '1', '--cache-dir', cache, ...args);
   const cases: Array<[ReturnType<typeof tlkit>, RegExp]> = [
     [train('--base', path.join(root, 'missing.onnx')), /The ONNX model .*missing\.onnx does not exist\. Give the path of a \.onnx file/],
-    [train('--base', junk), /junk\.onnx: (is not an ONNX model|holds no graph)/],
-    [train('--base', two), /two\.onnx: has 2 inputs \(a, b\).*exactly one image input/],
     [train('--base', hand, '--mode', 'finetune'), /--mode finetune cannot train an ONNX base .*hand\.onnx.*Use --mode features or augment .*fine-tune a Keras family/],
     [tlkit('extract', '--base', two, '--data', data, '--out', path.join(root, 'feats')), /two\.onnx: has 2 inputs/],
   ];
@@ -76,10 +75,12 @@ test('bad ONNX bases exit 2 with a message naming the file and the fix', () => {
   assert.equal(fs.existsSync(path.join(root, 'bad')), false, 'nothing written before the checks');
 });
 
-test('train() checks the ONNX options before the run folder is touched', async () => {
+test('train() checks the ONNX base and its options before the run folder is touched', async () => {
   const out = path.join(root, 'bad-api');
   const rejects = (extra: Partial<TrainOptionsInput>, message: RegExp) =>
     assert.rejects(trainRun({ data, base: hand, out, epochs: 1, verbose: 0, cacheDir: cache, ...extra }, { naming: 'cli', log: () => {} }), (e: unknown) => e instanceof UserError && message.test((e as Error).message));
+  await rejects({ base: junk }, /junk\.onnx: (is not an ONNX model|holds no graph)/);
+  await rejects({ base: two }, /two\.onnx: has 2 inputs \(a, b\).*exactly one image input/);
   await rejects({ upTo: 'nope' }, /hand\.onnx: has no value named "nope" to cut at/);
   await rejects({ preprocess: 'imagenet' }, /--preprocess must be one of caffe, tf, torch, clip, none/);
   await rejects({ base: 'mobilenet', preprocess: 'torch' }, /--preprocess applies to an ONNX base \(--base model\.onnx\), got --base mobilenet/);
