@@ -26,7 +26,7 @@ console.log(JSON.stringify({ exports: Object.keys(m).sort(), params: model.count
   assert.deepEqual(r.exports, [
     'CSVLogger', 'Classifier', 'EarlyStopping', 'FAMILIES', 'FAMILY_NAMES', 'HistoryRecorder', 'ModelCheckpoint', 'ProgressLogger',
     'RandomFlip', 'RandomRotation', 'RandomZoom', 'TRAIN_DEFAULTS', 'TerminateOnNaN', 'checkDataset', 'convnextTiny', 'efficientnetB0', 'evaluateRun', 'extractFeatures',
-    'formatCheckReport', 'formatSummary', 'imageDatasetFromDirectory', 'initBackend', 'loadBase', 'loadClassifier', 'loadSplitFeatures',
+    'formatCheckReport', 'formatSummary', 'imageDatasetFromDirectory', 'initBackend', 'loadBase', 'loadClassifier', 'loadOnnxFeatureBase', 'loadSplitFeatures',
     'mobilenet', 'mobilenetArchitecture', 'mobilenetV2', 'mobilenetV2Architecture', 'modelSummary', 'preprocessInput', 'resnet50', 'summarizeModel',
     'train', 'vgg16', 'vgg16Architecture',
   ]);

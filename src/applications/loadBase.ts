@@ -197,6 +197,9 @@ export async function loadBase(opts: LoadBaseOptions): Promise<ConvBase> {
   const size = normalizeSize(opts.imageSize);
   const base = opts.base;
   if (base === 'nsfwjs') return fromNsfwjs(size);
+  if (/\.onnx$/i.test(base.trim())) {
+    throw new UserError(`${base} is an ONNX model: tlkit runs it as a frozen base only (train --mode features or augment, extract, predict). Its layers cannot be loaded into tfjs to fine-tune or summarize; use a Keras family for that.`);
+  }
   if (existsSync(base)) {
     if (statSync(base).isDirectory() || base.endsWith('.json')) {
       if (opts.weights && opts.weights !== 'imagenet') throw new UserError(`--weights ${opts.weights} cannot be combined with the model folder ${base}, which brings its own weights.`);
@@ -212,6 +215,6 @@ export async function loadBase(opts: LoadBaseOptions): Promise<ConvBase> {
     return fromFamily(getFamily(base), opts, size); // getFamily raises the "unknown family" UserError
   }
   throw new UserError(
-    `The base ${base} does not exist. Expected a model family (${FAMILY_NAMES.join(', ')}), a tfjs model folder (with model.json), a Keras .h5 weights file, or nsfwjs.`,
+    `The base ${base} does not exist. Expected a model family (${FAMILY_NAMES.join(', ')}), a tfjs model folder (with model.json), a Keras .h5 weights file, an ONNX image model (.onnx), or nsfwjs.`,
   );
 }

@@ -14,39 +14,17 @@ import { preprocessInput } from '../applications/preprocess.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { exportToOnnx } from './onnx/export.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
-import { randomizeWeights } from '../testing/testModels.js';
-import { OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toModelInput } from './onnxBase.js';
+import { maxRelativeDiff as maxRel, randomizeWeights } from '../testing/testModels.js';
+import { HAND_BUILT_CONV, writeHandBuiltNchw } from '../testing/onnxModels.js';
+import { describePreprocess, isOnnxBasePath, OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toChannelsLast, toModelInput } from './onnxBase.js';
 
 await initBackend();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-onnxbase-'));
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
 
-function maxRel(a: Float32Array | number[], b: Float32Array | number[]): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
-
-/** A hand-built NCHW model, as torch.onnx writes them: pixel_values [N, 3, 8, 8] -> 1x1 Conv -> Relu -> GlobalAveragePool -> Flatten. */
 function handBuiltNchw(file: string): { w: number[][]; b: number[] } {
-  const w = [[0.5, -1, 2], [1, 1, -0.25]]; // [out][in]
-  const b = [0.1, -0.2];
-  const nodes = [
-    makeNode('Conv', ['pixel_values', 'W', 'B'], ['conv_out'], 'conv', { kernel_shape: [1, 1] }),
-    makeNode('Relu', ['conv_out'], ['relu_out'], 'relu'),
-    makeNode('GlobalAveragePool', ['relu_out'], ['pooled'], 'pool'),
-    makeNode('Flatten', ['pooled'], ['embeds'], 'flatten', { axis: 1 }),
-  ];
-  const graph = makeGraph(nodes, 'hand', [makeValueInfo('pixel_values', [null, 3, 8, 8])], [makeValueInfo('embeds', [null, 2])], [
-    makeTensor('W', [2, 3, 1, 1], Float32Array.from(w.flat())),
-    makeTensor('B', [2], Float32Array.from(b)),
-  ]);
-  fs.writeFileSync(file, encodeModel(makeModel(graph)));
-  return { w, b };
+  writeHandBuiltNchw(file);
+  return HAND_BUILT_CONV;
 }
 
 test('a hand-built NCHW graph: layout, size and hash from the file; torch preprocessing; cut at a named output', async () => {
@@ -149,10 +127,30 @@ test('files that cannot be a base are UserErrors that say why and what to do', (
   const two = makeGraph([makeNode('Add', ['a', 'b'], ['c'], 'add')], 'two', [makeValueInfo('a', [null, 3, 4, 4]), makeValueInfo('b', [null, 3, 4, 4])], [makeValueInfo('c', [null, 3, 4, 4])]);
   fs.writeFileSync(path.join(dir, 'two.onnx'), encodeModel(makeModel(two)));
   expectUserError(() => inspectOnnxBase(path.join(dir, 'two.onnx')), /has 2 inputs \(a, b\)/);
+  const external = makeTensor('W', [1], Float32Array.of(1));
+  external.dataLocation = 1;
+  const ext = makeGraph([makeNode('Mul', ['x', 'W'], ['y'], 'mul')], 'ext', [makeValueInfo('x', [null, 3, 4, 4])], [makeValueInfo('y', [null, 3, 4, 4])], [external]);
+  fs.writeFileSync(path.join(dir, 'ext.onnx'), encodeModel(makeModel(ext)));
+  expectUserError(() => inspectOnnxBase(path.join(dir, 'ext.onnx')), /ext\.onnx: keeps its weights in external data files\. .*save_as_external_data=False/);
   const open = makeGraph([makeNode('Relu', ['x'], ['y'], 'relu')], 'open', [makeValueInfo('x', [null, null, null, 3])], [makeValueInfo('y', [null, null, null, 3])]);
   fs.writeFileSync(path.join(dir, 'open.onnx'), encodeModel(makeModel(open)));
   expectUserError(() => inspectOnnxBase(path.join(dir, 'open.onnx')), /leaves its input size open.*--image-size/);
   const sized = inspectOnnxBase(path.join(dir, 'open.onnx'), { imageSize: [20, 24] }).info;
   assert.equal(sized.layout, 'NHWC');
   assert.deepEqual(sized.imageSize, [20, 24]);
+});
+
+test('describePreprocess names presets and writes other settings as keys parsePreprocess reads back; toChannelsLast', () => {
+  for (const name of Object.keys(PREPROCESS_PRESETS)) assert.equal(describePreprocess(parsePreprocess(name)), name);
+  const custom = parsePreprocess('scale=1/255,mean=0.5,std=0.5/0.25/0.5,order=bgr');
+  const text = describePreprocess(custom);
+  assert.equal(text, `scale=${1 / 255},mean=0.5,std=0.5/0.25/0.5,order=bgr`);
+  assert.deepEqual(parsePreprocess(text), custom);
+  assert.ok(isOnnxBasePath('models/vit.ONNX') && !isOnnxBasePath('mobilenet') && !isOnnxBasePath('weights.h5'));
+  // [1, 2, 1, 3] NCHW (2 channels, 1x3 pixels) -> [1, 1, 3, 2]
+  const nchw = { data: Float32Array.of(1, 2, 3, 10, 20, 30), shape: [1, 2, 1, 3] };
+  assert.deepEqual(toChannelsLast(nchw, 'NCHW'), { data: Float32Array.of(1, 10, 2, 20, 3, 30), shape: [1, 1, 3, 2] });
+  assert.equal(toChannelsLast(nchw, 'NHWC'), nchw);
+  const flat = { data: Float32Array.of(1, 2), shape: [1, 2] };
+  assert.equal(toChannelsLast(flat, 'NCHW'), flat);
 });

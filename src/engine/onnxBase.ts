@@ -6,7 +6,7 @@ import { OrtModel, type OrtOutput } from './ortRunner.js';
 
 // Any ONNX image model as a frozen conv base (timm, Hugging Face, torchvision exports...):
 // find its one image input, its layout and size, cut it at a named output, and feed it
-// RGB 0..255 images preprocessed as the model expects. Standalone: training plugs it in later.
+// RGB 0..255 images preprocessed as the model expects (`tlkit train --base model.onnx`).
 
 /** Per-channel preprocessing: y = (x * scale - mean) / std, channels in `channelOrder`, x in RGB 0..255. */
 export interface OnnxPreprocess {
@@ -61,6 +61,23 @@ export function parsePreprocess(text: string): OnnxPreprocess {
   return out;
 }
 
+/** The preset's name when `p` is one, else the keys form parsePreprocess reads back. */
+export function describePreprocess(p: OnnxPreprocess): string {
+  const same = (a: number[], b: number[]) => a.every((v, i) => v === b[i]);
+  const preset = (Object.keys(PREPROCESS_PRESETS) as OnnxPreprocessPreset[]).find((k) => {
+    const q = PREPROCESS_PRESETS[k];
+    return q.scale === p.scale && q.channelOrder === p.channelOrder && same(q.mean, p.mean) && same(q.std, p.std);
+  });
+  if (preset) return preset;
+  const nums = (v: number[]) => (v.every((x) => x === v[0]) ? String(v[0]) : v.join('/'));
+  return `scale=${p.scale},mean=${nums(p.mean)},std=${nums(p.std)},order=${p.channelOrder}`;
+}
+
+/** Whether a --base value names an ONNX file (by its extension). */
+export function isOnnxBasePath(base: string): boolean {
+  return /\.onnx$/i.test(base.trim());
+}
+
 export type OnnxLayout = 'NCHW' | 'NHWC';
 
 export interface OnnxBaseOptions {
@@ -84,6 +101,10 @@ export interface OnnxBaseInfo {
   outputName: string;
   layout: OnnxLayout;
   imageSize: [number, number];
+  /** The batch size the input fixes (torch.onnx exports without dynamic axes fix 1), or null. */
+  batch: number | null;
+  /** The cut asked for (--up-to), or null for the model's own first output. */
+  upTo: string | null;
   preprocess: OnnxPreprocess;
 }
 
@@ -113,6 +134,9 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
   }
   const graph = model.graph;
   if (!graph || !graph.node?.length) throw onnxError(file, 'holds no graph', 'Give a .onnx file with a model in it.');
+  if ((graph.initializer ?? []).some((t) => t.dataLocation === 1)) {
+    throw onnxError(file, 'keeps its weights in external data files', 'tlkit reads one self-contained .onnx: save it with its weights inside (onnx.save_model(model, path, save_as_external_data=False); models over 2 GB cannot be).');
+  }
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   if (inputs.length !== 1) {
@@ -168,7 +192,8 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
     bytes = encodeModel(model);
   }
   const preprocess = typeof opts.preprocess === 'object' ? opts.preprocess : PREPROCESS_PRESETS[opts.preprocess ?? 'none'];
-  return { info: { file, sha256, inputName: input.name ?? '', outputName, layout, imageSize, preprocess }, bytes };
+  const info: OnnxBaseInfo = { file, sha256, inputName: input.name ?? '', outputName, layout, imageSize, batch: d[0], upTo: opts.upTo ?? null, preprocess };
+  return { info, bytes };
 }
 
 /**
@@ -197,6 +222,25 @@ export function toModelInput(images: Float32Array, n: number, info: Pick<OnnxBas
   return out;
 }
 
+/**
+ * Rank-4 maps in channels-last order, as the head and the feature cache take them: the
+ * output of an NCHW model is read as NCHW and transposed; other outputs pass as they are.
+ */
+export function toChannelsLast(out: OrtOutput, layout: OnnxLayout): OrtOutput {
+  if (layout !== 'NCHW' || out.shape.length !== 4) return out;
+  const [n, c, h, w] = out.shape;
+  const hw = h * w;
+  const data = new Float32Array(out.data.length);
+  for (let b = 0; b < n; b++) {
+    const base = b * c * hw;
+    for (let ch = 0; ch < c; ch++) {
+      const src = base + ch * hw;
+      for (let p = 0; p < hw; p++) data[base + p * c + ch] = out.data[src + p];
+    }
+  }
+  return { data, shape: [n, h, w, c] };
+}
+
 /** An ONNX image model used as a frozen base: RGB 0..255 NHWC batches in, its (cut) output out. */
 export class OnnxBase {
   private constructor(
@@ -206,23 +250,64 @@ export class OnnxBase {
 
   static async load(file: string, opts: OnnxBaseOptions = {}): Promise<OnnxBase> {
     const { info, bytes } = inspectOnnxBase(file, opts);
+    return OnnxBase.open(info, bytes, opts.threads);
+  }
+
+  /** A session on what inspectOnnxBase returned (the bytes already cut). */
+  static async open(info: OnnxBaseInfo, bytes: Uint8Array, threads?: number): Promise<OnnxBase> {
     let model: OrtModel;
     try {
-      model = await OrtModel.create(bytes, { inputName: info.inputName, outputName: info.outputName, threads: opts.threads });
+      model = await OrtModel.create(bytes, { inputName: info.inputName, outputName: info.outputName, threads });
     } catch (e) {
-      throw onnxError(file, `cannot be loaded by ONNX Runtime (${(e as Error).message.split('\n')[0]})`, 'Check that the file is complete and uses standard ONNX operators.');
+      throw onnxError(info.file, `cannot be loaded by ONNX Runtime (${(e as Error).message.split('\n')[0]})`, 'Check that the file is complete and uses standard ONNX operators.');
     }
     return new OnnxBase(info, model);
   }
 
-  /** Features of `n` images (RGB 0..255, [n, H, W, 3] at the base's image size), in the model's output layout. */
+  /**
+   * The model's output for `n` images (RGB 0..255, [n, H, W, 3] at the base's image size),
+   * as it gives it; a model that fixes its batch size runs that many images at a time.
+   */
   async run(images: Float32Array, n: number): Promise<OrtOutput> {
     const [h, w] = this.info.imageSize;
-    const shape = this.info.layout === 'NCHW' ? [n, 3, h, w] : [n, h, w, 3];
-    return this.model.run(toModelInput(images, n, this.info), shape);
+    const step = this.info.batch ?? n;
+    const per = h * w * 3;
+    const parts: OrtOutput[] = [];
+    for (let start = 0; start < n; start += step) {
+      const k = Math.min(step, n - start);
+      if (k !== step && this.info.batch !== null) {
+        // the fixed batch is padded with empty images; their rows are dropped
+        const padded = new Float32Array(step * per);
+        padded.set(images.subarray(start * per, (start + k) * per));
+        const out = await this.runBatch(padded, step);
+        const row = out.data.length / step;
+        parts.push({ data: out.data.slice(0, k * row), shape: [k, ...out.shape.slice(1)] });
+      } else {
+        parts.push(await this.runBatch(images.subarray(start * per, (start + k) * per), k));
+      }
+    }
+    if (parts.length === 1) return parts[0];
+    const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      data.set(p.data, at);
+      at += p.data.length;
+    }
+    return { data, shape: [n, ...parts[0].shape.slice(1)] };
+  }
+
+  /** Features as the head takes them: run(), with rank-4 maps channels-last (see toChannelsLast). */
+  async features(images: Float32Array, n: number): Promise<OrtOutput> {
+    return toChannelsLast(await this.run(images, n), this.info.layout);
   }
 
   async dispose(): Promise<void> {
     await this.model.dispose();
+  }
+
+  private async runBatch(images: Float32Array, n: number): Promise<OrtOutput> {
+    const [h, w] = this.info.imageSize;
+    const shape = this.info.layout === 'NCHW' ? [n, 3, h, w] : [n, h, w, 3];
+    return this.model.run(toModelInput(images, n, this.info), shape);
   }
 }

@@ -4,12 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { initBackend } from '../engine/backend.js';
-import { buildOnnxModel } from '../engine/onnx/export.js';
 import { encodeModel } from '../engine/onnx/proto.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
 import type { RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readRun } from '../run/runDir.js';
+import { runOnnxModel } from '../run/runOnnx.js';
 import { tlkitVersion } from '../version.js';
 import { fileSystemIO, MODEL_JSON, readModelJson } from '../weights/tfjsFiles.js';
 import { browserPage } from './browserPage.js';
@@ -57,6 +57,8 @@ export interface ExportOptions {
   format: ExportFormat;
   out: string;
   quantize?: QuantizeMode;
+  /** A run trained on an ONNX base: where that file is now, when it moved (format onnx). */
+  base?: string;
 }
 
 export interface ExportResult {
@@ -180,6 +182,11 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   const run = await readRun(runDir);
   const meta = run.meta;
   const source = runPaths(runDir).model;
+  if (meta.onnxBase && format !== 'onnx') {
+    throw new UserError(
+      `${runDir} was trained on the ONNX base ${meta.onnxBase.file}, which a ${format === 'keras' ? 'Keras .h5' : format === 'tm' ? 'Teachable Machine' : 'tfjs'} model cannot hold (its model/ is the head alone). Export --format onnx: one ONNX graph with the base, its preprocessing and the head.`,
+    );
+  }
   const metadata = exportMetadata(meta, format, quantize);
   if (format === 'tm' && meta.imageSize[0] !== meta.imageSize[1]) {
     throw new UserError(`Teachable Machine models take square images, but ${runDir} was trained at ${meta.imageSize.join('x')}. Export --format tfjs instead.`);
@@ -187,19 +194,15 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   let files: string[] = [];
   await writeDirAtomic(out, async (dir) => {
     if (format === 'onnx') {
-      const model = await tfl.loadLayersModel(fileSystemIO(source));
-      try {
-        const { model: proto } = buildOnnxModel(model);
-        proto.docString = `tlkit ${tlkitVersion()} export of ${path.basename(path.resolve(runDir))}: NHWC float32 RGB 0..255 in, ${metadata.output.meaning}. See metadata_props.`;
-        proto.metadataProps = [
-          { key: 'labels', value: JSON.stringify(meta.classes) },
-          { key: 'image_size', value: JSON.stringify(meta.imageSize) },
-          { key: 'tlkit', value: JSON.stringify(metadata) },
-        ];
-        await writeFileAtomic(path.join(dir, ONNX_FILE), encodeModel(proto));
-      } finally {
-        model.dispose();
-      }
+      // an ONNX-base run: its base (checked against the recorded hash) stitched to the head
+      const proto = await runOnnxModel(runDir, meta, { base: opts.base });
+      proto.docString = `tlkit ${tlkitVersion()} export of ${path.basename(path.resolve(runDir))}: NHWC float32 RGB 0..255 in, ${metadata.output.meaning}. See metadata_props.`;
+      proto.metadataProps = [
+        { key: 'labels', value: JSON.stringify(meta.classes) },
+        { key: 'image_size', value: JSON.stringify(meta.imageSize) },
+        { key: 'tlkit', value: JSON.stringify(metadata) },
+      ];
+      await writeFileAtomic(path.join(dir, ONNX_FILE), encodeModel(proto));
     } else if (format === 'keras') {
       const { writeKerasModelH5 } = await import('./kerasModelH5.js');
       const model = await tfl.loadLayersModel(fileSystemIO(source));

@@ -1,14 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import { preprocessingLayer } from '../applications/preprocess.js';
-import type { ConvBase } from '../applications/loadBase.js';
 import { acquireLock, isProcessAlive } from '../io/lock.js';
 import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
 import { resolveDataDir, type DataDir } from '../data/splits.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { OrtModel } from '../engine/ortRunner.js';
 import { removeDeadTemporaries, writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
 import { markHandled } from '../io/markHandled.js';
 import {
@@ -24,6 +19,9 @@ import {
   type SplitMeta,
 } from './cache.js';
 import { NpyStreamWriter, writeNpy } from '../io/npy.js';
+import { featureKeyParts, openFrozenRunner, type FeatureBase, type FrozenRunner } from './frozenBase.js';
+
+export { frozenModel } from './frozenBase.js';
 
 export interface ExtractProgress {
   split: string;
@@ -38,7 +36,8 @@ export interface ExtractProgress {
 }
 
 export interface ExtractOptions {
-  base: ConvBase;
+  /** A tfjs conv base, or an ONNX file (loadOnnxFeatureBase). */
+  base: FeatureBase;
   /** Data folder: the book's layout (train/ validation/ test/ with class folders) or class folders directly. */
   data: string;
   /** Output folder for features (see featureCache.ts for the layout). */
@@ -48,7 +47,7 @@ export interface ExtractOptions {
   /** Images per ONNX Runtime call. Default 8. */
   batchSize?: number;
   skipBadImages?: boolean;
-  /** Cut the base after this layer (a frozen prefix); default the whole base. */
+  /** Cut a tfjs base after this layer (a frozen prefix); default the whole base. An ONNX base is cut when loaded. */
   upTo?: string;
   /** Splits to extract; default every split the data folder has. */
   splits?: string[];
@@ -114,7 +113,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
 
 async function extractLocked(
   opts: ExtractOptions,
-  base: ConvBase,
+  base: FeatureBase,
   imageSize: [number, number],
   batchSize: number,
   out: string,
@@ -125,6 +124,7 @@ async function extractLocked(
   await removeDeadTemporaries(out, isProcessAlive);
 
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
+  const keyParts = featureKeyParts(base, opts.upTo);
   const plans: Array<{ split: string; dataset: ImageDataset; key: string; dir: string; cached?: SplitMeta }> = [];
   for (const [split, splitDir] of available.filter(([s]) => wanted.includes(s))) {
     const dataset = await imageDatasetFromDirectory(splitDir, {
@@ -137,9 +137,7 @@ async function extractLocked(
       prefetch: 2,
     });
     const key = await computeCacheKey({
-      weightsHash: base.weightsHash,
-      cutLayer: opts.upTo ?? '',
-      preprocessing: base.preprocessing,
+      ...keyParts,
       imageSize,
       classNames: dataDir.classNames,
       skipBadImages: opts.skipBadImages ?? false,
@@ -152,7 +150,7 @@ async function extractLocked(
   }
 
   const todo = plans.filter((p) => !p.cached);
-  let runner: OrtModel | undefined;
+  let runner: FrozenRunner | undefined;
   let inferenceSeconds = 0;
   let imagesExtracted = 0;
   const results: ExtractedSplit[] = [];
@@ -160,14 +158,14 @@ async function extractLocked(
     if (todo.length) {
       // The manifest goes first, so no reader trusts it while splits are being replaced.
       await fsp.rm(path.join(out, MANIFEST), { force: true });
-      runner = await OrtModel.create(exportToOnnx(frozenModel(base, imageSize), { upTo: opts.upTo }), { threads: opts.threads });
+      runner = await openFrozenRunner(base, imageSize, { upTo: opts.upTo, threads: opts.threads });
     }
     const totalAll = todo.reduce((n, p) => n + p.dataset.size, 0);
     const progress = { doneAll: 0, totalAll, started: performance.now() };
     for (const plan of plans) {
       let meta = plan.cached;
       if (!meta) {
-        const r = await extractSplit(plan, runner as OrtModel, dataDir.root, dataDir.classNames, progress, opts.onProgress);
+        const r = await extractSplit(plan, runner as FrozenRunner, dataDir.root, dataDir.classNames, progress, opts.onProgress);
         meta = r.meta;
         inferenceSeconds += r.inferenceSeconds;
         imagesExtracted += meta.count;
@@ -191,7 +189,7 @@ async function extractLocked(
   const manifest: Manifest = {
     format: FEATURES_FORMAT,
     version: FEATURES_VERSION,
-    base: { family: base.family, source: base.source, weightsHash: base.weightsHash, cutLayer: opts.upTo ?? null },
+    base: { family: base.family, source: base.source, weightsHash: base.weightsHash, cutLayer: keyParts.cutLayer || null },
     preprocessing: base.preprocessing,
     imageSize,
     classNames: dataDir.classNames,
@@ -222,24 +220,9 @@ function sameManifest(previousText: string, next: Manifest): boolean {
   }
 }
 
-/**
- * The network ONNX Runtime runs: raw RGB input -> preprocessing layer -> base.
- * The preprocessing is a fixed 1x1 conv (Engineer A's preprocessingLayer), so the
- * exporter needs no special case.
- */
-export function frozenModel(base: ConvBase, imageSize: [number, number]): tfl.LayersModel {
-  const [h, w] = [base.model.inputs[0].shape[1], base.model.inputs[0].shape[2]];
-  if ((h !== null && h !== imageSize[0]) || (w !== null && w !== imageSize[1])) {
-    throw new UserError(`The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size (--image-size) or leave --image-size out.`);
-  }
-  const x = tfl.input({ shape: [imageSize[0], imageSize[1], 3], name: 'image' });
-  const pre = preprocessingLayer(base.preprocessing).apply(x) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: x, outputs: base.model.apply(pre) as tfl.SymbolicTensor, name: `${base.model.name}_frozen` });
-}
-
 async function extractSplit(
   plan: { split: string; dataset: ImageDataset; key: string; dir: string },
-  runner: OrtModel,
+  runner: FrozenRunner,
   dataRoot: string,
   classNames: string[],
   progress: { doneAll: number; totalAll: number; started: number },

@@ -109,3 +109,23 @@ export async function assembleFullModel(opts: AssembleOptions): Promise<tfl.Laye
   pre.dispose();
   return full;
 }
+
+/**
+ * The head alone as a standard tfjs model (features in, probabilities out; SeededDropout
+ * saved as Dropout): the saved model of a run whose base is an ONNX file.
+ */
+export async function standardHeadModel(head: tfl.LayersModel): Promise<tfl.LayersModel> {
+  const json = modelJson(head);
+  const topology = {
+    class_name: 'Model',
+    config: { ...json.config, layers: json.config.layers.map(standardizeLayer) },
+    keras_version: `tfjs-layers ${tfl.version_layers}`,
+    backend: 'tensor_flow.js',
+  };
+  const model = await tfl.models.modelFromJSON({ modelTopology: JSON.parse(JSON.stringify(topology)) } as unknown as tf.io.ModelJSON);
+  for (const layer of model.layers) {
+    const weights = head.getLayer(layer.name).getWeights();
+    if (weights.length > 0) layer.setWeights(weights);
+  }
+  return model;
+}

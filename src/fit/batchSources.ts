@@ -67,7 +67,7 @@ interface Prepared {
  */
 export function augmentedBatches(args: {
   dataset: ImageDataset;
-  frozen: OrtModel;
+  frozen: Pick<OrtModel, 'run'>;
   augmentation: AugmentationParams;
   numClasses: number;
   seed: number;

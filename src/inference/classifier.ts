@@ -1,13 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { decodeRgb, resizeDecoded } from '../data/decode.js';
 import { initBackend } from '../engine/backend.js';
 import type { Evaluation } from '../run/evaluation.js';
 import type { RunMeta } from '../run/meta.js';
-import { runPaths } from '../run/paths.js';
+import { encodeModel } from '../engine/onnx/proto.js';
 import { readRun } from '../run/runDir.js';
-import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { runOnnxModel } from '../run/runOnnx.js';
 import { checkRankOptions, evaluationFiles, rankScores, RunPredictor, scoreEvaluation, type ClassProbability, type RankOptions } from './predictor.js';
 
 /** An image for `predict`: a file path, the bytes of an image file, or RGB 0..255 pixels ([H, W, 3] or [N, H, W, 3]). */
@@ -31,7 +30,8 @@ export interface ClassifierPrediction {
  *   await clf.dispose();
  *
  * Inference runs the whole saved model (preprocessing + base + head) on ONNX Runtime,
- * at the run's own image size, with the same decoding and resizing as training.
+ * at the run's own image size, with the same decoding and resizing as training. A run
+ * trained on an ONNX base runs that file (checked against its recorded sha256) before its head.
  */
 export class Classifier {
   private constructor(
@@ -40,15 +40,11 @@ export class Classifier {
     private readonly predictor: RunPredictor,
   ) {}
 
-  static async load(runDir: string): Promise<Classifier> {
+  static async load(runDir: string, opts: LoadClassifierOptions = {}): Promise<Classifier> {
     await initBackend();
     const run = await readRun(runDir);
-    const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
-    try {
-      return new Classifier(runDir, run.meta, await RunPredictor.create(model, run.meta));
-    } finally {
-      model.dispose();
-    }
+    const onnx = encodeModel(await runOnnxModel(runDir, run.meta, { base: opts.base }));
+    return new Classifier(runDir, run.meta, await RunPredictor.fromOnnx(onnx, run.meta));
   }
 
   get classNames(): string[] {
@@ -119,7 +115,12 @@ export class Classifier {
   }
 }
 
+export interface LoadClassifierOptions {
+  /** A run trained on an ONNX base: the file where it is now, when it moved (checked against the recorded sha256). */
+  base?: string;
+}
+
 /** Load a trained run folder as a Classifier. */
-export function loadClassifier(runDir: string): Promise<Classifier> {
-  return Classifier.load(runDir);
+export function loadClassifier(runDir: string, opts: LoadClassifierOptions = {}): Promise<Classifier> {
+  return Classifier.load(runDir, opts);
 }

@@ -16,9 +16,16 @@ export type { RunEvaluation, FileResult } from '../run/evaluation.js';
 export async function evaluateRun(
   runDir: string,
   data: string,
-  opts: { batchSize?: number; save?: boolean; /** Leave out images that cannot be decoded, with a warning each (n counts the rest). */ skipBadImages?: boolean } = {},
+  opts: {
+    batchSize?: number;
+    save?: boolean;
+    /** Leave out images that cannot be decoded, with a warning each (n counts the rest). */
+    skipBadImages?: boolean;
+    /** A run trained on an ONNX base: the file where it is now (see loadClassifier). */
+    base?: string;
+  } = {},
 ): Promise<RunEvaluation> {
-  const classifier = await loadClassifier(runDir);
+  const classifier = await loadClassifier(runDir, { base: opts.base });
   let result: RunEvaluation;
   try {
     const listed = evaluationFiles(data, classifier.classNames);

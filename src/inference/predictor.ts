@@ -18,10 +18,17 @@ export class RunPredictor {
   private constructor(
     private readonly ort: OrtModel,
     readonly meta: RunMeta,
+    /** The batch size the graph fixes (an ONNX base exported with batch 1), or undefined. */
+    private readonly fixedBatch?: number,
   ) {}
 
   static async create(model: tfl.LayersModel, meta: RunMeta): Promise<RunPredictor> {
     return new RunPredictor(await OrtModel.create(exportToOnnx(model)), meta);
+  }
+
+  /** The run's whole model as ONNX bytes (runOnnxModel): RGB 0..255 NHWC in, probabilities out. */
+  static async fromOnnx(bytes: Uint8Array, meta: RunMeta): Promise<RunPredictor> {
+    return new RunPredictor(await OrtModel.create(bytes), meta, meta.onnxBase?.batch ?? undefined);
   }
 
   /** Class scores per image: [P(class 0), P(class 1), ...] (a sigmoid output p becomes [1-p, p]). */
@@ -41,6 +48,18 @@ export class RunPredictor {
 
   /** Class scores of `n` images already at the run's size: float32 NHWC RGB 0..255. */
   async scoresOfPixels(pixels: Float32Array, n: number): Promise<number[][]> {
+    const step = this.fixedBatch;
+    if (step !== undefined && n !== step) {
+      // a graph that fixes its batch size: that many images a call, the last call padded
+      const per = pixels.length / n;
+      const out: number[][] = [];
+      for (let start = 0; start < n; start += step) {
+        const chunk = new Float32Array(step * per);
+        chunk.set(pixels.subarray(start * per, Math.min(n, start + step) * per));
+        out.push(...(await this.scoresOfPixels(chunk, step)).slice(0, Math.min(step, n - start)));
+      }
+      return out;
+    }
     const [h, w] = this.meta.imageSize;
     const { data, shape } = await this.ort.run(pixels, [n, h, w, 3]);
     const k = shape[shape.length - 1];

@@ -118,6 +118,14 @@ function confusionTable(e: NonNullable<ReportInput['evaluation']>): string {
   return `<table class="confusion" id="confusion">${head}${body}${precision}</table>`;
 }
 
+/** The recorded ONNX base: file, hash, input and where the features come from (undefined for other bases). */
+export function describeOnnxBase(meta: RunMeta): string | undefined {
+  const b = meta.onnxBase;
+  if (!b) return undefined;
+  const batch = b.batch === null ? '' : `, batch ${b.batch}`;
+  return `${b.file}; sha256 ${b.sha256}; input ${b.inputName} (${b.layout} ${meta.imageSize.join('x')}${batch}); preprocessing ${meta.preprocessing}; features from ${b.outputName}${b.upTo ? ' (--up-to)' : ''}`;
+}
+
 export async function renderReport(input: ReportInput): Promise<string> {
   const { meta, history, evaluation } = input;
   const o = meta.options ?? {};
@@ -127,6 +135,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['Run dir', path.resolve(input.runDir)],
     ['Mode', meta.mode],
     ['Base', `${meta.baseSource} (${meta.baseFamily})`],
+    ['ONNX base', describeOnnxBase(meta)],
     ['Preprocessing', meta.preprocessing],
     ['Image size', meta.imageSize],
     ['Classes', meta.classes.join(', ')],
@@ -137,7 +146,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     // The head as the saved model has it (a fine-tuning run's comes from the run it started from).
     ['Head', input.model?.head ?? describeHeadSpec(meta.head ?? { units: Number(o.headUnits ?? 256), dropout: Number(o.dropout ?? 0.5), pooling: o.pooling === 'avg' ? 'avg' : 'flatten' }, meta)],
     ['Augmentation', describeAugmentation(meta)],
-    ['Model size', input.model ? `${megabytes(input.model.bytes)} (${input.model.params.toLocaleString('en-US')} parameters; model/ folder, float32)` : undefined],
+    ['Model size', input.model ? `${megabytes(input.model.bytes)} (${input.model.params.toLocaleString('en-US')} parameters; model/ folder, float32${meta.onnxBase ? ': the head alone, the ONNX base not counted' : ''})` : undefined],
     ['Seed', o.seed],
     ['Best epoch', best >= 0 ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''})` : 'none'],
     ['Finished', meta.finished ? 'yes' : meta.interrupted ? 'no (interrupted; resume with --resume)' : 'no'],

@@ -18,15 +18,37 @@ export interface HeadSpec {
   pooling: HeadPooling;
 }
 
+/**
+ * An ONNX file as the frozen base (`--base model.onnx`): what inference needs to find it
+ * again, check it is the same file, and run it as training did. model/ then holds the head only.
+ */
+export interface OnnxBaseRecord {
+  /** Absolute path of the .onnx file when training. */
+  file: string;
+  /** sha256 of its bytes: inference refuses a file whose hash differs. */
+  sha256: string;
+  inputName: string;
+  /** The output the features come from (the --up-to cut, or the model's first output). */
+  outputName: string;
+  /** --up-to as given, or null. */
+  upTo: string | null;
+  layout: 'NCHW' | 'NHWC';
+  /** The input's fixed batch size, or null when open. */
+  batch: number | null;
+  /** y = (x * scale - mean) / std on RGB 0..255, channels in channelOrder; `preprocessing` names it. */
+  preprocess: { scale: number; mean: [number, number, number]; std: [number, number, number]; channelOrder: 'rgb' | 'bgr' };
+}
+
 /** meta.json: everything evaluate/predict/report and --resume need to know about a run. */
 export interface RunMeta {
-  /** 2 since the single training driver (1: head options only inside `options`). */
+  /** 3 since ONNX bases (onnxBase); 2 since the single training driver (1: head options only inside `options`). */
   version: number;
   tool: 'tlkit';
   classes: string[];
   /** 'binary': one sigmoid output = P(classes[1]); 'categorical': softmax over classes. */
   labelMode: 'binary' | 'categorical';
-  preprocessing: PreprocessMode;
+  /** A Keras preprocessing mode; for an ONNX base, its --preprocess (a preset name or keys). */
+  preprocessing: PreprocessMode | string;
   /** [height, width] the model takes. */
   imageSize: [number, number];
   /** What --base was, and its family / description / weights hash. */
@@ -34,6 +56,8 @@ export interface RunMeta {
   baseFamily: string;
   baseSource: string;
   weightsHash?: string;
+  /** Set when the base is an ONNX file: model/ holds the head alone, and inference runs this file before it. */
+  onnxBase?: OnnxBaseRecord;
   /** The data folder, absolute (so that `tlkit report` works from any directory). */
   data?: string;
   mode: TrainMode;
@@ -62,7 +86,7 @@ export interface RunMeta {
   updatedAt: string;
 }
 
-export const META_VERSION = 2;
+export const META_VERSION = 3;
 
 export async function writeMeta(dir: string, meta: RunMeta): Promise<void> {
   const clean = { ...meta, updatedAt: new Date().toISOString() };
@@ -80,6 +104,9 @@ export async function readMeta(dir: string): Promise<RunMeta> {
   const missing = ['classes', 'preprocessing', 'imageSize', 'labelMode'].filter((k) => !(k in (meta ?? {})));
   if (missing.length > 0 || meta.tool !== 'tlkit') {
     throw new UserError(`${file} is not a tlkit run's meta.json (missing ${missing.join(', ') || 'tool: tlkit'}). Give the --out folder of \`tlkit train\`.`);
+  }
+  if (typeof meta.version === 'number' && meta.version > META_VERSION) {
+    throw new UserError(`${file} is from a newer tlkit (meta.json version ${meta.version}; this tlkit reads up to ${META_VERSION}). Update tlkit to use this run.`);
   }
   if (!meta.head) {
     // Version 1 kept the head's settings among the options only.

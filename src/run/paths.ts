@@ -3,7 +3,8 @@ import path from 'node:path';
 /**
  * A run folder, what `tlkit train --out DIR` writes and evaluate/predict/report read:
  *   model/          the best checkpoint: ONE tfjs layers model, RGB 0..255 in, preprocessing
- *                   + base + head, standard layers only (tf.loadLayersModel loads it in a browser)
+ *                   + base + head, standard layers only (tf.loadLayersModel loads it in a browser);
+ *                   with an ONNX base (meta.json onnxBase), the head alone, features in
  *   meta.json       classes, preprocessing, image size, base, mode, best epoch, options, timings
  *   history.json    Keras History (per-epoch loss/accuracy/val_loss/val_accuracy)
  *   log.csv         Keras CSVLogger columns

@@ -2,7 +2,7 @@ import { withAugmentationDefaults } from '../augment/params.js';
 import { featureBatches } from '../fit/batchSources.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
-import { augmentedTraining, cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, fullModelSaver, type WorkflowContext, type WorkflowResult } from './context.js';
+import { augmentedTraining, cachedFeatures, engineTrainer, fullModelSaver, headOptions, headSpec, loadFeatureBase, newFitLoop, runMeta, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's "feature extraction together with data augmentation":
@@ -14,7 +14,7 @@ import { augmentedTraining, cachedFeatures, engineTrainer, headOptions, headSpec
 export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowResult> {
   const { opts } = ctx;
   const augmentation = withAugmentationDefaults(ctx.resumed?.meta.augmentation ?? opts.augmentation);
-  const base = await loadRunBase(ctx);
+  const base = await loadFeatureBase(ctx);
   const numClasses = ctx.data.classNames.length;
   const loop = newFitLoop(ctx, runMeta(ctx, base, 'augment', headSpec(opts)));
   const { validation } = await cachedFeatures(ctx, base, ['validation']);

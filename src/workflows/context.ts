@@ -8,13 +8,13 @@ import { runPaths } from '../run/paths.js';
 import { imageDatasetFromDirectory, type ImageDataset } from '../data/imageDataset.js';
 import type { DataDir } from '../data/splits.js';
 import type { AugmentationParams } from '../augment/params.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { OrtModel } from '../engine/ortRunner.js';
+import { isOnnxBasePath, parsePreprocess } from '../engine/onnxBase.js';
 import { NotTrainableOnOrt, OrtTrainer } from '../engine/training/ortTrainer.js';
-import { extractFeatures, frozenModel, type ExtractProgress } from '../features/extract.js';
+import { extractFeatures, type ExtractProgress } from '../features/extract.js';
+import { featureKeyParts, isOnnxFeatureBase, loadOnnxFeatureBase, openFrozenRunner, type FeatureBase, type FrozenRunner, type OnnxFeatureBase } from '../features/frozenBase.js';
 import { augmentedBatches, type BatchSource } from '../fit/batchSources.js';
 import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
-import { assembleFullModel } from '../fit/assembleModel.js';
+import { assembleFullModel, standardHeadModel } from '../fit/assembleModel.js';
 import { FitLoop } from '../fit/fitLoop.js';
 import { headLabelMode, type HeadOptions } from '../fit/head.js';
 import { emptyHistory, type HistoryData } from '../run/history.js';
@@ -36,6 +36,8 @@ export interface WorkflowContext {
   log: (line: string) => void;
   /** The caller's own tfjs callbacks, run in every training phase. */
   callbacks?: tfl.Callback[];
+  /** The ONNX base (--base model.onnx), loaded and checked by train() before the run folder opens. */
+  onnxBase?: OnnxFeatureBase;
 }
 
 export interface WorkflowResult {
@@ -54,9 +56,39 @@ export function featureCacheDir(opts: TrainOptions): string {
 }
 
 /** `<base family>-<16 hex>`: a hash of the data folder and of what the features depend on in the base. */
-export function cacheFolderName(dataRoot: string, base: ConvBase): string {
-  const h = createHash('sha256').update(JSON.stringify([path.resolve(dataRoot), base.weightsHash, base.imageSize, base.preprocessing])).digest('hex');
+export function cacheFolderName(dataRoot: string, base: FeatureBase): string {
+  const k = featureKeyParts(base);
+  const parts = [path.resolve(dataRoot), k.weightsHash, base.imageSize, k.preprocessing, ...(k.cutLayer ? [k.cutLayer] : [])];
+  const h = createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   return `${base.family}-${h.slice(0, 16)}`;
+}
+
+/**
+ * The ONNX base the options name (--base model.onnx, --preprocess, --up-to, --image-size
+ * or the size of the run being resumed, `runSize`): read, hashed and checked once, before
+ * the run folder is touched.
+ */
+export function onnxBaseOfOptions(opts: TrainOptions, runSize?: [number, number]): OnnxFeatureBase {
+  const size: [number, number] | undefined = opts.imageSize !== undefined ? [opts.imageSize, opts.imageSize] : runSize;
+  return loadOnnxFeatureBase(opts.base, { preprocess: parsePreprocess(opts.preprocess ?? 'none'), upTo: opts.upTo, imageSize: size });
+}
+
+/**
+ * The base of a features or augment run: an ONNX file (--base model.onnx; a resumed run
+ * must find the same file), or a tfjs base (loadRunBase).
+ */
+export async function loadFeatureBase(ctx: WorkflowContext): Promise<FeatureBase> {
+  const { opts } = ctx;
+  if (!isOnnxBasePath(opts.base)) return loadRunBase(ctx);
+  const base = ctx.onnxBase ?? onnxBaseOfOptions(opts, ctx.resumed?.meta.imageSize);
+  const recorded = ctx.resumed?.meta.onnxBase;
+  if (recorded && recorded.sha256 !== base.weightsHash) {
+    throw new UserError(`--resume: ${opts.out} was trained on ${recorded.file} with sha256 ${recorded.sha256}, but ${opts.base} now has sha256 ${base.weightsHash}. Resume with the original file, or train anew in another out folder.`);
+  }
+  if (opts.verbose && opts.preprocess === undefined) {
+    ctx.log(`No --preprocess given: ${opts.base} gets RGB 0..255 pixels as they are ('none'). Pass the preprocessing it was trained with (e.g. --preprocess torch for torchvision/timm ImageNet models).`);
+  }
+  return base;
 }
 
 /** The run's conv base at the requested image size (or the size of the run it resumes or fine-tunes, `runSize`). */
@@ -106,7 +138,7 @@ export function recordedOptions(opts: TrainOptions): Record<string, unknown> {
 }
 
 /** meta.json of a new run, or the resumed run's own. */
-export function runMeta(ctx: WorkflowContext, base: ConvBase, mode: TrainMode, head: HeadSpec): RunMeta {
+export function runMeta(ctx: WorkflowContext, base: FeatureBase, mode: TrainMode, head: HeadSpec): RunMeta {
   const options = recordedOptions(ctx.opts);
   if (ctx.resumed) return { ...ctx.resumed.meta, options, timings: ctx.timings };
   return {
@@ -120,6 +152,7 @@ export function runMeta(ctx: WorkflowContext, base: ConvBase, mode: TrainMode, h
     baseFamily: base.family,
     baseSource: base.source,
     weightsHash: base.weightsHash,
+    ...(isOnnxFeatureBase(base) ? { onnxBase: onnxBaseRecord(base) } : {}),
     data: path.resolve(ctx.opts.data),
     mode,
     head,
@@ -134,24 +167,31 @@ export function runMeta(ctx: WorkflowContext, base: ConvBase, mode: TrainMode, h
   };
 }
 
-/** Writes the checkpoint: preprocess + base + head as one standard tfjs model. */
+/** What meta.json records of an ONNX base: inference finds, checks and runs it again from this. */
+function onnxBaseRecord(base: OnnxFeatureBase): NonNullable<RunMeta['onnxBase']> {
+  const { file, sha256, inputName, outputName, upTo, layout, batch, preprocess } = base.onnx.info;
+  return { file: path.resolve(file), sha256, inputName, outputName, upTo, layout, batch, preprocess };
+}
+
+/** Writes the checkpoint (the run's model/). */
 export interface FullModelSaver {
   save(dir: string): Promise<void>;
   dispose(): void;
 }
 
 /**
- * The checkpoint writer of one training phase. The full model is assembled once (for
- * VGG16 that is a quarter of a second: a whole model built from its JSON) and each later
- * save only copies the current base and head weights into it.
+ * The checkpoint writer of one training phase: preprocess + base + head as one standard
+ * tfjs model, or the head alone when the base is an ONNX file (meta.json's onnxBase). The
+ * full model is assembled once (for VGG16 a quarter of a second: a whole model built from
+ * its JSON); each later save copies the current base and head weights into it.
  */
-export function fullModelSaver(base: ConvBase, head: tfl.LayersModel): FullModelSaver {
+export function fullModelSaver(base: FeatureBase, head: tfl.LayersModel): FullModelSaver {
   let full: tfl.LayersModel | undefined;
   return {
     async save(dir) {
-      if (!full) full = await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
+      if (!full) full = isOnnxFeatureBase(base) ? await standardHeadModel(head) : await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
       else {
-        copyWeightsByName(base.model, full);
+        if (!isOnnxFeatureBase(base)) copyWeightsByName(base.model, full);
         copyWeightsByName(head, full);
       }
       await full.save(fileSystemIO(dir));
@@ -182,7 +222,7 @@ function progressPrinter(ctx: WorkflowContext): ((p: ExtractProgress) => void) |
  */
 export async function cachedFeatures(
   ctx: WorkflowContext,
-  base: ConvBase,
+  base: FeatureBase,
   splits: Array<'train' | 'validation'>,
   upTo?: string,
 ): Promise<{ train?: FeatureSplit; validation: FeatureSplit }> {
@@ -251,13 +291,13 @@ export function newFitLoop(ctx: WorkflowContext, meta: RunMeta, history = ctx.re
  */
 export async function augmentedTraining(
   ctx: WorkflowContext,
-  base: ConvBase,
+  base: FeatureBase,
   augmentation: AugmentationParams,
   timingKey: string,
   upTo?: string,
-): Promise<{ train: BatchSource; frozen: OrtModel }> {
+): Promise<{ train: BatchSource; frozen: FrozenRunner }> {
   const images = await trainingImages(ctx, base.imageSize);
-  const frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize), upTo ? { upTo } : {}));
+  const frozen = await openFrozenRunner(base, base.imageSize, { upTo });
   ctx.timings[timingKey] = 0;
   const train = augmentedBatches({
     dataset: images,

@@ -1,24 +1,24 @@
-import type { ConvBase } from '../applications/loadBase.js';
+import type { FeatureBase } from '../features/frozenBase.js';
 import { featureBatches } from '../fit/batchSources.js';
 import type { FitLoop, PhaseOutcome } from '../fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
 import { makeOptimizer } from '../fit/optimizer.js';
 import type { TrainState } from '../run/trainState.js';
-import { cachedFeatures, engineTrainer, headOptions, headSpec, loadRunBase, newFitLoop, runMeta, fullModelSaver, type WorkflowContext, type WorkflowResult } from './context.js';
+import { cachedFeatures, engineTrainer, fullModelSaver, headOptions, headSpec, loadFeatureBase, newFitLoop, runMeta, type WorkflowContext, type WorkflowResult } from './context.js';
 
 /**
  * The book's fast feature extraction: the frozen base runs once over train and
  * validation on ONNX Runtime (cached on disk), then the head trains on the features.
  */
 export async function featuresWorkflow(ctx: WorkflowContext): Promise<WorkflowResult> {
-  const base = await loadRunBase(ctx);
+  const base = await loadFeatureBase(ctx);
   const loop = newFitLoop(ctx, runMeta(ctx, base, 'features', headSpec(ctx.opts)));
   const outcome = await trainHeadOnFeatures(ctx, base, loop, 'features', ctx.resumed?.state);
   return { loop, ...outcome };
 }
 
 /** Train the head on cached features of `base` (features mode, and finetune's first phase). */
-export async function trainHeadOnFeatures(ctx: WorkflowContext, base: ConvBase, loop: FitLoop, phase: string, resume?: TrainState): Promise<PhaseOutcome> {
+export async function trainHeadOnFeatures(ctx: WorkflowContext, base: FeatureBase, loop: FitLoop, phase: string, resume?: TrainState): Promise<PhaseOutcome> {
   const { opts } = ctx;
   const numClasses = ctx.data.classNames.length;
   const { train, validation } = await cachedFeatures(ctx, base, ['train', 'validation']);

@@ -4,7 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { hashWeights } from '../applications/loadBase.js';
 import { withAugmentationDefaults } from '../augment/params.js';
-import type { OrtModel } from '../engine/ortRunner.js';
+import type { FrozenRunner } from '../features/frozenBase.js';
 import { featureBatches, type BatchSource } from '../fit/batchSources.js';
 import type { FitLoop } from '../fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
@@ -87,7 +87,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   const augment = opts.augment || Boolean(ctx.resumed?.meta.augmentation);
   const augmentation = augment ? withAugmentationDefaults(ctx.resumed?.meta.augmentation ?? opts.augmentation) : undefined;
   const cached = await cachedFeatures(ctx, base, augmentation ? ['validation'] : ['train', 'validation'], cut.cutLayer);
-  let frozen: OrtModel | undefined;
+  let frozen: FrozenRunner | undefined;
   let train: BatchSource;
   if (augmentation) {
     ({ train, frozen } = await augmentedTraining(ctx, base, augmentation, 'frozenPrefixSeconds', cut.cutLayer));

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { isOnnxBasePath, parsePreprocess } from '../engine/onnxBase.js';
 import { FLIP_CHOICES, type AugmentationParams } from '../augment/params.js';
 import type { HistoryData } from '../run/history.js';
 import type { HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
@@ -24,8 +25,12 @@ export const HEAD_ENGINES: readonly HeadEngine[] = ['tfjs', 'ort'];
 export interface TrainOptions {
   /** Data dir: train/validation/(test/) with class folders, or class folders directly (then validationSplit). */
   data: string;
-  /** Conv base: family name, tfjs model dir, .h5 file or 'nsfwjs' (see loadBase). */
+  /** Conv base: family name, tfjs model dir, .h5 file or 'nsfwjs' (see loadBase), or an ONNX image model (a .onnx file: features and augment modes). */
   base: string;
+  /** ONNX base: its preprocessing, a preset (caffe, tf, torch, clip, none) or keys "scale=1/255,mean=...,std=...,order=rgb". Default none. */
+  preprocess?: string;
+  /** ONNX base: cut it at this node output (default: the model's first output). */
+  upTo?: string;
   /** 'imagenet' | 'none' | a weights file; undefined = the base's default. */
   weights?: string;
   /** Default 'features'. */
@@ -169,6 +174,7 @@ export function validateTrainOptions(o: TrainOptions, naming: OptionNaming): voi
       throw new UserError(`${name(r.key)} must be ${kind} ${range}, got ${JSON.stringify(v)}. ${naming === 'cli' ? `Pass e.g. ${name(r.key)} ${r.example}` : `Use e.g. ${r.key}: ${r.example}`}.`);
     }
   }
+  checkOnnxBaseOptions(o, naming);
   // Options of another mode would be ignored silently; say so instead.
   for (const key of ['from', 'unfreeze'] as const) {
     if (o[key] !== undefined && o.mode !== 'finetune') {
@@ -191,6 +197,27 @@ export function validateTrainOptions(o: TrainOptions, naming: OptionNaming): voi
       throw new UserError(`${naming === 'cli' ? `--augment-${k}` : `augmentation.${k}`} must be a number from 0 to 1, got ${JSON.stringify(v)}.`);
     }
   }
+}
+
+/** --preprocess and --up-to belong to an ONNX base, which is frozen: features and augment modes only. */
+function checkOnnxBaseOptions(o: TrainOptions, naming: OptionNaming): void {
+  const name = (k: string) => optionName(k, naming);
+  if (!isOnnxBasePath(o.base)) {
+    for (const key of ['preprocess', 'upTo'] as const) {
+      if (o[key] !== undefined) {
+        throw new UserError(`${name(key)} applies to an ONNX base (${name('base')} model.onnx), got ${name('base')} ${o.base}, whose preprocessing and layers tlkit knows. Drop ${name(key)}.`);
+      }
+    }
+    return;
+  }
+  if (o.mode === 'finetune') {
+    throw new UserError(
+      `${name('mode')} finetune cannot train an ONNX base (${o.base}): its graph is frozen, only the head on it trains. Use ${name('mode')} features or augment with it, or fine-tune a Keras family (${name('base')} resnet50, efficientnet_b0, convnext_tiny, mobilenet_v2, ...).`,
+    );
+  }
+  if (o.weights !== undefined) throw new UserError(`${name('weights')} cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop ${name('weights')}.`);
+  if (o.preprocess !== undefined) parsePreprocess(o.preprocess);
+  if (o.upTo !== undefined && (typeof o.upTo !== 'string' || o.upTo.trim() === '')) throw new UserError(`${name('upTo')} must name a node output of ${o.base}, got ${JSON.stringify(o.upTo)}.`);
 }
 
 export interface TrainResult {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { resolveDataDir, type DataDir } from '../data/splits.js';
 import { initBackend } from '../engine/backend.js';
+import { isOnnxBasePath } from '../engine/onnxBase.js';
 import { registerWasmGradientKernels } from '../engine/gradients/index.js';
 import { ensureWritableDir } from '../io/writableDir.js';
 import { emptyHistory } from '../run/history.js';
@@ -13,7 +14,7 @@ import { readHistory } from '../run/runDir.js';
 import { RunWriter } from '../run/runFolder.js';
 import { loadTrainState } from '../run/trainState.js';
 import { augmentWorkflow } from './augment.js';
-import { featureCacheDir, type WorkflowContext, type WorkflowResult } from './context.js';
+import { featureCacheDir, onnxBaseOfOptions, type WorkflowContext, type WorkflowResult } from './context.js';
 import { featuresWorkflow } from './features.js';
 import { finetuneWorkflow } from './finetune.js';
 import { optionName, validateTrainOptions, withTrainDefaults, type OptionNaming, type TrainOptions, type TrainOptionsInput, type TrainResult } from './options.js';
@@ -53,6 +54,7 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
   if (opts.resume && !existsSync(runPaths(opts.out).meta) && !existsSync(runPaths(opts.out).replaced)) {
     throw new UserError(`${optionName('resume', naming)}: ${opts.out} holds no run to continue (no meta.json). Drop ${optionName('resume', naming)} to start a new run there.`);
   }
+  const onnxBase = isOnnxBasePath(opts.base) ? onnxBaseOfOptions(opts, opts.resume ? await recordedImageSize(opts.out) : undefined) : undefined;
   // Fine-tuning a run in its own folder continues it: nothing is set aside.
   const inPlace = opts.from !== undefined && path.resolve(opts.from) === path.resolve(opts.out);
   const run = await RunWriter.open(opts.out, { resume: opts.resume || inPlace, log, flag: optionName('out', naming) });
@@ -61,13 +63,22 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
     await initBackend();
     registerWasmGradientKernels();
     const timings: Record<string, number> = { ...(resumed?.meta.timings ?? {}) };
-    const result = await MODES[opts.mode]({ opts, data, run, resumed, timings, log, callbacks: hooks.callbacks });
+    const result = await MODES[opts.mode]({ opts, data, run, resumed, timings, log, callbacks: hooks.callbacks, onnxBase });
     const outcome = { interrupted: result.interrupted, stoppedEarly: result.stoppedEarly };
     await result.loop.finish(outcome);
     const { meta, history } = result.loop;
     return { runDir: opts.out, bestEpoch: meta.bestEpoch, bestValue: meta.bestValLoss ?? NaN, history, ...outcome, timings: meta.timings };
   } finally {
     await run.close();
+  }
+}
+
+/** The image size meta.json of the run in `out` records, if it can be read. */
+async function recordedImageSize(out: string): Promise<[number, number] | undefined> {
+  try {
+    return (await readMeta(out)).imageSize;
+  } catch {
+    return undefined;
   }
 }
 
@@ -91,6 +102,9 @@ async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionN
     throw new UserError(`${optionName('from', naming)} ${from}: not a finished tlkit run (expected ${p.meta} and ${p.model}/model.json). Give the out folder of a \`tlkit train\` run.`);
   }
   return readMeta(from).then((meta) => {
+    if (meta.onnxBase) {
+      throw new UserError(`${optionName('from', naming)} ${from} was trained on the ONNX base ${meta.onnxBase.file}, a frozen graph that cannot be fine-tuned. Fine-tune a run trained on a Keras family (e.g. ${optionName('base', naming)} resnet50).`);
+    }
     if (meta.classes.join('\n') !== data.classNames.join('\n')) {
       throw new UserError(`${optionName('from', naming)} ${from} was trained on classes [${meta.classes.join(', ')}], the data has [${data.classNames.join(', ')}]. Use the run trained on this data.`);
     }

@@ -29,10 +29,11 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per ONNX Runtime call', '16')
     .option('--json', 'print one JSON object: accuracy, loss, n, classes, confusion, then per class (in class order) precision, recall, f1, support')
     .option('--skip-bad-images', 'leave out images that cannot be decoded, with a warning each (n counts the images evaluated)')
-    .action(async (o: { model: string; data: string; batchSize: string; json?: boolean; skipBadImages?: boolean }) => {
+    .option('--base <model.onnx>', 'a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run\'s)')
+    .action(async (o: { model: string; data: string; batchSize: string; json?: boolean; skipBadImages?: boolean; base?: string }) => {
       const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' });
       const { evaluateRun } = await import('../../inference/evaluate.js');
-      const e = await evaluateRun(o.model, o.data, { batchSize, skipBadImages: Boolean(o.skipBadImages) });
+      const e = await evaluateRun(o.model, o.data, { batchSize, skipBadImages: Boolean(o.skipBadImages), base: o.base });
       const left = e.skipped?.length ?? 0;
       if (left) process.stderr.write(`tlkit: ${left} unreadable image${left > 1 ? 's' : ''} left out; evaluated ${e.n}.\n`);
       if (o.json) {

@@ -2,9 +2,12 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { parseImageSizeOption, parseIntOption } from '../parseOptions.js';
 import { ensureWritableDir } from '../../io/writableDir.js';
+import { UserError } from '../../errors.js';
 import { initBackend } from '../../engine/backend.js';
 import { loadBase } from '../../applications/loadBase.js';
+import { isOnnxBasePath, parsePreprocess } from '../../engine/onnxBase.js';
 import { extractFeatures, type ExtractProgress } from '../../features/extract.js';
+import { loadOnnxFeatureBase, type FeatureBase } from '../../features/frozenBase.js';
 
 /**
  * Progress on stderr: a live bar with images/s and ETA on a terminal, otherwise
@@ -48,26 +51,53 @@ function progressReporter(enabled: boolean): { update(p: ExtractProgress): void;
   };
 }
 
+interface ExtractArgs {
+  base: string;
+  weights?: string;
+  preprocess?: string;
+  data: string;
+  out: string;
+  imageSize?: string;
+  batchSize: string;
+  upTo?: string;
+  skipBadImages?: boolean;
+  json?: boolean;
+}
+
+/** The base --base names: an ONNX file (with --preprocess, cut at --up-to) or a tfjs base. */
+async function extractBase(o: ExtractArgs, size: number | undefined): Promise<FeatureBase> {
+  if (isOnnxBasePath(o.base)) {
+    if (o.weights !== undefined) throw new UserError(`--weights cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop --weights.`);
+    const base = loadOnnxFeatureBase(o.base, { preprocess: parsePreprocess(o.preprocess ?? 'none'), upTo: o.upTo, imageSize: size ? [size, size] : undefined });
+    if (o.preprocess === undefined) process.stderr.write(`tlkit: note: no --preprocess given: ${o.base} gets RGB 0..255 pixels as they are ('none'). Pass the preprocessing it was trained with (e.g. --preprocess torch).\n`);
+    return base;
+  }
+  if (o.preprocess !== undefined) throw new UserError(`--preprocess applies to an ONNX base (--base model.onnx), got --base ${o.base}, whose preprocessing tlkit knows. Drop --preprocess.`);
+  await initBackend();
+  return loadBase({ base: o.base, weights: o.weights, imageSize: size ? [size, size] : undefined });
+}
+
 /** `tlkit extract`: run the frozen conv base over every split on ONNX Runtime and cache features + labels as .npy. */
 export function register(program: Command): void {
   program
     .command('extract')
     .description('Extract features of every split (train/validation/test) with a frozen conv base on ONNX Runtime; write .npy features + labels and a JSON manifest, reused while data and base are unchanged.')
-    .requiredOption('--base <base>', 'conv base: a family (vgg16, mobilenet, mobilenet_v2), a tfjs model folder, a Keras .h5 file, or nsfwjs')
+    .requiredOption('--base <base>', 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), a tfjs model folder, a Keras .h5 file, nsfwjs, or an ONNX image model (model.onnx)')
     .option('--weights <weights>', 'imagenet, none (random), or a Keras .h5 weights file (default for a family: imagenet, downloaded once and cached)')
+    .option('--preprocess <p>', 'ONNX base: caffe | tf | torch | clip | none, or keys "scale=1/255,mean=...,std=...,order=rgb" (default none: RGB 0..255)')
     .requiredOption('--data <dir>', 'data folder: train/, validation/, test/ with class folders, or class folders directly')
     .requiredOption('--out <dir>', 'output folder for the features')
     .option('--image-size <N>', "resize images to N x N (default: the base's size)")
     .option('--batch-size <N>', 'images per ONNX Runtime call', '8')
-    .option('--up-to <layer>', 'cut the base after this layer (default: the whole base)')
+    .option('--up-to <layer>', 'cut the base after this layer (an ONNX base: at this node output; default: the whole base)')
     .option('--skip-bad-images', 'skip unreadable images (listed in meta.json) instead of stopping')
     .option('--json', 'print the result as one JSON object on stdout')
-    .action(async (o: { base: string; weights?: string; data: string; out: string; imageSize?: string; batchSize: string; upTo?: string; skipBadImages?: boolean; json?: boolean }) => {
+    .action(async (o: ExtractArgs) => {
       const size = parseImageSizeOption(o.imageSize);
       const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '8' })!;
       ensureWritableDir('--out', o.out, { keep: false });
-      await initBackend();
-      const base = await loadBase({ base: o.base, weights: o.weights, imageSize: size ? [size, size] : undefined });
+      const base = await extractBase(o, size);
+      const onnx = isOnnxBasePath(o.base);
       const progress = progressReporter(!o.json || process.stderr.isTTY);
       // Each split is written atomically and cached on its own, so an interrupted
       // extraction loses only the split in progress: say so rather than die silently.
@@ -84,9 +114,10 @@ export function register(program: Command): void {
           base,
           data: o.data,
           out: o.out,
-          imageSize: size ? [size, size] : undefined,
+          // an ONNX base is loaded at its size and cut already
+          imageSize: size && !onnx ? [size, size] : undefined,
           batchSize,
-          upTo: o.upTo,
+          upTo: onnx ? undefined : o.upTo,
           skipBadImages: o.skipBadImages,
           onProgress: (p) => progress.update(p),
         });

@@ -99,7 +99,8 @@ export function register(program: Command): void {
     .option('--threshold <p>', 'two-class models: predict the second class (the sigmoid output) when its probability is >= p (default: the most probable class)')
     .option('--skip-bad-images', 'skip files that cannot be decoded, with a warning each, instead of stopping')
     .option('--follow-links', 'also search symlinked folders inside the given folders (a loop is followed once)')
-    .action(async (inputs: string[], o: { model: string; json?: boolean; format?: string; topK?: string; threshold?: string; skipBadImages?: boolean; followLinks?: boolean }) => {
+    .option('--base <model.onnx>', 'a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run\'s)')
+    .action(async (inputs: string[], o: { model: string; json?: boolean; format?: string; topK?: string; threshold?: string; skipBadImages?: boolean; followLinks?: boolean; base?: string }) => {
       const format = parseFormat(o.format, o.json);
       const topK = parseIntOption('--top-k', o.topK, { min: 1, example: '3' });
       const threshold = parseNumberOption('--threshold', o.threshold, { min: 0, max: 1, minInclusive: true, example: '0.5' });
@@ -107,7 +108,7 @@ export function register(program: Command): void {
       const { BadImageError } = await import('../../data/decode.js');
       const { loadClassifier } = await import('../../inference/classifier.js');
       const { checkRankOptions, rankScores } = await import('../../inference/predictor.js');
-      const classifier = await loadClassifier(o.model);
+      const classifier = await loadClassifier(o.model, { base: o.base });
       let skipped = 0;
       let total = 0;
       try {

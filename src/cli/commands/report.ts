@@ -7,7 +7,7 @@ import { parseIntOption } from '../parseOptions.js';
  * Build <run>/report.html. The evaluation comes from --data when given, else from the
  * last `tlkit evaluate` (evaluation.json), else from the test/ split of the training data.
  */
-export async function buildReport(runDir: string, opts: { data?: string; top?: number; log?: (l: string) => void } = {}): Promise<string> {
+export async function buildReport(runDir: string, opts: { data?: string; top?: number; base?: string; log?: (l: string) => void } = {}): Promise<string> {
   const { readRun } = await import('../../run/runDir.js');
   const { readEvaluationFile } = await import('../../run/evaluation.js');
   const { runPaths } = await import('../../run/paths.js');
@@ -26,7 +26,7 @@ export async function buildReport(runDir: string, opts: { data?: string; top?: n
     // --data given: evaluate on it, so that a wrong path is an error rather than a report without evaluation.
     if (data && (opts.data || (existsSync(data) && resolveDataDir(data).splits.test))) {
       opts.log?.(`Evaluating on ${data} ...`);
-      evaluation = await evaluateRun(runDir, data);
+      evaluation = await evaluateRun(runDir, data, { base: opts.base });
     } else if (data && !existsSync(data)) {
       evaluationNote = `Not evaluated: the training data folder ${data} no longer exists${run.meta.data ? ' (moved or deleted)' : ` (recorded as typed when training, relative to that directory; this run predates absolute data paths)`}. Run \`tlkit report ${runDir} --data DIR\` with the labelled images where they are now.`;
     } else {
@@ -45,8 +45,9 @@ export function register(program: Command): void {
     .argument('<run dir>', 'the --out folder of tlkit train')
     .option('--data <dir>', 'labelled images to evaluate on (default: the last `tlkit evaluate`, else the test/ split of the training data)')
     .option('--top <n>', 'how many confidently wrong images to show', '12')
-    .action(async (runDir: string, o: { data?: string; top: string }) => {
-      const file = await buildReport(runDir, { data: o.data, top: parseIntOption('--top', o.top, { min: 0, example: '12' }), log: (l) => process.stderr.write(`${l}\n`) });
+    .option('--base <model.onnx>', 'a run trained on an ONNX base: where that file is now, if it moved (for the evaluation)')
+    .action(async (runDir: string, o: { data?: string; top: string; base?: string }) => {
+      const file = await buildReport(runDir, { data: o.data, top: parseIntOption('--top', o.top, { min: 0, example: '12' }), base: o.base, log: (l) => process.stderr.write(`${l}\n`) });
       process.stdout.write(`Report: ${path.resolve(file)}\n`);
     });
 }

@@ -10,6 +10,8 @@ interface TrainArgs {
   data: string;
   base: string;
   weights?: string;
+  preprocess?: string;
+  upTo?: string;
   mode: string;
   out: string;
   epochs?: string;
@@ -50,6 +52,8 @@ export function toTrainOptions(a: TrainArgs): TrainOptionsInput {
     data: a.data,
     base: a.base,
     weights: a.weights,
+    preprocess: a.preprocess,
+    upTo: a.upTo,
     mode: a.mode as TrainMode,
     out: a.out,
     epochs: parseIntOption('--epochs', a.epochs, { min: 1, example: '20' }),
@@ -102,14 +106,18 @@ export function interruptController(out: string): { signal: AbortSignal; dispose
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
 }
 
-export function describeResult(r: TrainResult, out: string): string {
+export function describeResult(r: TrainResult, out: string, onnxBase?: string): string {
   const h = r.history.history;
   const lines: string[] = [];
   if (r.bestEpoch >= 0) {
     const acc = h.val_accuracy?.[r.history.epoch.indexOf(r.bestEpoch)];
     const num = (v: number) => (Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2));
     lines.push(`Best epoch ${r.bestEpoch + 1}: val_loss ${num(r.bestValue)}${acc !== undefined ? `, val_accuracy ${num(acc)}` : ''}.`);
-    lines.push(`Model (best checkpoint, base + head, tfjs format): ${runPaths(out).model}`);
+    lines.push(
+      onnxBase
+        ? `Model (best checkpoint, the head alone, tfjs format; predict runs ${onnxBase} before it): ${runPaths(out).model}`
+        : `Model (best checkpoint, base + head, tfjs format): ${runPaths(out).model}`,
+    );
   } else {
     lines.push('No checkpoint was saved (no epoch finished).');
   }
@@ -167,8 +175,10 @@ export function register(program: Command): void {
     .command('train')
     .description('Train a classifier on a pretrained conv base (features: cached features + head; augment: augmentation + frozen base; finetune: unfreeze the top of the base).')
     .requiredOption('--data <dir>', 'data folder: train/ validation/ (test/) with class folders, or class folders directly (with --validation-split)')
-    .requiredOption('--base <base>', 'conv base: vgg16, mobilenet, mobilenet_v2, nsfwjs, a tfjs model folder or a Keras .h5 file')
+    .requiredOption('--base <base>', 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), nsfwjs, a tfjs model folder, a Keras .h5 file, or an ONNX image model (model.onnx: features and augment modes)')
     .option('--weights <w>', 'imagenet | none | a Keras .h5 weights file (default for a family: imagenet, downloaded once and cached)')
+    .option('--preprocess <p>', 'ONNX base: caffe | tf | torch | clip | none, or keys "scale=1/255,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,order=rgb" (default none: RGB 0..255)')
+    .option('--up-to <node>', 'ONNX base: cut it at this node output (default: its first output)')
     .option('--mode <mode>', 'features | augment | finetune', 'features')
     .requiredOption('--out <run dir>', 'where to write the run (model, meta.json, history.json, log.csv, plots)')
     .option('--epochs <n>', 'epochs (default 20)')
@@ -199,6 +209,7 @@ export function register(program: Command): void {
       const options = toTrainOptions(a);
       const { train } = await import('../../workflows/train.js');
       const interrupt = interruptController(options.out);
+      const onnxBase = /\.onnx$/i.test(options.base.trim()) ? options.base : undefined;
       try {
         const write = (l: string) => process.stdout.write(l);
         const callbacks = a.json ? [await jsonProgress(options.out, write)] : [];
@@ -206,9 +217,9 @@ export function register(program: Command): void {
         if (a.json) {
           const end = { event: 'end', bestEpoch: result.bestEpoch + 1, bestValLoss: Number.isFinite(result.bestValue) ? result.bestValue : null, model: runPaths(options.out).model, interrupted: Boolean(result.interrupted) };
           write(`${JSON.stringify(end)}\n`);
-          process.stderr.write(`${describeResult(result, options.out)}\n`);
+          process.stderr.write(`${describeResult(result, options.out, onnxBase)}\n`);
         } else {
-          process.stdout.write(`${describeResult(result, options.out)}\n`);
+          process.stdout.write(`${describeResult(result, options.out, onnxBase)}\n`);
         }
         if (result.interrupted) process.exitCode = 130;
       } finally {
