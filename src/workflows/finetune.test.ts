@@ -164,7 +164,7 @@ for (const base of ['vgg16', 'mobilenet'] as const) {
     for (const engine of ['ort', 'tfjs'] as const) {
       const lines: string[] = [];
       const out = path.join(root, `parity-${base}-${engine}`);
-      await train(await options(out, { base, from: headRun, dropout: 0, learningRate: 1e-3, epochs: 3, engine, verbose: 1 }), { log: (l) => lines.push(l) });
+      await train(await options(out, { base, from: headRun, dropout: 0, learningRate: 1e-4, epochs: 3, engine, verbose: 1 }), { log: (l) => lines.push(l) });
       const said = lines.join('\n');
       if (engine === 'ort') {
         assert.match(said, /train on ONNX Runtime/, said);

@@ -14,18 +14,20 @@ import type { OptimizerSpec } from './trainingOps.js';
  * `state` holds the slots as optimizerState() lists them: rms per parameter | all m, then all v | none.
  */
 export function applyUpdate(o: OptimizerSpec, params: Float32Array[], grads: Float32Array[], state: Float32Array[], adam?: { c1: number; c2: number }): void {
+  // Every operation rounded to float32 (Math.fround), in the order the graph and tfjs apply
+  // them: float64 intermediates drift from the tfjs path's curve over a few hundred steps.
+  const f = Math.fround;
   params.forEach((w, p) => {
     const g = grads[p];
     switch (o.kind) {
       case 'rmsprop': {
         const v = state[p];
-        const { learningRate: lr, rho, epsilon: eps } = o;
-        const keep = 1 - rho;
+        const [lr, rho, keep, eps] = [f(o.learningRate), f(o.rho), f(1 - o.rho), f(o.epsilon)];
         for (let i = 0; i < w.length; i++) {
           const gi = g[i];
-          const vi = rho * v[i] + keep * gi * gi;
+          const vi = f(f(v[i] * rho) + f(f(gi * gi) * keep));
           v[i] = vi;
-          w[i] -= (lr * gi) / Math.sqrt(vi + eps);
+          w[i] = f(w[i] - f(f(gi * lr) / f(Math.sqrt(f(vi + eps)))));
         }
         return;
       }
@@ -33,21 +35,22 @@ export function applyUpdate(o: OptimizerSpec, params: Float32Array[], grads: Flo
         if (!adam) throw new Error('applyUpdate: Adam needs its bias corrections');
         const m = state[p];
         const v = state[params.length + p];
-        const { learningRate: lr, beta1, beta2, epsilon: eps } = o;
-        const { c1, c2 } = adam;
+        const [minusLr, b1, keep1, b2, keep2, eps] = [f(-o.learningRate), f(o.beta1), f(1 - o.beta1), f(o.beta2), f(1 - o.beta2), f(o.epsilon)];
+        const [c1, c2] = [f(adam.c1), f(adam.c2)];
         for (let i = 0; i < w.length; i++) {
           const gi = g[i];
-          const mi = beta1 * m[i] + (1 - beta1) * gi;
-          const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+          const mi = f(f(m[i] * b1) + f(gi * keep1));
+          const vi = f(f(v[i] * b2) + f(f(gi * gi) * keep2));
           m[i] = mi;
           v[i] = vi;
-          w[i] -= (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+          const ratio = f(f(mi / c1) / f(f(Math.sqrt(f(vi / c2))) + eps));
+          w[i] = f(f(ratio * minusLr) + w[i]);
         }
         return;
       }
       case 'sgd': {
-        const lr = o.learningRate;
-        for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+        const minusLr = f(-o.learningRate);
+        for (let i = 0; i < w.length; i++) w[i] = f(f(minusLr * g[i]) + w[i]);
         return;
       }
     }
