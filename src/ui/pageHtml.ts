@@ -10,6 +10,7 @@ export function pageHtml(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tlkit ui</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/vendor/uPlot.min.css">
 <script src="/vendor/tf.min.js"></script>
 <script type="importmap">{ "imports": { "uplot": "/vendor/uPlot.esm.js" } }</script>

@@ -55,10 +55,22 @@ function showData(d: DataState): void {
   byId('data-counts').replaceChildren(
     table(['class', ...splits], s.classNames.map((c) => [c, ...s.splits.map((x) => String(x.counts[c] ?? 0))]).concat([['total', ...s.splits.map((x) => String(x.total))]]), { id: 'counts' }),
   );
+  // check-data's problems, one line a kind (a dataset of small images has one 'tiny' per file), each file linked.
+  const kinds = [...new Set(s.problems.map((p) => p.kind))];
   byId('problems').replaceChildren(
-    ...s.problems.map((p) =>
-      el('li', { 'data-kind': p.kind }, `${p.kind}: ${p.message} `, ...p.files.slice(0, 5).flatMap((f) => [el('a', { href: f.url, target: '_blank', rel: 'noopener' }, f.rel), ' '])),
-    ),
+    ...kinds.map((kind) => {
+      const of = s.problems.filter((p) => p.kind === kind);
+      return el(
+        'li',
+        { 'data-kind': kind },
+        el(
+          'details',
+          {},
+          el('summary', {}, `${kind}: ${of.length} problem${of.length > 1 ? 's' : ''} (${of[0].message}${of.length > 1 ? ', ...' : ''})`),
+          el('ul', {}, ...of.slice(0, 100).map((p) => el('li', {}, `${p.message} `, ...p.files.slice(0, 5).flatMap((f) => [el('a', { href: f.url, target: '_blank', rel: 'noopener' }, f.rel), ' '])))),
+        ),
+      );
+    }),
   );
   say('data-message', d.error ?? `${s.classNames.length} classes, ${s.splits.reduce((a, x) => a + x.total, 0)} images${s.ok ? ', no problems found' : `, ${s.problems.length} problem(s) listed below`}.`, d.error ? 'error' : s.ok ? 'ok' : '');
   const splitSelect = byId<HTMLSelectElement>('thumb-split');
@@ -73,7 +85,7 @@ async function showThumbs(): Promise<void> {
   const cls = byId<HTMLSelectElement>('thumb-class').value;
   if (!state.data?.summary || !cls) return;
   const page = await getJson<ImagePage>(`/api/data/images?split=${encodeURIComponent(split)}&class=${encodeURIComponent(cls)}&offset=${state.thumbOffset}&limit=${PAGE_SIZE}`);
-  byId('thumbs').replaceChildren(...page.files.map((f) => el('img', { src: f.url, alt: f.rel, title: f.rel, loading: 'lazy' })));
+  byId('thumbs').replaceChildren(...page.files.map((f) => el('img', { src: f.url, alt: f.rel, title: f.rel })));
   byId('thumb-page').textContent = page.total ? `${page.offset + 1}-${page.offset + page.files.length} of ${page.total}` : 'no images';
 }
 
