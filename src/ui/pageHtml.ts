@@ -46,11 +46,14 @@ progress { width: 100%; height: 1rem; }
 .charts { display: flex; flex-wrap: wrap; gap: .5rem; }
 #drop { border: 2px dashed #aaa; border-radius: 8px; padding: 1rem; text-align: center; }
 #drop.over { border-color: var(--accent); background: #f0f6fc; }
-#try-preview { max-width: 160px; max-height: 160px; display: block; margin: .5rem auto; }
+#try-preview { max-width: 160px; max-height: 160px; min-width: 96px; display: block; margin: .5rem auto; image-rendering: pixelated; }
 .bar { background: var(--accent); height: .7rem; border-radius: 2px; }
 .cm td { text-align: center; min-width: 3rem; }
 .loss { display: inline-flex; flex-direction: column; font-size: .7rem; margin: 2px; width: 70px; }
 #try-result { display: none; }
+#probabilities table { width: 100%; }
+#probabilities td:last-child { width: 60%; }
+.loss span { line-height: 1.2; }
 </style>
 </head>
 <body>

@@ -8,6 +8,9 @@ export interface Curves {
   history: Record<string, Array<number | null>>;
 }
 
+/** Whole epochs only on the x axis. */
+const EPOCH_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
 /** uPlot's columns: x = 1-based epochs, then one column per series (null where a series has no value). */
@@ -22,7 +25,7 @@ function chart(host: HTMLElement, title: string, series: string[], width: number
       width,
       height: 220,
       scales: { x: { time: false } },
-      axes: [{ label: 'epoch' }, {}],
+      axes: [{ label: 'epoch', incrs: EPOCH_STEPS }, {}],
       series: [{ label: 'epoch' }, ...series.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 6 } }))],
     },
     [[], ...series.map(() => [])],
@@ -63,7 +66,7 @@ export function compareChart(host: HTMLElement, runs: Array<{ id: string; curves
       width: Math.max(280, Math.min(720, host.clientWidth || 640)),
       height: 220,
       scales: { x: { time: false } },
-      axes: [{ label: 'epoch' }, {}],
+      axes: [{ label: 'epoch', incrs: EPOCH_STEPS }, {}],
       series: [{ label: 'epoch' }, ...runs.map((r, i) => ({ label: r.id, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 6 } }))],
     },
     data,

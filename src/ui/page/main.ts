@@ -187,7 +187,8 @@ function onEvent(e: TrainEvent): void {
     training(false);
     say('train-message', e.message, e.type === 'error' ? 'error' : e.interrupted ? '' : 'ok');
     if (e.type === 'end') {
-      byId<HTMLProgressElement>('progress').value = e.interrupted ? byId<HTMLProgressElement>('progress').value : 1;
+      if (!e.interrupted) byId<HTMLProgressElement>('progress').value = 1;
+      byId('progress-text').textContent += e.interrupted ? ' - stopped' : ' - done';
       void refreshRuns().then(() => (e.bestEpoch > 0 ? selectRun(e.run, true) : undefined));
     }
   }
@@ -265,7 +266,7 @@ function showEvaluation(v: EvaluationView | null): void {
         {},
         el('strong', {}, `${v.classes[i]}: `),
         ...items.map((t) =>
-          el('span', { class: 'loss', title: t.file }, t.url ? el('img', { src: t.url, alt: t.file }) : null, `pred ${t.predicted}`, `P(true) ${fixed(t.probability, 3)}`),
+          el('span', { class: 'loss', title: t.file }, t.url ? el('img', { src: t.url, alt: t.file }) : null, el('span', {}, `predicted ${t.predicted}`), el('span', {}, `P(true) ${fixed(t.probability, 3)}`)),
         ),
       ),
     ),
@@ -281,6 +282,10 @@ async function selectRun(id: string, evaluate: boolean): Promise<void> {
   if (run) charts.show(run.history);
   state.predictor = null;
   byId('export-files').replaceChildren();
+  say('export-message', '');
+  byId('probabilities').replaceChildren();
+  byId('try-result').textContent = '';
+  say('try-message', '');
   if (evaluate) {
     say('results-message', `Evaluating ${id} ...`);
     showEvaluation(await postJson<EvaluationView>(`/api/runs/${encodeURIComponent(id)}/evaluate`, {}));
