@@ -166,7 +166,8 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
     // Stop: a long run stopped after its first epoch keeps its best checkpoint.
     await fillTrainForm(page, { base, epochs: '200', batchSize: '8', headUnits: '8', learningRate: '0.01', run: 'stopped' });
     await page.click('#train-start');
-    await page.waitForFunction(() => Number(document.getElementById('chart-loss')?.dataset.epochs ?? 0) >= 1, undefined, { timeout: 60_000 });
+    // This run's first epoch (the message the epoch event writes; the curves still hold the last run's until its start event).
+    await page.waitForFunction(() => /^Epoch \d+\/200: val_loss/.test(document.getElementById('train-message')?.textContent ?? ''), undefined, { timeout: 60_000 });
     await page.click('#train-stop');
     await page.waitForFunction(() => /interrupted after \d+ epoch/.test(document.getElementById('train-message')?.textContent ?? ''), undefined, { timeout: 60_000 });
     const meta = JSON.parse(fs.readFileSync(path.join(root, 'runs/stopped/meta.json'), 'utf8')) as { interrupted: boolean; epochsDone: number; bestEpoch: number };
