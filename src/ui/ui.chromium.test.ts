@@ -72,7 +72,8 @@ async function fillTrainForm(page: Page, fields: Record<string, string>): Promis
 }
 
 test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, drop an image (= tlkit predict to 1e-4), export, stop a run, compare', { skip: withoutChromium }, async () => {
-  const browser = await launchChromium();
+  // Chromium's fake camera (a generated test pattern) for the webcam button.
+  const browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors: string[] = [];
@@ -154,6 +155,15 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
       assert.equal(await page.locator('#probability-table tbody tr').count(), 2);
     }
     await shot(page, 'try-it');
+    // The webcam: frames of the (fake) camera classified in the page, once a second.
+    await page.evaluate(() => { (document.getElementById('try-result') as HTMLElement).textContent = ''; });
+    await page.click('#webcam');
+    await page.waitForFunction(() => /^webcam: /.test(document.getElementById('try-message')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    const cam = JSON.parse(await page.locator('#try-result').textContent() ?? '{}') as { probabilities: Array<{ probability: number }> };
+    assert.equal(cam.probabilities.length, 2);
+    assert.ok(Math.abs(cam.probabilities[0].probability + cam.probabilities[1].probability - 1) < 1e-6);
+    await page.click('#webcam');
+    await page.waitForSelector('#webcam-video[hidden]', { state: 'attached' });
 
     // 5. Take it away: the ONNX export, listed with links that serve the files.
     await page.click('button.export[data-format=onnx]');
