@@ -1,6 +1,7 @@
 // What the `tlkit ui` server and its page say to each other: the JSON of every /api
 // route and the Server-Sent Events of a training. Types only: the page imports them
 // with `import type`, so nothing of the server reaches the browser.
+import type { Evaluation } from '../run/evaluation.js';
 
 /** One file of the data or a run folder, with the URL that serves it (under /files/). */
 export interface FileLink {
@@ -98,18 +99,9 @@ export interface LossImage {
   probability: number;
 }
 
-export interface EvaluationView {
+/** evaluateRun's figures (Evaluation: accuracy, loss, confusion[true][predicted], per-class metrics) and the highest losses per class. */
+export interface EvaluationView extends Evaluation {
   dir: string;
-  n: number;
-  accuracy: number;
-  loss: number;
-  classes: string[];
-  /** confusion[true][predicted] */
-  confusion: number[][];
-  precision: number[];
-  recall: number[];
-  f1: number[];
-  support: number[];
   topLosses: LossImage[][];
 }
 

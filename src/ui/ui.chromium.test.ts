@@ -10,10 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { launchChromium, withoutChromium } from '../testing/chromium.js';
-import { tempDir } from '../testing/images.js';
+import { tempDir, writeRotatedPhoto } from '../testing/images.js';
 import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -128,12 +127,7 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
     await shot(page, 'trained');
 
     // 4. Try it: drop a photo (EXIF-rotated JPEG) on the page: tfjs in the page gives tlkit predict's probabilities.
-    const w = 120;
-    const h = 80;
-    const px = Buffer.alloc(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set(x < w / 2 ? [220, 40 + (y % 50), 30] : [30, (x * 3) % 255, 210], (y * w + x) * 3);
-    const photo = path.join(root, 'phone.jpg');
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toFile(photo);
+    const photo = await writeRotatedPhoto(path.join(root, 'phone.jpg'), 120, 80);
     for (const file of [photo, path.join(data, 'test/dogs/dogs.3.png')]) {
       const bytes = Array.from(fs.readFileSync(file));
       const transfer = await page.evaluateHandle(({ bytes, name }) => {
