@@ -11,6 +11,7 @@ import { listImageFiles, resolveDataDir } from '../data/splits.js';
 import { evaluateRun } from '../inference/evaluate.js';
 import { exportRun, EXPORT_FORMATS, type ExportFormat } from '../export/exportRun.js';
 import { topLossesPerClass } from '../report/htmlReport.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
 import { readEvaluationFile, type RunEvaluation } from '../run/evaluation.js';
 import { readMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
@@ -100,8 +101,7 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
 
   async function remember(dir: string): Promise<string[]> {
     const recent = [dir, ...readRecent().filter((d) => d !== dir)].slice(0, 10);
-    await fsp.mkdir(runsDir, { recursive: true });
-    await fsp.writeFile(path.join(runsDir, RECENT_FILE), `${JSON.stringify(recent, null, 2)}\n`);
+    await writeFileAtomic(path.join(runsDir, RECENT_FILE), `${JSON.stringify(recent, null, 2)}\n`);
     return recent;
   }
 

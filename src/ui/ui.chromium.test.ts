@@ -105,6 +105,13 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
     await page.click('#train-start');
     await page.waitForFunction(() => /--epochs must be a whole number >= 1, got '0'/.test(document.getElementById('train-message')?.textContent ?? ''));
 
+    // A base that is not there: train() itself refuses it, and its message comes back as an event.
+    await fillTrainForm(page, { base: path.join(root, 'no-such-base'), epochs: '2', run: 'missing-base' });
+    await page.click('#train-start');
+    await page.waitForFunction(() => /no-such-base/.test(document.getElementById('train-message')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    assert.match(await page.locator('#train-message').getAttribute('class') ?? '', /error/);
+    await page.waitForFunction(() => !(document.getElementById('train-start') as HTMLButtonElement).disabled);
+
     // 2. Train 2 epochs; the curves are redrawn after each.
     await watchCurves(page);
     await fillTrainForm(page, { base, epochs: '2', batchSize: '8', headUnits: '8', learningRate: '0.01', run: 'tiny' });
@@ -187,6 +194,9 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
     await page.waitForSelector('#compare-chart[data-runs="2"]');
     await shot(page, 'compare');
     assert.deepEqual(errors, []);
+  } catch (e) {
+    for (const page of browser.contexts().flatMap((c) => c.pages())) await shot(page, 'failure').catch(() => {});
+    throw e;
   } finally {
     await browser.close();
   }

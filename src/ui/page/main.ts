@@ -200,8 +200,9 @@ function wireTrain(): void {
     await postJson<{ run: string }>('/api/train', trainRequest());
   });
   action(byId<HTMLButtonElement>('train-stop'), 'train-message', async () => {
-    await postJson('/api/train/stop', {});
+    // Said before asking: the run's end event may arrive before this request's answer, and must not be overwritten.
     say('train-message', 'Stopping after the current batch; the best checkpoint is kept ...');
+    await postJson('/api/train/stop', {});
   });
   const events = new EventSource('/api/events');
   for (const type of ['start', 'batch', 'epoch', 'end', 'error']) {
