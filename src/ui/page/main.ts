@@ -286,6 +286,7 @@ async function selectRun(id: string, evaluate: boolean): Promise<void> {
   say('export-message', '');
   byId('probabilities').replaceChildren();
   byId('try-result').textContent = '';
+  byId<HTMLImageElement>('try-preview').removeAttribute('src');
   say('try-message', '');
   if (evaluate) {
     say('results-message', `Evaluating ${id} ...`);
