@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<{ register(program: Command): void 
   split: () => import('./commands/split.js'),
   summary: () => import('./commands/summary.js'),
   train: () => import('./commands/train.js'),
+  ui: () => import('./commands/ui.js'),
 };
 
 function packageVersion(): string {

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { makeTinyRun } from '../testing/tinyRun.js';
+import { writeRotatedPhoto } from '../testing/images.js';
 import { decodeImageInto } from '../data/decode.js';
 import { readMeta } from '../run/meta.js';
 import { TFJS_CDN } from './browserPage.js';
@@ -29,14 +29,8 @@ const photos: string[] = [];
 before(async () => {
   ({ run } = await makeTinyRun(2));
   root = path.dirname(run);
-  // A phone-like photo: stored landscape with EXIF orientation 6 (shown turned 90 degrees), red left / blue right.
-  const w = 240;
-  const h = 160;
-  const px = Buffer.alloc(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set(x < w / 2 ? [220, 40 + (y % 50), 30] : [30, (x * 3) % 255, 210], (y * w + x) * 3);
-  const phone = path.join(root, 'phone.jpg');
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toFile(phone);
-  photos.push(phone);
+  // A phone-like photo: stored landscape with EXIF orientation 6 (shown turned 90 degrees).
+  photos.push(await writeRotatedPhoto(path.join(root, 'phone.jpg')));
   // Real photos (Kaggle JPEGs), when the shared data is beside the repository.
   if (fs.existsSync(SHARED_CATS)) photos.push(...fs.readdirSync(SHARED_CATS).sort().slice(0, 2).map((f) => path.join(SHARED_CATS, f)));
 });

@@ -9,8 +9,8 @@ export const withoutChromium: string | false = !fs.existsSync(CHROMIUM) && `Debi
 
 const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-/** Headless Chromium with nothing reaching out to the network on its own. */
-export async function launchChromium(): Promise<Browser> {
+/** Headless Chromium with nothing reaching out to the network on its own (plus `extraArgs`, e.g. a fake camera). */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, args: [...LAUNCH_ARGS, ...extraArgs] });
 }

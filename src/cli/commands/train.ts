@@ -6,7 +6,7 @@ import { runPaths } from '../../run/paths.js';
 import type { HeadActivation, HeadEngine, HeadPooling, OptimizerName, TrainMode, TrainOptionsInput, TrainResult } from '../../workflows/options.js';
 import { MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
-interface TrainArgs {
+export interface TrainArgs {
   data: string;
   base: string;
   weights?: string;

@@ -1,0 +1,149 @@
+/**
+ * The page of `tlkit ui`: static markup; everything it shows is filled in by its typed
+ * modules (src/ui/page/*.ts, compiled to dist/ui/page/ by `npm run build`). Libraries
+ * come from the server itself (/vendor/), never from a CDN.
+ */
+export function pageHtml(): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tlkit ui</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/vendor/uPlot.min.css">
+<script src="/vendor/tf.min.js"></script>
+<script type="importmap">{ "imports": { "uplot": "/vendor/uPlot.esm.js" } }</script>
+<style>
+:root { --accent: #1f6feb; --muted: #666; --line: #ddd; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; margin: 0; color: #222; background: #f6f7f9; }
+header { background: #24292f; color: #fff; padding: .6rem 1.2rem; display: flex; gap: 1rem; align-items: baseline; }
+header h1 { font-size: 1.2rem; margin: 0; }
+header span { color: #bbb; font-size: .85rem; }
+main { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1rem; padding: 1rem; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; min-width: 0; }
+section h2 { font-size: 1.05rem; margin: 0 0 .6rem; }
+section h2 small { color: var(--muted); font-weight: normal; }
+label { font-size: .85rem; color: #333; }
+input[type=text], input[type=number], select { padding: .25rem .4rem; border: 1px solid #bbb; border-radius: 4px; font: inherit; }
+button { padding: .3rem .8rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 4px; cursor: pointer; font: inherit; }
+button.secondary { background: #fff; color: var(--accent); }
+button:disabled { opacity: .5; cursor: default; }
+.row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; margin: .3rem 0; }
+.grid { display: grid; grid-template-columns: repeat(3, 1fr); gap: .4rem .8rem; }
+.grid label { display: flex; flex-direction: column; gap: .15rem; }
+.message { font-size: .85rem; min-height: 1.2em; margin: .3rem 0; white-space: pre-wrap; }
+.error { color: #b42318; }
+.ok { color: #1a7f37; }
+table { border-collapse: collapse; font-size: .85rem; margin: .3rem 0; }
+th, td { border-bottom: 1px solid #eee; padding: .2rem .5rem; text-align: left; }
+td.num, th.num { text-align: right; }
+#thumbs { display: grid; grid-template-columns: repeat(auto-fill, 64px); gap: 4px; margin: .4rem 0; }
+#thumbs img, .loss img { width: 64px; height: 64px; object-fit: cover; border-radius: 3px; background: #eee; image-rendering: pixelated; }
+#problems li { font-size: .85rem; }
+progress { width: 100%; height: 1rem; }
+.charts { display: flex; flex-wrap: wrap; gap: .5rem; }
+#drop { border: 2px dashed #aaa; border-radius: 8px; padding: 1rem; text-align: center; }
+#drop.over { border-color: var(--accent); background: #f0f6fc; }
+#try-preview { max-width: 160px; max-height: 160px; min-width: 96px; display: block; margin: .5rem auto; image-rendering: pixelated; }
+.bar { background: var(--accent); height: .7rem; border-radius: 2px; }
+.cm td { text-align: center; min-width: 3rem; }
+.loss { display: inline-flex; flex-direction: column; font-size: .7rem; margin: 2px; width: 70px; }
+#try-result { display: none; }
+#probabilities table { width: 100%; }
+#probabilities td:last-child { width: 60%; }
+.loss span { line-height: 1.2; }
+</style>
+</head>
+<body>
+<header><h1>tlkit ui</h1><span>transfer learning on your own machine</span></header>
+<main>
+<section id="data">
+  <h2>1. Data</h2>
+  <div class="row">
+    <input type="text" id="data-path" list="data-recent" placeholder="/path/to/data (train/ validation/ test/, or class folders)" size="44">
+    <datalist id="data-recent"></datalist>
+    <label><input type="checkbox" id="data-create"> create</label>
+    <button id="data-open">Open</button>
+  </div>
+  <div id="data-message" class="message"></div>
+  <div id="data-counts"></div>
+  <ul id="problems"></ul>
+  <div class="row">
+    <label>Images of <select id="thumb-split"></select> <select id="thumb-class"></select></label>
+    <button class="secondary" id="thumb-prev">&lsaquo;</button><span id="thumb-page" class="message"></span><button class="secondary" id="thumb-next">&rsaquo;</button>
+  </div>
+  <div id="thumbs"></div>
+  <details>
+    <summary>Upload images into a class folder</summary>
+    <div class="row">
+      <input type="text" id="upload-class" placeholder="class name">
+      <select id="upload-split"><option value="train">train</option><option value="validation">validation</option><option value="test">test</option><option value="">(class folders directly)</option></select>
+      <input type="file" id="upload-files" accept="image/jpeg,image/png,image/gif,image/bmp" multiple>
+      <button id="upload-go">Upload</button>
+    </div>
+  </details>
+</section>
+
+<section id="train">
+  <h2>2. Train</h2>
+  <form id="train-form" class="grid" autocomplete="off">
+    <label>Base <input type="text" name="base" list="bases" placeholder="e.g. mobilenet_v2, or a model folder"><datalist id="bases"></datalist></label>
+    <label>Mode <select name="mode"></select></label>
+    <label>Epochs <input type="text" name="epochs"></label>
+    <label>Batch size <input type="text" name="batchSize"></label>
+    <label>Learning rate <input type="text" name="learningRate"></label>
+    <label>Head units <input type="text" name="headUnits"></label>
+    <label>Image size <input type="text" name="imageSize" placeholder="the base's"></label>
+    <label>Validation split <input type="text" name="validationSplit" placeholder="with no validation/"></label>
+    <label>Seed <input type="text" name="seed"></label>
+    <label>Flip <select name="augmentFlip"><option value="">default</option></select></label>
+    <label>Rotation <input type="text" name="augmentRotation"></label>
+    <label>Zoom <input type="text" name="augmentZoom"></label>
+    <label>Run name <input type="text" name="run" placeholder="automatic"></label>
+    <label><span><input type="checkbox" name="augment"> augment (finetune)</span></label>
+  </form>
+  <div class="row"><button id="train-start">Start training</button><button id="train-stop" class="secondary" disabled>Stop</button></div>
+  <div id="train-message" class="message"></div>
+  <progress id="progress" max="1" value="0"></progress>
+  <div id="progress-text" class="message"></div>
+  <div class="charts"><div id="chart-loss"></div><div id="chart-accuracy"></div></div>
+</section>
+
+<section id="runs-section">
+  <h2>Runs <small>select one for results; tick several to compare</small></h2>
+  <div id="runs"></div>
+  <div id="compare-chart"></div>
+</section>
+
+<section id="results">
+  <h2>3. Results <small id="results-run"></small></h2>
+  <div class="row"><button id="evaluate" class="secondary" disabled>Evaluate</button><span id="results-message" class="message"></span></div>
+  <div id="confusion"></div>
+  <div id="per-class"></div>
+  <div id="top-losses"></div>
+</section>
+
+<section id="try">
+  <h2>4. Try it <small>in this page, with TensorFlow.js</small></h2>
+  <div id="drop">Drop an image here, or <input type="file" id="try-file" accept="image/*"> <button id="webcam" class="secondary">Webcam</button></div>
+  <video id="webcam-video" width="160" height="120" hidden></video>
+  <div id="try-message" class="message"></div>
+  <img id="try-preview" alt="">
+  <div id="probabilities"></div>
+  <pre id="try-result"></pre>
+</section>
+
+<section id="export">
+  <h2>5. Take it away</h2>
+  <div class="row" id="export-buttons"></div>
+  <div id="export-message" class="message"></div>
+  <ul id="export-files"></ul>
+</section>
+</main>
+<script type="module" src="/page/main.js"></script>
+</body>
+</html>
+`;
+}

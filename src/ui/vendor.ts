@@ -1,0 +1,18 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+/**
+ * The libraries the page loads, served from node_modules (the page reaches no CDN):
+ * TensorFlow.js (the version tlkit trains with) and uPlot for the live curves.
+ */
+export function vendorFiles(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const root = (pkg: string) => path.dirname(require.resolve(`${pkg}/package.json`));
+  // uplot's package.json is not in its exports map on every version: its main file sits in dist/.
+  const uplotDist = path.dirname(require.resolve('uplot'));
+  return {
+    'tf.min.js': path.join(root('@tensorflow/tfjs'), 'dist/tf.min.js'),
+    'uPlot.esm.js': path.join(uplotDist, 'uPlot.esm.js'),
+    'uPlot.min.css': path.join(uplotDist, 'uPlot.min.css'),
+  };
+}
