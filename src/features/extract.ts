@@ -1,14 +1,13 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import { preprocessingLayer } from '../applications/preprocess.js';
 import type { ConvBase } from '../applications/loadBase.js';
 import { acquireLock, isProcessAlive } from '../io/lock.js';
 import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
 import { resolveDataDir, type DataDir } from '../data/splits.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
+import type { CalibrationRecord, Precision } from '../engine/int8.js';
 import { OrtModel } from '../engine/ortRunner.js';
+import { frozenGraph, precisionKey, storedCalibration, type FrozenGraphOptions } from './calibration.js';
 import { removeDeadTemporaries, writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
 import { markHandled } from '../io/markHandled.js';
 import {
@@ -24,6 +23,8 @@ import {
   type SplitMeta,
 } from './cache.js';
 import { NpyStreamWriter, writeNpy } from '../io/npy.js';
+
+export { frozenModel } from './frozenModel.js';
 
 export interface ExtractProgress {
   split: string;
@@ -54,7 +55,13 @@ export interface ExtractOptions {
   splits?: string[];
   /** Intra-op threads for ONNX Runtime; default all cores. */
   threads?: number;
+  /** 'fp32' (default) or 'int8': the base quantized, calibrated on the training images (cached as calibration-int8.json in `out`). */
+  precision?: Precision;
+  /** int8: how many training images calibrate the activations (default 128). */
+  calibrationImages?: number;
   onProgress?: (p: ExtractProgress) => void;
+  /** Lines about the int8 calibration (its progress, the int8-vs-fp32 error, a warning when large). */
+  log?: (line: string) => void;
 }
 
 export interface ExtractedSplit {
@@ -79,6 +86,9 @@ export interface ExtractResult {
   /** Seconds spent running the network (0 on a full cache hit). */
   inferenceSeconds: number;
   imagesExtracted: number;
+  precision: Precision;
+  /** int8: the calibration the features were computed with (ranges left out), when known. */
+  calibration?: Omit<CalibrationRecord, 'ranges'>;
 }
 
 const DEFAULT_BATCH = 8;
@@ -124,6 +134,20 @@ async function extractLocked(
 ): Promise<ExtractResult> {
   await removeDeadTemporaries(out, isProcessAlive);
 
+  const precision = opts.precision ?? 'fp32';
+  const graphOpts: FrozenGraphOptions = {
+    base,
+    imageSize,
+    upTo: opts.upTo,
+    precision,
+    dataDir,
+    skipBadImages: opts.skipBadImages,
+    calibrationImages: opts.calibrationImages,
+    threads: opts.threads,
+    cacheDir: out,
+    log: opts.log,
+  };
+  const graphKey = await precisionKey(graphOpts);
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
   const plans: Array<{ split: string; dataset: ImageDataset; key: string; dir: string; cached?: SplitMeta }> = [];
   for (const [split, splitDir] of available.filter(([s]) => wanted.includes(s))) {
@@ -146,6 +170,7 @@ async function extractLocked(
       files: dataset.files,
       labels: dataset.labels,
       dataRoot: dataDir.root,
+      precision: graphKey,
     });
     const dir = path.join(out, split);
     plans.push({ split, dataset, key, dir, cached: validSplitCache(dir, key) });
@@ -156,11 +181,16 @@ async function extractLocked(
   let inferenceSeconds = 0;
   let imagesExtracted = 0;
   const results: ExtractedSplit[] = [];
+  let calibration: CalibrationRecord | undefined;
   try {
     if (todo.length) {
       // The manifest goes first, so no reader trusts it while splits are being replaced.
       await fsp.rm(path.join(out, MANIFEST), { force: true });
-      runner = await OrtModel.create(exportToOnnx(frozenModel(base, imageSize), { upTo: opts.upTo }), { threads: opts.threads });
+      const graph = await frozenGraph(graphOpts);
+      calibration = graph.calibration;
+      runner = await OrtModel.create(graph.bytes, { threads: opts.threads });
+    } else if (precision === 'int8') {
+      calibration = (await storedCalibration(graphOpts))?.record;
     }
     const totalAll = todo.reduce((n, p) => n + p.dataset.size, 0);
     const progress = { doneAll: 0, totalAll, started: performance.now() };
@@ -192,6 +222,7 @@ async function extractLocked(
     format: FEATURES_FORMAT,
     version: FEATURES_VERSION,
     base: { family: base.family, source: base.source, weightsHash: base.weightsHash, cutLayer: opts.upTo ?? null },
+    precision,
     preprocessing: base.preprocessing,
     imageSize,
     classNames: dataDir.classNames,
@@ -210,7 +241,14 @@ async function extractLocked(
     splits: results,
     inferenceSeconds,
     imagesExtracted,
+    precision,
+    ...(calibration ? { calibration: withoutRanges(calibration) } : {}),
   };
+}
+
+function withoutRanges(r: CalibrationRecord): Omit<CalibrationRecord, 'ranges'> {
+  const { ranges: _ranges, ...rest } = r;
+  return rest;
 }
 
 function sameManifest(previousText: string, next: Manifest): boolean {
@@ -220,21 +258,6 @@ function sameManifest(previousText: string, next: Manifest): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * The network ONNX Runtime runs: raw RGB input -> preprocessing layer -> base.
- * The preprocessing is a fixed 1x1 conv (Engineer A's preprocessingLayer), so the
- * exporter needs no special case.
- */
-export function frozenModel(base: ConvBase, imageSize: [number, number]): tfl.LayersModel {
-  const [h, w] = [base.model.inputs[0].shape[1], base.model.inputs[0].shape[2]];
-  if ((h !== null && h !== imageSize[0]) || (w !== null && w !== imageSize[1])) {
-    throw new UserError(`The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size (--image-size) or leave --image-size out.`);
-  }
-  const x = tfl.input({ shape: [imageSize[0], imageSize[1], 3], name: 'image' });
-  const pre = preprocessingLayer(base.preprocessing).apply(x) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: x, outputs: base.model.apply(pre) as tfl.SymbolicTensor, name: `${base.model.name}_frozen` });
 }
 
 async function extractSplit(
