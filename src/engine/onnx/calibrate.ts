@@ -92,11 +92,8 @@ function percentileThreshold(s: Stats, percentile: number): number {
  */
 function entropyThreshold(s: Stats): number {
   const levels = 128;
-  // Coarsen to 512 bins: the search is quadratic in bins and gains nothing finer.
-  const n = 512;
-  const factor = BINS / n;
-  const h = new Float64Array(n);
-  for (let i = 0; i < BINS; i++) h[Math.floor(i / factor)] += s.bins[i];
+  const n = BINS;
+  const h = s.bins;
   let last = n;
   while (last > levels && h[last - 1] === 0) last--;
   let best = n;
@@ -108,7 +105,7 @@ function entropyThreshold(s: Stats): number {
     let outliers = 0;
     for (let i = t; i < n; i++) outliers += h[i];
     p[t - 1] += outliers;
-    // Quantize h[0..t) into `levels` groups; spread each group's mass over its non-empty bins.
+    // Quantize p[0..t) into `levels` groups; spread each group's mass over its non-empty bins.
     q.fill(0, 0, t);
     const width = t / levels;
     for (let j = 0; j < levels; j++) {
@@ -117,10 +114,10 @@ function entropyThreshold(s: Stats): number {
       let sum = 0;
       let nonEmpty = 0;
       for (let i = start; i < end; i++) {
-        sum += h[i];
-        if (h[i] > 0) nonEmpty++;
+        sum += p[i];
+        if (p[i] > 0) nonEmpty++;
       }
-      if (nonEmpty) for (let i = start; i < end; i++) if (h[i] > 0) q[i] = sum / nonEmpty;
+      if (nonEmpty) for (let i = start; i < end; i++) if (p[i] > 0) q[i] = sum / nonEmpty;
     }
     const kl = klDivergence(p, q, t);
     if (kl < bestKl) {
@@ -128,7 +125,7 @@ function entropyThreshold(s: Stats): number {
       best = t;
     }
   }
-  return ((best + 0.5) * s.range) / n;
+  return (best * s.range) / n;
 }
 
 function klDivergence(p: Float64Array, q: Float64Array, n: number): number {
