@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js';
 import { RangeCollector, type CalibrationMethod } from './onnx/calibrate.js';
 import { decodeModel, encodeModel, type IModelProto } from './onnx/proto.js';
 import { planQuantization, quantizeModel, withOutputs, type QuantizeOptions, type QuantPlan, type Ranges } from './onnx/quantize.js';
@@ -67,6 +68,7 @@ async function prepared(fp32: Uint8Array): Promise<IModelProto> {
 export async function int8Graph(fp32: Uint8Array, record: Pick<CalibrationRecord, 'settings' | 'ranges' | 'fp32Depthwise'>): Promise<Uint8Array> {
   const model = await prepared(fp32);
   const plan = planQuantization(model, quantizeOptions(record.settings, record.fp32Depthwise), new Set(Object.keys(record.ranges)));
+  if (!plan.nodes.length) throw new UserError('The int8 calibration does not match this model (none of its layers has calibrated ranges). Calibrate again: extract or train with --precision int8.');
   return encodeModel(quantizeModel(model, plan, record.ranges));
 }
 

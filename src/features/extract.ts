@@ -87,8 +87,8 @@ export interface ExtractResult {
   inferenceSeconds: number;
   imagesExtracted: number;
   precision: Precision;
-  /** int8: the calibration the features were computed with (ranges left out), when known. */
-  calibration?: Omit<CalibrationRecord, 'ranges'>;
+  /** int8: the calibration the features were computed with, when known. */
+  calibration?: CalibrationRecord;
 }
 
 const DEFAULT_BATCH = 8;
@@ -242,13 +242,8 @@ async function extractLocked(
     inferenceSeconds,
     imagesExtracted,
     precision,
-    ...(calibration ? { calibration: withoutRanges(calibration) } : {}),
+    ...(calibration ? { calibration } : {}),
   };
-}
-
-function withoutRanges(r: CalibrationRecord): Omit<CalibrationRecord, 'ranges'> {
-  const { ranges: _ranges, ...rest } = r;
-  return rest;
 }
 
 function sameManifest(previousText: string, next: Manifest): boolean {

@@ -1,8 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { decodeRgb, resizeDecoded } from '../data/decode.js';
 import { initBackend } from '../engine/backend.js';
+import type { CalibrationRecord, Precision } from '../engine/int8.js';
 import type { Evaluation } from '../run/evaluation.js';
 import type { RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
@@ -38,14 +40,18 @@ export class Classifier {
     readonly runDir: string,
     readonly meta: RunMeta,
     private readonly predictor: RunPredictor,
+    /** The precision the base runs at here (the run's own unless asked otherwise). */
+    readonly precision: Precision,
   ) {}
 
-  static async load(runDir: string): Promise<Classifier> {
+  static async load(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
     await initBackend();
     const run = await readRun(runDir);
+    const precision = opts.precision ?? run.meta.precision ?? 'fp32';
+    const int8 = precision === 'int8' ? readCalibration(runDir) : undefined;
     const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
     try {
-      return new Classifier(runDir, run.meta, await RunPredictor.create(model, run.meta));
+      return new Classifier(runDir, run.meta, await RunPredictor.create(model, run.meta, int8), precision);
     } finally {
       model.dispose();
     }
@@ -119,7 +125,25 @@ export class Classifier {
   }
 }
 
+export interface ClassifierOptions {
+  /** 'fp32' or 'int8'; default the precision the run was trained at. int8 needs a run trained with precision int8. */
+  precision?: Precision;
+}
+
+/** The calibration a run trained at int8 saved (int8-calibration.json). */
+function readCalibration(runDir: string): CalibrationRecord {
+  const file = runPaths(runDir).int8Calibration;
+  if (!existsSync(file)) {
+    throw new UserError(`--precision int8 needs the run's int8 calibration, and ${file} does not exist: ${runDir} was trained at fp32. Train with --precision int8 (it calibrates on the training images), or use --precision fp32.`);
+  }
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CalibrationRecord;
+  } catch (e) {
+    throw new UserError(`${file} is not a readable int8 calibration (${(e as Error).message}). Train the run again with --precision int8.`);
+  }
+}
+
 /** Load a trained run folder as a Classifier. */
-export function loadClassifier(runDir: string): Promise<Classifier> {
-  return Classifier.load(runDir);
+export function loadClassifier(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
+  return Classifier.load(runDir, opts);
 }

@@ -4,6 +4,7 @@ import type { RunEvaluation } from '../run/evaluation.js';
 import { runPaths } from '../run/paths.js';
 import { partitionReadable, warnSkipped } from '../data/collect.js';
 import { loadClassifier } from './classifier.js';
+import type { Precision } from '../engine/int8.js';
 import { evaluationFiles, scoreEvaluation } from './predictor.js';
 
 export type { RunEvaluation, FileResult } from '../run/evaluation.js';
@@ -16,9 +17,16 @@ export type { RunEvaluation, FileResult } from '../run/evaluation.js';
 export async function evaluateRun(
   runDir: string,
   data: string,
-  opts: { batchSize?: number; save?: boolean; /** Leave out images that cannot be decoded, with a warning each (n counts the rest). */ skipBadImages?: boolean } = {},
+  opts: {
+    batchSize?: number;
+    save?: boolean;
+    /** Leave out images that cannot be decoded, with a warning each (n counts the rest). */
+    skipBadImages?: boolean;
+    /** The base's precision; default the run's own. */
+    precision?: Precision;
+  } = {},
 ): Promise<RunEvaluation> {
-  const classifier = await loadClassifier(runDir);
+  const classifier = await loadClassifier(runDir, { precision: opts.precision });
   let result: RunEvaluation;
   try {
     const listed = evaluationFiles(data, classifier.classNames);
@@ -43,6 +51,7 @@ export async function evaluateRun(
       files: files.map((file, i) => ({ file, label: labels[i], scores: scores[i] })),
       seconds,
       imagesPerSecond: files.length / Math.max(seconds, 1e-9),
+      basePrecision: classifier.precision,
       ...(skipped.length ? { skipped } : {}),
     };
   } finally {

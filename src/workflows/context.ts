@@ -8,9 +8,11 @@ import { runPaths } from '../run/paths.js';
 import { imageDatasetFromDirectory, type ImageDataset } from '../data/imageDataset.js';
 import type { DataDir } from '../data/splits.js';
 import type { AugmentationParams } from '../augment/params.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
 import { OrtModel } from '../engine/ortRunner.js';
-import { extractFeatures, frozenModel, type ExtractProgress } from '../features/extract.js';
+import type { CalibrationRecord } from '../engine/int8.js';
+import { frozenGraph } from '../features/calibration.js';
+import { extractFeatures, type ExtractProgress } from '../features/extract.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
 import { augmentedBatches, type BatchSource } from '../fit/batchSources.js';
 import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
 import { assembleFullModel } from '../fit/assembleModel.js';
@@ -126,6 +128,7 @@ export function runMeta(ctx: WorkflowContext, base: ConvBase, mode: TrainMode, h
     bestValLoss: null,
     epochsDone: 0,
     finished: false,
+    precision: ctx.opts.precision,
     options,
     timings: ctx.timings,
     createdAt: new Date().toISOString(),
@@ -155,6 +158,18 @@ function progressPrinter(ctx: WorkflowContext): ((p: ExtractProgress) => void) |
   };
 }
 
+/** The feature cache folder of the run's base (cut at `upTo`) and precision; int8 features (and their calibration) live in int8/ under it. */
+function featureFolder(ctx: WorkflowContext, base: ConvBase, upTo?: string): string {
+  const root = ctx.opts.cacheDir ?? path.join(defaultFeatureCache(), cacheFolderName(ctx.data.root, base));
+  const cut = upTo ? path.join(root, `cut-${upTo}`) : root;
+  return ctx.opts.precision === 'int8' ? path.join(cut, 'int8') : cut;
+}
+
+/** The run keeps the calibration of its frozen graph: evaluate and predict quantize the saved model with it. */
+async function saveCalibration(ctx: WorkflowContext, record: CalibrationRecord): Promise<void> {
+  await writeFileAtomic(runPaths(ctx.run.dir).int8Calibration, `${JSON.stringify(record)}\n`);
+}
+
 /**
  * Features of some splits at the base's output (or at a cut layer), extracted once on
  * ONNX Runtime and cached on disk, loaded into JS memory. Without a validation/ folder,
@@ -168,13 +183,23 @@ export async function cachedFeatures(
 ): Promise<{ train?: FeatureSplit; validation: FeatureSplit }> {
   // The default cache holds one folder per data folder and base, so that runs on other
   // data or bases neither evict nor lock each other's features.
-  const root = ctx.opts.cacheDir ?? path.join(defaultFeatureCache(), cacheFolderName(ctx.data.root, base));
-  const out = upTo ? path.join(root, `cut-${upTo}`) : root;
+  const out = featureFolder(ctx, base, upTo);
   const hasValidation = Boolean(ctx.data.splits.validation);
   const wanted = hasValidation ? splits : ['train'];
   const t0 = performance.now();
   if (ctx.opts.verbose) ctx.log(`Features with ${base.source} at ${base.imageSize.join('x')}${upTo ? ` up to ${upTo}` : ''} (cache: ${out})`);
-  const extracted = await extractFeatures({ base, data: ctx.opts.data, out, splits: wanted, skipBadImages: ctx.opts.skipBadImages, upTo, onProgress: progressPrinter(ctx) });
+  const extracted = await extractFeatures({
+    base,
+    data: ctx.opts.data,
+    out,
+    splits: wanted,
+    skipBadImages: ctx.opts.skipBadImages,
+    upTo,
+    precision: ctx.opts.precision,
+    log: ctx.log,
+    onProgress: progressPrinter(ctx),
+  });
+  if (extracted.calibration) await saveCalibration(ctx, extracted.calibration);
   if (ctx.opts.verbose && process.stderr.isTTY && !extracted.cacheHit) process.stderr.write('\n');
   const seconds = (performance.now() - t0) / 1000;
   const key = upTo ? 'prefixFeatures' : 'extract';
@@ -237,7 +262,18 @@ export async function augmentedTraining(
   upTo?: string,
 ): Promise<{ train: BatchSource; frozen: OrtModel }> {
   const images = await trainingImages(ctx, base.imageSize);
-  const frozen = await OrtModel.create(exportToOnnx(frozenModel(base, base.imageSize), upTo ? { upTo } : {}));
+  const graph = await frozenGraph({
+    base,
+    imageSize: base.imageSize,
+    upTo,
+    precision: ctx.opts.precision,
+    dataDir: ctx.data,
+    skipBadImages: ctx.opts.skipBadImages,
+    cacheDir: featureFolder(ctx, base, upTo),
+    log: ctx.log,
+  });
+  if (graph.calibration) await saveCalibration(ctx, graph.calibration);
+  const frozen = await OrtModel.create(graph.bytes);
   ctx.timings[timingKey] = 0;
   const train = augmentedBatches({
     dataset: images,
