@@ -19,7 +19,7 @@
  * PyTorch is Debian's python3-torch with libopenblas0-pthread, installed with apt-get when missing;
  * where that fails the PyTorch row is skipped with a note.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,7 @@ import { emptyHistory } from '../src/run/history.js';
 import { META_VERSION, type RunMeta } from '../src/run/meta.js';
 import { RunWriter } from '../src/run/runFolder.js';
 import { fileSystemIO } from '../src/weights/tfjsFiles.js';
+import { cpuFlags, ensureTorch, PYTHON } from './python.js';
 
 function argValue(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -207,34 +208,6 @@ print(json.dumps({'seconds': seconds, 'valLoss': total / n, 'valAccuracy': corre
                   'blas': [l.strip() for l in torch.__config__.show().splitlines() if 'BLAS' in l or 'blas' in l][:3]}))
 `;
 
-/** Debian's interpreter (the one apt's python3-torch goes with), not a pyenv/venv python3 earlier on PATH. */
-const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-
-function torchAvailable(): boolean {
-  return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-}
-
-/** Debian's python3-torch with libopenblas0-pthread; a note (and false) where it cannot be installed. */
-function ensureTorch(): boolean {
-  if (torchAvailable()) return true;
-  const isRoot = process.getuid?.() === 0;
-  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
-  if (!isRoot || !hasApt) {
-    console.log(`note: PyTorch is not installed and ${isRoot ? 'apt-get is missing' : 'this is not root'}; the PyTorch row is skipped (apt-get install python3-torch libopenblas0-pthread).`);
-    return false;
-  }
-  console.log('installing Debian python3-torch + libopenblas0-pthread with apt-get (once)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
-  const update = spawnSync('apt-get', [...lock, 'update', '-qq'], { stdio: 'inherit', env });
-  const install = update.status === 0 ? spawnSync('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', 'python3-torch', 'python3-numpy', 'libopenblas0-pthread'], { stdio: 'inherit', env }) : update;
-  if (install.status !== 0 || !torchAvailable()) {
-    console.log('note: could not install python3-torch with apt-get (offline or no such package); the PyTorch row is skipped.');
-    return false;
-  }
-  return true;
-}
-
 async function pytorch(): Promise<(Timed & { torch: string; threads: number; blas: string[] }) | undefined> {
   if (!ensureTorch()) return undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-head-torch-'));
@@ -248,16 +221,6 @@ async function pytorch(): Promise<(Timed & { torch: string; threads: number; bla
     return JSON.parse(out.trim().split('\n').pop() as string);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function cpuFlags(): string {
-  try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    const flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-    return ['avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'amx_tile'].filter((f) => flags.has(f)).join(' ');
-  } catch {
-    return 'unknown';
   }
 }
 
