@@ -7,8 +7,7 @@
 //       fp32, then int8 (its calibration on 128 of the images runs first and is timed
 //       apart: it is cached beside the features, once per base and data)
 //   (b) bare OrtModel.run on pre-decoded, pre-batched tensors, fp32 and int8
-//   (t) PyTorch fp32 (Debian's python3-torch, OpenBLAS/oneDNN as Debian builds it, all
-//       cores): end to end from the same JPEGs (PIL decode + bilinear resize in a
+//   (t) PyTorch fp32 (Debian's python3-torch as Debian builds it, set to use every core): end to end from the same JPEGs (PIL decode + bilinear resize in a
 //       DataLoader worker, the usual PyTorch script), and the bare forward pass
 // Prints images/s and the ratios int8/fp32 and int8/PyTorch (issue 13's targets for
 // VGG16: int8 end to end >= 1.8x PyTorch end to end and >= 1.6x tlkit fp32).
@@ -92,7 +91,9 @@ import numpy as np
 import torch
 from torch import nn
 from PIL import Image
-net, size, batch, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+net, size, batch, threads, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+# Debian's build starts with one thread here: give it every core, as ONNX Runtime has.
+torch.set_num_threads(threads)
 torch.manual_seed(0)
 def vgg16():
     layers, c = [], 3
@@ -148,7 +149,7 @@ function pytorch(net: 'vgg16' | 'mobilenet', size: number, batch: number, files:
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-extract-torch-'));
   fs.writeFileSync(path.join(dir, 'extract.py'), TORCH_SCRIPT);
   try {
-    const out = execFileSync(PYTHON, [path.join(dir, 'extract.py'), net, String(size), String(batch), ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const out = execFileSync(PYTHON, [path.join(dir, 'extract.py'), net, String(size), String(batch), String(os.availableParallelism()), ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
     return JSON.parse(out.trim().split('\n').pop() as string) as TorchRates;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

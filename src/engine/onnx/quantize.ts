@@ -169,18 +169,24 @@ export function activationParams([lo, hi]: [number, number]): { scale: number; z
 export function quantizeWeights(w: Float32Array, dims: number[], axis: number): { q: Int8Array; scales: Float32Array } {
   const channels = dims[axis];
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const outer = w.length / (channels * inner);
+  // w viewed as [outer, channels, inner]: channel c is the rows (o, c, *).
   const amax = new Float32Array(channels);
-  for (let i = 0; i < w.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    const v = Math.abs(w[i]);
-    if (v > amax[c]) amax[c] = v;
-  }
+  for (let o = 0; o < outer; o++)
+    for (let c = 0; c < channels; c++) {
+      const start = (o * channels + c) * inner;
+      let m = amax[c];
+      for (let i = start; i < start + inner; i++) m = Math.max(m, Math.abs(w[i]));
+      amax[c] = m;
+    }
   const scales = amax.map((m) => (m > 0 ? m / 127 : 1));
   const q = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    q[i] = Math.max(-127, Math.min(127, Math.round(w[i] / scales[c])));
-  }
+  for (let o = 0; o < outer; o++)
+    for (let c = 0; c < channels; c++) {
+      const start = (o * channels + c) * inner;
+      const inv = 1 / scales[c];
+      for (let i = start; i < start + inner; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i] * inv)));
+    }
   return { q, scales };
 }
 
