@@ -8,10 +8,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { vgg16Architecture, VGG16_PREPROCESSING } from '../src/applications/vgg16.js';
 import { loadBase, type ConvBase } from '../src/applications/loadBase.js';
-import { decodeImage } from '../src/data/decode.js';
+import { decodedBatches, SHARED, sharedPhotos } from '../src/testing/photos.js';
 import { initBackend } from '../src/engine/backend.js';
 import { Calibrator, compareOutputs, DEFAULT_CALIBRATION, type CalibrationSettings, type InputBatch } from '../src/engine/int8.js';
 import { exportToOnnx } from '../src/engine/onnx/export.js';
@@ -19,27 +18,15 @@ import { OrtModel } from '../src/engine/ortRunner.js';
 import { frozenModel } from '../src/features/frozenModel.js';
 import { cpuFlags } from './python.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const shared = path.resolve(here, '../../shared');
-const trainDir = path.join(shared, 'data/cats_vs_dogs_small/train');
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-/** Photos `from`..`from + n` of each class (sorted), decoded at `size`, in batches of 8. */
-async function photos(from: number, n: number, size: [number, number]): Promise<InputBatch[]> {
-  const files = ['cats', 'dogs'].flatMap((c) => fs.readdirSync(path.join(trainDir, c)).sort().slice(from, from + n / 2).map((f) => path.join(trainDir, c, f)));
-  const per = size[0] * size[1] * 3;
-  const out: InputBatch[] = [];
-  for (let i = 0; i < files.length; i += 8) {
-    const chunk = files.slice(i, i + 8);
-    const images = new Float32Array(chunk.length * per);
-    for (const [k, f] of chunk.entries()) images.set(await decodeImage(f, size), k * per);
-    out.push({ images, shape: [chunk.length, size[0], size[1], 3] });
-  }
-  return out;
+/** Photos `from`..`from + n/2` of each class (sorted), decoded at `size`, in batches of 8. */
+function photos(from: number, n: number, size: [number, number]): Promise<InputBatch[]> {
+  return decodedBatches(sharedPhotos(from, n), size, 8);
 }
 
 async function* each<T>(xs: T[]): AsyncGenerator<T> {
@@ -96,7 +83,7 @@ async function main(): Promise<void> {
     await benchNet('VGG16 notop 180x180 (random weights)', { model, family: 'vgg16', preprocessing: VGG16_PREPROCESSING, imageSize: [180, 180], weightsHash: 'random', source: 'vgg16' }, nCal, nMeasure);
   }
   if (nets.includes('mobilenet')) {
-    const dir = path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
+    const dir = path.join(SHARED, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
     await benchNet('MobileNet v1 224x224 (shared pretrained)', await loadBase({ base: fs.existsSync(dir) ? dir : 'mobilenet', weights: fs.existsSync(dir) ? undefined : 'none' }), nCal, nMeasure);
   }
   console.log(`\nload average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { vgg16Architecture, VGG16_PREPROCESSING } from '../src/applications/vgg16.js';
 import { loadBase, type ConvBase } from '../src/applications/loadBase.js';
-import { decodeImage } from '../src/data/decode.js';
+import { decodedBatches } from '../src/testing/photos.js';
 import { resolveDataDir } from '../src/data/splits.js';
 import { initBackend } from '../src/engine/backend.js';
 import type { Precision } from '../src/engine/int8.js';
@@ -156,27 +156,14 @@ function pytorch(net: 'vgg16' | 'mobilenet', size: number, batch: number, files:
   }
 }
 
-/** Pre-decoded batches of `files` at `size`. */
-async function decodedBatches(files: string[], size: [number, number], batch: number): Promise<Array<{ data: Float32Array; shape: number[] }>> {
-  const per = size[0] * size[1] * 3;
-  const out: Array<{ data: Float32Array; shape: number[] }> = [];
-  for (let i = 0; i < files.length; i += batch) {
-    const chunk = files.slice(i, i + batch);
-    const data = new Float32Array(chunk.length * per);
-    for (const [k, f] of chunk.entries()) data.set(await decodeImage(f, size), k * per);
-    out.push({ data, shape: [chunk.length, size[0], size[1], 3] });
-  }
-  return out;
-}
-
-async function bareRate(onnx: Uint8Array, batches: Array<{ data: Float32Array; shape: number[] }>): Promise<number> {
+async function bareRate(onnx: Uint8Array, batches: Array<{ images: Float32Array; shape: number[] }>): Promise<number> {
   const ort = await OrtModel.create(onnx);
   try {
-    await ort.run(batches[0].data, batches[0].shape); // warm-up (memory arena, kernels)
+    await ort.run(batches[0].images, batches[0].shape); // warm-up (memory arena, kernels)
     const t0 = performance.now();
     let n = 0;
     for (const b of batches) {
-      await ort.run(b.data, b.shape);
+      await ort.run(b.images, b.shape);
       n += b.shape[0];
     }
     return n / ((performance.now() - t0) / 1000);
@@ -288,11 +275,11 @@ async function cachedAndTfjs(nTfjs: number, batch: number): Promise<void> {
     const gflop = forwardFlops(frozen) / 1e9;
     const batches = (await decodedBatches(files, size, batch)).slice(0, Math.ceil(nTfjs / batch));
     const per = size[0] * size[1] * 3;
-    tf.tidy(() => (frozen.predict(tf.tensor4d(batches[0].data.subarray(0, per), [1, size[0], size[1], 3])) as tf.Tensor).dataSync()); // warm-up
+    tf.tidy(() => (frozen.predict(tf.tensor4d(batches[0].images.subarray(0, per), [1, size[0], size[1], 3])) as tf.Tensor).dataSync()); // warm-up
     t0 = performance.now();
     let nDone = 0;
     for (const b of batches) {
-      tf.tidy(() => (frozen.predict(tf.tensor(b.data, b.shape)) as tf.Tensor).dataSync());
+      tf.tidy(() => (frozen.predict(tf.tensor(b.images, b.shape)) as tf.Tensor).dataSync());
       nDone += b.shape[0];
     }
     const rate = nDone / ((performance.now() - t0) / 1000);

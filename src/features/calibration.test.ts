@@ -2,11 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { decodedBatches, SHARED, SHARED_TRAIN, sharedPhotos } from '../testing/photos.js';
 import { initBackend } from '../engine/backend.js';
 import { loadBase } from '../applications/loadBase.js';
 import { vgg16Architecture, VGG16_PREPROCESSING } from '../applications/vgg16.js';
-import { decodeImage } from '../data/decode.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { decodeModel } from '../engine/onnx/proto.js';
 import { optimizedGraph } from '../engine/ortRunner.js';
@@ -16,22 +15,11 @@ import type { ConvBase } from '../applications/loadBase.js';
 
 await initBackend();
 
-const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
-const train = path.join(shared, 'data/cats_vs_dogs_small/train');
-const mobilenetDir = path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
+const mobilenetDir = path.join(SHARED, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
 
 /** `n` real photos (half cats, half dogs) at `size`, in batches of 4. */
 async function photos(n: number, size: [number, number]): Promise<InputBatch[]> {
-  const files = ['cats', 'dogs'].flatMap((c) => fs.readdirSync(path.join(train, c)).sort().slice(0, n / 2).map((f) => path.join(train, c, f)));
-  const per = size[0] * size[1] * 3;
-  const batches: InputBatch[] = [];
-  for (let i = 0; i < files.length; i += 4) {
-    const chunk = files.slice(i, i + 4);
-    const images = new Float32Array(chunk.length * per);
-    for (const [k, f] of chunk.entries()) images.set(await decodeImage(f, size), k * per);
-    batches.push({ images, shape: [chunk.length, size[0], size[1], 3] });
-  }
-  return batches;
+  return decodedBatches(sharedPhotos(0, n), size, 4);
 }
 
 async function* each<T>(xs: T[]): AsyncGenerator<T> {
@@ -48,7 +36,7 @@ async function kernels(onnx: Uint8Array): Promise<Record<string, number>> {
   return ops;
 }
 
-const hasShared = fs.existsSync(train);
+const hasShared = fs.existsSync(SHARED_TRAIN);
 
 test('VGG16 (random weights, 32x32) in int8: ORT runs every quantized conv as QLinearConv and the features keep cosine >= 0.99', { skip: !hasShared && 'no ../shared data' }, async () => {
   const size: [number, number] = [32, 32];
