@@ -1,4 +1,4 @@
-// Which int8 calibration: every method (min-max, percentile 99.9/99.99/99.999, entropy)
+// Which int8 calibration: min-max and percentile 99.9/99.99/99.999,
 // and depthwise convs int8 or fp32, on VGG16@180 (random weights) and the shared
 // pretrained MobileNet@224, calibrated on N training photos of ../shared and measured
 // on M other photos: relative L2 and cosine of the int8 features against fp32, and
@@ -56,7 +56,6 @@ async function benchNet(name: string, base: ConvBase, nCal: number, nMeasure: nu
     { ...DEFAULT_CALIBRATION, method: 'percentile', percentile: 99.9 },
     { ...DEFAULT_CALIBRATION, method: 'percentile', percentile: 99.99 },
     { ...DEFAULT_CALIBRATION, method: 'percentile', percentile: 99.999 },
-    { ...DEFAULT_CALIBRATION, method: 'entropy' },
   ];
   const depthwise = cal.hasDepthwise ? [false, true] : [false];
   for (const s of settings) {
