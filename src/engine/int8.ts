@@ -10,6 +10,12 @@ import { OrtModel, OrtSession, optimizedGraph } from './ortRunner.js';
 export type Precision = 'fp32' | 'int8';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
+/** `value` as a Precision, or a UserError naming `name` (the option as the caller spells it). */
+export function checkPrecision(value: unknown, name = 'precision'): Precision {
+  if (!(PRECISIONS as readonly unknown[]).includes(value)) throw new UserError(`${name} must be ${PRECISIONS.join(' or ')}, got ${JSON.stringify(value)}.`);
+  return value as Precision;
+}
+
 export interface CalibrationSettings {
   method: CalibrationMethod;
   /** For 'percentile': the percentile of |x| kept. */

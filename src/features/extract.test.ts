@@ -181,3 +181,10 @@ test('int8 features: close to fp32, calibration cached beside them, and a cache 
   assert.deepEqual(back.splits.map((s) => s.cacheHit), [false, false, false]);
   assert.deepEqual([...(await loadSplitFeatures(out, 'train')).features], [...fp32Train.features]);
 });
+
+test('a bad precision from code is a UserError naming the value', async () => {
+  const root = await makeData();
+  const base = tinyBase();
+  const precision = 'int4' as unknown as 'int8';
+  await assert.rejects(extractFeatures({ base, data: path.join(root, 'data'), out: path.join(root, 'f'), precision }), (e: Error) => e.name === 'UserError' && /precision must be fp32 or int8, got "int4"/.test(e.message));
+});

@@ -5,7 +5,7 @@ import type { ConvBase } from '../applications/loadBase.js';
 import { acquireLock, isProcessAlive } from '../io/lock.js';
 import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
 import { resolveDataDir, type DataDir } from '../data/splits.js';
-import type { CalibrationRecord, Precision } from '../engine/int8.js';
+import { checkPrecision, type CalibrationRecord, type Precision } from '../engine/int8.js';
 import { OrtModel } from '../engine/ortRunner.js';
 import { frozenGraph, precisionKey, storedCalibration, type FrozenGraphOptions } from './calibration.js';
 import { removeDeadTemporaries, writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
@@ -134,7 +134,7 @@ async function extractLocked(
 ): Promise<ExtractResult> {
   await removeDeadTemporaries(out, isProcessAlive);
 
-  const precision = opts.precision ?? 'fp32';
+  const precision = checkPrecision(opts.precision ?? 'fp32');
   const graphOpts: FrozenGraphOptions = {
     base,
     imageSize,

@@ -4,7 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { decodeRgb, resizeDecoded } from '../data/decode.js';
 import { initBackend } from '../engine/backend.js';
-import type { CalibrationRecord, Precision } from '../engine/int8.js';
+import { checkPrecision, type CalibrationRecord, type Precision } from '../engine/int8.js';
 import type { Evaluation } from '../run/evaluation.js';
 import type { RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
@@ -47,7 +47,7 @@ export class Classifier {
   static async load(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
     await initBackend();
     const run = await readRun(runDir);
-    const precision = opts.precision ?? run.meta.precision ?? 'fp32';
+    const precision = checkPrecision(opts.precision ?? run.meta.precision ?? 'fp32');
     const int8 = precision === 'int8' ? readCalibration(runDir) : undefined;
     const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
     try {
