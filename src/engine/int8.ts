@@ -33,7 +33,7 @@ export interface CalibrationSettings {
  * costs too much accuracy on the user's own images.
  */
 export const DEFAULT_CALIBRATION: CalibrationSettings = { method: 'percentile', percentile: 99.999, fp32LeadingConvs: 2, fp32Depthwise: 'auto' };
-export const AUTO_DEPTHWISE_COSINE = 0.99;
+export const AUTO_DEPTHWISE_COSINE = 0.997;
 /** Under this mean cosine between int8 and fp32 features, tlkit warns. */
 export const WARN_COSINE = 0.99;
 
