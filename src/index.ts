@@ -28,7 +28,7 @@ export { imageDatasetFromDirectory, type ImageDataset, type ImageDatasetOptions,
 export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions } from './data/checkData.js';
 export { RandomFlip, RandomRotation, RandomZoom, type RandomFlipArgs, type RandomRotationArgs, type RandomZoomArgs } from './augment/index.js';
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './features/extract.js';
-export { PRECISIONS, type Precision, type CalibrationRecord, type QuantError } from './engine/int8.js';
+export type { Precision, CalibrationRecord, QuantError } from './engine/int8.js';
 export { loadSplitFeatures } from './features/cache.js';
 export type { FeatureSplit } from './features/splits.js';
 
