@@ -10,7 +10,11 @@
  * baselines measured in the same run: the book's figure for accuracy, and the tfjs
  * wasm forward pass of the same frozen base for extraction speed.
  *
- *   node --import tsx bench/accuracy.ts [--modes features] [--epochs 20] [--cache DIR]
+ *   node --import tsx bench/accuracy.ts [--modes features] [--precisions fp32,int8] [--epochs 20] [--cache DIR]
+ *
+ * Each mode runs at each precision (issue 13: the frozen base in int8, calibrated on
+ * 128 training images); the table gives int8's test accuracy minus fp32's, in points
+ * (target: within 0.5 for MobileNet features mode), and the int8 calibration's error.
  *
  * Modes are entries of MODES below; augment and finetune runs are added there.
  */
@@ -25,6 +29,8 @@ import { frozenModel } from '../src/features/extract.js';
 import { train } from '../src/workflows/train.js';
 import type { TrainOptions } from '../src/workflows/options.js';
 import { evaluateRun } from '../src/inference/evaluate.js';
+import type { Precision } from '../src/engine/int8.js';
+import { precisionFact } from '../src/report/runFacts.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(repo, '../shared');
@@ -41,10 +47,12 @@ export interface BenchContext {
   epochs?: number;
   cacheDir: string;
   workDir: string;
+  precision: Precision;
 }
 
 export interface ModeResult {
   mode: string;
+  precision: Precision;
   testAccuracy: number;
   testLoss: number;
   bestValAccuracy: number;
@@ -55,13 +63,14 @@ export interface ModeResult {
 }
 
 async function runAndEvaluate(ctx: BenchContext, mode: TrainOptions['mode'], extra: Partial<TrainOptions> = {}, label: string = mode): Promise<ModeResult> {
-  const out = path.join(ctx.workDir, 'runs', label);
-  const opts = { data: ctx.data, base: ctx.base, mode, out, imageSize: ctx.imageSize, cacheDir: ctx.cacheDir, epochs: ctx.epochs, ...extra };
+  const out = path.join(ctx.workDir, 'runs', ctx.precision === 'fp32' ? label : `${label}-${ctx.precision}`);
+  const opts = { data: ctx.data, base: ctx.base, mode, out, imageSize: ctx.imageSize, cacheDir: ctx.cacheDir, epochs: ctx.epochs, precision: ctx.precision, ...extra };
   const r = await train(opts);
   const e = await evaluateRun(out, ctx.data);
   const idx = r.history.epoch.indexOf(r.bestEpoch);
   return {
     mode: label,
+    precision: ctx.precision,
     testAccuracy: e.accuracy,
     testLoss: e.loss,
     bestValAccuracy: r.history.history.val_accuracy?.[idx] ?? NaN,
@@ -83,7 +92,7 @@ export const MODES: Record<string, (ctx: BenchContext) => Promise<ModeResult>> =
   // Engineer D: continue from the features run when this bench made one (else finetune trains a head first);
   // the last two depthwise-separable blocks train, their prefix's output cached on disk (10 epochs unless --epochs).
   finetune: (ctx) => {
-    const features = path.join(ctx.workDir, 'runs', 'features');
+    const features = path.join(ctx.workDir, 'runs', ctx.precision === 'fp32' ? 'features' : `features-${ctx.precision}`);
     return runAndEvaluate(ctx, 'finetune', { epochs: ctx.epochs ?? 10, from: fs.existsSync(path.join(features, 'meta.json')) ? features : undefined });
   },
 };
@@ -109,6 +118,7 @@ async function tfjsForwardImagesPerSecond(ctx: BenchContext, images = 16, batch 
 async function main(): Promise<void> {
   const modes = (arg('modes', 'features') as string).split(',');
   for (const m of modes) if (!MODES[m]) throw new Error(`unknown mode ${m}; known: ${Object.keys(MODES).join(', ')}`);
+  const precisions = (arg('precisions', 'fp32,int8') as string).split(',') as Precision[];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-accuracy-'));
   const ctx: BenchContext = {
     data: arg('data', path.join(shared, 'data/cats_vs_dogs_small'))!,
@@ -118,25 +128,37 @@ async function main(): Promise<void> {
     // A fresh cache by default, so that extraction is timed; --cache DIR reuses one.
     cacheDir: arg('cache', path.join(workDir, 'feature-cache'))!,
     workDir,
+    precision: 'fp32',
   };
   console.log(`bench/accuracy: ${os.cpus().length} cores, data ${ctx.data}, base ${ctx.base} at ${ctx.imageSize}x${ctx.imageSize}`);
   const results: ModeResult[] = [];
-  for (const m of modes) {
-    const r = await MODES[m](ctx);
-    results.push(r);
-    console.log(`\n[${m}] test accuracy ${r.testAccuracy.toFixed(4)} (loss ${r.testLoss.toFixed(4)}), best val accuracy ${r.bestValAccuracy.toFixed(4)}`);
-    console.log(`[${m}] training time ${r.trainSeconds.toFixed(1)} s; evaluation ${r.evalImagesPerSecond.toFixed(1)} images/s; run dir ${r.runDir}`);
+  for (const precision of precisions) {
+    for (const m of modes) {
+      const r = await MODES[m]({ ...ctx, precision });
+      results.push(r);
+      const tag = `[${m} ${precision}]`;
+      console.log(`\n${tag} test accuracy ${r.testAccuracy.toFixed(4)} (loss ${r.testLoss.toFixed(4)}), best val accuracy ${r.bestValAccuracy.toFixed(4)}`);
+      console.log(`${tag} training time ${r.trainSeconds.toFixed(1)} s; evaluation ${r.evalImagesPerSecond.toFixed(1)} images/s; run dir ${r.runDir}`);
+      if (precision === 'int8') console.log(`${tag} ${precisionFact(r.runDir, { precision })}`);
+    }
   }
   const BOOK = 0.97;
   const tfjsIps = await tfjsForwardImagesPerSecond(ctx);
-  console.log('\nmode       test acc   vs book 0.97   train s   extract img/s   vs tfjs wasm fwd');
+  console.log('\nmode            test acc   vs book 0.97   train s   extract img/s   vs tfjs wasm fwd');
   for (const r of results) {
     const ext = r.extractImagesPerSecond;
     console.log(
-      `${r.mode.padEnd(10)} ${r.testAccuracy.toFixed(4).padStart(8)}   ${(r.testAccuracy / BOOK).toFixed(3).padStart(12)}x   ${r.trainSeconds.toFixed(1).padStart(7)}   ${(ext ? ext.toFixed(1) : 'cached').padStart(13)}   ${ext ? `${(ext / tfjsIps).toFixed(1)}x (${tfjsIps.toFixed(2)} img/s)` : '-'}`,
+      `${`${r.mode} ${r.precision}`.padEnd(15)} ${r.testAccuracy.toFixed(4).padStart(8)}   ${(r.testAccuracy / BOOK).toFixed(3).padStart(12)}x   ${r.trainSeconds.toFixed(1).padStart(7)}   ${(ext ? ext.toFixed(1) : 'cached').padStart(13)}   ${ext ? `${(ext / tfjsIps).toFixed(1)}x (${tfjsIps.toFixed(2)} img/s)` : '-'}`,
     );
   }
-  const features = results.find((r) => r.mode === 'features');
+  for (const m of modes) {
+    const [a, b] = [results.find((r) => r.mode === m && r.precision === 'fp32'), results.find((r) => r.mode === m && r.precision === 'int8')];
+    if (a && b) {
+      const points = (b.testAccuracy - a.testAccuracy) * 100;
+      console.log(`${m}: int8 - fp32 test accuracy = ${points >= 0 ? '+' : ''}${points.toFixed(2)} points (target: within 0.5); extraction ${b.extractImagesPerSecond && a.extractImagesPerSecond ? `${(b.extractImagesPerSecond / a.extractImagesPerSecond).toFixed(2)}x` : '(cached)'}`);
+    }
+  }
+  const features = results.find((r) => r.mode === 'features' && r.precision === 'fp32');
   if (features) console.log(`\nfeatures-mode test accuracy ${features.testAccuracy >= BOOK ? 'meets' : 'MISSES'} the target ${BOOK}.`);
 }
 

@@ -5,7 +5,7 @@
 // Train, then use what was trained.
 export { train, type TrainHooks } from './workflows/train.js';
 export { TRAIN_DEFAULTS, type TrainOptions, type TrainOptionsInput, type TrainResult, type TrainMode, type OptimizerName, type HeadPooling, type HeadEngine } from './workflows/options.js';
-export { loadClassifier, Classifier, type ClassifierInput, type ClassifierPrediction, type ClassProbability, type LoadClassifierOptions } from './inference/classifier.js';
+export { loadClassifier, Classifier, type ClassifierInput, type ClassifierOptions, type ClassifierPrediction, type ClassProbability } from './inference/classifier.js';
 export { evaluateRun } from './inference/evaluate.js';
 export type { Evaluation, RunEvaluation } from './run/evaluation.js';
 export type { RunMeta, HeadSpec, OnnxBaseRecord } from './run/meta.js';
@@ -29,6 +29,7 @@ export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions } 
 export { RandomFlip, RandomRotation, RandomZoom, type RandomFlipArgs, type RandomRotationArgs, type RandomZoomArgs } from './augment/index.js';
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './features/extract.js';
 export { loadOnnxFeatureBase, type FeatureBase, type OnnxFeatureBase } from './features/frozenBase.js';
+export type { Precision, CalibrationRecord, QuantError } from './engine/int8.js';
 export { loadSplitFeatures } from './features/cache.js';
 export type { FeatureSplit } from './features/splits.js';
 

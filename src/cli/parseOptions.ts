@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { UserError } from '../errors.js';
+import { PRECISIONS, type Precision } from '../engine/int8.js';
 
 // The one place where command-line values become numbers and paths, so that every
 // command rejects the same typos with the same kind of message (flag, value, fix).
@@ -16,6 +17,15 @@ export const MIN_IMAGE_SIZE = 32;
 
 /** Seeds are 32-bit signed-safe integers everywhere (the augmentation RNG, shuffling, initialisers). */
 export const MAX_SEED = 2 ** 31 - 1;
+
+/** --precision: fp32 or int8 (undefined when not given). */
+export function parsePrecisionOption(text: string | undefined, flag = '--precision'): Precision | undefined {
+  if (text === undefined) return undefined;
+  if (!(PRECISIONS as readonly string[]).includes(text)) {
+    throw new UserError(`${flag} must be ${PRECISIONS.join(' or ')}, got '${text}'. Pass ${flag} int8 for the quantized base (faster on CPUs with AVX-512 VNNI or AVX2), or leave it out for fp32.`);
+  }
+  return text as Precision;
+}
 
 export interface IntRange {
   min: number;

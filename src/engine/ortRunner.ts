@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 // The one module that imports onnxruntime-node (like transformers.js' backends/onnx.js):
@@ -33,6 +35,30 @@ function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
     // extract end to end at 0.63 of bare session.run with spinning on).
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
+}
+
+/**
+ * The graph as ONNX Runtime rewrites it at `level` ('basic': constant folding,
+ * Conv+BatchNormalization/Mul/Add fusion, no contrib ops; 'all': what a tlkit
+ * session actually runs, with ORT's own fused kernels). The quantizer starts from
+ * the 'basic' graph; tests read the 'all' one to see which kernels ORT picked.
+ */
+export async function optimizedGraph(onnxBytes: Uint8Array, level: 'basic' | 'all'): Promise<Uint8Array> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ort-'));
+  const file = path.join(dir, 'optimized.onnx');
+  try {
+    const session = await ort.InferenceSession.create(onnxBytes, {
+      ...sessionOptions(1),
+      graphOptimizationLevel: level,
+      optimizedModelFilePath: file,
+      // Errors only: ORT warns that an 'all' graph is specific to this CPU, which is the point here.
+      logSeverityLevel: 3,
+    });
+    await session.release();
+    return new Uint8Array(fs.readFileSync(file));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A float32 array and its dims, as tlkit hands tensors to and from ONNX Runtime. */

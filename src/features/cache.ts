@@ -20,7 +20,8 @@ import { readFeatureSplit, type FeatureSplit } from './splits.js';
 
 export const FEATURES_FORMAT = 'tlkit-features';
 // 2: the key includes the EXIF mode; CMYK JPEGs and EXIF orientation decode differently from version 1.
-export const FEATURES_VERSION = 2;
+// 3: the key includes the precision (fp32, or int8 with its calibration's key).
+export const FEATURES_VERSION = 3;
 export const MANIFEST = 'manifest.json';
 export const SPLIT_META = 'meta.json';
 export const FEATURES_FILE = 'features.npy';
@@ -40,6 +41,8 @@ export interface CacheKeyInput {
   labels: ArrayLike<number>;
   /** Paths are keyed relative to this folder, so moving the whole data folder keeps the cache. */
   dataRoot: string;
+  /** 'fp32', or 'int8:<calibration key>' (features/calibration.ts, precisionKey). */
+  precision: string;
 }
 
 export interface SplitMeta {
@@ -63,6 +66,8 @@ export interface Manifest {
   format: typeof FEATURES_FORMAT;
   version: number;
   base: { family: string; source: string; weightsHash: string; cutLayer: string | null };
+  /** The precision of the graph that computed the features (absent before version 3: fp32). */
+  precision?: 'fp32' | 'int8';
   preprocessing: string;
   imageSize: [number, number];
   classNames: string[];
@@ -86,6 +91,7 @@ export async function computeCacheKey(input: CacheKeyInput): Promise<string> {
       skipBadImages: input.skipBadImages,
       // Photos decode differently with EXIF orientation applied or ignored (--exif).
       exif: getExifDefault(),
+      precision: input.precision,
     }),
   );
   // stat in parallel chunks: 4,000 files take a few tens of milliseconds.

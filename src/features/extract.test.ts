@@ -135,3 +135,56 @@ test('bad images: a UserError naming the file, or skipped with skipBadImages', a
   const train = await loadSplitFeatures(path.join(root, 'f2'), 'train');
   assert.equal(train.labels.length, 10);
 });
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(aa * bb);
+}
+
+test('int8 features: close to fp32, calibration cached beside them, and a cache of one precision never passes for the other', async () => {
+  const root = await makeData();
+  const data = path.join(root, 'data');
+  const out = path.join(root, 'features');
+  const base = tinyBase();
+  const fp32 = await extractFeatures({ base, data, out, batchSize: 4 });
+  assert.equal(fp32.precision, 'fp32');
+  const fp32Train = await loadSplitFeatures(out, 'train');
+  assert.ok(!fs.existsSync(path.join(out, 'calibration-int8.json')));
+
+  const lines: string[] = [];
+  const int8 = await extractFeatures({ base, data, out, batchSize: 4, precision: 'int8', log: (l) => lines.push(l) });
+  assert.equal(int8.precision, 'int8');
+  assert.deepEqual(int8.splits.map((s) => s.cacheHit), [false, false, false], 'fp32 features are not reused at int8');
+  assert.equal(readManifest(out).precision, 'int8');
+  assert.ok(fs.existsSync(path.join(out, 'calibration-int8.json')));
+  assert.ok(lines.some((l) => /relative L2 [0-9.]+, cosine [0-9.]+/.test(l)), lines.join('\n'));
+  assert.equal(int8.calibration?.images, 10);
+  const int8Train = await loadSplitFeatures(out, 'train');
+  assert.notDeepEqual([...int8Train.features], [...fp32Train.features]);
+  assert.ok(cosine(int8Train.features, fp32Train.features) > 0.99);
+
+  // int8 again: features and calibration from the cache.
+  lines.length = 0;
+  const again = await extractFeatures({ base, data, out, batchSize: 4, precision: 'int8', log: (l) => lines.push(l) });
+  assert.ok(again.cacheHit);
+  assert.deepEqual(lines, []);
+  assert.equal(again.calibration?.error.cosine, int8.calibration?.error.cosine);
+  // ... and back at fp32, the int8 features are not reused either.
+  const back = await extractFeatures({ base, data, out, batchSize: 4 });
+  assert.deepEqual(back.splits.map((s) => s.cacheHit), [false, false, false]);
+  assert.deepEqual([...(await loadSplitFeatures(out, 'train')).features], [...fp32Train.features]);
+});
+
+test('a bad precision from code is a UserError naming the value', async () => {
+  const root = await makeData();
+  const base = tinyBase();
+  const precision = 'int4' as unknown as 'int8';
+  await assert.rejects(extractFeatures({ base, data: path.join(root, 'data'), out: path.join(root, 'f'), precision }), (e: Error) => e.name === 'UserError' && /precision must be fp32 or int8, got "int4"/.test(e.message));
+});

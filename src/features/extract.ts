@@ -4,6 +4,9 @@ import { UserError } from '../errors.js';
 import { acquireLock, isProcessAlive } from '../io/lock.js';
 import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
 import { resolveDataDir, type DataDir } from '../data/splits.js';
+import { checkPrecision, type CalibrationRecord, type Precision } from '../engine/int8.js';
+import { OrtModel } from '../engine/ortRunner.js';
+import { frozenGraph, precisionKey, storedCalibration, type FrozenGraphOptions } from './calibration.js';
 import { removeDeadTemporaries, writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
 import { markHandled } from '../io/markHandled.js';
 import {
@@ -19,7 +22,7 @@ import {
   type SplitMeta,
 } from './cache.js';
 import { NpyStreamWriter, writeNpy } from '../io/npy.js';
-import { featureKeyParts, openFrozenRunner, type FeatureBase, type FrozenRunner } from './frozenBase.js';
+import { featureKeyParts, isOnnxFeatureBase, openFrozenRunner, type FeatureBase, type FrozenRunner } from './frozenBase.js';
 
 export { frozenModel } from './frozenBase.js';
 
@@ -53,7 +56,13 @@ export interface ExtractOptions {
   splits?: string[];
   /** Intra-op threads for ONNX Runtime; default all cores. */
   threads?: number;
+  /** 'fp32' (default) or 'int8': the base quantized, calibrated on the training images (cached as calibration-int8.json in `out`). */
+  precision?: Precision;
+  /** int8: how many training images calibrate the activations (default 128). */
+  calibrationImages?: number;
   onProgress?: (p: ExtractProgress) => void;
+  /** Lines about the int8 calibration (its progress, the int8-vs-fp32 error, a warning when large). */
+  log?: (line: string) => void;
 }
 
 export interface ExtractedSplit {
@@ -78,6 +87,9 @@ export interface ExtractResult {
   /** Seconds spent running the network (0 on a full cache hit). */
   inferenceSeconds: number;
   imagesExtracted: number;
+  precision: Precision;
+  /** int8: the calibration the features were computed with, when known. */
+  calibration?: CalibrationRecord;
 }
 
 const DEFAULT_BATCH = 8;
@@ -123,6 +135,24 @@ async function extractLocked(
 ): Promise<ExtractResult> {
   await removeDeadTemporaries(out, isProcessAlive);
 
+  const precision = checkPrecision(opts.precision ?? 'fp32');
+  if (precision === 'int8' && isOnnxFeatureBase(base)) {
+    throw new UserError(`--precision int8 quantizes tlkit's own bases (the Keras families); ${base.source} is an ONNX file, which runs at fp32. Drop --precision int8, or quantize the ONNX file with its own tools.`);
+  }
+  // tlkit's own bases are exported (and quantized at int8) here; an ONNX base runs as it is.
+  const graphOpts: FrozenGraphOptions | undefined = isOnnxFeatureBase(base) ? undefined : {
+    base,
+    imageSize,
+    upTo: opts.upTo,
+    precision,
+    dataDir,
+    skipBadImages: opts.skipBadImages,
+    calibrationImages: opts.calibrationImages,
+    threads: opts.threads,
+    cacheDir: out,
+    log: opts.log,
+  };
+  const graphKey = graphOpts ? await precisionKey(graphOpts) : 'fp32';
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
   const keyParts = featureKeyParts(base, opts.upTo);
   const plans: Array<{ split: string; dataset: ImageDataset; key: string; dir: string; cached?: SplitMeta }> = [];
@@ -144,6 +174,7 @@ async function extractLocked(
       files: dataset.files,
       labels: dataset.labels,
       dataRoot: dataDir.root,
+      precision: graphKey,
     });
     const dir = path.join(out, split);
     plans.push({ split, dataset, key, dir, cached: validSplitCache(dir, key) });
@@ -154,11 +185,19 @@ async function extractLocked(
   let inferenceSeconds = 0;
   let imagesExtracted = 0;
   const results: ExtractedSplit[] = [];
+  let calibration: CalibrationRecord | undefined;
   try {
     if (todo.length) {
       // The manifest goes first, so no reader trusts it while splits are being replaced.
       await fsp.rm(path.join(out, MANIFEST), { force: true });
-      runner = await openFrozenRunner(base, imageSize, { upTo: opts.upTo, threads: opts.threads });
+      if (!graphOpts) runner = await openFrozenRunner(base, imageSize, { upTo: opts.upTo, threads: opts.threads });
+      else {
+        const graph = await frozenGraph(graphOpts);
+        calibration = graph.calibration;
+        runner = await OrtModel.create(graph.bytes, { threads: opts.threads });
+      }
+    } else if (graphOpts && precision === 'int8') {
+      calibration = (await storedCalibration(graphOpts))?.record;
     }
     const totalAll = todo.reduce((n, p) => n + p.dataset.size, 0);
     const progress = { doneAll: 0, totalAll, started: performance.now() };
@@ -190,6 +229,7 @@ async function extractLocked(
     format: FEATURES_FORMAT,
     version: FEATURES_VERSION,
     base: { family: base.family, source: base.source, weightsHash: base.weightsHash, cutLayer: keyParts.cutLayer || null },
+    precision,
     preprocessing: base.preprocessing,
     imageSize,
     classNames: dataDir.classNames,
@@ -208,6 +248,8 @@ async function extractLocked(
     splits: results,
     inferenceSeconds,
     imagesExtracted,
+    precision,
+    ...(calibration ? { calibration } : {}),
   };
 }
 

@@ -1,11 +1,16 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { decodeRgb, resizeDecoded } from '../data/decode.js';
 import { initBackend } from '../engine/backend.js';
+import { checkPrecision, type CalibrationRecord, type Precision } from '../engine/int8.js';
 import type { Evaluation } from '../run/evaluation.js';
 import type { RunMeta } from '../run/meta.js';
 import { encodeModel } from '../engine/onnx/proto.js';
+import { runPaths } from '../run/paths.js';
 import { readRun } from '../run/runDir.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { runOnnxModel } from '../run/runOnnx.js';
 import { checkRankOptions, evaluationFiles, rankScores, RunPredictor, scoreEvaluation, type ClassProbability, type RankOptions } from './predictor.js';
 
@@ -38,13 +43,27 @@ export class Classifier {
     readonly runDir: string,
     readonly meta: RunMeta,
     private readonly predictor: RunPredictor,
+    /** The precision the base runs at here (the run's own unless asked otherwise). */
+    readonly precision: Precision,
   ) {}
 
-  static async load(runDir: string, opts: LoadClassifierOptions = {}): Promise<Classifier> {
+  static async load(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
     await initBackend();
     const run = await readRun(runDir);
-    const onnx = encodeModel(await runOnnxModel(runDir, run.meta, { base: opts.base }));
-    return new Classifier(runDir, run.meta, await RunPredictor.fromOnnx(onnx, run.meta));
+    const precision = checkPrecision(opts.precision ?? run.meta.precision ?? 'fp32');
+    if (precision === 'fp32') {
+      // The run's whole model as one ONNX graph (its ONNX base, checked by hash, stitched to the head when it has one).
+      const onnx = encodeModel(await runOnnxModel(runDir, run.meta, { base: opts.base }));
+      return new Classifier(runDir, run.meta, await RunPredictor.fromOnnx(onnx, run.meta), precision);
+    }
+    if (run.meta.onnxBase) throw new UserError(`--precision int8 quantizes tlkit's own bases; ${runDir} was trained on the ONNX file ${run.meta.onnxBase.file}, which runs at fp32. Use --precision fp32.`);
+    const int8 = readCalibration(runDir);
+    const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
+    try {
+      return new Classifier(runDir, run.meta, await RunPredictor.create(model, run.meta, int8), precision);
+    } finally {
+      model.dispose();
+    }
   }
 
   get classNames(): string[] {
@@ -115,12 +134,26 @@ export class Classifier {
   }
 }
 
-export interface LoadClassifierOptions {
+export interface ClassifierOptions {
   /** A run trained on an ONNX base: the file where it is now, when it moved (checked against the recorded sha256). */
   base?: string;
+  /** 'fp32' or 'int8'; default the precision the run was trained at. int8 needs a run trained with precision int8. */
+  precision?: Precision;
+}
+/** The calibration a run trained at int8 saved (int8-calibration.json). */
+function readCalibration(runDir: string): CalibrationRecord {
+  const file = runPaths(runDir).int8Calibration;
+  if (!existsSync(file)) {
+    throw new UserError(`--precision int8 needs the run's int8 calibration, and ${file} does not exist: ${runDir} was trained at fp32. Train with --precision int8 (it calibrates on the training images), or use --precision fp32.`);
+  }
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CalibrationRecord;
+  } catch (e) {
+    throw new UserError(`${file} is not a readable int8 calibration (${(e as Error).message}). Train the run again with --precision int8.`);
+  }
 }
 
 /** Load a trained run folder as a Classifier. */
-export function loadClassifier(runDir: string, opts: LoadClassifierOptions = {}): Promise<Classifier> {
+export function loadClassifier(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
   return Classifier.load(runDir, opts);
 }

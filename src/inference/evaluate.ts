@@ -4,6 +4,7 @@ import type { RunEvaluation } from '../run/evaluation.js';
 import { runPaths } from '../run/paths.js';
 import { partitionReadable, warnSkipped } from '../data/collect.js';
 import { loadClassifier } from './classifier.js';
+import type { Precision } from '../engine/int8.js';
 import { evaluationFiles, scoreEvaluation } from './predictor.js';
 
 export type { RunEvaluation, FileResult } from '../run/evaluation.js';
@@ -23,9 +24,11 @@ export async function evaluateRun(
     skipBadImages?: boolean;
     /** A run trained on an ONNX base: the file where it is now (see loadClassifier). */
     base?: string;
+    /** The base's precision; default the run's own. */
+    precision?: Precision;
   } = {},
 ): Promise<RunEvaluation> {
-  const classifier = await loadClassifier(runDir, { base: opts.base });
+  const classifier = await loadClassifier(runDir, { base: opts.base, precision: opts.precision });
   let result: RunEvaluation;
   try {
     const listed = evaluationFiles(data, classifier.classNames);
@@ -50,6 +53,7 @@ export async function evaluateRun(
       files: files.map((file, i) => ({ file, label: labels[i], scores: scores[i] })),
       seconds,
       imagesPerSecond: files.length / Math.max(seconds, 1e-9),
+      basePrecision: classifier.precision,
       ...(skipped.length ? { skipped } : {}),
     };
   } finally {

@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { decodeImageInto } from '../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../data/splits.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
+import { int8Graph, type CalibrationRecord, type Precision } from '../engine/int8.js';
 import { OrtModel } from '../engine/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import type { Evaluation } from '../run/evaluation.js';
@@ -22,8 +23,13 @@ export class RunPredictor {
     private readonly fixedBatch?: number,
   ) {}
 
-  static async create(model: tfl.LayersModel, meta: RunMeta): Promise<RunPredictor> {
-    return new RunPredictor(await OrtModel.create(exportToOnnx(model)), meta);
+  /**
+   * int8 needs the run's calibration (int8-calibration.json): the frozen base (or
+   * prefix) is quantized with the ranges it was trained with, the rest stays fp32.
+   */
+  static async create(model: tfl.LayersModel, meta: RunMeta, int8?: CalibrationRecord): Promise<RunPredictor> {
+    const fp32 = exportToOnnx(model);
+    return new RunPredictor(await OrtModel.create(int8 ? await int8Graph(fp32, int8) : fp32), meta);
   }
 
   /** The run's whole model as ONNX bytes (runOnnxModel): RGB 0..255 NHWC in, probabilities out. */

@@ -5,7 +5,7 @@ import type { RunEvaluation, FileResult } from '../run/evaluation.js';
 import type { HistoryData } from '../run/history.js';
 import type { RunMeta } from '../run/meta.js';
 import { accuracyChart, curveChartSvg, lossChart } from './plots.js';
-import { describeHeadSpec, type DataFacts, type ModelFacts } from './runFacts.js';
+import { describeHeadSpec, precisionFact, type DataFacts, type ModelFacts } from './runFacts.js';
 import { escapeXml } from './strokeFont.js';
 
 export interface ReportInput {
@@ -138,6 +138,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['ONNX base', describeOnnxBase(meta)],
     ['Preprocessing', meta.preprocessing],
     ['Image size', meta.imageSize],
+    ['Precision', precisionFact(input.runDir, meta)],
     ['Classes', meta.classes.join(', ')],
     ['Data', meta.data ?? o.data],
     ['Epochs', o.epochs],

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { listImageFiles, resolveDataDir } from '../data/splits.js';
 import type { HeadSpec, RunMeta } from '../run/meta.js';
+import { runPaths } from '../run/paths.js';
 
 // What the report says about a run beyond meta.json: read from the saved model and the data folder.
 
@@ -101,5 +102,25 @@ export function dataFacts(dir: string, classes: string[]): { facts?: DataFacts; 
     return { facts: { dir: d.root, counts, layout: d.layout } };
   } catch (e) {
     return { note: `The training data folder ${dir} cannot be read as a dataset now (${(e as Error).message})` };
+  }
+}
+
+/**
+ * The precision of the frozen base that computed the features: "fp32", or "int8" with
+ * the calibration's figures (int8-calibration.json in the run folder).
+ */
+export function precisionFact(runDir: string, meta: Pick<RunMeta, 'precision'>): string {
+  if (meta.precision !== 'int8') return 'fp32';
+  try {
+    const r = JSON.parse(readFileSync(runPaths(runDir).int8Calibration, 'utf8')) as {
+      images: number;
+      settings: { method: string; percentile?: number };
+      fp32Depthwise: boolean;
+      error: { relativeL2: number; cosine: number; minCosine: number };
+    };
+    const method = r.settings.method === 'percentile' ? `percentile ${r.settings.percentile}` : r.settings.method;
+    return `int8 (QDQ on ONNX Runtime; ${method} calibration on ${r.images} training images, depthwise convs ${r.fp32Depthwise ? 'fp32' : 'int8'}; int8 vs fp32 features: relative L2 ${r.error.relativeL2.toFixed(4)}, cosine ${r.error.cosine.toFixed(4)}, worst image ${r.error.minCosine.toFixed(4)})`;
+  } catch {
+    return 'int8 (the calibration file int8-calibration.json is missing)';
   }
 }

@@ -33,6 +33,8 @@ export interface RunEvaluation extends Evaluation {
   /** Unreadable images left out (evaluate --skip-bad-images). */
   skipped?: string[];
   imagesPerSecond: number;
+  /** The precision the base ran at, fp32 or int8 (absent in evaluations written before int8: fp32). */
+  basePrecision?: 'fp32' | 'int8';
 }
 
 export async function readEvaluationFile(runDir: string): Promise<(RunEvaluation & { data?: string }) | undefined> {

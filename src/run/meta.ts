@@ -78,6 +78,8 @@ export interface RunMeta {
   unfrozen?: string[];
   trainableLayers?: string[];
   augmentation?: AugmentationParams;
+  /** The precision of the frozen base (or prefix) that computed the features: 'int8' with int8-calibration.json beside (absent: fp32). */
+  precision?: 'fp32' | 'int8';
   /** The training options as given (without the abort signal). */
   options: Record<string, unknown>;
   /** Seconds per phase (extract, train, ...). */

@@ -10,6 +10,8 @@ import path from 'node:path';
  *   log.csv         Keras CSVLogger columns
  *   accuracy.png/.svg, loss.png/.svg   the book's two figures
  *   state/          the last epoch's trainable weights and optimizer state (what --resume reads)
+ *   int8-calibration.json   --precision int8: the activation ranges of the frozen base/prefix
+ *                   and the int8-vs-fp32 error (evaluate/predict quantize the same way)
  *   report.html, evaluation.json       after `tlkit report` / `tlkit evaluate`
  * and, only while a run is being written:
  *   .lock           pid of the process writing the folder
@@ -23,6 +25,7 @@ export const RUN_FILES = {
   report: 'report.html',
   evaluation: 'evaluation.json',
   state: 'state',
+  int8Calibration: 'int8-calibration.json',
   lock: '.lock',
   replaced: '.replaced',
 } as const;
@@ -36,6 +39,7 @@ export const RUN_OUTPUTS = [
   RUN_FILES.report,
   RUN_FILES.evaluation,
   RUN_FILES.state,
+  RUN_FILES.int8Calibration,
   'accuracy.png',
   'accuracy.svg',
   'loss.png',

@@ -12,6 +12,10 @@ import { isOnnxBasePath, parsePreprocess } from '../engine/onnxBase.js';
 import { NotTrainableOnOrt, OrtTrainer } from '../engine/training/ortTrainer.js';
 import { extractFeatures, type ExtractProgress } from '../features/extract.js';
 import { featureKeyParts, isOnnxFeatureBase, loadOnnxFeatureBase, openFrozenRunner, type FeatureBase, type FrozenRunner, type OnnxFeatureBase } from '../features/frozenBase.js';
+import { OrtModel } from '../engine/ortRunner.js';
+import type { CalibrationRecord } from '../engine/int8.js';
+import { frozenGraph } from '../features/calibration.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
 import { augmentedBatches, type BatchSource } from '../fit/batchSources.js';
 import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
 import { assembleFullModel, standardHeadModel } from '../fit/assembleModel.js';
@@ -69,6 +73,9 @@ export function cacheFolderName(dataRoot: string, base: FeatureBase): string {
  * the run folder is touched.
  */
 export function onnxBaseOfOptions(opts: TrainOptions, runSize?: [number, number]): OnnxFeatureBase {
+  if (opts.precision === 'int8') {
+    throw new UserError(`--precision int8 quantizes tlkit's own bases (the Keras families); --base ${opts.base} is an ONNX file, which runs at fp32. Drop --precision int8.`);
+  }
   const size: [number, number] | undefined = opts.imageSize !== undefined ? [opts.imageSize, opts.imageSize] : runSize;
   return loadOnnxFeatureBase(opts.base, { preprocess: parsePreprocess(opts.preprocess ?? 'none'), upTo: opts.upTo, imageSize: size });
 }
@@ -160,6 +167,7 @@ export function runMeta(ctx: WorkflowContext, base: FeatureBase, mode: TrainMode
     bestValLoss: null,
     epochsDone: 0,
     finished: false,
+    precision: ctx.opts.precision,
     options,
     timings: ctx.timings,
     createdAt: new Date().toISOString(),
@@ -215,6 +223,18 @@ function progressPrinter(ctx: WorkflowContext): ((p: ExtractProgress) => void) |
   };
 }
 
+/** The feature cache folder of the run's base (cut at `upTo`) and precision; int8 features (and their calibration) live in int8/ under it. */
+function featureFolder(ctx: WorkflowContext, base: FeatureBase, upTo?: string): string {
+  const root = ctx.opts.cacheDir ?? path.join(defaultFeatureCache(), cacheFolderName(ctx.data.root, base));
+  const cut = upTo ? path.join(root, `cut-${upTo}`) : root;
+  return ctx.opts.precision === 'int8' ? path.join(cut, 'int8') : cut;
+}
+
+/** The run keeps the calibration of its frozen graph: evaluate and predict quantize the saved model with it. */
+async function saveCalibration(ctx: WorkflowContext, record: CalibrationRecord): Promise<void> {
+  await writeFileAtomic(runPaths(ctx.run.dir).int8Calibration, `${JSON.stringify(record)}\n`);
+}
+
 /**
  * Features of some splits at the base's output (or at a cut layer), extracted once on
  * ONNX Runtime and cached on disk, loaded into JS memory. Without a validation/ folder,
@@ -228,13 +248,23 @@ export async function cachedFeatures(
 ): Promise<{ train?: FeatureSplit; validation: FeatureSplit }> {
   // The default cache holds one folder per data folder and base, so that runs on other
   // data or bases neither evict nor lock each other's features.
-  const root = ctx.opts.cacheDir ?? path.join(defaultFeatureCache(), cacheFolderName(ctx.data.root, base));
-  const out = upTo ? path.join(root, `cut-${upTo}`) : root;
+  const out = featureFolder(ctx, base, upTo);
   const hasValidation = Boolean(ctx.data.splits.validation);
   const wanted = hasValidation ? splits : ['train'];
   const t0 = performance.now();
   if (ctx.opts.verbose) ctx.log(`Features with ${base.source} at ${base.imageSize.join('x')}${upTo ? ` up to ${upTo}` : ''} (cache: ${out})`);
-  const extracted = await extractFeatures({ base, data: ctx.opts.data, out, splits: wanted, skipBadImages: ctx.opts.skipBadImages, upTo, onProgress: progressPrinter(ctx) });
+  const extracted = await extractFeatures({
+    base,
+    data: ctx.opts.data,
+    out,
+    splits: wanted,
+    skipBadImages: ctx.opts.skipBadImages,
+    upTo,
+    precision: ctx.opts.precision,
+    log: ctx.log,
+    onProgress: progressPrinter(ctx),
+  });
+  if (extracted.calibration) await saveCalibration(ctx, extracted.calibration);
   if (ctx.opts.verbose && process.stderr.isTTY && !extracted.cacheHit) process.stderr.write('\n');
   const seconds = (performance.now() - t0) / 1000;
   const key = upTo ? 'prefixFeatures' : 'extract';
@@ -297,7 +327,22 @@ export async function augmentedTraining(
   upTo?: string,
 ): Promise<{ train: BatchSource; frozen: FrozenRunner }> {
   const images = await trainingImages(ctx, base.imageSize);
-  const frozen = await openFrozenRunner(base, base.imageSize, { upTo });
+  let frozen: FrozenRunner;
+  if (isOnnxFeatureBase(base)) frozen = await openFrozenRunner(base, base.imageSize, { upTo });
+  else {
+    const graph = await frozenGraph({
+      base,
+      imageSize: base.imageSize,
+      upTo,
+      precision: ctx.opts.precision,
+      dataDir: ctx.data,
+      skipBadImages: ctx.opts.skipBadImages,
+      cacheDir: featureFolder(ctx, base, upTo),
+      log: ctx.log,
+    });
+    if (graph.calibration) await saveCalibration(ctx, graph.calibration);
+    frozen = await OrtModel.create(graph.bytes);
+  }
   ctx.timings[timingKey] = 0;
   const train = augmentedBatches({
     dataset: images,

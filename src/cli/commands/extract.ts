@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseImageSizeOption, parseIntOption } from '../parseOptions.js';
+import { parseImageSizeOption, parseIntOption, parsePrecisionOption } from '../parseOptions.js';
 import { ensureWritableDir } from '../../io/writableDir.js';
 import { UserError } from '../../errors.js';
+import { DEFAULT_CALIBRATION_IMAGES } from '../../features/calibration.js';
 import { initBackend } from '../../engine/backend.js';
 import { loadBase } from '../../applications/loadBase.js';
 import { isOnnxBasePath, parsePreprocess } from '../../engine/onnxBase.js';
@@ -62,6 +63,8 @@ interface ExtractArgs {
   upTo?: string;
   skipBadImages?: boolean;
   json?: boolean;
+  precision?: string;
+  calibrationImages: string;
 }
 
 /** The base --base names: an ONNX file (with --preprocess, cut at --up-to) or a tfjs base. */
@@ -91,10 +94,14 @@ export function register(program: Command): void {
     .option('--batch-size <N>', 'images per ONNX Runtime call', '8')
     .option('--up-to <layer>', 'cut the base after this layer (an ONNX base: at this node output; default: the whole base)')
     .option('--skip-bad-images', 'skip unreadable images (listed in meta.json) instead of stopping')
+    .option('--precision <p>', 'fp32 | int8: int8 quantizes the base, calibrated on training images (cached as calibration-int8.json in --out), and prints its error against fp32 (default fp32)')
+    .option('--calibration-images <N>', 'int8: training images the calibration runs on', String(DEFAULT_CALIBRATION_IMAGES))
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (o: ExtractArgs) => {
       const size = parseImageSizeOption(o.imageSize);
       const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '8' })!;
+      const precision = parsePrecisionOption(o.precision) ?? 'fp32';
+      const calibrationImages = parseIntOption('--calibration-images', o.calibrationImages, { min: 1, max: 100000, example: '128' });
       ensureWritableDir('--out', o.out, { keep: false });
       const base = await extractBase(o, size);
       const onnx = isOnnxBasePath(o.base);
@@ -119,6 +126,12 @@ export function register(program: Command): void {
           batchSize,
           upTo: onnx ? undefined : o.upTo,
           skipBadImages: o.skipBadImages,
+          precision,
+          calibrationImages,
+          log: (line) => {
+            progress.stop();
+            process.stderr.write(`${line}\n`);
+          },
           onProgress: (p) => progress.update(p),
         });
       } finally {
@@ -130,7 +143,7 @@ export function register(program: Command): void {
         process.stdout.write(`${JSON.stringify({ ...result, seconds })}\n`);
         return;
       }
-      const lines = [`Features of ${base.source} at ${base.imageSize[0]}x${base.imageSize[1]} in ${result.out}`];
+      const lines = [`Features of ${base.source} at ${base.imageSize[0]}x${base.imageSize[1]} (${result.precision}) in ${result.out}`];
       for (const s of result.splits) {
         const skipped = s.skipped.length ? `, ${s.skipped.length} unreadable skipped` : '';
         lines.push(`  ${s.split.padEnd(10)} ${String(s.count).padStart(6)} images -> [${[s.count, ...s.featureShape].join(', ')}]${s.cacheHit ? ' (cached)' : ''}${skipped}`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import type { RankedPrediction } from '../../inference/predictor.js';
-import { parseIntOption, parseNumberOption } from '../parseOptions.js';
+import { parseIntOption, parseNumberOption, parsePrecisionOption } from '../parseOptions.js';
 
 export const PREDICT_FORMATS = ['text', 'json', 'ndjson', 'csv'] as const;
 export type PredictFormat = (typeof PREDICT_FORMATS)[number];
@@ -100,7 +100,9 @@ export function register(program: Command): void {
     .option('--skip-bad-images', 'skip files that cannot be decoded, with a warning each, instead of stopping')
     .option('--follow-links', 'also search symlinked folders inside the given folders (a loop is followed once)')
     .option('--base <model.onnx>', 'a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run\'s)')
-    .action(async (inputs: string[], o: { model: string; json?: boolean; format?: string; topK?: string; threshold?: string; skipBadImages?: boolean; followLinks?: boolean; base?: string }) => {
+    .option('--precision <p>', "fp32 | int8: the base on ONNX Runtime (default: the run's own; int8 needs a run trained with --precision int8)")
+    .action(async (inputs: string[], o: { model: string; json?: boolean; format?: string; topK?: string; threshold?: string; skipBadImages?: boolean; followLinks?: boolean; base?: string; precision?: string }) => {
+      const precision = parsePrecisionOption(o.precision);
       const format = parseFormat(o.format, o.json);
       const topK = parseIntOption('--top-k', o.topK, { min: 1, example: '3' });
       const threshold = parseNumberOption('--threshold', o.threshold, { min: 0, max: 1, minInclusive: true, example: '0.5' });
@@ -108,7 +110,7 @@ export function register(program: Command): void {
       const { BadImageError } = await import('../../data/decode.js');
       const { loadClassifier } = await import('../../inference/classifier.js');
       const { checkRankOptions, rankScores } = await import('../../inference/predictor.js');
-      const classifier = await loadClassifier(o.model, { base: o.base });
+      const classifier = await loadClassifier(o.model, { base: o.base, precision });
       let skipped = 0;
       let total = 0;
       try {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { FLIP_CHOICES, type AugmentationParams } from '../../augment/params.js';
 import { runPaths } from '../../run/paths.js';
 import type { HeadActivation, HeadEngine, HeadPooling, OptimizerName, TrainMode, TrainOptionsInput, TrainResult } from '../../workflows/options.js';
+import type { Precision } from '../../engine/int8.js';
 import { MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 export interface TrainArgs {
@@ -29,6 +30,7 @@ export interface TrainArgs {
   dropout?: string;
   pooling?: string;
   engine?: string;
+  precision?: string;
   earlyStopping?: string;
   skipBadImages?: boolean;
   cacheDir?: string;
@@ -71,6 +73,7 @@ export function toTrainOptions(a: TrainArgs): TrainOptionsInput {
     dropout: parseNumberOption('--dropout', a.dropout, { min: 0, max: 0.95, minInclusive: true, example: '0.5' }),
     pooling: a.pooling as HeadPooling | undefined,
     engine: a.engine as HeadEngine | undefined,
+    precision: a.precision as Precision | undefined,
     earlyStoppingPatience: parseIntOption('--early-stopping', a.earlyStopping, { min: 0, example: '5' }),
     skipBadImages: Boolean(a.skipBadImages),
     cacheDir: a.cacheDir,
@@ -198,6 +201,7 @@ export function register(program: Command): void {
     .option('--engine <e>', 'ort | tfjs: what trains the head and, in finetune mode, the unfrozen layers (default ort = ONNX Runtime, generated training graphs; tfjs = the wasm backend)')
     .option('--early-stopping <patience>', 'stop when val_loss has not improved for this many epochs')
     .option('--skip-bad-images', 'skip undecodable images instead of stopping')
+    .option('--precision <p>', 'fp32 | int8: the frozen base (or finetune\'s frozen prefix) on ONNX Runtime; int8 is quantized, calibrated on 128 training images (default fp32)')
     .option('--cache-dir <dir>', 'where extracted features are cached')
     .option('--quiet', 'no progress output')
     .option('--json', 'machine-readable progress: one JSON object a line on stdout per epoch {event:"epoch", epoch, epochs, metrics, elapsed, checkpointSaved}, then {event:"end", ...}; human progress on stderr')

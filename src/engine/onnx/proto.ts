@@ -55,12 +55,14 @@ export function makeNode(
   return { opType, input: inputs, output: outputs, name, attribute };
 }
 
-export type TensorData = Float32Array | BigInt64Array | Int32Array;
+export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 function dataTypeOf(data: TensorData): number {
   const D = onnx.TensorProto.DataType;
   if (data instanceof Float32Array) return D.FLOAT;
   if (data instanceof BigInt64Array) return D.INT64;
+  if (data instanceof Int8Array) return D.INT8;
+  if (data instanceof Uint8Array) return D.UINT8;
   return D.INT32;
 }
 
