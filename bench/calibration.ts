@@ -16,7 +16,7 @@ import { Calibrator, compareOutputs, DEFAULT_CALIBRATION, type CalibrationSettin
 import { exportToOnnx } from '../src/engine/onnx/export.js';
 import { OrtModel } from '../src/engine/ortRunner.js';
 import { frozenModel } from '../src/features/frozenBase.js';
-import { cpuFlags } from './python.js';
+import { cpuFlags } from './pytorch.js';
 
 
 function arg(name: string, fallback: number): number {

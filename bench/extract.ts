@@ -35,7 +35,7 @@ import { forwardFlops } from '../src/engine/onnx/flops.js';
 import { OrtModel } from '../src/engine/ortRunner.js';
 import { calibration, describeError, frozenGraph } from '../src/features/calibration.js';
 import { extractFeatures, frozenModel } from '../src/features/extract.js';
-import { cpuFlags, ensureTorch, PYTHON } from './python.js';
+import { cpuFlags, ensureTorch, PYTHON } from './pytorch.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = path.resolve(here, '../../shared');
