@@ -9,7 +9,7 @@
  * steps: cached-prefix epochs: block5 + the book's head trained at batch 32 on VGG16@180's
  *        prefix output (11x11x512, `--train` samples, `--val` validated every epoch):
  *        tlkit on ONNX Runtime (generated training graphs; variants: stride-1 conv input
- *        gradients as flipped-filter Convs instead of ConvTranspose, the update in the graph),
+ *        gradients as flipped-filter Convs instead of ConvTranspose, the update on the host),
  *        tlkit on tfjs wasm, and PyTorch on the same tensors.
  * cli:   the whole command a user runs, timed from outside: `tlkit train --mode finetune
  *        --from RUN --unfreeze 4 --epochs 3` over `--train` + `--val` shared JPEGs at 180x180,
@@ -185,7 +185,7 @@ async function steps(): Promise<void> {
     // The choices inside the graphs, each against the default in the same run.
     for (const [what, options] of [
       ['stride-1 conv input gradients as flipped-filter Convs', { convInputGradient: 'flipped' }],
-      ['optimizer update in the graph', { update: 'graph' }],
+      ['optimizer update on the host', { update: 'host' }],
     ] as Array<[string, OrtTrainerOptions]>) {
       const v = await tlkitSteps('ort', train, val, options);
       console.log(`  tlkit ONNX Runtime, ${what}: ${v.map((t) => t.toFixed(2)).join(' / ')} s per epoch (default / this: ${ratio(mean(v.slice(1)), mean(ort.slice(1)))})`);

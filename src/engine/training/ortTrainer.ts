@@ -30,7 +30,7 @@ export interface OrtTrainerOptions {
    * 'auto' (default): the head's when the model is a head, else the generated ones.
    */
   graphs?: 'head' | 'model' | 'auto';
-  /** Where the optimizer runs: 'host' (default: one loop per tensor) or 'graph' (in the ONNX graph). */
+  /** Where the optimizer runs: 'graph' (default, in the ONNX graph; measured faster in bench/head.ts) or 'host' (one loop per tensor). */
   update?: UpdateSite;
   /** Generated graphs: how stride-1 convolutions' input gradients are written (default 'transpose'). */
   convInputGradient?: ConvInputGradient;
@@ -179,7 +179,7 @@ export class OrtTrainer {
   static async create(model: tfl.LayersModel, opts: OrtTrainerOptions = {}): Promise<OrtTrainer> {
     const opt = optimizerSpec(model.optimizer);
     const which = opts.graphs ?? 'auto';
-    const update = opts.update ?? 'host';
+    const update = opts.update ?? 'graph';
     let plan: TrainingPlan;
     if (which === 'model') plan = modelPlan(model, opt, update, opts.convInputGradient);
     else {
