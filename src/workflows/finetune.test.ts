@@ -156,7 +156,9 @@ test('finetune: Ctrl-C in the fine-tuning phase, then --resume, gives the same c
   assert.deepEqual((await layerWeights(out)).get('conv1'), (await layerWeights(steadyOut)).get('conv1'));
 });
 
-for (const base of ['vgg16', 'mobilenet'] as const) {
+// VGG16 only: a random-weight MobileNet at 32x32 gives near-constant features and a flat curve, which
+// would compare nothing; every family's fine-tuning gradients are compared in engine/training/families.test.ts.
+for (const base of ['vgg16'] as const) {
   test(`finetune on ONNX Runtime (generated graphs for the unfrozen layers + head): 3 epochs give the tfjs path's curve within 1e-3 per epoch (${base})`, async () => {
     const headRun = path.join(root, `parity-head-${base}`);
     await train(await options(headRun, { base, mode: 'features', dropout: 0, engine: 'tfjs' }), quiet);
@@ -164,7 +166,7 @@ for (const base of ['vgg16', 'mobilenet'] as const) {
     for (const engine of ['ort', 'tfjs'] as const) {
       const lines: string[] = [];
       const out = path.join(root, `parity-${base}-${engine}`);
-      await train(await options(out, { base, from: headRun, dropout: 0, learningRate: 1e-4, epochs: 3, engine, verbose: 1 }), { log: (l) => lines.push(l) });
+      await train(await options(out, { base, from: headRun, dropout: 0, learningRate: 1e-5, epochs: 3, engine, verbose: 1 }), { log: (l) => lines.push(l) });
       const said = lines.join('\n');
       if (engine === 'ort') {
         assert.match(said, /train on ONNX Runtime/, said);
@@ -178,7 +180,7 @@ for (const base of ['vgg16', 'mobilenet'] as const) {
     for (const key of ['loss', 'val_loss'] as const) {
       curves.ort[key].forEach((v, i) => assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-3, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`));
     }
-    // Training moved the loss: the comparison is not between two untouched models.
-    assert.notEqual(curves.ort.loss[0], curves.ort.loss[2]);
+    // Training moved the loss (by far more than the tolerance): the comparison is not between two untouched models.
+    assert.ok(curves.ort.loss[0] - curves.ort.loss[2] > 0.02, `the loss barely moved: ${JSON.stringify(curves.ort.loss)}`);
   });
 }
