@@ -258,6 +258,8 @@ async function cli(): Promise<void> {
 
 console.log(machineLine());
 await initBackend('wasm');
+// The tfjs fallback trains with tlkit's wasm gradient kernels, as the workflows register them.
+registerWasmGradientKernels();
 if (!only || only === 'micro') await micro();
 if (!only || only === 'steps') await steps();
 if (!only || only === 'cli') await cli();
