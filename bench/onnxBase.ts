@@ -19,7 +19,7 @@ import { exportToOnnx } from '../src/engine/onnx/export.js';
 import { extractFeatures } from '../src/features/extract.js';
 import { loadOnnxFeatureBase, type FeatureBase } from '../src/features/frozenBase.js';
 import { readNpy } from '../src/io/npy.js';
-import { maxRelativeDiff } from '../src/testing/testModels.js';
+import { relativeError } from '../src/testing/numerics.js';
 import { fileSystemIO } from '../src/weights/tfjsFiles.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,6 +66,6 @@ const [fa, fb] = await Promise.all([readNpy(a.features), readNpy(b.features)]);
 console.log(`${n} images, MobileNet 224x224, extractFeatures end to end, best of ${rounds} (${os.availableParallelism()} cores)`);
 console.log(`(a) tfjs base, preprocessing in the graph: ${a.rate.toFixed(1)} images/s`);
 console.log(`(b) --base mobilenet.onnx --preprocess tf:  ${b.rate.toFixed(1)} images/s`);
-console.log(`ratio b/a: ${(b.rate / a.rate).toFixed(2)}; features: max relative difference ${maxRelativeDiff(fb.data as Float32Array, fa.data as Float32Array).toExponential(1)}`);
+console.log(`ratio b/a: ${(b.rate / a.rate).toFixed(2)}; features: max relative difference ${relativeError(fb.data as Float32Array, fa.data as Float32Array).toExponential(1)}`);
 tfjsBase.model.dispose();
 fs.rmSync(root, { recursive: true, force: true });

@@ -14,7 +14,8 @@ import { preprocessInput } from '../applications/preprocess.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { exportToOnnx } from './onnx/export.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
-import { maxRelativeDiff as maxRel, randomizeWeights } from '../testing/testModels.js';
+import { randomizeWeights } from '../testing/testModels.js';
+import { relativeError as maxRel } from '../testing/numerics.js';
 import { HAND_BUILT_CONV, writeHandBuiltNchw } from '../testing/onnxModels.js';
 import { describePreprocess, isOnnxBasePath, OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toChannelsLast, toModelInput } from './onnxBase.js';
 

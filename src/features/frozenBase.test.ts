@@ -11,7 +11,7 @@ import { exportToOnnx } from '../engine/onnx/export.js';
 import { parsePreprocess, PREPROCESS_PRESETS } from '../engine/onnxBase.js';
 import { readNpy } from '../io/npy.js';
 import { writeHandBuiltNchw } from '../testing/onnxModels.js';
-import { maxRelativeDiff as maxRel } from '../testing/testModels.js';
+import { relativeError as maxRel } from '../testing/numerics.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { extractFeatures } from './extract.js';
 import { featureKeyParts, loadOnnxFeatureBase } from './frozenBase.js';

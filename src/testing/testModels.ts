@@ -31,14 +31,3 @@ export function randomizeWeights(model: tfl.LayersModel | tfl.layers.Layer, seed
 export function randomImages(shape: [number, number, number, number], lo = -3, hi = 3, seed = 7): tf.Tensor4D {
   return tf.randomUniform(shape, lo, hi, 'float32', seed) as tf.Tensor4D;
 }
-
-/** max |a - b| over max |b|: the relative difference parity tests bound. */
-export function maxRelativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
