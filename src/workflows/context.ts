@@ -191,15 +191,16 @@ export interface FullModelSaver {
  * The checkpoint writer of one training phase: preprocess + base + head as one standard
  * tfjs model, or the head alone when the base is an ONNX file (meta.json's onnxBase). The
  * full model is assembled once (for VGG16 a quarter of a second: a whole model built from
- * its JSON); each later save copies the current base and head weights into it.
+ * its JSON); each later save copies in the weights that train: the head's, and those of
+ * `trainedBase` (fine-tuning's unfrozen layers; the rest of the base never changes).
  */
-export function fullModelSaver(base: FeatureBase, head: tfl.LayersModel): FullModelSaver {
+export function fullModelSaver(base: FeatureBase, head: tfl.LayersModel, trainedBase?: tfl.LayersModel): FullModelSaver {
   let full: tfl.LayersModel | undefined;
   return {
     async save(dir) {
       if (!full) full = isOnnxFeatureBase(base) ? await standardHeadModel(head) : await assembleFullModel({ preprocessing: base.preprocessing, base: base.model, head });
       else {
-        if (!isOnnxFeatureBase(base)) copyWeightsByName(base.model, full);
+        if (trainedBase) copyWeightsByName(trainedBase, full);
         copyWeightsByName(head, full);
       }
       await full.save(fileSystemIO(dir));

@@ -100,7 +100,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   loop ??= await loopContinuing(ctx, source);
   const firstEpoch = resumedPhase === 'finetune' ? (loop.meta.fineTuneStartEpoch ?? 0) : loop.history.epoch.length;
   loop.history.fineTuneStartEpoch = firstEpoch;
-  const saver = fullModelSaver(base, models.head);
+  const saver = fullModelSaver(base, models.head, suffix.model);
   try {
     const outcome = await loop.fitPhase(
       {
