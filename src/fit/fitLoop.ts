@@ -19,14 +19,15 @@ export const MONITOR = 'val_loss';
 
 /**
  * The curves (SVG + PNG, about 0.1 s to render) are redrawn after an epoch at most this
- * often, and after a phase's last epoch; finish() draws any epochs still missing. Short
+ * often, and at the end of every phase however it ended; finish() draws them when the last
+ * phase ran no epoch. Short
  * epochs (a head on cached features) would otherwise spend as long drawing as training.
  */
 export const CURVES_INTERVAL_MS = 5000;
 
 /**
  * A trainer that computes elsewhere what a compiled tfjs model would (engine/training's
- * OrtHeadTrainer trains the head on ONNX Runtime) and keeps `layersModel` in step:
+ * OrtTrainer trains the head, or fine-tuning's suffix + head, on ONNX Runtime) and keeps `layersModel` in step:
  * callbacks see `layersModel`, whose weights are current after `syncWeights()`, which
  * the loop calls before each epoch's callbacks (so the checkpoint saves them).
  */

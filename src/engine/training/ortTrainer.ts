@@ -14,7 +14,7 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 /** A named array as the resume state stores it (run/trainState.ts). */
 type NamedArray = { name: string; shape: number[]; dtype: 'float32' | 'int32'; data: Float32Array | Int32Array };
 
-/** Thrown when a model is not a head that the ORT graphs can train; the caller falls back to tfjs. */
+/** Thrown when the ORT training graphs cannot express a model (a layer, op or optimizer); the caller falls back to tfjs. */
 export class NotTrainableOnOrt extends Error {}
 
 export interface OrtTrainerOptions {
