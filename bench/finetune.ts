@@ -185,7 +185,7 @@ async function steps(): Promise<void> {
     // The choices inside the graphs, each against the default in the same run.
     for (const [what, options] of [
       ['stride-1 conv input gradients as flipped-filter Convs', { convInputGradient: 'flipped' }],
-      ['optimizer update on the host', { update: 'host' }],
+      ['optimizer update in the ONNX graph', { update: 'graph' }],
     ] as Array<[string, OrtTrainerOptions]>) {
       const v = await tlkitSteps('ort', train, val, options);
       console.log(`  tlkit ONNX Runtime, ${what}: ${v.map((t) => t.toFixed(2)).join(' / ')} s per epoch (default / this: ${ratio(mean(v.slice(1)), mean(ort.slice(1)))})`);

@@ -233,11 +233,11 @@ const show = (name: string, t: Timed) => {
   console.log(`  ${name.padEnd(44)} ${t.seconds.toFixed(2).padStart(7)} s   val_loss ${t.valLoss.toFixed(4)}  val_accuracy ${t.valAccuracy.toFixed(3)}`);
 };
 // ORT first: a warm-up of its sessions' one-off set-up is part of what a user waits for, so nothing is warmed.
-show('tlkit ORT, steps (default: Gemm, optimizer in the graph)', await steps('ort'));
+show('tlkit ORT, steps (default: Gemm, optimizer on the host)', await steps('ort'));
 if (withVariants) {
-  show('tlkit ORT, steps (optimizer on the host)', await steps('ort', { update: 'host' }));
+  show('tlkit ORT, steps (optimizer in the graph)', await steps('ort', { update: 'graph' }));
   show('tlkit ORT, steps (MatMul + Add + Transpose)', await steps('ort', { dense: 'matmul' }));
-  show('tlkit ORT, steps (fresh output buffers)', await steps('ort', { reuseBuffers: false }));
+  show('tlkit ORT, steps (optimizer in the graph, fresh output buffers)', await steps('ort', { update: 'graph', reuseBuffers: false }));
   show('tlkit ORT, steps (default, 1 thread)', await steps('ort', { threads: 1 }));
 }
 if (withTfjs) show('tlkit tfjs, steps', await steps('tfjs'));

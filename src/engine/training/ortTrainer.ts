@@ -6,8 +6,8 @@ import { OrtSession, type HostTensor } from '../ortRunner.js';
 import { NotDifferentiable, type ConvInputGradient } from './autodiff.js';
 import { buildHeadGraphs, type HeadGraphSpec, type HeadPoolingKind } from './headGraph.js';
 import { buildModelGraphs, type ModelGraphs } from './modelGraph.js';
-import { applyUpdate } from './hostOptimizer.js';
 import { gradientOutput, INPUT, OUTPUT, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
+import { arenaFits, UpdateKernels } from './updateKernels.js';
 
 type LayerVariable = tfl.LayersModel['trainableWeights'][number];
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -30,7 +30,12 @@ export interface OrtTrainerOptions {
    * 'auto' (default): the head's when the model is a head, else the generated ones.
    */
   graphs?: 'head' | 'model' | 'auto';
-  /** Where the optimizer runs: 'graph' (default, in the ONNX graph; measured faster in bench/head.ts) or 'host' (one loop per tensor). */
+  /**
+   * Where the optimizer runs: 'host' (default: the graph outputs gradients and a fused
+   * WebAssembly SIMD loop per tensor updates them, updateKernels.ts; measured faster in
+   * bench/head.ts and bench/finetune.ts) or 'graph' (elementwise ops in the ONNX graph;
+   * also used when the arrays would not fit the kernels' 2 GiB arena).
+   */
   update?: UpdateSite;
   /** Generated graphs: how stride-1 convolutions' input gradients are written (default 'transpose'). */
   convInputGradient?: ConvInputGradient;
@@ -146,6 +151,7 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 export class OrtTrainer {
   private owner: 'tfjs' | 'ort' = 'tfjs';
   private params: Float32Array[];
+  /** Graph updates: the step before last's outputs, written into again. Host updates: the gradients. */
   private spare: Float32Array[];
   private state: Float32Array[];
   private spareState: Float32Array[];
@@ -154,6 +160,8 @@ export class OrtTrainer {
   private accBeta2 = 1;
   private readonly rng: Rng | undefined;
   private handedOut: tf.Tensor[] = [];
+  /** Host updates: the arena that holds weights, gradients and slots, and its kernels. */
+  private readonly kernels: UpdateKernels | undefined;
 
   private constructor(
     readonly layersModel: tfl.LayersModel,
@@ -163,11 +171,20 @@ export class OrtTrainer {
     private readonly evalSession: OrtSession,
     private readonly reuseBuffers: boolean,
   ) {
-    this.params = graphs.params.map((p) => new Float32Array(size(p.shape)));
-    // Graph updates: the step before last's outputs, written into again. Host updates: the gradients' buffers.
-    this.spare = graphs.params.map((p) => new Float32Array(reuseBuffers || graphs.update === 'host' ? size(p.shape) : 0));
-    this.state = graphs.state.map((s) => new Float32Array(size(s.shape)));
-    this.spareState = graphs.state.map((s) => new Float32Array(reuseBuffers && graphs.update === 'graph' ? size(s.shape) : 0));
+    if (graphs.update === 'host') {
+      const lengths = [...graphs.params, ...graphs.params, ...graphs.state].map((p) => size(p.shape));
+      this.kernels = new UpdateKernels(lengths);
+      const n = graphs.params.length;
+      this.params = this.kernels.arrays.slice(0, n);
+      this.spare = this.kernels.arrays.slice(n, 2 * n);
+      this.state = this.kernels.arrays.slice(2 * n);
+      this.spareState = [];
+    } else {
+      this.params = graphs.params.map((p) => new Float32Array(size(p.shape)));
+      this.spare = graphs.params.map((p) => new Float32Array(reuseBuffers ? size(p.shape) : 0));
+      this.state = graphs.state.map((s) => new Float32Array(size(s.shape)));
+      this.spareState = graphs.state.map((s) => new Float32Array(reuseBuffers ? size(s.shape) : 0));
+    }
     if (opt.kind === 'adam') {
       this.accBeta1 = Math.fround(opt.beta1);
       this.accBeta2 = Math.fround(opt.beta2);
@@ -179,17 +196,18 @@ export class OrtTrainer {
   static async create(model: tfl.LayersModel, opts: OrtTrainerOptions = {}): Promise<OrtTrainer> {
     const opt = optimizerSpec(model.optimizer);
     const which = opts.graphs ?? 'auto';
-    const update = opts.update ?? 'graph';
-    let plan: TrainingPlan;
-    if (which === 'model') plan = modelPlan(model, opt, update, opts.convInputGradient);
-    else {
+    const build = (update: UpdateSite): TrainingPlan => {
+      if (which === 'model') return modelPlan(model, opt, update, opts.convInputGradient);
       try {
-        plan = headPlan(model, opt, opts.dense ?? 'gemm', update);
+        return headPlan(model, opt, opts.dense ?? 'gemm', update);
       } catch (e) {
         if (!(e instanceof NotTrainableOnOrt) || which === 'head') throw e;
-        plan = modelPlan(model, opt, update, opts.convInputGradient);
+        return modelPlan(model, opt, update, opts.convInputGradient);
       }
-    }
+    };
+    let plan = build(opts.update ?? 'host');
+    // Weights, gradients and slots share the kernels' arena; a model too big for it updates in the graph.
+    if (plan.update === 'host' && !arenaFits([...plan.params, ...plan.params, ...plan.state].map((p) => size(p.shape)))) plan = build('graph');
     const trainSession = await OrtSession.create(plan.train, { threads: opts.threads });
     const evalSession = await OrtSession.create(plan.evaluate, { threads: opts.threads });
     return new OrtTrainer(model, plan, opt, trainSession, evalSession, opts.reuseBuffers ?? true);
@@ -279,11 +297,11 @@ export class OrtTrainer {
     const adam = this.opt.kind === 'adam' ? { c1: 1 - this.accBeta1, c2: 1 - this.accBeta2 } : undefined;
     let out: Record<string, HostTensor>;
     if (this.graphs.update === 'host') {
-      // The graph gives the gradients (into buffers reused every step); one loop per tensor updates weights and slots in place.
+      // The graph writes the gradients into the arena; one SIMD loop per tensor updates weights and slots in place.
       const into: Record<string, HostTensor> = {};
       this.graphs.params.forEach((p, i) => (into[gradientOutput(p.name)] = { data: this.spare[i], dims: p.shape }));
       out = await this.trainSession.run(feeds, into);
-      applyUpdate(this.opt, this.params, this.graphs.params.map((p) => out[gradientOutput(p.name)].data), this.state, adam);
+      (this.kernels as UpdateKernels).update(this.opt, this.params, this.spare, this.state, adam);
     } else {
       this.graphs.state.forEach((s, i) => (feeds[s.name] = { data: this.state[i], dims: s.shape }));
       if (adam) {

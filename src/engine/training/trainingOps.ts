@@ -48,7 +48,8 @@ export function scalarInputs(optimizer: OptimizerSpec, updates: boolean): string
 /**
  * Where a training step applies the optimizer: 'graph' = in the ONNX graph (weights and
  * state in, updated out), 'host' = the graph outputs the gradients and the trainer
- * updates its arrays in one fused loop per tensor (hostOptimizer.ts).
+ * updates weights and slots in place, one fused WebAssembly SIMD loop per tensor
+ * (updateKernels.ts).
  */
 export type UpdateSite = 'graph' | 'host';
 

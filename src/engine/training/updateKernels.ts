@@ -1,0 +1,199 @@
+import { assembleModule, op, ValueType, type Bytes, type FunctionSpec } from './wasmAssembler.js';
+import type { OptimizerSpec } from './trainingOps.js';
+
+/**
+ * The optimizer's update as one WebAssembly SIMD loop per tensor, over arrays that
+ * live in the kernels' own memory (an arena): the weights, their gradients (ONNX
+ * Runtime writes them there) and the optimizer's slots.
+ *
+ * Why: in an ONNX graph the update is nine elementwise ops, each a pass over the
+ * whole tensor; for the book's head (a 12800x256 kernel) that took longer than both
+ * of its matrix products (bench/head.ts). One fused pass reads and writes each array
+ * once. Every operation is float32 and rounded like the graph's own ops, in the same
+ * order, so the result is the graph's to the bit (updateKernels.test.ts):
+ *   RMSprop (Keras): v <- rho v + (1 - rho) g^2;  w <- w - lr g / sqrt(v + eps)
+ *   Adam (tfjs):     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w + (-lr) (m / c1) / (sqrt(v / c2) + eps)
+ *   SGD (tfjs):      w <- (-lr) g + w
+ * Each array is padded to whole 4-float vectors; the loops update the padding too,
+ * which nothing reads (gradients there stay 0).
+ */
+
+interface KernelShape {
+  name: string;
+  /** Arrays walked together, 16 bytes per iteration. */
+  arrays: string[];
+  /** f32 arguments, splatted to all four lanes before the loop. */
+  scalars: string[];
+  /** v128 temporaries. */
+  temps: string[];
+  /** One iteration, given accessors for the current vectors. */
+  body: (k: KernelContext) => Bytes;
+}
+
+interface KernelContext {
+  load(array: string): Bytes;
+  store(array: string, value: Bytes): Bytes;
+  scalar(name: string): Bytes;
+  get(temp: string): Bytes;
+  set(temp: string, value: Bytes): Bytes;
+  tee(temp: string, value: Bytes): Bytes;
+}
+
+/** A function (ptr per array, end = first array's end in bytes, scalars) looping over whole vectors. */
+function kernel(s: KernelShape): FunctionSpec {
+  const a = s.arrays.length;
+  const end = a;
+  const scalarParam = (i: number) => a + 1 + i;
+  const splatLocal = (i: number) => a + 1 + s.scalars.length + i;
+  const tempLocal = (i: number) => a + 1 + 2 * s.scalars.length + i;
+  const index = (list: string[], n: string) => {
+    const i = list.indexOf(n);
+    if (i < 0) throw new Error(`kernel ${s.name}: no ${n}`);
+    return i;
+  };
+  const k: KernelContext = {
+    load: (array) => [...op.localGet(index(s.arrays, array)), ...op.v128Load],
+    store: (array, value) => [...op.localGet(index(s.arrays, array)), ...value, ...op.v128Store],
+    scalar: (n) => op.localGet(splatLocal(index(s.scalars, n))),
+    get: (t) => op.localGet(tempLocal(index(s.temps, t))),
+    set: (t, value) => [...value, ...op.localSet(tempLocal(index(s.temps, t)))],
+    tee: (t, value) => [...value, ...op.localTee(tempLocal(index(s.temps, t)))],
+  };
+  const splats = s.scalars.flatMap((_, i) => [...op.localGet(scalarParam(i)), ...op.f32x4Splat, ...op.localSet(splatLocal(i))]);
+  const advance = s.arrays.flatMap((_, i) => [...op.localGet(i), ...op.i32Const(16), ...op.i32Add, ...op.localSet(i)]);
+  const body = [
+    ...splats,
+    ...op.block,
+    ...[...op.localGet(0), ...op.localGet(end), ...op.i32GeU, ...op.brIf(0)],
+    ...op.loop,
+    ...s.body(k),
+    ...advance,
+    ...[...op.localGet(0), ...op.localGet(end), ...op.i32LtU, ...op.brIf(0)],
+    ...op.end,
+    ...op.end,
+  ];
+  return {
+    name: s.name,
+    params: [...s.arrays.map(() => ValueType.i32), ValueType.i32, ...s.scalars.map(() => ValueType.f32)],
+    locals: [...s.scalars.map(() => ValueType.v128), ...s.temps.map(() => ValueType.v128)],
+    body,
+  };
+}
+
+const { f32x4Add: add, f32x4Sub: sub, f32x4Mul: mul, f32x4Div: div, f32x4Sqrt: sqrt } = op;
+
+const KERNELS: FunctionSpec[] = [
+  kernel({
+    name: 'rmsprop',
+    arrays: ['w', 'g', 'v'],
+    scalars: ['lr', 'rho', 'keep', 'eps'],
+    temps: ['g', 'v'],
+    body: (k) => [
+      ...k.set('g', k.load('g')),
+      // v = v rho + (g g) keep
+      ...k.store('v', k.tee('v', [...k.load('v'), ...k.scalar('rho'), ...mul, ...k.get('g'), ...k.get('g'), ...mul, ...k.scalar('keep'), ...mul, ...add])),
+      // w = w - (g lr) / sqrt(v + eps)
+      ...k.store('w', [...k.load('w'), ...k.get('g'), ...k.scalar('lr'), ...mul, ...k.get('v'), ...k.scalar('eps'), ...add, ...sqrt, ...div, ...sub]),
+    ],
+  }),
+  kernel({
+    name: 'adam',
+    arrays: ['w', 'g', 'm', 'v'],
+    scalars: ['minusLr', 'beta1', 'keep1', 'beta2', 'keep2', 'eps', 'c1', 'c2'],
+    temps: ['g', 'm', 'v'],
+    body: (k) => [
+      ...k.set('g', k.load('g')),
+      // m = m b1 + g (1 - b1); v = v b2 + (g g) (1 - b2)
+      ...k.store('m', k.tee('m', [...k.load('m'), ...k.scalar('beta1'), ...mul, ...k.get('g'), ...k.scalar('keep1'), ...mul, ...add])),
+      ...k.store('v', k.tee('v', [...k.load('v'), ...k.scalar('beta2'), ...mul, ...k.get('g'), ...k.get('g'), ...mul, ...k.scalar('keep2'), ...mul, ...add])),
+      // w = ((m / c1) / (sqrt(v / c2) + eps)) (-lr) + w
+      ...k.store('w', [
+        ...[...k.get('m'), ...k.scalar('c1'), ...div],
+        ...[...k.get('v'), ...k.scalar('c2'), ...div, ...sqrt, ...k.scalar('eps'), ...add],
+        ...div,
+        ...k.scalar('minusLr'),
+        ...mul,
+        ...k.load('w'),
+        ...add,
+      ]),
+    ],
+  }),
+  kernel({
+    name: 'sgd',
+    arrays: ['w', 'g'],
+    scalars: ['minusLr'],
+    temps: [],
+    // w = (-lr) g + w
+    body: (k) => k.store('w', [...k.scalar('minusLr'), ...k.load('g'), ...mul, ...k.load('w'), ...add]),
+  }),
+];
+
+let compiled: WebAssembly.Module | undefined;
+
+type Exports = {
+  rmsprop(w: number, g: number, v: number, end: number, lr: number, rho: number, keep: number, eps: number): void;
+  adam(w: number, g: number, m: number, v: number, end: number, minusLr: number, beta1: number, keep1: number, beta2: number, keep2: number, eps: number, c1: number, c2: number): void;
+  sgd(w: number, g: number, end: number, minusLr: number): void;
+};
+
+const PAGE = 65536;
+const VECTOR = 4;
+/** The arena's upper bound: a wasm32 memory addresses 4 GiB; beyond 2 GiB the graph updates instead. */
+export const MAX_ARENA_BYTES = 2 ** 31;
+
+const padded = (n: number) => Math.ceil(n / VECTOR) * VECTOR;
+
+/** Whether arrays of these lengths fit one arena. */
+export function arenaFits(lengths: number[]): boolean {
+  return lengths.reduce((a, n) => a + padded(n) * 4, 0) <= MAX_ARENA_BYTES;
+}
+
+/**
+ * Arrays of the given lengths in one WebAssembly memory, zeroed, and the update
+ * kernels over them. ONNX Runtime reads and writes the arrays in place (they are
+ * ordinary Float32Arrays over the memory's buffer, which never grows).
+ */
+export class UpdateKernels {
+  readonly arrays: Float32Array[];
+  private readonly kernels: Exports;
+  private readonly memory: WebAssembly.Memory;
+
+  constructor(lengths: number[]) {
+    if (!arenaFits(lengths)) throw new RangeError(`update kernels: ${lengths.length} arrays need more than ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
+    const bytes = lengths.reduce((a, n) => a + padded(n) * 4, 0);
+    this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)) });
+    compiled ??= new WebAssembly.Module(assembleModule(KERNELS));
+    this.kernels = new WebAssembly.Instance(compiled, { env: { memory: this.memory } }).exports as unknown as Exports;
+    let offset = 0;
+    this.arrays = lengths.map((n) => {
+      const a = new Float32Array(this.memory.buffer, offset, n);
+      offset += padded(n) * 4;
+      return a;
+    });
+  }
+
+  private offsetOf(a: Float32Array): number {
+    if (a.buffer !== this.memory.buffer) throw new Error('update kernels: an array that is not in the arena');
+    return a.byteOffset;
+  }
+
+  /** Update `params` in place with `grads`; `state` holds the slots as optimizerState() lists them. */
+  update(o: OptimizerSpec, params: Float32Array[], grads: Float32Array[], state: Float32Array[], adam?: { c1: number; c2: number }): void {
+    const at = (a: Float32Array) => this.offsetOf(a);
+    params.forEach((w, p) => {
+      const end = at(w) + padded(w.length) * 4;
+      switch (o.kind) {
+        case 'rmsprop':
+          this.kernels.rmsprop(at(w), at(grads[p]), at(state[p]), end, o.learningRate, o.rho, 1 - o.rho, o.epsilon);
+          return;
+        case 'adam':
+          if (!adam) throw new Error('update kernels: Adam needs its bias corrections');
+          this.kernels.adam(at(w), at(grads[p]), at(state[p]), at(state[params.length + p]), end, -o.learningRate, o.beta1, 1 - o.beta1, o.beta2, 1 - o.beta2, o.epsilon, adam.c1, adam.c2);
+          return;
+        case 'sgd':
+          this.kernels.sgd(at(w), at(grads[p]), end, -o.learningRate);
+          return;
+      }
+    });
+  }
+}
