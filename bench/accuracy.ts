@@ -21,7 +21,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadBase } from '../src/applications/loadBase.js';
@@ -31,14 +30,8 @@ import type { TrainOptions } from '../src/workflows/options.js';
 import { evaluateRun } from '../src/inference/evaluate.js';
 import type { Precision } from '../src/engine/int8.js';
 import { precisionFact } from '../src/report/runFacts.js';
+import { stringArg, numberArg, SHARED_DATA, SHARED_MOBILENET } from './args.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const shared = path.resolve(repo, '../shared');
-
-function arg(name: string, fallback?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 
 export interface BenchContext {
   data: string;
@@ -116,17 +109,17 @@ async function tfjsForwardImagesPerSecond(ctx: BenchContext, images = 16, batch 
 }
 
 async function main(): Promise<void> {
-  const modes = (arg('modes', 'features') as string).split(',');
+  const modes = stringArg('--modes', 'features').split(',');
   for (const m of modes) if (!MODES[m]) throw new Error(`unknown mode ${m}; known: ${Object.keys(MODES).join(', ')}`);
-  const precisions = (arg('precisions', 'fp32,int8') as string).split(',') as Precision[];
+  const precisions = stringArg('--precisions', 'fp32,int8').split(',') as Precision[];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-accuracy-'));
   const ctx: BenchContext = {
-    data: arg('data', path.join(shared, 'data/cats_vs_dogs_small'))!,
-    base: arg('base', path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated'))!,
-    imageSize: Number(arg('image-size', '224')),
-    epochs: arg('epochs') ? Number(arg('epochs')) : undefined,
+    data: stringArg('--data', SHARED_DATA),
+    base: stringArg('--base', SHARED_MOBILENET),
+    imageSize: numberArg('--image-size', 224),
+    epochs: stringArg('--epochs') ? numberArg('--epochs', NaN) : undefined,
     // A fresh cache by default, so that extraction is timed; --cache DIR reuses one.
-    cacheDir: arg('cache', path.join(workDir, 'feature-cache'))!,
+    cacheDir: stringArg('--cache', path.join(workDir, 'feature-cache')),
     workDir,
     precision: 'fp32',
   };

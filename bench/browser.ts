@@ -10,22 +10,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { exportRun } from '../src/export/exportRun.js';
 import { TFJS_CDN } from '../src/export/browserPage.js';
 import { loadClassifier } from '../src/inference/classifier.js';
 import { evaluationFiles } from '../src/inference/predictor.js';
+import { stringArg, SHARED_DATA } from './args.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback?: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-const run = arg('--run');
+const run = stringArg('--run');
 if (!run) throw new Error('usage: bench/browser.ts --run RUN [--data DIR] [--n 10]');
-const data = arg('--data', path.resolve(repo, '../shared/data/cats_vs_dogs_small')) as string;
-const n = Number(arg('--n', '10'));
+const data = stringArg('--data', SHARED_DATA);
+const n = Number(stringArg('--n', '10'));
 const tfjsBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist/tf.min.js');
 
 const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-browser-')), 'web');

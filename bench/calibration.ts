@@ -17,12 +17,9 @@ import { exportToOnnx } from '../src/engine/onnx/export.js';
 import { OrtModel } from '../src/engine/ortRunner.js';
 import { frozenModel } from '../src/features/frozenBase.js';
 import { cpuFlags } from './pytorch.js';
+import { numberArg, stringArg } from './args.js';
 
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 /** Photos `from`..`from + n/2` of each class (sorted), decoded at `size`, in batches of 8. */
 function photos(from: number, n: number, size: [number, number]): Promise<InputBatch[]> {
@@ -71,10 +68,9 @@ async function benchNet(name: string, base: ConvBase, nCal: number, nMeasure: nu
 }
 
 async function main(): Promise<void> {
-  const nCal = arg('--calibrate', 128);
-  const nMeasure = arg('--measure', 64);
-  const i = process.argv.indexOf('--nets');
-  const nets = i >= 0 ? process.argv[i + 1].split(',') : ['vgg16', 'mobilenet'];
+  const nCal = numberArg('--calibrate', 128);
+  const nMeasure = numberArg('--measure', 64);
+  const nets = stringArg('--nets', 'vgg16,mobilenet').split(',');
   await initBackend('cpu');
   console.log(`machine: ${os.availableParallelism()} cores; flags: ${cpuFlags()}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   if (nets.includes('vgg16')) {

@@ -12,22 +12,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../src/engine/backend.js';
 import { exportRun, tfjsModelBytes } from '../src/export/exportRun.js';
 import { evaluationFiles, RunPredictor, scoreEvaluation } from '../src/inference/predictor.js';
 import { readMeta } from '../src/run/meta.js';
 import { fileSystemIO } from '../src/weights/tfjsFiles.js';
+import { stringArg, SHARED_DATA } from './args.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback?: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-const run = arg('--run');
+const run = stringArg('--run');
 if (!run) throw new Error('usage: bench/export.ts --run RUN [--data DIR]');
-const data = arg('--data', path.resolve(repo, '../shared/data/cats_vs_dogs_small')) as string;
+const data = stringArg('--data', SHARED_DATA);
 
 await initBackend();
 const meta = await readMeta(run);

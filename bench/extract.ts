@@ -36,16 +36,10 @@ import { OrtModel } from '../src/engine/ortRunner.js';
 import { calibration, describeError, frozenGraph } from '../src/features/calibration.js';
 import { extractFeatures, frozenModel } from '../src/features/extract.js';
 import { cpuFlags, ensureTorch, PYTHON } from './pytorch.js';
+import { flag, numberArg, SHARED_DATA, SHARED_MOBILENET, SHARED_TRAIN, stringArg } from './args.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const shared = path.resolve(here, '../../shared');
-const trainDir = path.join(shared, 'data/cats_vs_dogs_small/train');
-const mobilenetDir = path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+const trainDir = SHARED_TRAIN;
+const mobilenetDir = SHARED_MOBILENET;
 
 function vggBase(size: [number, number]): ConvBase {
   const model = vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [size[0], size[1], 3] });
@@ -75,12 +69,6 @@ function subsetDataDir(n: number): { dir: string; files: string[] } {
 }
 
 const fmt = (x: number, d = 2) => x.toFixed(d);
-
-/** --data DIR: extract this folder instead of the whole shared dataset (RSS mode). */
-function dataArg(): string | undefined {
-  const i = process.argv.indexOf('--data');
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 // PyTorch fp32: the same network (random weights: speed does not depend on them) and
 // preprocessing, from the same JPEG files; a DataLoader worker decodes (PIL) and resizes
@@ -222,13 +210,12 @@ async function benchNet(name: string, net: 'vgg16' | 'mobilenet', base: ConvBase
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--rss-child')) return rssChild();
-  const nImages = arg('--images', 400);
-  const batch = arg('--batch', 8);
-  const nTfjs = arg('--tfjs-images', 16);
-  const netsArg = process.argv.indexOf('--nets');
-  const nets = netsArg >= 0 ? process.argv[netsArg + 1].split(',') : ['vgg16', 'mobilenet'];
-  const withTorch = !process.argv.includes('--no-torch') && ensureTorch({ packages: ['python3-pil'], modules: ['PIL'] });
+  if (flag('--rss-child')) return rssChild();
+  const nImages = numberArg('--images', 400);
+  const batch = numberArg('--batch', 8);
+  const nTfjs = numberArg('--tfjs-images', 16);
+  const nets = stringArg('--nets', 'vgg16,mobilenet').split(',');
+  const withTorch = !flag('--no-torch') && ensureTorch({ packages: ['python3-pil'], modules: ['PIL'] });
   await initBackend('wasm');
   console.log(`machine: ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}; flags: ${cpuFlags()}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   const results: NetResult[] = [];
@@ -251,9 +238,10 @@ async function main(): Promise<void> {
   // Cached re-extract and the tfjs wasm baseline (VGG16, fp32).
   if (nTfjs > 0 && nets.includes('vgg16')) await cachedAndTfjs(nTfjs, batch);
 
-  if (process.argv.includes('--full')) {
+  if (flag('--full')) {
     console.log('peak RSS: extracting all train/validation/test images of cats_vs_dogs_small in a child process ...');
-    const extra = dataArg() ? ['--data', dataArg() as string] : [];
+    const data = stringArg('--data');
+    const extra = data ? ['--data', data] : [];
     const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', '--batch', String(batch), ...extra], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     console.log(child.status === 0 ? line : `child failed (status ${child.status}): ${child.stdout}`);
@@ -295,11 +283,12 @@ async function rssChild(): Promise<void> {
   const base = vggBase([180, 180]);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-rss-'));
   const t0 = performance.now();
-  const data = dataArg() ?? path.join(shared, 'data/cats_vs_dogs_small');
-  const r = await extractFeatures({ base, data, out, batchSize: arg('--batch', 8) });
+  // --data DIR: extract this folder instead of the whole shared dataset.
+  const data = stringArg('--data', SHARED_DATA);
+  const r = await extractFeatures({ base, data, out, batchSize: numberArg('--batch', 8) });
   const sec = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const again = await extractFeatures({ base, data, out, batchSize: arg('--batch', 8) });
+  const again = await extractFeatures({ base, data, out, batchSize: numberArg('--batch', 8) });
   const cachedSec = (performance.now() - t1) / 1000;
   const peakMb = process.resourceUsage().maxRSS / 1024;
   fs.rmSync(out, { recursive: true, force: true });

@@ -39,6 +39,7 @@ import { Rng } from '../src/io/rng.js';
 import { writeNpy } from '../src/io/npy.js';
 import { readMeta } from '../src/run/meta.js';
 import { ensureTorch, machineLine, runPythonJson } from './pytorch.js';
+import { flag, numberArg, stringArg } from './args.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sharedData = path.resolve(repoRoot, '../shared/data/cats_vs_dogs_small');
@@ -47,18 +48,14 @@ const SIZE: [number, number] = [180, 180];
 const PREFIX_SHAPE = [11, 11, 512];
 const BATCH = 32;
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const only = argValue('--only');
-const nTrain = Number(argValue('--train') ?? 200);
-const nVal = Number(argValue('--val') ?? 100);
-const epochs = Number(argValue('--epochs') ?? 3);
-const torchWorkers = Number(argValue('--torch-workers') ?? 0);
-const withTorch = !process.argv.includes('--no-torch') && ensureTorch({ packages: ['python3-pil'], modules: ['PIL'] });
-const withTfjs = !process.argv.includes('--no-tfjs');
-const withVariants = !process.argv.includes('--no-variants');
+const only = stringArg('--only');
+const nTrain = numberArg('--train', 200);
+const nVal = numberArg('--val', 100);
+const epochs = numberArg('--epochs', 3);
+const torchWorkers = numberArg('--torch-workers', 0);
+const withTorch = !flag('--no-torch') && ensureTorch({ packages: ['python3-pil'], modules: ['PIL'] });
+const withTfjs = !flag('--no-tfjs');
+const withVariants = !flag('--no-variants');
 
 /** Seconds for one forward + backward step of conv2d(x, w) on `backend` (best of `reps` after a warm-up). */
 async function convStepSeconds(backend: 'wasm' | 'cpu', reps: number, batch = 8): Promise<number> {

@@ -37,17 +37,14 @@ import { META_VERSION, type RunMeta } from '../src/run/meta.js';
 import { RunWriter } from '../src/run/runFolder.js';
 import { fileSystemIO } from '../src/weights/tfjsFiles.js';
 import { ensureTorch, machineLine, runPythonJson } from './pytorch.js';
+import { numberArg, flag } from './args.js';
 
-function argValue(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const nTrain = argValue('--train', 300);
-const nVal = argValue('--val', 100);
-const epochs = argValue('--epochs', 20);
-const withTorch = !process.argv.includes('--no-torch');
-const withVariants = !process.argv.includes('--no-variants');
-const withTfjs = !process.argv.includes('--no-tfjs');
+const nTrain = numberArg('--train', 300);
+const nVal = numberArg('--val', 100);
+const epochs = numberArg('--epochs', 20);
+const withTorch = !flag('--no-torch');
+const withVariants = !flag('--no-variants');
+const withTfjs = !flag('--no-tfjs');
 const BATCH = 32;
 const SEED = 1337;
 const FEATURE_SHAPE = [5, 5, 512];

@@ -11,7 +11,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadBase } from '../src/applications/loadBase.js';
 import { initBackend } from '../src/engine/backend.js';
@@ -21,17 +20,12 @@ import { loadOnnxFeatureBase, type FeatureBase } from '../src/features/frozenBas
 import { readNpy } from '../src/io/npy.js';
 import { relativeError } from '../src/testing/numerics.js';
 import { fileSystemIO } from '../src/weights/tfjsFiles.js';
+import { numberArg, SHARED_TRAIN, SHARED_MOBILENET } from './args.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const shared = path.resolve(here, '../../shared');
-const mobilenetDir = path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
-const trainDir = path.join(shared, 'data/cats_vs_dogs_small/train');
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const n = arg('--images', 96);
-const rounds = arg('--rounds', 2);
+const mobilenetDir = SHARED_MOBILENET;
+const trainDir = SHARED_TRAIN;
+const n = numberArg('--images', 96);
+const rounds = numberArg('--rounds', 2);
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-onnxbase-'));
 const data = path.join(root, 'data');

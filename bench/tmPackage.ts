@@ -11,24 +11,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { exportRun } from '../src/export/exportRun.js';
 import { decodeImageInto } from '../src/data/decode.js';
 import { loadClassifier } from '../src/inference/classifier.js';
 import { evaluationFiles } from '../src/inference/predictor.js';
 import { canvasBytes, runTmPackage, withoutTmPackage, type TmClasses } from '../src/testing/tmPackage.js';
+import { stringArg, SHARED_DATA } from './args.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback?: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-const run = arg('--run');
+const run = stringArg('--run');
 if (!run) throw new Error('usage: bench/tmPackage.ts --run RUN [--data DIR] [--n 10]');
 if (withoutTmPackage) throw new Error(withoutTmPackage);
-const data = arg('--data', path.resolve(repo, '../shared/data/cats_vs_dogs_small')) as string;
-const n = Number(arg('--n', '10'));
+const data = stringArg('--data', SHARED_DATA);
+const n = Number(stringArg('--n', '10'));
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-tm-'));
 const out = path.join(tmp, 'tm');
