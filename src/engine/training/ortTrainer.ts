@@ -136,6 +136,9 @@ export function optimizerSpec(optimizer: tf.Optimizer | undefined): OptimizerSpe
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** The arena of a host update: weights, then their gradients, then the optimizer slots. */
+const arenaLengths = (plan: TrainingPlan) => [...plan.params, ...plan.params, ...plan.state].map((p) => size(p.shape));
+
 /**
  * Trains a compiled tfjs logits model on ONNX Runtime (the head, or fine-tuning's suffix + head), with the
  * surface FitLoop drives (trainOnBatch, evaluate, trainableWeights, optimizer state,
@@ -151,10 +154,12 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 export class OrtTrainer {
   private owner: 'tfjs' | 'ort' = 'tfjs';
   private params: Float32Array[];
-  /** Graph updates: the step before last's outputs, written into again. Host updates: the gradients. */
-  private spare: Float32Array[];
   private state: Float32Array[];
-  private spareState: Float32Array[];
+  /** Graph updates: the step before last's outputs, written into again (empty for host updates). */
+  private spare: Float32Array[] = [];
+  private spareState: Float32Array[] = [];
+  /** Host updates: the gradients, in the arena, that the graph writes every step. */
+  private grads: Float32Array[] = [];
   private iterations = 0;
   private accBeta1 = 1;
   private accBeta2 = 1;
@@ -172,13 +177,11 @@ export class OrtTrainer {
     private readonly reuseBuffers: boolean,
   ) {
     if (graphs.update === 'host') {
-      const lengths = [...graphs.params, ...graphs.params, ...graphs.state].map((p) => size(p.shape));
-      this.kernels = new UpdateKernels(lengths);
+      this.kernels = new UpdateKernels(arenaLengths(graphs));
       const n = graphs.params.length;
       this.params = this.kernels.arrays.slice(0, n);
-      this.spare = this.kernels.arrays.slice(n, 2 * n);
+      this.grads = this.kernels.arrays.slice(n, 2 * n);
       this.state = this.kernels.arrays.slice(2 * n);
-      this.spareState = [];
     } else {
       this.params = graphs.params.map((p) => new Float32Array(size(p.shape)));
       this.spare = graphs.params.map((p) => new Float32Array(reuseBuffers ? size(p.shape) : 0));
@@ -207,7 +210,7 @@ export class OrtTrainer {
     };
     let plan = build(opts.update ?? 'host');
     // Weights, gradients and slots share the kernels' arena; a model too big for it updates in the graph.
-    if (plan.update === 'host' && !arenaFits([...plan.params, ...plan.params, ...plan.state].map((p) => size(p.shape)))) plan = build('graph');
+    if (plan.update === 'host' && !arenaFits(arenaLengths(plan))) plan = build('graph');
     const trainSession = await OrtSession.create(plan.train, { threads: opts.threads });
     const evalSession = await OrtSession.create(plan.evaluate, { threads: opts.threads });
     return new OrtTrainer(model, plan, opt, trainSession, evalSession, opts.reuseBuffers ?? true);
@@ -299,9 +302,9 @@ export class OrtTrainer {
     if (this.graphs.update === 'host') {
       // The graph writes the gradients into the arena; one SIMD loop per tensor updates weights and slots in place.
       const into: Record<string, HostTensor> = {};
-      this.graphs.params.forEach((p, i) => (into[gradientOutput(p.name)] = { data: this.spare[i], dims: p.shape }));
+      this.graphs.params.forEach((p, i) => (into[gradientOutput(p.name)] = { data: this.grads[i], dims: p.shape }));
       out = await this.trainSession.run(feeds, into);
-      (this.kernels as UpdateKernels).update(this.opt, this.params, this.spare, this.state, adam);
+      (this.kernels as UpdateKernels).update(this.opt, this.params, this.grads, this.state, adam);
     } else {
       this.graphs.state.forEach((s, i) => (feeds[s.name] = { data: this.state[i], dims: s.shape }));
       if (adam) {
