@@ -22,13 +22,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/engine/backend.js';
+import { initBackend } from '../src/tfjs/backend.js';
 import { loadBase } from '../src/applications/loadBase.js';
 import { frozenModel } from '../src/features/extract.js';
 import { train } from '../src/workflows/train.js';
 import type { TrainOptions } from '../src/workflows/options.js';
 import { evaluateRun } from '../src/inference/evaluate.js';
-import type { Precision } from '../src/engine/int8.js';
+import type { Precision } from '../src/ort/int8.js';
 import { precisionFact } from '../src/report/runFacts.js';
 import { stringArg, numberArg, SHARED_DATA, SHARED_MOBILENET } from './args.js';
 

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../src/engine/backend.js';
+import { initBackend } from '../src/tfjs/backend.js';
 import { exportRun, tfjsModelBytes } from '../src/export/exportRun.js';
 import { evaluationFiles, RunPredictor, scoreEvaluation } from '../src/inference/predictor.js';
 import { readMeta } from '../src/run/meta.js';

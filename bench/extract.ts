@@ -28,11 +28,11 @@ import { vgg16Architecture, VGG16_PREPROCESSING } from '../src/applications/vgg1
 import { loadBase, type ConvBase } from '../src/applications/loadBase.js';
 import { decodedBatches } from '../src/testing/photos.js';
 import { resolveDataDir } from '../src/data/splits.js';
-import { initBackend } from '../src/engine/backend.js';
-import type { Precision } from '../src/engine/int8.js';
-import { exportToOnnx } from '../src/engine/onnx/export.js';
-import { forwardFlops } from '../src/engine/onnx/flops.js';
-import { OrtModel } from '../src/engine/ortRunner.js';
+import { initBackend } from '../src/tfjs/backend.js';
+import type { Precision } from '../src/ort/int8.js';
+import { exportToOnnx } from '../src/onnx/export.js';
+import { forwardFlops } from '../src/onnx/flops.js';
+import { OrtModel } from '../src/ort/ortRunner.js';
 import { calibration, describeError, frozenGraph } from '../src/features/calibration.js';
 import { extractFeatures, frozenModel } from '../src/features/extract.js';
 import { cpuFlags, ensureTorch, PYTHON } from './pytorch.js';

@@ -1,6 +1,6 @@
 /**
  * The book's head trained on cached features: tlkit on tfjs (wasm), tlkit on ONNX
- * Runtime (engine/training's generated graphs) and PyTorch, in the same run.
+ * Runtime (ortTraining/'s generated graphs) and PyTorch, in the same run.
  * Run: node --import tsx bench/head.ts [--train 300] [--val 100] [--epochs 20] [--no-torch] [--no-variants] [--no-tfjs]
  *
  * Features: VGG16@180's output shape, 5x5x512, of `--train` + `--val` samples (random,
@@ -23,8 +23,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/engine/backend.js';
-import { OrtTrainer, type OrtTrainerOptions } from '../src/engine/training/ortTrainer.js';
+import { initBackend } from '../src/tfjs/backend.js';
+import { OrtTrainer, type OrtTrainerOptions } from '../src/ortTraining/ortTrainer.js';
 import { featureBatches } from '../src/fit/batchSources.js';
 import { evaluateOn, FitLoop, type TrainableModel } from '../src/fit/fitLoop.js';
 import { buildHeadForTraining, compileHeadForTraining } from '../src/fit/head.js';

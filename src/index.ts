@@ -1,6 +1,6 @@
 // The public library API of tlkit: what the README documents, nothing else.
 // Internals stay importable from their own files as `tlkit/internal/<path>` (e.g.
-// `tlkit/internal/engine/onnx/export`), without any promise of stability.
+// `tlkit/internal/onnx/export`), without any promise of stability.
 
 // Train, then use what was trained.
 export { train, type TrainHooks } from './workflows/train.js';
@@ -29,7 +29,7 @@ export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions } 
 export { RandomFlip, RandomRotation, RandomZoom, type RandomFlipArgs, type RandomRotationArgs, type RandomZoomArgs } from './augment/index.js';
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './features/extract.js';
 export { loadOnnxFeatureBase, type FeatureBase, type OnnxFeatureBase } from './features/frozenBase.js';
-export type { Precision, CalibrationRecord, QuantError } from './engine/int8.js';
+export type { Precision, CalibrationRecord, QuantError } from './ort/int8.js';
 export { loadSplitFeatures } from './features/cache.js';
 export type { FeatureSplit } from './features/splits.js';
 
@@ -37,4 +37,4 @@ export type { FeatureSplit } from './features/splits.js';
 export { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN } from './fit/callbacks/index.js';
 
 // The compute backend (wasm by default, with tlkit's gradient kernels).
-export { initBackend, type BackendName } from './engine/backend.js';
+export { initBackend, type BackendName } from './tfjs/backend.js';

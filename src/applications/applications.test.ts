@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { assertKerasFigures, type KerasFigures } from '../testing/kerasFigures.js';
 import { FAMILIES, FamilyArgs, FamilyName, getFamily } from './index.js';
 import { makeDivisible } from './mobilenetV2.js';

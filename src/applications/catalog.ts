@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FAMILIES, FAMILY_NAMES, type FamilyName } from './index.js';
 import { preprocessingLayer } from './preprocess.js';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { forwardFlops } from '../engine/onnx/flops.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { OrtModel } from '../engine/ortRunner.js';
+import { forwardFlops } from '../onnx/flops.js';
+import { exportToOnnx } from '../onnx/export.js';
+import { OrtModel } from '../ort/ortRunner.js';
 import { kerasWeightFile } from '../weights/kerasWeightFiles.js';
 import { cacheRoot, cachedWeightPath } from '../weights/download.js';
 

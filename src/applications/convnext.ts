@@ -3,10 +3,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, dense, apply, classifierActivation } from './kerasLayers.js';
 import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
 import { PreprocessMode } from './preprocess.js';
-import { Normalization } from './layers/normalization.js';
-import { LayerScale } from './layers/layerScale.js';
-import { StochasticDepth } from './layers/stochasticDepth.js';
-import { GroupedConv2D } from './layers/groupedConv2d.js';
+import { Normalization } from '../layers/normalization.js';
+import { LayerScale } from '../layers/layerScale.js';
+import { StochasticDepth } from '../layers/stochasticDepth.js';
+import { GroupedConv2D } from '../layers/groupedConv2d.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
 
 /** ConvNeXt normalises inside the model (its "prestem" Normalization): it takes RGB 0..255 as is. */

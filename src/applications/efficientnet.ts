@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, depthwiseConv2d, batchNormalization, dense, apply, classifierActivation } from './kerasLayers.js';
 import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
 import { PreprocessMode } from './preprocess.js';
-import { Normalization } from './layers/normalization.js';
+import { Normalization } from '../layers/normalization.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
 
 /** EfficientNet rescales and normalises inside the model: it takes RGB 0..255 as is. */

@@ -8,7 +8,7 @@ import { mobilenetV2, mobilenetV2Architecture, MobileNetV2Args, MOBILENET_V2_DEF
 import { resnet50, resnet50Architecture, RESNET50_DEFAULT_SIZE, RESNET50_MIN_SIZE, RESNET50_PREPROCESSING } from './resnet50.js';
 import { efficientnetB0, efficientnetB0Architecture, EFFICIENTNET_B0_DEFAULT_SIZE, EFFICIENTNET_MIN_SIZE, EFFICIENTNET_B0_PREPROCESSING } from './efficientnet.js';
 import { convnextTiny, convnextTinyArchitecture, ConvNeXtArgs, CONVNEXT_TINY_DEFAULT_SIZE, CONVNEXT_MIN_SIZE, CONVNEXT_TINY_PREPROCESSING } from './convnext.js';
-import './layers/index.js'; // registers the custom layers (Normalization, LayerScale, ...) for saved models
+import '../layers/index.js'; // registers the custom layers (Normalization, LayerScale, ...) for saved models
 
 export type FamilyName = 'vgg16' | 'mobilenet' | 'mobilenet_v2' | 'resnet50' | 'efficientnet_b0' | 'convnext_tiny';
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { FAMILIES, type FamilyName } from './index.js';
 
 await initBackend();

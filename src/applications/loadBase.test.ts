@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { loadBase } from './loadBase.js';
 import { preprocessInput, preprocessingLayer } from './preprocess.js';
 import { FAMILIES } from './index.js';

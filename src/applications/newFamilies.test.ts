@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { assertKerasFigures, type KerasFigures } from '../testing/kerasFigures.js';
 import { FAMILIES, FamilyArgs, FamilyName, getFamily, defaultUnfreezeCount } from './index.js';
 import { correctPad } from './efficientnet.js';

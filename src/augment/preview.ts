@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { decodeImage } from '../data/decode.js';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import * as flip from './randomFlip.js';
 import * as rotation from './randomRotation.js';
 import * as zoom from './randomZoom.js';

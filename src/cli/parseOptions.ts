@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { UserError } from '../errors.js';
-import { PRECISIONS, type Precision } from '../engine/int8.js';
+import { PRECISIONS, type Precision } from '../ort/int8.js';
 
 // The one place where command-line values become numbers and paths, so that every
 // command rejects the same typos with the same kind of message (flag, value, fix).

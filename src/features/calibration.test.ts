@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodedBatches, SHARED, SHARED_TRAIN, sharedPhotos } from '../testing/photos.js';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { loadBase } from '../applications/loadBase.js';
 import { vgg16Architecture, VGG16_PREPROCESSING } from '../applications/vgg16.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { decodeModel } from '../engine/onnx/proto.js';
-import { optimizedGraph } from '../engine/ortRunner.js';
-import { Calibrator, DEFAULT_CALIBRATION, int8Graph, type InputBatch } from '../engine/int8.js';
+import { exportToOnnx } from '../onnx/export.js';
+import { decodeModel } from '../onnx/proto.js';
+import { optimizedGraph } from '../ort/ortRunner.js';
+import { Calibrator, DEFAULT_CALIBRATION, int8Graph, type InputBatch } from '../ort/int8.js';
 import { frozenModel } from './frozenBase.js';
 import type { ConvBase } from '../applications/loadBase.js';
 

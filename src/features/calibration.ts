@@ -7,8 +7,8 @@ import type { ConvBase } from '../applications/loadBase.js';
 import { BadImageError, decodeImageInto, getExifDefault } from '../data/decode.js';
 import { imageDatasetFromDirectory } from '../data/imageDataset.js';
 import type { DataDir } from '../data/splits.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { Calibrator, DEFAULT_CALIBRATION, int8Graph, WARN_COSINE, type CalibrationRecord, type CalibrationSettings, type InputBatch, type Precision } from '../engine/int8.js';
+import { exportToOnnx } from '../onnx/export.js';
+import { Calibrator, DEFAULT_CALIBRATION, int8Graph, WARN_COSINE, type CalibrationRecord, type CalibrationSettings, type InputBatch, type Precision } from '../ort/int8.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { frozenModel } from './frozenBase.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { randomizeWeights } from '../testing/testModels.js';
 import { decodeImage } from '../data/decode.js';
 import { extractFeatures, frozenModel } from './extract.js';

@@ -2,9 +2,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import type { ConvBase } from '../applications/loadBase.js';
 import { preprocessingLayer } from '../applications/preprocess.js';
-import { exportToOnnx } from '../engine/onnx/export.js';
-import { describePreprocess, inspectOnnxBase, OnnxBase, type OnnxBaseInfo, type OnnxBaseOptions } from '../engine/onnxBase.js';
-import { OrtModel, type OrtOutput } from '../engine/ortRunner.js';
+import { exportToOnnx } from '../onnx/export.js';
+import { describePreprocess, inspectOnnxBase, OnnxBase, type OnnxBaseInfo, type OnnxBaseOptions } from '../ort/onnxBase.js';
+import { OrtModel, type OrtOutput } from '../ort/ortRunner.js';
 
 /**
  * An ONNX file as a frozen base (`--base model.onnx`): the inspected facts and the bytes

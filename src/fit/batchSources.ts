@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AugmentationParams } from '../augment/params.js';
 import { augmentImages } from '../augment/pipeline.js';
 import type { ImageDataset } from '../data/imageDataset.js';
-import type { OrtModel } from '../engine/ortRunner.js';
+import type { OrtModel } from '../ort/ortRunner.js';
 import type { FeatureSplit } from '../features/splits.js';
 import { markHandled } from '../io/markHandled.js';
 import { deriveSeed, Rng } from '../io/rng.js';

@@ -26,7 +26,7 @@ export const MONITOR = 'val_loss';
 export const CURVES_INTERVAL_MS = 5000;
 
 /**
- * A trainer that computes elsewhere what a compiled tfjs model would (engine/training's
+ * A trainer that computes elsewhere what a compiled tfjs model would (ortTraining/'s
  * OrtTrainer trains the head, or fine-tuning's suffix + head, on ONNX Runtime) and keeps `layersModel` in step:
  * callbacks see `layersModel`, whose weights are current after `syncWeights()`, which
  * the loop calls before each epoch's callbacks (so the checkpoint saves them).

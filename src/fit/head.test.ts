@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { preprocessInput } from '../applications/preprocess.js';
 import { buildHeadForTraining, buildHeadModel, headLoss, HEAD_LAYER_NAMES } from './head.js';

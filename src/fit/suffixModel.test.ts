@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { loadBase } from '../applications/loadBase.js';
 import { buildSuffixModel, cutForUnfreeze, defaultUnfreeze } from './suffixModel.js';
 

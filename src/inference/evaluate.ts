@@ -4,7 +4,7 @@ import type { RunEvaluation } from '../run/evaluation.js';
 import { runPaths } from '../run/paths.js';
 import { partitionReadable, warnSkipped } from '../data/collect.js';
 import { loadClassifier } from './classifier.js';
-import type { Precision } from '../engine/int8.js';
+import type { Precision } from '../ort/int8.js';
 import { evaluationFiles, scoreEvaluation } from './predictor.js';
 
 export type { RunEvaluation, FileResult } from '../run/evaluation.js';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
 import { train } from '../workflows/train.js';
 import { tlkitVersion } from '../version.js';

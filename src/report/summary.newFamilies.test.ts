@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { FAMILIES, type FamilyName } from '../applications/index.js';
 import { summarizeModel, formatSummary, type SummaryRow } from './summary.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { FAMILIES } from '../applications/index.js';
 import { VGG16_180_SUMMARY } from '../testing/summaryFixtures.js';
 import { summarizeModel, formatSummary, modelSummary, readableMemorySize, withCommas, columnWidths, wrapCell } from './summary.js';

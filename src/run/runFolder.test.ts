@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { extractFeatures } from '../features/extract.js';
 import { loadBase } from '../applications/loadBase.js';
 import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';

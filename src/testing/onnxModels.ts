@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../engine/onnx/proto.js';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../onnx/proto.js';
 
 /** The 1x1 conv of handBuiltNchw: weights [out][in] and biases. */
 export const HAND_BUILT_CONV = { w: [[0.5, -1, 2], [1, 1, -0.25]], b: [0.1, -0.2] };

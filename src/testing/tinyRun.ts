@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { train } from '../workflows/train.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 

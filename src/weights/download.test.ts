@@ -6,7 +6,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { AddressInfo } from 'node:net';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { ensureWeightFile, cacheRoot, weightsBaseUrl, cachedWeightPath } from './download.js';
 import { kerasWeightFile, KERAS_WEIGHTS_BASE_URL } from './kerasWeightFiles.js';
 import { loadApplicationWeights } from './applicationWeights.js';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { FAMILIES, type FamilyName } from '../applications/index.js';
 import { loadBase } from '../applications/loadBase.js';
 import { randomizeWeights } from '../testing/testModels.js';

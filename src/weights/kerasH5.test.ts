@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { FAMILIES } from '../applications/index.js';
 import { readKerasH5, loadKerasH5Weights, writeKerasH5 } from './kerasH5.js';
 import { UserError } from '../errors.js';

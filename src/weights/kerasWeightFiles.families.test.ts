@@ -7,7 +7,7 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { FAMILIES } from '../applications/index.js';
 import { UserError } from '../errors.js';
 import { ensureWeightFile, weightFileUrl, weightsBaseUrl } from './download.js';

@@ -157,7 +157,7 @@ test('finetune: Ctrl-C in the fine-tuning phase, then --resume, gives the same c
 });
 
 // VGG16 only: a random-weight MobileNet at 32x32 gives near-constant features and a flat curve, which
-// would compare nothing; every family's fine-tuning gradients are compared in engine/training/families.test.ts.
+// would compare nothing; every family's fine-tuning gradients are compared in ortTraining/families.test.ts.
 for (const base of ['vgg16'] as const) {
   test(`finetune on ONNX Runtime (generated graphs for the unfrozen layers + head): 3 epochs give the tfjs path's curve within 1e-3 per epoch (${base})`, async () => {
     const headRun = path.join(root, `parity-head-${base}`);

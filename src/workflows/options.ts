@@ -1,9 +1,9 @@
 import { UserError } from '../errors.js';
-import { isOnnxBasePath, parsePreprocess } from '../engine/onnxBase.js';
+import { isOnnxBasePath, parsePreprocess } from '../ort/onnxBase.js';
 import { FLIP_CHOICES, type AugmentationParams } from '../augment/params.js';
 import type { HistoryData } from '../run/history.js';
 import type { HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
-import { PRECISIONS, type Precision } from '../engine/int8.js';
+import { PRECISIONS, type Precision } from '../ort/int8.js';
 
 /**
  * The options of a training run, one source of truth for the CLI (`tlkit train`) and
@@ -70,7 +70,7 @@ export interface TrainOptions {
   pooling: HeadPooling;
   /**
    * What trains (the head in every mode, and fine-tuning's unfrozen layers with it): 'ort'
-   * (default: generated training graphs on ONNX Runtime, engine/training) or 'tfjs' (wasm
+   * (default: generated training graphs on ONNX Runtime, ortTraining/) or 'tfjs' (wasm
    * backend). A model the graphs cannot express falls back to tfjs, said once. Same curves
    * within 1e-3 without dropout; the saved model, its resume state and its export are the
    * same either way.

@@ -4,9 +4,9 @@ import { parseImageSizeOption, parseIntOption, parsePrecisionOption } from '../p
 import { ensureWritableDir } from '../../io/writableDir.js';
 import { UserError } from '../../errors.js';
 import { DEFAULT_CALIBRATION_IMAGES } from '../../features/calibration.js';
-import { initBackend } from '../../engine/backend.js';
+import { initBackend } from '../../tfjs/backend.js';
 import { loadBase } from '../../applications/loadBase.js';
-import { isOnnxBasePath, parsePreprocess } from '../../engine/onnxBase.js';
+import { isOnnxBasePath, parsePreprocess } from '../../ort/onnxBase.js';
 import { extractFeatures, type ExtractProgress } from '../../features/extract.js';
 import { loadOnnxFeatureBase, type FeatureBase } from '../../features/frozenBase.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { initBackend } from '../../engine/backend.js';
+import { initBackend } from '../../tfjs/backend.js';
 import { FAMILY_NAMES, getFamily, type FamilyName } from '../../applications/index.js';
 import { allFamilyInfo, benchExtraction, type FamilyInfo } from '../../applications/catalog.js';
 import { withCommas } from '../../report/summary.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from '../../engine/onnx/proto.js';
+import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from '../../onnx/proto.js';
 import { writeHandBuiltNchw } from '../../testing/onnxModels.js';
 import { makeTinyDataset, TINY_SIZE } from '../../testing/tinyRun.js';
 import { UserError } from '../../errors.js';

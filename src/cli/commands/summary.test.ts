@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VGG16_180_SUMMARY } from '../../testing/summaryFixtures.js';
-import { initBackend } from '../../engine/backend.js';
+import { initBackend } from '../../tfjs/backend.js';
 import { FAMILIES } from '../../applications/index.js';
 import { writeKerasH5 } from '../../weights/kerasH5.js';
 import { parseInputShape } from './summary.js';

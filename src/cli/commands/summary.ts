@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { initBackend } from '../../engine/backend.js';
+import { initBackend } from '../../tfjs/backend.js';
 import { getFamily, FAMILY_NAMES, InputShape, isFamilyName } from '../../applications/index.js';
 import { loadBase } from '../../applications/loadBase.js';
 import { summarizeModel, formatSummary } from '../../report/summary.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '../../engine/backend.js';
+import { initBackend } from '../../tfjs/backend.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
 import { makeTinyDataset, makeTinyBase } from '../../testing/tinyRun.js';
 import { validateTrainOptions, withTrainDefaults } from '../../workflows/options.js';

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { FLIP_CHOICES, type AugmentationParams } from '../../augment/params.js';
 import { runPaths } from '../../run/paths.js';
 import type { HeadActivation, HeadEngine, HeadPooling, OptimizerName, TrainMode, TrainOptionsInput, TrainResult } from '../../workflows/options.js';
-import type { Precision } from '../../engine/int8.js';
+import type { Precision } from '../../ort/int8.js';
 import { MAX_SEED, parseImageSizeOption, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 export interface TrainArgs {

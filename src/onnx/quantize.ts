@@ -5,7 +5,7 @@ import { makeNode, makeTensor, type IModelProto, type INodeProto, type ITensorPr
 // DequantizeLinear pairs around the convolutions and matrix products, which ONNX
 // Runtime's graph optimizer (level 'all') fuses into its int8 kernels (QLinearConv,
 // QLinearMatMul/QGemm, int8 MaxPool). Pure graph code: the ranges of the
-// activations come from a calibration run (engine/int8.ts), which this module
+// activations come from a calibration run (ort/int8.ts), which this module
 // plans (which tensors to observe) and then consumes.
 //
 // Conventions (those ONNX Runtime's x86 kernels are fastest with):

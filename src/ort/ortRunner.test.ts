@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { OrtModel, OrtSession } from './ortRunner.js';
-import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './onnx/proto.js';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../onnx/proto.js';
 
 /** y = x * 2 + 1 over a [batch, 3] input, built with the pure proto builders. */
 function affineModel(): Uint8Array {

@@ -2,16 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../backend.js';
-import { OrtSession, type HostTensor } from '../ortRunner.js';
-import { Rng } from '../../io/rng.js';
-import { headLossFromLogits } from '../../fit/head.js';
+import { initBackend } from '../tfjs/backend.js';
+import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
+import { Rng } from '../io/rng.js';
+import { headLossFromLogits } from '../fit/head.js';
 import { buildModelGraphs } from './modelGraph.js';
 import { gradientOutput, INPUT } from './trainingOps.js';
 import { NotDifferentiable } from './autodiff.js';
-import { GroupedConv2D } from '../../applications/layers/groupedConv2d.js';
-import { LayerScale } from '../../applications/layers/layerScale.js';
-import { relativeError } from '../../testing/numerics.js';
+import { GroupedConv2D } from '../layers/groupedConv2d.js';
+import { LayerScale } from '../layers/layerScale.js';
+import { relativeError } from '../testing/numerics.js';
 
 type Sym = tfl.SymbolicTensor;
 const bnFrozen = (name: string) => {

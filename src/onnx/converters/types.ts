@@ -1,5 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { UserError } from '../../../errors.js';
+import { UserError } from '../../errors.js';
 import type { GraphBuilder, Value } from '../graphBuilder.js';
 
 export type Layer = tfl.layers.Layer;

@@ -2,7 +2,7 @@ import { activationLayer, eluLayer, leakyReluLayer, reluLayer, softmaxLayer } fr
 import { conv2d, depthwiseConv2d, groupedConv2d, separableConv2d } from './conv.js';
 import { layerNormalization, layerScale, normalization } from './layerNormalization.js';
 // The custom layers these converters handle, registered so that saved models holding them load.
-import '../../../applications/layers/index.js';
+import '../../layers/index.js';
 import { dense, flatten, identity, reshape, rescaling } from './core.js';
 import { add, average, concatenate, maximum, minimum, multiply } from './merge.js';
 import { batchNormalization } from './normalization.js';

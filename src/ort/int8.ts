@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
-import { RangeCollector, type CalibrationMethod } from './onnx/calibrate.js';
-import { decodeModel, encodeModel, type IModelProto } from './onnx/proto.js';
-import { planQuantization, quantizeModel, withOutputs, type QuantizeOptions, type QuantPlan, type Ranges } from './onnx/quantize.js';
+import { RangeCollector, type CalibrationMethod } from '../onnx/calibrate.js';
+import { decodeModel, encodeModel, type IModelProto } from '../onnx/proto.js';
+import { planQuantization, quantizeModel, withOutputs, type QuantizeOptions, type QuantPlan, type Ranges } from '../onnx/quantize.js';
 import { OrtModel, OrtSession, optimizedGraph } from './ortRunner.js';
 
 // int8 versions of tlkit's fp32 graphs: calibrate the activations on sample

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { decodeModel, encodeModel } from './onnx/proto.js';
+import { decodeModel, encodeModel } from '../onnx/proto.js';
 import { OrtModel, type OrtOutput } from './ortRunner.js';
 
 // Any ONNX image model as a frozen conv base (timm, Hugging Face, torchvision exports...):

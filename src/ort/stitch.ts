@@ -1,6 +1,6 @@
-import { UserError } from '../../errors.js';
-import type { OnnxBaseInfo } from '../onnxBase.js';
-import { decodeModel, makeNode, makeTensor, makeValueInfo, type IModelProto, type INodeProto, type ITensorProto } from './proto.js';
+import { UserError } from '../errors.js';
+import type { OnnxBaseInfo } from './onnxBase.js';
+import { decodeModel, makeNode, makeTensor, makeValueInfo, type IModelProto, type INodeProto, type ITensorProto } from '../onnx/proto.js';
 
 // One ONNX graph from an ONNX base and a head tlkit exported: RGB 0..255 NHWC images in,
 // the preprocessing as graph nodes, the base's own nodes untouched, the head's nodes

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../../engine/backend.js';
+import { initBackend } from '../tfjs/backend.js';
 import { GroupedConv2D, LayerScale, Normalization, StochasticDepth } from './index.js';
-import { randomizeWeights } from '../../testing/testModels.js';
+import { randomizeWeights } from '../testing/testModels.js';
 
 await initBackend();
 

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { model as tflModel } from '@tensorflow/tfjs-layers';
-import { OrtModel } from '../ortRunner.js';
-import { exportToOnnx, type ExportOptions } from './export.js';
+import { OrtModel } from './ortRunner.js';
+import { exportToOnnx, type ExportOptions } from '../onnx/export.js';
 
 export interface ParityResult {
   maxAbsDiff: number;

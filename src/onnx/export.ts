@@ -1,5 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { UserError } from '../../errors.js';
+import { UserError } from '../errors.js';
 import { converters } from './converters/index.js';
 import { unsupported, type Converter, type Layer } from './converters/types.js';
 import { GraphBuilder, type Value } from './graphBuilder.js';

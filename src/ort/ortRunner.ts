@@ -69,7 +69,7 @@ export interface HostTensor {
 
 /**
  * An ONNX Runtime CPU session with named float32 inputs and outputs (the training
- * graphs of engine/training: weights and optimizer state in, updated out).
+ * graphs of ortTraining/: weights and optimizer state in, updated out).
  * Inputs are wrapped, not copied. An output may be given a buffer to be written
  * into (`into`), so a caller that alternates two sets of buffers allocates nothing
  * per step.

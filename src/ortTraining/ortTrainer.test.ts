@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../backend.js';
-import { OrtSession, type HostTensor } from '../ortRunner.js';
-import { Rng } from '../../io/rng.js';
-import { buildHeadForTraining, compileHeadForTraining } from '../../fit/head.js';
-import { makeOptimizer, type OptimizerName } from '../../fit/optimizer.js';
+import { initBackend } from '../tfjs/backend.js';
+import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
+import { Rng } from '../io/rng.js';
+import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
+import { makeOptimizer, type OptimizerName } from '../fit/optimizer.js';
 import { buildHeadGraphs, gradientOutput, INPUT, type HeadGraphSpec } from './headGraph.js';
 import { headLayout, NotTrainableOnOrt, OrtTrainer } from './ortTrainer.js';
-import { relativeError } from '../../testing/numerics.js';
+import { relativeError } from '../testing/numerics.js';
 
 function randn(rng: Rng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next()));

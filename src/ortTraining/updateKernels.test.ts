@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../io/rng.js';
+import { Rng } from '../io/rng.js';
 import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { encodeModel, makeGraph, makeModel, makeValueInfo } from '../onnx/proto.js';
-import { OrtSession, type HostTensor } from '../ortRunner.js';
+import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
 import { emitUpdate, INPUT, optimizerState, type OptimizerSpec } from './trainingOps.js';
 import { arenaFits, MAX_ARENA_BYTES, UpdateKernels } from './updateKernels.js';
 

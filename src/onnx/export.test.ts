@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../backend.js';
-import { isUserError } from '../../errors.js';
+import { initBackend } from '../tfjs/backend.js';
+import { isUserError } from '../errors.js';
 import { exportToOnnx, buildOnnxModel } from './export.js';
-import { checkParity } from './parity.js';
-import { randomImages, randomizeWeights } from '../../testing/testModels.js';
-import { GroupedConv2D, LayerScale, Normalization, StochasticDepth } from '../../applications/layers/index.js';
+import { checkParity } from '../ort/parity.js';
+import { randomImages, randomizeWeights } from '../testing/testModels.js';
+import { GroupedConv2D, LayerScale, Normalization, StochasticDepth } from '../layers/index.js';
 
 await initBackend();
 

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { isUserError } from '../../errors.js';
-import { Rng } from '../../io/rng.js';
-import { OrtSession, type HostTensor } from '../ortRunner.js';
+import { isUserError } from '../errors.js';
+import { Rng } from '../io/rng.js';
+import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
 import { NotDifferentiable, type ConvInputGradient } from './autodiff.js';
 import { buildHeadGraphs, type HeadGraphSpec, type HeadPoolingKind } from './headGraph.js';
 import { buildModelGraphs, type ModelGraphs } from './modelGraph.js';

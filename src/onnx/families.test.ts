@@ -5,18 +5,18 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../backend.js';
-import { vgg16Architecture } from '../../applications/vgg16.js';
-import { mobilenetArchitecture } from '../../applications/mobilenet.js';
-import { mobilenetV2Architecture } from '../../applications/mobilenetV2.js';
-import { resnet50Architecture } from '../../applications/resnet50.js';
-import { efficientnetB0Architecture } from '../../applications/efficientnet.js';
-import { convnextTinyArchitecture } from '../../applications/convnext.js';
-import { preprocessingLayer, type PreprocessMode } from '../../applications/preprocess.js';
-import { fileSystemIO } from '../../weights/tfjsFiles.js';
-import { decodeImage } from '../../data/decode.js';
-import { checkParity } from './parity.js';
-import { randomImages, randomizeWeights } from '../../testing/testModels.js';
+import { initBackend } from '../tfjs/backend.js';
+import { vgg16Architecture } from '../applications/vgg16.js';
+import { mobilenetArchitecture } from '../applications/mobilenet.js';
+import { mobilenetV2Architecture } from '../applications/mobilenetV2.js';
+import { resnet50Architecture } from '../applications/resnet50.js';
+import { efficientnetB0Architecture } from '../applications/efficientnet.js';
+import { convnextTinyArchitecture } from '../applications/convnext.js';
+import { preprocessingLayer, type PreprocessMode } from '../applications/preprocess.js';
+import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { decodeImage } from '../data/decode.js';
+import { checkParity } from '../ort/parity.js';
+import { randomImages, randomizeWeights } from '../testing/testModels.js';
 
 await initBackend();
 
@@ -69,7 +69,7 @@ test('cut a vgg16 base at block4_pool inside the preprocessing wrapper', async (
   const r = await checkParity(reference, input);
   assert.deepEqual(r.shape, [2, 2, 2, 512]);
   // The same cut, asked of the wrapped full base, must produce the same numbers.
-  const { OrtModel } = await import('../ortRunner.js');
+  const { OrtModel } = await import('../ort/ortRunner.js');
   const { exportToOnnx } = await import('./export.js');
   const ort = await OrtModel.create(exportToOnnx(model, { upTo: 'block4_pool' }));
   const got = await ort.run(Float32Array.from(input.dataSync()), input.shape);
