@@ -76,6 +76,8 @@ test('names all four: a corrupt file, a zero-byte file, a text file named .jpg, 
   ]);
   assert.match(r.problems.find((p) => p.kind === 'not-an-image')!.message, /looks like a text file/);
   assert.match(r.problems.find((p) => p.kind === 'corrupt')!.message, /truncated|premature/i);
+  assert.ok(r.problems.every((p) => p.severity === 'error'), 'each would stop or mislead training');
+  assert.deepEqual([r.errors, r.warnings], [4, 0]);
 
   const run = await cli('check-data', root, '--json');
   assert.equal(run.code, 2);
@@ -109,7 +111,13 @@ test('wrong extension, tiny images, imbalance, missing and empty classes, ignore
   assert.ok(got.includes('missing-class train/c/'));
   assert.ok(got.includes('imbalance '), 'train has 7 a vs 4 b');
   assert.match(r.problems.find((p) => p.kind === 'imbalance')!.message, /train\/ is imbalanced: 'a' has 7 images, 'b' only 4/);
-  assert.match(formatCheckReport(r), /\[wrong-extension\] train\/b\/really-png\.jpg is a PNG image named \.jpg/);
+  assert.match(formatCheckReport(r), /warning +\[wrong-extension\] train\/b\/really-png\.jpg is a PNG image named \.jpg/);
+  // Training refuses empty and missing classes; it copes with the rest.
+  const severities = Object.fromEntries(r.problems.map((p) => [p.kind, p.severity]));
+  assert.deepEqual(severities, { 'empty-class': 'error', 'missing-class': 'error', 'wrong-extension': 'warning', tiny: 'warning', 'ignored-file': 'warning', imbalance: 'warning' });
+  assert.deepEqual([r.errors, r.warnings], [3, 4]);
+  assert.deepEqual(r.problems.map((p) => p.severity), [...Array(3).fill('error'), ...Array(4).fill('warning')], 'errors first');
+  assert.match(formatCheckReport(r), /\n3 errors, 4 warnings$/);
   // Class folders directly under the checked folder work too.
   const flat = await checkDataset(path.join(root, 'train'));
   assert.equal(flat.layout, 'classes');

@@ -20,8 +20,28 @@ export type ProblemKind =
   | 'hidden-file' // dot files and macOS ._* AppleDouble files: skipped by every command
   | 'symlink'; // a symlinked class folder (read, as Keras does) or sub-folder (not followed, as Keras's follow_links=False)
 
+/** 'error': breaks or misleads training; 'warning': harmless, or only worth a look. */
+export type Severity = 'error' | 'warning';
+
+/** Each kind's severity, from how train and the loaders treat it. */
+export const SEVERITY: Readonly<Record<ProblemKind, Severity>> = {
+  corrupt: 'error', // training stops on it (unless --skip-bad-images)
+  'empty-file': 'error', // ditto
+  'not-an-image': 'error', // its image extension makes training decode it, and stop
+  duplicate: 'error', // leakage: validation/test accuracy is overstated
+  'empty-class': 'error', // train refuses it
+  'missing-class': 'error', // train refuses splits whose classes differ
+  'wrong-extension': 'warning', // tlkit reads by content
+  tiny: 'warning',
+  imbalance: 'warning',
+  'ignored-file': 'warning', // not read, as Keras does not
+  'hidden-file': 'warning', // skipped by every command
+  symlink: 'warning', // read or skipped as Keras does
+};
+
 export interface Problem {
   kind: ProblemKind;
+  severity: Severity;
   /** Files concerned, relative to the checked folder. */
   files: string[];
   message: string;
@@ -39,8 +59,12 @@ export interface CheckReport {
   layout: 'splits' | 'classes';
   classNames: string[];
   splits: SplitReport[];
+  /** Errors first, then warnings. */
   problems: Problem[];
+  /** No findings at all. check-data exits 0 when `errors` is 0 (any finding with --strict). */
   ok: boolean;
+  errors: number;
+  warnings: number;
 }
 
 export interface CheckOptions {
@@ -53,6 +77,9 @@ export interface CheckOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** A problem before its severity is looked up. */
+type Finding = Omit<Problem, 'severity'>;
+
 interface ImageEntry {
   file: string;
   rel: string;
@@ -63,8 +90,9 @@ interface ImageEntry {
  * Scan a dataset (the book's train/validation/test layout, or class folders directly)
  * and list everything that would hurt training: unreadable files, wrong extensions,
  * tiny images, exact duplicates across splits (by SHA-256 of the bytes), class
- * imbalance, empty or missing classes. Each image is fully decoded once, with the
- * same decoder training uses, since headers alone miss truncated JPEGs.
+ * imbalance, empty or missing classes, each an error or a warning (SEVERITY). Each
+ * image is fully decoded once, with the same decoder training uses, since headers
+ * alone miss truncated JPEGs.
  */
 export async function checkDataset(dir: string, opts: CheckOptions = {}): Promise<CheckReport> {
   const minSize = opts.minSize ?? 32;
@@ -74,7 +102,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     throw new UserError(`The data folder ${dir} does not exist or is not a folder. Pass a folder with train/, validation/, test/ sub-folders, or one sub-folder per class.`);
   }
   const rel = (f: string) => path.relative(root, f);
-  const problems: Problem[] = [];
+  const problems: Finding[] = [];
   const top = listClassDirs(root);
   const splitNames = top.filter((d) => (SPLIT_NAMES as readonly string[]).includes(d));
   const layout = splitNames.length ? 'splits' : 'classes';
@@ -201,11 +229,14 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     });
   }
 
-  problems.sort((a, b) => byCodePoint(a.kind, b.kind) || byCodePoint(a.files[0] ?? '', b.files[0] ?? ''));
-  return { dir, layout, classNames: allClasses, splits, problems, ok: problems.length === 0 };
+  const found = problems.map(({ kind, files, message }): Problem => ({ kind, severity: SEVERITY[kind], files, message }));
+  const rank = (p: Problem) => (p.severity === 'error' ? 0 : 1);
+  found.sort((a, b) => rank(a) - rank(b) || byCodePoint(a.kind, b.kind) || byCodePoint(a.files[0] ?? '', b.files[0] ?? ''));
+  const errors = found.filter((p) => p.severity === 'error').length;
+  return { dir, layout, classNames: allClasses, splits, problems: found, ok: found.length === 0, errors, warnings: found.length - errors };
 }
 
-async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: string; problem?: Problem }> {
+async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: string; problem?: Finding }> {
   let bytes: Buffer;
   try {
     bytes = await readFile(img.file);
@@ -247,7 +278,7 @@ function looksLikeText(bytes: Uint8Array): boolean {
   return head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128);
 }
 
-/** The report as text: counts per split and class, then one line a problem. */
+/** The report as text: counts per split and class, one line a problem with its severity, then the counts of each. */
 export function formatCheckReport(r: CheckReport): string {
   const lines: string[] = [];
   const total = r.splits.reduce((a, s) => a + s.total, 0);
@@ -258,11 +289,13 @@ export function formatCheckReport(r: CheckReport): string {
     const cells = r.classNames.map((c) => String(s.counts[c] ?? 0).padStart(Math.max(6, c.length)));
     lines.push(`  ${s.split.padEnd(w)}  ${cells.join('  ')}  ${String(s.total).padStart(6)}`);
   }
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const summary = `${plural(r.errors, 'error')}, ${plural(r.warnings, 'warning')}`;
   if (r.ok) {
-    lines.push('No problems found.');
+    lines.push(`No problems found: ${summary}.`);
   } else {
-    lines.push(`${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}:`);
-    for (const p of r.problems) lines.push(`  [${p.kind}] ${p.message}`);
+    for (const p of r.problems) lines.push(`  ${p.severity.padEnd(7)} [${p.kind}] ${p.message}`);
+    lines.push(summary);
   }
   return lines.join('\n');
 }

@@ -2,16 +2,23 @@ import type { Command } from 'commander';
 import { parseIntOption, parseNumberOption } from '../parseOptions.js';
 import { checkDataset, formatCheckReport } from '../../data/checkData.js';
 
-/** `tlkit check-data <dir> [--json]`: scan a dataset; exit 0 when clean, 2 with the list of problems. */
+/** `tlkit check-data <dir> [--json] [--strict]`: scan a dataset; exit 2 on errors (on any finding with --strict), else 0. */
 export function register(program: Command): void {
   program
     .command('check-data')
-    .description('Scan a dataset: counts per split and class, corrupt/empty/mislabelled files, tiny images, duplicates across splits, class imbalance. Exit 0 when clean, 2 when not.')
+    .summary('Scan a dataset: counts, corrupt and mislabelled files, duplicates across splits, imbalance. Exit 2 on errors (on warnings too with --strict).')
+    .description(
+      'Scan a dataset: counts per split and class, corrupt/empty/mislabelled files, tiny images, duplicates across splits, class imbalance. ' +
+        'Each finding is an error (corrupt, empty or non-image files named as images, duplicates across splits, empty or missing classes: ' +
+        'training stops on them or its accuracy misleads) or a warning (hidden and AppleDouble ._ files, ignored files, wrong extensions, symlinks, tiny images, imbalance). ' +
+        'Exit 2 when there are errors (with --strict, any finding), else 0.',
+    )
     .argument('<dir>', 'data folder: train/, validation/, test/ with class folders, or class folders directly')
-    .option('--json', 'print the report as one JSON object')
+    .option('--json', 'print the report as one JSON object (each problem has a severity: "error" or "warning")')
+    .option('--strict', 'exit 2 on warnings too')
     .option('--min-size <px>', 'flag images with a side shorter than this', '32')
     .option('--max-imbalance <ratio>', 'flag a split whose largest class exceeds its smallest by more than this factor', '1.5')
-    .action(async (dir: string, o: { json?: boolean; minSize: string; maxImbalance: string }) => {
+    .action(async (dir: string, o: { json?: boolean; strict?: boolean; minSize: string; maxImbalance: string }) => {
       const minSize = parseIntOption('--min-size', o.minSize, { min: 1, example: '32' })!;
       const maxImbalance = parseNumberOption('--max-imbalance', o.maxImbalance, { min: 1, minInclusive: true, example: '1.5' })!;
       const showProgress = !o.json && process.stderr.isTTY;
@@ -25,6 +32,6 @@ export function register(program: Command): void {
           : undefined,
       });
       process.stdout.write((o.json ? JSON.stringify(report) : formatCheckReport(report)) + '\n');
-      if (!report.ok) process.exitCode = 2;
+      if (report.errors > 0 || (o.strict && !report.ok)) process.exitCode = 2;
     });
 }
