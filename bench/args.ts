@@ -3,7 +3,7 @@ import { SHARED } from '../src/testing/photos.js';
 
 /**
  * What every bench reads from its command line, and the shared files most of them
- * run on (../shared beside the checkout, see DESIGN.md).
+ * run on (../shared beside the checkout: real photos and a pretrained MobileNet).
  */
 
 /** The value after `name` (e.g. '--data'), else `fallback`. */

@@ -1,7 +1,7 @@
 // Keras 3's keras/src/applications/applications_test.py, for the families tlkit has
 // (VGG16, MobileNet, MobileNetV2, ResNet50, EfficientNetB0, ConvNeXtTiny), channels-last. Keras's "last_dim" per model kept.
 // Cases that cannot apply (channels_first, the ImageNet elephant) are listed in
-// README.md, "Differences from Keras".
+// docs/keras-differences.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';

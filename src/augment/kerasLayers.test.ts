@@ -2,7 +2,7 @@
 // (keras/src/layers/preprocessing/image_preprocessing/random_{flip,rotation,zoom}_test.py),
 // case by case, with their inputs and expected values. Where Keras patches its random
 // generator, these tests hand the layer a generator that returns a fixed draw.
-// Cases that cannot apply to tlkit are listed in README.md, "Differences from Keras".
+// Cases that cannot apply to tlkit are listed in docs/keras-differences.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

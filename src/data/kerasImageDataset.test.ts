@@ -1,7 +1,7 @@
 // Keras 3's tests of image_dataset_from_directory (keras/src/utils/image_dataset_utils_test.py),
 // case by case with their counts, shapes and dtypes. Keras runs each case for its "tf"
 // and "grain" formats; tlkit has one kind of dataset, which behaves as the "tf" one.
-// Cases that cannot apply are listed in README.md, "Differences from Keras".
+// Cases that cannot apply are listed in docs/keras-differences.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

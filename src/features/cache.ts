@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { getExifDefault } from '../data/decode.js';
 import { readFeatureSplit, type FeatureSplit } from './splits.js';
 
-// On-disk layout of extracted features (documented in the README; readable without tlkit):
+// On-disk layout of extracted features (documented in docs/runs.md; readable without tlkit):
 //
 //   <out>/manifest.json            written last: format, base, preprocessing, image size, classes, splits
 //   <out>/<split>/features.npy     float32 [n, ...featureShape] (NHWC feature maps), row i = files[i]

@@ -27,7 +27,7 @@ export interface CalibrationSettings {
 }
 
 /**
- * tlkit's default, from the measurements in the README (performance): percentile
+ * tlkit's default, from the measurements in docs/int8.md: percentile
  * 99.999 matched or beat min-max on VGG16 and MobileNet; the first conv
  * (3 input channels, little work) stays fp32; depthwise convs go int8 unless that
  * costs too much accuracy on the user's own images.

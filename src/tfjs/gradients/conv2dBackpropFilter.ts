@@ -8,7 +8,7 @@ export const patchLimits = { maxPatchValues: 32 * 1024 * 1024 };
  * dL/dW of a 2-D convolution as one matrix product over image patches:
  * dW[kh*kw*Cin, Cout] = patches^T [K, M] . dy [M, Cout], M = N*outH*outW.
  * The transpose is explicit because the wasm matMul with transposeA is ~30x
- * slower than Transpose + plain matMul (DESIGN.md, "The engine split").
+ * slower than Transpose + plain matMul (docs/ort-training.md).
  */
 export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.Tensor {
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
