@@ -10,7 +10,7 @@
  *
  * Rows:
  *   steps       the bare loop: trainOnBatch over the shuffled batches + evaluate on validation, every epoch.
- *   fit loop    tlkit's FitLoop into a run folder: the same, plus the best checkpoint (the head model
+ *   fit loop    tlkit's phase (fit loop + the run's records) into a run folder: the same, plus the best checkpoint (the head model
  *               saved when val_loss improves), history.json, log.csv, curves (PNG + SVG) and the
  *               resume state after every epoch: what `tlkit train --mode features` does.
  *   PyTorch     nn.Sequential(Flatten, Linear, ReLU, Dropout, Linear), BCEWithLogitsLoss, RMSprop
@@ -26,8 +26,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/tfjs/backend.js';
 import { OrtTrainer, type OrtTrainerOptions } from '../src/ortTraining/ortTrainer.js';
 import { featureBatches } from '../src/fit/batchSources.js';
-import { evaluateOn, FitLoop, type TrainableModel } from '../src/fit/fitLoop.js';
-import { buildHeadForTraining, compileHeadForTraining } from '../src/fit/head.js';
+import { evaluateOn } from '../src/fit/fitLoop.js';
+import type { TrainableModel } from '../src/fit/trainable.js';
+import { buildHeadForTraining, compileHeadForTraining, trainableHead } from '../src/fit/head.js';
 import { makeOptimizer } from '../src/fit/optimizer.js';
 import type { FeatureSplit } from '../src/features/splits.js';
 import { Rng } from '../src/io/rng.js';
@@ -36,6 +37,9 @@ import { emptyHistory } from '../src/run/history.js';
 import { META_VERSION, type RunMeta } from '../src/run/meta.js';
 import { RunWriter } from '../src/run/runFolder.js';
 import { fileSystemIO } from '../src/weights/tfjsFiles.js';
+import { withTrainDefaults } from '../src/workflows/options.js';
+import { runPhase } from '../src/workflows/phase.js';
+import { RunRecords } from '../src/workflows/records.js';
 import { ensureTorch, machineLine, runPythonJson } from './pytorch.js';
 import { numberArg, flag } from './args.js';
 
@@ -94,7 +98,7 @@ interface Timed {
 /** The bare loop: batches, trainOnBatch, evaluate on validation each epoch. */
 async function steps(engine: 'tfjs' | 'ort', ortOpts: OrtTrainerOptions = {}): Promise<Timed> {
   const models = head();
-  const trainer = engine === 'ort' ? await OrtTrainer.create(models.logits, ortOpts) : undefined;
+  const trainer = engine === 'ort' ? await OrtTrainer.create(models.logits, { head: trainableHead(models.logits), ...ortOpts }) : undefined;
   const model: TrainableModel = trainer ?? models.logits;
   const src = sources();
   const t0 = performance.now();
@@ -137,26 +141,27 @@ async function fitLoop(engine: 'tfjs' | 'ort'): Promise<Timed> {
     createdAt: new Date().toISOString(),
     updatedAt: '',
   };
-  const loop = new FitLoop(run, meta, emptyHistory(), { verbose: false, earlyStoppingPatience: 0, log: () => {} });
-  const models = head();
-  const trainer = engine === 'ort' ? await OrtTrainer.create(models.logits) : undefined;
+  const records = new RunRecords(run, meta, emptyHistory());
+  // Compiled (and put on ONNX Runtime for 'ort') by the phase, as `tlkit train` does.
+  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, activation: 'relu', dropout: 0.5, seed: SEED });
+  const opts = withTrainDefaults({ data: dir, base: 'vgg16', out: dir, engine, verbose: 0 });
   const t0 = performance.now();
-  await loop.fitPhase({
+  await runPhase({ opts, naming: 'api', run, log: () => {} }, records, {
     name: 'features',
-    model: trainer ?? models.logits,
+    what: 'The head',
+    model: models.logits,
+    numClasses: 2,
     ...sources(),
-    saveFull: async (d) => {
-      await models.head.save(fileSystemIO(d));
-    },
+    optimizer: { name: 'rmsprop' },
     firstEpoch: 0,
     epochs,
+    saver: { save: async (d: string) => void (await models.head.save(fileSystemIO(d))), dispose: () => {} },
+    owns: [models.head],
   });
-  await loop.finish({ interrupted: false, stoppedEarly: false });
+  await records.finish({ interrupted: false });
   const seconds = (performance.now() - t0) / 1000;
   await run.close();
-  await trainer?.dispose();
-  models.head.dispose();
-  const h = loop.history.history;
+  const h = records.history.history;
   fs.rmSync(dir, { recursive: true, force: true });
   return { seconds, valLoss: h.val_loss[h.val_loss.length - 1], valAccuracy: h.val_accuracy[h.val_accuracy.length - 1] };
 }
@@ -220,14 +225,18 @@ async function pytorch(): Promise<(Timed & { torch: string; threads: number; bla
 }
 
 const backend = await initBackend();
-console.log(`the book's head on cached features: ${nTrain} train + ${nVal} validation samples of ${FEATURE_SHAPE.join('x')} (VGG16@180), batch ${BATCH}, ${epochs} epochs, RMSprop`);
+console.log(
+  `the book's head on cached features: ${nTrain} train + ${nVal} validation samples of ${FEATURE_SHAPE.join('x')} (VGG16@180), batch ${BATCH}, ${epochs} epochs, RMSprop`,
+);
 console.log(machineLine());
 console.log(`tlkit: tfjs backend ${backend}; ONNX Runtime ${os.availableParallelism()} threads`);
 
 const rows: Array<[string, Timed]> = [];
 const show = (name: string, t: Timed) => {
   rows.push([name, t]);
-  console.log(`  ${name.padEnd(44)} ${t.seconds.toFixed(2).padStart(7)} s   val_loss ${t.valLoss.toFixed(4)}  val_accuracy ${t.valAccuracy.toFixed(3)}`);
+  console.log(
+    `  ${name.padEnd(44)} ${t.seconds.toFixed(2).padStart(7)} s   val_loss ${t.valLoss.toFixed(4)}  val_accuracy ${t.valAccuracy.toFixed(3)}`,
+  );
 };
 // ORT first: a warm-up of its sessions' one-off set-up is part of what a user waits for, so nothing is warmed.
 show('tlkit ORT, steps (default: Gemm, optimizer on the host)', await steps('ort'));
@@ -255,4 +264,3 @@ if (torch) {
   console.log(`  tlkit ORT steps / PyTorch:     ${ratio(get('tlkit ORT, steps (default'), torch.seconds)}`);
   console.log(`  PyTorch BLAS: ${torch.blas.join(' | ') || 'not reported'}`);
 }
-

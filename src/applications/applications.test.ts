@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
 import { assertKerasFigures, type KerasFigures } from '../testing/kerasFigures.js';
-import { FAMILIES, FamilyArgs, FamilyName, getFamily } from './index.js';
+import { FAMILIES, type FamilyArgs, type FamilyName, getFamily } from './index.js';
 import { makeDivisible } from './mobilenetV2.js';
 import { UserError } from '../errors.js';
 

@@ -115,8 +115,3 @@ export function sourceInputs(x: tfl.SymbolicTensor): tfl.SymbolicTensor[] {
   walk(x);
   return found;
 }
-
-/** Resolve the spatial size of the input tensor for name strings and weight file choice. */
-export function rowsOf(x: tfl.SymbolicTensor): number | null {
-  return x.shape[1] ?? null;
-}

@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, dense, apply, classifierActivation } from './kerasLayers.js';
-import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
-import { PreprocessMode } from './preprocess.js';
+import { type ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
+import type { PreprocessMode } from './preprocess.js';
 import { Normalization } from '../layers/normalization.js';
 import { LayerScale } from '../layers/layerScale.js';
 import { StochasticDepth } from '../layers/stochasticDepth.js';
@@ -132,9 +131,4 @@ export async function convnextTiny(args: ConvNeXtArgs = {}): Promise<tfl.LayersM
     await loadApplicationWeights(model, weights as string, { family: 'convnext_tiny', includeTop: args.includeTop ?? true });
   }
   return model;
-}
-
-/** Keras `convnext.preprocess_input`: the identity (the model normalises itself). */
-export function preprocessInput(x: tf.Tensor): tf.Tensor {
-  return tf.clone(x);
 }

@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, depthwiseConv2d, batchNormalization, dense, apply, classifierActivation } from './kerasLayers.js';
-import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
-import { PreprocessMode } from './preprocess.js';
+import { type ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
+import type { PreprocessMode } from './preprocess.js';
 import { Normalization } from '../layers/normalization.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
 
@@ -171,9 +170,4 @@ export async function efficientnetB0(args: ApplicationArgs = {}): Promise<tfl.La
     await loadApplicationWeights(model, weights as string, { family: 'efficientnet_b0', includeTop: args.includeTop ?? true });
   }
   return model;
-}
-
-/** Keras `efficientnet.preprocess_input`: the identity (the model rescales and normalises itself). */
-export function preprocessInput(x: tf.Tensor): tf.Tensor {
-  return tf.clone(x);
 }

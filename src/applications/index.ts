@@ -1,13 +1,13 @@
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import { ApplicationArgs } from './common.js';
-import { PreprocessMode } from './preprocess.js';
+import type { ApplicationArgs } from './common.js';
+import type { PreprocessMode } from './preprocess.js';
 import { vgg16, vgg16Architecture, VGG16_DEFAULT_SIZE, VGG16_MIN_SIZE, VGG16_PREPROCESSING } from './vgg16.js';
-import { mobilenet, mobilenetArchitecture, MobileNetArgs, MOBILENET_DEFAULT_SIZE, MOBILENET_MIN_SIZE, MOBILENET_PREPROCESSING } from './mobilenet.js';
-import { mobilenetV2, mobilenetV2Architecture, MobileNetV2Args, MOBILENET_V2_DEFAULT_SIZE, MOBILENET_V2_MIN_SIZE, MOBILENET_V2_PREPROCESSING } from './mobilenetV2.js';
+import { mobilenet, mobilenetArchitecture, type MobileNetArgs, MOBILENET_DEFAULT_SIZE, MOBILENET_MIN_SIZE, MOBILENET_PREPROCESSING } from './mobilenet.js';
+import { mobilenetV2, mobilenetV2Architecture, type MobileNetV2Args, MOBILENET_V2_DEFAULT_SIZE, MOBILENET_V2_MIN_SIZE, MOBILENET_V2_PREPROCESSING } from './mobilenetV2.js';
 import { resnet50, resnet50Architecture, RESNET50_DEFAULT_SIZE, RESNET50_MIN_SIZE, RESNET50_PREPROCESSING } from './resnet50.js';
 import { efficientnetB0, efficientnetB0Architecture, EFFICIENTNET_B0_DEFAULT_SIZE, EFFICIENTNET_MIN_SIZE, EFFICIENTNET_B0_PREPROCESSING } from './efficientnet.js';
-import { convnextTiny, convnextTinyArchitecture, ConvNeXtArgs, CONVNEXT_TINY_DEFAULT_SIZE, CONVNEXT_MIN_SIZE, CONVNEXT_TINY_PREPROCESSING } from './convnext.js';
+import { convnextTiny, convnextTinyArchitecture, type ConvNeXtArgs, CONVNEXT_TINY_DEFAULT_SIZE, CONVNEXT_MIN_SIZE, CONVNEXT_TINY_PREPROCESSING } from './convnext.js';
 import '../layers/index.js'; // registers the custom layers (Normalization, LayerScale, ...) for saved models
 
 export type FamilyName = 'vgg16' | 'mobilenet' | 'mobilenet_v2' | 'resnet50' | 'efficientnet_b0' | 'convnext_tiny';
@@ -137,7 +137,7 @@ export function defaultUnfreezeCount(model: tfl.LayersModel, family: FamilyName)
 export const FAMILY_NAMES = Object.keys(FAMILIES) as FamilyName[];
 
 export function isFamilyName(name: string): name is FamilyName {
-  return Object.prototype.hasOwnProperty.call(FAMILIES, name);
+  return Object.hasOwn(FAMILIES, name);
 }
 
 /** The family called `name`, or a UserError listing the known ones (with a close match when there is one). */

@@ -4,12 +4,12 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
-import { FAMILIES, FAMILY_NAMES, Family, FamilyName, isFamilyName, getFamily } from './index.js';
-import { PreprocessMode } from './preprocess.js';
+import { FAMILIES, FAMILY_NAMES, type Family, type FamilyName, isFamilyName, getFamily } from './index.js';
+import type { PreprocessMode } from './preprocess.js';
 import { makeDivisible, MOBILENET_V2_WEIGHT_ALPHAS } from './mobilenetV2.js';
 import { MOBILENET_WEIGHT_ALPHAS } from './mobilenet.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { readKerasH5, applyKerasH5, KerasH5Weights } from '../weights/kerasH5.js';
+import { readKerasH5, applyKerasH5, type KerasH5Weights } from '../weights/kerasH5.js';
 import { nsfwjsArtifacts } from '../weights/nsfwjsModel.js';
 
 /** A pretrained convolutional base, ready for feature extraction or fine-tuning. */
@@ -149,13 +149,13 @@ function editTopology(topology: unknown, size: [number, number] | undefined, las
 
 /** Build tfjs artifacts as a layers model, optionally resized and cut (weights of dropped layers are ignored). */
 async function loadArtifacts(artifacts: tf.io.ModelArtifacts, size: [number, number] | undefined, lastLayer?: string): Promise<tfl.LayersModel> {
-  const edited = size || lastLayer ? { ...artifacts, modelTopology: editTopology(artifacts.modelTopology, size, lastLayer) as {} } : artifacts;
+  const edited = size || lastLayer ? { ...artifacts, modelTopology: editTopology(artifacts.modelTopology, size, lastLayer) as object } : artifacts;
   return tfl.loadLayersModel(tf.io.fromMemory(edited), { strict: !lastLayer });
 }
 
 function checkImageInput(model: tfl.LayersModel, source: string): void {
   const shape = model.inputs.length === 1 ? model.inputs[0].shape : undefined;
-  if (!shape || shape.length !== 4 || shape[3] !== 3) {
+  if (shape?.length !== 4 || shape[3] !== 3) {
     throw new UserError(`${source} is not an image model with one [H, W, 3] input (its inputs: ${model.inputs.map((i) => JSON.stringify(i.shape)).join(', ')}); give a conv base that takes RGB images.`);
   }
   if (shape[1] === null || shape[2] === null) {

@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, depthwiseConv2d, batchNormalization, apply, applyBasePooling, classifierActivation } from './kerasLayers.js';
-import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
-import { preprocessInput as preprocessWithMode, PreprocessMode } from './preprocess.js';
+import { type ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
+import type { PreprocessMode } from './preprocess.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
 import { UserError } from '../errors.js';
 
@@ -105,9 +104,4 @@ export async function mobilenet(args: MobileNetArgs = {}): Promise<tfl.LayersMod
     await loadApplicationWeights(model, weights as string, { family: 'mobilenet', includeTop: args.includeTop ?? true, alpha: args.alpha ?? 1.0, rows: rows ?? 224 });
   }
   return model;
-}
-
-/** Keras `mobilenet.preprocess_input`: scale to [-1, 1] ("tf"). */
-export function preprocessInput(x: tf.Tensor): tf.Tensor {
-  return preprocessWithMode(x, MOBILENET_PREPROCESSING);
 }

@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, depthwiseConv2d, batchNormalization, dense, apply, applyBasePooling, classifierActivation } from './kerasLayers.js';
-import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
-import { preprocessInput as preprocessWithMode, PreprocessMode } from './preprocess.js';
+import { type ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
+import type { PreprocessMode } from './preprocess.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
 import { UserError } from '../errors.js';
 
@@ -123,9 +122,4 @@ export async function mobilenetV2(args: MobileNetV2Args = {}): Promise<tfl.Layer
     await loadApplicationWeights(model, weights as string, { family: 'mobilenet_v2', includeTop: args.includeTop ?? true, alpha: args.alpha ?? 1.0, rows: rows ?? 224 });
   }
   return model;
-}
-
-/** Keras `mobilenet_v2.preprocess_input`: scale to [-1, 1] ("tf"). */
-export function preprocessInput(x: tf.Tensor): tf.Tensor {
-  return preprocessWithMode(x, MOBILENET_V2_PREPROCESSING);
 }

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
 import { assertKerasFigures, type KerasFigures } from '../testing/kerasFigures.js';
-import { FAMILIES, FamilyArgs, FamilyName, getFamily, defaultUnfreezeCount } from './index.js';
+import { FAMILIES, type FamilyArgs, type FamilyName, getFamily, defaultUnfreezeCount } from './index.js';
 import { correctPad } from './efficientnet.js';
 
 await initBackend();

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { UserError } from '../errors.js';
 
 /**
  * Keras `imagenet_utils.preprocess_input` modes:
@@ -16,13 +15,6 @@ export const PREPROCESS_MODES: readonly PreprocessMode[] = ['caffe', 'tf', 'torc
 const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68];
 const TORCH_MEAN_RGB = [0.485, 0.456, 0.406];
 const TORCH_STD_RGB = [0.229, 0.224, 0.225];
-
-export function assertPreprocessMode(mode: string): PreprocessMode {
-  if (!(PREPROCESS_MODES as readonly string[]).includes(mode)) {
-    throw new UserError(`Unknown preprocessing mode "${mode}"; expected one of ${PREPROCESS_MODES.join(', ')}.`);
-  }
-  return mode as PreprocessMode;
-}
 
 /**
  * Preprocess a batch of RGB images in 0..255 (channels last), as Keras does.

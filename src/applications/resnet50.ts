@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, batchNormalization, dense, apply, classifierActivation } from './kerasLayers.js';
-import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
-import { preprocessInput as preprocessWithMode, PreprocessMode } from './preprocess.js';
+import { type ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
+import type { PreprocessMode } from './preprocess.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
 
 export const RESNET50_PREPROCESSING: PreprocessMode = 'caffe';
@@ -79,9 +78,4 @@ export async function resnet50(args: ApplicationArgs = {}): Promise<tfl.LayersMo
     await loadApplicationWeights(model, weights as string, { family: 'resnet50', includeTop: args.includeTop ?? true });
   }
   return model;
-}
-
-/** Keras `resnet50.preprocess_input`: RGB -> BGR, subtract the ImageNet means ("caffe"). */
-export function preprocessInput(x: tf.Tensor): tf.Tensor {
-  return preprocessWithMode(x, RESNET50_PREPROCESSING);
 }

@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d, dense, apply, applyBasePooling, classifierActivation } from './kerasLayers.js';
-import { ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
-import { preprocessInput as preprocessWithMode, PreprocessMode } from './preprocess.js';
+import { type ApplicationArgs, obtainInputShape, validateApplicationArgs, makeInput, sourceInputs, isRandomWeights } from './common.js';
+import type { PreprocessMode } from './preprocess.js';
 import { loadApplicationWeights } from '../weights/applicationWeights.js';
 
 export const VGG16_PREPROCESSING: PreprocessMode = 'caffe';
@@ -55,9 +54,4 @@ export async function vgg16(args: ApplicationArgs = {}): Promise<tfl.LayersModel
     await loadApplicationWeights(model, weights as string, { family: 'vgg16', includeTop: args.includeTop ?? true });
   }
   return model;
-}
-
-/** Keras `vgg16.preprocess_input`: RGB -> BGR, subtract the ImageNet means ("caffe"). */
-export function preprocessInput(x: tf.Tensor): tf.Tensor {
-  return preprocessWithMode(x, VGG16_PREPROCESSING);
 }

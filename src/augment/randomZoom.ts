@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../io/rng.js';
+import type { Rng } from '../io/rng.js';
 import { ResamplingLayer, type ResamplingLayerArgs } from './resamplingLayer.js';
 import { applyProjective, factorRange, type Factor, type SamplingOptions } from './transform.js';
 

@@ -132,6 +132,7 @@ export function mapCoord(coord: number, len: number, mode: FillMode): number {
 }
 
 function clamp(v: number, len: number): number {
+  // biome-ignore lint/complexity/useMathMinMax: Math.max(-0, 0) is +0; the comparisons keep the coordinate as it was.
   return v < 0 ? 0 : v > len - 1 ? len - 1 : v;
 }
 

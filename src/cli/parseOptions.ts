@@ -1,22 +1,13 @@
 import fs from 'node:fs';
 import { UserError } from '../errors.js';
 import { PRECISIONS, type Precision } from '../ort/int8.js';
+import { DECIMAL_NUMBER, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, WHOLE_NUMBER } from '../workflows/optionLimits.js';
 
 // The one place where command-line values become numbers and paths, so that every
 // command rejects the same typos with the same kind of message (flag, value, fix).
-// Number() alone is too lenient for a CLI: it reads '' as 0, '0x10' as 16, '1e3' as
-// 1000 and ' 5 ' as 5, which hides mistakes instead of reporting them.
+// `tlkit train`'s own options are parsed by their declaration (workflows/trainOptions.ts).
 
-const WHOLE_NUMBER = /^\+?\d+$/;
-const DECIMAL_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-/** The largest --image-size any command accepts: beyond this one image alone needs gigabytes. */
-export const MAX_IMAGE_SIZE = 2048;
-/** The smallest: the conv bases need at least 32 x 32 (Keras says the same). */
-export const MIN_IMAGE_SIZE = 32;
-
-/** Seeds are 32-bit signed-safe integers everywhere (the augmentation RNG, shuffling, initialisers). */
-export const MAX_SEED = 2 ** 31 - 1;
+export { MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE } from '../workflows/optionLimits.js';
 
 /** --precision: fp32 or int8 (undefined when not given). */
 export function parsePrecisionOption(text: string | undefined, flag = '--precision'): Precision | undefined {

@@ -14,9 +14,6 @@ export const IMAGE_EXTENSIONS = ['.bmp', '.gif', '.jpeg', '.jpg', '.png'] as con
 /** Image formats recognised by their content (tlkit decodes all but HEIF). */
 export type ImageType = 'jpeg' | 'png' | 'gif' | 'bmp' | 'webp' | 'tiff' | 'avif' | 'heif';
 
-/** Formats whose content tlkit decodes, whatever the file is named. */
-export const DECODABLE_TYPES: readonly ImageType[] = ['jpeg', 'png', 'gif', 'bmp', 'webp', 'tiff', 'avif'];
-
 /** The format's usual name in messages. */
 export function formatName(t: ImageType): string {
   return t === 'jpeg' ? 'JPEG' : t === 'webp' ? 'WebP' : t === 'heif' ? 'HEIF/HEIC' : t.toUpperCase();

@@ -1,4 +1,4 @@
-import type { ExportMetadata } from './exportRun.js';
+import type { ExportMetadata } from './metadata.js';
 
 /** Where the page loads TensorFlow.js from (the version tlkit builds its models with). */
 export const TFJS_CDN = 'https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@4.22.0/dist/tf.min.js';

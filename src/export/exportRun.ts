@@ -13,11 +13,12 @@ import { runOnnxModel } from '../run/runOnnx.js';
 import { tlkitVersion } from '../version.js';
 import { fileSystemIO, MODEL_JSON, readModelJson } from '../weights/tfjsFiles.js';
 import { browserPage } from './browserPage.js';
+import { EXPORT_FORMATS, type ExportFormat, type ExportMetadata } from './metadata.js';
 import { quantizeWeights, type QuantizeMode } from './quantize.js';
 import { teachableMachineMetadata, teachableMachineModel, TM_FEED_NOTE, TM_TFJS_VERSION, tmReadsQuantization } from './teachableMachine.js';
 
-export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tm', 'keras'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+// Kept here too: callers import the formats with exportRun.
+export { EXPORT_FORMATS, type ExportFormat };
 
 export const METADATA_JSON = 'metadata.json';
 export const ONNX_FILE = 'model.onnx';
@@ -26,32 +27,6 @@ export const KERAS_FILE = 'model.h5';
 
 /** The one resize that reproduces `tlkit predict`'s pixels in tfjs (bilinear, half-pixel centres, no corner alignment). */
 export const RESIZE_RULE = 'tf.image.resizeBilinear(tf.browser.fromPixels(img), [height, width], false, true)';
-
-/** What an exported model expects and returns, written as metadata.json (tfjs, onnx) or inside Teachable Machine's (tm). */
-export interface ExportMetadata {
-  exportedBy: 'tlkit';
-  tlkitVersion: string;
-  format: ExportFormat;
-  labels: string[];
-  /** [height, width] of the model's input. */
-  imageSize: [number, number];
-  input: {
-    layout: 'NHWC';
-    shape: [null, number, number, 3];
-    dtype: 'float32';
-    /** The model takes pixel * scale + offset of RGB 0..255 pixels (tfjs/onnx: scale 1, offset 0: raw pixels). */
-    scale: number;
-    offset: number;
-    colors: 'RGB';
-  };
-  /** The preprocessing of the base, applied INSIDE the model (do not apply it again). */
-  preprocessing: { mode: string; insideModel: true };
-  resize: { rule: string; method: 'bilinear'; alignCorners: false; halfPixelCenters: true; exifOrientation: 'apply'; note: string; teachableMachine?: string };
-  output: { kind: 'sigmoid' | 'softmax'; units: number; meaning: string };
-  quantization: QuantizeMode | null;
-  run: { base: string; baseFamily: string; mode: string; head: RunMeta['head']; bestEpoch: number; bestValLoss: number | null };
-  exportedAt: string;
-}
 
 export interface ExportOptions {
   format: ExportFormat;

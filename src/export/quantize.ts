@@ -1,7 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 
 export type QuantizeMode = 'float16' | 'uint8';
-export const QUANTIZE_MODES: readonly QuantizeMode[] = ['float16', 'uint8'];
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

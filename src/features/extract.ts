@@ -103,7 +103,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const { base } = opts;
   const imageSize = opts.imageSize ?? base.imageSize;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${opts.batchSize}.`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batchSize must be a whole number >= 1, got ${opts.batchSize}. Use e.g. batchSize: ${DEFAULT_BATCH}.`);
   const out = path.resolve(opts.out);
   const dataDir = resolveDataDir(opts.data);
   const available = Object.entries(dataDir.splits).filter(([, dir]) => dir !== undefined) as Array<[string, string]>;
@@ -137,7 +137,7 @@ async function extractLocked(
 
   const precision = checkPrecision(opts.precision ?? 'fp32');
   if (precision === 'int8' && isOnnxFeatureBase(base)) {
-    throw new UserError(`--precision int8 quantizes tlkit's own bases (the Keras families); ${base.source} is an ONNX file, which runs at fp32. Drop --precision int8, or quantize the ONNX file with its own tools.`);
+    throw new UserError(`precision 'int8' quantizes tlkit's own bases (the Keras families); ${base.source} is an ONNX file, which runs at fp32. Drop precision: 'int8', or quantize the ONNX file with its own tools.`);
   }
   // tlkit's own bases are exported (and quantized at int8) here; an ONNX base runs as it is.
   const graphOpts: FrozenGraphOptions | undefined = isOnnxFeatureBase(base) ? undefined : {

@@ -81,7 +81,11 @@ export async function assembleFullModel(opts: AssembleOptions): Promise<tfl.Laye
   const layers: LayerJson[] = [
     ...base.config.layers.filter((l) => l.name === inputName),
     { ...preJson, inbound_nodes: [[[inputName, 0, 0, {}]]] },
-    ...renameInbound(base.config.layers.filter((l) => l.name !== inputName), inputName, [pre.name, 0, 0]),
+    ...renameInbound(
+      base.config.layers.filter((l) => l.name !== inputName),
+      inputName,
+      [pre.name, 0, 0],
+    ),
     ...renameInbound(headLayers, headInput, base.config.output_layers[0]).map(standardizeLayer),
   ];
   const topology = {
@@ -128,4 +132,13 @@ export async function standardHeadModel(head: tfl.LayersModel): Promise<tfl.Laye
     if (weights.length > 0) layer.setWeights(weights);
   }
   return model;
+}
+
+/** Copy weights layer by layer (same names) from one model into another (a saved full model into a base, a base into a full model). */
+export function copyWeightsByName(from: tfl.LayersModel, target: tfl.LayersModel): void {
+  for (const layer of target.layers) {
+    if (layer.weights.length === 0) continue;
+    const src = from.layers.find((l) => l.name === layer.name);
+    if (src) layer.setWeights(src.getWeights());
+  }
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
+import type { TrainableHead } from '../ortTraining/trainableHead.js';
 import type { HeadActivation, HeadPooling } from '../run/meta.js';
 import { SeededDropout } from './seededDropout.js';
 
@@ -133,4 +134,30 @@ export function applyHead(x: tfl.SymbolicTensor, opts: HeadOptions): tfl.Symboli
 export function buildHeadModel(featureShape: number[], opts: HeadOptions): tfl.LayersModel {
   const input = tfl.input({ shape: featureShape, name: 'features' });
   return tfl.model({ inputs: input, outputs: applyHead(input, opts), name: 'head' });
+}
+
+/**
+ * The head of a logits model from buildHeadForTraining, as ONNX Runtime's head graphs train it
+ * (read back by the names this file gives its layers); undefined for any other model, such as
+ * fine-tuning's suffix + head, which trains on generated graphs.
+ */
+export function trainableHead(logits: tfl.LayersModel): TrainableHead | undefined {
+  const order: string[] = [HEAD_LAYER_NAMES.pool, HEAD_LAYER_NAMES.hidden, HEAD_LAYER_NAMES.dropout, HEAD_LAYER_NAMES.output];
+  const layers = logits.layers.filter((l) => !logits.inputLayers.includes(l));
+  const at = layers.map((l) => order.indexOf(l.name));
+  // Only this file's layers, in the order applyHeadWithLogits applies them, the output last.
+  if (at.some((i, k) => i < 0 || (k > 0 && i <= at[k - 1])) || at[at.length - 1] !== order.length - 1) return undefined;
+  const [pool, hidden, dropout, output] = order.map((name) => layers.find((l) => l.name === name));
+  const dense = (l: tfl.layers.Layer) => l.getConfig() as { units: number; activation: string };
+  const out = dense(output as tfl.layers.Layer);
+  const h = hidden && dense(hidden);
+  if (out.activation !== 'linear' || (h && h.activation !== 'relu' && h.activation !== 'linear')) return undefined;
+  if (dropout && !(dropout instanceof SeededDropout)) return undefined;
+  return {
+    // The pool is one of the two layers applyHeadWithLogits makes.
+    pooling: !pool ? 'none' : pool.getClassName() === 'GlobalAveragePooling2D' ? 'avg' : 'flatten',
+    ...(h ? { hidden: { units: h.units, activation: h.activation as HeadActivation } } : {}),
+    ...(dropout instanceof SeededDropout && dropout.rate > 0 ? { dropout: { rate: dropout.rate, seed: dropout.seed } } : {}),
+    output: { units: out.units },
+  };
 }

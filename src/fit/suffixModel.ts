@@ -60,12 +60,12 @@ export function defaultUnfreeze(model: tfl.LayersModel, family: string): number 
   return 4;
 }
 
-/** Where to cut the base so that its last `unfreeze` layers train. */
-export function cutForUnfreeze(model: tfl.LayersModel, unfreeze: number): BaseCut {
+/** Where to cut the base so that its last `unfreeze` layers train (`option`: how errors name it, '--unfreeze' or 'unfreeze'). */
+export function cutForUnfreeze(model: tfl.LayersModel, unfreeze: number, option = '--unfreeze'): BaseCut {
   const layers = bodyLayers(model);
   if (!Number.isInteger(unfreeze) || unfreeze < 1 || unfreeze >= layers.length) {
     throw new UserError(
-      `--unfreeze must be a whole number from 1 to ${layers.length - 1} (the base ${model.name} has ${layers.length} layers after its input, and at least one must stay frozen), got ${unfreeze}.`,
+      `${option} must be a whole number from 1 to ${layers.length - 1} (the base ${model.name} has ${layers.length} layers after its input, and at least one must stay frozen), got ${unfreeze}.`,
     );
   }
   const cutIndex = layers.length - unfreeze - 1;
@@ -110,10 +110,11 @@ function wiringNode(layer: tfl.layers.Layer): tfl.layers.Layer['inboundNodes'][n
  * Branches inside the suffix (residual adds) are followed; a branch that
  * starts before the cut is a UserError (cut elsewhere).
  */
-export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut): SuffixModel {
+export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut, unfreezeOption = '--unfreeze'): SuffixModel {
   const cutLayer = base.getLayer(cut.cutLayer);
   const cutOutput = wiringNode(cutLayer).outputTensors;
-  if (cutOutput.length !== 1) throw new UserError(`Cannot cut ${base.name} after ${cut.cutLayer}: the layer has ${cutOutput.length} outputs.`);
+  if (cutOutput.length !== 1)
+    throw new UserError(`Cannot cut ${base.name} after ${cut.cutLayer}: the layer has ${cutOutput.length} outputs.`);
   const inputShape = cutOutput[0].shape.slice(1) as number[];
   const input = tfl.input({ shape: inputShape, name: `${cut.cutLayer}_features` });
   const mapped = new Map<number, tfl.SymbolicTensor>([[cutOutput[0].id, input]]);
@@ -125,7 +126,7 @@ export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut): SuffixMod
       const m = mapped.get(t.id);
       if (!m) {
         throw new UserError(
-          `Cannot fine-tune ${base.name} from ${cut.unfrozen[0]}: layer ${name} also reads ${t.name}, from before the cut (a skip connection). Choose --unfreeze so that the cut falls between blocks.`,
+          `Cannot fine-tune ${base.name} from ${cut.unfrozen[0]}: layer ${name} also reads ${t.name}, from before the cut (a skip connection). Choose ${unfreezeOption} so that the cut falls between blocks.`,
         );
       }
       return m;

@@ -7,7 +7,7 @@ import { loadClassifier } from './classifier.js';
 import type { Precision } from '../ort/int8.js';
 import { evaluationFiles, scoreEvaluation } from './predictor.js';
 
-export type { RunEvaluation, FileResult } from '../run/evaluation.js';
+export type { RunEvaluation } from '../run/evaluation.js';
 
 /**
  * Evaluate a run on labelled data (test/ of the book's layout, or class folders):

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { decodeImageInto } from '../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../data/splits.js';
 import { exportToOnnx } from '../onnx/export.js';
-import { int8Graph, type CalibrationRecord, type Precision } from '../ort/int8.js';
+import { int8Graph, type CalibrationRecord } from '../ort/int8.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import type { Evaluation } from '../run/evaluation.js';

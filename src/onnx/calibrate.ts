@@ -9,7 +9,6 @@ import type { Ranges } from './quantize.js';
 // clipped far too much, cosine 0.69 against 0.995, and was left out.)
 
 export type CalibrationMethod = 'minmax' | 'percentile';
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile'];
 
 const BINS = 2048;
 

@@ -64,7 +64,7 @@ function attr(n: INodeProto, name: string): number | undefined {
 /** The float32 values of an initializer (raw little-endian bytes or float_data). */
 export function floatsOf(t: ITensorProto): Float32Array {
   if (t.dataType !== DT.FLOAT) throw new Error(`quantize: initializer ${t.name} is not float32`);
-  if (t.rawData && t.rawData.length) {
+  if (t.rawData?.length) {
     const raw = t.rawData;
     const copy = new Uint8Array(raw.length);
     copy.set(raw);
@@ -303,7 +303,7 @@ export function quantizeModel(model: IModelProto, plan: QuantPlan, ranges: Range
   };
   const rewired = g.nodes.map(rewire); // first: it may add DequantizeLinear nodes after producers
   const nodes: INodeProto[] = [...weightDq, ...(qdqAfter.get(-1) ?? [])];
-  g.nodes.forEach((n, i) => {
+  g.nodes.forEach((_, i) => {
     nodes.push(rewired[i]);
     nodes.push(...(qdqAfter.get(i) ?? []));
   });

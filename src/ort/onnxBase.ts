@@ -133,7 +133,7 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
     throw onnxError(file, `is not an ONNX model (${(e as Error).message})`, 'Give a .onnx file exported by torch.onnx, tf2onnx, optimum or tlkit.');
   }
   const graph = model.graph;
-  if (!graph || !graph.node?.length) throw onnxError(file, 'holds no graph', 'Give a .onnx file with a model in it.');
+  if (!graph?.node?.length) throw onnxError(file, 'holds no graph', 'Give a .onnx file with a model in it.');
   if ((graph.initializer ?? []).some((t) => t.dataLocation === 1)) {
     throw onnxError(file, 'keeps its weights in external data files', 'tlkit reads one self-contained .onnx: save it with its weights inside (onnx.save_model(model, path, save_as_external_data=False); models over 2 GB cannot be).');
   }

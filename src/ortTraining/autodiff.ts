@@ -260,7 +260,7 @@ class Backward {
       case 'Pow': {
         const e = this.constants.get(w);
         const exponent = e ? constantData(e) : undefined;
-        if (!exponent || exponent.length !== 1 || want(1)) throw new NotDifferentiable(`Pow ${node.name}: only a constant scalar exponent`);
+        if (exponent?.length !== 1 || want(1)) throw new NotDifferentiable(`Pow ${node.name}: only a constant scalar exponent`);
         const k = Number(exponent[0]);
         const slope = k === 2 ? this.op('Mul', [x, this.b.scalar(`${hint}/k`, 2)], `${hint}/slope`) : this.op('Mul', [this.op('Pow', [x, this.b.scalar(`${hint}/k1`, k - 1)], `${hint}/pow`), this.b.scalar(`${hint}/k`, k)], `${hint}/slope`);
         g.set(x, this.op('Mul', [dy, slope], hint));

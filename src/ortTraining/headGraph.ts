@@ -2,7 +2,7 @@ import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { makeValueInfo } from '../onnx/proto.js';
 import { emitLossAndAccuracy, encodeEvaluation, encodeTrainStep, INPUT, optimizerState, OUTPUT, type GraphTensor, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
 
-export { gradientOutput, INPUT, OUTPUT, type OptimizerSpec } from './trainingOps.js';
+export { gradientOutput, INPUT, type OptimizerSpec } from './trainingOps.js';
 
 /**
  * ONNX graphs that train the book's head on ONNX Runtime: one training step

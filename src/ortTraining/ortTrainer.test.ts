@@ -5,10 +5,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
 import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
 import { Rng } from '../io/rng.js';
-import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
+import { buildHeadForTraining, compileHeadForTraining, trainableHead } from '../fit/head.js';
 import { makeOptimizer, type OptimizerName } from '../fit/optimizer.js';
 import { buildHeadGraphs, gradientOutput, INPUT, type HeadGraphSpec } from './headGraph.js';
-import { headLayout, NotTrainableOnOrt, OrtTrainer } from './ortTrainer.js';
+import { NotTrainableOnOrt, OrtTrainer } from './ortTrainer.js';
 import { relativeError } from '../testing/numerics.js';
 
 function randn(rng: Rng, n: number, scale = 1): Float32Array {
@@ -188,7 +188,7 @@ for (const c of CURVE_CASES) {
     };
     const ref = make();
     const mine = make();
-    const trainer = await OrtTrainer.create(mine.logits, { threads: 1, update: c.update });
+    const trainer = await OrtTrainer.create(mine.logits, { threads: 1, update: c.update, head: trainableHead(mine.logits) });
     const expected = await curves(ref.logits, train, val, featureShape, outputs, 3, 8);
     const got = await curves(trainer, train, val, featureShape, outputs, 3, 8);
     for (let e = 0; e < 3; e++) {
@@ -230,7 +230,7 @@ test('ORT head: resuming from a tfjs optimizer state continues the same curve; w
   await curves(ref.logits, train, val, featureShape, 1, 1, 8);
   // A second model takes the first one's weights and Adam state (as FitLoop's --resume does) and trains on ORT.
   const resumed = make();
-  const trainer = await OrtTrainer.create(resumed.logits, { threads: 1 });
+  const trainer = await OrtTrainer.create(resumed.logits, { threads: 1, head: trainableHead(resumed.logits) });
   trainer.trainableWeights.forEach((v, i) => v.write(ref.logits.trainableWeights[i].read()));
   const state = await ref.logits.optimizer.getWeights();
   await trainer.optimizer.setWeights(state.map((s) => ({ name: s.name, tensor: tf.clone(s.tensor) })));
@@ -256,7 +256,7 @@ test('ORT head: dropout masks come from the seeded Rng (same seed, same run) and
   const run = async () => {
     const models = buildHeadForTraining(featureShape, { numClasses: 2, units: 12, dropout: 0.5, seed: 3 });
     compileHeadForTraining(models.logits, 2, makeOptimizer('rmsprop'));
-    const trainer = await OrtTrainer.create(models.logits, { threads: 1, reuseBuffers: false });
+    const trainer = await OrtTrainer.create(models.logits, { threads: 1, reuseBuffers: false, head: trainableHead(models.logits) });
     const rows = await curves(trainer, train, val, featureShape, 1, 2, 8);
     await trainer.dispose();
     models.head.dispose();
@@ -268,15 +268,38 @@ test('ORT head: dropout masks come from the seeded Rng (same seed, same run) and
   assert.ok(a.every((r) => r.every(Number.isFinite)));
 });
 
-test('ORT head: a model that is not the head is refused with NotTrainableOnOrt, naming the layer', async () => {
+test('the head declares itself: fit/head.ts describes what it built, and nothing else', async () => {
+  await initBackend('cpu');
+  const flat = buildHeadForTraining([3, 3, 4], { numClasses: 2, units: 8, activation: 'relu', dropout: 0.25, seed: 4 });
+  assert.deepEqual(trainableHead(flat.logits), { pooling: 'flatten', hidden: { units: 8, activation: 'relu' }, dropout: { rate: 0.25, seed: 5 }, output: { units: 1 } });
+  const avg = buildHeadForTraining([3, 3, 4], { numClasses: 3, dropout: 0, pooling: 'avg' });
+  assert.deepEqual(trainableHead(avg.logits), { pooling: 'avg', hidden: { units: 256, activation: 'linear' }, output: { units: 3 } });
+  const vector = buildHeadForTraining([10], { numClasses: 4, units: 0 });
+  assert.deepEqual(trainableHead(vector.logits), { pooling: 'none', dropout: { rate: 0.5, seed: 1338 }, output: { units: 4 } });
+  // The probabilities model ends in an activation layer, and a suffix + head nests the head: neither is the head.
+  assert.equal(trainableHead(flat.head), undefined);
+  const input = tfl.input({ shape: [5, 5, 2] });
+  const conv = tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'my_conv' }).apply(input) as tfl.SymbolicTensor;
+  assert.equal(trainableHead(tfl.model({ inputs: input, outputs: flat.logits.apply(conv) as tfl.SymbolicTensor })), undefined);
+  for (const m of [flat, avg, vector]) m.head.dispose();
+});
+
+test('ORT head: a model that is not a declared head is refused with NotTrainableOnOrt, or trains on generated graphs', async () => {
   await initBackend('cpu');
   const input = tfl.input({ shape: [4, 4, 2] });
   const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, name: 'my_conv' }).apply(input) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 1, name: 'out' }).apply(tfl.layers.flatten().apply(conv) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
   const m = tfl.model({ inputs: input, outputs: out });
-  assert.throws(() => headLayout(m), (e: unknown) => e instanceof NotTrainableOnOrt && /my_conv \(Conv2D\)/.test((e as Error).message));
+  m.compile({ optimizer: makeOptimizer('sgd', 0.1), loss: 'meanSquaredError' });
+  await assert.rejects(OrtTrainer.create(m, { graphs: 'head' }), (e: unknown) => e instanceof NotTrainableOnOrt && /not a head/.test((e as Error).message));
+  // A declaration that does not fit the model's weights is refused, naming both.
+  const lie = { pooling: 'flatten' as const, output: { units: 1 } };
+  await assert.rejects(OrtTrainer.create(m, { graphs: 'head', head: lie }), /trainable weights \[\[3,3,2,2\],\[2\],\[8,1\],\[1\]\] are not those of the head it declares \[\[32,1\],\[1\]\]/);
+  const auto = await OrtTrainer.create(m, { threads: 1, head: lie });
+  await auto.dispose();
   const sig = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 1, activation: 'sigmoid', name: 'sig' }).apply(tfl.layers.flatten().apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor });
-  assert.throws(() => headLayout(sig), /activation sigmoid/);
   sig.compile({ optimizer: tf.train.momentum(0.1, 0.9), loss: 'meanSquaredError' });
   await assert.rejects(OrtTrainer.create(sig), NotTrainableOnOrt);
+  m.dispose();
+  sig.dispose();
 });

@@ -81,7 +81,10 @@ for (const o of OPTIMIZERS) {
     const b = new GraphBuilder();
     const params = lengths.map((len, i) => ({ name: `p${i}`, shape: [len] }));
     const slots = optimizerState(o, params);
-    for (const t of [...params, ...slots]) b.reserve(t.name), b.reserve(`${t.name}_new`);
+    for (const t of [...params, ...slots]) {
+      b.reserve(t.name);
+      b.reserve(`${t.name}_new`);
+    }
     params.forEach((p) => b.reserve(`g_${p.name}`));
     params.forEach((p) => emitUpdate(b, o, p.name, `g_${p.name}`));
     const scalars = o.kind === 'adam' ? [INPUT.adamC1, INPUT.adamC2] : [];

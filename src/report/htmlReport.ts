@@ -160,7 +160,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['Evaluation', evaluation ? `${fmt(evaluation.seconds, 1)} s (${evaluation.n} images, ${fmt(evaluation.imagesPerSecond, 1)} images/s)` : undefined],
   ];
 
-  const curves = history && history.epoch.length
+  const curves = history?.epoch.length
     ? `<div class="charts"><figure id="accuracy-chart">${curveChartSvg(accuracyChart(history))}</figure><figure id="loss-chart">${curveChartSvg(lossChart(history))}</figure></div>`
     : '<p>No finished epoch yet: no curves.</p>';
 

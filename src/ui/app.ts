@@ -4,8 +4,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { isUserError, UserError } from '../errors.js';
-import { FLIP_CHOICES } from '../augment/params.js';
-import { FAMILY_NAMES } from '../applications/index.js';
+import { isOnnxBasePath } from '../ort/onnxBase.js';
 import { checkDataset } from '../data/checkData.js';
 import { listImageFiles, resolveDataDir } from '../data/splits.js';
 import { evaluateRun } from '../inference/evaluate.js';
@@ -16,13 +15,12 @@ import { readEvaluationFile, type RunEvaluation } from '../run/evaluation.js';
 import { readMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
-import { describeResult, toTrainOptions, type TrainArgs } from '../cli/commands/train.js';
-import { OPTIMIZERS, TRAIN_DEFAULTS, TRAIN_MODES, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
-import { BOOK_AUGMENTATION } from '../augment/params.js';
+import { describeTrainResult, TRAIN_DEFAULTS, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
 import { pageHtml } from './pageHtml.js';
-import type { DataState, DataSummary, EvaluationView, ExportView, FileLink, ImagePage, RunSummary, TrainEvent, TrainFormSpec, TrainRequest } from './protocol.js';
+import type { DataState, DataSummary, EvaluationView, ExportView, FileLink, ImagePage, RunSummary, TrainEvent, TrainRequest } from './protocol.js';
 import { confinedFile, encodeRel, guard } from './security.js';
 import { Trainer } from './trainer.js';
+import { trainFormSpec, trainOptionsFromForm } from './trainForm.js';
 import { checkClassName, checkSplit, saveUpload, type UploadLimits } from './uploads.js';
 import { vendorFiles } from './vendor.js';
 
@@ -114,7 +112,7 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
       layout: report.layout,
       classNames: report.classNames,
       splits: report.splits.map((s) => ({ split: s.split, counts: s.counts, total: s.total })),
-      problems: report.problems.map((p) => ({ kind: p.kind, message: p.message, files: p.files.map((rel): FileLink => ({ rel, url: dataUrl(rel) })) })),
+      problems: report.problems.map((p) => ({ kind: p.kind, severity: p.severity, message: p.message, files: p.files.map((rel): FileLink => ({ rel, url: dataUrl(rel) })) })),
       ok: report.ok,
     };
     let error: string | undefined;
@@ -204,17 +202,8 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
 
   app.use('/api/*', async (c, next) => (c.req.path === '/api/upload' ? next() : bodyLimit({ maxSize: 64 * 1024 })(c, next)));
 
-  app.get('/api/options', (c) => {
-    const spec: TrainFormSpec = {
-      modes: TRAIN_MODES,
-      bases: FAMILY_NAMES,
-      flips: FLIP_CHOICES,
-      optimizers: OPTIMIZERS,
-      exportFormats: EXPORT_FORMATS,
-      defaults: { ...TRAIN_DEFAULTS, augmentFlip: BOOK_AUGMENTATION.flip, augmentRotation: BOOK_AUGMENTATION.rotation, augmentZoom: BOOK_AUGMENTATION.zoom },
-    };
-    return c.json(spec);
-  });
+  const formSpec = trainFormSpec();
+  app.get('/api/options', (c) => c.json(formSpec));
 
   app.get('/api/data', (c) => c.json({ ...dataState, recent: readRecent() }));
   app.post('/api/data', async (c) => {
@@ -264,31 +253,15 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
   app.post('/api/train', async (c) => {
     if (!dataDir) throw new UserError('Choose a data folder first.');
     const r = (await c.req.json()) as TrainRequest;
-    const mode = blankToUndefined(r.mode) ?? TRAIN_DEFAULTS.mode;
+    // The declaration's parsing and checks, with tlkit train's messages (--epochs must be ...), before anything starts.
+    const given = trainOptionsFromForm(r.options ?? {});
+    const mode = given.mode ?? TRAIN_DEFAULTS.mode;
     const id = blankToUndefined(r.run) ?? `${mode}-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
     const out = runDir(id);
     if (fs.existsSync(out)) throw new UserError(`A run named ${id} exists already (${out}). Choose another name.`);
-    const args: TrainArgs = {
-      data: dataDir,
-      base: String(r.base ?? '').trim(),
-      mode,
-      out,
-      epochs: blankToUndefined(r.epochs),
-      batchSize: blankToUndefined(r.batchSize),
-      learningRate: blankToUndefined(r.learningRate),
-      headUnits: blankToUndefined(r.headUnits),
-      imageSize: blankToUndefined(r.imageSize),
-      validationSplit: blankToUndefined(r.validationSplit),
-      seed: blankToUndefined(r.seed),
-      augment: r.augment === true,
-      augmentFlip: blankToUndefined(r.augmentFlip),
-      augmentRotation: blankToUndefined(r.augmentRotation),
-      augmentZoom: blankToUndefined(r.augmentZoom),
-    };
-    // The CLI's parsing and checks, with its messages (--epochs must be ...), before anything starts.
-    const options = toTrainOptions(args);
+    const options = { ...given, data: dataDir, out, verbose: 0 as const };
     validateTrainOptions(withTrainDefaults(options), 'cli');
-    void trainer.start(id, options, (result) => describeResult(result, out));
+    void trainer.start(id, options, (result) => describeTrainResult(result, out, isOnnxBasePath(options.base) ? options.base : undefined));
     return c.json({ run: id });
   });
 

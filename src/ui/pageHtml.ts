@@ -33,6 +33,11 @@ button:disabled { opacity: .5; cursor: default; }
 .row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; margin: .3rem 0; }
 .grid { display: grid; grid-template-columns: repeat(3, 1fr); gap: .4rem .8rem; }
 .grid label { display: flex; flex-direction: column; gap: .15rem; }
+.grid label.check { justify-content: flex-end; }
+.grid label.off { opacity: .45; }
+#train-form details { margin: .4rem 0; border-top: 1px solid #eee; padding-top: .3rem; }
+#train-form summary { cursor: pointer; font-size: .9rem; color: #333; }
+#train-form details .grid { margin-top: .4rem; }
 .message { font-size: .85rem; min-height: 1.2em; margin: .3rem 0; white-space: pre-wrap; }
 .error { color: #b42318; }
 .ok { color: #1a7f37; }
@@ -88,22 +93,7 @@ progress { width: 100%; height: 1rem; }
 
 <section id="train">
   <h2>2. Train</h2>
-  <form id="train-form" class="grid" autocomplete="off">
-    <label>Base <input type="text" name="base" list="bases" placeholder="e.g. mobilenet_v2, or a model folder"><datalist id="bases"></datalist></label>
-    <label>Mode <select name="mode"></select></label>
-    <label>Epochs <input type="text" name="epochs"></label>
-    <label>Batch size <input type="text" name="batchSize"></label>
-    <label>Learning rate <input type="text" name="learningRate"></label>
-    <label>Head units <input type="text" name="headUnits"></label>
-    <label>Image size <input type="text" name="imageSize" placeholder="the base's"></label>
-    <label>Validation split <input type="text" name="validationSplit" placeholder="with no validation/"></label>
-    <label>Seed <input type="text" name="seed"></label>
-    <label>Flip <select name="augmentFlip"><option value="">default</option></select></label>
-    <label>Rotation <input type="text" name="augmentRotation"></label>
-    <label>Zoom <input type="text" name="augmentZoom"></label>
-    <label>Run name <input type="text" name="run" placeholder="automatic"></label>
-    <label><span><input type="checkbox" name="augment"> augment (finetune)</span></label>
-  </form>
+  <form id="train-form" autocomplete="off"></form>
   <div class="row"><button id="train-start">Start training</button><button id="train-stop" class="secondary" disabled>Stop</button></div>
   <div id="train-message" class="message"></div>
   <progress id="progress" max="1" value="0"></progress>

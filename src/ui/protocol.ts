@@ -12,6 +12,8 @@ export interface FileLink {
 
 export interface DataProblem {
   kind: string;
+  /** check-data's severity: errors break or mislead training, warnings are worth a look. */
+  severity: 'error' | 'warning';
   message: string;
   files: FileLink[];
 }
@@ -42,34 +44,41 @@ export interface ImagePage {
   files: FileLink[];
 }
 
-/** The training form: every field the CLI's `train` has an option for, with its defaults. */
-export interface TrainFormSpec {
-  modes: readonly string[];
-  bases: readonly string[];
-  flips: readonly string[];
-  optimizers: readonly string[];
-  /** tlkit export's formats (tfjs, onnx, tm, keras). */
-  exportFormats: readonly string[];
-  /** TRAIN_DEFAULTS as the CLI shows them (option name without dashes -> value). */
-  defaults: Record<string, string | number | boolean>;
+/** One field of the training form: a train() option as its declaration (workflows/trainOptions.ts) describes it. */
+export interface TrainFormField {
+  /** The option's id: the field's name and its key in TrainRequest.options. */
+  name: string;
+  label: string;
+  /** Its `tlkit train` flag: the server's messages name it. */
+  flag: string;
+  help: string;
+  input: 'text' | 'select' | 'checkbox';
+  choices?: string[];
+  /** The fixed default: a select starts on it, a checkbox is ticked by it. */
+  default?: string | number | boolean;
+  /** What an empty field means: the default, in words where it depends on the base or the mode. */
+  placeholder: string;
+  /** The modes that read it; the page greys it out in the others. */
+  modes: string[];
+  /** In finetune mode, read only with the augment box ticked. */
+  needsAugment: boolean;
+  group: string;
+  /** Suggestions for a text field (the base families). */
+  list?: string[];
 }
 
-/** The form's values as typed: strings, as on a command line (the CLI's parsing and messages apply). */
+/** The training form: every option of `tlkit train` the page can set, in groups. */
+export interface TrainFormSpec {
+  groups: Array<{ id: string; title: string; open: boolean }>;
+  fields: TrainFormField[];
+  /** tlkit export's formats (tfjs, onnx, tm, keras). */
+  exportFormats: readonly string[];
+}
+
+/** The form as filled in: text as typed, true for a ticked box; left-out fields take their defaults. */
 export interface TrainRequest {
   run?: string;
-  base: string;
-  mode?: string;
-  epochs?: string;
-  batchSize?: string;
-  learningRate?: string;
-  headUnits?: string;
-  imageSize?: string;
-  validationSplit?: string;
-  seed?: string;
-  augmentFlip?: string;
-  augmentRotation?: string;
-  augmentZoom?: string;
-  augment?: boolean;
+  options: Record<string, string | boolean>;
 }
 
 export interface RunSummary {

@@ -11,7 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { launchChromium, withoutChromium } from '../testing/chromium.js';
+import type { TrainFormSpec } from './protocol.js';
+import { launchChromium, needsChromium } from '../testing/chromium.js';
+import { requiring, unmet } from '../testing/requirements.js';
+import { waitForOutput } from '../testing/processes.js';
 import { tempDir, writeRotatedPhoto } from '../testing/images.js';
 import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
 
@@ -26,22 +29,13 @@ let url = '';
 const env = () => ({ ...process.env, TLKIT_BACKEND: 'cpu', TLKIT_CACHE: path.join(root, 'cache') });
 
 before(async () => {
-  if (withoutChromium) return;
+  if (unmet([needsChromium])) return; // the test itself then skips or, under CI, fails
   root = tempDir();
   data = await makeTinyDataset(path.join(root, 'data'));
   base = await makeTinyBase(path.join(root, 'base'));
   server = spawn(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'ui', '--runs', path.join(root, 'runs'), '--port', '0'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  server.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server?.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /tlkit ui: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    server?.on('exit', (code) => reject(new Error(`tlkit ui exited (${code}): ${stderr}`)));
-  });
+  // Bounded: a URL that never prints fails the hook (with what the server printed) instead of hanging.
+  url = (await waitForOutput(server, /tlkit ui: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/, 60_000))[1];
   fs.mkdirSync(SHOTS, { recursive: true });
 });
 
@@ -67,10 +61,15 @@ async function watchCurves(page: Page): Promise<void> {
 }
 
 async function fillTrainForm(page: Page, fields: Record<string, string>): Promise<void> {
-  for (const [name, value] of Object.entries(fields)) await page.fill(`#train-form [name=${name}]`, value);
+  for (const [name, value] of Object.entries(fields)) {
+    const field = `#train-form [name=${name}]`;
+    // Options past the first group are in folded boxes.
+    await page.$eval(field, (e) => e.closest('details')?.setAttribute('open', ''));
+    await page.fill(field, value);
+  }
 }
 
-test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, drop an image (= tlkit predict to 1e-4), export, stop a run, compare', { skip: withoutChromium }, async () => {
+test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, drop an image (= tlkit predict to 1e-4), export, stop a run, compare', requiring(needsChromium, async () => {
   // Chromium's fake camera (a generated test pattern) for the webcam button.
   const browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
   try {
@@ -78,7 +77,7 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => {
-      // The one 400 is the form's deliberate bad value below.
+      // The 400s are the form's deliberate bad values below.
       if (m.type() === 'error' && !/status of 400/.test(m.text())) errors.push(m.text());
     });
     await page.goto(url);
@@ -96,9 +95,37 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
       ['dogs', '16', '8', '8'],
       ['total', '32', '16', '16'],
     ]);
-    assert.ok((await page.locator('#problems li[data-kind=tiny]').count()) > 0);
+    // Tiny images are a warning: listed, marked as such, and training stays possible.
+    assert.ok((await page.locator('#problems li[data-kind=tiny][data-severity=warning]').count()) > 0);
+    assert.match((await page.textContent('#data-message')) ?? '', /0 errors and \d+ warnings? listed below/);
     await page.waitForFunction(() => document.querySelectorAll('#thumbs img').length === 16);
     await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('#thumbs img')).every((img) => img.complete && img.naturalWidth === 16), undefined, { timeout: 10_000 });
+
+    // The training form is made from the options' declaration: a field for each, on its default; the mode greys out the others' fields.
+    const spec = await page.evaluate(async () => (await fetch('/api/options')).json()) as TrainFormSpec;
+    for (const f of spec.fields) {
+      const field = page.locator(`#train-form [name=${f.name}]`);
+      assert.equal(await field.count(), 1, f.name);
+      if (f.input === 'checkbox') assert.equal(await field.isChecked(), f.default === true, f.name);
+      else assert.equal(await field.inputValue(), f.input === 'select' && f.default !== undefined ? String(f.default) : '', f.name);
+    }
+    for (const id of ['precision', 'preprocess', 'upTo', 'augmentFlip', 'earlyStoppingPatience']) assert.ok(spec.fields.some((f) => f.name === id), id);
+    assert.equal(await page.locator('#train-form [name=unfreeze]').isDisabled(), true, 'finetune only');
+    await page.selectOption('#train-form [name=mode]', 'finetune');
+    assert.equal(await page.locator('#train-form [name=unfreeze]').isDisabled(), false);
+    assert.equal(await page.locator('#train-form [name=augmentFlip]').isDisabled(), true, 'finetune augments only with augment');
+    await page.$eval('#train-form [name=augment]', (e) => e.closest('details')?.setAttribute('open', ''));
+    await page.check('#train-form [name=augment]');
+    assert.equal(await page.locator('#train-form [name=augmentFlip]').isDisabled(), false);
+    await page.uncheck('#train-form [name=augment]');
+    await page.selectOption('#train-form [name=mode]', 'features');
+    await shot(page, 'form');
+
+    // An ONNX base's option on a tfjs base: train()'s own check, before anything starts.
+    await fillTrainForm(page, { base, preprocess: 'torch', run: 'bad' });
+    await page.click('#train-start');
+    await page.waitForFunction(() => /--preprocess applies to an ONNX base/.test(document.getElementById('train-message')?.textContent ?? ''));
+    await fillTrainForm(page, { preprocess: '' });
 
     // The CLI's validation message, before anything starts.
     await fillTrainForm(page, { base, epochs: '0', run: 'bad' });
@@ -200,4 +227,4 @@ test('tlkit ui: pick data, train 2 epochs with live curves, confusion matrix, dr
   } finally {
     await browser.close();
   }
-});
+}));

@@ -1,6 +1,6 @@
-import * as tfl from '@tensorflow/tfjs-layers';
-import { kerasWeightFile, WeightFileQuery } from './kerasWeightFiles.js';
-import { ensureWeightFile, EnsureWeightsOptions } from './download.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { kerasWeightFile, type WeightFileQuery } from './kerasWeightFiles.js';
+import { ensureWeightFile, type EnsureWeightsOptions } from './download.js';
 import { loadKerasH5Weights } from './kerasH5.js';
 
 /**

@@ -3,7 +3,7 @@ import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { KERAS_WEIGHTS_BASE_URL, KerasWeightFile } from './kerasWeightFiles.js';
+import { KERAS_WEIGHTS_BASE_URL, type KerasWeightFile } from './kerasWeightFiles.js';
 
 /** Where downloaded weights are kept: $TLKIT_CACHE, else $XDG_CACHE_HOME/tlkit, else ~/.cache/tlkit. */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -26,10 +26,6 @@ export function weightFileUrl(spec: KerasWeightFile, baseUrl = weightsBaseUrl())
 
 export function cachedWeightPath(spec: KerasWeightFile, root = cacheRoot()): string {
   return path.join(root, 'weights', spec.fileName);
-}
-
-export async function md5File(file: string): Promise<string> {
-  return hashFile(file, 'md5');
 }
 
 /** The hex digest of a file with `algorithm` (md5, sha256). */

@@ -1,7 +1,7 @@
 import { existsSync, statSync, renameSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { h5, hdf5Reason } from './h5wasmLoader.js';
 

@@ -94,7 +94,7 @@ export function fileSystemIO(dir: string): tf.io.IOHandler {
       const bytes = weightBytes(artifacts.weightData);
       await writeFileAtomic(path.join(folder, WEIGHTS_BIN), bytes);
       const modelJson: tf.io.ModelJSON = {
-        modelTopology: artifacts.modelTopology as {},
+        modelTopology: artifacts.modelTopology as object,
         format: artifacts.format ?? 'layers-model',
         generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy ?? null,

@@ -41,7 +41,9 @@ test('features mode: best full-model checkpoint, history, log, plots, meta; same
   assert.equal(r.history.epoch.length, 6);
   const vl = r.history.history.val_loss;
   assert.equal(r.bestEpoch, vl.indexOf(Math.min(...vl)));
-  assert.ok(r.history.history.val_accuracy[r.bestEpoch] > 0.8, `val accuracy ${r.history.history.val_accuracy}`);
+  // The best epoch (6th) reaches 16/16, val_loss 0.0010 (measured): one miss, or 10x the loss, is a regression.
+  assert.ok(r.history.history.val_accuracy[r.bestEpoch] >= 15 / 16, `val accuracy ${r.history.history.val_accuracy}`);
+  assert.ok(vl[r.bestEpoch] <= 0.01, `val_loss ${vl}`);
   for (const f of ['meta.json', 'history.json', 'log.csv', 'accuracy.png', 'accuracy.svg', 'loss.png', 'loss.svg', 'model/model.json', 'state/state.json']) {
     assert.ok(fs.existsSync(path.join(out, f)), f);
   }

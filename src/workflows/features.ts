@@ -1,10 +1,13 @@
 import type { FeatureBase } from '../features/frozenBase.js';
-import { featureBatches } from '../fit/batchSources.js';
-import type { FitLoop, PhaseOutcome } from '../fit/fitLoop.js';
-import { buildHeadForTraining, compileHeadForTraining } from '../fit/head.js';
-import { makeOptimizer } from '../fit/optimizer.js';
 import type { TrainState } from '../run/trainState.js';
-import { cachedFeatures, engineTrainer, fullModelSaver, headOptions, headSpec, loadFeatureBase, newFitLoop, runMeta, type WorkflowContext, type WorkflowResult } from './context.js';
+import { cachedFeatures } from './featureCache.js';
+import { fullModelSaver } from './fullModelSaver.js';
+import { headSpec, newHead } from './head.js';
+import { runPhase, type PhaseOutcome } from './phase.js';
+import type { RunRecords } from './records.js';
+import { loadFeatureBase } from './runBase.js';
+import { featureSource } from './trainingBatches.js';
+import { startRecords, type WorkflowContext, type WorkflowResult } from './workflow.js';
 
 /**
  * The book's fast feature extraction: the frozen base runs once over train and
@@ -12,36 +15,38 @@ import { cachedFeatures, engineTrainer, fullModelSaver, headOptions, headSpec, l
  */
 export async function featuresWorkflow(ctx: WorkflowContext): Promise<WorkflowResult> {
   const base = await loadFeatureBase(ctx);
-  const loop = newFitLoop(ctx, runMeta(ctx, base, 'features', headSpec(ctx.opts)));
-  const outcome = await trainHeadOnFeatures(ctx, base, loop, 'features', ctx.resumed?.state);
-  return { loop, ...outcome };
+  const records = startRecords(ctx, base, 'features', headSpec(ctx.opts));
+  const outcome = await headOnFeatures(ctx, base, records, 'features', ctx.resumed ? { state: ctx.resumed.state } : undefined);
+  return { records, ...outcome };
 }
 
-/** Train the head on cached features of `base` (features mode, and finetune's first phase). */
-export async function trainHeadOnFeatures(ctx: WorkflowContext, base: FeatureBase, loop: FitLoop, phase: string, resume?: TrainState): Promise<PhaseOutcome> {
+/** The phase that trains a fresh head on cached features of `base` (features mode, and finetune's first phase). */
+export async function headOnFeatures(
+  ctx: WorkflowContext,
+  base: FeatureBase,
+  records: RunRecords,
+  name: 'features' | 'head',
+  resume?: { state?: TrainState },
+): Promise<PhaseOutcome> {
   const { opts } = ctx;
   const numClasses = ctx.data.classNames.length;
   const { train, validation } = await cachedFeatures(ctx, base, ['train', 'validation']);
-  const models = buildHeadForTraining(validation.featureShape, headOptions(loop.meta.head, numClasses, opts.seed));
-  compileHeadForTraining(models.logits, numClasses, makeOptimizer(opts.optimizer, opts.learningRate));
-  const trainer = await engineTrainer(ctx, models.logits, 'The head');
+  const models = newHead(validation.featureShape, records.meta.head, numClasses, opts.seed);
   const saver = fullModelSaver(base, models.head);
-  try {
-    return await loop.fitPhase(
-      {
-        name: phase,
-        model: trainer ?? models.logits,
-        train: featureBatches(train!, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: true }),
-        validation: featureBatches(validation, { batchSize: opts.batchSize, numClasses, seed: opts.seed, shuffle: false }),
-        saveFull: (dir) => saver.save(dir),
-        firstEpoch: 0,
-        epochs: opts.epochs,
-      },
-      resume,
-    );
-  } finally {
-    await trainer?.dispose();
-    models.head.dispose();
-    saver.dispose();
-  }
+  return runPhase(ctx, records, {
+    name,
+    what: 'The head',
+    model: models.logits,
+    numClasses,
+    train: featureSource(ctx, train!, true),
+    validation: featureSource(ctx, validation, false),
+    optimizer: { name: opts.optimizer, learningRate: opts.learningRate },
+    firstEpoch: 0,
+    epochs: opts.epochs,
+    saver,
+    // Finetune's head phase: meta.json says so, so that resume continues the right phase.
+    meta: name === 'head' ? { phase: 'head' } : undefined,
+    resume,
+    owns: [models.head, saver],
+  });
 }

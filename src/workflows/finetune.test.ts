@@ -64,11 +64,17 @@ test('finetune --unfreeze 4 trains block5 of VGG16 and the head, nothing before 
   const before = await layerWeights(headRun);
   const state = await loadTrainState(tuned);
   assert.equal(state?.phase, 'finetune');
-  assert.deepEqual([...new Set(state!.weights.map((w) => w.name.split('/')[0]))], ['block5_conv1', 'block5_conv2', 'block5_conv3', 'head_dense', 'head_output']);
+  assert.deepEqual(
+    [...new Set(state!.weights.map((w) => w.name.split('/')[0]))],
+    ['block5_conv1', 'block5_conv2', 'block5_conv3', 'head_dense', 'head_output'],
+  );
   for (const w of state!.weights) {
     const layer = w.name.split('/')[0];
     const original = before.get(layer)![w.name.endsWith('kernel') ? 0 : 1];
-    assert.ok(w.data.some((v, i) => v !== original[i]), `${w.name} should have changed`);
+    assert.ok(
+      w.data.some((v, i) => v !== original[i]),
+      `${w.name} should have changed`,
+    );
   }
   // The kept model (a fine-tuned epoch, or the head's if none beat it) has the frozen layers untouched.
   const after = await layerWeights(tuned);
@@ -100,10 +106,14 @@ test('finetune without --from trains a head first, in the same run dir', async (
   assert.equal(fs.readFileSync(runPaths(out).log, 'utf8').trim().split('\n').length, 3, 'log.csv: header + one line per epoch');
 });
 
-test('diverging fine-tuning (SGD, learning rate 10) keeps the head phase\'s best model, whatever happens to the loss', async () => {
+test("diverging fine-tuning (SGD, learning rate 10) keeps the head phase's best model, whatever happens to the loss", async () => {
   const out = path.join(root, 'diverge');
   await train(await options(out, { mode: 'features', epochs: 2 }), quiet);
-  const modelFiles = () => fs.readdirSync(runPaths(out).model).map((f) => fs.readFileSync(path.join(runPaths(out).model, f)).toString('base64')).join();
+  const modelFiles = () =>
+    fs
+      .readdirSync(runPaths(out).model)
+      .map((f) => fs.readFileSync(path.join(runPaths(out).model, f)).toString('base64'))
+      .join();
   const good = modelFiles();
   const headMeta = await readMeta(out);
   // Fine-tune in place: the run's own head phase is the best so far. Before, the first
@@ -123,7 +133,7 @@ test('diverging fine-tuning (SGD, learning rate 10) keeps the head phase\'s best
   const tuned = history.history.val_loss.slice(headMeta.epochsDone).filter(Number.isFinite);
   // The rule: a fine-tuning epoch replaces the model only when its val_loss beats the best so far.
   assert.equal(Math.min(...tuned) < headMeta.bestValLoss!, false, `fine-tuning val_loss ${tuned} vs the head's ${headMeta.bestValLoss}`);
-  assert.equal(modelFiles(), good, 'the checkpoint on disk is still the head phase\'s best');
+  assert.equal(modelFiles(), good, "the checkpoint on disk is still the head phase's best");
   assert.equal(meta.bestEpoch, headMeta.bestEpoch);
   assert.equal(meta.bestValLoss, headMeta.bestValLoss);
 });
@@ -140,7 +150,11 @@ test('finetune: Ctrl-C in the fine-tuning phase, then --resume, gives the same c
   const controller = new AbortController();
   // 3 batches an epoch: 3 head epochs (9 batches), one fine-tuning epoch (3), then 1 batch into the next.
   let seen = 0;
-  const stopper = new tfl.CustomCallback({ onBatchEnd: async () => { if (++seen === 9 + 3 + 1) controller.abort(); } }) as unknown as tfl.Callback;
+  const stopper = new tfl.CustomCallback({
+    onBatchEnd: async () => {
+      if (++seen === 9 + 3 + 1) controller.abort();
+    },
+  }) as unknown as tfl.Callback;
   const r = await train(await options(out, { ...tiny, signal: controller.signal }), { ...quiet, callbacks: [stopper] });
   assert.equal(r.interrupted, true);
   assert.deepEqual(r.history.epoch, [0, 1, 2, 3]);
@@ -152,8 +166,70 @@ test('finetune: Ctrl-C in the fine-tuning phase, then --resume, gives the same c
   const resumed = await train(await options(out, { ...tiny, resume: true }), quiet);
   assert.deepEqual(resumed.history.epoch, [0, 1, 2, 3, 4, 5]);
   assert.equal(resumed.history.fineTuneStartEpoch, 3);
-  steady.history.history.val_loss.forEach((v, i) => assert.ok(Math.abs(v - resumed.history.history.val_loss[i]) < 1e-5, `epoch ${i}: ${v} vs ${resumed.history.history.val_loss[i]}`));
+  steady.history.history.val_loss.forEach((v, i) =>
+    assert.ok(Math.abs(v - resumed.history.history.val_loss[i]) < 1e-5, `epoch ${i}: ${v} vs ${resumed.history.history.val_loss[i]}`),
+  );
   assert.deepEqual((await layerWeights(out)).get('conv1'), (await layerWeights(steadyOut)).get('conv1'));
+});
+
+test('finetune --from: Ctrl-C before the first fine-tuning epoch ends, then --resume, starts fine-tuning from its beginning, says so, and gives the uninterrupted curve', async () => {
+  // Before, the interrupted run had no saved state (none of its own epochs had finished) and --resume refused it.
+  const base = await makeTinyBase(path.join(root, 'tiny-base-from'));
+  const tiny = { base, weights: undefined, imageSize: undefined, epochs: 2, dropout: 0, batchSize: 16, learningRate: 1e-3 };
+  const headRun = path.join(root, 'from-head');
+  await train(await options(headRun, { ...tiny, mode: 'features' }), quiet);
+  const steady = await train(await options(path.join(root, 'from-steady'), { ...tiny, from: headRun, unfreeze: 2 }), quiet);
+  assert.deepEqual(steady.history.epoch, [0, 1, 2, 3]);
+
+  const out = path.join(root, 'from-interrupted');
+  const controller = new AbortController();
+  const stopper = new tfl.CustomCallback({ onBatchEnd: async () => controller.abort() }) as unknown as tfl.Callback;
+  const r = await train(await options(out, { ...tiny, from: headRun, unfreeze: 2, signal: controller.signal }), {
+    ...quiet,
+    callbacks: [stopper],
+  });
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.history.epoch, [0, 1], 'no fine-tuning epoch finished');
+
+  const lines: string[] = [];
+  const resumed = await train(await options(out, { ...tiny, from: headRun, unfreeze: 2, resume: true }), { log: (l) => lines.push(l) });
+  assert.match(
+    lines.join('\n'),
+    /^resume: no epoch of fine-tuning had finished in .*from-interrupted, so it starts again from its first epoch\./m,
+  );
+  assert.deepEqual(resumed.history.epoch, [0, 1, 2, 3]);
+  assert.equal(resumed.history.fineTuneStartEpoch, 2);
+  assert.equal(resumed.interrupted, false);
+  steady.history.history.val_loss.forEach((v, i) =>
+    assert.ok(Math.abs(v - resumed.history.history.val_loss[i]) < 1e-5, `epoch ${i}: ${v} vs ${resumed.history.history.val_loss[i]}`),
+  );
+  assert.equal(
+    fs.readFileSync(runPaths(out).log, 'utf8').trim().split('\n').length,
+    5,
+    "log.csv: header + the head's 2 epochs + 2 fine-tuning epochs",
+  );
+});
+
+test('finetune without --from: Ctrl-C in the head phase records phase head, and --resume finishes the head, then fine-tunes', async () => {
+  const base = await makeTinyBase(path.join(root, 'tiny-base-head'));
+  const tiny = { base, weights: undefined, imageSize: undefined, epochs: 2, dropout: 0, unfreeze: 2, batchSize: 16, learningRate: 1e-3 };
+  const out = path.join(root, 'head-interrupted');
+  const controller = new AbortController();
+  // 3 batches an epoch: stopped in the head's second epoch.
+  let seen = 0;
+  const stopper = new tfl.CustomCallback({
+    onBatchEnd: async () => {
+      if (++seen === 4) controller.abort();
+    },
+  }) as unknown as tfl.Callback;
+  const r = await train(await options(out, { ...tiny, signal: controller.signal }), { ...quiet, callbacks: [stopper] });
+  assert.equal(r.interrupted, true);
+  assert.equal((await readMeta(out)).phase, 'head');
+  assert.equal((await loadTrainState(out))?.phase, 'head');
+  const resumed = await train(await options(out, { ...tiny, resume: true }), quiet);
+  assert.deepEqual(resumed.history.epoch, [0, 1, 2, 3]);
+  assert.equal(resumed.history.fineTuneStartEpoch, 2);
+  assert.equal((await readMeta(out)).phase, 'finetune');
 });
 
 // VGG16 only: a random-weight MobileNet at 32x32 gives near-constant features and a flat curve, which
@@ -166,7 +242,9 @@ for (const base of ['vgg16'] as const) {
     for (const engine of ['ort', 'tfjs'] as const) {
       const lines: string[] = [];
       const out = path.join(root, `parity-${base}-${engine}`);
-      await train(await options(out, { base, from: headRun, dropout: 0, learningRate: 1e-5, epochs: 3, engine, verbose: 1 }), { log: (l) => lines.push(l) });
+      await train(await options(out, { base, from: headRun, dropout: 0, learningRate: 1e-5, epochs: 3, engine, verbose: 1 }), {
+        log: (l) => lines.push(l),
+      });
       const said = lines.join('\n');
       if (engine === 'ort') {
         assert.match(said, /train on ONNX Runtime/, said);
@@ -178,7 +256,9 @@ for (const base of ['vgg16'] as const) {
       assert.equal(curves[engine].loss.length, 3);
     }
     for (const key of ['loss', 'val_loss'] as const) {
-      curves.ort[key].forEach((v, i) => assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-3, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`));
+      curves.ort[key].forEach((v, i) =>
+        assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-3, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`),
+      );
     }
     // Training moved the loss (by far more than the tolerance): the comparison is not between two untouched models.
     assert.ok(curves.ort.loss[0] - curves.ort.loss[2] > 0.02, `the loss barely moved: ${JSON.stringify(curves.ort.loss)}`);

@@ -9,7 +9,7 @@ import { loadBase } from '../applications/loadBase.js';
 import { buildHeadForTraining } from '../fit/head.js';
 import { makeTinyBase } from '../testing/tinyRun.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { fullModelSaver } from './context.js';
+import { fullModelSaver } from './fullModelSaver.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-saver-'));
 

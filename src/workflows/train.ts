@@ -14,10 +14,20 @@ import { readHistory } from '../run/runDir.js';
 import { RunWriter } from '../run/runFolder.js';
 import { loadTrainState } from '../run/trainState.js';
 import { augmentWorkflow } from './augment.js';
-import { featureCacheDir, onnxBaseOfOptions, type WorkflowContext, type WorkflowResult } from './context.js';
+import { featureCacheRoot } from './featureCache.js';
 import { featuresWorkflow } from './features.js';
 import { finetuneWorkflow } from './finetune.js';
-import { optionName, validateTrainOptions, withTrainDefaults, type OptionNaming, type TrainOptions, type TrainOptionsInput, type TrainResult } from './options.js';
+import { onnxBaseOfOptions } from './runBase.js';
+import type { WorkflowContext, WorkflowResult } from './workflow.js';
+import {
+  optionName,
+  validateTrainOptions,
+  withTrainDefaults,
+  type OptionNaming,
+  type TrainOptions,
+  type TrainOptionsInput,
+  type TrainResult,
+} from './options.js';
 
 /** The workflow of each mode. A new mode is a row here and a file beside this one. */
 export const MODES: Record<TrainMode, (ctx: WorkflowContext) => Promise<WorkflowResult>> = {
@@ -31,7 +41,7 @@ export interface TrainHooks {
   log?: (line: string) => void;
   /** How option names appear in errors: 'api' (default) or 'cli'. */
   naming?: OptionNaming;
-  /** Extra tfjs callbacks (Keras's `callbacks=[...]`), called with Keras-named logs after tlkit's own. */
+  /** Extra tfjs callbacks (Keras's `callbacks=[...]`), called with Keras-named logs after tlkit's checkpoint, history and log (meta.json then says whether the epoch was saved). */
   callbacks?: tfl.Callback[];
 }
 
@@ -50,11 +60,15 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
   validateTrainOptions(opts, naming);
   const data = checkData(opts, naming);
   if (opts.from !== undefined) await checkSourceRun(opts, data, naming);
-  ensureWritableDir(optionName('cacheDir', naming), featureCacheDir(opts));
+  ensureWritableDir(optionName('cacheDir', naming), featureCacheRoot(opts.cacheDir));
   if (opts.resume && !existsSync(runPaths(opts.out).meta) && !existsSync(runPaths(opts.out).replaced)) {
-    throw new UserError(`${optionName('resume', naming)}: ${opts.out} holds no run to continue (no meta.json). Drop ${optionName('resume', naming)} to start a new run there.`);
+    throw new UserError(
+      `${optionName('resume', naming)}: ${opts.out} holds no run to continue (no meta.json). Drop ${optionName('resume', naming)} to start a new run there.`,
+    );
   }
-  const onnxBase = isOnnxBasePath(opts.base) ? onnxBaseOfOptions(opts, opts.resume ? await recordedImageSize(opts.out) : undefined) : undefined;
+  const onnxBase = isOnnxBasePath(opts.base)
+    ? onnxBaseOfOptions(opts, naming, opts.resume ? await recordedImageSize(opts.out) : undefined)
+    : undefined;
   // Fine-tuning a run in its own folder continues it: nothing is set aside.
   const inPlace = opts.from !== undefined && path.resolve(opts.from) === path.resolve(opts.out);
   const run = await RunWriter.open(opts.out, { resume: opts.resume || inPlace, log, flag: optionName('out', naming) });
@@ -63,10 +77,10 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
     await initBackend();
     registerWasmGradientKernels();
     const timings: Record<string, number> = { ...(resumed?.meta.timings ?? {}) };
-    const result = await MODES[opts.mode]({ opts, data, run, resumed, timings, log, callbacks: hooks.callbacks, onnxBase });
+    const result = await MODES[opts.mode]({ opts, naming, data, run, resumed, timings, log, callbacks: hooks.callbacks, onnxBase });
     const outcome = { interrupted: result.interrupted, stoppedEarly: result.stoppedEarly };
-    await result.loop.finish(outcome);
-    const { meta, history } = result.loop;
+    await result.records.finish(outcome);
+    const { meta, history } = result.records;
     return { runDir: opts.out, bestEpoch: meta.bestEpoch, bestValue: meta.bestValLoss ?? NaN, history, ...outcome, timings: meta.timings };
   } finally {
     await run.close();
@@ -86,10 +100,14 @@ function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
   const data = resolveDataDir(opts.data);
   if (!data.splits.validation) {
     if (opts.mode !== 'features') {
-      throw new UserError(`${opts.data} has no validation/ folder, which mode ${opts.mode} needs. Add one beside train/ with the same class folders.`);
+      throw new UserError(
+        `${opts.data} has no validation/ folder, which mode ${opts.mode} needs. Add one beside train/ with the same class folders.`,
+      );
     }
     if (!opts.validationSplit) {
-      throw new UserError(`${opts.data} has no validation/ folder. Add one (with the same class folders as train/), or pass ${optionName('validationSplit', naming)} 0.2 to hold out part of train.`);
+      throw new UserError(
+        `${opts.data} has no validation/ folder. Add one (with the same class folders as train/), or pass ${optionName('validationSplit', naming)} 0.2 to hold out part of train.`,
+      );
     }
   }
   return data;
@@ -99,17 +117,25 @@ async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionN
   const from = opts.from!;
   const p = runPaths(from);
   if (!existsSync(p.meta) || !existsSync(path.join(p.model, 'model.json'))) {
-    throw new UserError(`${optionName('from', naming)} ${from}: not a finished tlkit run (expected ${p.meta} and ${p.model}/model.json). Give the out folder of a \`tlkit train\` run.`);
+    throw new UserError(
+      `${optionName('from', naming)} ${from}: not a finished tlkit run (expected ${p.meta} and ${p.model}/model.json). Give the out folder of a \`tlkit train\` run.`,
+    );
   }
   return readMeta(from).then((meta) => {
     if (meta.onnxBase) {
-      throw new UserError(`${optionName('from', naming)} ${from} was trained on the ONNX base ${meta.onnxBase.file}, a frozen graph that cannot be fine-tuned. Fine-tune a run trained on a Keras family (e.g. ${optionName('base', naming)} resnet50).`);
+      throw new UserError(
+        `${optionName('from', naming)} ${from} was trained on the ONNX base ${meta.onnxBase.file}, a frozen graph that cannot be fine-tuned. Fine-tune a run trained on a Keras family (e.g. ${optionName('base', naming)} resnet50).`,
+      );
     }
     if (meta.classes.join('\n') !== data.classNames.join('\n')) {
-      throw new UserError(`${optionName('from', naming)} ${from} was trained on classes [${meta.classes.join(', ')}], the data has [${data.classNames.join(', ')}]. Use the run trained on this data.`);
+      throw new UserError(
+        `${optionName('from', naming)} ${from} was trained on classes [${meta.classes.join(', ')}], the data has [${data.classNames.join(', ')}]. Use the run trained on this data.`,
+      );
     }
     if (opts.imageSize !== undefined && opts.imageSize !== meta.imageSize[0]) {
-      throw new UserError(`${optionName('from', naming)} ${from} takes ${meta.imageSize.join('x')} images, but ${optionName('imageSize', naming)} is ${opts.imageSize}. Drop ${optionName('imageSize', naming)} (fine-tuning uses the run's size).`);
+      throw new UserError(
+        `${optionName('from', naming)} ${from} takes ${meta.imageSize.join('x')} images, but ${optionName('imageSize', naming)} is ${opts.imageSize}. Drop ${optionName('imageSize', naming)} (fine-tuning uses the run's size).`,
+      );
     }
   });
 }
@@ -124,14 +150,22 @@ async function resumeState(opts: TrainOptions, data: DataDir, naming: OptionNami
   const differences: string[] = [];
   if (meta.mode !== opts.mode) differences.push(`mode ${meta.mode}, not ${opts.mode}`);
   if (meta.base !== opts.base) differences.push(`base ${meta.base}, not ${opts.base}`);
-  if (opts.imageSize !== undefined && meta.imageSize[0] !== opts.imageSize) differences.push(`image size ${meta.imageSize.join('x')}, not ${opts.imageSize}`);
-  if (meta.classes.join('\n') !== data.classNames.join('\n')) differences.push(`classes [${meta.classes.join(', ')}], not [${data.classNames.join(', ')}]`);
+  if (opts.imageSize !== undefined && meta.imageSize[0] !== opts.imageSize)
+    differences.push(`image size ${meta.imageSize.join('x')}, not ${opts.imageSize}`);
+  if (meta.classes.join('\n') !== data.classNames.join('\n'))
+    differences.push(`classes [${meta.classes.join(', ')}], not [${data.classNames.join(', ')}]`);
   if (differences.length > 0) {
-    throw new UserError(`${flag}: ${opts.out} was trained with ${differences.join('; ')}. Resume with the run's own settings, or drop ${flag} (and choose another out folder) to start anew.`);
+    throw new UserError(
+      `${flag}: ${opts.out} was trained with ${differences.join('; ')}. Resume with the run's own settings, or drop ${flag} (and choose another out folder) to start anew.`,
+    );
   }
   const state = await loadTrainState(opts.out);
-  if (!state && meta.epochsDone > 0) {
-    throw new UserError(`${flag}: ${opts.out} has no saved training state (it was written by an older tlkit). Train again without ${flag}.`);
+  // A phase with no whole epoch yet has no state of its own (fine-tuning from another run, stopped in its first epoch): it starts again.
+  const phaseStart = meta.phase === 'finetune' ? (meta.fineTuneStartEpoch ?? 0) : 0;
+  if (!state && meta.epochsDone > phaseStart) {
+    throw new UserError(
+      `${flag}: ${opts.out} has no saved training state (it was written by an older tlkit). Train again without ${flag}.`,
+    );
   }
   return { meta, history: (await readHistory(opts.out)) ?? emptyHistory(), state };
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseImageSizeOption, parseIntOption, parsePrecisionOption } from '../parseOptions.js';
+import { parseIntOption } from '../parseOptions.js';
 import { ensureWritableDir } from '../../io/writableDir.js';
 import { UserError } from '../../errors.js';
 import { DEFAULT_CALIBRATION_IMAGES } from '../../features/calibration.js';
@@ -9,6 +9,9 @@ import { loadBase } from '../../applications/loadBase.js';
 import { isOnnxBasePath, parsePreprocess } from '../../ort/onnxBase.js';
 import { extractFeatures, type ExtractProgress } from '../../features/extract.js';
 import { loadOnnxFeatureBase, type FeatureBase } from '../../features/frozenBase.js';
+import type { Precision } from '../../ort/int8.js';
+import { trainOption, trainOptionsFromText } from '../../workflows/options.js';
+import { optionFlag } from './train.js';
 
 /**
  * Progress on stderr: a live bar with images/s and ETA on a terminal, otherwise
@@ -58,18 +61,23 @@ interface ExtractArgs {
   preprocess?: string;
   data: string;
   out: string;
+  /** Typed text, or the declared default. */
   imageSize?: string;
-  batchSize: string;
+  batchSize: string | number;
   upTo?: string;
   skipBadImages?: boolean;
   json?: boolean;
-  precision?: string;
+  precision: string;
   calibrationImages: string;
 }
 
+/** The options extract shares with train, with train's declaration and messages. */
+const shared = (id: string, own: { help?: string; default?: unknown } = {}) => optionFlag(trainOption(id)!, own);
+
 /** The base --base names: an ONNX file (with --preprocess, cut at --up-to) or a tfjs base. */
-async function extractBase(o: ExtractArgs, size: number | undefined): Promise<FeatureBase> {
+async function extractBase(o: ExtractArgs, size: number | undefined, precision: Precision): Promise<FeatureBase> {
   if (isOnnxBasePath(o.base)) {
+    if (precision === 'int8') throw new UserError(`--precision int8 quantizes tlkit's own bases (the Keras families); ${o.base} is an ONNX file, which runs at fp32. Drop --precision int8, or quantize the ONNX file with its own tools.`);
     if (o.weights !== undefined) throw new UserError(`--weights cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop --weights.`);
     const base = loadOnnxFeatureBase(o.base, { preprocess: parsePreprocess(o.preprocess ?? 'none'), upTo: o.upTo, imageSize: size ? [size, size] : undefined });
     if (o.preprocess === undefined) process.stderr.write(`tlkit: note: no --preprocess given: ${o.base} gets RGB 0..255 pixels as they are ('none'). Pass the preprocessing it was trained with (e.g. --preprocess torch).\n`);
@@ -85,25 +93,23 @@ export function register(program: Command): void {
   program
     .command('extract')
     .description('Extract features of every split (train/validation/test) with a frozen conv base on ONNX Runtime; write .npy features + labels and a JSON manifest, reused while data and base are unchanged.')
-    .requiredOption('--base <base>', 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), a tfjs model folder, a Keras .h5 file, nsfwjs, or an ONNX image model (model.onnx)')
-    .option('--weights <weights>', 'imagenet, none (random), or a Keras .h5 weights file (default for a family: imagenet, downloaded once and cached)')
-    .option('--preprocess <p>', 'ONNX base: caffe | tf | torch | clip | none, or keys "scale=1/255,mean=...,std=...,order=rgb" (default none: RGB 0..255)')
-    .requiredOption('--data <dir>', 'data folder: train/, validation/, test/ with class folders, or class folders directly')
+    .addOption(shared('base', { help: 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), nsfwjs, a tfjs model folder, a Keras .h5 file, or an ONNX image model (model.onnx)' }))
+    .addOption(shared('weights'))
+    .addOption(shared('preprocess'))
+    .addOption(shared('data', { help: 'data folder: train/, validation/, test/ with class folders, or class folders directly' }))
     .requiredOption('--out <dir>', 'output folder for the features')
-    .option('--image-size <N>', "resize images to N x N (default: the base's size)")
-    .option('--batch-size <N>', 'images per ONNX Runtime call', '8')
+    .addOption(shared('imageSize'))
+    .addOption(shared('batchSize', { help: 'images per ONNX Runtime call', default: 8 }))
     .option('--up-to <layer>', 'cut the base after this layer (an ONNX base: at this node output; default: the whole base)')
-    .option('--skip-bad-images', 'skip unreadable images (listed in meta.json) instead of stopping')
-    .option('--precision <p>', 'fp32 | int8: int8 quantizes the base, calibrated on training images (cached as calibration-int8.json in --out), and prints its error against fp32 (default fp32)')
+    .addOption(shared('skipBadImages', { help: 'skip unreadable images (listed in meta.json) instead of stopping' }))
+    .addOption(shared('precision', { help: 'int8 quantizes the base, calibrated on training images (cached as calibration-int8.json in --out), and prints its error against fp32' }))
     .option('--calibration-images <N>', 'int8: training images the calibration runs on', String(DEFAULT_CALIBRATION_IMAGES))
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (o: ExtractArgs) => {
-      const size = parseImageSizeOption(o.imageSize);
-      const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '8' })!;
-      const precision = parsePrecisionOption(o.precision) ?? 'fp32';
+      const { imageSize: size, batchSize, precision = 'fp32' } = trainOptionsFromText({ imageSize: o.imageSize, batchSize: o.batchSize, precision: o.precision }, 'cli');
       const calibrationImages = parseIntOption('--calibration-images', o.calibrationImages, { min: 1, max: 100000, example: '128' });
       ensureWritableDir('--out', o.out, { keep: false });
-      const base = await extractBase(o, size);
+      const base = await extractBase(o, size, precision);
       const onnx = isOnnxBasePath(o.base);
       const progress = progressReporter(!o.json || process.stderr.isTTY);
       // Each split is written atomically and cached on its own, so an interrupted

@@ -1,7 +1,7 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { initBackend } from '../../tfjs/backend.js';
-import { getFamily, FAMILY_NAMES, InputShape, isFamilyName } from '../../applications/index.js';
+import { getFamily, FAMILY_NAMES, type InputShape, isFamilyName } from '../../applications/index.js';
 import { loadBase } from '../../applications/loadBase.js';
 import { summarizeModel, formatSummary } from '../../report/summary.js';
 import { parseNumberOption } from '../parseOptions.js';

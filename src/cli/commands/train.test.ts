@@ -6,11 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../tfjs/backend.js';
-import { fileSystemIO } from '../../weights/tfjsFiles.js';
 import { makeTinyDataset, makeTinyBase } from '../../testing/tinyRun.js';
-import { validateTrainOptions, withTrainDefaults } from '../../workflows/options.js';
+import { Command, type Option } from 'commander';
+import { TRAIN_MODES, TRAIN_OPTIONS, validateTrainOptions, withTrainDefaults, type TrainOption, type TrainOptionsInput } from '../../workflows/options.js';
 import { ensureWritableDir } from '../../io/writableDir.js';
-import { toTrainOptions as parse } from './train.js';
+import { trainFormSpec, trainOptionsFromForm } from '../../ui/trainForm.js';
+import { register, toTrainOptions as parse, type TrainArgs } from './train.js';
 
 /** What `tlkit train` does with its flags before any work: parse, fill in defaults, check. */
 function toTrainOptions(a: Parameters<typeof parse>[0]) {
@@ -18,6 +19,89 @@ function toTrainOptions(a: Parameters<typeof parse>[0]) {
   validateTrainOptions(o, 'cli');
   return o;
 }
+
+/** A value each option refuses: out of range, not a choice, empty, not a boolean. */
+function refused(o: TrainOption): { value: unknown; text?: string } {
+  const { kind } = o;
+  if (kind.name === 'int' || kind.name === 'number') {
+    const v = kind.max !== undefined ? kind.max + 1 : (kind.min as number) - 1;
+    return { value: v, text: String(v) };
+  }
+  if (kind.name === 'choice') return { value: 'nope', text: 'nope' };
+  if (kind.name === 'text') return { value: '', text: '' };
+  return { value: 'yes' };
+}
+
+function at(o: object, p: readonly string[]): unknown {
+  return p.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+}
+
+function withValue(p: readonly string[], value: unknown, into: Record<string, unknown>): TrainOptionsInput {
+  if (p.length === 1) return { ...into, [p[0]]: value } as TrainOptionsInput;
+  return { ...into, [p[0]]: { [p[1]]: value } } as TrainOptionsInput;
+}
+
+test('one declaration: every option is a flag showing its default, parses to train()\'s default, is refused out of range in both namings, and has a field in the page\'s form', async () => {
+  const program = new Command().exitOverride();
+  register(program);
+  const train = program.commands.find((c) => c.name() === 'train') as Command;
+  const words = (s: string) => s.replace(/\s+/g, ' ');
+  const help = words(train.helpInformation());
+  const helper = train.createHelp();
+  let parsed: TrainArgs = {};
+  train.action((a: TrainArgs) => {
+    parsed = a;
+  });
+  await program.parseAsync(['train', '--data', 'd', '--base', 'b', '--out', 'o'], { from: 'user' });
+  const fromCli = withTrainDefaults(parse(parsed));
+  const fromCode = withTrainDefaults({ data: 'd', base: 'b', out: 'o' });
+  const form = trainFormSpec();
+  const required = { data: 'd', base: 'vgg16', out: 'o' };
+
+  for (const o of TRAIN_OPTIONS) {
+    // --help: the flag, with its default (a value, or words where it depends on the base or mode).
+    const flag = train.options.find((x) => x.long === o.flag) as Option;
+    assert.ok(flag, `${o.flag} is a flag of tlkit train`);
+    const description = words(helper.optionDescription(flag));
+    assert.ok(help.includes(`${flag.flags} ${description}`), `${o.flag} in --help`);
+    const valueless = o.kind.name === 'switch' || o.sets !== undefined;
+    if (!valueless && o.default !== undefined) assert.ok(description.endsWith(`(default: ${String(o.default)})`), description);
+    if (o.defaultText !== undefined) assert.ok(description.endsWith(`(default: ${o.defaultText})`), description);
+    // Commander's value when the flag is left out, and what train() fills in: the same.
+    if (o.presence !== 'required') {
+      if (!valueless) assert.equal(parsed[flag.attributeName()], o.default, `${o.flag} parses to the declared default`);
+      assert.deepEqual(at(fromCli, o.path), at(fromCode, o.path), o.api);
+      assert.deepEqual(at(fromCode, o.path), o.default, o.api);
+    }
+
+    // A refused value names the option as the caller knows it, where the option applies.
+    const bad = refused(o);
+    const context: Record<string, unknown> = { ...required, mode: (o.modes ?? TRAIN_MODES)[0], base: o.base === 'onnx' ? 'm.onnx' : 'vgg16' };
+    if (o.needsAugment && context.mode === 'finetune') context.augment = true;
+    for (const naming of ['api', 'cli'] as const) {
+      const name = naming === 'api' ? o.api : o.flag;
+      assert.throws(() => validateTrainOptions(withTrainDefaults(withValue(o.path, bad.value, context)), naming), (e: Error) => e.name === 'UserError' && e.message.startsWith(`${name} `), `${o.api} = ${JSON.stringify(bad.value)} (${naming})`);
+    }
+    if (bad.text !== undefined) {
+      const attribute = flag.attributeName();
+      assert.throws(() => parse({ ...required, [attribute]: bad.text }), (e: Error) => e.message.startsWith(`${o.flag} must be ${o.kind.expect}, got '${bad.text}'`), `${o.flag} '${bad.text}'`);
+    }
+
+    // The page's form: a field with the same default and choices, its text parsed by the same declaration.
+    if (o.form?.hidden) continue;
+    const field = form.fields.find((f) => f.name === o.id);
+    assert.ok(field, `the form has a field for ${o.api}`);
+    assert.equal(field.default, o.default, `${o.id}: form default`);
+    assert.deepEqual(field.choices, o.kind.choices?.map(String), `${o.id}: form choices`);
+    assert.deepEqual(field.modes, [...(o.modes ?? TRAIN_MODES)], `${o.id}: form modes`);
+    assert.equal(field.flag, o.flag);
+    if (bad.text) assert.throws(() => trainOptionsFromForm({ [o.id]: bad.text }), (e: Error) => e.message.startsWith(`${o.flag} must be`), `${o.id}: form value`);
+  }
+  // --precision and an ONNX base's options are on the form too; options the page sets itself are not.
+  for (const id of ['precision', 'preprocess', 'upTo', 'augmentFlip']) assert.ok(form.fields.some((f) => f.name === id), id);
+  assert.deepEqual(TRAIN_OPTIONS.filter((o) => o.form?.hidden).map((o) => o.id), ['data', 'out', 'resume', 'verbose']);
+  assert.throws(() => trainOptionsFromForm({ out: '/elsewhere' }), /has no field 'out'/);
+});
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(repo, 'bin/tlkit.js');
@@ -83,7 +167,11 @@ test('tlkit train: Ctrl-C keeps the best checkpoint and says where; --resume con
     if (/^Epoch 3\//m.test(stdout) && !child.killed) child.kill('SIGINT');
   });
   child.stderr.on('data', (d) => (stderr += d));
+  // Bounded: "Epoch 3/" comes after about 2 s; if it never does (or Ctrl-C is ignored), kill the child rather than run 200 epochs.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 90_000);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(guard);
+  assert.match(stdout, /^Epoch 3\//m, `no "Epoch 3/" within 90 s; stderr: ${stderr}`);
   assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupted; stopping after the current batch/);
   assert.match(stdout, new RegExp(`Model \\(best checkpoint.*: ${path.join(out, 'model').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));

@@ -7,7 +7,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../tfjs/backend.js';
 import { fileSystemIO } from '../../weights/tfjsFiles.js';
-import { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN, StopOnAbort, DivergenceGuard, formatEpochLine } from './index.js';
+import {
+  ModelCheckpoint,
+  EarlyStopping,
+  CSVLogger,
+  ProgressLogger,
+  HistoryRecorder,
+  TerminateOnNaN,
+  StopOnAbort,
+  DivergenceGuard,
+  formatEpochLine,
+} from './index.js';
 import { parseHistory } from '../../run/history.js';
 
 function tmp(): string {
@@ -16,7 +26,9 @@ function tmp(): string {
 
 function tinyModel(): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.dense({ units: 4, activation: 'relu', inputShape: [3], kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(
+    tfl.layers.dense({ units: 4, activation: 'relu', inputShape: [3], kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+  );
   m.add(tfl.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }));
   m.compile({ optimizer: tf.train.rmsprop(0.01), loss: 'binaryCrossentropy', metrics: ['accuracy'] });
   return m;
@@ -26,7 +38,9 @@ function toyData(n: number): [tf.Tensor2D, tf.Tensor2D] {
   const xs: number[] = [];
   const ys: number[] = [];
   for (let i = 0; i < n; i++) {
-    const a = Math.sin(i * 1.7), b = Math.cos(i * 0.9), c = Math.sin(i * 0.3);
+    const a = Math.sin(i * 1.7),
+      b = Math.cos(i * 0.9),
+      c = Math.sin(i * 0.3);
     xs.push(a, b, c);
     ys.push(a + b > 0 ? 1 : 0);
   }
@@ -49,12 +63,24 @@ test('fit with every callback: best checkpoint loadable, history/CSV/progress co
   const [x, y] = toyData(64);
   const [vx, vy] = toyData(32);
   const saved: number[] = [];
-  const ckpt = new ModelCheckpoint({ dir: path.join(dir, 'best'), onSave: (e) => { saved.push(e); } });
+  const ckpt = new ModelCheckpoint({
+    dir: path.join(dir, 'best'),
+    onSave: (e) => {
+      saved.push(e);
+    },
+  });
   const hist = new HistoryRecorder({ file: path.join(dir, 'history.json') });
   const csv = new CSVLogger({ file: path.join(dir, 'log.csv') });
   const sink = new Sink();
   const progress = new ProgressLogger({ stream: sink as unknown as NodeJS.WritableStream });
-  await model.fit(x, y, { epochs: 6, batchSize: 16, validationData: [vx, vy], shuffle: false, verbose: 0, callbacks: [progress, ckpt, hist, csv] });
+  await model.fit(x, y, {
+    epochs: 6,
+    batchSize: 16,
+    validationData: [vx, vy],
+    shuffle: false,
+    verbose: 0,
+    callbacks: [progress, ckpt, hist, csv],
+  });
 
   const valLoss = hist.data.history.val_loss;
   assert.equal(valLoss.length, 6);
@@ -65,7 +91,12 @@ test('fit with every callback: best checkpoint loadable, history/CSV/progress co
   for (let i = 1; i < saved.length; i++) assert.ok(valLoss[saved[i]] < valLoss[saved[i - 1]]);
 
   const loaded = await tfl.loadLayersModel(fileSystemIO(path.join(dir, 'best')));
-  const bestLoss = tf.tidy(() => tf.losses.sigmoidCrossEntropy(vy, tf.log(tf.div(loaded.predict(vx) as tf.Tensor, tf.sub(1, loaded.predict(vx) as tf.Tensor)))).dataSync()[0]);
+  const bestLoss = tf.tidy(
+    () =>
+      tf.losses
+        .sigmoidCrossEntropy(vy, tf.log(tf.div(loaded.predict(vx) as tf.Tensor, tf.sub(1, loaded.predict(vx) as tf.Tensor))))
+        .dataSync()[0],
+  );
   assert.ok(Math.abs(bestLoss - valLoss[argmin]) < 1e-4, `checkpoint loss ${bestLoss} vs best val_loss ${valLoss[argmin]}`);
   assert.equal(fs.readdirSync(dir).filter((f) => f.includes('.tmp')).length, 0, 'no temp dirs left behind');
 
@@ -81,7 +112,10 @@ test('fit with every callback: best checkpoint loadable, history/CSV/progress co
   assert.ok(Math.abs(Number(lines[3].split(',')[vlCol]) - valLoss[2]) < 1e-9);
 
   assert.equal(sink.text.match(/^Epoch \d+\/6$/gm)?.length, 6);
-  assert.match(sink.text, /^4\/4 \[={30}\] \d+s \d+(ms|us)\/step - accuracy: \d\.\d{4} - loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4}$/m);
+  assert.match(
+    sink.text,
+    /^4\/4 \[={30}\] \d+s \d+(ms|us)\/step - accuracy: \d\.\d{4} - loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4}$/m,
+  );
   tf.dispose([x, y, vx, vy]);
 });
 
@@ -95,14 +129,20 @@ test('CSVLogger append keeps earlier rows and header (resume)', async () => {
   const csv = new CSVLogger({ file, append: true });
   await model.fit(x, y, { epochs: 4, initialEpoch: 2, batchSize: 16, validationData: [x, y], verbose: 0, callbacks: [csv] });
   const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
-  assert.deepEqual(lines.map((l) => l.split(',')[0]), ['epoch', '0', '2', '3']);
+  assert.deepEqual(
+    lines.map((l) => l.split(',')[0]),
+    ['epoch', '0', '2', '3'],
+  );
   assert.equal(lines[2].split(',').length, 5);
   tf.dispose([x, y]);
 });
 
 test('formatEpochLine matches the Keras line', () => {
   const line = formatEpochLine(63, 63, 2, 31, { accuracy: 0.97, loss: 0.09, val_accuracy: 0.96, val_loss: 0.1 });
-  assert.equal(line, '63/63 [==============================] 2s 31ms/step - accuracy: 0.9700 - loss: 0.0900 - val_accuracy: 0.9600 - val_loss: 0.1000');
+  assert.equal(
+    line,
+    '63/63 [==============================] 2s 31ms/step - accuracy: 0.9700 - loss: 0.0900 - val_accuracy: 0.9600 - val_loss: 0.1000',
+  );
 });
 
 test('EarlyStopping stops after `patience` bad epochs and restores the best weights', async () => {
@@ -130,11 +170,11 @@ test('EarlyStopping stops after `patience` bad epochs and restores the best weig
 test('TerminateOnNaN stops with a clear message; StopOnAbort drops the partial epoch', async () => {
   await initBackend('cpu');
   const model = tinyModel();
-  const nan = new TerminateOnNaN();
+  const nan = new TerminateOnNaN({ learningRateOption: '--learning-rate' });
   nan.setModel(model);
   await nan.onBatchEnd(4, { loss: NaN });
   assert.equal(model.stopTraining, true);
-  assert.match(nan.message!, /loss became NaN at batch 5.*--learning-rate/);
+  assert.match(nan.message!, /loss became NaN at batch 5.*Lower the learning rate \(--learning-rate, e\.g\. by 10x\)/);
 
   const dir = tmp();
   const controller = new AbortController();
@@ -143,8 +183,18 @@ test('TerminateOnNaN stops with a clear message; StopOnAbort drops the partial e
   const hist = new HistoryRecorder({ file: path.join(dir, 'history.json') });
   const csv = new CSVLogger({ file: path.join(dir, 'log.csv') });
   let batches = 0;
-  const abortInEpoch2 = new tfl.CustomCallback({ onBatchEnd: () => { if (++batches === 6) controller.abort(); } });
-  await fresh.fit(x, y, { epochs: 5, batchSize: 16, validationData: [x, y], verbose: 0, callbacks: [abortInEpoch2, new StopOnAbort(controller.signal), hist, csv] });
+  const abortInEpoch2 = new tfl.CustomCallback({
+    onBatchEnd: () => {
+      if (++batches === 6) controller.abort();
+    },
+  });
+  await fresh.fit(x, y, {
+    epochs: 5,
+    batchSize: 16,
+    validationData: [x, y],
+    verbose: 0,
+    callbacks: [abortInEpoch2, new StopOnAbort(controller.signal), hist, csv],
+  });
   assert.deepEqual(hist.data.epoch, [0]);
   assert.equal(fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n').length, 2);
   tf.dispose([x, y]);

@@ -2,12 +2,15 @@ import { promises as fsp, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { Logs } from '@tensorflow/tfjs-layers/dist/logs.js';
+import { writeFileAtomic } from '../../io/atomicWrite.js';
 import { isPartialEpoch, resolveLogs } from './logs.js';
 
 export interface CSVLoggerArgs {
   file: string;
   /** Keep the rows already in `file` and add new epochs after them (Keras's append=True). */
   append?: boolean;
+  /** With append: drop the rows of this epoch and later ones first (a resumed run trains them again). */
+  keepEpochs?: number;
   separator?: string;
 }
 
@@ -19,6 +22,7 @@ export interface CSVLoggerArgs {
 export class CSVLogger extends Callback {
   readonly file: string;
   private readonly append: boolean;
+  private readonly keepEpochs?: number;
   private readonly sep: string;
   private keys: string[] | null = null;
 
@@ -26,6 +30,7 @@ export class CSVLogger extends Callback {
     super();
     this.file = args.file;
     this.append = args.append ?? false;
+    this.keepEpochs = args.keepEpochs;
     this.sep = args.separator ?? ',';
   }
 
@@ -36,6 +41,7 @@ export class CSVLogger extends Callback {
       const header = readFileSync(this.file, 'utf8').split('\n')[0];
       if (header) this.keys = header.split(this.sep).slice(1);
       await this.dropTornLastLine();
+      if (this.keepEpochs !== undefined) await this.dropRowsFrom(this.keepEpochs);
     } else {
       await fsp.writeFile(this.file, '');
     }
@@ -65,6 +71,13 @@ export class CSVLogger extends Callback {
     if (text.length > 0 && !text.endsWith('\n')) {
       await fsp.writeFile(this.file, text.slice(0, text.lastIndexOf('\n') + 1));
     }
+  }
+
+  private async dropRowsFrom(epoch: number): Promise<void> {
+    const lines = (await fsp.readFile(this.file, 'utf8')).split('\n');
+    if (!lines[0]) return;
+    const kept = [lines[0], ...lines.slice(1).filter((l) => l.trim() !== '' && Number(l.split(this.sep)[0]) < epoch)];
+    await writeFileAtomic(this.file, `${kept.join('\n')}\n`);
   }
 }
 

@@ -9,6 +9,8 @@ export interface DivergenceGuardArgs {
    * ends, and that engine's loss is computed from the real weights.
    */
   weights?: boolean;
+  /** How the caller names the learning rate in the message ('learningRate' or '--learning-rate'). */
+  learningRateOption?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export class DivergenceGuard extends TerminateOnNaN {
   private readonly checkWeights: boolean;
 
   constructor(args: DivergenceGuardArgs = {}) {
-    super();
+    super({ learningRateOption: args.learningRateOption });
     this.checkWeights = args.weights ?? true;
   }
 

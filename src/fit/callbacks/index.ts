@@ -6,3 +6,4 @@ export { HistoryRecorder, type HistoryRecorderArgs } from './history.js';
 export { DivergenceGuard } from './divergenceGuard.js';
 export { TerminateOnNaN } from './terminateOnNaN.js';
 export { StopOnAbort } from './interrupt.js';
+export { BackupAndRestore } from './backupAndRestore.js';

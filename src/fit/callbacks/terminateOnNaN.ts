@@ -9,6 +9,13 @@ import { resolveLogs } from './logs.js';
  */
 export class TerminateOnNaN extends Callback {
   message: string | null = null;
+  private readonly learningRateOption?: string;
+
+  /** `learningRateOption`: how the caller names the learning rate ('learningRate' from code, '--learning-rate' from the CLI). */
+  constructor(args: { learningRateOption?: string } = {}) {
+    super();
+    this.learningRateOption = args.learningRateOption;
+  }
 
   override async onBatchEnd(batch: number, rawLogs?: Logs): Promise<void> {
     const logs = await resolveLogs(rawLogs);
@@ -20,7 +27,7 @@ export class TerminateOnNaN extends Callback {
   protected stop(batch: number, problem: string): void {
     this.message =
       `Training diverged: ${problem} at batch ${batch + 1}, so training was stopped. ` +
-      'Lower the learning rate (--learning-rate, e.g. by 10x), and check the data (labels, images) and the preprocessing of the base.';
+      `Lower the learning rate (${this.learningRateOption ? `${this.learningRateOption}, ` : ''}e.g. by 10x), and check the data (labels, images) and the preprocessing of the base.`;
     this.model.stopTraining = true;
   }
 }

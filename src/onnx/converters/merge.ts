@@ -1,5 +1,5 @@
 import type { GraphBuilder, Value } from '../graphBuilder.js';
-import { configOf, unsupported, type Converter, type Layer } from './types.js';
+import { configOf, unsupported, type Converter } from './types.js';
 
 /** Put every input in one layout: channels-first if any rank-4 input already is. */
 function aligned(b: GraphBuilder, inputs: Value[]): Value[] {

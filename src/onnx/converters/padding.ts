@@ -1,4 +1,4 @@
-import type { GraphBuilder, Value } from '../graphBuilder.js';
+import type { Value } from '../graphBuilder.js';
 import { configOf, one, unsupported, type Converter, type Layer } from './types.js';
 
 /**

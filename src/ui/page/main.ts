@@ -1,12 +1,13 @@
 // The page of `tlkit ui`: data, training with live curves, results, trying the model,
 // exporting. All the work is the server's (the same code as the CLI), except the
 // prediction in "Try it", which runs here with TensorFlow.js on the run's tfjs export.
-import type { DataState, EvaluationView, ExportView, ImagePage, RunSummary, TrainEvent, TrainFormSpec, TrainRequest } from '../protocol.js';
+import type { DataState, EvaluationView, ExportView, ImagePage, RunSummary, TrainEvent, TrainFormSpec } from '../protocol.js';
 import { getJson, postForm, postJson } from './api.js';
 import { CurveCharts, compareChart, type Curves } from './charts.js';
 import { PagePredictor, type Prediction } from './classify.js';
 import { byId, el, fixed, table } from './dom.js';
 import { progressOf } from './progress.js';
+import { buildTrainForm, trainRequest } from './trainForm.js';
 
 const PAGE_SIZE = 24;
 const backend = new URLSearchParams(location.search).get('backend') ?? 'cpu';
@@ -55,6 +56,7 @@ function showData(d: DataState): void {
   byId('data-counts').replaceChildren(
     table(['class', ...splits], s.classNames.map((c) => [c, ...s.splits.map((x) => String(x.counts[c] ?? 0))]).concat([['total', ...s.splits.map((x) => String(x.total))]]), { id: 'counts' }),
   );
+  const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   // check-data's problems, one line a kind (a dataset of small images has one 'tiny' per file), each file linked.
   const kinds = [...new Set(s.problems.map((p) => p.kind))];
   byId('problems').replaceChildren(
@@ -62,17 +64,17 @@ function showData(d: DataState): void {
       const of = s.problems.filter((p) => p.kind === kind);
       return el(
         'li',
-        { 'data-kind': kind },
+        { 'data-kind': kind, 'data-severity': of[0].severity },
         el(
           'details',
           {},
-          el('summary', {}, `${kind}: ${of.length} problem${of.length > 1 ? 's' : ''} (${of[0].message}${of.length > 1 ? ', ...' : ''})`),
+          el('summary', {}, `${of[0].severity} ${kind}: ${of.length} problem${of.length > 1 ? 's' : ''} (${of[0].message}${of.length > 1 ? ', ...' : ''})`),
           el('ul', {}, ...of.slice(0, 100).map((p) => el('li', {}, `${p.message} `, ...p.files.slice(0, 5).flatMap((f) => [el('a', { href: f.url, target: '_blank', rel: 'noopener' }, f.rel), ' '])))),
         ),
       );
     }),
   );
-  say('data-message', d.error ?? `${s.classNames.length} classes, ${s.splits.reduce((a, x) => a + x.total, 0)} images${s.ok ? ', no problems found' : `, ${s.problems.length} problem(s) listed below`}.`, d.error ? 'error' : s.ok ? 'ok' : '');
+  say('data-message', d.error ?? `${s.classNames.length} classes, ${s.splits.reduce((a, x) => a + x.total, 0)} images${s.ok ? ', no problems found' : `, ${counted(s.problems.filter((p) => p.severity === 'error').length, 'error')} and ${counted(s.problems.filter((p) => p.severity === 'warning').length, 'warning')} listed below`}.`, d.error ? 'error' : s.ok ? 'ok' : '');
   const splitSelect = byId<HTMLSelectElement>('thumb-split');
   splitSelect.replaceChildren(...splits.map((x) => el('option', { value: x === '.' ? '' : x }, x === '.' ? '(all)' : x)));
   byId<HTMLSelectElement>('thumb-class').replaceChildren(...s.classNames.map((c) => el('option', { value: c }, c)));
@@ -123,43 +125,13 @@ function wireData(): void {
 
 let charts: CurveCharts;
 
+let formSpec: TrainFormSpec;
+
 function fillForm(spec: TrainFormSpec): void {
-  const form = byId<HTMLFormElement>('train-form');
-  byId('bases').replaceChildren(...spec.bases.map((b) => el('option', { value: b })));
-  const mode = form.elements.namedItem('mode') as HTMLSelectElement;
-  mode.replaceChildren(...spec.modes.map((m) => el('option', { value: m }, m)));
-  mode.value = String(spec.defaults.mode);
-  const flip = form.elements.namedItem('augmentFlip') as HTMLSelectElement;
-  flip.append(...spec.flips.map((f) => el('option', { value: f }, f)));
-  // The CLI's defaults, shown where a field is left empty.
-  for (const key of ['epochs', 'batchSize', 'headUnits', 'seed', 'augmentRotation', 'augmentZoom']) {
-    const input = form.elements.namedItem(key) as HTMLInputElement | null;
-    if (input && spec.defaults[key] !== undefined) input.placeholder = String(spec.defaults[key]);
-  }
-  (form.elements.namedItem('learningRate') as HTMLInputElement).placeholder = '1e-3 (finetune 1e-5)';
+  formSpec = spec;
+  buildTrainForm(byId<HTMLFormElement>('train-form'), spec);
   byId('export-buttons').replaceChildren(...spec.exportFormats.map((f) => el('button', { class: 'secondary export', 'data-format': f }, `Export ${f}`)));
   for (const b of Array.from(byId('export-buttons').querySelectorAll<HTMLButtonElement>('button'))) action(b, 'export-message', () => exportRun(b.dataset.format as string));
-}
-
-function trainRequest(): TrainRequest {
-  const form = byId<HTMLFormElement>('train-form');
-  const value = (k: string) => (form.elements.namedItem(k) as HTMLInputElement | HTMLSelectElement).value;
-  return {
-    run: value('run'),
-    base: value('base'),
-    mode: value('mode'),
-    epochs: value('epochs'),
-    batchSize: value('batchSize'),
-    learningRate: value('learningRate'),
-    headUnits: value('headUnits'),
-    imageSize: value('imageSize'),
-    validationSplit: value('validationSplit'),
-    seed: value('seed'),
-    augmentFlip: value('augmentFlip'),
-    augmentRotation: value('augmentRotation'),
-    augmentZoom: value('augmentZoom'),
-    augment: (form.elements.namedItem('augment') as HTMLInputElement).checked,
-  };
 }
 
 function training(on: boolean): void {
@@ -197,7 +169,7 @@ function onEvent(e: TrainEvent): void {
 function wireTrain(): void {
   charts = new CurveCharts(byId('chart-loss'), byId('chart-accuracy'));
   action(byId<HTMLButtonElement>('train-start'), 'train-message', async () => {
-    await postJson<{ run: string }>('/api/train', trainRequest());
+    await postJson<{ run: string }>('/api/train', trainRequest(byId<HTMLFormElement>('train-form'), formSpec));
   });
   action(byId<HTMLButtonElement>('train-stop'), 'train-message', async () => {
     // Said before asking: the run's end event may arrive before this request's answer, and must not be overwritten.

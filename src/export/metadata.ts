@@ -1,0 +1,39 @@
+import type { RunMeta } from '../run/meta.js';
+import type { QuantizeMode } from './quantize.js';
+
+export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tm', 'keras'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** What an exported model expects and returns, written as metadata.json (tfjs, onnx) or inside Teachable Machine's (tm). */
+export interface ExportMetadata {
+  exportedBy: 'tlkit';
+  tlkitVersion: string;
+  format: ExportFormat;
+  labels: string[];
+  /** [height, width] of the model's input. */
+  imageSize: [number, number];
+  input: {
+    layout: 'NHWC';
+    shape: [null, number, number, 3];
+    dtype: 'float32';
+    /** The model takes pixel * scale + offset of RGB 0..255 pixels (tfjs/onnx: scale 1, offset 0: raw pixels). */
+    scale: number;
+    offset: number;
+    colors: 'RGB';
+  };
+  /** The preprocessing of the base, applied INSIDE the model (do not apply it again). */
+  preprocessing: { mode: string; insideModel: true };
+  resize: {
+    rule: string;
+    method: 'bilinear';
+    alignCorners: false;
+    halfPixelCenters: true;
+    exifOrientation: 'apply';
+    note: string;
+    teachableMachine?: string;
+  };
+  output: { kind: 'sigmoid' | 'softmax'; units: number; meaning: string };
+  quantization: QuantizeMode | null;
+  run: { base: string; baseFamily: string; mode: string; head: RunMeta['head']; bestEpoch: number; bestValLoss: number | null };
+  exportedAt: string;
+}

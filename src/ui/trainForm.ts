@@ -1,0 +1,66 @@
+import { FAMILY_NAMES } from '../applications/index.js';
+import { UserError } from '../errors.js';
+import { EXPORT_FORMATS } from '../export/exportRun.js';
+import { TRAIN_MODES, TRAIN_OPTIONS, trainOptionsFromText, type TrainOption, type TrainOptionsInput } from '../workflows/options.js';
+import { FORM_GROUPS, type FormGroup } from '../workflows/trainOptions.js';
+import type { TrainFormField, TrainFormSpec } from './protocol.js';
+
+// The page's training form is made from the options' declaration, and what it sends is
+// parsed and checked by the same declaration, with `tlkit train`'s messages.
+
+const GROUP_TITLES: Record<FormGroup, string> = {
+  basics: 'Training',
+  head: 'Head',
+  augmentation: 'Augmentation (augment mode; finetune with augment)',
+  finetune: 'Fine-tuning',
+  onnx: 'ONNX base (a .onnx file)',
+  more: 'More',
+};
+
+const words = (id: string) => id.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+
+function field(o: TrainOption): TrainFormField {
+  const label = o.form?.label ?? words(o.path.at(-1) as string).replace(/^./, (c) => c.toUpperCase());
+  const input = o.kind.name === 'switch' ? 'checkbox' : o.kind.choices ? 'select' : 'text';
+  const f: TrainFormField = {
+    name: o.id,
+    label,
+    flag: o.flag,
+    help: o.help,
+    input,
+    placeholder: o.form?.placeholder ?? (o.default !== undefined ? String(o.default) : (o.defaultText ?? '')),
+    modes: [...(o.modes ?? TRAIN_MODES)],
+    needsAugment: Boolean(o.needsAugment),
+    group: o.form?.group ?? 'more',
+  };
+  if (o.kind.choices) f.choices = o.kind.choices.map(String);
+  if (o.default !== undefined) f.default = o.default as string | number | boolean;
+  if (o.form?.list === 'bases') f.list = [...FAMILY_NAMES];
+  return f;
+}
+
+/** Every option the page sets (the others, such as out, it fixes itself: see FormHint.hidden). */
+export const FORM_OPTIONS = TRAIN_OPTIONS.filter((o) => o.form?.hidden === undefined);
+
+export function trainFormSpec(): TrainFormSpec {
+  const fields = FORM_OPTIONS.map(field);
+  return {
+    groups: FORM_GROUPS.filter((g) => fields.some((f) => f.group === g)).map((g) => ({ id: g, title: GROUP_TITLES[g], open: g === 'basics' })),
+    fields,
+    exportFormats: EXPORT_FORMATS,
+  };
+}
+
+const FORM_IDS = new Set(FORM_OPTIONS.map((o) => o.id));
+
+/** The form's values to train()'s options (blank fields left out: their defaults apply); messages name the flags. */
+export function trainOptionsFromForm(values: Record<string, unknown>): TrainOptionsInput {
+  const given: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(values)) {
+    if (!FORM_IDS.has(name)) throw new UserError(`The training form has no field '${name}'.`);
+    if (typeof v === 'string' && v.trim() !== '') given[name] = v.trim();
+    else if (typeof v === 'boolean') given[name] = v;
+    else if (v !== '' && v !== null && v !== undefined) throw new UserError(`The field ${name} takes text or a tick, got ${JSON.stringify(v)}.`);
+  }
+  return trainOptionsFromText(given, 'cli');
+}

@@ -1,0 +1,154 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../errors.js';
+import type { BatchSource } from '../fit/batchSources.js';
+import { DivergenceGuard, EarlyStopping, ProgressLogger } from '../fit/callbacks/index.js';
+import { fit, type FitCallback } from '../fit/fitLoop.js';
+import { compileHeadForTraining, trainableHead } from '../fit/head.js';
+import { makeOptimizer, type OptimizerName } from '../fit/optimizer.js';
+import { NotTrainableOnOrt, OrtTrainer } from '../ortTraining/ortTrainer.js';
+import type { RunMeta } from '../run/meta.js';
+import { runPaths } from '../run/paths.js';
+import type { TrainState } from '../run/trainState.js';
+import type { FullModelSaver } from './fullModelSaver.js';
+import { optionName } from './options.js';
+import { MONITOR, type RunRecords } from './records.js';
+import type { WorkflowContext } from './workflow.js';
+
+/** The optimizer of a phase, built fresh when the phase starts. */
+export interface PhaseOptimizer {
+  name: OptimizerName;
+  /** Undefined: the optimizer's Keras default. */
+  learningRate?: number;
+  // A learning-rate schedule belongs here: set per batch by a callback that this phase adds.
+}
+
+/** One training phase as data: what trains, on which batches, with which optimizer, for how long. */
+export interface PhaseDescription {
+  /** Tag of the resume state and the timings: 'features', 'augment', 'head' or 'finetune'. */
+  name: 'features' | 'augment' | 'head' | 'finetune';
+  /** What trains, for the note when ONNX Runtime cannot train it ("The head"). */
+  what: string;
+  /** The logits model that trains (the head, or the unfrozen suffix + head); compiled by the phase. */
+  model: tfl.LayersModel;
+  numClasses: number;
+  train: BatchSource;
+  validation: BatchSource;
+  optimizer: PhaseOptimizer;
+  /** Absolute index of the phase's first epoch (after an earlier phase's epochs) and how many it has. */
+  firstEpoch: number;
+  epochs: number;
+  /** Writes the checkpoint (the full model: preprocess + base + head). */
+  saver: FullModelSaver;
+  /** Facts of this phase for meta.json (cut layer, augmentation, ...). */
+  meta?: Partial<RunMeta>;
+  /** Set when this phase is the one `resume` continues: its saved state, if an epoch of it had finished. */
+  resume?: { state?: TrainState };
+  /** Said (verbose) when ONNX Runtime trains it. */
+  ortNote?: string;
+  /** What the phase holds besides the trainer (models, the saver, a frozen runner): disposed when it ends, however it ends. */
+  owns: Array<{ dispose(): unknown }>;
+}
+
+export interface PhaseOutcome {
+  interrupted: boolean;
+  stoppedEarly: boolean;
+}
+
+/** How notes name a phase. */
+const PHASE_WORDS: Record<PhaseDescription['name'], string> = {
+  features: 'training',
+  augment: 'training',
+  head: 'the head phase',
+  finetune: 'fine-tuning',
+};
+
+/** What a phase needs of a workflow's context. */
+export type PhaseContext = Pick<WorkflowContext, 'opts' | 'naming' | 'run' | 'log' | 'callbacks'>;
+
+/**
+ * Run one phase through the fit loop: compile its model, pick the engine that trains it,
+ * put the run's records around the callbacks (the divergence guard and progress first,
+ * the caller's after the checkpoint, history and log), fit, and dispose what it holds.
+ * A phase that diverged is a UserError naming the checkpoint that is kept.
+ */
+export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: PhaseDescription): Promise<PhaseOutcome> {
+  const { opts } = ctx;
+  const name = (k: string) => optionName(k, ctx.naming);
+  let trainer: OrtTrainer | undefined;
+  try {
+    compileHeadForTraining(phase.model, phase.numClasses, makeOptimizer(phase.optimizer.name, phase.optimizer.learningRate));
+    trainer = await engineTrainer(ctx, phase.model, phase.what);
+    if (trainer && phase.ortNote && opts.verbose) ctx.log(phase.ortNote);
+    const model = trainer ?? phase.model;
+    const state = phase.resume?.state;
+    const initialEpoch = state?.epoch ?? phase.firstEpoch;
+    const last = phase.firstEpoch + phase.epochs;
+    if (phase.resume && !state) {
+      ctx.log(
+        `${name('resume')}: no epoch of ${PHASE_WORDS[phase.name]} had finished in ${opts.out}, so it starts again from its first epoch.`,
+      );
+    }
+    if (initialEpoch >= last)
+      ctx.log(`${opts.out} already has ${initialEpoch} of ${last} epochs; nothing to train (raise ${name('epochs')} to train more).`);
+
+    const { early, late } = records.forPhase({
+      name: phase.name,
+      model,
+      initialEpoch,
+      samples: phase.train.samples,
+      save: (dir) => phase.saver.save(dir),
+      restore: state,
+      resumeOption: name('resume'),
+      meta: phase.meta,
+    });
+    // With another engine training, the tfjs weights are a copy synced at epoch ends: nothing to check per batch.
+    const guard = new DivergenceGuard({ weights: !trainer, learningRateOption: name('learningRate') });
+    const callbacks: FitCallback[] = [
+      guard,
+      ...(opts.verbose === 1 ? [new ProgressLogger({ epochs: last })] : []),
+      ...early,
+      ...(opts.earlyStoppingPatience > 0 ? [new EarlyStopping({ monitor: MONITOR, patience: opts.earlyStoppingPatience })] : []),
+      ...(ctx.callbacks ?? []),
+      ...late,
+    ];
+    const result = await fit(model, {
+      train: phase.train,
+      validation: phase.validation,
+      initialEpoch,
+      epochs: last,
+      callbacks,
+      signal: opts.signal,
+    });
+    if (guard.message) {
+      const { bestEpoch, bestValLoss } = records.meta;
+      throw new UserError(
+        `${guard.message} ${bestEpoch >= 0 ? `The best model so far (epoch ${bestEpoch + 1}, val_loss ${fmt(bestValLoss)}) is kept in ${runPaths(ctx.run.dir).model}.` : 'No checkpoint was saved before that.'}`,
+      );
+    }
+    return { interrupted: result.interrupted, stoppedEarly: result.stopped };
+  } finally {
+    await trainer?.dispose();
+    for (const o of phase.owns) await o.dispose();
+  }
+}
+
+/**
+ * The trainer of a compiled logits model on ONNX Runtime (engine 'ort', the default), or
+ * undefined when tfjs trains it: engine 'tfjs', or a model the generated graphs cannot
+ * express (said once, naming what is missing, e.g. "The head trains on tfjs instead.").
+ */
+async function engineTrainer(ctx: PhaseContext, logits: tfl.LayersModel, what: string): Promise<OrtTrainer | undefined> {
+  if (ctx.opts.engine !== 'ort') return undefined;
+  try {
+    return await OrtTrainer.create(logits, { head: trainableHead(logits) });
+  } catch (e) {
+    if (!(e instanceof NotTrainableOnOrt)) throw e;
+    ctx.log(`${e.message} ${what} trains on tfjs instead.`);
+    return undefined;
+  }
+}
+
+function fmt(v: number | null): string {
+  if (v === null) return 'none';
+  return Math.abs(v) >= 1e-3 ? v.toFixed(4) : v.toExponential(2);
+}

@@ -1,0 +1,75 @@
+import type { AugmentationParams } from '../augment/params.js';
+import { imageDatasetFromDirectory, type ImageDataset } from '../data/imageDataset.js';
+import { UserError } from '../errors.js';
+import { frozenGraph } from '../features/calibration.js';
+import { isOnnxFeatureBase, openFrozenRunner, type FeatureBase, type FrozenRunner } from '../features/frozenBase.js';
+import type { FeatureSplit } from '../features/splits.js';
+import { augmentedBatches, featureBatches, type BatchSource } from '../fit/batchSources.js';
+import { OrtModel } from '../ort/ortRunner.js';
+import { runFeatureFolder } from './featureCache.js';
+import { saveCalibration } from './records.js';
+import type { WorkflowContext } from './workflow.js';
+
+/** Batches of cached features: shuffled per epoch with the run's seed (training), or in order (validation). */
+export function featureSource(ctx: WorkflowContext, split: FeatureSplit, shuffle: boolean): BatchSource {
+  return featureBatches(split, { batchSize: ctx.opts.batchSize, numClasses: ctx.data.classNames.length, seed: ctx.opts.seed, shuffle });
+}
+
+/** The training images of the data folder, shuffled per epoch with the run's seed. */
+export async function trainingImages(ctx: WorkflowContext, imageSize: [number, number]): Promise<ImageDataset> {
+  const train = ctx.data.splits.train;
+  if (!train) throw new UserError(`${ctx.opts.data} has no training images (expected a train/ folder or class folders).`);
+  return (await imageDatasetFromDirectory(train, {
+    labelMode: 'int',
+    classNames: ctx.data.classNames,
+    batchSize: ctx.opts.batchSize,
+    imageSize,
+    shuffle: true,
+    seed: ctx.opts.seed,
+    skipBadImages: ctx.opts.skipBadImages,
+    prefetch: 2,
+  })) as ImageDataset;
+}
+
+/**
+ * Augmented training batches: images decoded and augmented every epoch, then pushed
+ * through the frozen base (or the frozen prefix up to `upTo`) on ONNX Runtime. The
+ * caller disposes `frozen`. ONNX Runtime's seconds add up in timings[timingKey].
+ */
+export async function augmentedTraining(
+  ctx: WorkflowContext,
+  base: FeatureBase,
+  augmentation: AugmentationParams,
+  timingKey: string,
+  upTo?: string,
+): Promise<{ train: BatchSource; frozen: FrozenRunner }> {
+  const images = await trainingImages(ctx, base.imageSize);
+  let frozen: FrozenRunner;
+  if (isOnnxFeatureBase(base)) frozen = await openFrozenRunner(base, base.imageSize, { upTo });
+  else {
+    const graph = await frozenGraph({
+      base,
+      imageSize: base.imageSize,
+      upTo,
+      precision: ctx.opts.precision,
+      dataDir: ctx.data,
+      skipBadImages: ctx.opts.skipBadImages,
+      cacheDir: runFeatureFolder(ctx, base, upTo),
+      log: ctx.log,
+    });
+    if (graph.calibration) await saveCalibration(ctx.run.dir, graph.calibration);
+    frozen = await OrtModel.create(graph.bytes);
+  }
+  ctx.timings[timingKey] = 0;
+  const train = augmentedBatches({
+    dataset: images,
+    frozen,
+    augmentation,
+    numClasses: ctx.data.classNames.length,
+    seed: ctx.opts.seed,
+    onFrozenSeconds: (s) => {
+      ctx.timings[timingKey] += s;
+    },
+  });
+  return { train, frozen };
+}
