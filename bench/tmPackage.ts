@@ -16,12 +16,14 @@ import { exportRun } from '../src/export/exportRun.js';
 import { decodeImageInto } from '../src/data/decode.js';
 import { loadClassifier } from '../src/inference/classifier.js';
 import { evaluationFiles } from '../src/inference/predictor.js';
-import { canvasBytes, runTmPackage, withoutTmPackage, type TmClasses } from '../src/testing/tmPackage.js';
+import { canvasBytes, needsTmPackage, runTmPackage, type TmClasses } from '../src/testing/tmPackage.js';
+import { unmet } from '../src/testing/requirements.js';
 import { stringArg, SHARED_DATA } from './args.js';
 
 const run = stringArg('--run');
 if (!run) throw new Error('usage: bench/tmPackage.ts --run RUN [--data DIR] [--n 10]');
-if (withoutTmPackage) throw new Error(withoutTmPackage);
+const missing = unmet(needsTmPackage);
+if (missing) throw new Error(missing);
 const data = stringArg('--data', SHARED_DATA);
 const n = Number(stringArg('--n', '10'));
 

@@ -8,6 +8,7 @@ import * as flip from './randomFlip.js';
 import * as rotation from './randomRotation.js';
 import * as zoom from './randomZoom.js';
 import { RandomFlip, RandomRotation, RandomZoom } from './index.js';
+import { assertWorstError } from '../testing/numerics.js';
 import { projectiveTransform, type FillMode } from './transform.js';
 
 await tf.setBackend('cpu');
@@ -88,9 +89,7 @@ test('projective transform equals tfjs tf.image.transform (cpu kernel, TF semant
       const ref = [0, 1].flatMap((b) =>
         Array.from(tf.image.transform(tf.slice(x, [b, 0, 0, 0], [1, 9, 7, 3]), tf.tensor2d(m.subarray(b * 8, b * 8 + 8), [1, 8]), interpolation, fillMode, 17).dataSync()),
       );
-      let maxDiff = 0;
-      for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
-      assert.ok(maxDiff < 1e-3, `${fillMode}/${interpolation}: max diff ${maxDiff}`);
+      assertWorstError([{ name: `${fillMode}/${interpolation}`, actual: ours, expected: ref }], 1e-3, 'absolute');
     }
   }
 });

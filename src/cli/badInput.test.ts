@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../tfjs/backend.js';
-import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { makeTinyDataset, makeTinyRun, makeTinyBase } from '../testing/tinyRun.js';
+import { skipOrFail } from '../testing/requirements.js';
 
 // Bad input found by sweeping every command: each case must exit 2 with one
 // paragraph on stderr naming the value or file, never a stack trace or exit 1/7.
@@ -137,12 +137,13 @@ test('train: every path and option that can fail is checked before extraction; a
 
 test('train --out on a read-only file system: exit 2 at once naming the path (was exit 1 "internal error: ENOENT")', async (t) => {
   const ro = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-'));
-  // A read-only mount needs root and a kernel that lets this sandbox mount; skip (and say so) elsewhere.
-  const mounted = spawnSyncChild('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', ro]).status === 0;
-  if (!mounted) {
-    t.skip('cannot mount a read-only tmpfs here');
-    return;
-  }
+  // A read-only mount needs root and a kernel that lets this sandbox mount: skipped (saying so) elsewhere, a failure under CI.
+  const mount = spawnSyncChild('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', ro], { encoding: 'utf8' });
+  const readOnlyMount = {
+    missing: mount.status !== 0 && `cannot mount a read-only tmpfs here (${(mount.error?.message ?? mount.stderr).trim()})`,
+    install: 'run the tests as root (or with CAP_SYS_ADMIN) where mount(8) is installed, as the CI container does',
+  };
+  if (skipOrFail(t, readOnlyMount)) return;
   try {
     await initBackend('cpu');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-data-'));

@@ -9,6 +9,7 @@ import { BadImageError, decodeImage, decodeRgb, sniffImageType } from './decode.
 import { decodeBmp, encodeBmp24 } from './bmp.js';
 import { isUserError } from '../errors.js';
 import { tempDir, writeImage } from '../testing/images.js';
+import { assertWorstError } from '../testing/numerics.js';
 
 const shared = path.resolve(import.meta.dirname, '../../../shared');
 const dir = tempDir();
@@ -93,9 +94,7 @@ test('decodeImage of a real JPEG equals tfjs resizeBilinear(halfPixelCenters) of
   const raw = await decodeRgb(file);
   const ours = await decodeImage(file, [180, 180]);
   const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(raw.data, [raw.height, raw.width, 3], 'float32'), [180, 180], false, true).dataSync());
-  let maxDiff = 0;
-  for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
-  assert.ok(maxDiff <= 1e-4, `max diff ${maxDiff}`);
+  assertWorstError([{ name: 'cat.1.jpg', actual: ours, expected: ref }], 1e-4, 'absolute');
 });
 
 test('bad files are UserErrors that name the file: empty, truncated, text named .jpg, unknown format', async () => {

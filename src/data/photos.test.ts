@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { checkDataset, formatCheckReport } from './checkData.js';
 import { collectImageFiles } from './collect.js';
 import { BadImageError, decodeImage, decodeRgb, getExifDefault, setExifDefault, sniffImageType } from './decode.js';
@@ -13,6 +13,7 @@ import { imageDatasetFromDirectory } from './imageDataset.js';
 import { listImageFiles, resolveDataDir } from './splits.js';
 import { isUserError } from '../errors.js';
 import { solid, tempDir, writeImage } from '../testing/images.js';
+import { assertWorstError, maxAbsError } from '../testing/numerics.js';
 
 /** What macOS writes beside each file on a FAT/exFAT/network volume: AppleDouble magic, then resource-fork junk. */
 const APPLE_DOUBLE = Buffer.concat([Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]), Buffer.from('Mac OS X        '), Buffer.alloc(4000, 0x41)]);
@@ -149,20 +150,52 @@ test('a CMYK JPEG decodes with TF\'s plain conversion (within 1 level), not thro
   const cmyk = await sharp(file).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer();
   const ours = (await decodeRgb(file)).data;
   const icc = await sharp(file).toColourspace('srgb').raw().toBuffer(); // sharp's default path
-  let maxOurs = 0;
-  let maxIcc = 0;
-  let sumIcc = 0;
-  for (let p = 0; p < w * h; p++) {
-    const ref = tfCmykToRgb(cmyk[p * 4], cmyk[p * 4 + 1], cmyk[p * 4 + 2], cmyk[p * 4 + 3]);
-    for (let ch = 0; ch < 3; ch++) {
-      maxOurs = Math.max(maxOurs, Math.abs(ours[p * 3 + ch] - ref[ch]));
-      const d = Math.abs(icc[p * 3 + ch] - ref[ch]);
-      maxIcc = Math.max(maxIcc, d);
-      sumIcc += d;
-    }
+  const want = Array.from({ length: w * h }, (_, p) => tfCmykToRgb(cmyk[p * 4], cmyk[p * 4 + 1], cmyk[p * 4 + 2], cmyk[p * 4 + 3])).flat();
+  assertWorstError([{ name: "CMYK JPEG vs TF's conversion", actual: ours, expected: want }], 1, 'absolute');
+  const maxIcc = maxAbsError(icc, want);
+  const meanIcc = want.reduce((a, v, i) => a + Math.abs(icc[i] - v), 0) / want.length;
+  assert.ok(maxIcc > 5, `the ICC path would differ (max ${maxIcc}, mean ${meanIcc.toFixed(1)}), so this test can tell them apart`);
+});
+
+/**
+ * What a browser shows for each EXIF orientation, made with sharp's explicit turns and
+ * mirrors of the stored pixels, one step at a time (EXIF 2.32, tag 0x0112): 2 mirrored
+ * left-right, 3 turned 180, 4 mirrored top-bottom, 5 transposed (turned 90 clockwise, then
+ * mirrored left-right), 6 turned 90 clockwise, 7 transversed (turned 90 clockwise, then
+ * mirrored top-bottom), 8 turned 90 counter-clockwise.
+ */
+const SHOWN: Record<number, Array<(s: Sharp) => Sharp>> = {
+  1: [],
+  2: [(s) => s.flop()],
+  3: [(s) => s.rotate(180)],
+  4: [(s) => s.flip()],
+  5: [(s) => s.rotate(90), (s) => s.flop()],
+  6: [(s) => s.rotate(90)],
+  7: [(s) => s.rotate(90), (s) => s.flip()],
+  8: [(s) => s.rotate(270)],
+};
+
+test('EXIF orientations 1 to 8: each applied as a browser shows it (sharp-turned reference pixels), each ignored with exif ignore', async () => {
+  const dir = tempDir();
+  const [w, h] = [5, 3]; // not square, and no symmetry: every turn and mirror shows
+  const px = Buffer.from(ramp(w, h));
+  for (const orientation of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    // PNG stores the pixels exactly; sharp writes the orientation into its eXIf chunk.
+    const file = path.join(dir, `o${orientation}.png`);
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().withMetadata({ orientation }).toFile(file);
+    assert.equal((await sharp(file).metadata()).orientation, orientation, `orientation ${orientation} written`);
+    let shown = { data: px, info: { width: w, height: h } };
+    for (const step of SHOWN[orientation]) shown = await step(sharp(shown.data, { raw: { width: shown.info.width, height: shown.info.height, channels: 3 } })).raw().toBuffer({ resolveWithObject: true });
+    // The table agrees with libvips's own reading of the tag.
+    assert.deepEqual(await sharp(file).rotate().raw().toBuffer(), shown.data, `orientation ${orientation}: the reference is libvips's view`);
+
+    const applied = await decodeRgb(file);
+    assert.deepEqual([applied.width, applied.height], [shown.info.width, shown.info.height], `orientation ${orientation}: size`);
+    assert.deepEqual(Array.from(applied.data), Array.from(shown.data), `orientation ${orientation}: pixels as shown`);
+    const ignored = await decodeRgb(file, undefined, { exif: 'ignore' });
+    assert.deepEqual([ignored.width, ignored.height], [w, h]);
+    assert.deepEqual(Array.from(ignored.data), Array.from(px), `orientation ${orientation} ignored: the stored pixels`);
   }
-  assert.ok(maxOurs <= 1, `max difference from TF's conversion: ${maxOurs}`);
-  assert.ok(maxIcc > 5, `the ICC path would differ (max ${maxIcc}, mean ${(sumIcc / (w * h * 3)).toFixed(1)}), so this test can tell them apart`);
 });
 
 test('EXIF orientation 6: applied by default (as browsers show the photo), stored pixels with exif ignore (as Keras)', async () => {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { aspectCropWindow, resizeRgb } from './resize.js';
 import { Rng } from '../io/rng.js';
+import { assertWorstError } from '../testing/numerics.js';
 
 function randomImage(h: number, w: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
@@ -26,9 +27,7 @@ test('bilinear resize equals tfjs resizeBilinear(alignCorners=false, halfPixelCe
     const ours = new Float32Array(oh * ow * 3);
     resizeRgb(src, w, full(h, w), oh, ow, ours);
     const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(src, [h, w, 3], 'float32'), [oh, ow], false, true).dataSync());
-    let maxDiff = 0;
-    for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
-    assert.ok(maxDiff <= 1e-4, `${h}x${w} -> ${oh}x${ow}: max diff ${maxDiff}`);
+    assertWorstError([{ name: `${h}x${w} -> ${oh}x${ow}`, actual: ours, expected: ref }], 1e-4, 'absolute');
   }
 });
 

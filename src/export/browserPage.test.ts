@@ -2,7 +2,8 @@
 // browser decodes (EXIF orientation applied), the page resizes with tlkit's rule, and the
 // probabilities match `tlkit predict` to 1e-4.
 import { test, before } from 'node:test';
-import { launchChromium, withoutChromium } from '../testing/chromium.js';
+import { launchChromium, needsChromium } from '../testing/chromium.js';
+import { requiring } from '../testing/requirements.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -36,7 +37,7 @@ before(async () => {
 });
 
 for (const format of ['tfjs', 'tm'] as const) {
-  test(`export --format ${format}: index.html classifies a chosen JPEG in Chromium as tlkit predict does (1e-4)`, { skip: withoutChromium }, async () => {
+  test(`export --format ${format}: index.html classifies a chosen JPEG in Chromium as tlkit predict does (1e-4)`, requiring(needsChromium, async () => {
     const out = path.join(root, `page-${format}`);
     const r = cli('export', run, '--format', format, '--out', out);
     assert.equal(r.status, 0, r.stderr);
@@ -72,10 +73,12 @@ for (const format of ['tfjs', 'tm'] as const) {
     } finally {
       await browser.close();
     }
-  });
+  }));
 }
 
-test('export --format onnx: onnxruntime-web (wasm) in Chromium gives tlkit predict\'s probabilities to 1e-4', { skip: withoutChromium || (!ORT_WEB_DIST && 'onnxruntime-web is not installed (a devDependency)') }, async () => {
+const needsOrtWeb = { missing: !ORT_WEB_DIST && 'onnxruntime-web is not installed (a devDependency)', install: 'npm ci' };
+
+test('export --format onnx: onnxruntime-web (wasm) in Chromium gives tlkit predict\'s probabilities to 1e-4', requiring([needsChromium, needsOrtWeb], async () => {
   const out = path.join(root, 'page-onnx');
   const r = cli('export', run, '--format', 'onnx', '--out', out);
   assert.equal(r.status, 0, r.stderr);
@@ -120,4 +123,4 @@ test('export --format onnx: onnxruntime-web (wasm) in Chromium gives tlkit predi
   } finally {
     await browser.close();
   }
-});
+}));

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { makeTinyRun } from '../testing/tinyRun.js';
+import { assertWorstError, maxAbsError } from '../testing/numerics.js';
 import { decodeImageInto } from '../data/decode.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import { decodeModel } from '../onnx/proto.js';
@@ -51,10 +52,10 @@ before(async () => {
   for (let i = 0; i < files.length; i++) await decodeImageInto(files[i], size, pixels, i * per);
 });
 
+/** max |a - b| over every probability: Infinity when a NaN or infinity is on either side. */
 function maxDiff(a: number[][], b: number[][]): number {
-  let d = 0;
-  a.forEach((row, i) => row.forEach((v, j) => (d = Math.max(d, Math.abs(v - b[i][j])))));
-  return d;
+  assert.equal(a.length, b.length, 'as many rows');
+  return Math.max(...a.map((row, i) => maxAbsError(row, b[i])));
 }
 
 /** P(cats), P(dogs) from a tfjs model's output (a sigmoid P(dogs), or two probabilities). */
@@ -88,9 +89,7 @@ test('float16 and uint8 encodings: tfjs decodes them back within their precision
     assert.equal(q.data.byteLength, bytes);
     const decoded = tf.io.decodeWeights(q.data, q.specs);
     const w = decoded.w.dataSync();
-    let worst = 0;
-    for (let i = 0; i < values.length; i++) worst = Math.max(worst, Math.abs(w[i] - values[i]));
-    assert.ok(worst <= tol, `${mode}: max error ${worst} > ${tol}`);
+    assertWorstError([{ name: mode, actual: w, expected: values }], tol, 'absolute');
     assert.deepEqual(Array.from(decoded.i.dataSync()), [1, -2, 3], 'int32 weights are copied as they are');
     tf.dispose(Object.values(decoded));
   }

@@ -61,7 +61,22 @@ test('scoreEvaluation: per-class precision, recall, F1 and support from the conf
   assert.ok(Math.abs(e.f1[0] - 0.8) < 1e-12);
   assert.ok(Math.abs(e.f1[1] - 0.5) < 1e-12);
   assert.ok(Math.abs(e.f1[2] - 2 / 3) < 1e-12);
+  assert.equal(e.n, 6);
+  assert.equal(e.accuracy, 4 / 6);
+  // Cross-entropy: the mean of -ln P(true class); four true classes got 0.9, two got 0.05.
+  assert.ok(Math.abs(e.loss - (4 * -Math.log(0.9) + 2 * -Math.log(0.05)) / 6) < 1e-12, `loss ${e.loss}`);
   // A class never predicted and never present: 0, not NaN.
   const none = scoreEvaluation([onehot(0)], [0], ['a', 'b', 'c']);
   assert.deepEqual(none.f1, [1, 0, 0]);
+});
+
+test('scoreEvaluation: the loss is Keras\'s categorical cross-entropy, probabilities clipped to [1e-7, 1 - 1e-7]', () => {
+  // Hand-computed: -(ln 0.8 + ln 0.7 + ln 0.4) / 3 = (0.2231436 + 0.3566749 + 0.9162907) / 3.
+  const e = scoreEvaluation([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], [0, 1, 1], ['cats', 'dogs']);
+  assert.ok(Math.abs(e.loss - 0.4987031) < 1e-6, `loss ${e.loss}`);
+  assert.equal(e.accuracy, 2 / 3);
+  // A certain mistake costs -ln 1e-7 = 16.1181, not Infinity; a certain hit -ln(1 - 1e-7) = 1e-7, not 0.
+  const sure = scoreEvaluation([[1, 0], [0, 1]], [1, 1], ['cats', 'dogs']);
+  assert.ok(Math.abs(sure.loss - (16.1180957 + 1e-7) / 2) < 1e-6, `loss ${sure.loss}`);
+  assert.equal(sure.accuracy, 1 / 2);
 });

@@ -1,5 +1,6 @@
 import { test, before } from 'node:test';
-import { launchChromium, withoutChromium } from '../testing/chromium.js';
+import { launchChromium, needsChromium } from '../testing/chromium.js';
+import { requiring } from '../testing/requirements.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,7 +47,7 @@ test('report.html is self-contained: config, inline SVG curves, confusion matrix
   for (const m of html.matchAll(/<img src="([^"]{0,30})/g)) assert.ok(m[1].startsWith('data:image/jpeg;base64,'));
 });
 
-test('report.html renders in headless Chromium: charts and thumbnails visible, no console errors', { skip: withoutChromium }, async () => {
+test('report.html renders in headless Chromium: charts and thumbnails visible, no console errors', requiring(needsChromium, async () => {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -76,4 +77,4 @@ test('report.html renders in headless Chromium: charts and thumbnails visible, n
   } finally {
     await browser.close();
   }
-});
+}));

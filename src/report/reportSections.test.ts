@@ -3,7 +3,8 @@
 // per class; it works from any directory and says clearly when the data moved. The screenshot
 // test renders it for a fine-tuning run in Chromium and checks that each section is visible.
 import { test, before } from 'node:test';
-import { launchChromium, withoutChromium } from '../testing/chromium.js';
+import { launchChromium, needsChromium } from '../testing/chromium.js';
+import { requiring } from '../testing/requirements.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -113,7 +114,7 @@ test('tlkit report from another directory evaluates on the recorded data; moved 
   assert.match(out, /The training data folder .*data-that-moved no longer exists \(moved or deleted\): no per-class counts/);
 });
 
-test('screenshot of the report on a fine-tuning run: every section visible in Chromium', { skip: withoutChromium }, async () => {
+test('screenshot of the report on a fine-tuning run: every section visible in Chromium', requiring(needsChromium, async () => {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -134,4 +135,4 @@ test('screenshot of the report on a fine-tuning run: every section visible in Ch
   } finally {
     await browser.close();
   }
-});
+}));

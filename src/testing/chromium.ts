@@ -1,11 +1,15 @@
 import fs from 'node:fs';
 import type { Browser } from 'playwright-core';
+import type { Requirement } from './requirements.js';
 
 /** Debian's chromium, which scripts/setup.sh installs for the browser tests. */
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** The skip reason for a browser test on a machine without it, else false. */
-export const withoutChromium: string | false = !fs.existsSync(CHROMIUM) && `Debian chromium is not installed at ${CHROMIUM} (scripts/setup.sh installs it)`;
+/** What a browser test needs: `test(name, requiring(needsChromium, fn))` skips outside CI where it is missing, fails under CI. */
+export const needsChromium: Requirement = {
+  missing: !fs.existsSync(CHROMIUM) && `Debian chromium is not installed at ${CHROMIUM}`,
+  install: 'apt-get install chromium (scripts/setup.sh installs it when run as root)',
+};
 
 const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 

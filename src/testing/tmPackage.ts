@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { launchChromium, withoutChromium } from './chromium.js';
+import { launchChromium, needsChromium } from './chromium.js';
+import type { Requirement } from './requirements.js';
 
 /**
  * Teachable Machine's own package in Chromium: @teachablemachine/image 0.8.5's browser
@@ -23,9 +24,11 @@ function bundle(pkg: string, file: string): string | undefined {
 const TM_BUNDLE = bundle('@teachablemachine/image', 'dist/teachablemachine-image.min.js');
 const TFJS_1_BUNDLE = bundle('tfjs-tm', 'dist/tf.min.js');
 
-/** The skip reason for a test that needs Chromium and the package, else false. */
-export const withoutTmPackage: string | false =
-  withoutChromium || (!(TM_BUNDLE && TFJS_1_BUNDLE) && '@teachablemachine/image or tfjs-tm (@tensorflow/tfjs 1.3.1) is not installed (devDependencies: run npm ci)');
+/** What a test of the package needs: Chromium, and the package's bundles (devDependencies). */
+export const needsTmPackage: Requirement[] = [
+  needsChromium,
+  { missing: !(TM_BUNDLE && TFJS_1_BUNDLE) && '@teachablemachine/image or tfjs-tm (@tensorflow/tfjs 1.3.1) is not installed (devDependencies)', install: 'npm ci' },
+];
 
 /** RGB floats 0..255 (tlkit's resized pixels) as the RGBA bytes a canvas holds: rounded, opaque. */
 export function canvasBytes(rgb: Float32Array): Uint8ClampedArray {

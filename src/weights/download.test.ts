@@ -13,6 +13,8 @@ import { loadApplicationWeights } from './applicationWeights.js';
 import { writeKerasH5 } from './kerasH5.js';
 import { FAMILIES } from '../applications/index.js';
 import { UserError } from '../errors.js';
+import { needsOtherLoopback, refusedAddress } from '../testing/network.js';
+import { skipOrFail } from '../testing/requirements.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 const payload = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 251));
@@ -73,22 +75,35 @@ test('wrong hash: UserError naming both hashes, nothing kept', async () => {
   assert.deepEqual(leftovers(cacheDir), []);
 });
 
-test('404 and unreachable host: UserError with the exact file name, URL and where to put the file', async () => {
+test('404: UserError with the exact file name, URL and where to put the file', async () => {
   const cacheDir = fresh();
   const target = path.join(cacheDir, 'weights', 'fake_weights.h5');
   await assert.rejects(ensureWeightFile(spec('missing'), { ...quiet, cacheDir, baseUrl: base, md5: null }), (e: unknown) => {
     const msg = (e as Error).message;
     return e instanceof UserError && msg.includes('HTTP 404') && msg.includes('fake_weights.h5') && msg.includes(`${base}missing/fake_weights.h5`) && msg.includes(target);
   });
-  // a port nobody listens on stands in for "no network"
-  const closed = http.createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-  const deadBase = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/`;
-  await new Promise<void>((r) => closed.close(() => r()));
-  await assert.rejects(ensureWeightFile(spec('vgg16'), { ...quiet, cacheDir, baseUrl: deadBase }), (e: unknown) => {
-    const msg = (e as Error).message;
-    return e instanceof UserError && /ECONNREFUSED/.test(msg) && msg.includes(`${deadBase}vgg16/fake_weights.h5`) && msg.includes(`put it at ${target}`);
-  });
+  assert.deepEqual(leftovers(cacheDir), []);
+});
+
+test('unreachable host (connection refused): UserError with the exact file name, URL and where to put the file', async (t) => {
+  if (skipOrFail(t, await needsOtherLoopback())) return;
+  const cacheDir = fresh();
+  const target = path.join(cacheDir, 'weights', 'fake_weights.h5');
+  // A refused connection stands in for "no network": a port held by our own listener on
+  // 127.0.0.1, asked on 127.0.0.2 (a port closed and hoped free could be taken meanwhile).
+  const refused = await refusedAddress();
+  const deadBase = `http://${refused.host}:${refused.port}/`;
+  try {
+    await assert.rejects(ensureWeightFile(spec('vgg16'), { ...quiet, cacheDir, baseUrl: deadBase }), (e: unknown) => {
+      const msg = (e as Error).message;
+      assert.ok(e instanceof UserError, msg);
+      assert.match(msg, /ECONNREFUSED/);
+      assert.ok(msg.includes(`${deadBase}vgg16/fake_weights.h5`) && msg.includes(`put it at ${target}`), msg);
+      return true;
+    });
+  } finally {
+    await refused.close();
+  }
   assert.deepEqual(leftovers(cacheDir), []);
 });
 

@@ -80,14 +80,26 @@ test('predict applies EXIF orientation by default; --exif ignore reads the store
   }
   const photo = path.join(path.dirname(data), 'phone.jpg');
   await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toFile(photo);
+  // References without an orientation tag, as lossless PNGs: the photo as shown (libvips
+  // turns it by its tag) and as stored.
+  const shown = path.join(path.dirname(data), 'phone-shown.png');
+  const stored = path.join(path.dirname(data), 'phone-stored.png');
+  await sharp(photo).rotate().png().toFile(shown);
+  await sharp(photo).png().toFile(stored);
+  assert.deepEqual([(await sharp(shown).metadata()).width, (await sharp(stored).metadata()).width], [h, w]);
+  /** P(dogs) of the photo, the shown and the stored reference, in one predict call. */
   const p = (...extra: string[]) => {
-    const r = cli(...extra, 'predict', '--model', run, photo, '--json');
+    const r = cli(...extra, 'predict', '--model', run, photo, shown, stored, '--json');
     assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout);
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l).probabilities.find((x: { label: string }) => x.label === 'dogs').probability as number);
   };
-  const applied = p();
-  const ignored = p('--exif', 'ignore');
-  assert.notEqual(applied.probability, ignored.probability);
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6;
+  const [applied, shownP, storedP] = p();
+  assert.ok(!close(shownP, storedP), `the turned and the stored pixels classify differently (${shownP} vs ${storedP}), so this test can tell them apart`);
+  assert.ok(close(applied, shownP), `by default the photo is read as shown: ${applied} vs ${shownP} (stored: ${storedP})`);
+  const [ignored, shownI, storedI] = p('--exif', 'ignore');
+  assert.ok(close(ignored, storedI), `--exif ignore reads the stored pixels: ${ignored} vs ${storedI} (shown: ${shownI})`);
+  assert.ok(close(shownI, shownP) && close(storedI, storedP), 'files without a tag read the same either way');
   const bad = cli('predict', '--model', run, photo, '--exif', 'sideways');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--exif must be 'apply' or 'ignore', got 'sideways'/);

@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './index.js';
 import { FAMILIES, defaultUnfreezeCount, type FamilyName } from '../../applications/index.js';
 import { randomizeWeights } from '../../testing/testModels.js';
-import { relativeError } from '../../testing/numerics.js';
+import { assertWorstError } from '../../testing/numerics.js';
 
 registerWasmGradientKernels();
 await tf.setBackend('wasm');
@@ -96,9 +96,10 @@ for (const c of cases) {
     const expected = await gradsOn('cpu', loss, vars);
     const actual = await gradsOn('wasm', loss, vars);
     await tf.setBackend('wasm');
-    const worst = expected.map((e, i) => ({ what: vars[i].name, err: relativeError(actual[i], e) })).sort((a, b) => b.err - a.err)[0];
+    // Worst achieved (cpu vs wasm): 1.9e-6 (convnext_tiny), 1.5e-6 (resnet50), 1.1e-6 (efficientnet_b0); about 10x that.
+    // A NaN or infinity in either backend's gradient fails, naming the weight.
+    const worst = assertWorstError(expected.map((e, i) => ({ name: vars[i].name, actual: actual[i], expected: e })), 2e-5);
     if (process.env.TLKIT_DEBUG) console.log(c.family, `${unfreeze} layers unfrozen, ${vars.length} weights; worst`, worst);
-    assert.ok(worst.err <= 1e-3, `${worst.what}: relative error ${worst.err}`);
     assert.ok(expected.every((g) => g.every(Number.isFinite)) && expected.every((g) => g.some((v) => v !== 0)), 'every weight gets a gradient');
     tf.dispose([x, r]);
     base.dispose();
