@@ -32,7 +32,6 @@ import type { Precision } from '../src/ort/int8.js';
 import { precisionFact } from '../src/report/runFacts.js';
 import { stringArg, numberArg, SHARED_DATA, SHARED_MOBILENET } from './args.js';
 
-
 export interface BenchContext {
   data: string;
   base: string;
@@ -55,9 +54,24 @@ export interface ModeResult {
   runDir: string;
 }
 
-async function runAndEvaluate(ctx: BenchContext, mode: TrainOptions['mode'], extra: Partial<TrainOptions> = {}, label: string = mode): Promise<ModeResult> {
+async function runAndEvaluate(
+  ctx: BenchContext,
+  mode: TrainOptions['mode'],
+  extra: Partial<TrainOptions> = {},
+  label: string = mode,
+): Promise<ModeResult> {
   const out = path.join(ctx.workDir, 'runs', ctx.precision === 'fp32' ? label : `${label}-${ctx.precision}`);
-  const opts = { data: ctx.data, base: ctx.base, mode, out, imageSize: ctx.imageSize, cacheDir: ctx.cacheDir, epochs: ctx.epochs, precision: ctx.precision, ...extra };
+  const opts = {
+    data: ctx.data,
+    base: ctx.base,
+    mode,
+    out,
+    imageSize: ctx.imageSize,
+    cacheDir: ctx.cacheDir,
+    epochs: ctx.epochs,
+    precision: ctx.precision,
+    ...extra,
+  };
   const r = await train(opts);
   const e = await evaluateRun(out, ctx.data);
   const idx = r.history.epoch.indexOf(r.bestEpoch);
@@ -86,7 +100,10 @@ export const MODES: Record<string, (ctx: BenchContext) => Promise<ModeResult>> =
   // the last two depthwise-separable blocks train, their prefix's output cached on disk (10 epochs unless --epochs).
   finetune: (ctx) => {
     const features = path.join(ctx.workDir, 'runs', ctx.precision === 'fp32' ? 'features' : `features-${ctx.precision}`);
-    return runAndEvaluate(ctx, 'finetune', { epochs: ctx.epochs ?? 10, from: fs.existsSync(path.join(features, 'meta.json')) ? features : undefined });
+    return runAndEvaluate(ctx, 'finetune', {
+      epochs: ctx.epochs ?? 10,
+      from: fs.existsSync(path.join(features, 'meta.json')) ? features : undefined,
+    });
   },
 };
 
@@ -130,8 +147,12 @@ async function main(): Promise<void> {
       const r = await MODES[m]({ ...ctx, precision });
       results.push(r);
       const tag = `[${m} ${precision}]`;
-      console.log(`\n${tag} test accuracy ${r.testAccuracy.toFixed(4)} (loss ${r.testLoss.toFixed(4)}), best val accuracy ${r.bestValAccuracy.toFixed(4)}`);
-      console.log(`${tag} training time ${r.trainSeconds.toFixed(1)} s; evaluation ${r.evalImagesPerSecond.toFixed(1)} images/s; run dir ${r.runDir}`);
+      console.log(
+        `\n${tag} test accuracy ${r.testAccuracy.toFixed(4)} (loss ${r.testLoss.toFixed(4)}), best val accuracy ${r.bestValAccuracy.toFixed(4)}`,
+      );
+      console.log(
+        `${tag} training time ${r.trainSeconds.toFixed(1)} s; evaluation ${r.evalImagesPerSecond.toFixed(1)} images/s; run dir ${r.runDir}`,
+      );
       if (precision === 'int8') console.log(`${tag} ${precisionFact(r.runDir, { precision })}`);
     }
   }
@@ -145,10 +166,15 @@ async function main(): Promise<void> {
     );
   }
   for (const m of modes) {
-    const [a, b] = [results.find((r) => r.mode === m && r.precision === 'fp32'), results.find((r) => r.mode === m && r.precision === 'int8')];
+    const [a, b] = [
+      results.find((r) => r.mode === m && r.precision === 'fp32'),
+      results.find((r) => r.mode === m && r.precision === 'int8'),
+    ];
     if (a && b) {
       const points = (b.testAccuracy - a.testAccuracy) * 100;
-      console.log(`${m}: int8 - fp32 test accuracy = ${points >= 0 ? '+' : ''}${points.toFixed(2)} points (target: within 0.5); extraction ${b.extractImagesPerSecond && a.extractImagesPerSecond ? `${(b.extractImagesPerSecond / a.extractImagesPerSecond).toFixed(2)}x` : '(cached)'}`);
+      console.log(
+        `${m}: int8 - fp32 test accuracy = ${points >= 0 ? '+' : ''}${points.toFixed(2)} points (target: within 0.5); extraction ${b.extractImagesPerSecond && a.extractImagesPerSecond ? `${(b.extractImagesPerSecond / a.extractImagesPerSecond).toFixed(2)}x` : '(cached)'}`,
+      );
     }
   }
   const features = results.find((r) => r.mode === 'features' && r.precision === 'fp32');

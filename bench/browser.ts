@@ -38,12 +38,18 @@ try {
   await page.route(TFJS_CDN, (r) => r.fulfill({ path: tfjsBundle, contentType: 'text/javascript' }));
   await page.route('http://tlkit.test/**', (r) => r.fulfill({ path: path.join(out, new URL(r.request().url()).pathname) }));
   await page.goto('http://tlkit.test/index.html?backend=cpu');
-  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Model loaded'), undefined, { timeout: 120_000 });
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Model loaded'), undefined, {
+    timeout: 120_000,
+  });
   for (let i = 0; i < picked.length; i++) {
-    await page.evaluate(() => { (document.getElementById('result') as HTMLElement).textContent = ''; });
+    await page.evaluate(() => {
+      (document.getElementById('result') as HTMLElement).textContent = '';
+    });
     await page.setInputFiles('#file', picked[i]);
     await page.waitForFunction(() => (document.getElementById('result')?.textContent ?? '') !== '', undefined, { timeout: 120_000 });
-    const got = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as { probabilities: Array<{ label: string; probability: number }> };
+    const got = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as {
+      probabilities: Array<{ label: string; probability: number }>;
+    };
     for (const p of expected[i].probabilities) {
       const d = Math.abs((got.probabilities.find((q) => q.label === p.label)?.probability ?? NaN) - p.probability);
       worst = Math.max(worst, d);

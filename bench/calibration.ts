@@ -19,8 +19,6 @@ import { frozenModel } from '../src/features/frozenBase.js';
 import { cpuFlags } from './pytorch.js';
 import { numberArg, stringArg } from './args.js';
 
-
-
 /** Photos `from`..`from + n/2` of each class (sorted), decoded at `size`, in batches of 8. */
 function photos(from: number, n: number, size: [number, number]): Promise<InputBatch[]> {
   return decodedBatches(sharedPhotos(from, n), size, 8);
@@ -60,9 +58,14 @@ async function benchNet(name: string, base: ConvBase, nCal: number, nMeasure: nu
       const m = await OrtModel.create(cal.graph(s, dw));
       const r = await run(m, measure);
       await m.dispose();
-      const e = compareOutputs(fp32Run.outputs.map((o, i) => [o, r.outputs[i]]), measure.map((b) => b.shape[0]));
+      const e = compareOutputs(
+        fp32Run.outputs.map((o, i) => [o, r.outputs[i]]),
+        measure.map((b) => b.shape[0]),
+      );
       const label = s.method === 'percentile' ? `percentile ${s.percentile}` : s.method;
-      console.log(`${label.padEnd(24)} ${(dw ? 'fp32' : 'int8').padEnd(9)} ${e.relativeL2.toFixed(4).padStart(8)}  ${e.cosine.toFixed(4)}  ${e.minCosine.toFixed(4)}  ${r.rate.toFixed(2).padStart(8)}   ${(r.rate / fp32Run.rate).toFixed(2)}x`);
+      console.log(
+        `${label.padEnd(24)} ${(dw ? 'fp32' : 'int8').padEnd(9)} ${e.relativeL2.toFixed(4).padStart(8)}  ${e.cosine.toFixed(4)}  ${e.minCosine.toFixed(4)}  ${r.rate.toFixed(2).padStart(8)}   ${(r.rate / fp32Run.rate).toFixed(2)}x`,
+      );
     }
   }
 }
@@ -72,16 +75,36 @@ async function main(): Promise<void> {
   const nMeasure = numberArg('--measure', 64);
   const nets = stringArg('--nets', 'vgg16,mobilenet').split(',');
   await initBackend('cpu');
-  console.log(`machine: ${os.availableParallelism()} cores; flags: ${cpuFlags()}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${os.availableParallelism()} cores; flags: ${cpuFlags()}; load average ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   if (nets.includes('vgg16')) {
     const model = vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [180, 180, 3] });
-    await benchNet('VGG16 notop 180x180 (random weights)', { model, family: 'vgg16', preprocessing: VGG16_PREPROCESSING, imageSize: [180, 180], weightsHash: 'random', source: 'vgg16' }, nCal, nMeasure);
+    await benchNet(
+      'VGG16 notop 180x180 (random weights)',
+      { model, family: 'vgg16', preprocessing: VGG16_PREPROCESSING, imageSize: [180, 180], weightsHash: 'random', source: 'vgg16' },
+      nCal,
+      nMeasure,
+    );
   }
   if (nets.includes('mobilenet')) {
     const dir = path.join(SHARED, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
-    await benchNet('MobileNet v1 224x224 (shared pretrained)', await loadBase({ base: fs.existsSync(dir) ? dir : 'mobilenet', weights: fs.existsSync(dir) ? undefined : 'none' }), nCal, nMeasure);
+    await benchNet(
+      'MobileNet v1 224x224 (shared pretrained)',
+      await loadBase({ base: fs.existsSync(dir) ? dir : 'mobilenet', weights: fs.existsSync(dir) ? undefined : 'none' }),
+      nCal,
+      nMeasure,
+    );
   }
-  console.log(`\nload average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nload average after: ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 await main();

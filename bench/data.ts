@@ -10,7 +10,9 @@ import { decodeImage } from '../src/data/decode.js';
 const args = process.argv.slice(2);
 const limitAt = args.indexOf('--limit');
 const limit = limitAt >= 0 ? Number(args[limitAt + 1]) : Infinity;
-const dir = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--limit') ?? path.resolve(import.meta.dirname, '../../shared/data/cats_vs_dogs_small/train');
+const dir =
+  args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--limit') ??
+  path.resolve(import.meta.dirname, '../../shared/data/cats_vs_dogs_small/train');
 const size: [number, number] = [180, 180];
 
 const ds = await imageDatasetFromDirectory(dir, { imageSize: size, batchSize: 32, shuffle: false });
@@ -38,7 +40,9 @@ async function sequential(): Promise<number> {
 
 const seq = await sequential();
 const pipe = await pipeline();
-console.log(`data pipeline: ${files.length} JPEGs from ${dir} -> ${size.join('x')} float32 batches of 32, ${os.cpus().length} cores, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`);
+console.log(
+  `data pipeline: ${files.length} JPEGs from ${dir} -> ${size.join('x')} float32 batches of 32, ${os.cpus().length} cores, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`,
+);
 console.log(`imageDatasetFromDirectory (prefetch 2): ${pipe.toFixed(0)} images/s`);
 console.log(`baseline, one file at a time:        ${seq.toFixed(0)} images/s`);
 console.log(`ratio: ${(pipe / seq).toFixed(2)}x  (target >= 100 images/s: ${pipe >= 100 ? 'met' : 'NOT met'})`);

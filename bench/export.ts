@@ -37,7 +37,12 @@ for (const quantize of [undefined, 'float16', 'uint8'] as const) {
   model.dispose();
   const scores = await predictor.scores(files, 16);
   await predictor.dispose();
-  rows.push({ name: quantize ?? 'float32', bytes: tfjsModelBytes(out), accuracy: scoreEvaluation(scores, labels, meta.classes).accuracy, scores });
+  rows.push({
+    name: quantize ?? 'float32',
+    bytes: tfjsModelBytes(out),
+    accuracy: scoreEvaluation(scores, labels, meta.classes).accuracy,
+    scores,
+  });
 }
 const [base] = rows;
 console.log(`run ${run}, ${files.length} test images from ${data}`);
@@ -46,6 +51,8 @@ console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   let d = 0;
   r.scores.forEach((s, i) => s.forEach((v, j) => (d = Math.max(d, Math.abs(v - base.scores[i][j])))));
-  console.log(`| ${r.name} | ${(r.bytes / 1e6).toFixed(2)} MB | ${(base.bytes / r.bytes).toFixed(2)}x | ${r.accuracy.toFixed(4)} | ${((r.accuracy - base.accuracy) * 100).toFixed(2)} | ${d.toExponential(2)} |`);
+  console.log(
+    `| ${r.name} | ${(r.bytes / 1e6).toFixed(2)} MB | ${(base.bytes / r.bytes).toFixed(2)}x | ${r.accuracy.toFixed(4)} | ${((r.accuracy - base.accuracy) * 100).toFixed(2)} | ${d.toExponential(2)} |`,
+  );
 }
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -44,7 +44,14 @@ const mobilenetDir = SHARED_MOBILENET;
 function vggBase(size: [number, number]): ConvBase {
   const model = vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [size[0], size[1], 3] });
   // Random weights: a fixed label is enough for the cache key within this process.
-  return { model, family: 'vgg16', preprocessing: VGG16_PREPROCESSING, imageSize: size, weightsHash: `bench-random-${process.pid}`, source: 'vgg16 (random weights)' };
+  return {
+    model,
+    family: 'vgg16',
+    preprocessing: VGG16_PREPROCESSING,
+    imageSize: size,
+    weightsHash: `bench-random-${process.pid}`,
+    source: 'vgg16 (random weights)',
+  };
 }
 
 async function mobilenetBase(): Promise<ConvBase> {
@@ -59,7 +66,10 @@ function subsetDataDir(n: number): { dir: string; files: string[] } {
   for (const cls of ['cats', 'dogs']) {
     const dst = path.join(root, 'data', 'train', cls);
     fs.mkdirSync(dst, { recursive: true });
-    const names = fs.readdirSync(path.join(trainDir, cls)).sort().slice(0, n / 2);
+    const names = fs
+      .readdirSync(path.join(trainDir, cls))
+      .sort()
+      .slice(0, n / 2);
     for (const f of names) {
       fs.symlinkSync(path.join(trainDir, cls, f), path.join(dst, f));
       files.push(path.join(dst, f));
@@ -137,7 +147,11 @@ function pytorch(net: 'vgg16' | 'mobilenet', size: number, batch: number, files:
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-extract-torch-'));
   fs.writeFileSync(path.join(dir, 'extract.py'), TORCH_SCRIPT);
   try {
-    const out = execFileSync(PYTHON, [path.join(dir, 'extract.py'), net, String(size), String(batch), String(os.availableParallelism()), ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const out = execFileSync(
+      PYTHON,
+      [path.join(dir, 'extract.py'), net, String(size), String(batch), String(os.availableParallelism()), ...files],
+      { encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
     return JSON.parse(out.trim().split('\n').pop() as string) as TorchRates;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -167,7 +181,14 @@ interface NetResult {
   torch?: TorchRates;
 }
 
-async function benchNet(name: string, net: 'vgg16' | 'mobilenet', base: ConvBase, nImages: number, batch: number, withTorch: boolean): Promise<NetResult> {
+async function benchNet(
+  name: string,
+  net: 'vgg16' | 'mobilenet',
+  base: ConvBase,
+  nImages: number,
+  batch: number,
+  withTorch: boolean,
+): Promise<NetResult> {
   const size = base.imageSize;
   const frozen = frozenModel(base, size);
   const gflop = forwardFlops(frozen) / 1e9;
@@ -183,26 +204,45 @@ async function benchNet(name: string, net: 'vgg16' | 'mobilenet', base: ConvBase
         const t0 = performance.now();
         const fp32 = exportToOnnx(frozen);
         const { record } = await calibration({ base, imageSize: size, precision, dataDir, cacheDir: out }, fp32);
-        console.log(`    int8 calibration: ${fmt((performance.now() - t0) / 1000, 1)} s (once per base and data: cached beside the features)`);
+        console.log(
+          `    int8 calibration: ${fmt((performance.now() - t0) / 1000, 1)} s (once per base and data: cached beside the features)`,
+        );
         for (const line of describeError(record)) console.log(`    ${line}`);
       }
       const t0 = performance.now();
       const r = await extractFeatures({ base, data: dir, out, batchSize: batch, precision });
       const sec = (performance.now() - t0) / 1000;
       e2e[precision] = r.imagesExtracted / sec;
-      console.log(`(a) ${precision} extract end to end: ${fmt(e2e[precision])} images/s, ${fmt(e2e[precision] * gflop, 1)} GFLOP/s  (${fmt(sec, 1)} s; inference ${fmt(r.inferenceSeconds, 1)} s)`);
+      console.log(
+        `(a) ${precision} extract end to end: ${fmt(e2e[precision])} images/s, ${fmt(e2e[precision] * gflop, 1)} GFLOP/s  (${fmt(sec, 1)} s; inference ${fmt(r.inferenceSeconds, 1)} s)`,
+      );
     }
     const batches = await decodedBatches(files, size, batch);
     for (const precision of ['fp32', 'int8'] as const) {
-      const graph = await frozenGraph({ base, imageSize: size, precision, dataDir, cacheDir: path.join(path.dirname(dir), `features-${precision}`) });
+      const graph = await frozenGraph({
+        base,
+        imageSize: size,
+        precision,
+        dataDir,
+        cacheDir: path.join(path.dirname(dir), `features-${precision}`),
+      });
       bare[precision] = await bareRate(graph.bytes, batches);
-      console.log(`(b) ${precision} bare session.run:   ${fmt(bare[precision])} images/s, ${fmt(bare[precision] * gflop, 1)} GFLOP/s  (a/b = ${fmt(e2e[precision] / bare[precision])}, target >= 0.85)`);
+      console.log(
+        `(b) ${precision} bare session.run:   ${fmt(bare[precision])} images/s, ${fmt(bare[precision] * gflop, 1)} GFLOP/s  (a/b = ${fmt(e2e[precision] / bare[precision])}, target >= 0.85)`,
+      );
     }
     const torch = withTorch ? pytorch(net, size[0], batch, files) : undefined;
     if (torch) {
-      console.log(`(t) PyTorch ${torch.torch} fp32 (${torch.threads} threads): end to end ${fmt(torch.endToEnd)} images/s; bare forward ${fmt(torch.bare)} images/s`);
+      console.log(
+        `(t) PyTorch ${torch.torch} fp32 (${torch.threads} threads): end to end ${fmt(torch.endToEnd)} images/s; bare forward ${fmt(torch.bare)} images/s`,
+      );
     }
-    console.log(`    int8/fp32: end to end ${fmt(e2e.int8 / e2e.fp32)}x, bare ${fmt(bare.int8 / bare.fp32)}x` + (torch ? `;  int8/PyTorch: end to end ${fmt(e2e.int8 / torch.endToEnd)}x, vs PyTorch's bare forward ${fmt(e2e.int8 / torch.bare)}x;  fp32/PyTorch end to end ${fmt(e2e.fp32 / torch.endToEnd)}x` : ''));
+    console.log(
+      `    int8/fp32: end to end ${fmt(e2e.int8 / e2e.fp32)}x, bare ${fmt(bare.int8 / bare.fp32)}x` +
+        (torch
+          ? `;  int8/PyTorch: end to end ${fmt(e2e.int8 / torch.endToEnd)}x, vs PyTorch's bare forward ${fmt(e2e.int8 / torch.bare)}x;  fp32/PyTorch end to end ${fmt(e2e.fp32 / torch.endToEnd)}x`
+          : ''),
+    );
     return { name, e2e, bare, torch };
   } finally {
     fs.rmSync(path.dirname(dir), { recursive: true, force: true });
@@ -217,23 +257,39 @@ async function main(): Promise<void> {
   const nets = stringArg('--nets', 'vgg16,mobilenet').split(',');
   const withTorch = !flag('--no-torch') && ensureTorch({ packages: ['python3-pil'], modules: ['PIL'] });
   await initBackend('wasm');
-  console.log(`machine: ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}; flags: ${cpuFlags()}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}; flags: ${cpuFlags()}; load average ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   const results: NetResult[] = [];
-  if (nets.includes('vgg16')) results.push(await benchNet('VGG16 notop 180x180 (random weights)', 'vgg16', vggBase([180, 180]), nImages, batch, withTorch));
-  if (nets.includes('mobilenet')) results.push(await benchNet('MobileNet v1 notop 224x224', 'mobilenet', await mobilenetBase(), nImages, batch, withTorch));
+  if (nets.includes('vgg16'))
+    results.push(await benchNet('VGG16 notop 180x180 (random weights)', 'vgg16', vggBase([180, 180]), nImages, batch, withTorch));
+  if (nets.includes('mobilenet'))
+    results.push(await benchNet('MobileNet v1 notop 224x224', 'mobilenet', await mobilenetBase(), nImages, batch, withTorch));
 
   console.log('\nimages/s                                 tlkit fp32   tlkit int8   PyTorch fp32   int8/fp32   int8/PyTorch');
   for (const r of results) {
     const t = r.torch ? fmt(r.torch.endToEnd).padStart(12) : 'skipped'.padStart(12);
     const vs = r.torch ? `${fmt(r.e2e.int8 / r.torch.endToEnd)}x` : '-';
-    console.log(`${r.name.padEnd(40)} ${fmt(r.e2e.fp32).padStart(11)}  ${fmt(r.e2e.int8).padStart(11)}   ${t}   ${`${fmt(r.e2e.int8 / r.e2e.fp32)}x`.padStart(9)}   ${vs.padStart(12)}`);
+    console.log(
+      `${r.name.padEnd(40)} ${fmt(r.e2e.fp32).padStart(11)}  ${fmt(r.e2e.int8).padStart(11)}   ${t}   ${`${fmt(r.e2e.int8 / r.e2e.fp32)}x`.padStart(9)}   ${vs.padStart(12)}`,
+    );
   }
   const vgg = results.find((r) => r.name.startsWith('VGG16'));
   if (vgg) {
     const own = vgg.e2e.int8 / vgg.e2e.fp32;
-    console.log(`VGG16 int8 end to end: ${fmt(own)}x tlkit fp32 (target >= 1.6)${vgg.torch ? `, ${fmt(vgg.e2e.int8 / vgg.torch.endToEnd)}x PyTorch fp32 (target >= 1.8)` : ''}`);
+    console.log(
+      `VGG16 int8 end to end: ${fmt(own)}x tlkit fp32 (target >= 1.6)${vgg.torch ? `, ${fmt(vgg.e2e.int8 / vgg.torch.endToEnd)}x PyTorch fp32 (target >= 1.8)` : ''}`,
+    );
   }
-  console.log(`load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average after: ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
 
   // Cached re-extract and the tfjs wasm baseline (VGG16, fp32).
   if (nTfjs > 0 && nets.includes('vgg16')) await cachedAndTfjs(nTfjs, batch);
@@ -242,7 +298,11 @@ async function main(): Promise<void> {
     console.log('peak RSS: extracting all train/validation/test images of cats_vs_dogs_small in a child process ...');
     const data = stringArg('--data');
     const extra = data ? ['--data', data] : [];
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', '--batch', String(batch), ...extra], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', '--batch', String(batch), ...extra],
+      { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
+    );
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     console.log(child.status === 0 ? line : `child failed (status ${child.status}): ${child.stdout}`);
   }
@@ -258,7 +318,9 @@ async function cachedAndTfjs(nTfjs: number, batch: number): Promise<void> {
     const first = await extractFeatures({ base, data: dir, out, batchSize: batch });
     let t0 = performance.now();
     const again = await extractFeatures({ base, data: dir, out, batchSize: batch });
-    console.log(`\nsecond extract (cache hit: ${again.cacheHit}, ${first.imagesExtracted} images): ${fmt((performance.now() - t0) / 1000, 3)} s  (target < 5 s)`);
+    console.log(
+      `\nsecond extract (cache hit: ${again.cacheHit}, ${first.imagesExtracted} images): ${fmt((performance.now() - t0) / 1000, 3)} s  (target < 5 s)`,
+    );
     const frozen = frozenModel(base, size);
     const gflop = forwardFlops(frozen) / 1e9;
     const batches = (await decodedBatches(files, size, batch)).slice(0, Math.ceil(nTfjs / batch));
@@ -271,7 +333,9 @@ async function cachedAndTfjs(nTfjs: number, batch: number): Promise<void> {
       nDone += b.shape[0];
     }
     const rate = nDone / ((performance.now() - t0) / 1000);
-    console.log(`(c) VGG16 tfjs ${tf.getBackend()} model.predict: ${fmt(rate)} images/s, ${fmt(rate * gflop, 1)} GFLOP/s (${nDone} images)`);
+    console.log(
+      `(c) VGG16 tfjs ${tf.getBackend()} model.predict: ${fmt(rate)} images/s, ${fmt(rate * gflop, 1)} GFLOP/s (${nDone} images)`,
+    );
   } finally {
     fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   }
@@ -292,7 +356,9 @@ async function rssChild(): Promise<void> {
   const cachedSec = (performance.now() - t1) / 1000;
   const peakMb = process.resourceUsage().maxRSS / 1024;
   fs.rmSync(out, { recursive: true, force: true });
-  console.log(`${r.imagesExtracted} images in ${fmt(sec, 1)} s (${fmt(r.imagesExtracted / sec)} images/s); peak RSS ${fmt(peakMb, 0)} MB (target < 1536 MB); cached re-run ${fmt(cachedSec, 3)} s (hit: ${again.cacheHit})`);
+  console.log(
+    `${r.imagesExtracted} images in ${fmt(sec, 1)} s (${fmt(r.imagesExtracted / sec)} images/s); peak RSS ${fmt(peakMb, 0)} MB (target < 1536 MB); cached re-run ${fmt(cachedSec, 3)} s (hit: ${again.cacheHit})`,
+  );
 }
 
 await main();

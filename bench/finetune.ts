@@ -63,7 +63,10 @@ async function convStepSeconds(backend: 'wasm' | 'cpu', reps: number, batch = 8)
   const x = tf.randomNormal([batch, 11, 11, 512]) as tf.Tensor4D;
   const w = tf.mul(tf.randomNormal([3, 3, 512, 512]), 0.02) as tf.Tensor4D;
   const gradStep = () => {
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'))))([x, w]);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'))))([
+      x,
+      w,
+    ]);
     dx.dataSync();
     dw.dataSync();
     tf.dispose([dx, dw]);
@@ -92,13 +95,23 @@ async function micro(): Promise<void> {
   await tf.setBackend('wasm');
 }
 
-
 /** block5 + the book's head on VGG16@180's prefix output, compiled as tlkit's finetune compiles it. */
 async function block5AndHead(): Promise<tfl.LayersModel> {
   const base = await loadBase({ base: 'vgg16', weights: 'none', imageSize: SIZE });
   const suffix = buildSuffixModel(base.model, cutForUnfreeze(base.model, 4));
-  const head = buildHeadForTraining(base.model.outputs[0].shape.slice(1) as number[], { numClasses: 2, units: 256, activation: 'linear', dropout: 0.5, pooling: 'flatten', seed: 1 });
-  const model = tfl.model({ inputs: suffix.model.inputs, outputs: head.logits.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor, name: 'finetune' });
+  const head = buildHeadForTraining(base.model.outputs[0].shape.slice(1) as number[], {
+    numClasses: 2,
+    units: 256,
+    activation: 'linear',
+    dropout: 0.5,
+    pooling: 'flatten',
+    seed: 1,
+  });
+  const model = tfl.model({
+    inputs: suffix.model.inputs,
+    outputs: head.logits.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor,
+    name: 'finetune',
+  });
   compileHeadForTraining(model, 2, makeOptimizer('rmsprop', 1e-5));
   return model;
 }
@@ -124,7 +137,13 @@ function batchesOf(split: Split, order: number[]): Array<[tf.Tensor, tf.Tensor]>
     const idx = order.slice(s, s + BATCH);
     const x = new Float32Array(idx.length * per);
     idx.forEach((j, k) => x.set(split.x.subarray(j * per, (j + 1) * per), k * per));
-    out.push([tf.tensor(x, [idx.length, ...PREFIX_SHAPE]), tf.tensor2d(idx.map((j) => split.y[j]), [idx.length, 1])]);
+    out.push([
+      tf.tensor(x, [idx.length, ...PREFIX_SHAPE]),
+      tf.tensor2d(
+        idx.map((j) => split.y[j]),
+        [idx.length, 1],
+      ),
+    ]);
   }
   return out;
 }
@@ -142,7 +161,10 @@ async function tlkitSteps(engine: 'ort' | 'tfjs', train: Split, val: Split, opti
       await (trainer ?? model).trainOnBatch(x, y);
       tf.dispose([x, y]);
     }
-    for (const [x, y] of batchesOf(val, Array.from({ length: val.n }, (_, i) => i))) {
+    for (const [x, y] of batchesOf(
+      val,
+      Array.from({ length: val.n }, (_, i) => i),
+    )) {
       const r = trainer ? await trainer.evaluate(x, y) : (model.evaluate(x, y, { batchSize: BATCH }) as tf.Scalar[]);
       await Promise.all(r.map((t) => t.data()));
       tf.dispose([x, y, ...r]);
@@ -171,13 +193,17 @@ const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const ratio = (slow: number, fast: number) => `${(slow / fast).toFixed(2)}x`;
 
 async function steps(): Promise<void> {
-  console.log(`\nsteps: cached-prefix epochs of VGG16@180 block5 + head, ${nTrain} train + ${nVal} validation prefix outputs (${PREFIX_SHAPE.join('x')}), batch ${BATCH}, ${epochs} epochs`);
+  console.log(
+    `\nsteps: cached-prefix epochs of VGG16@180 block5 + head, ${nTrain} train + ${nVal} validation prefix outputs (${PREFIX_SHAPE.join('x')}), batch ${BATCH}, ${epochs} epochs`,
+  );
   const rng = new Rng(1);
   const train = randomSplit(nTrain, rng);
   const val = randomSplit(nVal, rng);
   const ort = await tlkitSteps('ort', train, val);
   // The first epoch includes ORT's session set-up and first-run allocations; later ones are the steady state.
-  console.log(`  tlkit ONNX Runtime: ${ort.map((t) => t.toFixed(2)).join(' / ')} s per epoch (${(nTrain / mean(ort.slice(1))).toFixed(1)} train images/s after the first)`);
+  console.log(
+    `  tlkit ONNX Runtime: ${ort.map((t) => t.toFixed(2)).join(' / ')} s per epoch (${(nTrain / mean(ort.slice(1))).toFixed(1)} train images/s after the first)`,
+  );
   if (withVariants) {
     // The choices inside the graphs, each against the default in the same run.
     for (const [what, options] of [
@@ -185,7 +211,9 @@ async function steps(): Promise<void> {
       ['optimizer update in the ONNX graph', { update: 'graph' }],
     ] as Array<[string, OrtTrainerOptions]>) {
       const v = await tlkitSteps('ort', train, val, options);
-      console.log(`  tlkit ONNX Runtime, ${what}: ${v.map((t) => t.toFixed(2)).join(' / ')} s per epoch (default / this: ${ratio(mean(v.slice(1)), mean(ort.slice(1)))})`);
+      console.log(
+        `  tlkit ONNX Runtime, ${what}: ${v.map((t) => t.toFixed(2)).join(' / ')} s per epoch (default / this: ${ratio(mean(v.slice(1)), mean(ort.slice(1)))})`,
+      );
     }
   }
   let tfjsMean: number | undefined;
@@ -204,7 +232,9 @@ async function steps(): Promise<void> {
     const t = torchRun(['features', dir, String(epochs)]);
     fs.rmSync(dir, { recursive: true, force: true });
     torchMean = mean(t.epochSeconds.slice(1));
-    console.log(`  PyTorch ${t.torch} (${t.threads} threads), same tensors: ${t.epochSeconds.map((v) => v.toFixed(2)).join(' / ')} s per epoch`);
+    console.log(
+      `  PyTorch ${t.torch} (${t.threads} threads), same tensors: ${t.epochSeconds.map((v) => v.toFixed(2)).join(' / ')} s per epoch`,
+    );
   }
   const ortMean = mean(ort.slice(1));
   if (tfjsMean) console.log(`  ORT / tfjs wasm (epochs after the first): ${ratio(tfjsMean, ortMean)}`);
@@ -213,11 +243,20 @@ async function steps(): Promise<void> {
 
 /** A data folder of symlinks to the first shared JPEGs: train/ and validation/, half cats, half dogs. */
 function linkedData(root: string): string {
-  for (const [split, n] of [['train', nTrain], ['validation', nVal]] as const) {
-    for (const [c, k] of [['cats', Math.ceil(n / 2)], ['dogs', Math.floor(n / 2)]] as const) {
+  for (const [split, n] of [
+    ['train', nTrain],
+    ['validation', nVal],
+  ] as const) {
+    for (const [c, k] of [
+      ['cats', Math.ceil(n / 2)],
+      ['dogs', Math.floor(n / 2)],
+    ] as const) {
       const dir = path.join(root, split, c);
       fs.mkdirSync(dir, { recursive: true });
-      for (const f of listImageFiles(path.join(sharedData, split, c)).sort().slice(0, k)) fs.symlinkSync(f, path.join(dir, path.basename(f)));
+      for (const f of listImageFiles(path.join(sharedData, split, c))
+        .sort()
+        .slice(0, k))
+        fs.symlinkSync(f, path.join(dir, path.basename(f)));
     }
   }
   return root;
@@ -225,7 +264,10 @@ function linkedData(root: string): string {
 
 function tlkit(args: string[], env: Record<string, string>): number {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   if (r.status !== 0) throw new Error(`tlkit ${args.join(' ')} exited with ${r.status}`);
   return (performance.now() - t0) / 1000;
 }
@@ -236,17 +278,39 @@ async function cli(): Promise<void> {
   const data = linkedData(path.join(root, 'data'));
   const env = { TLKIT_CACHE: path.join(root, 'cache') };
   const common = ['--data', data, '--base', 'vgg16', '--weights', 'none', '--image-size', '180', '--batch-size', String(BATCH)];
-  console.log(`\ncli: fine-tuning VGG16@180 (block5 + head), ${epochs} epochs over ${nTrain} train JPEGs, validation on ${nVal} every epoch, wall time of the whole command`);
+  console.log(
+    `\ncli: fine-tuning VGG16@180 (block5 + head), ${epochs} epochs over ${nTrain} train JPEGs, validation on ${nVal} every epoch, wall time of the whole command`,
+  );
   // The run fine-tuning starts from (its head), not timed: the user trained it earlier.
   tlkit(['train', ...common, '--mode', 'features', '--epochs', '1', '--out', path.join(root, 'head')], env);
-  const wall = tlkit(['train', ...common, '--mode', 'finetune', '--from', path.join(root, 'head'), '--unfreeze', '4', '--epochs', String(epochs), '--out', path.join(root, 'tuned')], env);
+  const wall = tlkit(
+    [
+      'train',
+      ...common,
+      '--mode',
+      'finetune',
+      '--from',
+      path.join(root, 'head'),
+      '--unfreeze',
+      '4',
+      '--epochs',
+      String(epochs),
+      '--out',
+      path.join(root, 'tuned'),
+    ],
+    env,
+  );
   const meta = await readMeta(path.join(root, 'tuned'));
   const fitSeconds = meta.timings.finetuneTrainSeconds ?? NaN;
   const prefixSeconds = wall - fitSeconds;
-  console.log(`  tlkit: ${wall.toFixed(1)} s (prefix output of ${nTrain + nVal} JPEGs extracted and cached, start-up: ${prefixSeconds.toFixed(1)} s; ${epochs} epochs with validation and checkpoints: ${fitSeconds.toFixed(1)} s, ${(fitSeconds / epochs).toFixed(2)} s per epoch)`);
+  console.log(
+    `  tlkit: ${wall.toFixed(1)} s (prefix output of ${nTrain + nVal} JPEGs extracted and cached, start-up: ${prefixSeconds.toFixed(1)} s; ${epochs} epochs with validation and checkpoints: ${fitSeconds.toFixed(1)} s, ${(fitSeconds / epochs).toFixed(2)} s per epoch)`,
+  );
   if (withTorch) {
     const t = torchRun(['images', data, String(epochs), String(torchWorkers)]);
-    console.log(`  PyTorch ${t.torch} (${t.threads} threads, DataLoader workers ${torchWorkers}): ${t.wall.toFixed(1)} s (epochs ${t.epochSeconds.map((v) => v.toFixed(1)).join(' / ')} s)`);
+    console.log(
+      `  PyTorch ${t.torch} (${t.threads} threads, DataLoader workers ${torchWorkers}): ${t.wall.toFixed(1)} s (epochs ${t.epochSeconds.map((v) => v.toFixed(1)).join(' / ')} s)`,
+    );
     console.log(`  whole command, tlkit / PyTorch: ${ratio(t.wall, wall)}   (issue 10 asks >= 1.5x)`);
     console.log(`  cached-prefix epoch vs PyTorch epoch: ${ratio(mean(t.epochSeconds), fitSeconds / epochs)}   (issue 10 asks >= 3x)`);
   }

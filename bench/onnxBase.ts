@@ -31,7 +31,11 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-bench-onnxbase-'));
 const data = path.join(root, 'data');
 for (const cls of ['cats', 'dogs']) {
   fs.mkdirSync(path.join(data, cls), { recursive: true });
-  for (const f of fs.readdirSync(path.join(trainDir, cls)).sort().slice(0, n / 2)) fs.symlinkSync(path.join(trainDir, cls, f), path.join(data, cls, f));
+  for (const f of fs
+    .readdirSync(path.join(trainDir, cls))
+    .sort()
+    .slice(0, n / 2))
+    fs.symlinkSync(path.join(trainDir, cls, f), path.join(data, cls, f));
 }
 
 await initBackend();
@@ -60,6 +64,8 @@ const [fa, fb] = await Promise.all([readNpy(a.features), readNpy(b.features)]);
 console.log(`${n} images, MobileNet 224x224, extractFeatures end to end, best of ${rounds} (${os.availableParallelism()} cores)`);
 console.log(`(a) tfjs base, preprocessing in the graph: ${a.rate.toFixed(1)} images/s`);
 console.log(`(b) --base mobilenet.onnx --preprocess tf:  ${b.rate.toFixed(1)} images/s`);
-console.log(`ratio b/a: ${(b.rate / a.rate).toFixed(2)}; features: max relative difference ${relativeError(fb.data as Float32Array, fa.data as Float32Array).toExponential(1)}`);
+console.log(
+  `ratio b/a: ${(b.rate / a.rate).toFixed(2)}; features: max relative difference ${relativeError(fb.data as Float32Array, fa.data as Float32Array).toExponential(1)}`,
+);
 tfjsBase.model.dispose();
 fs.rmSync(root, { recursive: true, force: true });

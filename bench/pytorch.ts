@@ -27,14 +27,19 @@ export function ensureTorch(extra: { packages: string[]; modules: string[] } = {
   const isRoot = process.getuid?.() === 0;
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (!isRoot || !hasApt) {
-    console.log(`note: PyTorch is not installed and ${isRoot ? 'apt-get is missing' : 'this is not root'}; the PyTorch rows are skipped (apt-get install ${packages.join(' ')}).`);
+    console.log(
+      `note: PyTorch is not installed and ${isRoot ? 'apt-get is missing' : 'this is not root'}; the PyTorch rows are skipped (apt-get install ${packages.join(' ')}).`,
+    );
     return false;
   }
   console.log(`installing Debian ${packages.join(' ')} with apt-get (once)...`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const lock = ['-o', 'DPkg::Lock::Timeout=600'];
   const update = spawnSync('apt-get', [...lock, 'update', '-qq'], { stdio: 'inherit', env });
-  const install = update.status === 0 ? spawnSync('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env }) : update;
+  const install =
+    update.status === 0
+      ? spawnSync('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env })
+      : update;
   if (install.status !== 0 || !importable(modules)) {
     console.log(`note: could not install ${packages.join(' ')} with apt-get (offline or no such package); the PyTorch rows are skipped.`);
     return false;
@@ -51,9 +56,14 @@ export function runPythonJson<T>(script: string, args: string[]): T {
 /** The CPU flags that matter for these figures (AVX2, AVX-512, VNNI, AMX). */
 export function cpuFlags(): string {
   try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
     const flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-    return ['avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'amx_tile'].filter((f) => flags.has(f)).join(' ');
+    return ['avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'amx_tile']
+      .filter((f) => flags.has(f))
+      .join(' ');
   } catch {
     return 'unknown';
   }
@@ -61,5 +71,8 @@ export function cpuFlags(): string {
 
 /** One line: cores, CPU model, flags, load average (figures under load are marked as such). */
 export function machineLine(): string {
-  return `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}; flags: ${cpuFlags()}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`;
+  return `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}; flags: ${cpuFlags()}; load average ${os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}`;
 }

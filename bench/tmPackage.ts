@@ -41,7 +41,10 @@ for (const [i, file] of picked.entries()) {
   await decodeImageInto(file, size, rgb, 0);
   canvases.push(canvasBytes(rgb));
   pngs.push(path.join(tmp, `${i}.png`));
-  await sharp(Buffer.from(canvases[i]), { raw: { width: size[1], height: size[0], channels: 4 } }).removeAlpha().png().toFile(pngs[i]);
+  await sharp(Buffer.from(canvases[i]), { raw: { width: size[1], height: size[0], channels: 4 } })
+    .removeAlpha()
+    .png()
+    .toFile(pngs[i]);
 }
 const onPhotos = await clf.predict(picked);
 const onPngs = await clf.predict(pngs);
@@ -51,15 +54,25 @@ const t0 = performance.now();
 const got = await runTmPackage(out, canvases, size, picked);
 const seconds = (performance.now() - t0) / 1000;
 const worst = (rows: TmClasses[], want: typeof onPhotos) =>
-  Math.max(...rows.flatMap((classes, i) => classes.map((c) => Math.abs(c.probability - (want[i].probabilities.find((p) => p.label === c.className)?.probability ?? NaN)))));
+  Math.max(
+    ...rows.flatMap((classes, i) =>
+      classes.map((c) => Math.abs(c.probability - (want[i].probabilities.find((p) => p.label === c.className)?.probability ?? NaN))),
+    ),
+  );
 const top = (classes: TmClasses) => classes.reduce((a, b) => (b.probability > a.probability ? b : a)).className;
 const flips = (rows: TmClasses[]) => rows.filter((classes, i) => top(classes) !== onPhotos[i].label).length;
 const same = worst(got.onCanvases, onPngs);
 const photo = worst(got.onCanvases, onPhotos);
 const own = worst(got.onImages, onPhotos);
-console.log(`${picked.length} JPEGs from ${data}, ${exported.metadata.run.base} at ${size.join('x')}, package on tfjs ${got.tfjs} (${seconds.toFixed(1)} s in Chromium):`);
+console.log(
+  `${picked.length} JPEGs from ${data}, ${exported.metadata.run.base} at ${size.join('x')}, package on tfjs ${got.tfjs} (${seconds.toFixed(1)} s in Chromium):`,
+);
 console.log(`  canvas with tlkit's resize vs tlkit predict on the same 8-bit pixels: max |dP| = ${same.toExponential(2)}`);
-console.log(`  canvas with tlkit's resize vs tlkit predict on the JPEG:             max |dP| = ${photo.toExponential(2)}, ${flips(got.onCanvases)} other labels`);
-console.log(`  baseline, the <img> (package's own crop + canvas resize) vs the JPEG: max |dP| = ${own.toExponential(2)}, ${flips(got.onImages)} other labels` +
-  (photo > 1e-12 ? ` (${(own / photo).toFixed(0)}x the canvas's)` : ' (the canvas: 0 to float32 precision; saturated probabilities)'));
+console.log(
+  `  canvas with tlkit's resize vs tlkit predict on the JPEG:             max |dP| = ${photo.toExponential(2)}, ${flips(got.onCanvases)} other labels`,
+);
+console.log(
+  `  baseline, the <img> (package's own crop + canvas resize) vs the JPEG: max |dP| = ${own.toExponential(2)}, ${flips(got.onImages)} other labels` +
+    (photo > 1e-12 ? ` (${(own / photo).toFixed(0)}x the canvas's)` : ' (the canvas: 0 to float32 precision; saturated probabilities)'),
+);
 fs.rmSync(tmp, { recursive: true, force: true });

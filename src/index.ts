@@ -4,8 +4,24 @@
 
 // Train, then use what was trained.
 export { train, type TrainHooks } from './workflows/train.js';
-export { TRAIN_DEFAULTS, type TrainOptions, type TrainOptionsInput, type TrainResult, type TrainMode, type OptimizerName, type HeadPooling, type HeadEngine } from './workflows/options.js';
-export { loadClassifier, Classifier, type ClassifierInput, type ClassifierOptions, type ClassifierPrediction, type ClassProbability } from './inference/classifier.js';
+export {
+  TRAIN_DEFAULTS,
+  type TrainOptions,
+  type TrainOptionsInput,
+  type TrainResult,
+  type TrainMode,
+  type OptimizerName,
+  type HeadPooling,
+  type HeadEngine,
+} from './workflows/options.js';
+export {
+  loadClassifier,
+  Classifier,
+  type ClassifierInput,
+  type ClassifierOptions,
+  type ClassifierPrediction,
+  type ClassProbability,
+} from './inference/classifier.js';
 export { evaluateRun } from './inference/evaluate.js';
 export type { Evaluation, RunEvaluation } from './run/evaluation.js';
 export type { RunMeta, HeadSpec, OnnxBaseRecord } from './run/meta.js';
@@ -26,7 +42,14 @@ export { modelSummary, summarizeModel, formatSummary, type ModelSummary } from '
 // Data, augmentation, features.
 export { imageDatasetFromDirectory, type ImageDataset, type ImageDatasetOptions, type Batch, type LabelMode } from './data/imageDataset.js';
 export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions } from './data/checkData.js';
-export { RandomFlip, RandomRotation, RandomZoom, type RandomFlipArgs, type RandomRotationArgs, type RandomZoomArgs } from './augment/index.js';
+export {
+  RandomFlip,
+  RandomRotation,
+  RandomZoom,
+  type RandomFlipArgs,
+  type RandomRotationArgs,
+  type RandomZoomArgs,
+} from './augment/index.js';
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './features/extract.js';
 export { loadOnnxFeatureBase, type FeatureBase, type OnnxFeatureBase } from './features/frozenBase.js';
 export type { Precision, CalibrationRecord, QuantError } from './ort/int8.js';

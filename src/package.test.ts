@@ -20,13 +20,29 @@ function writeProbeProject(dir: string, tarball: string): void {
   const dependencies = { tlkit: `file:${tarball}` };
   const packages: Record<string, unknown> = { '': { name: 'probe', version: '1.0.0', dependencies } };
   for (const [key, entry] of Object.entries(lock.packages)) if (key.startsWith('node_modules/') && !entry.dev) packages[key] = entry;
-  packages['node_modules/tlkit'] = { version: pkg.version, resolved: `file:${tarball}`, integrity, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines };
+  packages['node_modules/tlkit'] = {
+    version: pkg.version,
+    resolved: `file:${tarball}`,
+    integrity,
+    license: pkg.license,
+    dependencies: pkg.dependencies,
+    bin: pkg.bin,
+    engines: pkg.engines,
+  };
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'probe', version: '1.0.0', private: true, dependencies }));
-  fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'probe', version: '1.0.0', lockfileVersion: 3, requires: true, packages }));
+  fs.writeFileSync(
+    path.join(dir, 'package-lock.json'),
+    JSON.stringify({ name: 'probe', version: '1.0.0', lockfileVersion: 3, requires: true, packages }),
+  );
 }
 
 /** Run a command to its end: exit status and output. */
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd, env });
     let stdout = '';
@@ -37,18 +53,34 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): 
   });
 }
 
-test('npm pack gives a tarball that installs offline into an empty folder and runs `tlkit summary` and `tlkit demo`', { timeout: 300_000 }, async () => {
+test('npm pack gives a tarball that installs offline into an empty folder and runs `tlkit summary` and `tlkit demo`', {
+  timeout: 300_000,
+}, async () => {
   assert.ok(fs.existsSync(path.join(repo, 'dist/cli/main.js')), 'dist/ is built (scripts/test.sh builds it)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-pack-'));
   try {
-    const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+    const env = {
+      ...process.env,
+      ONNXRUNTIME_NODE_INSTALL: 'skip',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    };
     // --ignore-scripts: dist/ is already built; `prepare` would only build it again.
-    const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repo, encoding: 'utf8', env });
+    const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+      cwd: repo,
+      encoding: 'utf8',
+      env,
+    });
     assert.equal(packed.status, 0, packed.stderr);
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = info.files.map((f) => f.path);
     assert.ok(files.includes('bin/tlkit.js') && files.includes('dist/cli/main.js') && files.includes('dist/index.d.ts'));
-    assert.deepEqual(files.filter((f) => /\.test\.|testing\/|^src\//.test(f)), [], 'no sources, tests or test fixtures in the package');
+    assert.deepEqual(
+      files.filter((f) => /\.test\.|testing\/|^src\//.test(f)),
+      [],
+      'no sources, tests or test fixtures in the package',
+    );
 
     writeProbeProject(dir, info.filename);
     const install = spawnSync('npm', ['ci', '--offline', '--ignore-scripts'], { cwd: dir, encoding: 'utf8', env });

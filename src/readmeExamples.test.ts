@@ -19,10 +19,17 @@ function libraryExamples(): string[] {
 /** The book's layout with the file names of Kaggle's cats vs dogs: reddish "cats", bluish "dogs", noisy JPEGs. */
 async function writeDataset(root: string): Promise<void> {
   let s = 11;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const splits: Array<[string, number, number]> = [['train', 0, 12], ['validation', 1000, 6], ['test', 1500, 6]];
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const splits: Array<[string, number, number]> = [
+    ['train', 0, 12],
+    ['validation', 1000, 6],
+    ['test', 1500, 6],
+  ];
   for (const [split, first, n] of splits) {
-    for (const [cls, stem] of [['cats', 'cat'], ['dogs', 'dog']]) {
+    for (const [cls, stem] of [
+      ['cats', 'cat'],
+      ['dogs', 'dog'],
+    ]) {
       const dir = path.join(root, split, cls);
       fs.mkdirSync(dir, { recursive: true });
       for (let i = 0; i < n; i++) {
@@ -34,13 +41,15 @@ async function writeDataset(root: string): Promise<void> {
           px[p * 3 + 1] = rand() * 100;
           px[p * 3 + 2] = cls === 'cats' ? weak : strong;
         }
-        await sharp(px, { raw: { width: 48, height: 40, channels: 3 } }).jpeg().toFile(path.join(dir, `${stem}.${first + i}.jpg`));
+        await sharp(px, { raw: { width: 48, height: 40, channels: 3 } })
+          .jpeg()
+          .toFile(path.join(dir, `${stem}.${first + i}.jpg`));
       }
     }
   }
 }
 
-test('the README\'s library examples run as written (against the built package)', { timeout: 600_000 }, async () => {
+test("the README's library examples run as written (against the built package)", { timeout: 600_000 }, async () => {
   const examples = libraryExamples();
   assert.equal(examples.length, 2, 'two examples in the Library API section');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-readme-'));
@@ -55,7 +64,11 @@ test('the README\'s library examples run as written (against the built package)'
       const file = path.join(dir, `example${i + 1}.mjs`);
       fs.writeFileSync(file, code);
       // Its own cache: features land in the temporary folder, not in the user's ~/.cache.
-      const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', env: { ...process.env, TLKIT_CACHE: path.join(dir, 'cache') } });
+      const r = spawnSync(process.execPath, [file], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, TLKIT_CACHE: path.join(dir, 'cache') },
+      });
       assert.equal(r.status, 0, `example ${i + 1} failed:\n${r.stderr}`);
       if (i === 0) {
         assert.match(r.stdout, /best epoch \d+: val_loss \d/);

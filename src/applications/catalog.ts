@@ -97,7 +97,10 @@ export async function benchExtraction(family: FamilyName, opts: BenchOptions = {
   const seconds = opts.seconds ?? 3;
   const base = f.architecture({ includeTop: false, weights: 'none', inputShape: [size, size, 3] });
   const input = tfl.input({ shape: [size, size, 3] });
-  const wrapped = tfl.model({ inputs: input, outputs: base.apply(preprocessingLayer(f.preprocessing).apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor });
+  const wrapped = tfl.model({
+    inputs: input,
+    outputs: base.apply(preprocessingLayer(f.preprocessing).apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor,
+  });
   const ort = await OrtModel.create(exportToOnnx(wrapped));
   base.dispose();
   try {

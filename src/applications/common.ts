@@ -65,7 +65,9 @@ export function obtainInputShape(
     }
     const [h, w] = inputShape;
     if ((h !== null && h < minSize) || (w !== null && w < minSize)) {
-      throw new UserError(`${family}: the input must be at least ${minSize}x${minSize}, got input shape ${fmtShape(inputShape)}. Use a larger image size, e.g. ${defaultSize},${defaultSize},3.`);
+      throw new UserError(
+        `${family}: the input must be at least ${minSize}x${minSize}, got input shape ${fmtShape(inputShape)}. Use a larger image size, e.g. ${defaultSize},${defaultSize},3.`,
+      );
     }
   } else {
     inputShape = requireFlatten ? defaultShape : [null, null, 3];
@@ -82,7 +84,9 @@ export function validateApplicationArgs(family: string, args: ApplicationArgs): 
   const includeTop = args.includeTop ?? true;
   const classes = args.classes ?? 1000;
   if (weights === 'imagenet' && includeTop && classes !== 1000) {
-    throw new UserError(`${family}: with imagenet weights and the classifier top, classes must be 1000, got ${classes}. Drop the top (includeTop false) to train your own classifier.`);
+    throw new UserError(
+      `${family}: with imagenet weights and the classifier top, classes must be 1000, got ${classes}. Drop the top (includeTop false) to train your own classifier.`,
+    );
   }
   const act = args.classifierActivation === undefined ? 'softmax' : args.classifierActivation;
   if (weights === 'imagenet' && includeTop && act !== null && act !== 'softmax' && act !== 'linear') {

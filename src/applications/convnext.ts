@@ -51,13 +51,21 @@ function sequentialOn(x: tfl.SymbolicTensor, layers: tfl.layers.Layer[], name: s
 }
 
 /** Keras `ConvNeXtBlock`: 7x7 depthwise -> LayerNorm -> Dense x4 -> GELU -> Dense -> LayerScale [-> StochasticDepth] + input. */
-function convnextBlock(inputs: tfl.SymbolicTensor, dim: number, dropPathRate: number, layerScaleInit: number | null, name: string, addName: string): tfl.SymbolicTensor {
+function convnextBlock(
+  inputs: tfl.SymbolicTensor,
+  dim: number,
+  dropPathRate: number,
+  layerScaleInit: number | null,
+  name: string,
+  addName: string,
+): tfl.SymbolicTensor {
   let x = apply(new GroupedConv2D({ filters: dim, kernelSize: 7, padding: 'same', groups: dim, name: `${name}_depthwise_conv` }), inputs);
   x = apply(layerNorm(`${name}_layernorm`), x);
   x = apply(dense({ units: 4 * dim, name: `${name}_pointwise_conv_1` }), x);
   x = apply(tfl.layers.activation({ activation: 'gelu' as never, name: `${name}_gelu` }), x);
   x = apply(dense({ units: dim, name: `${name}_pointwise_conv_2` }), x);
-  if (layerScaleInit !== null) x = apply(new LayerScale({ initValues: layerScaleInit, projectionDim: dim, name: `${name}_layer_scale` }), x);
+  if (layerScaleInit !== null)
+    x = apply(new LayerScale({ initValues: layerScaleInit, projectionDim: dim, name: `${name}_layer_scale` }), x);
   const last = dropPathRate
     ? new StochasticDepth({ dropPathRate, name: `${name}_stochastic_depth` })
     : tfl.layers.activation({ activation: 'linear', name: `${name}_identity` });
@@ -69,7 +77,14 @@ function convNeXt(cfg: ConvNeXtConfig, args: ConvNeXtArgs): tfl.LayersModel {
   validateApplicationArgs(cfg.family, args);
   const includeTop = args.includeTop ?? true;
   const weights = args.weights === undefined ? 'imagenet' : args.weights;
-  const shape = obtainInputShape(cfg.family, args.inputShape ?? (args.inputTensor?.shape.slice(1) as never), cfg.defaultSize, CONVNEXT_MIN_SIZE, includeTop, weights);
+  const shape = obtainInputShape(
+    cfg.family,
+    args.inputShape ?? (args.inputTensor?.shape.slice(1) as never),
+    cfg.defaultSize,
+    CONVNEXT_MIN_SIZE,
+    includeTop,
+    weights,
+  );
   const input = makeInput(args, shape);
   const name = cfg.name;
 
@@ -90,15 +105,30 @@ function convNeXt(cfg: ConvNeXtConfig, args: ConvNeXtArgs): tfl.LayersModel {
   let cur = 0;
   let adds = 0;
   for (let i = 0; i < 4; i++) {
-    x = i === 0
-      ? sequentialOn(x, [conv2d({ filters: dims[0], kernelSize: 4, strides: 4, name: `${name}_stem_conv` }), layerNorm(`${name}_stem_layernorm`)], `${name}_stem`)
-      : sequentialOn(
-          x,
-          [layerNorm(`${name}_downsampling_layernorm_${i - 1}`), conv2d({ filters: dims[i], kernelSize: 2, strides: 2, name: `${name}_downsampling_conv_${i - 1}` })],
-          `${name}_downsampling_block_${i - 1}`,
-        );
+    x =
+      i === 0
+        ? sequentialOn(
+            x,
+            [conv2d({ filters: dims[0], kernelSize: 4, strides: 4, name: `${name}_stem_conv` }), layerNorm(`${name}_stem_layernorm`)],
+            `${name}_stem`,
+          )
+        : sequentialOn(
+            x,
+            [
+              layerNorm(`${name}_downsampling_layernorm_${i - 1}`),
+              conv2d({ filters: dims[i], kernelSize: 2, strides: 2, name: `${name}_downsampling_conv_${i - 1}` }),
+            ],
+            `${name}_downsampling_block_${i - 1}`,
+          );
     for (let j = 0; j < cfg.depths[i]; j++) {
-      x = convnextBlock(x, dims[i], dropRates[cur + j], cfg.layerScaleInitValue, `${name}_stage_${i}_block_${j}`, adds === 0 ? 'add' : `add_${adds}`);
+      x = convnextBlock(
+        x,
+        dims[i],
+        dropRates[cur + j],
+        cfg.layerScaleInitValue,
+        `${name}_stage_${i}_block_${j}`,
+        adds === 0 ? 'add' : `add_${adds}`,
+      );
       adds += 1;
     }
     cur += cfg.depths[i];

@@ -45,7 +45,10 @@ export function correctPad(x: tfl.SymbolicTensor, kernelSize: number): [[number,
   const [h, w] = x.shape.slice(1, 3);
   const adjust = [h === null || h === undefined ? 1 : 1 - (h % 2), w === null || w === undefined ? 1 : 1 - (w % 2)];
   const c = Math.floor(kernelSize / 2);
-  return [[c - adjust[0], c], [c - adjust[1], c]];
+  return [
+    [c - adjust[0], c],
+    [c - adjust[1], c],
+  ];
 }
 
 /** Keras `round_filters` with width coefficient `width` and divisor 8. */
@@ -57,11 +60,20 @@ function roundFilters(filters: number, width: number, divisor = 8): number {
 }
 
 /** Keras EfficientNet `block`: expand (1x1) -> depthwise -> squeeze-and-excite -> project (1x1) [-> drop -> add]. */
-function mbConvBlock(inputs: tfl.SymbolicTensor, activation: string, dropRate: number, name: string, a: Omit<BlockArgs, 'repeats'>): tfl.SymbolicTensor {
+function mbConvBlock(
+  inputs: tfl.SymbolicTensor,
+  activation: string,
+  dropRate: number,
+  name: string,
+  a: Omit<BlockArgs, 'repeats'>,
+): tfl.SymbolicTensor {
   const filters = a.filtersIn * a.expandRatio;
   let x = inputs;
   if (a.expandRatio !== 1) {
-    x = apply(conv2d({ filters, kernelSize: 1, padding: 'same', useBias: false, kernelInitializer: convInit(), name: `${name}expand_conv` }), x);
+    x = apply(
+      conv2d({ filters, kernelSize: 1, padding: 'same', useBias: false, kernelInitializer: convInit(), name: `${name}expand_conv` }),
+      x,
+    );
     x = apply(batchNormalization({ name: `${name}expand_bn` }), x);
     x = apply(tfl.layers.activation({ activation: activation as never, name: `${name}expand_activation` }), x);
   }
@@ -70,18 +82,51 @@ function mbConvBlock(inputs: tfl.SymbolicTensor, activation: string, dropRate: n
     x = apply(tfl.layers.zeroPadding2d({ padding: correctPad(x, a.kernelSize), name: `${name}dwconv_pad` }), x);
     convPad = 'valid';
   }
-  x = apply(depthwiseConv2d({ kernelSize: a.kernelSize, strides: a.strides, padding: convPad, useBias: false, depthwiseInitializer: convInit(), name: `${name}dwconv` }), x);
+  x = apply(
+    depthwiseConv2d({
+      kernelSize: a.kernelSize,
+      strides: a.strides,
+      padding: convPad,
+      useBias: false,
+      depthwiseInitializer: convInit(),
+      name: `${name}dwconv`,
+    }),
+    x,
+  );
   x = apply(batchNormalization({ name: `${name}bn` }), x);
   x = apply(tfl.layers.activation({ activation: activation as never, name: `${name}activation` }), x);
   if (a.seRatio > 0 && a.seRatio <= 1) {
     const filtersSe = Math.max(1, Math.trunc(a.filtersIn * a.seRatio));
     let se = apply(tfl.layers.globalAveragePooling2d({ name: `${name}se_squeeze` }), x);
     se = apply(tfl.layers.reshape({ targetShape: [1, 1, filters], name: `${name}se_reshape` }), se);
-    se = apply(conv2d({ filters: filtersSe, kernelSize: 1, padding: 'same', activation: activation as never, kernelInitializer: convInit(), name: `${name}se_reduce` }), se);
-    se = apply(conv2d({ filters, kernelSize: 1, padding: 'same', activation: 'sigmoid', kernelInitializer: convInit(), name: `${name}se_expand` }), se);
+    se = apply(
+      conv2d({
+        filters: filtersSe,
+        kernelSize: 1,
+        padding: 'same',
+        activation: activation as never,
+        kernelInitializer: convInit(),
+        name: `${name}se_reduce`,
+      }),
+      se,
+    );
+    se = apply(
+      conv2d({ filters, kernelSize: 1, padding: 'same', activation: 'sigmoid', kernelInitializer: convInit(), name: `${name}se_expand` }),
+      se,
+    );
     x = apply(tfl.layers.multiply({ name: `${name}se_excite` }), [x, se]);
   }
-  x = apply(conv2d({ filters: a.filtersOut, kernelSize: 1, padding: 'same', useBias: false, kernelInitializer: convInit(), name: `${name}project_conv` }), x);
+  x = apply(
+    conv2d({
+      filters: a.filtersOut,
+      kernelSize: 1,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: convInit(),
+      name: `${name}project_conv`,
+    }),
+    x,
+  );
   x = apply(batchNormalization({ name: `${name}project_bn` }), x);
   if (a.idSkip && a.strides === 1 && a.filtersIn === a.filtersOut) {
     if (dropRate > 0) x = apply(tfl.layers.dropout({ rate: dropRate, noiseShape: [null, 1, 1, 1] as never, name: `${name}drop` }), x);
@@ -100,14 +145,29 @@ interface EfficientNetConfig {
   family: string;
 }
 
-const B0: EfficientNetConfig = { width: 1.0, depth: 1.0, defaultSize: EFFICIENTNET_B0_DEFAULT_SIZE, dropoutRate: 0.2, dropConnectRate: 0.2, name: 'efficientnetb0', family: 'efficientnet_b0' };
+const B0: EfficientNetConfig = {
+  width: 1.0,
+  depth: 1.0,
+  defaultSize: EFFICIENTNET_B0_DEFAULT_SIZE,
+  dropoutRate: 0.2,
+  dropConnectRate: 0.2,
+  name: 'efficientnetb0',
+  family: 'efficientnet_b0',
+};
 
 /** Keras `EfficientNet(...)` for one configuration, graph only. */
 function efficientNet(cfg: EfficientNetConfig, args: ApplicationArgs): tfl.LayersModel {
   validateApplicationArgs(cfg.family, args);
   const includeTop = args.includeTop ?? true;
   const weights = args.weights === undefined ? 'imagenet' : args.weights;
-  const shape = obtainInputShape(cfg.family, args.inputShape ?? (args.inputTensor?.shape.slice(1) as never), cfg.defaultSize, EFFICIENTNET_MIN_SIZE, includeTop, weights);
+  const shape = obtainInputShape(
+    cfg.family,
+    args.inputShape ?? (args.inputTensor?.shape.slice(1) as never),
+    cfg.defaultSize,
+    EFFICIENTNET_MIN_SIZE,
+    includeTop,
+    weights,
+  );
   const input = makeInput(args, shape);
   const activation = 'swish';
 
@@ -119,7 +179,18 @@ function efficientNet(cfg: EfficientNetConfig, args: ApplicationArgs): tfl.Layer
     x = apply(tfl.layers.rescaling({ scale: IMAGENET_STDDEV_RGB.map((s) => 1 / Math.sqrt(s)) as never, name: 'rescaling_1' }), x);
   }
   x = apply(tfl.layers.zeroPadding2d({ padding: correctPad(x, 3), name: 'stem_conv_pad' }), x);
-  x = apply(conv2d({ filters: roundFilters(32, cfg.width), kernelSize: 3, strides: 2, padding: 'valid', useBias: false, kernelInitializer: convInit(), name: 'stem_conv' }), x);
+  x = apply(
+    conv2d({
+      filters: roundFilters(32, cfg.width),
+      kernelSize: 3,
+      strides: 2,
+      padding: 'valid',
+      useBias: false,
+      kernelInitializer: convInit(),
+      name: 'stem_conv',
+    }),
+    x,
+  );
   x = apply(batchNormalization({ name: 'stem_bn' }), x);
   x = apply(tfl.layers.activation({ activation: activation as never, name: 'stem_activation' }), x);
 
@@ -135,12 +206,27 @@ function efficientNet(cfg: EfficientNetConfig, args: ApplicationArgs): tfl.Layer
         strides = 1;
         filtersIn = filtersOut;
       }
-      x = mbConvBlock(x, activation, (cfg.dropConnectRate * b) / total, `block${i + 1}${String.fromCharCode(97 + j)}_`, { ...block, filtersIn, filtersOut, strides });
+      x = mbConvBlock(x, activation, (cfg.dropConnectRate * b) / total, `block${i + 1}${String.fromCharCode(97 + j)}_`, {
+        ...block,
+        filtersIn,
+        filtersOut,
+        strides,
+      });
       b += 1;
     }
   });
 
-  x = apply(conv2d({ filters: roundFilters(1280, cfg.width), kernelSize: 1, padding: 'same', useBias: false, kernelInitializer: convInit(), name: 'top_conv' }), x);
+  x = apply(
+    conv2d({
+      filters: roundFilters(1280, cfg.width),
+      kernelSize: 1,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: convInit(),
+      name: 'top_conv',
+    }),
+    x,
+  );
   x = apply(batchNormalization({ name: 'top_bn' }), x);
   x = apply(tfl.layers.activation({ activation: activation as never, name: 'top_activation' }), x);
   if (includeTop) {

@@ -3,11 +3,38 @@ import { UserError } from '../errors.js';
 import type { ApplicationArgs } from './common.js';
 import type { PreprocessMode } from './preprocess.js';
 import { vgg16, vgg16Architecture, VGG16_DEFAULT_SIZE, VGG16_MIN_SIZE, VGG16_PREPROCESSING } from './vgg16.js';
-import { mobilenet, mobilenetArchitecture, type MobileNetArgs, MOBILENET_DEFAULT_SIZE, MOBILENET_MIN_SIZE, MOBILENET_PREPROCESSING } from './mobilenet.js';
-import { mobilenetV2, mobilenetV2Architecture, type MobileNetV2Args, MOBILENET_V2_DEFAULT_SIZE, MOBILENET_V2_MIN_SIZE, MOBILENET_V2_PREPROCESSING } from './mobilenetV2.js';
+import {
+  mobilenet,
+  mobilenetArchitecture,
+  type MobileNetArgs,
+  MOBILENET_DEFAULT_SIZE,
+  MOBILENET_MIN_SIZE,
+  MOBILENET_PREPROCESSING,
+} from './mobilenet.js';
+import {
+  mobilenetV2,
+  mobilenetV2Architecture,
+  type MobileNetV2Args,
+  MOBILENET_V2_DEFAULT_SIZE,
+  MOBILENET_V2_MIN_SIZE,
+  MOBILENET_V2_PREPROCESSING,
+} from './mobilenetV2.js';
 import { resnet50, resnet50Architecture, RESNET50_DEFAULT_SIZE, RESNET50_MIN_SIZE, RESNET50_PREPROCESSING } from './resnet50.js';
-import { efficientnetB0, efficientnetB0Architecture, EFFICIENTNET_B0_DEFAULT_SIZE, EFFICIENTNET_MIN_SIZE, EFFICIENTNET_B0_PREPROCESSING } from './efficientnet.js';
-import { convnextTiny, convnextTinyArchitecture, type ConvNeXtArgs, CONVNEXT_TINY_DEFAULT_SIZE, CONVNEXT_MIN_SIZE, CONVNEXT_TINY_PREPROCESSING } from './convnext.js';
+import {
+  efficientnetB0,
+  efficientnetB0Architecture,
+  EFFICIENTNET_B0_DEFAULT_SIZE,
+  EFFICIENTNET_MIN_SIZE,
+  EFFICIENTNET_B0_PREPROCESSING,
+} from './efficientnet.js';
+import {
+  convnextTiny,
+  convnextTinyArchitecture,
+  type ConvNeXtArgs,
+  CONVNEXT_TINY_DEFAULT_SIZE,
+  CONVNEXT_MIN_SIZE,
+  CONVNEXT_TINY_PREPROCESSING,
+} from './convnext.js';
 import '../layers/index.js'; // registers the custom layers (Normalization, LayerScale, ...) for saved models
 
 export type FamilyName = 'vgg16' | 'mobilenet' | 'mobilenet_v2' | 'resnet50' | 'efficientnet_b0' | 'convnext_tiny';
@@ -145,8 +172,12 @@ export function getFamily(name: string): Family {
   const key = name.toLowerCase().replace(/-/g, '_');
   if (isFamilyName(key)) return FAMILIES[key];
   const aliases: Record<string, FamilyName> = {
-    mobilenetv2: 'mobilenet_v2', mobilenet_v1: 'mobilenet', mobilenetv1: 'mobilenet',
-    efficientnetb0: 'efficientnet_b0', convnexttiny: 'convnext_tiny', resnet_50: 'resnet50',
+    mobilenetv2: 'mobilenet_v2',
+    mobilenet_v1: 'mobilenet',
+    mobilenetv1: 'mobilenet',
+    efficientnetb0: 'efficientnet_b0',
+    convnexttiny: 'convnext_tiny',
+    resnet_50: 'resnet50',
   };
   if (aliases[key.replace(/_/g, '')] || aliases[key]) return FAMILIES[aliases[key] ?? aliases[key.replace(/_/g, '')]];
   const close = FAMILY_NAMES.filter((f) => editDistance(f, key) <= 2);

@@ -32,7 +32,7 @@ export function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.Symbo
 
 /** Keras's `classifier_activation`: softmax unless given; null means linear (logits). */
 export function classifierActivation(value: string | null | undefined): string {
-  return value === undefined ? 'softmax' : value ?? 'linear';
+  return value === undefined ? 'softmax' : (value ?? 'linear');
 }
 
 /** Keras's `pooling` for a base without its top: 'avg' or 'max' over the last feature map, else unchanged. */

@@ -25,7 +25,13 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-base-'));
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
 
 async function realImage(size: number): Promise<tf.Tensor4D> {
-  const file = path.join(catsDir, fs.readdirSync(catsDir).filter((f) => f.endsWith('.jpg')).sort()[0]);
+  const file = path.join(
+    catsDir,
+    fs
+      .readdirSync(catsDir)
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()[0],
+  );
   const { data } = await sharp(file).removeAlpha().resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
   return tf.tensor4d(Float32Array.from(data), [1, size, size, 3]);
 }
@@ -40,7 +46,10 @@ test('the shared pretrained MobileNet (tfjs folder): family recognised, sane 7x7
   const y = base.model.predict(preprocessInput(img, 'tf')) as tf.Tensor;
   assert.deepEqual(y.shape, [1, 7, 7, 1024]);
   const v = y.dataSync();
-  assert.ok(v.every((x) => Number.isFinite(x) && x >= 0 && x <= 6), 'ReLU6 range');
+  assert.ok(
+    v.every((x) => Number.isFinite(x) && x >= 0 && x <= 6),
+    'ReLU6 range',
+  );
   const active = v.filter((x) => x > 0).length / v.length;
   const saturated = v.filter((x) => x >= 6).length / v.length;
   assert.ok(active > 0.02 && active < 0.9, `a pretrained base activates sparsely (active ${active})`);
@@ -106,7 +115,10 @@ test('a Keras .h5 as the base: family and alpha inferred from its layers', async
   const other = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2, name: 'my_dense' }).apply(input) as tfl.SymbolicTensor });
   const otherFile = path.join(dir, 'other.h5');
   await writeKerasH5(other, otherFile);
-  await assert.rejects(loadBase({ base: otherFile }), (e: unknown) => e instanceof UserError && /Cannot tell which architecture.*my_dense/.test((e as Error).message));
+  await assert.rejects(
+    loadBase({ base: otherFile }),
+    (e: unknown) => e instanceof UserError && /Cannot tell which architecture.*my_dense/.test((e as Error).message),
+  );
 });
 
 test('family bases and bad bases', async () => {
@@ -115,7 +127,13 @@ test('family bases and bad bases', async () => {
   assert.deepEqual(b.imageSize, [96, 96]);
   assert.deepEqual(b.model.outputs[0].shape, [null, 3, 3, 1024]);
   await assert.rejects(loadBase({ base: 'vgg17', weights: 'none' }), /Unknown model family "vgg17"/);
-  await assert.rejects(loadBase({ base: './nope/model' }), (e: unknown) => e instanceof UserError && /does not exist/.test((e as Error).message));
-  await assert.rejects(loadBase({ base: 'vgg16', weights: 'none', imageSize: 10 }), (e: unknown) => e instanceof UserError && /at least 32/.test((e as Error).message));
+  await assert.rejects(
+    loadBase({ base: './nope/model' }),
+    (e: unknown) => e instanceof UserError && /does not exist/.test((e as Error).message),
+  );
+  await assert.rejects(
+    loadBase({ base: 'vgg16', weights: 'none', imageSize: 10 }),
+    (e: unknown) => e instanceof UserError && /at least 32/.test((e as Error).message),
+  );
   await assert.rejects(loadBase({ base: dir }), (e: unknown) => e instanceof UserError && /has no model\.json/.test((e as Error).message));
 });

@@ -43,7 +43,9 @@ function normalizeSize(size: number | [number, number] | undefined): [number, nu
   if (size === undefined) return undefined;
   const hw: [number, number] = typeof size === 'number' ? [size, size] : size;
   if (!hw.every((v) => Number.isInteger(v) && v >= MIN_IMAGE_SIZE)) {
-    throw new UserError(`The image size must be whole numbers of at least ${MIN_IMAGE_SIZE} pixels, got ${hw.join('x')}. Use e.g. --image-size 180.`);
+    throw new UserError(
+      `The image size must be whole numbers of at least ${MIN_IMAGE_SIZE} pixels, got ${hw.join('x')}. Use e.g. --image-size 180.`,
+    );
   }
   return hw;
 }
@@ -95,7 +97,12 @@ async function fromFamily(family: Family, opts: LoadBaseOptions, size: [number, 
   const weights = opts.weights ?? 'imagenet';
   const [h, w] = size ?? [family.defaultSize, family.defaultSize];
   const model = await family.build({ includeTop: false, weights, inputShape: [h, w, 3], alpha: opts.alpha });
-  const what = weights === 'imagenet' ? 'ImageNet weights (Keras)' : weights === 'none' ? 'random Keras-default initialisation' : `weights from ${weights}`;
+  const what =
+    weights === 'imagenet'
+      ? 'ImageNet weights (Keras)'
+      : weights === 'none'
+        ? 'random Keras-default initialisation'
+        : `weights from ${weights}`;
   return finish(model, family.name, family.preprocessing, `${family.name} conv base, ${what}`);
 }
 
@@ -130,7 +137,8 @@ function topologyLayers(topology: unknown): TopologyLayer[] {
 function editTopology(topology: unknown, size: [number, number] | undefined, lastLayer: string | undefined): unknown {
   const copy = JSON.parse(JSON.stringify(topology)) as Topology;
   const config = copy.model_config?.config;
-  if (!config?.layers) throw new UserError('The model.json has no Keras model_config with layers; give a tfjs layers model (not a graph model).');
+  if (!config?.layers)
+    throw new UserError('The model.json has no Keras model_config with layers; give a tfjs layers model (not a graph model).');
   if (lastLayer) {
     const end = config.layers.findIndex((l) => l.name === lastLayer);
     config.layers = config.layers.slice(0, end + 1);
@@ -138,7 +146,8 @@ function editTopology(topology: unknown, size: [number, number] | undefined, las
   }
   if (size) {
     const inputs = config.layers.filter((l) => l.class_name === 'InputLayer');
-    if (inputs.length !== 1) throw new UserError(`Cannot change the image size of a model with ${inputs.length} inputs; give a model with one image input.`);
+    if (inputs.length !== 1)
+      throw new UserError(`Cannot change the image size of a model with ${inputs.length} inputs; give a model with one image input.`);
     const cfg = inputs[0].config;
     const shape = (cfg.batch_input_shape ?? cfg.batch_shape) as Array<number | null> | undefined;
     cfg.batch_input_shape = [null, size[0], size[1], shape?.[3] ?? 3];
@@ -148,15 +157,22 @@ function editTopology(topology: unknown, size: [number, number] | undefined, las
 }
 
 /** Build tfjs artifacts as a layers model, optionally resized and cut (weights of dropped layers are ignored). */
-async function loadArtifacts(artifacts: tf.io.ModelArtifacts, size: [number, number] | undefined, lastLayer?: string): Promise<tfl.LayersModel> {
-  const edited = size || lastLayer ? { ...artifacts, modelTopology: editTopology(artifacts.modelTopology, size, lastLayer) as object } : artifacts;
+async function loadArtifacts(
+  artifacts: tf.io.ModelArtifacts,
+  size: [number, number] | undefined,
+  lastLayer?: string,
+): Promise<tfl.LayersModel> {
+  const edited =
+    size || lastLayer ? { ...artifacts, modelTopology: editTopology(artifacts.modelTopology, size, lastLayer) as object } : artifacts;
   return tfl.loadLayersModel(tf.io.fromMemory(edited), { strict: !lastLayer });
 }
 
 function checkImageInput(model: tfl.LayersModel, source: string): void {
   const shape = model.inputs.length === 1 ? model.inputs[0].shape : undefined;
   if (shape?.length !== 4 || shape[3] !== 3) {
-    throw new UserError(`${source} is not an image model with one [H, W, 3] input (its inputs: ${model.inputs.map((i) => JSON.stringify(i.shape)).join(', ')}); give a conv base that takes RGB images.`);
+    throw new UserError(
+      `${source} is not an image model with one [H, W, 3] input (its inputs: ${model.inputs.map((i) => JSON.stringify(i.shape)).join(', ')}); give a conv base that takes RGB images.`,
+    );
   }
   if (shape[1] === null || shape[2] === null) {
     throw new UserError(`${source} has no fixed input size (${JSON.stringify(shape)}); pass an image size (--image-size N).`);
@@ -168,13 +184,19 @@ async function fromTfjsDir(dir: string, size: [number, number] | undefined): Pro
   const names = topologyLayers(artifacts.modelTopology).map((l) => l.name);
   const family = familyOfLayerNames(names);
   // a whole Keras model of a known family: keep its conv base
-  const cut = family && names.includes(family.lastConvLayer) && names[names.length - 1] !== family.lastConvLayer ? family.lastConvLayer : undefined;
+  const cut =
+    family && names.includes(family.lastConvLayer) && names[names.length - 1] !== family.lastConvLayer ? family.lastConvLayer : undefined;
   const model = await loadArtifacts(artifacts, size, cut);
   checkImageInput(model, dir);
   makeTrainable(model);
   const preprocessing = family?.preprocessing ?? 'none';
   const note = family ? `a ${family.name} architecture, "${preprocessing}" preprocessing` : 'custom architecture, no preprocessing assumed';
-  return finish(model, family?.name ?? 'custom', preprocessing, `tfjs model ${path.resolve(dir)} (${note}${cut ? `, cut after ${cut}` : ''})`);
+  return finish(
+    model,
+    family?.name ?? 'custom',
+    preprocessing,
+    `tfjs model ${path.resolve(dir)} (${note}${cut ? `, cut after ${cut}` : ''})`,
+  );
 }
 
 /**
@@ -189,7 +211,12 @@ async function fromNsfwjs(size: [number, number] | undefined): Promise<ConvBase>
   if (weights.length !== 1) throw new Error('nsfwjs Conv1 unexpectedly has a bias; cannot fold the 1/255 input scale');
   conv1.setWeights([tf.tidy(() => tf.div(weights[0], 255))]);
   makeTrainable(model);
-  return finish(model, 'mobilenet_v2', 'none', 'nsfwjs MobileNetV2 conv base (Keras 2.2.4, up to out_relu; its 1/255 input scaling folded into Conv1)');
+  return finish(
+    model,
+    'mobilenet_v2',
+    'none',
+    'nsfwjs MobileNetV2 conv base (Keras 2.2.4, up to out_relu; its 1/255 input scaling folded into Conv1)',
+  );
 }
 
 /** Load a pretrained conv base: a Keras family, a tfjs model folder, a Keras .h5 file, or nsfwjs. */
@@ -198,11 +225,14 @@ export async function loadBase(opts: LoadBaseOptions): Promise<ConvBase> {
   const base = opts.base;
   if (base === 'nsfwjs') return fromNsfwjs(size);
   if (/\.onnx$/i.test(base.trim())) {
-    throw new UserError(`${base} is an ONNX model: tlkit runs it as a frozen base only (train --mode features or augment, extract, predict). Its layers cannot be loaded into tfjs to fine-tune or summarize; use a Keras family for that.`);
+    throw new UserError(
+      `${base} is an ONNX model: tlkit runs it as a frozen base only (train --mode features or augment, extract, predict). Its layers cannot be loaded into tfjs to fine-tune or summarize; use a Keras family for that.`,
+    );
   }
   if (existsSync(base)) {
     if (statSync(base).isDirectory() || base.endsWith('.json')) {
-      if (opts.weights && opts.weights !== 'imagenet') throw new UserError(`--weights ${opts.weights} cannot be combined with the model folder ${base}, which brings its own weights.`);
+      if (opts.weights && opts.weights !== 'imagenet')
+        throw new UserError(`--weights ${opts.weights} cannot be combined with the model folder ${base}, which brings its own weights.`);
       return fromTfjsDir(base, size);
     }
     if (opts.weights && opts.weights !== 'imagenet' && path.resolve(opts.weights) !== path.resolve(base)) {

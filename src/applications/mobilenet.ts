@@ -23,8 +23,19 @@ export interface MobileNetArgs extends ApplicationArgs {
 
 /** [pointwise filters, stride] of depthwise blocks 1..13 (Keras `applications/mobilenet.py`). */
 const BLOCKS: Array<[number, 1 | 2]> = [
-  [64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2],
-  [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1],
+  [64, 1],
+  [128, 2],
+  [128, 1],
+  [256, 2],
+  [256, 1],
+  [512, 2],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [1024, 2],
+  [1024, 1],
 ];
 
 /** The rows Keras uses in the model name and to pick the weight file (224 when the shape has no weights). */
@@ -53,26 +64,56 @@ export function mobilenetArchitecture(args: MobileNetArgs = {}): tfl.LayersModel
   const weights = args.weights === undefined ? 'imagenet' : args.weights;
   const shape = resolveShape(args, weights);
   if (weights === 'imagenet') {
-    if (depthMultiplier !== 1) throw new UserError(`mobilenet: imagenet weights exist only for depth multiplier 1, got ${depthMultiplier}.`);
-    if (!MOBILENET_WEIGHT_ALPHAS.includes(alpha)) throw new UserError(`mobilenet: imagenet weights exist only for alpha ${MOBILENET_WEIGHT_ALPHAS.join(', ')}, got ${alpha}.`);
+    if (depthMultiplier !== 1)
+      throw new UserError(`mobilenet: imagenet weights exist only for depth multiplier 1, got ${depthMultiplier}.`);
+    if (!MOBILENET_WEIGHT_ALPHAS.includes(alpha))
+      throw new UserError(`mobilenet: imagenet weights exist only for alpha ${MOBILENET_WEIGHT_ALPHAS.join(', ')}, got ${alpha}.`);
   }
   const rows = mobilenetWeightRows(shape, weights);
   if (weights === 'imagenet' && rows !== shape[0]) {
-    process.emitWarning(`mobilenet: input shape ${shape.join('x')} is non-square or not one of ${MOBILENET_WEIGHT_SIZES.join(', ')}; the weights for 224x224 are loaded.`);
+    process.emitWarning(
+      `mobilenet: input shape ${shape.join('x')} is non-square or not one of ${MOBILENET_WEIGHT_SIZES.join(', ')}; the weights for 224x224 are loaded.`,
+    );
   }
   const input = makeInput(args, shape);
 
-  let x = apply(conv2d({ filters: Math.trunc(32 * alpha), kernelSize: 3, padding: 'same', useBias: false, strides: 2, name: 'conv1' }), input);
+  let x = apply(
+    conv2d({ filters: Math.trunc(32 * alpha), kernelSize: 3, padding: 'same', useBias: false, strides: 2, name: 'conv1' }),
+    input,
+  );
   x = apply(batchNormalization({ name: 'conv1_bn' }), x);
   x = apply(tfl.layers.reLU({ maxValue: 6, name: 'conv1_relu' }), x);
 
   BLOCKS.forEach(([filters, stride], i) => {
     const id = i + 1;
-    if (stride === 2) x = apply(tfl.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: `conv_pad_${id}` }), x);
-    x = apply(depthwiseConv2d({ kernelSize: 3, padding: stride === 1 ? 'same' : 'valid', depthMultiplier, strides: stride, useBias: false, name: `conv_dw_${id}` }), x);
+    if (stride === 2)
+      x = apply(
+        tfl.layers.zeroPadding2d({
+          padding: [
+            [0, 1],
+            [0, 1],
+          ],
+          name: `conv_pad_${id}`,
+        }),
+        x,
+      );
+    x = apply(
+      depthwiseConv2d({
+        kernelSize: 3,
+        padding: stride === 1 ? 'same' : 'valid',
+        depthMultiplier,
+        strides: stride,
+        useBias: false,
+        name: `conv_dw_${id}`,
+      }),
+      x,
+    );
     x = apply(batchNormalization({ name: `conv_dw_${id}_bn` }), x);
     x = apply(tfl.layers.reLU({ maxValue: 6, name: `conv_dw_${id}_relu` }), x);
-    x = apply(conv2d({ filters: Math.trunc(filters * alpha), kernelSize: 1, padding: 'same', useBias: false, strides: 1, name: `conv_pw_${id}` }), x);
+    x = apply(
+      conv2d({ filters: Math.trunc(filters * alpha), kernelSize: 1, padding: 'same', useBias: false, strides: 1, name: `conv_pw_${id}` }),
+      x,
+    );
     x = apply(batchNormalization({ name: `conv_pw_${id}_bn` }), x);
     x = apply(tfl.layers.reLU({ maxValue: 6, name: `conv_pw_${id}_relu` }), x);
   });
@@ -101,7 +142,12 @@ export async function mobilenet(args: MobileNetArgs = {}): Promise<tfl.LayersMod
   const weights = args.weights === undefined ? 'imagenet' : args.weights;
   if (!isRandomWeights(weights)) {
     const rows = mobilenetWeightRows(model.inputs[0].shape.slice(1), weights);
-    await loadApplicationWeights(model, weights as string, { family: 'mobilenet', includeTop: args.includeTop ?? true, alpha: args.alpha ?? 1.0, rows: rows ?? 224 });
+    await loadApplicationWeights(model, weights as string, {
+      family: 'mobilenet',
+      includeTop: args.includeTop ?? true,
+      alpha: args.alpha ?? 1.0,
+      rows: rows ?? 224,
+    });
   }
   return model;
 }

@@ -22,11 +22,21 @@ const BN = { epsilon: 1e-3, momentum: 0.999 };
 /** [filters, stride, expansion] of inverted residual blocks 0..16 (Keras `applications/mobilenet_v2.py`). */
 const BLOCKS: Array<[number, 1 | 2, number]> = [
   [16, 1, 1],
-  [24, 2, 6], [24, 1, 6],
-  [32, 2, 6], [32, 1, 6], [32, 1, 6],
-  [64, 2, 6], [64, 1, 6], [64, 1, 6], [64, 1, 6],
-  [96, 1, 6], [96, 1, 6], [96, 1, 6],
-  [160, 2, 6], [160, 1, 6], [160, 1, 6],
+  [24, 2, 6],
+  [24, 1, 6],
+  [32, 2, 6],
+  [32, 1, 6],
+  [32, 1, 6],
+  [64, 2, 6],
+  [64, 1, 6],
+  [64, 1, 6],
+  [64, 1, 6],
+  [96, 1, 6],
+  [96, 1, 6],
+  [96, 1, 6],
+  [160, 2, 6],
+  [160, 1, 6],
+  [160, 1, 6],
   [320, 1, 6],
 ];
 
@@ -41,10 +51,20 @@ export function makeDivisible(v: number, divisor: number, minValue = divisor): n
 function correctPad(x: tfl.SymbolicTensor): [[number, number], [number, number]] {
   const [h, w] = x.shape.slice(1, 3);
   const adjust = [h === null ? 1 : 1 - (h % 2), w === null ? 1 : 1 - (w % 2)];
-  return [[1 - adjust[0], 1], [1 - adjust[1], 1]];
+  return [
+    [1 - adjust[0], 1],
+    [1 - adjust[1], 1],
+  ];
 }
 
-function invertedResBlock(inputs: tfl.SymbolicTensor, expansion: number, stride: 1 | 2, alpha: number, filters: number, blockId: number): tfl.SymbolicTensor {
+function invertedResBlock(
+  inputs: tfl.SymbolicTensor,
+  expansion: number,
+  stride: 1 | 2,
+  alpha: number,
+  filters: number,
+  blockId: number,
+): tfl.SymbolicTensor {
   const inChannels = inputs.shape[3] as number;
   const pointwiseFilters = makeDivisible(Math.trunc(filters * alpha), 8);
   let x = inputs;
@@ -57,7 +77,16 @@ function invertedResBlock(inputs: tfl.SymbolicTensor, expansion: number, stride:
     prefix = 'expanded_conv_';
   }
   if (stride === 2) x = apply(tfl.layers.zeroPadding2d({ padding: correctPad(x), name: `${prefix}pad` }), x);
-  x = apply(depthwiseConv2d({ kernelSize: 3, strides: stride, useBias: false, padding: stride === 1 ? 'same' : 'valid', name: `${prefix}depthwise` }), x);
+  x = apply(
+    depthwiseConv2d({
+      kernelSize: 3,
+      strides: stride,
+      useBias: false,
+      padding: stride === 1 ? 'same' : 'valid',
+      name: `${prefix}depthwise`,
+    }),
+    x,
+  );
   x = apply(batchNormalization({ ...BN, name: `${prefix}depthwise_BN` }), x);
   x = apply(tfl.layers.reLU({ maxValue: 6, name: `${prefix}depthwise_relu` }), x);
   x = apply(conv2d({ filters: pointwiseFilters, kernelSize: 1, padding: 'same', useBias: false, name: `${prefix}project` }), x);
@@ -87,11 +116,16 @@ export function mobilenetV2Architecture(args: MobileNetV2Args = {}): tfl.LayersM
   }
   const rows = mobilenetV2WeightRows(shape, weights);
   if (weights === 'imagenet' && rows !== shape[0]) {
-    process.emitWarning(`mobilenet_v2: input shape ${shape.join('x')} is non-square or not one of ${MOBILENET_V2_WEIGHT_SIZES.join(', ')}; the weights for 224x224 are loaded.`);
+    process.emitWarning(
+      `mobilenet_v2: input shape ${shape.join('x')} is non-square or not one of ${MOBILENET_V2_WEIGHT_SIZES.join(', ')}; the weights for 224x224 are loaded.`,
+    );
   }
   const input = makeInput(args, shape);
 
-  let x = apply(conv2d({ filters: makeDivisible(32 * alpha, 8), kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'Conv1' }), input);
+  let x = apply(
+    conv2d({ filters: makeDivisible(32 * alpha, 8), kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'Conv1' }),
+    input,
+  );
   x = apply(batchNormalization({ ...BN, name: 'bn_Conv1' }), x);
   x = apply(tfl.layers.reLU({ maxValue: 6, name: 'Conv1_relu' }), x);
   BLOCKS.forEach(([filters, stride, expansion], id) => {
@@ -119,7 +153,12 @@ export async function mobilenetV2(args: MobileNetV2Args = {}): Promise<tfl.Layer
   const weights = args.weights === undefined ? 'imagenet' : args.weights;
   if (!isRandomWeights(weights)) {
     const rows = mobilenetV2WeightRows(model.inputs[0].shape.slice(1), weights);
-    await loadApplicationWeights(model, weights as string, { family: 'mobilenet_v2', includeTop: args.includeTop ?? true, alpha: args.alpha ?? 1.0, rows: rows ?? 224 });
+    await loadApplicationWeights(model, weights as string, {
+      family: 'mobilenet_v2',
+      includeTop: args.includeTop ?? true,
+      alpha: args.alpha ?? 1.0,
+      rows: rows ?? 224,
+    });
   }
   return model;
 }

@@ -22,7 +22,12 @@ function resnet50Params(top: boolean): { total: number; nonTrainable: number } {
   let total = conv(7, 3, 64) + bn(64);
   let moving = 2 * 64;
   let cin = 64;
-  for (const [f, blocks] of [[64, 3], [128, 4], [256, 6], [512, 3]]) {
+  for (const [f, blocks] of [
+    [64, 3],
+    [128, 4],
+    [256, 6],
+    [512, 3],
+  ]) {
     for (let b = 1; b <= blocks; b++) {
       if (b === 1) {
         total += conv(1, cin, 4 * f) + bn(4 * f);
@@ -41,7 +46,13 @@ function resnet50Params(top: boolean): { total: number; nonTrainable: number } {
 function efficientnetB0Params(top: boolean): { total: number; nonTrainable: number } {
   const stages: Array<[number, number, number, number, number]> = [
     // kernel, repeats, in, out, expand
-    [3, 1, 32, 16, 1], [3, 2, 16, 24, 6], [5, 2, 24, 40, 6], [3, 3, 40, 80, 6], [5, 3, 80, 112, 6], [5, 4, 112, 192, 6], [3, 1, 192, 320, 6],
+    [3, 1, 32, 16, 1],
+    [3, 2, 16, 24, 6],
+    [5, 2, 24, 40, 6],
+    [3, 3, 40, 80, 6],
+    [5, 3, 80, 112, 6],
+    [5, 4, 112, 192, 6],
+    [3, 1, 192, 320, 6],
   ];
   // Normalization: 3 means + 3 variances + the count, all non-trainable
   let total = 7 + conv(3, 3, 32, false) + bn(32);
@@ -88,24 +99,153 @@ interface Case extends Omit<KerasFigures, 'nonTrainable'> {
 const notop = { weights: 'none', includeTop: false, inputShape: [224, 224, 3] as [number, number, number] };
 const withTop = { weights: 'none', includeTop: true };
 const CASES: Case[] = [
-  { family: 'resnet50', args: withTop, params: 25_636_712, derived: resnet50Params(true), output: [null, 1000], layers: 177, name: 'resnet50',
-    has: ['input_layer', 'conv1_pad', 'conv1_conv', 'conv1_bn', 'conv1_relu', 'pool1_pad', 'pool1_pool', 'conv2_block1_1_conv', 'conv2_block1_0_conv', 'conv2_block1_add', 'conv2_block1_out', 'conv5_block3_out', 'avg_pool', 'predictions'],
-    hasNot: ['conv2_block2_0_conv'] },
-  { family: 'resnet50', args: notop, params: 23_587_712, derived: resnet50Params(false), output: [null, 7, 7, 2048], layers: 175, name: 'resnet50', has: ['conv4_block6_out', 'conv5_block1_0_bn', 'conv5_block3_out'], hasNot: ['avg_pool'] },
-  { family: 'resnet50', args: { ...notop, pooling: 'max' }, params: 23_587_712, derived: resnet50Params(false), output: [null, 2048], layers: 176, name: 'resnet50', has: ['conv5_block3_out', 'max_pool'] },
-  { family: 'efficientnet_b0', args: withTop, params: 5_330_571, derived: efficientnetB0Params(true), output: [null, 1000], layers: 240, name: 'efficientnetb0',
-    has: ['input_layer', 'rescaling', 'normalization', 'stem_conv_pad', 'stem_conv', 'stem_bn', 'stem_activation', 'block1a_dwconv', 'block1a_se_squeeze', 'block1a_se_reshape', 'block1a_se_reduce', 'block1a_se_expand', 'block1a_se_excite', 'block1a_project_conv',
-      'block2a_expand_conv', 'block2a_dwconv_pad', 'block2b_drop', 'block2b_add', 'block6d_add', 'block7a_project_bn', 'top_conv', 'top_bn', 'top_activation', 'avg_pool', 'top_dropout', 'predictions'],
-    hasNot: ['rescaling_1', 'block1a_expand_conv', 'block1a_add', 'block2a_add', 'block5a_dwconv_pad', 'block7a_add'] },
-  { family: 'efficientnet_b0', args: notop, params: 4_049_571, derived: efficientnetB0Params(false), output: [null, 7, 7, 1280], layers: 237, name: 'efficientnetb0', has: ['top_activation'], hasNot: ['avg_pool'] },
-  { family: 'convnext_tiny', args: withTop, params: 28_589_128, derived: convnextTinyParams(true), output: [null, 1000], layers: 153, name: 'convnext_tiny',
-    has: ['input_layer', 'convnext_tiny_prestem_normalization', 'convnext_tiny_stem', 'convnext_tiny_stage_0_block_0_depthwise_conv', 'convnext_tiny_stage_0_block_0_layernorm', 'convnext_tiny_stage_0_block_0_pointwise_conv_1',
-      'convnext_tiny_stage_0_block_0_gelu', 'convnext_tiny_stage_0_block_0_pointwise_conv_2', 'convnext_tiny_stage_0_block_0_layer_scale', 'convnext_tiny_stage_0_block_0_identity', 'add',
-      'convnext_tiny_downsampling_block_0', 'add_14', 'convnext_tiny_downsampling_block_2', 'add_17', 'convnext_tiny_head_gap', 'convnext_tiny_head_layernorm', 'convnext_tiny_head_dense'],
-    hasNot: ['layer_normalization', 'add_18'] },
-  { family: 'convnext_tiny', args: notop, params: 27_820_128, derived: convnextTinyParams(false), output: [null, 7, 7, 768], layers: 151, name: 'convnext_tiny', has: ['add_17', 'layer_normalization'] },
-  { family: 'convnext_tiny', args: { ...notop, pooling: 'avg', includePreprocessing: false }, params: 27_820_128, derived: convnextTinyParams(false), output: [null, 768], layers: 151, name: 'convnext_tiny',
-    has: ['convnext_tiny_stem', 'add_17', 'global_average_pooling2d', 'layer_normalization'], hasNot: ['convnext_tiny_prestem_normalization'] },
+  {
+    family: 'resnet50',
+    args: withTop,
+    params: 25_636_712,
+    derived: resnet50Params(true),
+    output: [null, 1000],
+    layers: 177,
+    name: 'resnet50',
+    has: [
+      'input_layer',
+      'conv1_pad',
+      'conv1_conv',
+      'conv1_bn',
+      'conv1_relu',
+      'pool1_pad',
+      'pool1_pool',
+      'conv2_block1_1_conv',
+      'conv2_block1_0_conv',
+      'conv2_block1_add',
+      'conv2_block1_out',
+      'conv5_block3_out',
+      'avg_pool',
+      'predictions',
+    ],
+    hasNot: ['conv2_block2_0_conv'],
+  },
+  {
+    family: 'resnet50',
+    args: notop,
+    params: 23_587_712,
+    derived: resnet50Params(false),
+    output: [null, 7, 7, 2048],
+    layers: 175,
+    name: 'resnet50',
+    has: ['conv4_block6_out', 'conv5_block1_0_bn', 'conv5_block3_out'],
+    hasNot: ['avg_pool'],
+  },
+  {
+    family: 'resnet50',
+    args: { ...notop, pooling: 'max' },
+    params: 23_587_712,
+    derived: resnet50Params(false),
+    output: [null, 2048],
+    layers: 176,
+    name: 'resnet50',
+    has: ['conv5_block3_out', 'max_pool'],
+  },
+  {
+    family: 'efficientnet_b0',
+    args: withTop,
+    params: 5_330_571,
+    derived: efficientnetB0Params(true),
+    output: [null, 1000],
+    layers: 240,
+    name: 'efficientnetb0',
+    has: [
+      'input_layer',
+      'rescaling',
+      'normalization',
+      'stem_conv_pad',
+      'stem_conv',
+      'stem_bn',
+      'stem_activation',
+      'block1a_dwconv',
+      'block1a_se_squeeze',
+      'block1a_se_reshape',
+      'block1a_se_reduce',
+      'block1a_se_expand',
+      'block1a_se_excite',
+      'block1a_project_conv',
+      'block2a_expand_conv',
+      'block2a_dwconv_pad',
+      'block2b_drop',
+      'block2b_add',
+      'block6d_add',
+      'block7a_project_bn',
+      'top_conv',
+      'top_bn',
+      'top_activation',
+      'avg_pool',
+      'top_dropout',
+      'predictions',
+    ],
+    hasNot: ['rescaling_1', 'block1a_expand_conv', 'block1a_add', 'block2a_add', 'block5a_dwconv_pad', 'block7a_add'],
+  },
+  {
+    family: 'efficientnet_b0',
+    args: notop,
+    params: 4_049_571,
+    derived: efficientnetB0Params(false),
+    output: [null, 7, 7, 1280],
+    layers: 237,
+    name: 'efficientnetb0',
+    has: ['top_activation'],
+    hasNot: ['avg_pool'],
+  },
+  {
+    family: 'convnext_tiny',
+    args: withTop,
+    params: 28_589_128,
+    derived: convnextTinyParams(true),
+    output: [null, 1000],
+    layers: 153,
+    name: 'convnext_tiny',
+    has: [
+      'input_layer',
+      'convnext_tiny_prestem_normalization',
+      'convnext_tiny_stem',
+      'convnext_tiny_stage_0_block_0_depthwise_conv',
+      'convnext_tiny_stage_0_block_0_layernorm',
+      'convnext_tiny_stage_0_block_0_pointwise_conv_1',
+      'convnext_tiny_stage_0_block_0_gelu',
+      'convnext_tiny_stage_0_block_0_pointwise_conv_2',
+      'convnext_tiny_stage_0_block_0_layer_scale',
+      'convnext_tiny_stage_0_block_0_identity',
+      'add',
+      'convnext_tiny_downsampling_block_0',
+      'add_14',
+      'convnext_tiny_downsampling_block_2',
+      'add_17',
+      'convnext_tiny_head_gap',
+      'convnext_tiny_head_layernorm',
+      'convnext_tiny_head_dense',
+    ],
+    hasNot: ['layer_normalization', 'add_18'],
+  },
+  {
+    family: 'convnext_tiny',
+    args: notop,
+    params: 27_820_128,
+    derived: convnextTinyParams(false),
+    output: [null, 7, 7, 768],
+    layers: 151,
+    name: 'convnext_tiny',
+    has: ['add_17', 'layer_normalization'],
+  },
+  {
+    family: 'convnext_tiny',
+    args: { ...notop, pooling: 'avg', includePreprocessing: false },
+    params: 27_820_128,
+    derived: convnextTinyParams(false),
+    output: [null, 768],
+    layers: 151,
+    name: 'convnext_tiny',
+    has: ['convnext_tiny_stem', 'add_17', 'global_average_pooling2d', 'layer_normalization'],
+    hasNot: ['convnext_tiny_prestem_normalization'],
+  },
 ];
 
 for (const c of CASES) {
@@ -125,18 +265,30 @@ test('EfficientNet with imagenet weights adds the per-channel Rescaling Keras ad
   const names = m.layers.map((l) => l.name);
   assert.deepEqual(names.slice(0, 5), ['input_layer', 'rescaling', 'normalization', 'rescaling_1', 'stem_conv_pad']);
   const scale = (m.getLayer('rescaling_1').getConfig() as { scale: number[] }).scale;
-  assert.deepEqual(scale.map((s) => s.toFixed(6)), [0.229, 0.224, 0.225].map((s) => (1 / Math.sqrt(s)).toFixed(6)));
+  assert.deepEqual(
+    scale.map((s) => s.toFixed(6)),
+    [0.229, 0.224, 0.225].map((s) => (1 / Math.sqrt(s)).toFixed(6)),
+  );
   m.dispose();
 });
 
 test('Keras initialisers: EfficientNet VarianceScaling(2, fan_out, truncated normal) convs, ConvNeXt LayerScale 1e-6, ResNet glorot uniform', () => {
   const e = FAMILIES.efficientnet_b0.architecture({ ...notop, inputShape: [32, 32, 3] });
   const cfg = (m: tfl.LayersModel, layer: string, key: string) => (m.getLayer(layer).getConfig() as Record<string, unknown>)[key];
-  assert.deepEqual(cfg(e, 'stem_conv', 'kernelInitializer'), { className: 'VarianceScaling', config: { scale: 2, mode: 'fanOut', distribution: 'truncatedNormal', seed: undefined } });
-  assert.deepEqual(cfg(e, 'block2a_dwconv', 'depthwiseInitializer'), { className: 'VarianceScaling', config: { scale: 2, mode: 'fanOut', distribution: 'truncatedNormal', seed: undefined } });
+  assert.deepEqual(cfg(e, 'stem_conv', 'kernelInitializer'), {
+    className: 'VarianceScaling',
+    config: { scale: 2, mode: 'fanOut', distribution: 'truncatedNormal', seed: undefined },
+  });
+  assert.deepEqual(cfg(e, 'block2a_dwconv', 'depthwiseInitializer'), {
+    className: 'VarianceScaling',
+    config: { scale: 2, mode: 'fanOut', distribution: 'truncatedNormal', seed: undefined },
+  });
   assert.equal(cfg(e, 'stem_bn', 'epsilon'), 1e-3);
   const r = FAMILIES.resnet50.architecture({ ...notop, inputShape: [32, 32, 3] });
-  assert.deepEqual(cfg(r, 'conv1_conv', 'kernelInitializer'), { className: 'VarianceScaling', config: { scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: null } });
+  assert.deepEqual(cfg(r, 'conv1_conv', 'kernelInitializer'), {
+    className: 'VarianceScaling',
+    config: { scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: null },
+  });
   assert.equal(cfg(r, 'conv1_bn', 'epsilon'), 1.001e-5);
   const c = FAMILIES.convnext_tiny.architecture({ ...notop, inputShape: [32, 32, 3] });
   const gamma = c.getLayer('convnext_tiny_stage_3_block_2_layer_scale').getWeights()[0];
@@ -160,13 +312,25 @@ test('preprocessing: ResNet50 caffe outside the model; EfficientNet and ConvNeXt
 
 test('correct_pad as Keras computes it, for even, odd and unknown sizes', () => {
   const at = (h: number | null) => tfl.input({ shape: [h, h, 3] });
-  assert.deepEqual(correctPad(at(224), 3), [[0, 1], [0, 1]]);
-  assert.deepEqual(correctPad(at(225), 3), [[1, 1], [1, 1]]);
-  assert.deepEqual(correctPad(at(56), 5), [[1, 2], [1, 2]]);
-  assert.deepEqual(correctPad(at(null), 5), [[1, 2], [1, 2]]);
+  assert.deepEqual(correctPad(at(224), 3), [
+    [0, 1],
+    [0, 1],
+  ]);
+  assert.deepEqual(correctPad(at(225), 3), [
+    [1, 1],
+    [1, 1],
+  ]);
+  assert.deepEqual(correctPad(at(56), 5), [
+    [1, 2],
+    [1, 2],
+  ]);
+  assert.deepEqual(correctPad(at(null), 5), [
+    [1, 2],
+    [1, 2],
+  ]);
 });
 
-test('default unfreeze point: the last stage of each family (the book\'s block5 for VGG16)', () => {
+test("default unfreeze point: the last stage of each family (the book's block5 for VGG16)", () => {
   const expectFirst: Record<FamilyName, string> = {
     vgg16: 'block5_conv1',
     mobilenet: 'conv_pad_12',
@@ -187,9 +351,18 @@ test('default unfreeze point: the last stage of each family (the book\'s block5 
 });
 
 test('bad arguments are UserErrors naming the family', () => {
-  assert.throws(() => FAMILIES.resnet50.architecture({ includeTop: true, weights: 'imagenet', classes: 2 }), /resnet50: .*classes must be 1000/);
-  assert.throws(() => FAMILIES.efficientnet_b0.architecture({ includeTop: false, weights: 'none', inputShape: [16, 16, 3] }), /efficientnet_b0: the input must be at least 32x32/);
-  assert.throws(() => FAMILIES.convnext_tiny.architecture({ includeTop: true, weights: 'imagenet', inputShape: [160, 160, 3] }), /convnext_tiny: .*input shape must be \(224, 224, 3\)/);
+  assert.throws(
+    () => FAMILIES.resnet50.architecture({ includeTop: true, weights: 'imagenet', classes: 2 }),
+    /resnet50: .*classes must be 1000/,
+  );
+  assert.throws(
+    () => FAMILIES.efficientnet_b0.architecture({ includeTop: false, weights: 'none', inputShape: [16, 16, 3] }),
+    /efficientnet_b0: the input must be at least 32x32/,
+  );
+  assert.throws(
+    () => FAMILIES.convnext_tiny.architecture({ includeTop: true, weights: 'imagenet', inputShape: [160, 160, 3] }),
+    /convnext_tiny: .*input shape must be \(224, 224, 3\)/,
+  );
   assert.equal(getFamily('EfficientNetB0').name, 'efficientnet_b0');
   assert.equal(getFamily('convnext-tiny').name, 'convnext_tiny');
   assert.throws(() => getFamily('resnet5'), /Did you mean resnet50\?/);

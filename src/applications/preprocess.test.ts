@@ -10,16 +10,23 @@ import { preprocessInput, preprocessingLayer, PREPROCESS_MODES } from './preproc
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 
 await initBackend();
-const close = (a: ArrayLike<number>, b: number[], tol = 1e-4) => Array.from(a).forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= tol, `${v} vs ${b[i]} at ${i}`));
+const close = (a: ArrayLike<number>, b: number[], tol = 1e-4) =>
+  Array.from(a).forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= tol, `${v} vs ${b[i]} at ${i}`));
 
 test('preprocessInput matches Keras imagenet_utils for each mode', () => {
   const px = tf.tensor4d([10, 20, 30, 255, 0, 128], [1, 1, 2, 3]); // two RGB pixels
   // caffe: BGR order, minus [103.939, 116.779, 123.68]
   close(preprocessInput(px, 'caffe').dataSync(), [30 - 103.939, 20 - 116.779, 10 - 123.68, 128 - 103.939, 0 - 116.779, 255 - 123.68]);
-  close(preprocessInput(px, 'tf').dataSync(), [10, 20, 30, 255, 0, 128].map((v) => v / 127.5 - 1));
+  close(
+    preprocessInput(px, 'tf').dataSync(),
+    [10, 20, 30, 255, 0, 128].map((v) => v / 127.5 - 1),
+  );
   const mean = [0.485, 0.456, 0.406];
   const std = [0.229, 0.224, 0.225];
-  close(preprocessInput(px, 'torch').dataSync(), [10, 20, 30, 255, 0, 128].map((v, i) => (v / 255 - mean[i % 3]) / std[i % 3]));
+  close(
+    preprocessInput(px, 'torch').dataSync(),
+    [10, 20, 30, 255, 0, 128].map((v, i) => (v / 255 - mean[i % 3]) / std[i % 3]),
+  );
   close(preprocessInput(px, 'none').dataSync(), [10, 20, 30, 255, 0, 128]);
 });
 

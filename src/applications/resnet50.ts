@@ -43,14 +43,39 @@ export function resnet50Architecture(args: ApplicationArgs = {}): tfl.LayersMode
   validateApplicationArgs('resnet50', args);
   const includeTop = args.includeTop ?? true;
   const weights = args.weights === undefined ? 'imagenet' : args.weights;
-  const shape = obtainInputShape('resnet50', args.inputShape ?? (args.inputTensor?.shape.slice(1) as never), RESNET50_DEFAULT_SIZE, RESNET50_MIN_SIZE, includeTop, weights);
+  const shape = obtainInputShape(
+    'resnet50',
+    args.inputShape ?? (args.inputTensor?.shape.slice(1) as never),
+    RESNET50_DEFAULT_SIZE,
+    RESNET50_MIN_SIZE,
+    includeTop,
+    weights,
+  );
   const input = makeInput(args, shape);
 
-  let x = apply(tfl.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }), input);
+  let x = apply(
+    tfl.layers.zeroPadding2d({
+      padding: [
+        [3, 3],
+        [3, 3],
+      ],
+      name: 'conv1_pad',
+    }),
+    input,
+  );
   x = apply(conv2d({ filters: 64, kernelSize: 7, strides: 2, name: 'conv1_conv' }), x);
   x = apply(batchNormalization({ ...BN, name: 'conv1_bn' }), x);
   x = apply(tfl.layers.activation({ activation: 'relu', name: 'conv1_relu' }), x);
-  x = apply(tfl.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pool1_pad' }), x);
+  x = apply(
+    tfl.layers.zeroPadding2d({
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+      name: 'pool1_pad',
+    }),
+    x,
+  );
   x = apply(tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }), x);
   for (const [stage, filters, blocks, stride] of STAGES) {
     x = residualBlock(x, filters, stride, true, `${stage}_block1`);

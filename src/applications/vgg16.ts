@@ -22,7 +22,14 @@ export function vgg16Architecture(args: ApplicationArgs = {}): tfl.LayersModel {
   validateApplicationArgs('vgg16', args);
   const includeTop = args.includeTop ?? true;
   const weights = args.weights === undefined ? 'imagenet' : args.weights;
-  const shape = obtainInputShape('vgg16', args.inputShape ?? (args.inputTensor?.shape.slice(1) as never), VGG16_DEFAULT_SIZE, VGG16_MIN_SIZE, includeTop, weights);
+  const shape = obtainInputShape(
+    'vgg16',
+    args.inputShape ?? (args.inputTensor?.shape.slice(1) as never),
+    VGG16_DEFAULT_SIZE,
+    VGG16_MIN_SIZE,
+    includeTop,
+    weights,
+  );
   const input = makeInput(args, shape);
 
   let x = input;

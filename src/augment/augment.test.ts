@@ -15,7 +15,10 @@ await tf.setBackend('cpu');
 
 /** An n x h x w x c image batch whose values are all distinct. */
 function distinct(n: number, h: number, w: number, c: number): tf.Tensor4D {
-  return tf.tensor4d(Float32Array.from({ length: n * h * w * c }, (_, i) => i), [n, h, w, c]);
+  return tf.tensor4d(
+    Float32Array.from({ length: n * h * w * c }, (_, i) => i),
+    [n, h, w, c],
+  );
 }
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -55,23 +58,34 @@ test('reflect fill, pixel by pixel, on a horizontal ramp zoomed out 3x', () => {
   // Pixel value = its column, so bilinear sampling returns the (mapped) source column itself.
   const w = 6;
   const h = 2;
-  const ramp = tf.tensor4d(Float32Array.from({ length: h * w }, (_, i) => i % w), [1, h, w, 1]);
+  const ramp = tf.tensor4d(
+    Float32Array.from({ length: h * w }, (_, i) => i % w),
+    [1, h, w, 1],
+  );
   const out = zoom.applyTransform(ramp, { heightZoom: new Float32Array([1]), widthZoom: new Float32Array([3]) });
   const got = values(out);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const source = 3 * x + ((w - 1) / 2) * (1 - 3); // Keras zoom matrix
-      assert.ok(Math.abs(got[y * w + x] - reflectRef(source, w)) < 1e-5, `x=${x}: got ${got[y * w + x]}, expected ${reflectRef(source, w)}`);
+      assert.ok(
+        Math.abs(got[y * w + x] - reflectRef(source, w)) < 1e-5,
+        `x=${x}: got ${got[y * w + x]}, expected ${reflectRef(source, w)}`,
+      );
     }
   }
   // Spelled out: sources -5, -2, 1, 4, 7, 10 -> reflected 4, 1, 1, 4, 4, 1.
-  assert.deepEqual(got.slice(0, w).map((v) => Math.round(v * 1000) / 1000), [4, 1, 1, 4, 4, 1]);
+  assert.deepEqual(
+    got.slice(0, w).map((v) => Math.round(v * 1000) / 1000),
+    [4, 1, 1, 4, 4, 1],
+  );
 });
 
 test('constant, nearest and wrap fills on the same ramp', () => {
   const ramp = [10, 11, 12, 13];
   const shift = (mode: FillMode) =>
-    Array.from(projectiveTransform(ramp, [1, 1, 4, 1], [1, 0, -2, 0, 1, 0, 0, 0], { fillMode: mode, fillValue: -1, interpolation: 'nearest' }));
+    Array.from(
+      projectiveTransform(ramp, [1, 1, 4, 1], [1, 0, -2, 0, 1, 0, 0, 0], { fillMode: mode, fillValue: -1, interpolation: 'nearest' }),
+    );
   assert.deepEqual(shift('constant'), [-1, -1, 10, 11]);
   assert.deepEqual(shift('nearest'), [10, 10, 10, 11]);
   assert.deepEqual(shift('reflect'), [11, 10, 10, 11]);
@@ -80,14 +94,27 @@ test('constant, nearest and wrap fills on the same ramp', () => {
 
 test('projective transform equals tfjs tf.image.transform (cpu kernel, TF semantics) for every fill mode and interpolation', () => {
   const rng = new Rng(5);
-  const x = tf.tensor4d(Float32Array.from({ length: 2 * 9 * 7 * 3 }, () => rng.uniform(0, 255)), [2, 9, 7, 3]);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 2 * 9 * 7 * 3 }, () => rng.uniform(0, 255)),
+    [2, 9, 7, 3],
+  );
   const m = Float32Array.from({ length: 16 }, (_, i) => [1.3, 0.4, -2.1, -0.5, 0.8, 3.2, 0.01, -0.02][i % 8] * (i < 8 ? 1 : -0.9));
   for (const fillMode of ['reflect', 'constant', 'nearest', 'wrap'] as const) {
     for (const interpolation of ['bilinear', 'nearest'] as const) {
       const ours = projectiveTransform(x.dataSync(), [2, 9, 7, 3], m, { fillMode, interpolation, fillValue: 17 });
       // One image a call: tfjs 4.22's cpu kernel returns after the first image of a batch.
       const ref = [0, 1].flatMap((b) =>
-        Array.from(tf.image.transform(tf.slice(x, [b, 0, 0, 0], [1, 9, 7, 3]), tf.tensor2d(m.subarray(b * 8, b * 8 + 8), [1, 8]), interpolation, fillMode, 17).dataSync()),
+        Array.from(
+          tf.image
+            .transform(
+              tf.slice(x, [b, 0, 0, 0], [1, 9, 7, 3]),
+              tf.tensor2d(m.subarray(b * 8, b * 8 + 8), [1, 8]),
+              interpolation,
+              fillMode,
+              17,
+            )
+            .dataSync(),
+        ),
       );
       assertWorstError([{ name: `${fillMode}/${interpolation}`, actual: ours, expected: ref }], 1e-3, 'absolute');
     }
@@ -125,16 +152,25 @@ test('sampled angles follow U(-f, f) x 2 pi, zooms 1 + U(-h, h), flips probabili
   const f = flip.sampleTransform(new Rng(15), n, 'horizontal');
   const p = f.horizontal.filter(Boolean).length / n;
   assert.ok(Math.abs(p - 0.5) < 0.015, `flip rate ${p}`);
-  assert.ok(f.vertical.every((v) => !v), "'horizontal' never flips vertically");
+  assert.ok(
+    f.vertical.every((v) => !v),
+    "'horizontal' never flips vertically",
+  );
 });
 
 test('flip applies exactly a left-right / top-bottom reversal to the chosen images', () => {
   const x = distinct(3, 2, 3, 1);
   const out = flip.applyTransform(x, { horizontal: [true, false, true], vertical: [false, false, true] }).arraySync();
   const src = x.arraySync();
-  assert.deepEqual(out[0], src[0].map((row) => [...row].reverse()));
+  assert.deepEqual(
+    out[0],
+    src[0].map((row) => [...row].reverse()),
+  );
   assert.deepEqual(out[1], src[1]);
-  assert.deepEqual(out[2], [...src[2]].reverse().map((row) => [...row].reverse()));
+  assert.deepEqual(
+    out[2],
+    [...src[2]].reverse().map((row) => [...row].reverse()),
+  );
 });
 
 test('layers: identity with training false, seeded layers repeat, serializable and loadable', async () => {
@@ -155,16 +191,23 @@ test('layers: identity with training false, seeded layers repeat, serializable a
     assert.notDeepEqual(ya, values(x), `${a[i].getClassName()} changes images while training`);
   }
 
-  const model = tfl.sequential({ layers: make().map((l, i) => (i === 0 ? new RandomFlip({ mode: 'horizontal', seed: 1, inputShape: [8, 8, 3] }) : l)) });
+  const model = tfl.sequential({
+    layers: make().map((l, i) => (i === 0 ? new RandomFlip({ mode: 'horizontal', seed: 1, inputShape: [8, 8, 3] }) : l)),
+  });
   model.add(tfl.layers.globalAveragePooling2d({}));
   let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (art) => ((saved = art), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  await model.save(
+    tf.io.withSaveHandler(async (art) => ((saved = art), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+  );
   const json = JSON.stringify(saved!.modelTopology);
   assert.match(json, /"class_name":"RandomRotation"/);
   assert.match(json, /"factor":0.1/);
   assert.match(json, /"fill_mode":"nearest"/);
   const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
-  assert.deepEqual(loaded.layers.map((l) => l.getClassName()), ['RandomFlip', 'RandomRotation', 'RandomZoom', 'GlobalAveragePooling2D']);
+  assert.deepEqual(
+    loaded.layers.map((l) => l.getClassName()),
+    ['RandomFlip', 'RandomRotation', 'RandomZoom', 'GlobalAveragePooling2D'],
+  );
   assert.deepEqual(loaded.layers[2].getConfig(), model.layers[2].getConfig());
   assert.deepEqual(values(loaded.predict(x) as tf.Tensor), values(model.predict(x) as tf.Tensor));
 });

@@ -40,7 +40,11 @@ const close = (got: tf.Tensor, expected: number[] | number[][] | number[][][] | 
   for (let i = 0; i < g.length; i++) assert.ok(Math.abs(g[i] - w[i]) <= atol, `element ${i}: got ${g[i]}, expected ${w[i]}`);
 };
 /** np.arange(25) as a (5, 5, 1) image, with or without the batch axis. */
-const ramp5 = (batched: boolean) => tf.tensor(Array.from({ length: 25 }, (_, i) => i), batched ? [1, 5, 5, 1] : [5, 5, 1]);
+const ramp5 = (batched: boolean) =>
+  tf.tensor(
+    Array.from({ length: 25 }, (_, i) => i),
+    batched ? [1, 5, 5, 1] : [5, 5, 1],
+  );
 
 /** A functional model holding just `layer`, on inputs of `shape` (no batch axis). */
 function inModel(layer: tfl.layers.Layer, shape: number[]): tfl.LayersModel {
@@ -68,10 +72,45 @@ for (const mode of ['horizontal', 'vertical', 'horizontal_and_vertical'] as Flip
 
 test('keras random_flip test_random_flip_horizontal: 3-D (1, 2, 3) and 4-D (2, 1, 2, 3) inputs, draw 0.1 flips left-right', () => {
   const single = withDraw(new RandomFlip({ mode: 'horizontal', seed: 42 }), 0.1);
-  assert.deepEqual(arr(single.apply(tf.tensor([[[2, 3, 4], [5, 6, 7]]]))), [[[5, 6, 7], [2, 3, 4]]]);
+  assert.deepEqual(
+    arr(
+      single.apply(
+        tf.tensor([
+          [
+            [2, 3, 4],
+            [5, 6, 7],
+          ],
+        ]),
+      ),
+    ),
+    [
+      [
+        [5, 6, 7],
+        [2, 3, 4],
+      ],
+    ],
+  );
   const batch = withDraw(new RandomFlip({ mode: 'horizontal', seed: 42 }), 0.1);
-  const img = [[[2, 3, 4], [5, 6, 7]]];
-  assert.deepEqual(arr(batch.apply(tf.tensor([img, img]))), [[[[5, 6, 7], [2, 3, 4]]], [[[5, 6, 7], [2, 3, 4]]]]);
+  const img = [
+    [
+      [2, 3, 4],
+      [5, 6, 7],
+    ],
+  ];
+  assert.deepEqual(arr(batch.apply(tf.tensor([img, img]))), [
+    [
+      [
+        [5, 6, 7],
+        [2, 3, 4],
+      ],
+    ],
+    [
+      [
+        [5, 6, 7],
+        [2, 3, 4],
+      ],
+    ],
+  ]);
 });
 
 test('keras random_flip test_random_flip_vertical: 3-D (2, 1, 3) and 4-D (2, 2, 1, 3) inputs, draw 0.1 flips top-bottom', () => {
@@ -79,23 +118,40 @@ test('keras random_flip test_random_flip_vertical: 3-D (2, 1, 3) and 4-D (2, 2, 
   assert.deepEqual(arr(single.apply(tf.tensor([[[2, 3, 4]], [[5, 6, 7]]]))), [[[5, 6, 7]], [[2, 3, 4]]]);
   const batch = withDraw(new RandomFlip({ mode: 'vertical', seed: 42 }), 0.1);
   const img = [[[2, 3, 4]], [[5, 6, 7]]];
-  assert.deepEqual(arr(batch.apply(tf.tensor([img, img]))), [[[[5, 6, 7]], [[2, 3, 4]]], [[[5, 6, 7]], [[2, 3, 4]]]]);
+  assert.deepEqual(arr(batch.apply(tf.tensor([img, img]))), [
+    [[[5, 6, 7]], [[2, 3, 4]]],
+    [[[5, 6, 7]], [[2, 3, 4]]],
+  ]);
 });
 
 test('keras random_flip test_tf_data_compatibility: the layer mapped over a dataset of unbatched and batched elements', () => {
   // tf.data .batch(2).map(layer) hands the layer a (2, 1, 3) image, then a (2, 2, 1, 3) batch.
   const layer = withDraw(new RandomFlip({ mode: 'vertical', seed: 42 }), 0.1);
-  const elements = [tf.tensor([[[2, 3, 4]], [[5, 6, 7]]]), tf.tensor([[[[2, 3, 4]], [[5, 6, 7]]], [[[2, 3, 4]], [[5, 6, 7]]]])];
+  const elements = [
+    tf.tensor([[[2, 3, 4]], [[5, 6, 7]]]),
+    tf.tensor([
+      [[[2, 3, 4]], [[5, 6, 7]]],
+      [[[2, 3, 4]], [[5, 6, 7]]],
+    ]),
+  ];
   const [a, b] = elements.map((e) => arr(layer.apply(e)));
   assert.deepEqual(a, [[[5, 6, 7]], [[2, 3, 4]]]);
-  assert.deepEqual(b, [[[[5, 6, 7]], [[2, 3, 4]]], [[[5, 6, 7]], [[2, 3, 4]]]]);
+  assert.deepEqual(b, [
+    [[[5, 6, 7]], [[2, 3, 4]]],
+    [[[5, 6, 7]], [[2, 3, 4]]],
+  ]);
 });
 
 test('keras RandomFlip("horizontal_and_vertical") draws once per image: each image is unchanged or turned 180 degrees', () => {
-  const x = tf.tensor(Array.from({ length: 64 * 3 * 4 }, (_, i) => i), [64, 3, 4, 1]);
-  const out = (new RandomFlip({ mode: 'horizontal_and_vertical', seed: 7 }).apply(x, { training: true }) as tf.Tensor).arraySync() as number[][][][];
+  const x = tf.tensor(
+    Array.from({ length: 64 * 3 * 4 }, (_, i) => i),
+    [64, 3, 4, 1],
+  );
+  const out = (
+    new RandomFlip({ mode: 'horizontal_and_vertical', seed: 7 }).apply(x, { training: true }) as tf.Tensor
+  ).arraySync() as number[][][][];
   const src = x.arraySync() as number[][][][];
-  const turned = (tf.reverse(x, [1, 2]).arraySync() as number[][][][]);
+  const turned = tf.reverse(x, [1, 2]).arraySync() as number[][][][];
   let kept = 0;
   let rotated = 0;
   out.forEach((img, i) => {
@@ -136,7 +192,10 @@ test('keras random_rotation test_training_false: training false returns the inpu
 
 test('keras random_rotation test_tf_data_compatibility: mapped over unbatched (5, 5, 1) elements', () => {
   const out = new RandomRotation({ factor: [0.5, 0.5] }).apply(ramp5(false)) as tf.Tensor;
-  close(out, TURNED_180.map((r) => r.map((v) => [v])));
+  close(
+    out,
+    TURNED_180.map((r) => r.map((v) => [v])),
+  );
 });
 
 test('keras RandomRotation factors: a reversed pair is sorted, values outside [-1, 1] are rejected', () => {
@@ -147,10 +206,15 @@ test('keras RandomRotation factors: a reversed pair is sorted, values outside [-
   assert.ok(Math.min(...angles) < -0.15 * 2 * Math.PI && Math.max(...angles) > 0.35 * 2 * Math.PI, 'the whole sorted range is drawn');
   assert.deepEqual((r.apply(tf.zeros([1, 3, 3, 1])) as tf.Tensor).shape, [1, 3, 3, 1]);
   for (const bad of [1.5, -1.5, [1.5, 2], [-0.5, -1.5], [2, -2], [0.2]] as Factor[]) {
-    assert.throws(() => new RandomRotation({ factor: bad }), /RandomRotation factor must be a number or a pair \[lower, upper\] with every value in \[-1, 1\]/, JSON.stringify(bad));
+    assert.throws(
+      () => new RandomRotation({ factor: bad }),
+      /RandomRotation factor must be a number or a pair \[lower, upper\] with every value in \[-1, 1\]/,
+      JSON.stringify(bad),
+    );
   }
   // Keras's pair rule rejects only a first value above 1 or a second below -1 (as given), so these pass there and here.
-  for (const ok of [1, -1, [-1, 1], [-2, 0.5], [0.5, 2]] as Factor[]) assert.doesNotThrow(() => new RandomRotation({ factor: ok }), JSON.stringify(ok));
+  for (const ok of [1, -1, [-1, 1], [-2, 0.5], [0.5, 2]] as Factor[])
+    assert.doesNotThrow(() => new RandomRotation({ factor: ok }), JSON.stringify(ok));
 });
 
 // ---- random_zoom_test.py ----
@@ -203,12 +267,17 @@ test('keras random_zoom test_tf_data_compatibility: nearest interpolation, const
     [0, 0, 0, 0, 0],
   ];
   close(layer.apply(ramp5(true)) as tf.Tensor, [expected.map((r) => r.map((v) => [v]))]);
-  close(layer.apply(ramp5(false)) as tf.Tensor, expected.map((r) => r.map((v) => [v])));
+  close(
+    layer.apply(ramp5(false)) as tf.Tensor,
+    expected.map((r) => r.map((v) => [v])),
+  );
 });
 
 test('keras random_zoom test_dynamic_shape: a model on (None, None, 3) inputs predicts a 6x6 image', () => {
   const input = tfl.input({ shape: [null, null, 3] as unknown as number[] });
-  const out = new RandomZoom({ heightFactor: [0.5, 0.5], widthFactor: [0.8, 0.8], interpolation: 'nearest', fillMode: 'constant' }).apply(input) as tfl.SymbolicTensor;
+  const out = new RandomZoom({ heightFactor: [0.5, 0.5], widthFactor: [0.8, 0.8], interpolation: 'nearest', fillMode: 'constant' }).apply(
+    input,
+  ) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
   const x = tf.randomUniform([1, 6, 6, 3]);
   const y = model.predict(x) as tf.Tensor;
@@ -236,7 +305,11 @@ test('keras RandomZoom factors: reversed pairs sorted, values outside (-1, 1] re
   const { heightZoom } = zoom.sampleTransform(new Rng(1), 2000, [-0.4, -0.5]);
   assert.ok(Math.min(...heightZoom) >= 0.5 - 1e-6 && Math.max(...heightZoom) <= 0.6 + 1e-6, 'zoom in 1 + U(-0.5, -0.4)');
   for (const bad of [-1, 1.5, [-1, 0], [0, 2]] as Factor[]) {
-    assert.throws(() => new RandomZoom({ heightFactor: bad }), /RandomZoom heightFactor must be a number or a pair \[lower, upper\] with every value in \(-1, 1\]/, JSON.stringify(bad));
+    assert.throws(
+      () => new RandomZoom({ heightFactor: bad }),
+      /RandomZoom heightFactor must be a number or a pair \[lower, upper\] with every value in \(-1, 1\]/,
+      JSON.stringify(bad),
+    );
     assert.throws(() => new RandomZoom({ heightFactor: 0.1, widthFactor: bad }), /RandomZoom widthFactor/);
   }
   assert.doesNotThrow(() => new RandomZoom({ heightFactor: 1 }));
@@ -245,19 +318,37 @@ test('keras RandomZoom factors: reversed pairs sorted, values outside (-1, 1] re
 // ---- Keras 3's call(inputs, training=True) default ----
 
 test('called directly without training, the three layers augment (the book\'s "nine augmented versions" cell); predict does not', () => {
-  const x = tf.tensor(Array.from({ length: 9 * 8 * 8 * 3 }, (_, i) => i % 251), [9, 8, 8, 3]);
-  for (const layer of [new RandomFlip({ mode: 'horizontal', seed: 1 }), new RandomRotation({ factor: 0.1, seed: 2 }), new RandomZoom({ heightFactor: 0.2, seed: 3 })]) {
+  const x = tf.tensor(
+    Array.from({ length: 9 * 8 * 8 * 3 }, (_, i) => i % 251),
+    [9, 8, 8, 3],
+  );
+  for (const layer of [
+    new RandomFlip({ mode: 'horizontal', seed: 1 }),
+    new RandomRotation({ factor: 0.1, seed: 2 }),
+    new RandomZoom({ heightFactor: 0.2, seed: 3 }),
+  ]) {
     const out = layer.apply(x) as tf.Tensor;
     assert.notDeepEqual(Array.from(out.dataSync()), Array.from(x.dataSync()), `${layer.getClassName()} called directly`);
     assert.deepEqual(Array.from((layer.apply(x, { training: false }) as tf.Tensor).dataSync()), Array.from(x.dataSync()));
-    assert.deepEqual(Array.from((inModel(layer, [8, 8, 3]).predict(x) as tf.Tensor).dataSync()), Array.from(x.dataSync()), `${layer.getClassName()} in predict`);
+    assert.deepEqual(
+      Array.from((inModel(layer, [8, 8, 3]).predict(x) as tf.Tensor).dataSync()),
+      Array.from(x.dataSync()),
+      `${layer.getClassName()} in predict`,
+    );
   }
 });
 
-test('the book\'s data_augmentation Sequential called directly on images augments; its predict and evaluate do not; fit does', async () => {
-  const x = tf.tensor(Array.from({ length: 4 * 8 * 8 * 3 }, (_, i) => i % 251), [4, 8, 8, 3]);
+test("the book's data_augmentation Sequential called directly on images augments; its predict and evaluate do not; fit does", async () => {
+  const x = tf.tensor(
+    Array.from({ length: 4 * 8 * 8 * 3 }, (_, i) => i % 251),
+    [4, 8, 8, 3],
+  );
   const dataAugmentation = tfl.sequential({
-    layers: [new RandomFlip({ mode: 'horizontal', seed: 1, inputShape: [8, 8, 3] }), new RandomRotation({ factor: 0.1, seed: 2 }), new RandomZoom({ heightFactor: 0.2, seed: 3 })],
+    layers: [
+      new RandomFlip({ mode: 'horizontal', seed: 1, inputShape: [8, 8, 3] }),
+      new RandomRotation({ factor: 0.1, seed: 2 }),
+      new RandomZoom({ heightFactor: 0.2, seed: 3 }),
+    ],
   });
   const copies = Array.from({ length: 9 }, () => Array.from((dataAugmentation.apply(x) as tf.Tensor).dataSync()).join());
   assert.equal(new Set(copies).size, 9, 'nine different augmented versions');

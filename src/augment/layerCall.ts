@@ -42,5 +42,7 @@ export function onImages(x: tf.Tensor, layer: string, f: (batch: tf.Tensor4D) =>
       return tf.squeeze(f(batch), [0]);
     });
   }
-  throw new Error(`${layer} expects images of shape [batch, height, width, channels] or [height, width, channels], got shape [${x.shape.join(', ')}]`);
+  throw new Error(
+    `${layer} expects images of shape [batch, height, width, channels] or [height, width, channels], got shape [${x.shape.join(', ')}]`,
+  );
 }

@@ -22,13 +22,30 @@ test('augment-preview: a grid of n augmented tiles, reproducible with a seed, di
   assert.deepEqual([meta.width, meta.height], [2 * 32 + 3 * 4, 2 * 32 + 3 * 4]);
   // Tiles differ from each other (each is its own random augmentation).
   const raw = await sharp(a).raw().toBuffer();
-  const tile = (i: number) => Array.from({ length: 32 }, (_, y) => raw.subarray(((4 + Math.floor(i / 2) * 36 + y) * 76 + 4 + (i % 2) * 36) * 3, ((4 + Math.floor(i / 2) * 36 + y) * 76 + 4 + (i % 2) * 36 + 32) * 3).toString('hex')).join();
+  const tile = (i: number) =>
+    Array.from({ length: 32 }, (_, y) =>
+      raw
+        .subarray(
+          ((4 + Math.floor(i / 2) * 36 + y) * 76 + 4 + (i % 2) * 36) * 3,
+          ((4 + Math.floor(i / 2) * 36 + y) * 76 + 4 + (i % 2) * 36 + 32) * 3,
+        )
+        .toString('hex'),
+    ).join();
   assert.equal(new Set([0, 1, 2, 3].map(tile)).size, 4);
 
   const out = path.join(dir, 'grid.png');
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'augment-preview', file, '--out', out, '--n', '9', '--image-size', '40', '--seed', '1'], { cwd: repo });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [path.join(repo, 'bin/tlkit.js'), 'augment-preview', file, '--out', out, '--n', '9', '--image-size', '40', '--seed', '1'],
+    { cwd: repo },
+  );
   assert.match(stdout, /wrote .*grid\.png: 9 augmentations/);
   const m = await sharp(out).metadata();
   assert.deepEqual([m.width, m.height], [3 * 40 + 4 * 4, 3 * 40 + 4 * 4]);
-  await assert.rejects(promisify(execFile)(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'augment-preview', file, '--out', out, '--rotation', '2'], { cwd: repo }), (e: { code: number; stderr: string }) => e.code === 2 && /--rotation must be/.test(e.stderr));
+  await assert.rejects(
+    promisify(execFile)(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'augment-preview', file, '--out', out, '--rotation', '2'], {
+      cwd: repo,
+    }),
+    (e: { code: number; stderr: string }) => e.code === 2 && /--rotation must be/.test(e.stderr),
+  );
 });

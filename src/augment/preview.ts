@@ -39,8 +39,10 @@ export async function augmentPreview(file: string, opts: PreviewOptions = {}): P
     const step = (f: (t: tf.Tensor4D) => tf.Tensor4D) => {
       x = f(x);
     };
-    if ((opts.flip ?? 'horizontal') !== 'none') step((t) => flip.applyTransform(t, flip.sampleTransform(rng, n, opts.flip as flip.FlipMode ?? 'horizontal')));
-    if ((opts.rotation ?? 0.1) !== 0) step((t) => rotation.applyTransform(t, rotation.sampleTransform(rng, n, opts.rotation ?? 0.1), sampling));
+    if ((opts.flip ?? 'horizontal') !== 'none')
+      step((t) => flip.applyTransform(t, flip.sampleTransform(rng, n, (opts.flip as flip.FlipMode) ?? 'horizontal')));
+    if ((opts.rotation ?? 0.1) !== 0)
+      step((t) => rotation.applyTransform(t, rotation.sampleTransform(rng, n, opts.rotation ?? 0.1), sampling));
     if ((opts.zoom ?? 0.2) !== 0) step((t) => zoom.applyTransform(t, zoom.sampleTransform(rng, n, opts.zoom ?? 0.2), sampling));
     return x;
   });

@@ -33,7 +33,8 @@ export function sampleTransform(rng: Rng, n: number, mode: FlipMode = 'horizonta
 /** Flip images left-right / top-bottom where the transform says so. */
 export function applyTransform(images: tf.Tensor4D, t: FlipTransform): tf.Tensor4D {
   const n = images.shape[0];
-  if (t.horizontal.length !== n || t.vertical.length !== n) throw new Error(`flip transform for ${t.horizontal.length} images applied to ${n}`);
+  if (t.horizontal.length !== n || t.vertical.length !== n)
+    throw new Error(`flip transform for ${t.horizontal.length} images applied to ${n}`);
   return tf.tidy(() => {
     let out: tf.Tensor4D = images;
     for (const [flags, axis] of [
@@ -41,7 +42,11 @@ export function applyTransform(images: tf.Tensor4D, t: FlipTransform): tf.Tensor
       [t.vertical, 1],
     ] as const) {
       if (!flags.some(Boolean)) continue;
-      const mask = tf.tensor4d(flags.map((f) => (f ? 1 : 0)), [n, 1, 1, 1], 'bool');
+      const mask = tf.tensor4d(
+        flags.map((f) => (f ? 1 : 0)),
+        [n, 1, 1, 1],
+        'bool',
+      );
       out = tf.where(mask, tf.reverse(out, axis), out) as tf.Tensor4D;
     }
     return out === images ? tf.clone(images) : out;
@@ -77,7 +82,10 @@ export class RandomFlip extends tfl.layers.Layer {
     this.rng = new Rng(args.seed);
   }
 
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[], kwargs?: { training?: boolean; [key: string]: unknown }) {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[],
+    kwargs?: { training?: boolean; [key: string]: unknown },
+  ) {
     return super.apply(inputs, withTrainingDefault(inputs, kwargs));
   }
 

@@ -38,7 +38,10 @@ export abstract class ResamplingLayer extends tfl.layers.Layer {
   protected abstract augment(x: tf.Tensor4D, sampling: SamplingOptions): tf.Tensor4D;
 
   /** Without `training`, a direct call augments (Keras 3's default) and a call inside a model's predict/evaluate does not. */
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[], kwargs?: { training?: boolean; [key: string]: unknown }) {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[],
+    kwargs?: { training?: boolean; [key: string]: unknown },
+  ) {
     return super.apply(inputs, withTrainingDefault(inputs, kwargs));
   }
 

@@ -163,7 +163,9 @@ export function factorRange(
   const ok =
     values.length > 0 &&
     values.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
-    (typeof factor === 'number' || bounds.pairCheck !== 'ends' ? values.every(inBounds) : !(values[0] > bounds.max || values[1] < bounds.min));
+    (typeof factor === 'number' || bounds.pairCheck !== 'ends'
+      ? values.every(inBounds)
+      : !(values[0] > bounds.max || values[1] < bounds.min));
   if (!ok) {
     const range = Number.isFinite(bounds.min) ? ` with every value in ${bounds.minExclusive ? '(' : '['}${bounds.min}, ${bounds.max}]` : '';
     throw new Error(`${name} must be a number or a pair [lower, upper]${range}, got ${JSON.stringify(factor)}`);

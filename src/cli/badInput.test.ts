@@ -23,9 +23,14 @@ interface Result {
 
 function tlkit(args: string[], cwd = repo): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, TLKIT_BACKEND: 'cpu' }, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd, env: { ...process.env, TLKIT_BACKEND: 'cpu' }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -51,7 +56,17 @@ test('bad input across commands: exit 2, one paragraph naming the file or value'
   fs.writeFileSync(notes, 'not a folder');
   const features = path.join(root, 'features');
 
-  const [extractEmpty, trainOutFile, previewOutDir, reportMissingData, demoBadEpochs, extractProc, demoUnderFile, exportProc, extractBadBase] = await Promise.all([
+  const [
+    extractEmpty,
+    trainOutFile,
+    previewOutDir,
+    reportMissingData,
+    demoBadEpochs,
+    extractProc,
+    demoUnderFile,
+    exportProc,
+    extractBadBase,
+  ] = await Promise.all([
     tlkit(['extract', '--base', baseDir, '--data', data, '--out', features, '--batch-size', '2']),
     tlkit(['train', '--data', data, '--base', baseDir, '--out', notes, '--epochs', '1']),
     tlkit(['augment-preview', path.join(data, 'train', 'cats', 'cats.0.png'), '--out', root, '--n', '2', '--image-size', '16']),
@@ -65,22 +80,42 @@ test('bad input across commands: exit 2, one paragraph naming the file or value'
   ]);
 
   // Was exit 7: the rejected look-ahead decode crashed the process through the wasm runtime's handler.
-  assertBadInput(extractEmpty, 'extract, empty image', new RegExp(`Could not read the image ${empty.replace(/[.]/g, '\\.')}: the file is empty`));
-  assert.deepEqual(fs.readdirSync(features).filter((f) => f.endsWith('.tmp')), [], 'no temporary folder left behind');
+  assertBadInput(
+    extractEmpty,
+    'extract, empty image',
+    new RegExp(`Could not read the image ${empty.replace(/[.]/g, '\\.')}: the file is empty`),
+  );
+  assert.deepEqual(
+    fs.readdirSync(features).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary folder left behind',
+  );
   // Was exit 1 (EEXIST from mkdir).
   assertBadInput(trainOutFile, 'train --out FILE', /--out .*notes\.txt is an existing file, not a folder/);
   // Was exit 1 (EISDIR from rename).
   assertBadInput(previewOutDir, 'augment-preview --out DIR', /--out .* is an existing folder\. Give a file path inside it/);
-  assert.deepEqual(fs.readdirSync(root).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left behind');
+  assert.deepEqual(
+    fs.readdirSync(root).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file left behind',
+  );
   // Was exit 0 with a report that silently had no evaluation.
   assertBadInput(reportMissingData, 'report --data MISSING', /data folder .*nope does not exist/);
   // Was exit 2, but only after generating a 400-image dataset.
   assertBadInput(demoBadEpochs, 'demo --epochs 0', /--epochs must be a whole number >= 1, got '0'/);
   assert.equal(fs.existsSync(path.join(root, 'demo')), false, 'demo checks its options before generating data');
   // Were unchecked: Node 20's recursive mkdir loops forever under /proc.
-  assertBadInput(extractProc, 'extract --out /proc/...', /--out \/proc\/tlkit-features is under \/proc, a kernel file system where nothing can be written\. Give a folder on a disk/);
+  assertBadInput(
+    extractProc,
+    'extract --out /proc/...',
+    /--out \/proc\/tlkit-features is under \/proc, a kernel file system where nothing can be written\. Give a folder on a disk/,
+  );
   assertBadInput(exportProc, 'export --out /proc/...', /--out \/proc\/tlkit-export is under \/proc, a kernel file system/);
-  assertBadInput(demoUnderFile, 'demo --out FILE/demo', /--out .*notes\.txt.demo cannot be written: a part of the path is a file, not a folder \(ENOTDIR\)\. Give a path whose every parent is a folder, or move the file away\./);
+  assertBadInput(
+    demoUnderFile,
+    'demo --out FILE/demo',
+    /--out .*notes\.txt.demo cannot be written: a part of the path is a file, not a folder \(ENOTDIR\)\. Give a path whose every parent is a folder, or move the file away\./,
+  );
   assertBadInput(extractBadBase, 'extract --base MISSING', /no-base/);
   assert.equal(fs.existsSync(path.join(root, 'new')), false, 'the --out check of a command that then fails leaves no folder behind');
 });
@@ -93,7 +128,8 @@ test('train: every path and option that can fail is checked before extraction; a
   fs.cpSync(path.join(data, 'train'), flat, { recursive: true });
   const baseDir = await makeTinyBase(path.join(root, 'base'));
   const cache = path.join(root, 'cache');
-  const train = (...extra: string[]) => tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(root, 'run'), '--cache-dir', cache, '--epochs', '1', ...extra]);
+  const train = (...extra: string[]) =>
+    tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(root, 'run'), '--cache-dir', cache, '--epochs', '1', ...extra]);
 
   const [procOut, procCache, noSplit, resumeMissing] = await Promise.all([
     // Was a hang: Node 20's recursive mkdir loops forever under /proc.
@@ -114,8 +150,15 @@ test('train: every path and option that can fail is checked before extraction; a
   const holder = spawnChild('sleep', ['30']);
   try {
     fs.mkdirSync(path.join(root, 'run'));
-    fs.writeFileSync(path.join(root, 'run', '.lock'), JSON.stringify({ pid: holder.pid, host: os.hostname(), command: 'tlkit train', since: 'now' }));
-    assertBadInput(await train(), 'train into a locked run folder', new RegExp(`being written by another tlkit process \\(pid ${holder.pid}`));
+    fs.writeFileSync(
+      path.join(root, 'run', '.lock'),
+      JSON.stringify({ pid: holder.pid, host: os.hostname(), command: 'tlkit train', since: 'now' }),
+    );
+    assertBadInput(
+      await train(),
+      'train into a locked run folder',
+      new RegExp(`being written by another tlkit process \\(pid ${holder.pid}`),
+    );
   } finally {
     holder.kill();
   }
@@ -125,8 +168,11 @@ test('train: every path and option that can fail is checked before extraction; a
 
   // `tlkit predict ... | head -1`: was "internal error: write EPIPE", exit 1.
   const many = path.join(root, 'many');
-  for (let i = 0; i < 40; i++) fs.cpSync(path.join(data, 'train', 'cats', 'cats.0.png'), path.join(many, `img${i}.png`), { recursive: true });
-  const child = spawnChild(process.execPath, [bin, 'predict', '--model', path.join(root, 'run'), many], { env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
+  for (let i = 0; i < 40; i++)
+    fs.cpSync(path.join(data, 'train', 'cats', 'cats.0.png'), path.join(many, `img${i}.png`), { recursive: true });
+  const child = spawnChild(process.execPath, [bin, 'predict', '--model', path.join(root, 'run'), many], {
+    env: { ...process.env, TLKIT_BACKEND: 'cpu' },
+  });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   child.stdout!.once('data', () => child.stdout!.destroy());
@@ -149,10 +195,38 @@ test('train --out on a read-only file system: exit 2 at once naming the path (wa
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-data-'));
     const data = await makeTinyDataset(path.join(root, 'data'), { train: 2, validation: 1 });
     const baseDir = await makeTinyBase(path.join(root, 'base'));
-    const r = await tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(ro, 'run'), '--cache-dir', path.join(root, 'cache')]);
-    assertBadInput(r, 'train --out on a read-only disk', new RegExp(`--out ${ro.replace(/[.]/g, '\\.')}/run cannot be written: the file system is read-only \\(EROFS\\)`));
-    const cache = await tlkit(['train', '--data', data, '--base', baseDir, '--out', path.join(root, 'run'), '--cache-dir', path.join(ro, 'cache')]);
-    assertBadInput(cache, 'train --cache-dir on a read-only disk', /--cache-dir .* cannot be written: the file system is read-only \(EROFS\)/);
+    const r = await tlkit([
+      'train',
+      '--data',
+      data,
+      '--base',
+      baseDir,
+      '--out',
+      path.join(ro, 'run'),
+      '--cache-dir',
+      path.join(root, 'cache'),
+    ]);
+    assertBadInput(
+      r,
+      'train --out on a read-only disk',
+      new RegExp(`--out ${ro.replace(/[.]/g, '\\.')}/run cannot be written: the file system is read-only \\(EROFS\\)`),
+    );
+    const cache = await tlkit([
+      'train',
+      '--data',
+      data,
+      '--base',
+      baseDir,
+      '--out',
+      path.join(root, 'run'),
+      '--cache-dir',
+      path.join(ro, 'cache'),
+    ]);
+    assertBadInput(
+      cache,
+      'train --cache-dir on a read-only disk',
+      /--cache-dir .* cannot be written: the file system is read-only \(EROFS\)/,
+    );
   } finally {
     spawnSyncChild('umount', [ro]);
   }

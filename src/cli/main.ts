@@ -33,11 +33,18 @@ program
   .name('tlkit')
   .description('Transfer learning for image classification in Node.js (Keras chapter 8.3 workflow).')
   .version(packageVersion(), '-V, --version', 'print the version')
-  .addHelpText('after', '\nExit status: 0 done; 2 bad input (usage, data, weights), with a one-paragraph message on stderr; 1 an internal error.\nRun `tlkit <command> --help` for the options of a command.')
+  .addHelpText(
+    'after',
+    '\nExit status: 0 done; 2 bad input (usage, data, weights), with a one-paragraph message on stderr; 1 an internal error.\nRun `tlkit <command> --help` for the options of a command.',
+  )
   .showHelpAfterError()
   .exitOverride()
   // One setting for every command that reads images (train, extract, evaluate, predict, check-data, ...).
-  .option('--exif <mode>', `EXIF orientation of photos: apply (default: as browsers and phones show them) or ignore (the stored pixels, exactly what Keras reads)`, 'apply')
+  .option(
+    '--exif <mode>',
+    `EXIF orientation of photos: apply (default: as browsers and phones show them) or ignore (the stored pixels, exactly what Keras reads)`,
+    'apply',
+  )
   .hook('preAction', async () => {
     const { setExifDefault } = await import('../data/decode.js');
     setExifDefault(program.opts<{ exif: string }>().exif as ExifMode);

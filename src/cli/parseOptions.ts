@@ -13,7 +13,9 @@ export { MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE } from '../workflows/optionLim
 export function parsePrecisionOption(text: string | undefined, flag = '--precision'): Precision | undefined {
   if (text === undefined) return undefined;
   if (!(PRECISIONS as readonly string[]).includes(text)) {
-    throw new UserError(`${flag} must be ${PRECISIONS.join(' or ')}, got '${text}'. Pass ${flag} int8 for the quantized base (faster on CPUs with AVX-512 VNNI or AVX2), or leave it out for fp32.`);
+    throw new UserError(
+      `${flag} must be ${PRECISIONS.join(' or ')}, got '${text}'. Pass ${flag} int8 for the quantized base (faster on CPUs with AVX-512 VNNI or AVX2), or leave it out for fp32.`,
+    );
   }
   return text as Precision;
 }
@@ -74,7 +76,9 @@ function statOrUndefined(flag: string, p: string): fs.Stats | undefined {
     return fs.statSync(p, { throwIfNoEntry: false });
   } catch (e) {
     // ENOTDIR: a parent in the path is a file, e.g. notes.txt/run.
-    throw new UserError(`${flag} ${p} cannot be created: a part of that path is a file, not a folder (${(e as NodeJS.ErrnoException).code}). Give another path.`);
+    throw new UserError(
+      `${flag} ${p} cannot be created: a part of that path is a file, not a folder (${(e as NodeJS.ErrnoException).code}). Give another path.`,
+    );
   }
 }
 
@@ -83,7 +87,9 @@ export function checkOutputFile(flag: string, file: string): string {
   if (file.trim() === '') throw new UserError(`${flag} needs a file path, got an empty string.`);
   const stat = statOrUndefined(flag, file);
   if (stat?.isDirectory()) {
-    throw new UserError(`${flag} ${file} is an existing folder. Give a file path inside it instead, e.g. ${flag} ${file.replace(/[\\/]+$/, '')}/out.png.`);
+    throw new UserError(
+      `${flag} ${file} is an existing folder. Give a file path inside it instead, e.g. ${flag} ${file.replace(/[\\/]+$/, '')}/out.png.`,
+    );
   }
   return file;
 }

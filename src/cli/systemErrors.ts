@@ -6,7 +6,10 @@ const FIXES: Record<string, { what: string; fix: string }> = {
   EACCES: { what: 'permission denied', fix: 'Check the permissions of that path, or choose another one.' },
   EPERM: { what: 'operation not permitted', fix: 'Check the permissions of that path, or choose another one.' },
   EROFS: { what: 'the file system is read-only', fix: 'Choose an output folder on a writable disk.' },
-  ENOSPC: { what: 'the disk is full', fix: 'Free some disk space or choose an output folder on another disk; files written before (checkpoints, caches) are complete.' },
+  ENOSPC: {
+    what: 'the disk is full',
+    fix: 'Free some disk space or choose an output folder on another disk; files written before (checkpoints, caches) are complete.',
+  },
   EDQUOT: { what: 'the disk quota is exceeded', fix: 'Free some space or choose an output folder on another disk.' },
   EISDIR: { what: 'it is a folder where a file was expected', fix: 'Give a file path, or move the folder away.' },
   ENOTDIR: { what: 'a part of the path is a file where a folder was expected', fix: 'Give a path whose parents are folders.' },

@@ -20,7 +20,11 @@ export function decodeBmp(buf: Uint8Array, name: string): RgbImage {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const dataOffset = view.getUint32(10, true);
   const headerSize = view.getUint32(14, true);
-  let width: number, height: number, bpp: number, compression = 0, paletteSize = 0;
+  let width: number,
+    height: number,
+    bpp: number,
+    compression = 0,
+    paletteSize = 0;
   const paletteEntryBytes = headerSize === 12 ? 3 : 4;
   if (headerSize === 12) {
     width = view.getUint16(18, true);
@@ -65,7 +69,9 @@ export function decodeBmp(buf: Uint8Array, name: string): RgbImage {
   }
   const rowBytes = Math.ceil((width * bpp) / 32) * 4;
   if (dataOffset + rowBytes * height > buf.length) {
-    fail(`truncated BMP: expected ${dataOffset + rowBytes * height} bytes for ${width}x${height} at ${bpp} bits, the file has ${buf.length}`);
+    fail(
+      `truncated BMP: expected ${dataOffset + rowBytes * height} bytes for ${width}x${height} at ${bpp} bits, the file has ${buf.length}`,
+    );
   }
   const out = new Uint8Array(width * height * 3);
   const shifts = masks?.map(maskShift);

@@ -43,11 +43,14 @@ test('a clean dataset: counts per split and class, no problems, exit 0', async (
   const r = await checkDataset(root);
   assert.equal(r.layout, 'splits');
   assert.deepEqual(r.classNames, ['cats', 'dogs']);
-  assert.deepEqual(r.splits.map((s) => [s.split, s.counts.cats, s.counts.dogs, s.total]), [
-    ['train', 3, 3, 6],
-    ['validation', 2, 2, 4],
-    ['test', 2, 2, 4],
-  ]);
+  assert.deepEqual(
+    r.splits.map((s) => [s.split, s.counts.cats, s.counts.dogs, s.total]),
+    [
+      ['train', 3, 3, 6],
+      ['validation', 2, 2, 4],
+      ['test', 2, 2, 4],
+    ],
+  );
   assert.deepEqual(r.problems, []);
   assert.ok(r.ok);
   const run = await cli('check-data', root);
@@ -76,7 +79,10 @@ test('names all four: a corrupt file, a zero-byte file, a text file named .jpg, 
   ]);
   assert.match(r.problems.find((p) => p.kind === 'not-an-image')!.message, /looks like a text file/);
   assert.match(r.problems.find((p) => p.kind === 'corrupt')!.message, /truncated|premature/i);
-  assert.ok(r.problems.every((p) => p.severity === 'error'), 'each would stop or mislead training');
+  assert.ok(
+    r.problems.every((p) => p.severity === 'error'),
+    'each would stop or mislead training',
+  );
   assert.deepEqual([r.errors, r.warnings], [4, 0]);
 
   const run = await cli('check-data', root, '--json');
@@ -114,9 +120,20 @@ test('wrong extension, tiny images, imbalance, missing and empty classes, ignore
   assert.match(formatCheckReport(r), /warning +\[wrong-extension\] train\/b\/really-png\.jpg is a PNG image named \.jpg/);
   // Training refuses empty and missing classes; it copes with the rest.
   const severities = Object.fromEntries(r.problems.map((p) => [p.kind, p.severity]));
-  assert.deepEqual(severities, { 'empty-class': 'error', 'missing-class': 'error', 'wrong-extension': 'warning', tiny: 'warning', 'ignored-file': 'warning', imbalance: 'warning' });
+  assert.deepEqual(severities, {
+    'empty-class': 'error',
+    'missing-class': 'error',
+    'wrong-extension': 'warning',
+    tiny: 'warning',
+    'ignored-file': 'warning',
+    imbalance: 'warning',
+  });
   assert.deepEqual([r.errors, r.warnings], [3, 4]);
-  assert.deepEqual(r.problems.map((p) => p.severity), [...Array(3).fill('error'), ...Array(4).fill('warning')], 'errors first');
+  assert.deepEqual(
+    r.problems.map((p) => p.severity),
+    [...Array(3).fill('error'), ...Array(4).fill('warning')],
+    'errors first',
+  );
   assert.match(formatCheckReport(r), /\n3 errors, 4 warnings$/);
   // Class folders directly under the checked folder work too.
   const flat = await checkDataset(path.join(root, 'train'));
@@ -128,13 +145,19 @@ test('the shared cats_vs_dogs_small: 2,000 / 1,000 / 1,000 images in 2 classes a
   // Every image read and decoded exactly once, with progress to the end (observed, not timed).
   const progress: Array<[number, number]> = [];
   const r = await checkDataset(catsDogs, { onProgress: (done, total) => progress.push([done, total]) });
-  assert.deepEqual(progress, Array.from({ length: 4000 }, (_, i) => [i + 1, 4000]));
+  assert.deepEqual(
+    progress,
+    Array.from({ length: 4000 }, (_, i) => [i + 1, 4000]),
+  );
   assert.deepEqual(r.classNames, ['cats', 'dogs']);
-  assert.deepEqual(r.splits.map((s) => [s.split, s.total, s.counts.cats, s.counts.dogs]), [
-    ['train', 2000, 1000, 1000],
-    ['validation', 1000, 500, 500],
-    ['test', 1000, 500, 500],
-  ]);
+  assert.deepEqual(
+    r.splits.map((s) => [s.split, s.total, s.counts.cats, s.counts.dogs]),
+    [
+      ['train', 2000, 1000, 1000],
+      ['validation', 1000, 500, 500],
+      ['test', 1000, 500, 500],
+    ],
+  );
   assert.deepEqual(r.problems, []);
 });
 

@@ -3,7 +3,16 @@ import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { BadImageError, decodeRgb, extensionOf, formatName, hasImageExtension, sniffImageType, typeFromExtension, type ImageType } from './decode.js';
+import {
+  BadImageError,
+  decodeRgb,
+  extensionOf,
+  formatName,
+  hasImageExtension,
+  sniffImageType,
+  typeFromExtension,
+  type ImageType,
+} from './decode.js';
 import { byCodePoint, isHiddenName, listAllFiles, listClassDirs, newWalkReport, SPLIT_NAMES } from './splits.js';
 
 export type ProblemKind =
@@ -99,14 +108,17 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
   const maxImbalance = opts.maxImbalance ?? 1.5;
   const root = path.resolve(dir);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
-    throw new UserError(`The data folder ${dir} does not exist or is not a folder. Pass a folder with train/, validation/, test/ sub-folders, or one sub-folder per class.`);
+    throw new UserError(
+      `The data folder ${dir} does not exist or is not a folder. Pass a folder with train/, validation/, test/ sub-folders, or one sub-folder per class.`,
+    );
   }
   const rel = (f: string) => path.relative(root, f);
   const problems: Finding[] = [];
   const top = listClassDirs(root);
   const splitNames = top.filter((d) => (SPLIT_NAMES as readonly string[]).includes(d));
   const layout = splitNames.length ? 'splits' : 'classes';
-  const splitDirs: Array<[string, string]> = layout === 'splits' ? SPLIT_NAMES.filter((s) => splitNames.includes(s)).map((s) => [s, path.join(root, s)]) : [['.', root]];
+  const splitDirs: Array<[string, string]> =
+    layout === 'splits' ? SPLIT_NAMES.filter((s) => splitNames.includes(s)).map((s) => [s, path.join(root, s)]) : [['.', root]];
   if (layout === 'splits') {
     for (const d of top.filter((d) => !splitNames.includes(d))) {
       problems.push({ kind: 'ignored-file', files: [d + '/'], message: `${d}/ is not train/, validation/ or test/ and will be ignored` });
@@ -145,7 +157,11 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       const all = listAllFiles(classDir, {}, walked);
       const found = all.filter(hasImageExtension);
       for (const f of all.filter((f) => !hasImageExtension(f))) {
-        problems.push({ kind: 'ignored-file', files: [rel(f)], message: `${rel(f)} does not end in .jpg/.jpeg/.png/.bmp/.gif and will be ignored` });
+        problems.push({
+          kind: 'ignored-file',
+          files: [rel(f)],
+          message: `${rel(f)} does not end in .jpg/.jpeg/.png/.bmp/.gif and will be ignored`,
+        });
       }
       counts[c] = found.length;
       if (found.length === 0) {
@@ -181,7 +197,11 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
   for (const [split, classes] of classesBySplit) {
     for (const c of allClasses.filter((c) => !classes.includes(c))) {
       const has = [...classesBySplit].filter(([, cs]) => cs.includes(c)).map(([s]) => s);
-      problems.push({ kind: 'missing-class', files: [path.join(split, c) + '/'], message: `class '${c}' is in ${has.join(', ')} but missing from ${split}/` });
+      problems.push({
+        kind: 'missing-class',
+        files: [path.join(split, c) + '/'],
+        message: `class '${c}' is in ${has.join(', ')} but missing from ${split}/`,
+      });
     }
   }
 
@@ -241,14 +261,27 @@ async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: 
   try {
     bytes = await readFile(img.file);
   } catch (e) {
-    return { problem: { kind: 'corrupt', files: [img.rel], message: `${img.rel} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } };
+    return {
+      problem: {
+        kind: 'corrupt',
+        files: [img.rel],
+        message: `${img.rel} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      },
+    };
   }
   if (bytes.length === 0) return { problem: { kind: 'empty-file', files: [img.rel], message: `${img.rel} is empty (0 bytes)` } };
   const hash = createHash('sha256').update(bytes).digest('hex');
   const actual = sniffImageType(bytes.subarray(0, 16));
   if (!actual) {
     const text = looksLikeText(bytes) ? ' (it looks like a text file)' : '';
-    return { hash, problem: { kind: 'not-an-image', files: [img.rel], message: `${img.rel} is not an image (not JPEG, PNG, GIF, BMP, WebP, TIFF or AVIF)${text}` } };
+    return {
+      hash,
+      problem: {
+        kind: 'not-an-image',
+        files: [img.rel],
+        message: `${img.rel} is not an image (not JPEG, PNG, GIF, BMP, WebP, TIFF or AVIF)${text}`,
+      },
+    };
   }
   try {
     const decoded = await decodeRgb(img.file, bytes);
@@ -257,7 +290,14 @@ async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: 
       return { hash, problem: { kind: 'wrong-extension', files: [img.rel], message: wrongExtensionMessage(img, actual) } };
     }
     if (Math.min(decoded.width, decoded.height) < minSize) {
-      return { hash, problem: { kind: 'tiny', files: [img.rel], message: `${img.rel} is tiny (${decoded.width}x${decoded.height}, under ${minSize} px a side); upscaling it adds no information` } };
+      return {
+        hash,
+        problem: {
+          kind: 'tiny',
+          files: [img.rel],
+          message: `${img.rel} is tiny (${decoded.width}x${decoded.height}, under ${minSize} px a side); upscaling it adds no information`,
+        },
+      };
     }
     return { hash };
   } catch (e) {
@@ -269,7 +309,8 @@ async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: 
 /** tlkit reads the file by its content; the advice depends on whether Keras could read it. */
 function wrongExtensionMessage(img: ImageEntry, actual: ImageType): string {
   const base = `${img.rel} is a ${formatName(actual)} image named ${path.extname(img.file)}`;
-  if (['jpeg', 'png', 'gif', 'bmp'].includes(actual)) return `${base}; tlkit reads it by its content, but rename it to ${extensionOf(actual)}`;
+  if (['jpeg', 'png', 'gif', 'bmp'].includes(actual))
+    return `${base}; tlkit reads it by its content, but rename it to ${extensionOf(actual)}`;
   return `${base}; tlkit reads it by its content, but Keras (tf.io.decode_image) cannot read ${formatName(actual)}: convert it to PNG or JPEG for Keras parity`;
 }
 

@@ -9,7 +9,8 @@ import { listAllFiles, type ListOptions } from './splits.js';
  * followLinks, a symlink loop never followed twice), in Keras's walk order.
  */
 export function collectImageFiles(inputs: string[], opts: ListOptions = {}): string[] {
-  if (inputs.length === 0) throw new UserError('predict needs at least one image file or folder, e.g. `tlkit predict --model runs/demo photo.jpg`.');
+  if (inputs.length === 0)
+    throw new UserError('predict needs at least one image file or folder, e.g. `tlkit predict --model runs/demo photo.jpg`.');
   const files: string[] = [];
   const exts = IMAGE_EXTENSIONS.join(', ');
   for (const input of inputs) {

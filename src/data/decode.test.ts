@@ -64,24 +64,43 @@ test('32-bit top-down BMP with alpha, and 8-bit palette BMP', () => {
 
 test('grayscale becomes RGB, alpha is dropped, 16-bit PNG is reduced to 8 bits (v >> 8), GIF gives the first frame', async () => {
   const gray = path.join(dir, 'g.png');
-  await sharp(Buffer.from([0, 50, 100, 150, 200, 250]), { raw: { width: 3, height: 2, channels: 1 } }).toColourspace('b-w').png().toFile(gray);
+  await sharp(Buffer.from([0, 50, 100, 150, 200, 250]), { raw: { width: 3, height: 2, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(gray);
   assert.equal((await sharp(gray).metadata()).channels, 1);
-  assert.deepEqual(Array.from((await decodeRgb(gray)).data), [0, 0, 0, 50, 50, 50, 100, 100, 100, 150, 150, 150, 200, 200, 200, 250, 250, 250]);
+  assert.deepEqual(
+    Array.from((await decodeRgb(gray)).data),
+    [0, 0, 0, 50, 50, 50, 100, 100, 100, 150, 150, 150, 200, 200, 200, 250, 250, 250],
+  );
 
   const rgba = path.join(dir, 'rgba.png');
-  await sharp(Buffer.from([10, 20, 30, 0, 40, 50, 60, 128]), { raw: { width: 2, height: 1, channels: 4 } }).png().toFile(rgba);
+  await sharp(Buffer.from([10, 20, 30, 0, 40, 50, 60, 128]), { raw: { width: 2, height: 1, channels: 4 } })
+    .png()
+    .toFile(rgba);
   assert.deepEqual(Array.from((await decodeRgb(rgba)).data), [10, 20, 30, 40, 50, 60]);
 
   const v16 = Uint16Array.from([0, 256, 1000, 65535, 30000, 512]);
   const p16 = path.join(dir, 'p16.png');
-  await sharp(v16, { raw: { width: 2, height: 1, channels: 3 } }).toColourspace('rgb16').png().toFile(p16);
+  await sharp(v16, { raw: { width: 2, height: 1, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toFile(p16);
   assert.equal((await sharp(p16).metadata()).depth, 'ushort');
-  assert.deepEqual(Array.from((await decodeRgb(p16)).data), Array.from(v16, (v) => v >> 8));
+  assert.deepEqual(
+    Array.from((await decodeRgb(p16)).data),
+    Array.from(v16, (v) => v >> 8),
+  );
 
   // An animated GIF: frame 0 red, frame 1 blue.
-  const frames = Buffer.concat([Buffer.from(new Uint8Array(4 * 4 * 4).map((_, i) => (i % 4 === 0 || i % 4 === 3 ? 255 : 0))), Buffer.from(new Uint8Array(4 * 4 * 4).map((_, i) => (i % 4 >= 2 ? 255 : 0)))]);
+  const frames = Buffer.concat([
+    Buffer.from(new Uint8Array(4 * 4 * 4).map((_, i) => (i % 4 === 0 || i % 4 === 3 ? 255 : 0))),
+    Buffer.from(new Uint8Array(4 * 4 * 4).map((_, i) => (i % 4 >= 2 ? 255 : 0))),
+  ]);
   const gif = path.join(dir, 'anim.gif');
-  await sharp(frames, { raw: { width: 4, height: 8, channels: 4, pageHeight: 4 } as never }).gif().toFile(gif);
+  await sharp(frames, { raw: { width: 4, height: 8, channels: 4, pageHeight: 4 } as never })
+    .gif()
+    .toFile(gif);
   assert.ok(((await sharp(gif).metadata()).pages ?? 1) >= 2, 'fixture should be animated');
   const first = await decodeRgb(gif);
   assert.equal(first.height, 4);
@@ -93,7 +112,9 @@ test('decodeImage of a real JPEG equals tfjs resizeBilinear(halfPixelCenters) of
   const file = path.join(shared, 'data/cats_vs_dogs_small/train/cats/cat.1.jpg');
   const raw = await decodeRgb(file);
   const ours = await decodeImage(file, [180, 180]);
-  const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(raw.data, [raw.height, raw.width, 3], 'float32'), [180, 180], false, true).dataSync());
+  const ref = tf.tidy(() =>
+    tf.image.resizeBilinear(tf.tensor3d(raw.data, [raw.height, raw.width, 3], 'float32'), [180, 180], false, true).dataSync(),
+  );
   assertWorstError([{ name: 'cat.1.jpg', actual: ours, expected: ref }], 1e-4, 'absolute');
 });
 
@@ -104,7 +125,11 @@ test('bad files are UserErrors that name the file: empty, truncated, text named 
     ['truncated.jpg', good.subarray(0, good.length >> 1), /corrupt or truncated/],
     // Cut inside the header: libvips reports several warnings, some repeated, one a line.
     ['header-only.jpg', good.subarray(0, 200), /corrupt or truncated \([^\n]*premature end of JPEG image\)/],
-    ['notes.jpg', 'just some text, not a photo\n', /not an image format tlkit reads \(first bytes: 6a 75 73 74, it looks like a text file\)/],
+    [
+      'notes.jpg',
+      'just some text, not a photo\n',
+      /not an image format tlkit reads \(first bytes: 6a 75 73 74, it looks like a text file\)/,
+    ],
     ['short.bmp', new Uint8Array([0x42, 0x4d, 1, 2, 3]), /BMP/],
   ];
   for (const [name, content, reason] of cases) {

@@ -45,7 +45,8 @@ export function extensionOf(t: ImageType): string {
 
 /** The image type from the file's first bytes (its magic number), whatever its name says. */
 export function sniffImageType(head: Uint8Array): ImageType | undefined {
-  const at = (offset: number, ascii: string) => head.length >= offset + ascii.length && [...ascii].every((ch, i) => head[offset + i] === ch.charCodeAt(0));
+  const at = (offset: number, ascii: string) =>
+    head.length >= offset + ascii.length && [...ascii].every((ch, i) => head[offset + i] === ch.charCodeAt(0));
   if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg';
   if (head.length >= 8 && head[0] === 0x89 && at(1, 'PNG')) return 'png';
   if (at(0, 'GIF8')) return 'gif';
@@ -62,7 +63,10 @@ export function sniffImageType(head: Uint8Array): ImageType | undefined {
 
 /** libvips reports one warning a line, often the same ones repeated: keep each once, on one line (one-paragraph messages). */
 function oneLine(message: string): string {
-  const lines = message.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = message
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   return [...new Set(lines)].join('; ');
 }
 
@@ -113,7 +117,11 @@ export interface DecodedPixels extends RgbImage {
 }
 
 /** decodeRgb, optionally keeping (or adding an opaque) alpha channel: RGBA. */
-export async function decodePixels(file: string, bytes: Uint8Array | undefined, opts: ReadOptions & { alpha?: boolean } = {}): Promise<DecodedPixels> {
+export async function decodePixels(
+  file: string,
+  bytes: Uint8Array | undefined,
+  opts: ReadOptions & { alpha?: boolean } = {},
+): Promise<DecodedPixels> {
   let buf: Uint8Array;
   try {
     buf = bytes ?? (await readFile(file));
@@ -123,10 +131,16 @@ export async function decodePixels(file: string, bytes: Uint8Array | undefined, 
   if (buf.length === 0) throw new BadImageError(file, 'the file is empty (0 bytes)');
   const type = sniffImageType(buf.subarray(0, 16));
   if (!type) {
-    throw new BadImageError(file, `its content is not an image format tlkit reads (first bytes: ${hexHead(buf)}${looksLikeTextBytes(buf) ? ', it looks like a text file' : ''})`);
+    throw new BadImageError(
+      file,
+      `its content is not an image format tlkit reads (first bytes: ${hexHead(buf)}${looksLikeTextBytes(buf) ? ', it looks like a text file' : ''})`,
+    );
   }
   if (type === 'heif') {
-    throw new BadImageError(file, 'its content is a HEIF/HEIC image (an iPhone photo format), which tlkit cannot decode; convert it to JPEG');
+    throw new BadImageError(
+      file,
+      'its content is a HEIF/HEIC image (an iPhone photo format), which tlkit cannot decode; convert it to JPEG',
+    );
   }
   const channels = opts.alpha ? 4 : 3;
   if (type === 'bmp') {
@@ -147,7 +161,10 @@ export async function decodePixels(file: string, bytes: Uint8Array | undefined, 
     if (meta.space === 'cmyk') {
       const { data, info } = await open().pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
       const rgb = cmykToRgb(data, info.width * info.height, info.channels);
-      out = channels === 4 ? { ...addOpaqueAlpha({ data: rgb, width: info.width, height: info.height }), channels } : { data: rgb, width: info.width, height: info.height, channels };
+      out =
+        channels === 4
+          ? { ...addOpaqueAlpha({ data: rgb, width: info.width, height: info.height }), channels }
+          : { data: rgb, width: info.width, height: info.height, channels };
     } else {
       let p = open();
       p = channels === 4 ? p.ensureAlpha() : p.removeAlpha();
@@ -206,14 +223,29 @@ export function orient(img: DecodedPixels, orientation: number): DecodedPixels {
       let sx: number;
       let sy: number;
       switch (orientation) {
-        case 2: [sx, sy] = [w - 1 - x, y]; break;
-        case 3: [sx, sy] = [w - 1 - x, h - 1 - y]; break;
-        case 4: [sx, sy] = [x, h - 1 - y]; break;
-        case 5: [sx, sy] = [y, x]; break;
-        case 6: [sx, sy] = [y, h - 1 - x]; break;
-        case 7: [sx, sy] = [w - 1 - y, h - 1 - x]; break;
-        case 8: [sx, sy] = [w - 1 - y, x]; break;
-        default: [sx, sy] = [x, y];
+        case 2:
+          [sx, sy] = [w - 1 - x, y];
+          break;
+        case 3:
+          [sx, sy] = [w - 1 - x, h - 1 - y];
+          break;
+        case 4:
+          [sx, sy] = [x, h - 1 - y];
+          break;
+        case 5:
+          [sx, sy] = [y, x];
+          break;
+        case 6:
+          [sx, sy] = [y, h - 1 - x];
+          break;
+        case 7:
+          [sx, sy] = [w - 1 - y, h - 1 - x];
+          break;
+        case 8:
+          [sx, sy] = [w - 1 - y, x];
+          break;
+        default:
+          [sx, sy] = [x, y];
       }
       const o = (y * ow + x) * c;
       const i = (sy * w + sx) * c;
@@ -251,7 +283,10 @@ let exifDefault: ExifMode = 'apply';
 
 /** The EXIF mode used where none is passed (the CLI's global `--exif` sets it for every command). */
 export function setExifDefault(mode: ExifMode): void {
-  if (!EXIF_MODES.includes(mode)) throw new UserError(`--exif must be 'apply' or 'ignore', got '${mode}'. Use --exif ignore for Keras's pixels exactly, or leave the default (apply).`);
+  if (!EXIF_MODES.includes(mode))
+    throw new UserError(
+      `--exif must be 'apply' or 'ignore', got '${mode}'. Use --exif ignore for Keras's pixels exactly, or leave the default (apply).`,
+    );
   exifDefault = mode;
 }
 
@@ -287,7 +322,13 @@ export async function decodeImageInto(
  * directly; grayscale (ITU-R 601 luma, as tf.image.rgb_to_grayscale, rounded) and the
  * alpha plane go through the same RGB resize, one plane at a time.
  */
-export function resizeDecoded(img: RgbImage | DecodedPixels, size: [number, number], out: Float32Array, offset: number, opts: DecodeOptions = {}): void {
+export function resizeDecoded(
+  img: RgbImage | DecodedPixels,
+  size: [number, number],
+  out: Float32Array,
+  offset: number,
+  opts: DecodeOptions = {},
+): void {
   const mode = opts.colorMode ?? 'rgb';
   const channels = 'channels' in img ? img.channels : 3;
   if (mode === 'rgb' && channels === 3) return resizePlane(img, size, out, offset, opts);

@@ -29,8 +29,19 @@ test('classes are sorted sub-folders; int labels; batches of batchSize then the 
   assert.equal(ds.size, 15);
   assert.equal(ds.numBatches, 4);
   const batches = await collect(ds);
-  assert.deepEqual(batches.map((b) => b.shape), [[4, 4, 3, 3], [4, 4, 3, 3], [4, 4, 3, 3], [3, 4, 3, 3]]);
-  assert.deepEqual(batches.map((b) => b.labelShape), [[4], [4], [4], [3]]);
+  assert.deepEqual(
+    batches.map((b) => b.shape),
+    [
+      [4, 4, 3, 3],
+      [4, 4, 3, 3],
+      [4, 4, 3, 3],
+      [3, 4, 3, 3],
+    ],
+  );
+  assert.deepEqual(
+    batches.map((b) => b.labelShape),
+    [[4], [4], [4], [3]],
+  );
   const labels = batches.flatMap((b) => Array.from(b.labels));
   assert.deepEqual(labels, [0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2]);
   // Unshuffled order: class by class, files sorted; each file's pixels are its own colour.
@@ -48,8 +59,17 @@ test('labelMode binary and categorical shapes and values; binary needs exactly 2
   assert.deepEqual(b.labelShape, [15, 3]);
   assert.deepEqual(Array.from(b.labels.subarray(0, 3)), [1, 0, 0]);
   assert.deepEqual(Array.from(b.labels.subarray(14 * 3)), [0, 0, 1]);
-  await assert.rejects(imageDatasetFromDirectory(flat, { labelMode: 'binary' }), (e: unknown) => isUserError(e) && /exactly 2 classes/.test((e as Error).message));
-  const bin = await imageDatasetFromDirectory(flat, { imageSize: [2, 2], batchSize: 32, shuffle: false, labelMode: 'binary', classNames: ['dogs', 'cats'] });
+  await assert.rejects(
+    imageDatasetFromDirectory(flat, { labelMode: 'binary' }),
+    (e: unknown) => isUserError(e) && /exactly 2 classes/.test((e as Error).message),
+  );
+  const bin = await imageDatasetFromDirectory(flat, {
+    imageSize: [2, 2],
+    batchSize: 32,
+    shuffle: false,
+    labelMode: 'binary',
+    classNames: ['dogs', 'cats'],
+  });
   assert.deepEqual(bin.classNames, ['dogs', 'cats']);
   const [bb] = await collect(bin);
   assert.deepEqual(bb.labelShape, [12, 1]);
@@ -67,7 +87,10 @@ test('same seed gives the same batches; each epoch reshuffles; no seed differs',
   const a2 = (await collect(a)).flatMap((x) => x.files);
   assert.notDeepEqual(a1, a2, 'second epoch should be in another order');
   assert.deepEqual([...a2].sort(), [...a1].sort());
-  assert.deepEqual(a2, (await collect(b)).flatMap((x) => x.files));
+  assert.deepEqual(
+    a2,
+    (await collect(b)).flatMap((x) => x.files),
+  );
   const c = (await collect(await imageDatasetFromDirectory(flat, { ...opts, seed: 43 }))).flatMap((x) => x.files);
   assert.notDeepEqual(a1, c);
   // Pixels and labels travel with their files.
@@ -102,9 +125,18 @@ test('a corrupt file stops the epoch with a UserError naming it, or is skipped w
   const strict = await imageDatasetFromDirectory(d, { imageSize: [2, 2], batchSize: 2, shuffle: false });
   await assert.rejects(collect(strict), (e: unknown) => isUserError(e) && (e as Error).message.includes(path.join(d, 'a', '001.png')));
   const warned: string[] = [];
-  const lenient = await imageDatasetFromDirectory(d, { imageSize: [2, 2], batchSize: 2, shuffle: false, skipBadImages: true, onBadImage: (f) => warned.push(f) });
+  const lenient = await imageDatasetFromDirectory(d, {
+    imageSize: [2, 2],
+    batchSize: 2,
+    shuffle: false,
+    skipBadImages: true,
+    onBadImage: (f) => warned.push(f),
+  });
   const batches = await collect(lenient);
-  assert.deepEqual(batches.map((b) => b.shape[0]), [2, 2, 1]);
+  assert.deepEqual(
+    batches.map((b) => b.shape[0]),
+    [2, 2, 1],
+  );
   assert.deepEqual(lenient.skipped, [path.join(d, 'a', '001.png'), path.join(d, 'b', 'zero.jpg')]);
   assert.deepEqual(warned, lenient.skipped);
   await collect(lenient); // a second epoch warns no more
@@ -124,7 +156,10 @@ test('streaming keeps a bounded number of decodes in flight', async () => {
 });
 
 test('bad folders: missing, no class folders, empty class, book layout passed whole', async () => {
-  await assert.rejects(imageDatasetFromDirectory(path.join(root, 'nope')), (e: unknown) => isUserError(e) && /does not exist/.test((e as Error).message));
+  await assert.rejects(
+    imageDatasetFromDirectory(path.join(root, 'nope')),
+    (e: unknown) => isUserError(e) && /does not exist/.test((e as Error).message),
+  );
   const noClasses = path.join(root, 'noclasses');
   fs.mkdirSync(noClasses);
   fs.writeFileSync(path.join(noClasses, 'x.jpg'), 'x');
@@ -132,7 +167,10 @@ test('bad folders: missing, no class folders, empty class, book layout passed wh
   const emptyClass = path.join(root, 'emptyclass');
   await makeClassFolders(emptyClass, { a: 1 }, 4);
   fs.mkdirSync(path.join(emptyClass, 'b'));
-  await assert.rejects(imageDatasetFromDirectory(emptyClass), (e: unknown) => isUserError(e) && (e as Error).message.includes(path.join(emptyClass, 'b')));
+  await assert.rejects(
+    imageDatasetFromDirectory(emptyClass),
+    (e: unknown) => isUserError(e) && (e as Error).message.includes(path.join(emptyClass, 'b')),
+  );
   const book = path.join(root, 'book');
   await makeClassFolders(path.join(book, 'train'), { cats: 2, dogs: 2 }, 4);
   await assert.rejects(imageDatasetFromDirectory(book), /pass one split folder/);
@@ -155,7 +193,10 @@ test('resolveDataDir: book layout, class folders directly, and class mismatches 
   const missing = path.join(root, 'missing');
   await makeClassFolders(path.join(missing, 'train'), { cats: 2, dogs: 2 }, 4);
   await makeClassFolders(path.join(missing, 'validation'), { cats: 1 }, 4);
-  assert.throws(() => resolveDataDir(missing), (e: unknown) => isUserError(e) && /'dogs'.*missing from .*validation/.test((e as Error).message));
+  assert.throws(
+    () => resolveDataDir(missing),
+    (e: unknown) => isUserError(e) && /'dogs'.*missing from .*validation/.test((e as Error).message),
+  );
   const extra = path.join(root, 'extra');
   await makeClassFolders(path.join(extra, 'train'), { cats: 2 }, 4);
   await makeClassFolders(path.join(extra, 'test'), { cats: 1, dogs: 1 }, 4);

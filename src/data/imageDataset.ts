@@ -1,7 +1,18 @@
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { deriveSeed, randomSeed, Rng } from '../io/rng.js';
-import { BadImageError, channelsOf, COLOR_MODES, decodePixels, EXIF_MODES, IMAGE_EXTENSIONS, resizeDecoded, type ColorMode, type ExifMode, type Interpolation } from './decode.js';
+import {
+  BadImageError,
+  channelsOf,
+  COLOR_MODES,
+  decodePixels,
+  EXIF_MODES,
+  IMAGE_EXTENSIONS,
+  resizeDecoded,
+  type ColorMode,
+  type ExifMode,
+  type Interpolation,
+} from './decode.js';
 import { listClassDirs, listImageFiles, SPLIT_NAMES, type ListOptions } from './splits.js';
 
 export type LabelMode = 'int' | 'binary' | 'categorical';
@@ -103,10 +114,19 @@ export interface ImageDataset {
  * (half-pixel centres). Arguments are checked in Keras's order, so the same bad call
  * fails on the same argument.
  */
-export function imageDatasetFromDirectory(dir: string, opts: ImageDatasetOptions & { subset: 'both' }): Promise<[ImageDataset, ImageDataset]>;
-export function imageDatasetFromDirectory(dir: string, opts?: ImageDatasetOptions & { subset?: 'training' | 'validation' }): Promise<ImageDataset>;
+export function imageDatasetFromDirectory(
+  dir: string,
+  opts: ImageDatasetOptions & { subset: 'both' },
+): Promise<[ImageDataset, ImageDataset]>;
+export function imageDatasetFromDirectory(
+  dir: string,
+  opts?: ImageDatasetOptions & { subset?: 'training' | 'validation' },
+): Promise<ImageDataset>;
 export function imageDatasetFromDirectory(dir: string, opts?: ImageDatasetOptions): Promise<ImageDataset | [ImageDataset, ImageDataset]>;
-export async function imageDatasetFromDirectory(dir: string, opts: ImageDatasetOptions = {}): Promise<ImageDataset | [ImageDataset, ImageDataset]> {
+export async function imageDatasetFromDirectory(
+  dir: string,
+  opts: ImageDatasetOptions = {},
+): Promise<ImageDataset | [ImageDataset, ImageDataset]> {
   const o = checkOptions(opts);
   const indexed =
     o.labels === 'inferred'
@@ -145,7 +165,9 @@ export async function imageDatasetFromDirectory(dir: string, opts: ImageDatasetO
   else if (o.subset === 'validation') result = val(o.shuffle);
   else result = [train(), val(false)];
   if (files.length === 0) {
-    throw new UserError(`No images found in ${dir} (expected files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images, or pass the folder that holds them.`);
+    throw new UserError(
+      `No images found in ${dir} (expected files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images, or pass the folder that holds them.`,
+    );
   }
   for (const ds of Array.isArray(result) ? result : [result]) {
     if (ds.size === 0) {
@@ -190,7 +212,9 @@ function checkOptions(opts: ImageDatasetOptions): CheckedOptions {
       );
     }
     if (given.classNames) {
-      throw new UserError(`classNames can only be given with labels 'inferred'; with a labels array the class names are the sorted labels. Drop classNames (got ${JSON.stringify(given.classNames)}).`);
+      throw new UserError(
+        `classNames can only be given with labels 'inferred'; with a labels array the class names are the sorted labels. Drop classNames (got ${JSON.stringify(given.classNames)}).`,
+      );
     }
   }
   let labelMode: LabelMode | null = 'labelMode' in given ? (given.labelMode as LabelMode | null) : 'int';
@@ -203,8 +227,9 @@ function checkOptions(opts: ImageDatasetOptions): CheckedOptions {
     labelMode = null;
   }
   const colorMode = given.colorMode ?? 'rgb';
-  if (!COLOR_MODES.includes(colorMode)) throw new UserError(`colorMode must be one of ${COLOR_MODES.map((m) => `'${m}'`).join(', ')}, got '${colorMode}'.`);
-  const size = typeof given.imageSize === 'number' ? [given.imageSize, given.imageSize] : given.imageSize ?? [256, 256];
+  if (!COLOR_MODES.includes(colorMode))
+    throw new UserError(`colorMode must be one of ${COLOR_MODES.map((m) => `'${m}'`).join(', ')}, got '${colorMode}'.`);
+  const size = typeof given.imageSize === 'number' ? [given.imageSize, given.imageSize] : (given.imageSize ?? [256, 256]);
   if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1)) {
     throw new UserError(`imageSize must be [height, width] with positive integers, got ${JSON.stringify(given.imageSize)}.`);
   }
@@ -229,20 +254,26 @@ function checkOptions(opts: ImageDatasetOptions): CheckedOptions {
     throw new UserError(`subset must be 'training', 'validation' or 'both', got '${given.subset}'.`);
   }
   if (split && shuffle && given.seed === undefined) {
-    throw new UserError('validationSplit with shuffling needs a seed (e.g. --seed 1337), so that the training and validation subsets do not overlap.');
+    throw new UserError(
+      'validationSplit with shuffling needs a seed (e.g. --seed 1337), so that the training and validation subsets do not overlap.',
+    );
   }
   if (labels === null && given.classNames) {
-    throw new UserError(`classNames cannot be given without labels (labels or labelMode null): there are no classes. Drop classNames (got ${JSON.stringify(given.classNames)}).`);
+    throw new UserError(
+      `classNames cannot be given without labels (labels or labelMode null): there are no classes. Drop classNames (got ${JSON.stringify(given.classNames)}).`,
+    );
   }
   const unbatched = 'batchSize' in opts && opts.batchSize === null;
-  const batchSize = unbatched ? 1 : given.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batchSize must be a positive integer or null (no batching), got ${given.batchSize}.`);
+  const batchSize = unbatched ? 1 : (given.batchSize ?? 32);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new UserError(`batchSize must be a positive integer or null (no batching), got ${given.batchSize}.`);
   const prefetch = given.prefetch ?? 2;
   if (!Number.isInteger(prefetch) || prefetch < 0) throw new UserError(`prefetch must be an integer >= 0, got ${prefetch}.`);
   if (given.cropToAspectRatio && given.padToAspectRatio) {
     throw new UserError('cropToAspectRatio and padToAspectRatio cannot both be true: crop or pad, not both.');
   }
-  if (given.exif !== undefined && !EXIF_MODES.includes(given.exif)) throw new UserError(`exif must be 'apply' or 'ignore', got '${given.exif}'.`);
+  if (given.exif !== undefined && !EXIF_MODES.includes(given.exif))
+    throw new UserError(`exif must be 'apply' or 'ignore', got '${given.exif}'.`);
   return {
     labels,
     labelMode,
@@ -267,7 +298,11 @@ function checkOptions(opts: ImageDatasetOptions): CheckedOptions {
 }
 
 /** Class names and (file, label) pairs of a class-folder directory, in Keras's order. */
-export function indexDirectory(dir: string, requested?: string[], opts: ListOptions = {}): { classNames: string[]; files: string[]; labels: Int32Array } {
+export function indexDirectory(
+  dir: string,
+  requested?: string[],
+  opts: ListOptions = {},
+): { classNames: string[]; files: string[]; labels: Int32Array } {
   let subdirs: string[];
   try {
     subdirs = listClassDirs(dir);
@@ -283,7 +318,9 @@ export function indexDirectory(dir: string, requested?: string[], opts: ListOpti
     }
   }
   if (subdirs.length === 0) {
-    throw new UserError(`The data folder ${dir} has no class folders. Expected one sub-folder per class (e.g. cats/ and dogs/) holding that class's images.`);
+    throw new UserError(
+      `The data folder ${dir} has no class folders. Expected one sub-folder per class (e.g. cats/ and dogs/) holding that class's images.`,
+    );
   }
   if (subdirs.every((s) => (SPLIT_NAMES as readonly string[]).includes(s))) {
     throw new UserError(
@@ -297,7 +334,9 @@ export function indexDirectory(dir: string, requested?: string[], opts: ListOpti
   classNames.forEach((c, i) => {
     const found = listImageFiles(path.join(dir, c), opts);
     if (found.length === 0) {
-      throw new UserError(`The class folder ${path.join(dir, c)} has no images (expected files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images to it or remove the folder.`);
+      throw new UserError(
+        `The class folder ${path.join(dir, c)} has no images (expected files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images to it or remove the folder.`,
+      );
     }
     for (const f of found) {
       files.push(f);
@@ -308,7 +347,11 @@ export function indexDirectory(dir: string, requested?: string[], opts: ListOpti
 }
 
 /** labels null or an explicit array: every image under `dir` (Keras's walk order); class names are the sorted distinct labels. */
-function indexUnlabelled(dir: string, labels: null | number[], followLinks: boolean): { classNames: string[]; files: string[]; labels: Int32Array } {
+function indexUnlabelled(
+  dir: string,
+  labels: null | number[],
+  followLinks: boolean,
+): { classNames: string[]; files: string[]; labels: Int32Array } {
   let files: string[];
   try {
     files = listImageFiles(dir, { followLinks });

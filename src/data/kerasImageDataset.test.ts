@@ -21,13 +21,17 @@ async function writeRandomImage(file: string, colorMode: 'rgb' | 'rgba' | 'grays
 }
 
 /** Keras's _prepare_directory: class_0..class_{n-1}, optionally nested sub-folders, images spread round-robin. */
-async function prepareDirectory(o: { numClasses?: number; nested?: boolean; colorMode?: 'rgb' | 'rgba' | 'grayscale'; count?: number } = {}): Promise<string> {
+async function prepareDirectory(
+  o: { numClasses?: number; nested?: boolean; colorMode?: 'rgb' | 'rgba' | 'grayscale'; count?: number } = {},
+): Promise<string> {
   const { numClasses = 2, nested = false, colorMode = 'rgb', count = 16 } = o;
   const root = path.join(tempDir(), `keras-${seq++}`);
   const paths: string[] = [];
   for (let c = 0; c < numClasses; c++) {
     const cls = `class_${c}`;
-    const sub = nested ? [cls, path.join(cls, 'subfolder_1'), path.join(cls, 'subfolder_2'), path.join(cls, 'subfolder_1', 'sub-subfolder')] : [cls];
+    const sub = nested
+      ? [cls, path.join(cls, 'subfolder_1'), path.join(cls, 'subfolder_2'), path.join(cls, 'subfolder_1', 'sub-subfolder')]
+      : [cls];
     for (const p of sub) fs.mkdirSync(path.join(root, p), { recursive: true });
     paths.push(...sub);
   }
@@ -95,7 +99,13 @@ test('keras test_image_dataset_from_directory_multiclass: 4 classes, shapes and 
   assert.deepEqual([int.shape, int.labelShape], [[8, 18, 18, 3], [8]]);
   assert.ok(int.labels instanceof Int32Array);
   const cat = await first(await imageDatasetFromDirectory(dir, { ...size18, batchSize: 8, labelMode: 'categorical' }));
-  assert.deepEqual([cat.shape, cat.labelShape], [[8, 18, 18, 3], [8, 4]]);
+  assert.deepEqual(
+    [cat.shape, cat.labelShape],
+    [
+      [8, 18, 18, 3],
+      [8, 4],
+    ],
+  );
   assert.ok(cat.labels instanceof Float32Array);
 });
 
@@ -122,7 +132,10 @@ test('keras test_image_dataset_from_directory_validation_split: 10 images, split
 
 test('keras test_image_dataset_from_directory_manual_labels: a labels array, one per file in path order', async () => {
   const one = await prepareDirectory({ numClasses: 1, count: 4 });
-  await assert.rejects(imageDatasetFromDirectory(one, { ...size18, batchSize: 8, labels: [0, 1, 0], shuffle: false }), (e: unknown) => isUserError(e) && /labels has 3 entries but .* holds 4 image files/.test((e as Error).message));
+  await assert.rejects(
+    imageDatasetFromDirectory(one, { ...size18, batchSize: 8, labels: [0, 1, 0], shuffle: false }),
+    (e: unknown) => isUserError(e) && /labels has 3 entries but .* holds 4 image files/.test((e as Error).message),
+  );
   const ds = await imageDatasetFromDirectory(one, { ...size18, batchSize: 8, labels: [0, 1, 0, 1], shuffle: false });
   assert.deepEqual(ds.classNames, ['0', '1']);
   const b = await first(ds);
@@ -144,16 +157,25 @@ test('keras test_image_dataset_from_directory_follow_links: 25 images in nested 
 test('keras test_image_dataset_from_directory_no_images: class folders without images are an error', async () => {
   const dir = await prepareDirectory({ numClasses: 2, count: 0 });
   await assert.rejects(imageDatasetFromDirectory(dir), (e: unknown) => isUserError(e) && /no images/.test((e as Error).message));
-  await assert.rejects(imageDatasetFromDirectory(dir, { labels: null }), (e: unknown) => isUserError(e) && /No images found/.test((e as Error).message));
+  await assert.rejects(
+    imageDatasetFromDirectory(dir, { labels: null }),
+    (e: unknown) => isUserError(e) && /No images found/.test((e as Error).message),
+  );
 });
 
 test('keras test_image_dataset_from_directory_crop_to_aspect_ratio and _pad_to_aspect_ratio: [5, 18, 18, 3]', async () => {
   const dir = await prepareDirectory({ numClasses: 2, count: 5 });
-  assert.deepEqual((await first(await imageDatasetFromDirectory(dir, { ...size18, batchSize: 5, cropToAspectRatio: true }))).shape, [5, 18, 18, 3]);
-  assert.deepEqual((await first(await imageDatasetFromDirectory(dir, { ...size18, batchSize: 5, padToAspectRatio: true }))).shape, [5, 18, 18, 3]);
+  assert.deepEqual(
+    (await first(await imageDatasetFromDirectory(dir, { ...size18, batchSize: 5, cropToAspectRatio: true }))).shape,
+    [5, 18, 18, 3],
+  );
+  assert.deepEqual(
+    (await first(await imageDatasetFromDirectory(dir, { ...size18, batchSize: 5, padToAspectRatio: true }))).shape,
+    [5, 18, 18, 3],
+  );
 });
 
-test('keras test_image_dataset_from_directory_errors: each bad argument is named, in Keras\'s order', async () => {
+test("keras test_image_dataset_from_directory_errors: each bad argument is named, in Keras's order", async () => {
   const dir = await prepareDirectory({ numClasses: 3, count: 5 });
   const cases: Array<[ImageDatasetOptions, RegExp]> = [
     [{ labels: 'other' as unknown as 'inferred' }, /^labels must be 'inferred'/],
@@ -203,7 +225,14 @@ test('keras test_image_dataset_from_directory_shuffle: unshuffled differs from s
 
 test('keras test_image_dataset_from_directory_shuffle_with_split: training reshuffles each epoch, validation never does', async () => {
   const dir = await prepareDirectory({ numClasses: 2, count: 25, nested: true });
-  const o: Omit<ImageDatasetOptions, 'subset'> = { ...size18, batchSize: 8, labelMode: null, followLinks: true, validationSplit: 0.2, seed: 1337 };
+  const o: Omit<ImageDatasetOptions, 'subset'> = {
+    ...size18,
+    batchSize: 8,
+    labelMode: null,
+    followLinks: true,
+    validationSplit: 0.2,
+    seed: 1337,
+  };
   const [plainTrain] = await imageDatasetFromDirectory(dir, { ...o, shuffle: false, subset: 'both' });
   const unshuffledTrain = pixels(await all(plainTrain));
   const [train, val] = await imageDatasetFromDirectory(dir, { ...o, shuffle: true, subset: 'both' });
@@ -222,8 +251,13 @@ test('keras test_image_dataset_from_directory_shuffle_with_split: training reshu
 test('subset both: validation labels gathered in one pass line up with the files of another (files and labels in the same fixed order)', async () => {
   const dir = await prepareDirectory({ numClasses: 2, count: 20 });
   const [, val] = await imageDatasetFromDirectory(dir, { ...size18, batchSize: 3, validationSplit: 0.3, subset: 'both', seed: 7 });
-  const pass = async () => (await all(val)).flatMap((b) => b.files.map((f, i) => `${path.basename(path.dirname(f))}/${path.basename(f)}:${b.labels[i]}`));
+  const pass = async () =>
+    (await all(val)).flatMap((b) => b.files.map((f, i) => `${path.basename(path.dirname(f))}/${path.basename(f)}:${b.labels[i]}`));
   const a = await pass();
   assert.deepEqual(await pass(), a);
-  assert.deepEqual(a.map((s) => s.split(':')[0]), val.files.map((f) => `${path.basename(path.dirname(f))}/${path.basename(f)}`), 'the batches follow val.files');
+  assert.deepEqual(
+    a.map((s) => s.split(':')[0]),
+    val.files.map((f) => `${path.basename(path.dirname(f))}/${path.basename(f)}`),
+    'the batches follow val.files',
+  );
 });

@@ -16,7 +16,11 @@ import { solid, tempDir, writeImage } from '../testing/images.js';
 import { assertWorstError, maxAbsError } from '../testing/numerics.js';
 
 /** What macOS writes beside each file on a FAT/exFAT/network volume: AppleDouble magic, then resource-fork junk. */
-const APPLE_DOUBLE = Buffer.concat([Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]), Buffer.from('Mac OS X        '), Buffer.alloc(4000, 0x41)]);
+const APPLE_DOUBLE = Buffer.concat([
+  Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]),
+  Buffer.from('Mac OS X        '),
+  Buffer.alloc(4000, 0x41),
+]);
 
 /** A W x H RGB image with distinct pixels, so flips and turns show. */
 function ramp(w: number, h: number): Uint8Array {
@@ -32,22 +36,37 @@ test('AppleDouble ._ files and other hidden files are skipped by the dataset, th
     }
   }
   fs.writeFileSync(path.join(root, 'train', '.DS_Store'), 'junk');
-  assert.deepEqual(listImageFiles(path.join(root, 'train', 'cats')).map((f) => path.basename(f)), ['cats.1.png']);
+  assert.deepEqual(
+    listImageFiles(path.join(root, 'train', 'cats')).map((f) => path.basename(f)),
+    ['cats.1.png'],
+  );
   const ds = await imageDatasetFromDirectory(path.join(root, 'train'), { imageSize: [8, 8], shuffle: false });
-  assert.deepEqual(ds.files.map((f) => path.basename(f)), ['cats.1.png', 'dogs.1.png']);
+  assert.deepEqual(
+    ds.files.map((f) => path.basename(f)),
+    ['cats.1.png', 'dogs.1.png'],
+  );
   for await (const b of ds.batches()) assert.equal(b.shape[0], 2, 'no decode error from the AppleDouble files');
   assert.deepEqual(resolveDataDir(root).classNames, ['cats', 'dogs']);
-  assert.deepEqual(collectImageFiles([path.join(root, 'train')]).map((f) => path.basename(f)), ['cats.1.png', 'dogs.1.png']);
+  assert.deepEqual(
+    collectImageFiles([path.join(root, 'train')]).map((f) => path.basename(f)),
+    ['cats.1.png', 'dogs.1.png'],
+  );
 
   const report = await checkDataset(root);
   const hidden = report.problems.find((p) => p.kind === 'hidden-file');
   assert.ok(hidden, formatCheckReport(report));
-  assert.deepEqual(hidden.files, [path.join('train', '.DS_Store'), path.join('train', 'cats', '._cats.1.png'), path.join('train', 'dogs', '._dogs.1.png'), path.join('validation', 'cats', '._cats.1.png'), path.join('validation', 'dogs', '._dogs.1.png')]);
+  assert.deepEqual(hidden.files, [
+    path.join('train', '.DS_Store'),
+    path.join('train', 'cats', '._cats.1.png'),
+    path.join('train', 'dogs', '._dogs.1.png'),
+    path.join('validation', 'cats', '._cats.1.png'),
+    path.join('validation', 'dogs', '._dogs.1.png'),
+  ]);
   assert.match(formatCheckReport(report), /\[hidden-file\] 5 hidden files skipped by every tlkit command .*train\/cats\/\._cats\.1\.png/);
   assert.ok(!report.problems.some((p) => p.kind === 'corrupt'), 'the AppleDouble files are not decoded');
 });
 
-test('a symlink loop: listing and predict\'s folder search end (each image once) instead of failing with ELOOP', async () => {
+test("a symlink loop: listing and predict's folder search end (each image once) instead of failing with ELOOP", async () => {
   const root = tempDir();
   const photos = path.join(root, 'photos');
   await writeImage(path.join(photos, 'a.png'), solid(8, 8, [1, 2, 3]), 8, 8);
@@ -57,7 +76,10 @@ test('a symlink loop: listing and predict\'s folder search end (each image once)
   const names = (files: string[]) => files.map((f) => path.relative(photos, f));
   assert.deepEqual(names(collectImageFiles([photos])), ['a.png', path.join('sub', 'b.png')]);
   assert.deepEqual(names(collectImageFiles([photos], { followLinks: true })), ['a.png', path.join('sub', 'b.png')]);
-  assert.throws(() => collectImageFiles([path.join(photos, 'self')]), (e: unknown) => isUserError(e) && /symlink loop/.test((e as Error).message));
+  assert.throws(
+    () => collectImageFiles([path.join(photos, 'self')]),
+    (e: unknown) => isUserError(e) && /symlink loop/.test((e as Error).message),
+  );
 });
 
 test('a symlinked folder inside a class folder is not followed by default (Keras follow_links=False), is with followLinks, and check-data reports it', async () => {
@@ -68,9 +90,15 @@ test('a symlinked folder inside a class folder is not followed by default (Keras
   await writeImage(path.join(root, 'more-cats', 'c1.png'), solid(40, 40, [190, 0, 0]), 40, 40);
   fs.symlinkSync(path.join(root, 'more-cats'), path.join(data, 'cats', 'more'));
   const plain = await imageDatasetFromDirectory(data, { imageSize: [4, 4], shuffle: false });
-  assert.deepEqual(plain.files.map((f) => path.relative(data, f)), [path.join('cats', 'c0.png'), path.join('dogs', 'd0.png')]);
+  assert.deepEqual(
+    plain.files.map((f) => path.relative(data, f)),
+    [path.join('cats', 'c0.png'), path.join('dogs', 'd0.png')],
+  );
   const followed = await imageDatasetFromDirectory(data, { imageSize: [4, 4], shuffle: false, followLinks: true });
-  assert.deepEqual(followed.files.map((f) => path.relative(data, f)), [path.join('cats', 'c0.png'), path.join('cats', 'more', 'c1.png'), path.join('dogs', 'd0.png')]);
+  assert.deepEqual(
+    followed.files.map((f) => path.relative(data, f)),
+    [path.join('cats', 'c0.png'), path.join('cats', 'more', 'c1.png'), path.join('dogs', 'd0.png')],
+  );
   assert.deepEqual(Array.from(followed.labels), [0, 0, 1]);
 
   // A symlinked CLASS folder is a class in Keras too (os.path.isdir follows links): read, and reported.
@@ -80,7 +108,10 @@ test('a symlinked folder inside a class folder is not followed by default (Keras
   const report = await checkDataset(data);
   const links = report.problems.filter((p) => p.kind === 'symlink').map((p) => p.message);
   assert.equal(links.length, 2, links.join('\n'));
-  assert.match(links.join('\n'), /cats\/more\/ is a symlinked folder inside a class folder: its images are not read \(Keras's follow_links=False\)/);
+  assert.match(
+    links.join('\n'),
+    /cats\/more\/ is a symlinked folder inside a class folder: its images are not read \(Keras's follow_links=False\)/,
+  );
   assert.match(links.join('\n'), /lions\/ is a symlink to .*more-cats: it is read as the class 'lions' \(as Keras does\)/);
 });
 
@@ -118,7 +149,11 @@ test('decode by content: a WebP named .png, a TIFF and an AVIF are read; check-d
   fs.writeFileSync(webpCut, (await raw().webp({ quality: 80 }).toBuffer()).subarray(0, 30));
   const junk = path.join(dir, 'junk.jpg');
   fs.writeFileSync(junk, Buffer.from([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]));
-  for (const [f, seen] of [[heic, /its content is a HEIF\/HEIC image/], [webpCut, /the WebP data is corrupt or truncated/], [junk, /not an image format tlkit reads \(first bytes: de ad be ef\)/]] as const) {
+  for (const [f, seen] of [
+    [heic, /its content is a HEIF\/HEIC image/],
+    [webpCut, /the WebP data is corrupt or truncated/],
+    [junk, /not an image format tlkit reads \(first bytes: de ad be ef\)/],
+  ] as const) {
     await assert.rejects(decodeImage(f, [4, 4]), (e: unknown) => {
       assert.ok(e instanceof BadImageError, String(e));
       assert.match(e.message, new RegExp(path.basename(f).replace('.', '\\.')));
@@ -134,7 +169,7 @@ function tfCmykToRgb(c: number, m: number, y: number, k: number): [number, numbe
   return [Math.trunc(((255 - c) * ik) / 255), Math.trunc(((255 - m) * ik) / 255), Math.trunc(((255 - y) * ik) / 255)];
 }
 
-test('a CMYK JPEG decodes with TF\'s plain conversion (within 1 level), not through ICC colour management', async () => {
+test("a CMYK JPEG decodes with TF's plain conversion (within 1 level), not through ICC colour management", async () => {
   const dir = tempDir();
   const w = 48;
   const h = 32;
@@ -144,7 +179,10 @@ test('a CMYK JPEG decodes with TF\'s plain conversion (within 1 level), not thro
     return [x * 5, y * 8, (x + y) * 3][ch] % 256;
   });
   const file = path.join(dir, 'print.jpg');
-  await sharp(Buffer.from(px), { raw: { width: w, height: h, channels: 3 } }).toColourspace('cmyk').jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toFile(file);
+  await sharp(Buffer.from(px), { raw: { width: w, height: h, channels: 3 } })
+    .toColourspace('cmyk')
+    .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
+    .toFile(file);
   assert.equal((await sharp(file).metadata()).space, 'cmyk');
   // The file's CMYK samples, as stored (libvips un-inverts Adobe CMYK), and TF's RGB from them.
   const cmyk = await sharp(file).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer();
@@ -182,12 +220,22 @@ test('EXIF orientations 1 to 8: each applied as a browser shows it (sharp-turned
   for (const orientation of [1, 2, 3, 4, 5, 6, 7, 8]) {
     // PNG stores the pixels exactly; sharp writes the orientation into its eXIf chunk.
     const file = path.join(dir, `o${orientation}.png`);
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().withMetadata({ orientation }).toFile(file);
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .withMetadata({ orientation })
+      .toFile(file);
     assert.equal((await sharp(file).metadata()).orientation, orientation, `orientation ${orientation} written`);
     let shown = { data: px, info: { width: w, height: h } };
-    for (const step of SHOWN[orientation]) shown = await step(sharp(shown.data, { raw: { width: shown.info.width, height: shown.info.height, channels: 3 } })).raw().toBuffer({ resolveWithObject: true });
+    for (const step of SHOWN[orientation])
+      shown = await step(sharp(shown.data, { raw: { width: shown.info.width, height: shown.info.height, channels: 3 } }))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
     // The table agrees with libvips's own reading of the tag.
-    assert.deepEqual(await sharp(file).rotate().raw().toBuffer(), shown.data, `orientation ${orientation}: the reference is libvips's view`);
+    assert.deepEqual(
+      await sharp(file).rotate().raw().toBuffer(),
+      shown.data,
+      `orientation ${orientation}: the reference is libvips's view`,
+    );
 
     const applied = await decodeRgb(file);
     assert.deepEqual([applied.width, applied.height], [shown.info.width, shown.info.height], `orientation ${orientation}: size`);
@@ -204,7 +252,10 @@ test('EXIF orientation 6: applied by default (as browsers show the photo), store
   const h = 4;
   const px = ramp(w, h);
   const file = path.join(dir, 'phone.jpg');
-  await sharp(Buffer.from(px), { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).withMetadata({ orientation: 6 }).toFile(file);
+  await sharp(Buffer.from(px), { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
+    .withMetadata({ orientation: 6 })
+    .toFile(file);
   assert.equal((await sharp(file).metadata()).orientation, 6);
   const stored = await sharp(file).raw().toBuffer({ resolveWithObject: true }); // no auto-orientation
   const shown = await sharp(file).rotate().raw().toBuffer({ resolveWithObject: true }); // libvips applies EXIF: the browser's view

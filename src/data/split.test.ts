@@ -39,14 +39,20 @@ function snapshot(dir: string): string {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else out.push(`${path.relative(dir, p)} ${fs.statSync(p).size} ${fs.statSync(p).mtimeMs} ${fs.readFileSync(p).toString('base64').slice(0, 40)}`);
+      else
+        out.push(
+          `${path.relative(dir, p)} ${fs.statSync(p).size} ${fs.statSync(p).mtimeMs} ${fs.readFileSync(p).toString('base64').slice(0, 40)}`,
+        );
     }
   };
   walk(dir);
   return out.join('\n');
 }
 
-const names = (dir: string) => listImageFiles(dir).map((f) => path.basename(f)).sort();
+const names = (dir: string) =>
+  listImageFiles(dir)
+    .map((f) => path.basename(f))
+    .sort();
 
 test('split: a flat Kaggle folder with --label-from-name and counts per class, like the book (train/validation/test)', async () => {
   const src = await kaggleFlat(12);
@@ -59,9 +65,14 @@ test('split: a flat Kaggle folder with --label-from-name and counts per class, l
   const layout = resolveDataDir(out);
   assert.equal(layout.layout, 'splits');
   assert.deepEqual(layout.classNames, ['cat', 'dog']);
-  const all = ['train', 'validation', 'test'].flatMap((s) => ['cat', 'dog'].flatMap((c) => names(path.join(out, s, c)).map((n) => `${c}:${n}`)));
+  const all = ['train', 'validation', 'test'].flatMap((s) =>
+    ['cat', 'dog'].flatMap((c) => names(path.join(out, s, c)).map((n) => `${c}:${n}`)),
+  );
   assert.equal(new Set(all).size, 22, 'no image in two splits');
-  assert.ok(all.every((x) => x.startsWith(x.split(':')[1].split('.')[0])), 'each file in its own class');
+  assert.ok(
+    all.every((x) => x.startsWith(x.split(':')[1].split('.')[0])),
+    'each file in its own class',
+  );
   assert.equal(snapshot(src), before, 'the source is untouched');
 });
 
@@ -75,7 +86,11 @@ test('split: class folders and fractions (validation 0.2, test 0.1, train the re
   assert.equal(every.length, 10);
   assert.ok(every.includes('old__0.png'), 'a file in a sub-folder keeps its path in its name');
   const d = splitDataset(src, { out: path.join(path.dirname(src), 'defaults') });
-  assert.deepEqual(d.counts, { train: { a: 8, b: 16 }, validation: { a: 1, b: 2 }, test: { a: 1, b: 2 } }, 'default: 0.1 validation, 0.1 test, the rest train');
+  assert.deepEqual(
+    d.counts,
+    { train: { a: 8, b: 16 }, validation: { a: 1, b: 2 }, test: { a: 1, b: 2 } },
+    'default: 0.1 validation, 0.1 test, the rest train',
+  );
 });
 
 test('split: the same seed gives the same split, another seed another; growing train keeps validation and test', async () => {
@@ -110,7 +125,10 @@ test('split: symlinks and hard links point at the source files', async () => {
 test('split refuses: --out inside the source, an existing non-empty --out, too many images asked, a pattern that misses files', async () => {
   const src = await classFolders();
   const refuse = (opts: Parameters<typeof splitDataset>[1], re: RegExp) =>
-    assert.throws(() => splitDataset(src, opts), (e: unknown) => isUserError(e) && re.test((e as Error).message));
+    assert.throws(
+      () => splitDataset(src, opts),
+      (e: unknown) => isUserError(e) && re.test((e as Error).message),
+    );
   refuse({ out: path.join(src, 'split') }, /lies inside the source folder/);
   refuse({ out: src }, /lies inside the source folder/);
   refuse({ out: path.join(src, 'a', 'deeper', 'x') }, /lies inside the source folder/);
@@ -128,7 +146,22 @@ test('split refuses: --out inside the source, an existing non-empty --out, too m
 test('tlkit split: the command prints the table, exits 2 with one paragraph on bad input', async () => {
   const src = await kaggleFlat(5);
   const out = path.join(path.dirname(src), 'data');
-  const r = cli('split', src, '--out', out, '--label-from-name', '^(cat|dog)\\.', '--train', '3', '--validation', '0.2', '--test', '1', '--seed', '7');
+  const r = cli(
+    'split',
+    src,
+    '--out',
+    out,
+    '--label-from-name',
+    '^(cat|dog)\\.',
+    '--train',
+    '3',
+    '--validation',
+    '0.2',
+    '--test',
+    '1',
+    '--seed',
+    '7',
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /wrote .*data \(seed 7, copies\)/);
   assert.match(r.stdout, /train\s+3\s+3\s+6/);

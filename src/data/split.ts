@@ -56,18 +56,25 @@ export function splitDataset(src: string, opts: SplitOptions): SplitResult {
   try {
     st = fs.statSync(source);
   } catch {
-    throw new UserError(`The source folder ${src} does not exist. Pass the folder you unzipped (class folders, or one flat folder of images with --label-from-name).`);
+    throw new UserError(
+      `The source folder ${src} does not exist. Pass the folder you unzipped (class folders, or one flat folder of images with --label-from-name).`,
+    );
   }
   if (!st.isDirectory()) throw new UserError(`${src} is not a folder. Pass the folder holding the images.`);
   const out = path.resolve(opts.out);
   const realSource = fs.realpathSync(source);
   const realOutParent = realpathOfNearest(out);
   if (realOutParent === realSource || realOutParent.startsWith(realSource + path.sep)) {
-    throw new UserError(`--out ${opts.out} lies inside the source folder ${src}: the split would be read back as data next time. Put it beside the source, e.g. --out ${path.join(path.dirname(source), 'data')}.`);
+    throw new UserError(
+      `--out ${opts.out} lies inside the source folder ${src}: the split would be read back as data next time. Put it beside the source, e.g. --out ${path.join(path.dirname(source), 'data')}.`,
+    );
   }
   if (fs.existsSync(out)) {
     if (!fs.statSync(out).isDirectory()) throw new UserError(`--out ${opts.out} is an existing file. Give a new folder path.`);
-    if (fs.readdirSync(out).length > 0) throw new UserError(`--out ${opts.out} already exists and is not empty; tlkit split never overwrites. Give a new folder path, or remove it first.`);
+    if (fs.readdirSync(out).length > 0)
+      throw new UserError(
+        `--out ${opts.out} already exists and is not empty; tlkit split never overwrites. Give a new folder path, or remove it first.`,
+      );
   }
   const link = opts.link ?? 'copy';
   if (!LINK_MODES.includes(link)) throw new UserError(`--link must be symlink, hardlink or copy, got '${link}'.`);
@@ -134,9 +141,11 @@ type AmountSpec = { kind: 'count'; n: number } | { kind: 'fraction'; f: number }
 function resolveAmounts(o: SplitOptions): { train: AmountSpec | 'rest'; validation: AmountSpec; test: AmountSpec } {
   const parse = (flag: string, v: number | undefined, fallback: number): AmountSpec => {
     const x = v ?? fallback;
-    if (!Number.isFinite(x) || x < 0) throw new UserError(`--${flag} must be a count (0, 1, 2, ...) or a fraction between 0 and 1, got ${v}.`);
+    if (!Number.isFinite(x) || x < 0)
+      throw new UserError(`--${flag} must be a count (0, 1, 2, ...) or a fraction between 0 and 1, got ${v}.`);
     if (x > 0 && x < 1) return { kind: 'fraction', f: x };
-    if (!Number.isInteger(x)) throw new UserError(`--${flag} must be a whole count of images per class, or a fraction below 1 (e.g. 0.2), got ${v}.`);
+    if (!Number.isInteger(x))
+      throw new UserError(`--${flag} must be a whole count of images per class, or a fraction below 1 (e.g. 0.2), got ${v}.`);
     return { kind: 'count', n: x };
   };
   const neither = o.validation === undefined && o.test === undefined;
@@ -166,13 +175,18 @@ function classesFromFolders(source: string, shown: string): Map<string, SourceFi
     );
   }
   if (classes.every((c) => (SPLIT_NAMES as readonly string[]).includes(c))) {
-    throw new UserError(`${shown} is already split (it has ${classes.map((c) => c + '/').join(', ')}). Pass a folder of class folders, or one flat folder of images with --label-from-name.`);
+    throw new UserError(
+      `${shown} is already split (it has ${classes.map((c) => c + '/').join(', ')}). Pass a folder of class folders, or one flat folder of images with --label-from-name.`,
+    );
   }
   const map = new Map<string, SourceFile[]>();
   for (const c of classes) {
     const dir = path.join(source, c);
     const files = listImageFiles(dir).map((f) => ({ file: f, name: path.relative(dir, f).split(path.sep).join('__') }));
-    if (files.length === 0) throw new UserError(`The class folder ${path.join(shown, c)} has no images (files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images or remove it.`);
+    if (files.length === 0)
+      throw new UserError(
+        `The class folder ${path.join(shown, c)} has no images (files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images or remove it.`,
+      );
     map.set(c, files);
   }
   return map;
@@ -183,7 +197,9 @@ function classesFromNames(source: string, shown: string, pattern: string): Map<s
   try {
     re = new RegExp(pattern);
   } catch (e) {
-    throw new UserError(`--label-from-name ${pattern} is not a valid regular expression (${(e as Error).message}). Example: '^(cat|dog)\\.' for cat.123.jpg.`);
+    throw new UserError(
+      `--label-from-name ${pattern} is not a valid regular expression (${(e as Error).message}). Example: '^(cat|dog)\\.' for cat.123.jpg.`,
+    );
   }
   const files = listImageFiles(source);
   if (files.length === 0) throw new UserError(`${shown} holds no images (files ending in ${IMAGE_EXTENSIONS.join(', ')}).`);
@@ -198,7 +214,9 @@ function classesFromNames(source: string, shown: string, pattern: string): Map<s
       continue;
     }
     if (label.includes('/') || label.includes('\\') || label.startsWith('.')) {
-      throw new UserError(`--label-from-name gives the class '${label}' for ${path.relative(source, f)}, which cannot be a folder name. Capture only the class part of the name.`);
+      throw new UserError(
+        `--label-from-name gives the class '${label}' for ${path.relative(source, f)}, which cannot be a folder name. Capture only the class part of the name.`,
+      );
     }
     if (!map.has(label)) map.set(label, []);
     map.get(label)!.push({ file: f, name });
@@ -209,7 +227,10 @@ function classesFromNames(source: string, shown: string, pattern: string): Map<s
         'Fix the pattern so that every file name yields its class, or move those files away.',
     );
   }
-  if (map.size < 2) throw new UserError(`--label-from-name ${pattern} finds only the class ${[...map.keys()].map((k) => `'${k}'`).join('')} in ${shown}; a classifier needs at least 2 classes. Check the pattern's capture group.`);
+  if (map.size < 2)
+    throw new UserError(
+      `--label-from-name ${pattern} finds only the class ${[...map.keys()].map((k) => `'${k}'`).join('')} in ${shown}; a classifier needs at least 2 classes. Check the pattern's capture group.`,
+    );
   return map;
 }
 
@@ -219,7 +240,9 @@ function hardlink(from: string, to: string): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK') {
-      throw new UserError(`Cannot hard-link ${from} into ${path.dirname(to)} (${code}: ${code === 'EXDEV' ? 'a different disk' : 'not allowed here'}). Use --link copy or --link symlink.`);
+      throw new UserError(
+        `Cannot hard-link ${from} into ${path.dirname(to)} (${code}: ${code === 'EXDEV' ? 'a different disk' : 'not allowed here'}). Use --link copy or --link symlink.`,
+      );
     }
     throw e;
   }
@@ -250,6 +273,9 @@ export function formatSplitResult(r: SplitResult, link: LinkMode): string {
       return `  ${s.padEnd(12)}${row.map((v) => String(v).padStart(w)).join('')}${String(row.reduce((a, b) => a + b, 0)).padStart(w)}`;
     }),
   ];
-  if (r.unused) lines.push(`  ${r.unused} image${r.unused > 1 ? 's' : ''} of the source not used (the amounts asked for are smaller than the classes).`);
+  if (r.unused)
+    lines.push(
+      `  ${r.unused} image${r.unused > 1 ? 's' : ''} of the source not used (the amounts asked for are smaller than the classes).`,
+    );
   return lines.join('\n');
 }

@@ -189,7 +189,7 @@ function checkClassFolders(dir: string, shown: string): string[] {
     const files = fs.readdirSync(dir).filter((f) => !f.startsWith('.'));
     throw new UserError(
       `The data folder ${shown} has no class folders${files.length ? ` (it holds ${files.length} file(s) directly, e.g. ${files[0]})` : ''}. ` +
-        'Expected one sub-folder per class (e.g. cats/ and dogs/) holding that class\'s images, or train/, validation/ and test/ folders each laid out that way.',
+        "Expected one sub-folder per class (e.g. cats/ and dogs/) holding that class's images, or train/, validation/ and test/ folders each laid out that way.",
     );
   }
   for (const c of classes) {
@@ -208,7 +208,9 @@ function assertDirectory(dir: string, shown: string): void {
   try {
     st = fs.statSync(dir);
   } catch {
-    throw new UserError(`The data folder ${shown} does not exist. Pass a folder with one sub-folder per class, or train/, validation/, test/ folders.`);
+    throw new UserError(
+      `The data folder ${shown} does not exist. Pass a folder with one sub-folder per class, or train/, validation/, test/ folders.`,
+    );
   }
   if (!st.isDirectory()) throw new UserError(`${shown} is not a folder. Pass a data folder with one sub-folder per class.`);
 }

@@ -20,7 +20,11 @@ import { readKerasH5 } from '../weights/kerasH5.js';
 import { h5 } from '../weights/h5wasmLoader.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TLKIT_BACKEND: 'cpu' },
+  });
 
 interface Row {
   file: string;
@@ -43,9 +47,14 @@ before(async () => {
   root = path.dirname(run);
   const r = cli('predict', '--model', run, path.join(data, 'test'), '--json');
   assert.equal(r.status, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Row);
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Row);
   files = rows.map((x) => x.file);
-  predicted = rows.map((x) => ['cats', 'dogs'].map((c) => (x.probabilities.find((p) => p.label === c) as { probability: number }).probability));
+  predicted = rows.map((x) =>
+    ['cats', 'dogs'].map((c) => (x.probabilities.find((p) => p.label === c) as { probability: number }).probability),
+  );
   size = (await readMeta(run)).imageSize;
   const per = size[0] * size[1] * 3;
   pixels = new Float32Array(files.length * per);
@@ -84,7 +93,10 @@ test('float16 and uint8 encodings: tfjs decodes them back within their precision
   const joined = new Uint8Array(4000 + 12);
   joined.set(new Uint8Array(values.buffer), 0);
   joined.set(new Uint8Array(ints.buffer), 4000);
-  for (const [mode, bytes, tol] of [['float16', 2000 + 12, 5e-4], ['uint8', 1000 + 12, (1.2 / 255 / 2) * 1.001 + 1e-6]] as const) {
+  for (const [mode, bytes, tol] of [
+    ['float16', 2000 + 12, 5e-4],
+    ['uint8', 1000 + 12, (1.2 / 255 / 2) * 1.001 + 1e-6],
+  ] as const) {
     const q = quantizeWeights(specs, joined.buffer, mode);
     assert.equal(q.data.byteLength, bytes);
     const decoded = tf.io.decodeWeights(q.data, q.specs);
@@ -136,7 +148,10 @@ test('export --quantize float16|uint8: smaller weights, tfjs decodes them, predi
   const accuracy = (p: number[][]) => p.filter((row, i) => (row[1] >= row[0] ? 1 : 0) === labels[i]).length / p.length;
   const full = tfjsModelBytes(path.join(run, 'model'));
   const fullWeights = fs.statSync(path.join(run, 'model', 'weights.bin')).size;
-  for (const [mode, ratio, tol] of [['float16', 1.9, 2e-3], ['uint8', 3.5, 0.05]] as const) {
+  for (const [mode, ratio, tol] of [
+    ['float16', 1.9, 2e-3],
+    ['uint8', 3.5, 0.05],
+  ] as const) {
     const out = path.join(root, `export-${mode}`);
     const r = cli('export', run, '--format', 'tfjs', '--quantize', mode, '--out', out);
     assert.equal(r.status, 0, r.stderr);
@@ -207,7 +222,7 @@ test('export --format tm: Teachable Machine layout (x/127 - 1 in, one softmax pr
   model.dispose();
 });
 
-test('export --format keras: a legacy Keras .h5 model laid out as Keras documents it, read back by tlkit\'s .h5 loader', async () => {
+test("export --format keras: a legacy Keras .h5 model laid out as Keras documents it, read back by tlkit's .h5 loader", async () => {
   const out = path.join(root, 'export-keras');
   const r = cli('export', run, '--format', 'keras', '--out', out);
   assert.equal(r.status, 0, r.stderr);
@@ -224,7 +239,10 @@ test('export --format keras: a legacy Keras .h5 model laid out as Keras document
       assert.match(String(f.attrs.keras_version.value), /^2\.\d+\.\d+$/);
       const config = JSON.parse(String(f.attrs.model_config.value));
       assert.equal(config.class_name, 'Functional');
-      assert.deepEqual(config.config.layers.map((l: { name: string }) => l.name), model.layers.map((l) => l.name));
+      assert.deepEqual(
+        config.config.layers.map((l: { name: string }) => l.name),
+        model.layers.map((l) => l.name),
+      );
       assert.deepEqual(config.config.input_layers, [[model.layers[0].name, 0, 0]]);
       assert.equal(config.config.output_layers[0][0], model.outputLayers[0].name);
       for (const l of config.config.layers) {
@@ -238,13 +256,19 @@ test('export --format keras: a legacy Keras .h5 model laid out as Keras document
       assert.deepEqual(f.keys(), ['model_weights']);
       const mw = f.get('model_weights') as unknown as { attrs: Record<string, { value: unknown }>; keys(): string[] };
       assert.deepEqual(Object.keys(mw.attrs).sort(), ['backend', 'keras_version', 'layer_names']);
-      assert.deepEqual(Array.from(mw.attrs.layer_names.value as string[]), model.layers.map((l) => l.name));
+      assert.deepEqual(
+        Array.from(mw.attrs.layer_names.value as string[]),
+        model.layers.map((l) => l.name),
+      );
     } finally {
       f.close();
     }
     // Every layer's weight_names and datasets, read with tlkit's own Keras .h5 loader.
     const read = await readKerasH5(file);
-    assert.deepEqual(read.layerNames, model.layers.map((l) => l.name));
+    assert.deepEqual(
+      read.layerNames,
+      model.layers.map((l) => l.name),
+    );
     for (const layer of model.layers) {
       const stored = read.layers.get(layer.name) ?? [];
       assert.equal(stored.length, layer.weights.length, layer.name);

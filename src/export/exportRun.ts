@@ -59,7 +59,11 @@ export function tfjsModelBytes(dir: string): number {
 
 function outputOf(meta: RunMeta): ExportMetadata['output'] {
   return meta.labelMode === 'binary'
-    ? { kind: 'sigmoid', units: 1, meaning: `one value: the probability of '${meta.classes[1]}' (labels[1]); '${meta.classes[0]}' is 1 - it` }
+    ? {
+        kind: 'sigmoid',
+        units: 1,
+        meaning: `one value: the probability of '${meta.classes[1]}' (labels[1]); '${meta.classes[0]}' is 1 - it`,
+      }
     : { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' };
 }
 
@@ -82,12 +86,21 @@ export function exportMetadata(meta: RunMeta, format: ExportFormat, quantize: Qu
       exifOrientation: 'apply',
       note:
         `Resize the whole image (no crop) to ${h}x${w} with exactly this rule to get tlkit predict's probabilities; ` +
-        "a canvas drawImage resize gives other pixels (measured: up to 0.227 in probability). Browsers apply EXIF orientation when they draw an <img> or ImageBitmap, as tlkit does by default.",
+        'a canvas drawImage resize gives other pixels (measured: up to 0.227 in probability). Browsers apply EXIF orientation when they draw an <img> or ImageBitmap, as tlkit does by default.',
       ...(tm ? { teachableMachine: TM_FEED_NOTE } : {}),
     },
-    output: tm ? { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' } : outputOf(meta),
+    output: tm
+      ? { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' }
+      : outputOf(meta),
     quantization: quantize ?? null,
-    run: { base: meta.base, baseFamily: meta.baseFamily, mode: meta.mode, head: meta.head, bestEpoch: meta.bestEpoch, bestValLoss: meta.bestValLoss },
+    run: {
+      base: meta.base,
+      baseFamily: meta.baseFamily,
+      mode: meta.mode,
+      head: meta.head,
+      bestEpoch: meta.bestEpoch,
+      bestValLoss: meta.bestValLoss,
+    },
     exportedAt: new Date().toISOString(),
   };
 }
@@ -107,18 +120,27 @@ function checkOut(out: string): void {
     earlier = false;
   }
   if (!earlier) {
-    throw new UserError(`--out ${out} already holds files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}) and is not an earlier tlkit export. Give a new or empty folder.`);
+    throw new UserError(
+      `--out ${out} already holds files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}) and is not an earlier tlkit export. Give a new or empty folder.`,
+    );
   }
 }
 
-async function saveTfjs(model: tfl.LayersModel | null, source: tf.io.ModelArtifacts | null, dir: string, quantize: QuantizeMode | undefined): Promise<void> {
+async function saveTfjs(
+  model: tfl.LayersModel | null,
+  source: tf.io.ModelArtifacts | null,
+  dir: string,
+  quantize: QuantizeMode | undefined,
+): Promise<void> {
   let artifacts: tf.io.ModelArtifacts;
   if (model) {
     let captured: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      captured = a;
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        captured = a;
+        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+      }),
+    );
     artifacts = captured as tf.io.ModelArtifacts;
   } else {
     artifacts = source as tf.io.ModelArtifacts;
@@ -147,10 +169,14 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     throw new UserError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got '${format}'. Pass e.g. --format tfjs.`);
   }
   if (quantize && (format === 'onnx' || format === 'keras')) {
-    throw new UserError(`--quantize applies to the tfjs weights (--format tfjs or tm); the ${format === 'onnx' ? 'ONNX' : 'Keras .h5'} export keeps float32. Leave --quantize out, or export --format tfjs.`);
+    throw new UserError(
+      `--quantize applies to the tfjs weights (--format tfjs or tm); the ${format === 'onnx' ? 'ONNX' : 'Keras .h5'} export keeps float32. Leave --quantize out, or export --format tfjs.`,
+    );
   }
   if (format === 'tm' && !tmReadsQuantization(quantize)) {
-    throw new UserError(`--quantize ${quantize} cannot be read by Teachable Machine's package (it runs TensorFlow.js ${TM_TFJS_VERSION}, which decodes float32 and uint8 weights only). Use --quantize uint8 with --format tm, or --format tfjs for float16.`);
+    throw new UserError(
+      `--quantize ${quantize} cannot be read by Teachable Machine's package (it runs TensorFlow.js ${TM_TFJS_VERSION}, which decodes float32 and uint8 weights only). Use --quantize uint8 with --format tm, or --format tfjs for float16.`,
+    );
   }
   checkOut(out);
   await initBackend();
@@ -164,7 +190,9 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   }
   const metadata = exportMetadata(meta, format, quantize);
   if (format === 'tm' && meta.imageSize[0] !== meta.imageSize[1]) {
-    throw new UserError(`Teachable Machine models take square images, but ${runDir} was trained at ${meta.imageSize.join('x')}. Export --format tfjs instead.`);
+    throw new UserError(
+      `Teachable Machine models take square images, but ${runDir} was trained at ${meta.imageSize.join('x')}. Export --format tfjs instead.`,
+    );
   }
   let files: string[] = [];
   await writeDirAtomic(out, async (dir) => {
@@ -210,6 +238,11 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     if (format === 'tfjs' || format === 'tm') await writeFileAtomic(path.join(dir, PAGE_FILE), browserPage(metadata));
     files = (await fsp.readdir(dir)).sort();
   });
-  const modelBytes = format === 'onnx' ? statSync(path.join(out, ONNX_FILE)).size : format === 'keras' ? statSync(path.join(out, KERAS_FILE)).size : tfjsModelBytes(out);
+  const modelBytes =
+    format === 'onnx'
+      ? statSync(path.join(out, ONNX_FILE)).size
+      : format === 'keras'
+        ? statSync(path.join(out, KERAS_FILE)).size
+        : tfjsModelBytes(out);
   return { out, format, files, modelBytes, runModelBytes: tfjsModelBytes(source), metadata };
 }

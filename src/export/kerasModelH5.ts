@@ -12,7 +12,9 @@ export const KERAS_VERSION = '2.15.0';
 export function kerasModelConfig(model: tfl.LayersModel): { class_name: string; config: Record<string, unknown> } {
   const json = model.toJSON(null, false) as { class_name: string; config: Record<string, unknown> };
   // tfjs names VarianceScaling's truncated normal 'normal' (it draws from a truncated normal); Keras calls it 'truncated_normal'.
-  const config = JSON.parse(JSON.stringify(json.config), (k, v) => (k === 'distribution' && v === 'normal' ? 'truncated_normal' : v)) as Record<string, unknown>;
+  const config = JSON.parse(JSON.stringify(json.config), (k, v) =>
+    k === 'distribution' && v === 'normal' ? 'truncated_normal' : v,
+  ) as Record<string, unknown>;
   return { class_name: json.class_name === 'Model' ? 'Functional' : json.class_name, config };
 }
 

@@ -16,9 +16,9 @@ export const TM_TFJS_VERSION = '1.3.1';
  */
 export const TM_FEED_NOTE =
   "@teachablemachine/image's predict(image) centre-crops to a square and resizes with canvas drawImage, which gives other pixels than tlkit " +
-  '(measured: 2.4e-2 in probability with a MobileNet run). To get tlkit predict\'s probabilities, give it a canvas already imageSize x imageSize ' +
+  "(measured: 2.4e-2 in probability with a MobileNet run). To get tlkit predict's probabilities, give it a canvas already imageSize x imageSize " +
   'holding the whole image resized with the rule above, rounded to 8 bits: its crop and draw are then a 1:1 copy, and it agrees with tlkit predict ' +
-  "on those same pixels to 1e-7. Against the original photo the rounding alone costs up to 1.1e-4 (MobileNet run). TensorFlow.js 1.3.1, which the " +
+  'on those same pixels to 1e-7. Against the original photo the rounding alone costs up to 1.1e-4 (MobileNet run). TensorFlow.js 1.3.1, which the ' +
   "package runs on, has no halfPixelCenters in resizeBilinear: compute the resized pixels with a tfjs that has it (index.html's 4.22 does) or any resize implementing the rule.";
 
 /** Formats of tfjs weights that tfjs 1.3.1 (the package's) decodes: float32 and uint8, not float16. */
@@ -35,13 +35,22 @@ export function tmReadsQuantization(mode: string | undefined): boolean {
  */
 export function teachableMachineModel(model: tfl.LayersModel, meta: RunMeta): tfl.LayersModel {
   const [h, w] = meta.imageSize;
-  const fixed = [tf.tidy(() => tf.reshape(tf.mul(tf.eye(3), 127), [1, 1, 3, 3])), tf.fill([3], 127), tf.tensor2d([[-1, 1]]), tf.tensor1d([1, 0])];
+  const fixed = [
+    tf.tidy(() => tf.reshape(tf.mul(tf.eye(3), 127), [1, 1, 3, 3])),
+    tf.fill([3], 127),
+    tf.tensor2d([[-1, 1]]),
+    tf.tensor1d([1, 0]),
+  ];
   try {
     const input = tfl.input({ shape: [h, w, 3], name: 'tm_input' });
-    const back = tfl.layers.conv2d({ filters: 3, kernelSize: 1, name: 'tm_to_rgb_0_255', weights: [fixed[0], fixed[1]], trainable: false }).apply(input) as tfl.SymbolicTensor;
+    const back = tfl.layers
+      .conv2d({ filters: 3, kernelSize: 1, name: 'tm_to_rgb_0_255', weights: [fixed[0], fixed[1]], trainable: false })
+      .apply(input) as tfl.SymbolicTensor;
     let out = model.apply(back) as tfl.SymbolicTensor;
     if (meta.labelMode === 'binary') {
-      out = tfl.layers.dense({ units: 2, name: 'tm_two_probabilities', weights: [fixed[2], fixed[3]], trainable: false }).apply(out) as tfl.SymbolicTensor;
+      out = tfl.layers
+        .dense({ units: 2, name: 'tm_two_probabilities', weights: [fixed[2], fixed[3]], trainable: false })
+        .apply(out) as tfl.SymbolicTensor;
     }
     return tfl.model({ inputs: input, outputs: out, name: 'tlkit_teachable_machine' });
   } finally {

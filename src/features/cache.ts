@@ -131,7 +131,9 @@ export function readManifest(out: string): Manifest {
   const file = path.join(out, MANIFEST);
   const m = readJson<Manifest>(file);
   if (!m || m.format !== FEATURES_FORMAT) {
-    throw new UserError(`${file} is missing or is not a tlkit features manifest. Run \`tlkit extract --base ... --data ... --out ${out}\` first.`);
+    throw new UserError(
+      `${file} is missing or is not a tlkit features manifest. Run \`tlkit extract --base ... --data ... --out ${out}\` first.`,
+    );
   }
   return m;
 }
@@ -141,11 +143,14 @@ export async function loadSplitFeatures(out: string, split: string): Promise<Fea
   const manifest = readManifest(out);
   const entry = manifest.splits[split];
   if (!entry) {
-    throw new UserError(`${path.join(out, MANIFEST)} has no '${split}' split (it has ${Object.keys(manifest.splits).join(', ')}). Extract from a data folder with a ${split}/ folder.`);
+    throw new UserError(
+      `${path.join(out, MANIFEST)} has no '${split}' split (it has ${Object.keys(manifest.splits).join(', ')}). Extract from a data folder with a ${split}/ folder.`,
+    );
   }
   const dir = path.join(out, entry.dir);
   const meta = validSplitCache(dir, entry.key);
-  if (!meta) throw new UserError(`The features in ${dir} are incomplete or do not match ${path.join(out, MANIFEST)}. Run \`tlkit extract\` again.`);
+  if (!meta)
+    throw new UserError(`The features in ${dir} are incomplete or do not match ${path.join(out, MANIFEST)}. Run \`tlkit extract\` again.`);
   const data = await readFeatureSplit(path.join(dir, FEATURES_FILE), path.join(dir, LABELS_FILE));
   return { ...data, classNames: meta.classNames, files: meta.files };
 }

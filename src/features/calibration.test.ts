@@ -38,10 +38,19 @@ async function kernels(onnx: Uint8Array): Promise<Record<string, number>> {
 
 const hasShared = fs.existsSync(SHARED_TRAIN);
 
-test('VGG16 (random weights, 32x32) in int8: ORT runs every quantized conv as QLinearConv and the features keep cosine >= 0.99', { skip: !hasShared && 'no ../shared data' }, async () => {
+test('VGG16 (random weights, 32x32) in int8: ORT runs every quantized conv as QLinearConv and the features keep cosine >= 0.99', {
+  skip: !hasShared && 'no ../shared data',
+}, async () => {
   const size: [number, number] = [32, 32];
   const model = vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [size[0], size[1], 3] });
-  const base: ConvBase = { model, family: 'vgg16', preprocessing: VGG16_PREPROCESSING, imageSize: size, weightsHash: 'random', source: 'vgg16 random' };
+  const base: ConvBase = {
+    model,
+    family: 'vgg16',
+    preprocessing: VGG16_PREPROCESSING,
+    imageSize: size,
+    weightsHash: 'random',
+    source: 'vgg16 random',
+  };
   const fp32 = exportToOnnx(frozenModel(base, size));
   const cal = await Calibrator.run(fp32, each(await photos(8, size)));
   const { record, graph } = await cal.record(DEFAULT_CALIBRATION);
@@ -50,7 +59,9 @@ test('VGG16 (random weights, 32x32) in int8: ORT runs every quantized conv as QL
   // 13 convs + the preprocessing conv; the preprocessing and block1_conv1 stay fp32.
   const ops = await kernels(graph);
   assert.equal(ops['com.microsoft:QLinearConv'], 12, JSON.stringify(ops));
-  const fp32Convs = Object.entries(ops).filter(([k]) => k.endsWith(':Conv')).reduce((a, [, v]) => a + v, 0);
+  const fp32Convs = Object.entries(ops)
+    .filter(([k]) => k.endsWith(':Conv'))
+    .reduce((a, [, v]) => a + v, 0);
   assert.equal(fp32Convs, 2, JSON.stringify(ops));
   // The pools run on uint8 too, and only the graph's edges convert.
   assert.equal((ops[':QuantizeLinear'] ?? 0) + (ops[':DequantizeLinear'] ?? 0), 2, JSON.stringify(ops));
@@ -59,7 +70,9 @@ test('VGG16 (random weights, 32x32) in int8: ORT runs every quantized conv as QL
   assert.equal(again.cosine, record.error.cosine);
 });
 
-test('the shared pretrained MobileNet in int8 on real photos: cosine >= 0.99 to fp32', { skip: !(hasShared && fs.existsSync(mobilenetDir)) && 'no ../shared MobileNet' }, async () => {
+test('the shared pretrained MobileNet in int8 on real photos: cosine >= 0.99 to fp32', {
+  skip: !(hasShared && fs.existsSync(mobilenetDir)) && 'no ../shared MobileNet',
+}, async () => {
   const base = await loadBase({ base: mobilenetDir });
   const fp32 = exportToOnnx(frozenModel(base, base.imageSize));
   const cal = await Calibrator.run(fp32, each(await photos(8, base.imageSize)));

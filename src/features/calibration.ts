@@ -8,7 +8,16 @@ import { BadImageError, decodeImageInto, getExifDefault } from '../data/decode.j
 import { imageDatasetFromDirectory } from '../data/imageDataset.js';
 import type { DataDir } from '../data/splits.js';
 import { exportToOnnx } from '../onnx/export.js';
-import { Calibrator, DEFAULT_CALIBRATION, int8Graph, WARN_COSINE, type CalibrationRecord, type CalibrationSettings, type InputBatch, type Precision } from '../ort/int8.js';
+import {
+  Calibrator,
+  DEFAULT_CALIBRATION,
+  int8Graph,
+  WARN_COSINE,
+  type CalibrationRecord,
+  type CalibrationSettings,
+  type InputBatch,
+  type Precision,
+} from '../ort/int8.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { frozenModel } from './frozenBase.js';
 
@@ -66,8 +75,17 @@ interface CalibrationPlan {
 
 async function calibrationPlan(opts: FrozenGraphOptions): Promise<CalibrationPlan> {
   const train = opts.dataDir.splits.train;
-  if (!train) throw new UserError(`--precision int8 calibrates on the training images, and ${opts.dataDir.root} has no train/ folder (or class folders). Add training images or use --precision fp32.`);
-  const listed = await imageDatasetFromDirectory(train, { labelMode: 'int', classNames: opts.dataDir.classNames, imageSize: opts.imageSize, shuffle: false, batchSize: 1 });
+  if (!train)
+    throw new UserError(
+      `--precision int8 calibrates on the training images, and ${opts.dataDir.root} has no train/ folder (or class folders). Add training images or use --precision fp32.`,
+    );
+  const listed = await imageDatasetFromDirectory(train, {
+    labelMode: 'int',
+    classNames: opts.dataDir.classNames,
+    imageSize: opts.imageSize,
+    shuffle: false,
+    batchSize: 1,
+  });
   const n = opts.calibrationImages ?? DEFAULT_CALIBRATION_IMAGES;
   const files = sample(listed.files, n);
   const settings = opts.calibration ?? DEFAULT_CALIBRATION;
@@ -139,7 +157,9 @@ export function describeError(r: CalibrationRecord): string[] {
     `int8 calibration (${r.settings.method}${r.settings.method === 'percentile' ? ` ${r.settings.percentile}` : ''}, ${r.images} images, depthwise convs ${r.fp32Depthwise ? 'fp32' : 'int8'}): int8 vs fp32 features relative L2 ${e.relativeL2.toFixed(4)}, cosine ${e.cosine.toFixed(4)} (worst image ${e.minCosine.toFixed(4)})`,
   ];
   if (e.cosine < WARN_COSINE) {
-    lines.push(`warning: the int8 features are far from fp32 (cosine ${e.cosine.toFixed(4)} < ${WARN_COSINE}); accuracy may drop. Use --precision fp32 for this base.`);
+    lines.push(
+      `warning: the int8 features are far from fp32 (cosine ${e.cosine.toFixed(4)} < ${WARN_COSINE}); accuracy may drop. Use --precision fp32 for this base.`,
+    );
   }
   return lines;
 }
@@ -157,7 +177,9 @@ export async function calibration(opts: FrozenGraphOptions, fp32: Uint8Array): P
   if (stored) return { record: stored.record, cached: true };
   const log = opts.log ?? (() => {});
   log(`int8: calibrating on ${plan.files.length} training images ...`);
-  const calibrator = await Calibrator.run(fp32, decodedBatches(plan.files, opts.imageSize, opts.skipBadImages ?? false), { threads: opts.threads });
+  const calibrator = await Calibrator.run(fp32, decodedBatches(plan.files, opts.imageSize, opts.skipBadImages ?? false), {
+    threads: opts.threads,
+  });
   const { record } = await calibrator.record(plan.settings, opts.threads);
   for (const line of describeError(record)) log(line);
   const out: StoredCalibration = {

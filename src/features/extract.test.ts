@@ -22,7 +22,11 @@ const SIZE: [number, number] = [16, 16];
 async function makeData(): Promise<string> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-extract-'));
   let seed = 1;
-  for (const [split, n] of [['train', 5], ['validation', 3], ['test', 2]] as const) {
+  for (const [split, n] of [
+    ['train', 5],
+    ['validation', 3],
+    ['test', 2],
+  ] as const) {
     for (const cls of ['cats', 'dogs']) {
       const dir = path.join(root, 'data', split, cls);
       fs.mkdirSync(dir, { recursive: true });
@@ -31,7 +35,9 @@ async function makeData(): Promise<string> {
         const px = Buffer.alloc(w * 18 * 3);
         for (let k = 0; k < px.length; k++) px[k] = (k * 37 + seed * 101 + (cls === 'dogs' ? 60 : 0)) % 256;
         seed++;
-        await sharp(px, { raw: { width: w, height: 18, channels: 3 } }).jpeg({ quality: 95 }).toFile(path.join(dir, `${cls}.${i}.jpg`));
+        await sharp(px, { raw: { width: w, height: 18, channels: 3 } })
+          .jpeg({ quality: 95 })
+          .toFile(path.join(dir, `${cls}.${i}.jpg`));
       }
     }
   }
@@ -40,7 +46,9 @@ async function makeData(): Promise<string> {
 
 function tinyBase(): ConvBase {
   const x = tfl.input({ shape: [16, 16, 3] });
-  let y = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' }).apply(x) as tfl.SymbolicTensor;
+  let y = tfl.layers
+    .conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' })
+    .apply(x) as tfl.SymbolicTensor;
   y = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(y) as tfl.SymbolicTensor;
   y = tfl.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', name: 'conv2' }).apply(y) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: x, outputs: y, name: 'tiny' });
@@ -57,7 +65,14 @@ test('extract writes features equal to tfjs, labels and file order, and a manife
   const r1 = await extractFeatures({ base, data, out, batchSize: 3, onProgress: (p) => progress.push(p.doneAll) });
   assert.equal(r1.cacheHit, false);
   assert.deepEqual(r1.classNames, ['cats', 'dogs']);
-  assert.deepEqual(r1.splits.map((s) => [s.split, s.count]), [['train', 10], ['validation', 6], ['test', 4]]);
+  assert.deepEqual(
+    r1.splits.map((s) => [s.split, s.count]),
+    [
+      ['train', 10],
+      ['validation', 6],
+      ['test', 4],
+    ],
+  );
   assert.deepEqual(r1.splits[0].featureShape, [4, 4, 6]);
   assert.equal(progress.at(-1), 20);
 
@@ -80,7 +95,8 @@ test('extract writes features equal to tfjs, labels and file order, and a manife
   // The cache hit, observed rather than timed: no image decoded or run through the base (no
   // progress, no inference time), and every file of the cache (features, labels, metas, the
   // manifest) left as it was.
-  const mtimes = () => Object.fromEntries((fs.readdirSync(out, { recursive: true }) as string[]).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs]));
+  const mtimes = () =>
+    Object.fromEntries((fs.readdirSync(out, { recursive: true }) as string[]).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs]));
   const before = mtimes();
   const hitProgress: number[] = [];
   const r2 = await extractFeatures({ base, data, out, batchSize: 3, onProgress: (p) => hitProgress.push(p.doneAll) });
@@ -95,9 +111,15 @@ test('extract writes features equal to tfjs, labels and file order, and a manife
   const later = new Date(Date.now() + 5000);
   fs.utimesSync(path.join(data, 'test', 'dogs', 'dogs.0.jpg'), later, later);
   const r3 = await extractFeatures({ base, data, out, batchSize: 3 });
-  assert.deepEqual(r3.splits.map((s) => s.cacheHit), [true, true, false]);
+  assert.deepEqual(
+    r3.splits.map((s) => s.cacheHit),
+    [true, true, false],
+  );
   const r4 = await extractFeatures({ base, data, out, batchSize: 4, upTo: 'pool1' });
-  assert.deepEqual(r4.splits.map((s) => s.cacheHit), [false, false, false]);
+  assert.deepEqual(
+    r4.splits.map((s) => s.cacheHit),
+    [false, false, false],
+  );
   assert.deepEqual(r4.splits[0].featureShape, [8, 8, 4]);
   assert.equal(readManifest(out).base.cutLayer, 'pool1');
 });
@@ -108,18 +130,32 @@ test('an interrupted run leaves nothing a later run trusts', async () => {
   const out = path.join(root, 'features');
   const base = tinyBase();
   await assert.rejects(
-    extractFeatures({ base, data, out, batchSize: 2, onProgress: (p) => { if (p.split === 'validation') throw new Error('killed'); } }),
+    extractFeatures({
+      base,
+      data,
+      out,
+      batchSize: 2,
+      onProgress: (p) => {
+        if (p.split === 'validation') throw new Error('killed');
+      },
+    }),
     /killed/,
   );
   // train finished (its directory was renamed into place whole), validation never appeared, no manifest.
   assert.ok(fs.existsSync(path.join(out, 'train', 'meta.json')));
   assert.ok(!fs.existsSync(path.join(out, 'validation')));
   assert.ok(!fs.existsSync(path.join(out, 'manifest.json')));
-  assert.deepEqual(fs.readdirSync(out).filter((e) => e.endsWith('.tmp')), []);
+  assert.deepEqual(
+    fs.readdirSync(out).filter((e) => e.endsWith('.tmp')),
+    [],
+  );
   // A truncated features file is not trusted either.
   fs.truncateSync(path.join(out, 'train', 'features.npy'), 100);
   const r = await extractFeatures({ base, data, out, batchSize: 2 });
-  assert.deepEqual(r.splits.map((s) => s.cacheHit), [false, false, false]);
+  assert.deepEqual(
+    r.splits.map((s) => s.cacheHit),
+    [false, false, false],
+  );
   const reread = await loadSplitFeatures(out, 'train');
   assert.deepEqual([reread.n, ...reread.featureShape], [10, 4, 4, 6]);
 });
@@ -129,7 +165,10 @@ test('bad images: a UserError naming the file, or skipped with skipBadImages', a
   const data = path.join(root, 'data');
   fs.writeFileSync(path.join(data, 'train', 'cats', 'broken.jpg'), 'not a jpeg');
   const base = tinyBase();
-  await assert.rejects(extractFeatures({ base, data, out: path.join(root, 'f1') }), (e: Error) => e.name === 'UserError' && /broken\.jpg/.test(e.message));
+  await assert.rejects(
+    extractFeatures({ base, data, out: path.join(root, 'f1') }),
+    (e: Error) => e.name === 'UserError' && /broken\.jpg/.test(e.message),
+  );
   const r = await extractFeatures({ base, data, out: path.join(root, 'f2'), skipBadImages: true });
   assert.equal(r.splits[0].count, 10);
   assert.deepEqual(r.splits[0].skipped, [path.join('train', 'cats', 'broken.jpg')]);
@@ -162,10 +201,17 @@ test('int8 features: close to fp32, calibration cached beside them, and a cache 
   const lines: string[] = [];
   const int8 = await extractFeatures({ base, data, out, batchSize: 4, precision: 'int8', log: (l) => lines.push(l) });
   assert.equal(int8.precision, 'int8');
-  assert.deepEqual(int8.splits.map((s) => s.cacheHit), [false, false, false], 'fp32 features are not reused at int8');
+  assert.deepEqual(
+    int8.splits.map((s) => s.cacheHit),
+    [false, false, false],
+    'fp32 features are not reused at int8',
+  );
   assert.equal(readManifest(out).precision, 'int8');
   assert.ok(fs.existsSync(path.join(out, 'calibration-int8.json')));
-  assert.ok(lines.some((l) => /relative L2 [0-9.]+, cosine [0-9.]+/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /relative L2 [0-9.]+, cosine [0-9.]+/.test(l)),
+    lines.join('\n'),
+  );
   assert.equal(int8.calibration?.images, 10);
   const int8Train = await loadSplitFeatures(out, 'train');
   assert.notDeepEqual([...int8Train.features], [...fp32Train.features]);
@@ -179,7 +225,10 @@ test('int8 features: close to fp32, calibration cached beside them, and a cache 
   assert.equal(again.calibration?.error.cosine, int8.calibration?.error.cosine);
   // ... and back at fp32, the int8 features are not reused either.
   const back = await extractFeatures({ base, data, out, batchSize: 4 });
-  assert.deepEqual(back.splits.map((s) => s.cacheHit), [false, false, false]);
+  assert.deepEqual(
+    back.splits.map((s) => s.cacheHit),
+    [false, false, false],
+  );
   assert.deepEqual([...(await loadSplitFeatures(out, 'train')).features], [...fp32Train.features]);
 });
 
@@ -187,5 +236,8 @@ test('a bad precision from code is a UserError naming the value', async () => {
   const root = await makeData();
   const base = tinyBase();
   const precision = 'int4' as unknown as 'int8';
-  await assert.rejects(extractFeatures({ base, data: path.join(root, 'data'), out: path.join(root, 'f'), precision }), (e: Error) => e.name === 'UserError' && /precision must be fp32 or int8, got "int4"/.test(e.message));
+  await assert.rejects(
+    extractFeatures({ base, data: path.join(root, 'data'), out: path.join(root, 'f'), precision }),
+    (e: Error) => e.name === 'UserError' && /precision must be fp32 or int8, got "int4"/.test(e.message),
+  );
 });

@@ -103,7 +103,8 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const { base } = opts;
   const imageSize = opts.imageSize ?? base.imageSize;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batchSize must be a whole number >= 1, got ${opts.batchSize}. Use e.g. batchSize: ${DEFAULT_BATCH}.`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new UserError(`batchSize must be a whole number >= 1, got ${opts.batchSize}. Use e.g. batchSize: ${DEFAULT_BATCH}.`);
   const out = path.resolve(opts.out);
   const dataDir = resolveDataDir(opts.data);
   const available = Object.entries(dataDir.splits).filter(([, dir]) => dir !== undefined) as Array<[string, string]>;
@@ -137,21 +138,25 @@ async function extractLocked(
 
   const precision = checkPrecision(opts.precision ?? 'fp32');
   if (precision === 'int8' && isOnnxFeatureBase(base)) {
-    throw new UserError(`precision 'int8' quantizes tlkit's own bases (the Keras families); ${base.source} is an ONNX file, which runs at fp32. Drop precision: 'int8', or quantize the ONNX file with its own tools.`);
+    throw new UserError(
+      `precision 'int8' quantizes tlkit's own bases (the Keras families); ${base.source} is an ONNX file, which runs at fp32. Drop precision: 'int8', or quantize the ONNX file with its own tools.`,
+    );
   }
   // tlkit's own bases are exported (and quantized at int8) here; an ONNX base runs as it is.
-  const graphOpts: FrozenGraphOptions | undefined = isOnnxFeatureBase(base) ? undefined : {
-    base,
-    imageSize,
-    upTo: opts.upTo,
-    precision,
-    dataDir,
-    skipBadImages: opts.skipBadImages,
-    calibrationImages: opts.calibrationImages,
-    threads: opts.threads,
-    cacheDir: out,
-    log: opts.log,
-  };
+  const graphOpts: FrozenGraphOptions | undefined = isOnnxFeatureBase(base)
+    ? undefined
+    : {
+        base,
+        imageSize,
+        upTo: opts.upTo,
+        precision,
+        dataDir,
+        skipBadImages: opts.skipBadImages,
+        calibrationImages: opts.calibrationImages,
+        threads: opts.threads,
+        cacheDir: out,
+        log: opts.log,
+      };
   const graphKey = graphOpts ? await precisionKey(graphOpts) : 'fp32';
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
   const keyParts = featureKeyParts(base, opts.upTo);
@@ -234,7 +239,12 @@ async function extractLocked(
     imageSize,
     classNames: dataDir.classNames,
     dataRoot: dataDir.root,
-    splits: Object.fromEntries(results.map((r) => [r.split, { dir: r.split, count: r.count, featureShape: r.featureShape, key: plans.find((p) => p.split === r.split)!.key }])),
+    splits: Object.fromEntries(
+      results.map((r) => [
+        r.split,
+        { dir: r.split, count: r.count, featureShape: r.featureShape, key: plans.find((p) => p.split === r.split)!.key },
+      ]),
+    ),
     createdAt: new Date().toISOString(),
   };
   const manifestFile = path.join(out, MANIFEST);
@@ -304,11 +314,21 @@ async function extractSplit(
         if (onProgress) {
           const elapsed = (performance.now() - progress.started) / 1000;
           const rate = progress.doneAll / Math.max(elapsed, 1e-9);
-          onProgress({ split, done, total: dataset.size, doneAll: progress.doneAll, totalAll: progress.totalAll, imagesPerSecond: rate, etaSeconds: (progress.totalAll - progress.doneAll) / Math.max(rate, 1e-9) });
+          onProgress({
+            split,
+            done,
+            total: dataset.size,
+            doneAll: progress.doneAll,
+            totalAll: progress.totalAll,
+            imagesPerSecond: rate,
+            etaSeconds: (progress.totalAll - progress.doneAll) / Math.max(rate, 1e-9),
+          });
         }
       }
       if (!writer) {
-        throw new UserError(`No readable image in ${split} of the data folder (${dataset.skipped.length} skipped). Add images or check the files.`);
+        throw new UserError(
+          `No readable image in ${split} of the data folder (${dataset.skipped.length} skipped). Add images or check the files.`,
+        );
       }
       writer.close();
     } catch (e) {

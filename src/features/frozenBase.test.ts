@@ -22,11 +22,14 @@ const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..
 const mobilenetDir = path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated');
 const photos = path.join(shared, 'data/cats_vs_dogs_small/test');
 
-test('the shared MobileNet exported by tlkit, as --base model.onnx ("tf" preset): the same features as the tfjs base', { skip: !fs.existsSync(mobilenetDir) || !fs.existsSync(photos) }, async () => {
+test('the shared MobileNet exported by tlkit, as --base model.onnx ("tf" preset): the same features as the tfjs base', {
+  skip: !fs.existsSync(mobilenetDir) || !fs.existsSync(photos),
+}, async () => {
   const data = path.join(root, 'photos');
   for (const c of ['cats', 'dogs']) {
     fs.mkdirSync(path.join(data, c), { recursive: true });
-    for (const f of fs.readdirSync(path.join(photos, c)).sort().slice(0, 2)) fs.copyFileSync(path.join(photos, c, f), path.join(data, c, f));
+    for (const f of fs.readdirSync(path.join(photos, c)).sort().slice(0, 2))
+      fs.copyFileSync(path.join(photos, c, f), path.join(data, c, f));
   }
   const tfjsBase = await loadBase({ base: mobilenetDir });
   assert.equal(tfjsBase.preprocessing, 'tf');
@@ -55,9 +58,14 @@ test('the shared MobileNet exported by tlkit, as --base model.onnx ("tf" preset)
 test('the feature cache keys an ONNX base on its hash, preprocessing and cut: a change misses, the same base hits', async () => {
   const data = path.join(root, 'tiny');
   const sharp = (await import('sharp')).default;
-  for (const [c, rgb] of [['a', [200, 30, 30]], ['b', [30, 30, 200]]] as const) {
+  for (const [c, rgb] of [
+    ['a', [200, 30, 30]],
+    ['b', [30, 30, 200]],
+  ] as const) {
     fs.mkdirSync(path.join(data, c), { recursive: true });
-    await sharp(Buffer.alloc(8 * 8 * 3, Buffer.from(rgb)), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(path.join(data, c, '0.png'));
+    await sharp(Buffer.alloc(8 * 8 * 3, Buffer.from(rgb)), { raw: { width: 8, height: 8, channels: 3 } })
+      .png()
+      .toFile(path.join(data, c, '0.png'));
   }
   const file = path.join(root, 'hand.onnx');
   writeHandBuiltNchw(file);
@@ -66,14 +74,29 @@ test('the feature cache keys an ONNX base on its hash, preprocessing and cut: a 
   const first = await extractFeatures({ base: torch, data, out });
   assert.equal(first.cacheHit, false);
   assert.deepEqual(first.splits[0].featureShape, [2]);
-  assert.equal((await extractFeatures({ base: loadOnnxFeatureBase(file, { preprocess: parsePreprocess('torch') }), data, out })).cacheHit, true);
+  assert.equal(
+    (await extractFeatures({ base: loadOnnxFeatureBase(file, { preprocess: parsePreprocess('torch') }), data, out })).cacheHit,
+    true,
+  );
   assert.equal((await extractFeatures({ base: loadOnnxFeatureBase(file, { preprocess: 'caffe' }), data, out })).cacheHit, false);
   const cut = loadOnnxFeatureBase(file, { preprocess: 'caffe', upTo: 'relu_out' });
   const cutRun = await extractFeatures({ base: cut, data, out });
   assert.equal(cutRun.cacheHit, false);
   assert.deepEqual(cutRun.splits[0].featureShape, [8, 8, 2], 'NCHW maps cached channels-last');
-  writeHandBuiltNchw(file, { conv: { w: [[1, 0, 0], [0, 0, 1]], b: [0, 0] } });
-  assert.equal((await extractFeatures({ base: loadOnnxFeatureBase(file, { preprocess: 'caffe', upTo: 'relu_out' }), data, out })).cacheHit, false, 'another file at the same path');
+  writeHandBuiltNchw(file, {
+    conv: {
+      w: [
+        [1, 0, 0],
+        [0, 0, 1],
+      ],
+      b: [0, 0],
+    },
+  });
+  assert.equal(
+    (await extractFeatures({ base: loadOnnxFeatureBase(file, { preprocess: 'caffe', upTo: 'relu_out' }), data, out })).cacheHit,
+    false,
+    'another file at the same path',
+  );
 
   const k = featureKeyParts(cut);
   assert.equal(k.cutLayer, 'relu_out');

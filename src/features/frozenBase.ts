@@ -55,9 +55,16 @@ export interface FeatureKeyParts {
  */
 export function featureKeyParts(base: FeatureBase, upTo?: string): FeatureKeyParts {
   if (!isOnnxFeatureBase(base)) return { weightsHash: base.weightsHash, preprocessing: base.preprocessing, cutLayer: upTo ?? '' };
-  if (upTo !== undefined) throw new UserError(`The ONNX base ${base.onnx.info.file} is cut when it is loaded: give the cut (${upTo}) as its --up-to (upTo of loadOnnxFeatureBase).`);
+  if (upTo !== undefined)
+    throw new UserError(
+      `The ONNX base ${base.onnx.info.file} is cut when it is loaded: give the cut (${upTo}) as its --up-to (upTo of loadOnnxFeatureBase).`,
+    );
   const { info } = base.onnx;
-  return { weightsHash: base.weightsHash, preprocessing: `onnx ${info.layout} ${info.inputName}: ${base.preprocessing}`, cutLayer: info.upTo ?? '' };
+  return {
+    weightsHash: base.weightsHash,
+    preprocessing: `onnx ${info.layout} ${info.inputName}: ${base.preprocessing}`,
+    cutLayer: info.upTo ?? '',
+  };
 }
 
 /** Runs the frozen base on ONNX Runtime: RGB 0..255 NHWC batches in, channels-last features out. */
@@ -67,12 +74,19 @@ export interface FrozenRunner {
 }
 
 /** The frozen base (or its prefix up to layer `upTo`, tfjs bases) on ONNX Runtime at `imageSize`. */
-export async function openFrozenRunner(base: FeatureBase, imageSize: [number, number], opts: { upTo?: string; threads?: number } = {}): Promise<FrozenRunner> {
-  if (!isOnnxFeatureBase(base)) return OrtModel.create(exportToOnnx(frozenModel(base, imageSize), { upTo: opts.upTo }), { threads: opts.threads });
+export async function openFrozenRunner(
+  base: FeatureBase,
+  imageSize: [number, number],
+  opts: { upTo?: string; threads?: number } = {},
+): Promise<FrozenRunner> {
+  if (!isOnnxFeatureBase(base))
+    return OrtModel.create(exportToOnnx(frozenModel(base, imageSize), { upTo: opts.upTo }), { threads: opts.threads });
   featureKeyParts(base, opts.upTo);
   const { info, bytes } = base.onnx;
   if (info.imageSize.join('x') !== imageSize.join('x')) {
-    throw new UserError(`The ONNX base ${info.file} was loaded for ${info.imageSize.join('x')} images, not ${imageSize.join('x')}. Give the image size when loading it (--image-size), not when extracting.`);
+    throw new UserError(
+      `The ONNX base ${info.file} was loaded for ${info.imageSize.join('x')} images, not ${imageSize.join('x')}. Give the image size when loading it (--image-size), not when extracting.`,
+    );
   }
   const model = await OnnxBase.open(info, bytes, opts.threads);
   return {
@@ -89,7 +103,9 @@ export async function openFrozenRunner(base: FeatureBase, imageSize: [number, nu
 export function frozenModel(base: ConvBase, imageSize: [number, number]): tfl.LayersModel {
   const [h, w] = [base.model.inputs[0].shape[1], base.model.inputs[0].shape[2]];
   if ((h !== null && h !== imageSize[0]) || (w !== null && w !== imageSize[1])) {
-    throw new UserError(`The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size (--image-size) or leave --image-size out.`);
+    throw new UserError(
+      `The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size (--image-size) or leave --image-size out.`,
+    );
   }
   const x = tfl.input({ shape: [imageSize[0], imageSize[1], 3], name: 'image' });
   const pre = preprocessingLayer(base.preprocessing).apply(x) as tfl.SymbolicTensor;

@@ -31,7 +31,10 @@ export function encodeLabels(ids: ArrayLike<number>, numClasses: number): tf.Ten
  * Batches of features held in JS memory (not the wasm heap), sliced on demand;
  * reshuffled every epoch by a generator seeded with (seed, epoch), or in order.
  */
-export function featureBatches(data: FeatureSplit, args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean }): BatchSource {
+export function featureBatches(
+  data: FeatureSplit,
+  args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean },
+): BatchSource {
   const per = data.featureShape.reduce((a, b) => a * b, 1);
   return {
     size: Math.ceil(data.n / args.batchSize),

@@ -16,11 +16,17 @@ import { assembleFullModel } from './assembleModel.js';
 test('the book head: layers, shapes, losses', async () => {
   await initBackend('cpu');
   const head = buildHeadModel([5, 5, 8], { numClasses: 2, seed: 1 });
-  assert.deepEqual(head.layers.map((l) => l.getClassName()), ['InputLayer', 'Flatten', 'Dense', 'SeededDropout', 'Dense', 'Activation']);
+  assert.deepEqual(
+    head.layers.map((l) => l.getClassName()),
+    ['InputLayer', 'Flatten', 'Dense', 'SeededDropout', 'Dense', 'Activation'],
+  );
   assert.deepEqual(head.outputs[0].shape, [null, 1]);
   assert.equal((head.getLayer(HEAD_LAYER_NAMES.hidden) as unknown as { units: number }).units, 256);
   const multi = buildHeadModel([5, 5, 8], { numClasses: 3, pooling: 'avg', units: 16, seed: 1 });
-  assert.deepEqual(multi.layers.map((l) => l.getClassName()), ['InputLayer', 'GlobalAveragePooling2D', 'Dense', 'SeededDropout', 'Dense', 'Activation']);
+  assert.deepEqual(
+    multi.layers.map((l) => l.getClassName()),
+    ['InputLayer', 'GlobalAveragePooling2D', 'Dense', 'SeededDropout', 'Dense', 'Activation'],
+  );
   assert.deepEqual(multi.outputs[0].shape, [null, 3]);
   assert.equal(headLoss(2), 'binaryCrossentropy');
   assert.equal(headLoss(3), 'categoricalCrossentropy');
@@ -73,7 +79,9 @@ test('RMSprop matches Keras: v = 0.9 v + 0.1 g^2; w -= lr g / sqrt(v + 1e-7)', a
 test('assembleFullModel: preprocess + branching base + head, one standard model that reloads', async () => {
   await initBackend('cpu');
   const input = tfl.input({ shape: [6, 6, 3], name: 'input_1' });
-  const c1 = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv1', activation: 'relu' }).apply(input) as tfl.SymbolicTensor;
+  const c1 = tfl.layers
+    .conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv1', activation: 'relu' })
+    .apply(input) as tfl.SymbolicTensor;
   const c2 = tfl.layers.conv2d({ filters: 4, kernelSize: 1, name: 'conv2' }).apply(c1) as tfl.SymbolicTensor;
   const add = tfl.layers.add({ name: 'add' }).apply([c1, c2]) as tfl.SymbolicTensor;
   const out = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(add) as tfl.SymbolicTensor;
@@ -119,8 +127,27 @@ test('KerasRMSprop gives the numbers of tf.train.rmsprop(lr, 0.9, 0, 1e-7)', asy
   await initBackend('cpu');
   const { KerasRMSprop } = await import('./rmsprop.js');
   const run = (opt: tf.Optimizer) => {
-    const w = tf.variable(tf.tensor2d([[0.5, -1], [2, 0.1]]));
-    for (let i = 0; i < 4; i++) opt.minimize(() => tf.sum(tf.mul(tf.pow(w, 2), tf.tensor2d([[1, 2], [3, 4]]))) as tf.Scalar, false, [w]);
+    const w = tf.variable(
+      tf.tensor2d([
+        [0.5, -1],
+        [2, 0.1],
+      ]),
+    );
+    for (let i = 0; i < 4; i++)
+      opt.minimize(
+        () =>
+          tf.sum(
+            tf.mul(
+              tf.pow(w, 2),
+              tf.tensor2d([
+                [1, 2],
+                [3, 4],
+              ]),
+            ),
+          ) as tf.Scalar,
+        false,
+        [w],
+      );
     return Array.from(w.dataSync());
   };
   const ours = run(new KerasRMSprop(0.01, 0.9, 1e-7));
@@ -130,7 +157,7 @@ test('KerasRMSprop gives the numbers of tf.train.rmsprop(lr, 0.9, 0, 1e-7)', asy
   assert.equal((await opt.getWeights()).length, 1); // iterations only, before any step
 });
 
-test('the hidden Dense is linear by default, as the book\'s listing (`layers.Dense(256)`), relu when asked', () => {
+test("the hidden Dense is linear by default, as the book's listing (`layers.Dense(256)`), relu when asked", () => {
   const hidden = (activation?: 'linear' | 'relu') => {
     const { head } = buildHeadForTraining([2, 2, 3], { numClasses: 2, units: 4, activation });
     const cfg = head.getLayer(HEAD_LAYER_NAMES.hidden).getConfig() as { activation: string };

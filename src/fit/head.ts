@@ -21,7 +21,13 @@ export interface HeadOptions {
 }
 
 /** Head layer names: distinct from every Keras base layer name, so base + head combine into one model. */
-export const HEAD_LAYER_NAMES = { pool: 'head_pool', hidden: 'head_dense', dropout: 'head_dropout', output: 'head_output', activation: 'head_activation' } as const;
+export const HEAD_LAYER_NAMES = {
+  pool: 'head_pool',
+  hidden: 'head_dense',
+  dropout: 'head_dropout',
+  output: 'head_output',
+  activation: 'head_activation',
+} as const;
 
 export function headLoss(numClasses: number): 'binaryCrossentropy' | 'categoricalCrossentropy' {
   return numClasses === 2 ? 'binaryCrossentropy' : 'categoricalCrossentropy';
@@ -34,14 +40,22 @@ export function headLabelMode(numClasses: number): 'binary' | 'categorical' {
 
 function checkOptions(o: HeadOptions): Required<HeadOptions> {
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as HeadOptions;
-  const full = { units: 256, activation: 'linear' as HeadActivation, dropout: 0.5, pooling: 'flatten' as HeadPooling, seed: 1337, ...given };
+  const full = {
+    units: 256,
+    activation: 'linear' as HeadActivation,
+    dropout: 0.5,
+    pooling: 'flatten' as HeadPooling,
+    seed: 1337,
+    ...given,
+  };
   if (!Number.isInteger(full.numClasses) || full.numClasses < 2) {
     throw new UserError(`A classifier needs at least 2 classes, got ${full.numClasses}. Add a folder per class to the data dir.`);
   }
   if (!Number.isInteger(full.units) || full.units < 0) throw new UserError(`--head-units must be a whole number >= 0, got ${full.units}.`);
   if (!(full.dropout >= 0 && full.dropout < 1)) throw new UserError(`--dropout must be in [0, 1), got ${full.dropout}.`);
   if (full.pooling !== 'flatten' && full.pooling !== 'avg') throw new UserError(`--pooling must be flatten or avg, got "${full.pooling}".`);
-  if (full.activation !== 'linear' && full.activation !== 'relu') throw new UserError(`--head-activation must be linear or relu, got "${full.activation}".`);
+  if (full.activation !== 'linear' && full.activation !== 'relu')
+    throw new UserError(`--head-activation must be linear or relu, got "${full.activation}".`);
   return full;
 }
 
@@ -54,7 +68,10 @@ function checkOptions(o: HeadOptions): Required<HeadOptions> {
  * matters: with probabilities, a saturated output (p rounds to 0 or 1) has a zero
  * gradient through tfjs's clipped cross-entropy and training gets stuck at loss 8.06.
  */
-export function applyHeadWithLogits(x: tfl.SymbolicTensor, opts: HeadOptions): { logits: tfl.SymbolicTensor; probabilities: tfl.SymbolicTensor } {
+export function applyHeadWithLogits(
+  x: tfl.SymbolicTensor,
+  opts: HeadOptions,
+): { logits: tfl.SymbolicTensor; probabilities: tfl.SymbolicTensor } {
   const o = checkOptions(opts);
   const seed = o.seed;
   let y =
@@ -65,10 +82,17 @@ export function applyHeadWithLogits(x: tfl.SymbolicTensor, opts: HeadOptions): {
         : x;
   if (o.units > 0) {
     y = tfl.layers
-      .dense({ name: HEAD_LAYER_NAMES.hidden, units: o.units, activation: o.activation, kernelInitializer: tfl.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' })
+      .dense({
+        name: HEAD_LAYER_NAMES.hidden,
+        units: o.units,
+        activation: o.activation,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+        biasInitializer: 'zeros',
+      })
       .apply(y) as tfl.SymbolicTensor;
   }
-  if (o.dropout > 0) y = new SeededDropout({ name: HEAD_LAYER_NAMES.dropout, rate: o.dropout, seed: seed + 1 }).apply(y) as tfl.SymbolicTensor;
+  if (o.dropout > 0)
+    y = new SeededDropout({ name: HEAD_LAYER_NAMES.dropout, rate: o.dropout, seed: seed + 1 }).apply(y) as tfl.SymbolicTensor;
   const binary = o.numClasses === 2;
   const logits = tfl.layers
     .dense({
@@ -79,7 +103,9 @@ export function applyHeadWithLogits(x: tfl.SymbolicTensor, opts: HeadOptions): {
       biasInitializer: 'zeros',
     })
     .apply(y) as tfl.SymbolicTensor;
-  const probabilities = tfl.layers.activation({ name: HEAD_LAYER_NAMES.activation, activation: binary ? 'sigmoid' : 'softmax' }).apply(logits) as tfl.SymbolicTensor;
+  const probabilities = tfl.layers
+    .activation({ name: HEAD_LAYER_NAMES.activation, activation: binary ? 'sigmoid' : 'softmax' })
+    .apply(logits) as tfl.SymbolicTensor;
   return { logits, probabilities };
 }
 
@@ -95,7 +121,8 @@ export function headAccuracyFromLogits(numClasses: number): (yTrue: tf.Tensor, l
   // tfjs names a metric function's log key after the function: `acc`, shown as `accuracy`.
   const acc =
     numClasses === 2
-      ? (yTrue: tf.Tensor, logits: tf.Tensor) => tf.tidy(() => tf.mean(tf.cast(tf.equal(yTrue, tf.cast(tf.greater(logits, 0), 'float32')), 'float32'), -1))
+      ? (yTrue: tf.Tensor, logits: tf.Tensor) =>
+          tf.tidy(() => tf.mean(tf.cast(tf.equal(yTrue, tf.cast(tf.greater(logits, 0), 'float32')), 'float32'), -1))
       : (yTrue: tf.Tensor, logits: tf.Tensor) => tf.tidy(() => tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(logits, -1)), 'float32'));
   Object.defineProperty(acc, 'name', { value: 'acc' });
   return acc;
@@ -112,7 +139,10 @@ export interface HeadModels {
 export function buildHeadForTraining(featureShape: number[], opts: HeadOptions): HeadModels {
   const input = tfl.input({ shape: featureShape, name: 'features' });
   const { logits, probabilities } = applyHeadWithLogits(input, opts);
-  return { head: tfl.model({ inputs: input, outputs: probabilities, name: 'head' }), logits: tfl.model({ inputs: input, outputs: logits, name: 'head_logits' }) };
+  return {
+    head: tfl.model({ inputs: input, outputs: probabilities, name: 'head' }),
+    logits: tfl.model({ inputs: input, outputs: logits, name: 'head_logits' }),
+  };
 }
 
 /** Compile the logits model as Keras trains the head: optimizer, cross-entropy, accuracy. */

@@ -67,7 +67,10 @@ export class KerasRMSprop extends tf.Optimizer {
     return { learningRate: this.learningRate, decay: this.rho, momentum: 0, epsilon: this.epsilon, centered: false };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     return new cls(config.learningRate, config.decay, config.epsilon);
   }
 }

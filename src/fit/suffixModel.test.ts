@@ -44,12 +44,15 @@ test('VGG16: --unfreeze 4 cuts after block4_pool; bad counts are user errors', a
   await initBackend();
   const base = await loadBase({ base: 'vgg16', weights: 'none', imageSize: [32, 32] });
   assert.equal(defaultUnfreeze(base.model, base.family), 4);
-  assert.deepEqual(cutForUnfreeze(base.model, 4), { cutLayer: 'block4_pool', unfrozen: ['block5_conv1', 'block5_conv2', 'block5_conv3', 'block5_pool'] });
+  assert.deepEqual(cutForUnfreeze(base.model, 4), {
+    cutLayer: 'block4_pool',
+    unfrozen: ['block5_conv1', 'block5_conv2', 'block5_conv3', 'block5_pool'],
+  });
   assert.throws(() => cutForUnfreeze(base.model, 0), /--unfreeze must be a whole number from 1 to 17/);
   assert.throws(() => cutForUnfreeze(base.model, 18), /--unfreeze/);
 });
 
-test('the newer families: the default unfreeze point is the family table\'s last stage, and ConvNeXt cuts before a nested downsampling block', async () => {
+test("the newer families: the default unfreeze point is the family table's last stage, and ConvNeXt cuts before a nested downsampling block", async () => {
   await initBackend('cpu');
   const cases: Array<[FamilyName, tfl.LayersModel, string]> = [
     ['resnet50', resnet50Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }), 'conv4_block6_out'],

@@ -12,7 +12,15 @@ import { runPaths } from '../run/paths.js';
 import { readRun } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { runOnnxModel } from '../run/runOnnx.js';
-import { checkRankOptions, evaluationFiles, rankScores, RunPredictor, scoreEvaluation, type ClassProbability, type RankOptions } from './predictor.js';
+import {
+  checkRankOptions,
+  evaluationFiles,
+  rankScores,
+  RunPredictor,
+  scoreEvaluation,
+  type ClassProbability,
+  type RankOptions,
+} from './predictor.js';
 
 /** An image for `predict`: a file path, the bytes of an image file, or RGB 0..255 pixels ([H, W, 3] or [N, H, W, 3]). */
 export type ClassifierInput = string | Uint8Array | tf.Tensor3D | tf.Tensor4D;
@@ -56,7 +64,10 @@ export class Classifier {
       const onnx = encodeModel(await runOnnxModel(runDir, run.meta, { base: opts.base }));
       return new Classifier(runDir, run.meta, await RunPredictor.fromOnnx(onnx, run.meta), precision);
     }
-    if (run.meta.onnxBase) throw new UserError(`--precision int8 quantizes tlkit's own bases; ${runDir} was trained on the ONNX file ${run.meta.onnxBase.file}, which runs at fp32. Use --precision fp32.`);
+    if (run.meta.onnxBase)
+      throw new UserError(
+        `--precision int8 quantizes tlkit's own bases; ${runDir} was trained on the ONNX file ${run.meta.onnxBase.file}, which runs at fp32. Use --precision fp32.`,
+      );
     const int8 = readCalibration(runDir);
     const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
     try {
@@ -118,7 +129,9 @@ export class Classifier {
     }
     if (x instanceof tf.Tensor) {
       if ((x.rank !== 3 && x.rank !== 4) || x.shape[x.rank - 1] !== 3) {
-        throw new UserError(`predict: a tensor input must be RGB pixels [H, W, 3] or [N, H, W, 3] in 0..255, got shape [${x.shape.join(', ')}].`);
+        throw new UserError(
+          `predict: a tensor input must be RGB pixels [H, W, 3] or [N, H, W, 3] in 0..255, got shape [${x.shape.join(', ')}].`,
+        );
       }
       const batch = tf.tidy(() => {
         const b = (x.rank === 3 ? tf.expandDims(x, 0) : x) as tf.Tensor4D;
@@ -144,7 +157,9 @@ export interface ClassifierOptions {
 function readCalibration(runDir: string): CalibrationRecord {
   const file = runPaths(runDir).int8Calibration;
   if (!existsSync(file)) {
-    throw new UserError(`--precision int8 needs the run's int8 calibration, and ${file} does not exist: ${runDir} was trained at fp32. Train with --precision int8 (it calibrates on the training images), or use --precision fp32.`);
+    throw new UserError(
+      `--precision int8 needs the run's int8 calibration, and ${file} does not exist: ${runDir} was trained at fp32. Train with --precision int8 (it calibrates on the training images), or use --precision fp32.`,
+    );
   }
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as CalibrationRecord;

@@ -60,7 +60,10 @@ export async function evaluateRun(
     await classifier.dispose();
   }
   if (opts.save !== false) {
-    await writeFileAtomic(runPaths(runDir).evaluation, `${JSON.stringify({ ...result, data: path.resolve(data), evaluatedAt: new Date().toISOString() })}\n`);
+    await writeFileAtomic(
+      runPaths(runDir).evaluation,
+      `${JSON.stringify({ ...result, data: path.resolve(data), evaluatedAt: new Date().toISOString() })}\n`,
+    );
   }
   return result;
 }

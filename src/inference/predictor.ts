@@ -123,14 +123,20 @@ export interface RankOptions {
 export function checkRankOptions(opts: RankOptions, classes: string[], names: { topK?: string; threshold?: string } = {}): void {
   const { topK, threshold } = opts;
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) {
-    throw new UserError(`${names.topK ?? 'topK'} must be a whole number >= 1, got ${topK}. Pass e.g. ${names.topK ?? 'topK'} ${Math.min(3, classes.length)}.`);
+    throw new UserError(
+      `${names.topK ?? 'topK'} must be a whole number >= 1, got ${topK}. Pass e.g. ${names.topK ?? 'topK'} ${Math.min(3, classes.length)}.`,
+    );
   }
   if (threshold !== undefined) {
     if (classes.length !== 2) {
-      throw new UserError(`${names.threshold ?? 'threshold'} applies to two-class (binary) models only; this model has ${classes.length} classes [${classes.join(', ')}]. Leave it out (the most probable class is predicted) or use ${names.topK ?? 'topK'}.`);
+      throw new UserError(
+        `${names.threshold ?? 'threshold'} applies to two-class (binary) models only; this model has ${classes.length} classes [${classes.join(', ')}]. Leave it out (the most probable class is predicted) or use ${names.topK ?? 'topK'}.`,
+      );
     }
     if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= 1)) {
-      throw new UserError(`${names.threshold ?? 'threshold'} must be a probability from 0 to 1 (of the positive class '${classes[1]}'), got ${threshold}. Pass e.g. ${names.threshold ?? 'threshold'} 0.5.`);
+      throw new UserError(
+        `${names.threshold ?? 'threshold'} must be a probability from 0 to 1 (of the positive class '${classes[1]}'), got ${threshold}. Pass e.g. ${names.threshold ?? 'threshold'} 0.5.`,
+      );
     }
   }
 }
@@ -144,7 +150,11 @@ export function rankScores(scores: number[], classes: string[], opts: RankOption
     chosen = all.find((x) => x.i === c) as (typeof all)[number];
   }
   const kept = opts.topK !== undefined ? all.slice(0, Math.max(1, opts.topK)) : all;
-  return { label: chosen.label, probability: chosen.probability, probabilities: kept.map(({ label, probability }) => ({ label, probability })) };
+  return {
+    label: chosen.label,
+    probability: chosen.probability,
+    probabilities: kept.map(({ label, probability }) => ({ label, probability })),
+  };
 }
 
 export interface LabelledFiles {
@@ -164,7 +174,9 @@ export function evaluationFiles(data: string, classes: string[]): LabelledFiles 
   const resolved = !existsSync(path.join(data, 'train')) && existsSync(testOnly) ? resolveDataDir(testOnly) : resolveDataDir(data);
   const dir = resolved.splits.test ?? (resolved.layout === 'classes' ? resolved.root : undefined);
   if (!dir) {
-    throw new UserError(`${data} has no test/ split to evaluate on (it has ${Object.keys(resolved.splits).join(', ')}). Add a test/ folder with one folder per class, or pass a folder of class folders.`);
+    throw new UserError(
+      `${data} has no test/ split to evaluate on (it has ${Object.keys(resolved.splits).join(', ')}). Add a test/ folder with one folder per class, or pass a folder of class folders.`,
+    );
   }
   const found = listClassDirs(dir);
   if (found.join('\n') !== classes.join('\n')) {

@@ -21,7 +21,10 @@ test('writeFileAtomic replaces the file, and leaves no temporary behind when the
   fs.mkdirSync(folder);
   fs.writeFileSync(path.join(folder, 'keep'), 'x');
   await assert.rejects(writeFileAtomic(folder, 'png bytes'), (e: NodeJS.ErrnoException) => typeof e.code === 'string');
-  assert.throws(() => writeFileAtomicSync(folder, 'png bytes'), (e: NodeJS.ErrnoException) => typeof e.code === 'string');
+  assert.throws(
+    () => writeFileAtomicSync(folder, 'png bytes'),
+    (e: NodeJS.ErrnoException) => typeof e.code === 'string',
+  );
   assert.deepEqual(fs.readdirSync(root).sort(), ['a', 'out.png']);
   assert.deepEqual(fs.readdirSync(folder), ['keep']);
 });
@@ -40,7 +43,10 @@ test('a full disk names the file being written (write(2) errors carry no path of
   }) as typeof realOpen;
   try {
     await assert.rejects(writeFileAtomic(target, 'x'), (e: unknown) => {
-      assert.match(describeSystemError(e) ?? '', new RegExp(`Cannot write ${target.replace(/[.]/g, '\\.')}: the disk is full \\(ENOSPC\\)`));
+      assert.match(
+        describeSystemError(e) ?? '',
+        new RegExp(`Cannot write ${target.replace(/[.]/g, '\\.')}: the disk is full \\(ENOSPC\\)`),
+      );
       return true;
     });
   } finally {

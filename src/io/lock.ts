@@ -72,7 +72,12 @@ export function acquireLock(file: string, what: string, note: (line: string) => 
     mine.count++;
     return { file, release: () => releaseOnce(file) };
   }
-  const info: LockInfo = { pid: process.pid, host: os.hostname(), command: process.argv.slice(1).join(' '), since: new Date().toISOString() };
+  const info: LockInfo = {
+    pid: process.pid,
+    host: os.hostname(),
+    command: process.argv.slice(1).join(' '),
+    since: new Date().toISOString(),
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       fs.writeFileSync(file, `${JSON.stringify(info)}\n`, { flag: 'wx' });

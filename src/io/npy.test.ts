@@ -47,6 +47,12 @@ test('streamed rows get the final count written into the header', async () => {
 
 test('a truncated or foreign file is a UserError naming it', () => {
   const good = encodeNpy(Float32Array.of(1, 2, 3, 4), [4]);
-  assert.throws(() => decodeNpy(good.subarray(0, good.length - 4), 'x.npy'), (e: Error) => e.name === 'UserError' && /x\.npy.*truncated/.test(e.message));
-  assert.throws(() => decodeNpy(new Uint8Array(20), 'y.npy'), (e: Error) => e.name === 'UserError' && /y\.npy/.test(e.message));
+  assert.throws(
+    () => decodeNpy(good.subarray(0, good.length - 4), 'x.npy'),
+    (e: Error) => e.name === 'UserError' && /x\.npy.*truncated/.test(e.message),
+  );
+  assert.throws(
+    () => decodeNpy(new Uint8Array(20), 'y.npy'),
+    (e: Error) => e.name === 'UserError' && /y\.npy/.test(e.message),
+  );
 });

@@ -84,15 +84,27 @@ export function decodeNpy(bytes: Uint8Array, what = 'npy data'): NpyContents {
   if (fortran === 'True') throw bad('Fortran order is not supported');
   if (!(descr in BYTES)) throw bad(`dtype ${descr}; expected one of ${Object.keys(BYTES).join(', ')}`);
   const dtype = descr as NpyDtype;
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const n = shape.reduce((a, b) => a * b, 1);
   const byteLength = n * BYTES[dtype];
-  if (bytes.length - start < byteLength) throw bad(`${bytes.length - start} data bytes for shape (${shape.join(', ')}) needing ${byteLength}: truncated`);
+  if (bytes.length - start < byteLength)
+    throw bad(`${bytes.length - start} data bytes for shape (${shape.join(', ')}) needing ${byteLength}: truncated`);
   // Copy into a fresh, aligned buffer (Buffer#slice would share Node's pool).
   const copy = new Uint8Array(byteLength);
   copy.set(bytes.subarray(start, start + byteLength));
   const raw = copy.buffer;
-  const data = dtype === '<f4' ? new Float32Array(raw) : dtype === '<i4' ? new Int32Array(raw) : dtype === '<u1' ? new Uint8Array(raw) : new Float64Array(raw);
+  const data =
+    dtype === '<f4'
+      ? new Float32Array(raw)
+      : dtype === '<i4'
+        ? new Int32Array(raw)
+        : dtype === '<u1'
+          ? new Uint8Array(raw)
+          : new Float64Array(raw);
   return { dtype, shape, data };
 }
 
@@ -137,7 +149,8 @@ export class NpyStreamWriter {
     if (this.closed) throw new Error(`npy writer for ${this.file} is closed`);
     if (dtypeOf(data) !== this.dtype) throw new Error(`npy writer for ${this.file}: dtype ${dtypeOf(data)}, expected ${this.dtype}`);
     const rowSize = this.rowShape.reduce((a, b) => a * b, 1);
-    if (data.length % rowSize !== 0) throw new Error(`npy writer for ${this.file}: ${data.length} values is not a whole number of rows of ${rowSize}`);
+    if (data.length % rowSize !== 0)
+      throw new Error(`npy writer for ${this.file}: ${data.length} values is not a whole number of rows of ${rowSize}`);
     fs.writeSync(this.fd, bytesOf(data));
     this.rows += data.length / rowSize;
   }

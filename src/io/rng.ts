@@ -9,7 +9,7 @@ export class Rng {
   private state: number;
 
   constructor(seed: number = randomSeed()) {
-    this.state = splitmix32(seed >>> 0 ^ Math.floor(seed / 0x100000000));
+    this.state = splitmix32((seed >>> 0) ^ Math.floor(seed / 0x100000000));
   }
 
   /** A float in [0, 1). */

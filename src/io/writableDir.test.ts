@@ -17,10 +17,21 @@ test('ensureWritableDir: creates and probes the folder, or names the flag, the p
   assert.deepEqual(fs.readdirSync(made), [], 'the probe file is gone');
   ensureWritableDir('--out', root);
 
-  rejects(() => ensureWritableDir('--out', file), new RegExp(`^--out ${file.replace(/[.]/g, '\\.')} is an existing file, not a folder\\. Give a folder path \\(it is created when missing\\), or move the file away\\.$`));
-  rejects(() => ensureWritableDir('--cache-dir', path.join(file, 'sub')), /^--cache-dir .*notes\.txt.sub cannot be written: a part of the path is a file, not a folder \(ENOTDIR\)\. Give a path whose every parent is a folder, or move the file away\.$/);
+  rejects(
+    () => ensureWritableDir('--out', file),
+    new RegExp(
+      `^--out ${file.replace(/[.]/g, '\\.')} is an existing file, not a folder\\. Give a folder path \\(it is created when missing\\), or move the file away\\.$`,
+    ),
+  );
+  rejects(
+    () => ensureWritableDir('--cache-dir', path.join(file, 'sub')),
+    /^--cache-dir .*notes\.txt.sub cannot be written: a part of the path is a file, not a folder \(ENOTDIR\)\. Give a path whose every parent is a folder, or move the file away\.$/,
+  );
   rejects(() => ensureWritableDir('--out', ''), /^--out needs a folder path, got an empty string\.$/);
-  rejects(() => ensureWritableDir('--out', '/proc/tlkit-x'), /^--out \/proc\/tlkit-x is under \/proc, a kernel file system where nothing can be written\. Give a folder on a disk/);
+  rejects(
+    () => ensureWritableDir('--out', '/proc/tlkit-x'),
+    /^--out \/proc\/tlkit-x is under \/proc, a kernel file system where nothing can be written\. Give a folder on a disk/,
+  );
 });
 
 test('ensureWritableDir { keep: false }: the same checks, and the disk left as it was', () => {

@@ -59,10 +59,14 @@ export function ensureWritableDir(flag: string, dir: string, opts: WritableDirOp
   }
   const virtual = VIRTUAL_ROOTS.find((r) => real === r || real.startsWith(`${r}/`));
   if (virtual) {
-    throw new UserError(`${flag} ${dir} is under ${virtual}, a kernel file system where nothing can be written. Give a folder on a disk, e.g. ${flag} runs/my-run.`);
+    throw new UserError(
+      `${flag} ${dir} is under ${virtual}, a kernel file system where nothing can be written. Give a folder on a disk, e.g. ${flag} runs/my-run.`,
+    );
   }
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
-    throw new UserError(`${flag} ${dir} is an existing file, not a folder. Give a folder path (it is created when missing), or move the file away.`);
+    throw new UserError(
+      `${flag} ${dir} is an existing file, not a folder. Give a folder path (it is created when missing), or move the file away.`,
+    );
   }
   const probe = path.join(dir, `.tlkit-write-test-${process.pid}`);
   const created: string[] = [];

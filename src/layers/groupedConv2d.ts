@@ -58,7 +58,8 @@ export class GroupedConv2D extends tfl.layers.Layer {
     this.padding = args.padding ?? 'valid';
     this.groups = args.groups;
     this.useBias = args.useBias ?? true;
-    if (!Number.isInteger(this.filters / this.groups)) throw new Error(`GroupedConv2D: filters (${this.filters}) must be a multiple of groups (${this.groups})`);
+    if (!Number.isInteger(this.filters / this.groups))
+      throw new Error(`GroupedConv2D: filters (${this.filters}) must be a multiple of groups (${this.groups})`);
     this.kernelInitializer = toInitializer(args.kernelInitializer, 'glorotUniform');
     this.biasInitializer = toInitializer(args.biasInitializer, 'zeros');
   }
@@ -67,7 +68,9 @@ export class GroupedConv2D extends tfl.layers.Layer {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     const channels = shape[3];
     if (channels !== this.groups) {
-      throw new Error(`GroupedConv2D '${this.name}': only one input channel per group is supported (groups ${this.groups}, input channels ${channels})`);
+      throw new Error(
+        `GroupedConv2D '${this.name}': only one input channel per group is supported (groups ${this.groups}, input channels ${channels})`,
+      );
     }
     const [kh, kw] = this.kernelSize;
     this.kernel = this.addWeight('kernel', [kh, kw, 1, this.filters], 'float32', this.kernelInitializer, undefined, true);

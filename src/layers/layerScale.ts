@@ -27,7 +27,14 @@ export class LayerScale extends tfl.layers.Layer {
   }
 
   override build(): void {
-    this.gamma = this.addWeight('gamma', [this.projectionDim], 'float32', tfl.initializers.constant({ value: this.initValues }), undefined, true);
+    this.gamma = this.addWeight(
+      'gamma',
+      [this.projectionDim],
+      'float32',
+      tfl.initializers.constant({ value: this.initValues }),
+      undefined,
+      true,
+    );
     this.built = true;
   }
 

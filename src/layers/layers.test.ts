@@ -12,13 +12,16 @@ const sym = (l: tfl.layers.Layer, x: tfl.SymbolicTensor) => l.apply(x) as tfl.Sy
 
 async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
   let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    saved = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   // the topology is the Keras JSON a browser would load
   const json = JSON.stringify(saved!.modelTopology);
-  for (const cls of ['GroupedConv2D', 'LayerScale', 'Normalization', 'StochasticDepth']) assert.ok(json.includes(`"class_name":"${cls}"`), cls);
+  for (const cls of ['GroupedConv2D', 'LayerScale', 'Normalization', 'StochasticDepth'])
+    assert.ok(json.includes(`"class_name":"${cls}"`), cls);
   return tfl.loadLayersModel(tf.io.fromMemory(saved!));
 }
 
@@ -38,8 +41,21 @@ test('a model with every custom layer saves in the tfjs format and loads again w
   const keys = ['filters', 'kernelSize', 'strides', 'padding', 'groups', 'useBias'];
   const pick = (c: Record<string, unknown>) => Object.fromEntries(keys.map((k) => [k, c[k]]));
   assert.deepEqual(pick(loaded.getLayer('grouped').getConfig()), pick(m.getLayer('grouped').getConfig()));
-  assert.deepEqual(pick(loaded.getLayer('grouped').getConfig()), { filters: 8, kernelSize: [3, 3], strides: [2, 2], padding: 'same', groups: 4, useBias: true });
-  assert.deepEqual(loaded.getLayer('stats').getWeights().map((w) => w.shape), [[4], [4], []]);
+  assert.deepEqual(pick(loaded.getLayer('grouped').getConfig()), {
+    filters: 8,
+    kernelSize: [3, 3],
+    strides: [2, 2],
+    padding: 'same',
+    groups: 4,
+    useBias: true,
+  });
+  assert.deepEqual(
+    loaded
+      .getLayer('stats')
+      .getWeights()
+      .map((w) => w.shape),
+    [[4], [4], []],
+  );
 });
 
 test('GroupedConv2D is Keras grouped convolution: output channel g*m+q convolves input channel g with kernel[..., 0, g*m+q]', () => {
@@ -60,13 +76,19 @@ test('GroupedConv2D is Keras grouped convolution: output channel g*m+q convolves
   const expected = tf.concat(want, 3);
   const diff = tf.max(tf.abs(tf.sub(y, expected))).dataSync()[0];
   assert.ok(diff < 1e-5, `max diff ${diff}`);
-  assert.throws(() => new GroupedConv2D({ filters: 4, kernelSize: 3, groups: 2 }).apply(tfl.input({ shape: [5, 5, 4] })), /one input channel per group/);
+  assert.throws(
+    () => new GroupedConv2D({ filters: 4, kernelSize: 3, groups: 2 }).apply(tfl.input({ shape: [5, 5, 4] })),
+    /one input channel per group/,
+  );
 });
 
 test('Normalization computes (x - mean) / max(sqrt(var), 1e-7) as Keras; StochasticDepth is the identity at inference', () => {
   const n = new Normalization({ mean: [1, -2, 0], variance: [4, 0, 9] });
   const y = (n.apply(tf.tensor2d([[3, 5, 3]])) as tf.Tensor).dataSync();
-  assert.deepEqual(Array.from(y).map((v) => Number(v.toPrecision(6))), [1, 7e7, 1]);
+  assert.deepEqual(
+    Array.from(y).map((v) => Number(v.toPrecision(6))),
+    [1, 7e7, 1],
+  );
   const s = new StochasticDepth({ dropPathRate: 0.5 });
   const x = tf.ones([64, 2, 2, 3]);
   assert.deepEqual(Array.from((s.apply(x) as tf.Tensor).dataSync()), Array.from(x.dataSync()));

@@ -49,9 +49,11 @@ export class Normalization extends tfl.layers.Layer {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     const axis = this.axis < 0 ? this.axis + shape.length : this.axis;
     const n = shape[axis];
-    if (n === null || n === undefined) throw new Error(`Normalization: the feature axis ${this.axis} of input ${JSON.stringify(shape)} must have a known size`);
+    if (n === null || n === undefined)
+      throw new Error(`Normalization: the feature axis ${this.axis} of input ${JSON.stringify(shape)} must have a known size`);
     if (this.fixedMean) {
-      if (this.fixedMean.length !== n && this.fixedMean.length !== 1) throw new Error(`Normalization: ${this.fixedMean.length} means for ${n} features`);
+      if (this.fixedMean.length !== n && this.fixedMean.length !== 1)
+        throw new Error(`Normalization: ${this.fixedMean.length} means for ${n} features`);
     } else {
       this.meanVar = this.addWeight('mean', [n], 'float32', tfl.initializers.zeros(), undefined, false);
       this.varianceVar = this.addWeight('variance', [n], 'float32', tfl.initializers.ones(), undefined, false);

@@ -6,14 +6,20 @@ import { activationParams, quantizeWeights } from './quantize.js';
 test('ranges: min-max is exact; percentile clips the rare outliers, over batches that widen the histogram', () => {
   const c = new RangeCollector();
   // 10,000 values in [0, 1), then a batch with one outlier at 50 (the histogram range doubles 6 times).
-  c.add('x', Float32Array.from({ length: 10000 }, (_, i) => i / 10000));
+  c.add(
+    'x',
+    Float32Array.from({ length: 10000 }, (_, i) => i / 10000),
+  );
   c.add('x', Float32Array.from([...Array.from({ length: 9999 }, (_, i) => i / 9999), 50]));
   assert.deepEqual(c.ranges('minmax').x, [0, 50]);
   const [lo, hi] = c.ranges('percentile', 99.9).x;
   assert.equal(lo, 0);
   assert.ok(hi >= 0.99 && hi < 1.1, `percentile 99.9 high end ${hi}`);
   // A tensor that goes negative gets a symmetric percentile range.
-  c.add('y', Float32Array.from({ length: 1000 }, (_, i) => (i - 500) / 100));
+  c.add(
+    'y',
+    Float32Array.from({ length: 1000 }, (_, i) => (i - 500) / 100),
+  );
   const [ylo, yhi] = c.ranges('percentile', 99.99).y;
   assert.ok(ylo < -4.9 && ylo >= -5 && yhi > 4.9 && yhi <= 4.99, `${ylo}, ${yhi}`);
 });

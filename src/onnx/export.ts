@@ -50,7 +50,9 @@ function callOf(model: Model, target: Layer): NodeLike {
     if (t.sourceLayer === target) return node;
     stack.push(...node.inputTensors);
   }
-  throw new UserError(`Layer '${target.name}' does not lead to the outputs of model '${model.name}', so the model cannot be cut there. Pick a layer on the path from the input to the output.`);
+  throw new UserError(
+    `Layer '${target.name}' does not lead to the outputs of model '${model.name}', so the model cannot be cut there. Pick a layer on the path from the input to the output.`,
+  );
 }
 
 /** Emits one model's graph (recursively for nested models) into the builder. */
@@ -64,7 +66,9 @@ class ModelEmitter {
     private readonly table: Record<string, Converter> = converters,
   ) {
     if (inputs.length !== model.inputs.length) {
-      throw new UserError(`Model '${model.name}' takes ${model.inputs.length} inputs, got ${inputs.length}; only single-input chains of models can be exported.`);
+      throw new UserError(
+        `Model '${model.name}' takes ${model.inputs.length} inputs, got ${inputs.length}; only single-input chains of models can be exported.`,
+      );
     }
     model.inputs.forEach((t, i) => this.memo.set(t.id, inputs[i]));
   }
@@ -76,7 +80,9 @@ class ModelEmitter {
     if (direct) return callOf(this.model, direct).outputTensors.map((t) => this.tensor(t));
     const nested = this.model.layers.find((l) => isModel(l) && contains(l, upTo));
     if (!nested || !isModel(nested)) {
-      throw new UserError(`No layer named '${upTo}' in model '${this.model.name}' (its layers: ${this.model.layers.map((l) => l.name).join(', ')}). Pass one of those names as the cut point.`);
+      throw new UserError(
+        `No layer named '${upTo}' in model '${this.model.name}' (its layers: ${this.model.layers.map((l) => l.name).join(', ')}). Pass one of those names as the cut point.`,
+      );
     }
     const call = callOf(this.model, nested);
     const inputs = call.inputTensors.map((t) => this.tensor(t));
@@ -96,7 +102,9 @@ class ModelEmitter {
       }
       const layer = top.sourceLayer;
       if (layer.getClassName() === 'InputLayer') {
-        throw new UserError(`Model '${this.model.name}' uses input '${layer.name}' that is not its own input; only single-input models can be exported.`);
+        throw new UserError(
+          `Model '${this.model.name}' uses input '${layer.name}' that is not its own input; only single-input models can be exported.`,
+        );
       }
       const node = inboundNode(layer, top.nodeIndex);
       const missing = node.inputTensors.filter((x) => !this.memo.has(x.id));
@@ -105,7 +113,11 @@ class ModelEmitter {
         continue;
       }
       stack.pop();
-      const outputs = this.layer(layer, node.inputTensors.map((x) => this.memo.get(x.id) as Value), node.outputTensors);
+      const outputs = this.layer(
+        layer,
+        node.inputTensors.map((x) => this.memo.get(x.id) as Value),
+        node.outputTensors,
+      );
       node.outputTensors.forEach((o, i) => this.memo.set(o.id, outputs[i]));
     }
     return this.memo.get(t.id) as Value;
@@ -115,8 +127,14 @@ class ModelEmitter {
     if (isModel(layer)) return new ModelEmitter(this.b, layer, inputs, this.table).emit();
     const convert = this.table[layer.getClassName()];
     if (!convert) throw unsupported(layer, 'this layer class');
-    const values = convert(this.b, layer, inputs, outputs.map((o) => o.shape));
-    if (values.length !== outputs.length) throw new Error(`converter for ${layer.getClassName()} returned ${values.length} outputs, expected ${outputs.length}`);
+    const values = convert(
+      this.b,
+      layer,
+      inputs,
+      outputs.map((o) => o.shape),
+    );
+    if (values.length !== outputs.length)
+      throw new Error(`converter for ${layer.getClassName()} returned ${values.length} outputs, expected ${outputs.length}`);
     return values;
   }
 }
@@ -154,7 +172,8 @@ export function buildOnnxModel(model: tfl.LayersModel, opts: ExportOptions = {})
   b.reserve(outputName);
   const inputShape = model.inputs[0].shape;
   const outs = new ModelEmitter(b, model, [{ name: inputName, shape: inputShape, nchw: false }]).emit(opts.upTo);
-  if (outs.length !== 1) throw new UserError(`The exported part of model '${model.name}' has ${outs.length} outputs; only one is supported.`);
+  if (outs.length !== 1)
+    throw new UserError(`The exported part of model '${model.name}' has ${outs.length} outputs; only one is supported.`);
   const out = b.asKeras(outs[0]);
   b.nodes.push(makeNode('Identity', [out.name], [outputName], b.uniqueName('output/Identity')));
   const graph = makeGraph(

@@ -26,18 +26,79 @@ const shared = path.resolve(repoRoot, '../shared');
 
 /** Whole-model parity for every family, random weights (BatchNorm statistics randomised too), raw 0..255 input through the preprocessing layer. */
 const families: Array<{ name: string; build: () => tfl.LayersModel; size: number; preprocessing: PreprocessMode }> = [
-  { name: 'vgg16 notop', size: 32, preprocessing: 'caffe', build: () => vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
-  { name: 'vgg16 with top', size: 32, preprocessing: 'caffe', build: () => vgg16Architecture({ includeTop: true, weights: 'none', inputShape: [32, 32, 3], classes: 5 }) },
-  { name: 'mobilenet notop', size: 64, preprocessing: 'tf', build: () => mobilenetArchitecture({ includeTop: false, weights: 'none', inputShape: [64, 64, 3] }) },
-  { name: 'mobilenet with top (alpha 0.5)', size: 64, preprocessing: 'tf', build: () => mobilenetArchitecture({ includeTop: true, weights: 'none', inputShape: [64, 64, 3], alpha: 0.5, classes: 7 }) },
-  { name: 'mobilenet_v2 notop', size: 64, preprocessing: 'tf', build: () => mobilenetV2Architecture({ includeTop: false, weights: 'none', inputShape: [64, 64, 3] }) },
-  { name: 'mobilenet_v2 avg pooling, odd size', size: 75, preprocessing: 'tf', build: () => mobilenetV2Architecture({ includeTop: false, weights: 'none', inputShape: [75, 75, 3], pooling: 'avg' }) },
-  { name: 'resnet50 notop', size: 32, preprocessing: 'caffe', build: () => resnet50Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
-  { name: 'resnet50 with top (logits), odd size', size: 37, preprocessing: 'caffe', build: () => resnet50Architecture({ includeTop: true, weights: 'none', inputShape: [37, 37, 3], classes: 3, classifierActivation: null }) },
-  { name: 'efficientnet_b0 notop', size: 32, preprocessing: 'none', build: () => efficientnetB0Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
-  { name: 'efficientnet_b0 with top, odd size', size: 35, preprocessing: 'none', build: () => efficientnetB0Architecture({ includeTop: true, weights: 'none', inputShape: [35, 35, 3], classes: 4 }) },
-  { name: 'convnext_tiny notop', size: 32, preprocessing: 'none', build: () => convnextTinyArchitecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }) },
-  { name: 'convnext_tiny with top', size: 32, preprocessing: 'none', build: () => convnextTinyArchitecture({ includeTop: true, weights: 'none', inputShape: [32, 32, 3], classes: 6 }) },
+  {
+    name: 'vgg16 notop',
+    size: 32,
+    preprocessing: 'caffe',
+    build: () => vgg16Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }),
+  },
+  {
+    name: 'vgg16 with top',
+    size: 32,
+    preprocessing: 'caffe',
+    build: () => vgg16Architecture({ includeTop: true, weights: 'none', inputShape: [32, 32, 3], classes: 5 }),
+  },
+  {
+    name: 'mobilenet notop',
+    size: 64,
+    preprocessing: 'tf',
+    build: () => mobilenetArchitecture({ includeTop: false, weights: 'none', inputShape: [64, 64, 3] }),
+  },
+  {
+    name: 'mobilenet with top (alpha 0.5)',
+    size: 64,
+    preprocessing: 'tf',
+    build: () => mobilenetArchitecture({ includeTop: true, weights: 'none', inputShape: [64, 64, 3], alpha: 0.5, classes: 7 }),
+  },
+  {
+    name: 'mobilenet_v2 notop',
+    size: 64,
+    preprocessing: 'tf',
+    build: () => mobilenetV2Architecture({ includeTop: false, weights: 'none', inputShape: [64, 64, 3] }),
+  },
+  {
+    name: 'mobilenet_v2 avg pooling, odd size',
+    size: 75,
+    preprocessing: 'tf',
+    build: () => mobilenetV2Architecture({ includeTop: false, weights: 'none', inputShape: [75, 75, 3], pooling: 'avg' }),
+  },
+  {
+    name: 'resnet50 notop',
+    size: 32,
+    preprocessing: 'caffe',
+    build: () => resnet50Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }),
+  },
+  {
+    name: 'resnet50 with top (logits), odd size',
+    size: 37,
+    preprocessing: 'caffe',
+    build: () =>
+      resnet50Architecture({ includeTop: true, weights: 'none', inputShape: [37, 37, 3], classes: 3, classifierActivation: null }),
+  },
+  {
+    name: 'efficientnet_b0 notop',
+    size: 32,
+    preprocessing: 'none',
+    build: () => efficientnetB0Architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }),
+  },
+  {
+    name: 'efficientnet_b0 with top, odd size',
+    size: 35,
+    preprocessing: 'none',
+    build: () => efficientnetB0Architecture({ includeTop: true, weights: 'none', inputShape: [35, 35, 3], classes: 4 }),
+  },
+  {
+    name: 'convnext_tiny notop',
+    size: 32,
+    preprocessing: 'none',
+    build: () => convnextTinyArchitecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] }),
+  },
+  {
+    name: 'convnext_tiny with top',
+    size: 32,
+    preprocessing: 'none',
+    build: () => convnextTinyArchitecture({ includeTop: true, weights: 'none', inputShape: [32, 32, 3], classes: 6 }),
+  },
 ];
 
 /** The conv base behind its preprocessing layer, nested as a layer (the shape extract uses). */
@@ -85,7 +146,13 @@ test('shared pretrained MobileNet on real cat and dog images', async () => {
   const base = await tfl.loadLayersModel(fileSystemIO(dir));
   const model = withPreprocessing(base, 'tf', 224);
   const trainDir = path.join(shared, 'data/cats_vs_dogs_small/train');
-  const files = ['cats', 'dogs'].flatMap((c) => fs.readdirSync(path.join(trainDir, c)).sort().slice(0, 2).map((f) => path.join(trainDir, c, f)));
+  const files = ['cats', 'dogs'].flatMap((c) =>
+    fs
+      .readdirSync(path.join(trainDir, c))
+      .sort()
+      .slice(0, 2)
+      .map((f) => path.join(trainDir, c, f)),
+  );
   const pixels = new Float32Array(files.length * 224 * 224 * 3);
   for (const [k, file] of files.entries()) pixels.set(await decodeImage(file, [224, 224]), k * 224 * 224 * 3);
   const input = tf.tensor4d(pixels, [files.length, 224, 224, 3]);

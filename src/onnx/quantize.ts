@@ -268,7 +268,19 @@ export function quantizeModel(model: IModelProto, plan: QuantPlan, ranges: Range
       const bs = scales.map((s) => s * xScale);
       const bq = Int32Array.from(b, (v, c) => Math.max(-2147483647, Math.min(2147483647, Math.round(v / bs[c]))));
       const bName = fresh(`${bias}/dq`);
-      weightDq.push(makeNode('DequantizeLinear', [constant(`${bias}/int32`, [b.length], bq), constant(`${bias}/scale`, [b.length], bs), constant(`${bias}/zero_point`, [b.length], new Int32Array(b.length))], [bName], fresh(`${bias}/DequantizeLinear`), { axis: 0 }));
+      weightDq.push(
+        makeNode(
+          'DequantizeLinear',
+          [
+            constant(`${bias}/int32`, [b.length], bq),
+            constant(`${bias}/scale`, [b.length], bs),
+            constant(`${bias}/zero_point`, [b.length], new Int32Array(b.length)),
+          ],
+          [bName],
+          fresh(`${bias}/DequantizeLinear`),
+          { axis: 0 },
+        ),
+      );
       inputs.set(2, bName);
       dropped.add(bias);
     }
@@ -291,7 +303,9 @@ export function quantizeModel(model: IModelProto, plan: QuantPlan, ranges: Range
       const scale = constant(`${x}/scale_per_channel`, [channels], new Float32Array(channels).fill(p.scale));
       const zp = constant(`${x}/zero_point_per_channel`, [channels], new Uint8Array(channels).fill(p.zeroPoint));
       const at = producer.get(x) ?? -1;
-      qdqAfter.get(at)!.push(makeNode('DequantizeLinear', [qName.get(x)!, scale, zp], [out], fresh(`${x}/DequantizeLinear_fp32`), { axis: 1 }));
+      qdqAfter
+        .get(at)!
+        .push(makeNode('DequantizeLinear', [qName.get(x)!, scale, zp], [out], fresh(`${x}/DequantizeLinear_fp32`), { axis: 1 }));
       fp32Dq.set(key, out);
     }
     return fp32Dq.get(key);

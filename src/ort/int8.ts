@@ -12,7 +12,8 @@ export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 /** `value` as a Precision, or a UserError naming `name` (the option as the caller spells it). */
 export function checkPrecision(value: unknown, name = 'precision'): Precision {
-  if (!(PRECISIONS as readonly unknown[]).includes(value)) throw new UserError(`${name} must be ${PRECISIONS.join(' or ')}, got ${JSON.stringify(value)}.`);
+  if (!(PRECISIONS as readonly unknown[]).includes(value))
+    throw new UserError(`${name} must be ${PRECISIONS.join(' or ')}, got ${JSON.stringify(value)}.`);
   return value as Precision;
 }
 
@@ -32,7 +33,12 @@ export interface CalibrationSettings {
  * (3 input channels, little work) stays fp32; depthwise convs go int8 unless that
  * costs too much accuracy on the user's own images.
  */
-export const DEFAULT_CALIBRATION: CalibrationSettings = { method: 'percentile', percentile: 99.999, fp32LeadingConvs: 2, fp32Depthwise: 'auto' };
+export const DEFAULT_CALIBRATION: CalibrationSettings = {
+  method: 'percentile',
+  percentile: 99.999,
+  fp32LeadingConvs: 2,
+  fp32Depthwise: 'auto',
+};
 export const AUTO_DEPTHWISE_COSINE = 0.997;
 /** Under this mean cosine between int8 and fp32 features, tlkit warns. */
 export const WARN_COSINE = 0.99;
@@ -71,10 +77,16 @@ async function prepared(fp32: Uint8Array): Promise<IModelProto> {
 }
 
 /** The QDQ graph of `fp32` with calibrated `ranges`. */
-export async function int8Graph(fp32: Uint8Array, record: Pick<CalibrationRecord, 'settings' | 'ranges' | 'fp32Depthwise'>): Promise<Uint8Array> {
+export async function int8Graph(
+  fp32: Uint8Array,
+  record: Pick<CalibrationRecord, 'settings' | 'ranges' | 'fp32Depthwise'>,
+): Promise<Uint8Array> {
   const model = await prepared(fp32);
   const plan = planQuantization(model, quantizeOptions(record.settings, record.fp32Depthwise), new Set(Object.keys(record.ranges)));
-  if (!plan.nodes.length) throw new UserError('The int8 calibration does not match this model (none of its layers has calibrated ranges). Calibrate again: extract or train with --precision int8.');
+  if (!plan.nodes.length)
+    throw new UserError(
+      'The int8 calibration does not match this model (none of its layers has calibrated ranges). Calibrate again: extract or train with --precision int8.',
+    );
   return encodeModel(quantizeModel(model, plan, record.ranges));
 }
 
@@ -134,7 +146,9 @@ export class Calibrator {
   }
 
   get hasDepthwise(): boolean {
-    return this.model.graph!.node!.some((n) => n.opType === 'Conv' && (n.attribute ?? []).some((a) => a.name === 'group' && Number(a.i) > 1));
+    return this.model.graph!.node!.some(
+      (n) => n.opType === 'Conv' && (n.attribute ?? []).some((a) => a.name === 'group' && Number(a.i) > 1),
+    );
   }
 
   /** Run `graph` over the calibration images and compare with the fp32 outputs. */
@@ -143,7 +157,10 @@ export class Calibrator {
     try {
       const pairs: Array<[Float32Array, Float32Array]> = [];
       for (const [i, b] of this.inputs.entries()) pairs.push([this.fp32Outputs[i], (await m.run(b.images, b.shape)).data]);
-      return compareOutputs(pairs, this.inputs.map((b) => b.shape[0]));
+      return compareOutputs(
+        pairs,
+        this.inputs.map((b) => b.shape[0]),
+      );
     } finally {
       await m.dispose();
     }

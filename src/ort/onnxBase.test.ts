@@ -17,7 +17,16 @@ import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo 
 import { randomizeWeights } from '../testing/testModels.js';
 import { relativeError as maxRel } from '../testing/numerics.js';
 import { HAND_BUILT_CONV, writeHandBuiltNchw } from '../testing/onnxModels.js';
-import { describePreprocess, isOnnxBasePath, OnnxBase, inspectOnnxBase, parsePreprocess, PREPROCESS_PRESETS, toChannelsLast, toModelInput } from './onnxBase.js';
+import {
+  describePreprocess,
+  isOnnxBasePath,
+  OnnxBase,
+  inspectOnnxBase,
+  parsePreprocess,
+  PREPROCESS_PRESETS,
+  toChannelsLast,
+  toModelInput,
+} from './onnxBase.js';
 
 await initBackend();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-onnxbase-'));
@@ -37,11 +46,15 @@ test('a hand-built NCHW graph: layout, size and hash from the file; torch prepro
   const t = PREPROCESS_PRESETS.torch;
   const relu: number[][][] = []; // [image][out][pixel]
   for (let k = 0; k < n; k++) {
-    relu.push(w.map((row, o) => Array.from({ length: 64 }, (_, p) => {
-      let s = b[o];
-      for (let c = 0; c < 3; c++) s += row[c] * ((images[(k * 64 + p) * 3 + c] * t.scale - t.mean[c]) / t.std[c]);
-      return Math.max(0, s);
-    })));
+    relu.push(
+      w.map((row, o) =>
+        Array.from({ length: 64 }, (_, p) => {
+          let s = b[o];
+          for (let c = 0; c < 3; c++) s += row[c] * ((images[(k * 64 + p) * 3 + c] * t.scale - t.mean[c]) / t.std[c]);
+          return Math.max(0, s);
+        }),
+      ),
+    );
   }
   const pooled = relu.flatMap((img) => img.map((ch) => ch.reduce((a, v) => a + v, 0) / 64));
 
@@ -80,7 +93,9 @@ test('a tlkit-exported NHWC model: same features as the tfjs base behind its pre
   m.dispose();
 });
 
-test('the shared pretrained MobileNet exported by tlkit, against the tfjs base ("tf" preset), whole and cut inside the graph', { skip: !fs.existsSync(path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated')) }, async () => {
+test('the shared pretrained MobileNet exported by tlkit, against the tfjs base ("tf" preset), whole and cut inside the graph', {
+  skip: !fs.existsSync(path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated')),
+}, async () => {
   const m = await tfl.loadLayersModel(fileSystemIO(path.join(shared, 'models/mobilenet_v1_1.0_224_imagenet_truncated')));
   const file = path.join(dir, 'mobilenet.onnx');
   fs.writeFileSync(file, exportToOnnx(m));
@@ -109,13 +124,20 @@ test('preprocessing presets and custom specs; BGR order; the NHWC -> NCHW transp
   const px = Float32Array.of(10, 20, 30, 40, 50, 60);
   const caffe = toModelInput(px, 1, { layout: 'NCHW', imageSize: [1, 2], preprocess: PREPROCESS_PRESETS.caffe });
   const c = PREPROCESS_PRESETS.caffe.mean;
-  assert.deepEqual(Array.from(caffe).map((v) => Number(v.toFixed(3))), [30 - c[0], 60 - c[0], 20 - c[1], 50 - c[1], 10 - c[2], 40 - c[2]].map((v) => Number(v.toFixed(3))));
+  assert.deepEqual(
+    Array.from(caffe).map((v) => Number(v.toFixed(3))),
+    [30 - c[0], 60 - c[0], 20 - c[1], 50 - c[1], 10 - c[2], 40 - c[2]].map((v) => Number(v.toFixed(3))),
+  );
   const tfMode = toModelInput(px, 1, { layout: 'NHWC', imageSize: [1, 2], preprocess: PREPROCESS_PRESETS.tf });
-  assert.deepEqual(Array.from(tfMode).map((v) => Number(v.toFixed(5))), [10, 20, 30, 40, 50, 60].map((v) => Number((v / 127.5 - 1).toFixed(5))));
+  assert.deepEqual(
+    Array.from(tfMode).map((v) => Number(v.toFixed(5))),
+    [10, 20, 30, 40, 50, 60].map((v) => Number((v / 127.5 - 1).toFixed(5))),
+  );
 });
 
 test('files that cannot be a base are UserErrors that say why and what to do', () => {
-  const expectUserError = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (e: unknown) => e instanceof UserError && pattern.test((e as Error).message));
+  const expectUserError = (fn: () => unknown, pattern: RegExp) =>
+    assert.throws(fn, (e: unknown) => e instanceof UserError && pattern.test((e as Error).message));
   expectUserError(() => inspectOnnxBase(path.join(dir, 'missing.onnx')), /missing\.onnx does not exist/);
   const junk = path.join(dir, 'junk.onnx');
   fs.writeFileSync(junk, 'not a protobuf at all \u0000\u00ff');
@@ -125,15 +147,34 @@ test('files that cannot be a base are UserErrors that say why and what to do', (
   expectUserError(() => inspectOnnxBase(hand, { upTo: 'nope' }), /no value named "nope".*relu_out/);
   expectUserError(() => inspectOnnxBase(hand, { imageSize: [16, 16] }), /takes 8x8 images/);
   // two inputs, and an open input size
-  const two = makeGraph([makeNode('Add', ['a', 'b'], ['c'], 'add')], 'two', [makeValueInfo('a', [null, 3, 4, 4]), makeValueInfo('b', [null, 3, 4, 4])], [makeValueInfo('c', [null, 3, 4, 4])]);
+  const two = makeGraph(
+    [makeNode('Add', ['a', 'b'], ['c'], 'add')],
+    'two',
+    [makeValueInfo('a', [null, 3, 4, 4]), makeValueInfo('b', [null, 3, 4, 4])],
+    [makeValueInfo('c', [null, 3, 4, 4])],
+  );
   fs.writeFileSync(path.join(dir, 'two.onnx'), encodeModel(makeModel(two)));
   expectUserError(() => inspectOnnxBase(path.join(dir, 'two.onnx')), /has 2 inputs \(a, b\)/);
   const external = makeTensor('W', [1], Float32Array.of(1));
   external.dataLocation = 1;
-  const ext = makeGraph([makeNode('Mul', ['x', 'W'], ['y'], 'mul')], 'ext', [makeValueInfo('x', [null, 3, 4, 4])], [makeValueInfo('y', [null, 3, 4, 4])], [external]);
+  const ext = makeGraph(
+    [makeNode('Mul', ['x', 'W'], ['y'], 'mul')],
+    'ext',
+    [makeValueInfo('x', [null, 3, 4, 4])],
+    [makeValueInfo('y', [null, 3, 4, 4])],
+    [external],
+  );
   fs.writeFileSync(path.join(dir, 'ext.onnx'), encodeModel(makeModel(ext)));
-  expectUserError(() => inspectOnnxBase(path.join(dir, 'ext.onnx')), /ext\.onnx: keeps its weights in external data files\. .*save_as_external_data=False/);
-  const open = makeGraph([makeNode('Relu', ['x'], ['y'], 'relu')], 'open', [makeValueInfo('x', [null, null, null, 3])], [makeValueInfo('y', [null, null, null, 3])]);
+  expectUserError(
+    () => inspectOnnxBase(path.join(dir, 'ext.onnx')),
+    /ext\.onnx: keeps its weights in external data files\. .*save_as_external_data=False/,
+  );
+  const open = makeGraph(
+    [makeNode('Relu', ['x'], ['y'], 'relu')],
+    'open',
+    [makeValueInfo('x', [null, null, null, 3])],
+    [makeValueInfo('y', [null, null, null, 3])],
+  );
   fs.writeFileSync(path.join(dir, 'open.onnx'), encodeModel(makeModel(open)));
   expectUserError(() => inspectOnnxBase(path.join(dir, 'open.onnx')), /leaves its input size open.*--image-size/);
   const sized = inspectOnnxBase(path.join(dir, 'open.onnx'), { imageSize: [20, 24] }).info;

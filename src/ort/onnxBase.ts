@@ -30,7 +30,8 @@ export const PREPROCESS_PRESETS: Record<OnnxPreprocessPreset, OnnxPreprocess> = 
 function triple(text: string, what: string): [number, number, number] {
   const v = text.split('/').map(Number);
   if (v.length === 1 && Number.isFinite(v[0])) return [v[0], v[0], v[0]];
-  if (v.length !== 3 || !v.every(Number.isFinite)) throw new UserError(`--preprocess ${what} must be one number or three separated by "/", got "${text}".`);
+  if (v.length !== 3 || !v.every(Number.isFinite))
+    throw new UserError(`--preprocess ${what} must be one number or three separated by "/", got "${text}".`);
   return v as [number, number, number];
 }
 
@@ -41,7 +42,10 @@ function triple(text: string, what: string): [number, number, number] {
 export function parsePreprocess(text: string): OnnxPreprocess {
   if (text in PREPROCESS_PRESETS) return PREPROCESS_PRESETS[text as OnnxPreprocessPreset];
   const out: OnnxPreprocess = { ...PREPROCESS_PRESETS.none };
-  const bad = () => new UserError(`--preprocess must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, or keys such as "scale=1/255,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,order=rgb", got "${text}".`);
+  const bad = () =>
+    new UserError(
+      `--preprocess must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, or keys such as "scale=1/255,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,order=rgb", got "${text}".`,
+    );
   for (const part of text.split(',')) {
     const [key, value] = part.split('=').map((s) => s.trim());
     if (!value) throw bad();
@@ -123,30 +127,47 @@ function onnxError(file: string, what: string, fix: string): UserError {
 
 /** Read and check `file`, and return the facts plus the model bytes to run (cut at upTo when asked). */
 export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { info: OnnxBaseInfo; bytes: Uint8Array } {
-  if (!existsSync(file) || !statSync(file).isFile()) throw new UserError(`The ONNX model ${file} does not exist. Give the path of a .onnx file.`);
+  if (!existsSync(file) || !statSync(file).isFile())
+    throw new UserError(`The ONNX model ${file} does not exist. Give the path of a .onnx file.`);
   const raw = readFileSync(file);
   const sha256 = createHash('sha256').update(raw).digest('hex');
   let model;
   try {
     model = decodeModel(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
   } catch (e) {
-    throw onnxError(file, `is not an ONNX model (${(e as Error).message})`, 'Give a .onnx file exported by torch.onnx, tf2onnx, optimum or tlkit.');
+    throw onnxError(
+      file,
+      `is not an ONNX model (${(e as Error).message})`,
+      'Give a .onnx file exported by torch.onnx, tf2onnx, optimum or tlkit.',
+    );
   }
   const graph = model.graph;
   if (!graph?.node?.length) throw onnxError(file, 'holds no graph', 'Give a .onnx file with a model in it.');
   if ((graph.initializer ?? []).some((t) => t.dataLocation === 1)) {
-    throw onnxError(file, 'keeps its weights in external data files', 'tlkit reads one self-contained .onnx: save it with its weights inside (onnx.save_model(model, path, save_as_external_data=False); models over 2 GB cannot be).');
+    throw onnxError(
+      file,
+      'keeps its weights in external data files',
+      'tlkit reads one self-contained .onnx: save it with its weights inside (onnx.save_model(model, path, save_as_external_data=False); models over 2 GB cannot be).',
+    );
   }
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   if (inputs.length !== 1) {
-    throw onnxError(file, `has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`, 'A base must take exactly one image input; export the image encoder alone.');
+    throw onnxError(
+      file,
+      `has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`,
+      'A base must take exactly one image input; export the image encoder alone.',
+    );
   }
   const input = inputs[0];
   const tensorType = input.type?.tensorType;
   const dims = (tensorType?.shape?.dim ?? []) as Dim[];
   if (tensorType?.elemType !== 1 || dims.length !== 4) {
-    throw onnxError(file, `its input "${input.name}" is not a float32 image batch (rank ${dims.length}, element type ${tensorType?.elemType})`, 'Give a model whose input is [N, 3, H, W] or [N, H, W, 3] float32.');
+    throw onnxError(
+      file,
+      `its input "${input.name}" is not a float32 image batch (rank ${dims.length}, element type ${tensorType?.elemType})`,
+      'Give a model whose input is [N, 3, H, W] or [N, H, W, 3] float32.',
+    );
   }
   const d = dims.map(dimOf);
   let layout: OnnxLayout;
@@ -154,12 +175,21 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
   else if (d[3] === 3 && d[1] !== 3) layout = 'NHWC';
   else if (d[1] === 3 && d[3] === 3) layout = opts.layout ?? 'NCHW';
   else if (opts.layout) layout = opts.layout;
-  else throw onnxError(file, `the layout of input "${input.name}" ${JSON.stringify(d)} is unclear (no axis of 3 channels)`, 'Say it with the layout option (NCHW or NHWC).');
+  else
+    throw onnxError(
+      file,
+      `the layout of input "${input.name}" ${JSON.stringify(d)} is unclear (no axis of 3 channels)`,
+      'Say it with the layout option (NCHW or NHWC).',
+    );
   const fixed: [number | null, number | null] = layout === 'NCHW' ? [d[2], d[3]] : [d[1], d[2]];
   let imageSize: [number, number];
   if (fixed[0] !== null && fixed[1] !== null) {
     if (opts.imageSize && (opts.imageSize[0] !== fixed[0] || opts.imageSize[1] !== fixed[1])) {
-      throw onnxError(file, `takes ${fixed[0]}x${fixed[1]} images, but an image size of ${opts.imageSize.join('x')} was asked for`, `Drop --image-size (the model fixes it), or use ${fixed[0]}.`);
+      throw onnxError(
+        file,
+        `takes ${fixed[0]}x${fixed[1]} images, but an image size of ${opts.imageSize.join('x')} was asked for`,
+        `Drop --image-size (the model fixes it), or use ${fixed[0]}.`,
+      );
     }
     imageSize = [fixed[0], fixed[1]];
   } else {
@@ -192,7 +222,17 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
     bytes = encodeModel(model);
   }
   const preprocess = typeof opts.preprocess === 'object' ? opts.preprocess : PREPROCESS_PRESETS[opts.preprocess ?? 'none'];
-  const info: OnnxBaseInfo = { file, sha256, inputName: input.name ?? '', outputName, layout, imageSize, batch: d[0], upTo: opts.upTo ?? null, preprocess };
+  const info: OnnxBaseInfo = {
+    file,
+    sha256,
+    inputName: input.name ?? '',
+    outputName,
+    layout,
+    imageSize,
+    batch: d[0],
+    upTo: opts.upTo ?? null,
+    preprocess,
+  };
   return { info, bytes };
 }
 
@@ -200,7 +240,11 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
  * RGB 0..255 images, NHWC [n, H, W, 3] -> the model's input: preprocessed, channels in
  * the model's order, in its layout.
  */
-export function toModelInput(images: Float32Array, n: number, info: Pick<OnnxBaseInfo, 'layout' | 'imageSize' | 'preprocess'>): Float32Array {
+export function toModelInput(
+  images: Float32Array,
+  n: number,
+  info: Pick<OnnxBaseInfo, 'layout' | 'imageSize' | 'preprocess'>,
+): Float32Array {
   const [h, w] = info.imageSize;
   const hw = h * w;
   if (images.length !== n * hw * 3) throw new Error(`toModelInput: ${images.length} values for ${n} images of ${h}x${w}x3`);
@@ -259,7 +303,11 @@ export class OnnxBase {
     try {
       model = await OrtModel.create(bytes, { inputName: info.inputName, outputName: info.outputName, threads });
     } catch (e) {
-      throw onnxError(info.file, `cannot be loaded by ONNX Runtime (${(e as Error).message.split('\n')[0]})`, 'Check that the file is complete and uses standard ONNX operators.');
+      throw onnxError(
+        info.file,
+        `cannot be loaded by ONNX Runtime (${(e as Error).message.split('\n')[0]})`,
+        'Check that the file is complete and uses standard ONNX operators.',
+      );
     }
     return new OnnxBase(info, model);
   }

@@ -33,7 +33,10 @@ test('runs batches of any size, uses every core by default', async () => {
 test('proto builders check sizes and sort attributes', () => {
   assert.throws(() => makeTensor('w', [2, 2], Float32Array.of(1, 2, 3)), /hold 4 values, data has 3/);
   const n = makeNode('Conv', ['x', 'w'], ['y'], 'c', { strides: [1, 1], group: 1, kernel_shape: [3, 3], auto_pad: undefined });
-  assert.deepEqual(n.attribute?.map((a) => a.name), ['group', 'kernel_shape', 'strides']);
+  assert.deepEqual(
+    n.attribute?.map((a) => a.name),
+    ['group', 'kernel_shape', 'strides'],
+  );
 });
 
 test('OrtSession: named inputs and outputs; an output given a buffer is written into it; missing or mis-sized inputs are named', async () => {
@@ -51,7 +54,7 @@ test('OrtSession: named inputs and outputs; an output given a buffer is written 
   const b = { data: Float32Array.of(10, 20, 30, 40), dims: [2, 2] };
   const buffer = new Float32Array(4);
   const out = await s.run({ a, b }, { s: { data: buffer, dims: [2, 2] } });
-  assert.equal(out.s.data, buffer, 'the caller\'s buffer comes back');
+  assert.equal(out.s.data, buffer, "the caller's buffer comes back");
   assert.deepEqual([...buffer], [11, 22, 33, 44]);
   assert.deepEqual([...out.d.data], [10, 40, 90, 160]);
   assert.deepEqual(out.d.dims, [2, 2]);

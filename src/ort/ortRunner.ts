@@ -96,7 +96,8 @@ export class OrtSession {
       const t = feeds[name];
       if (!t) throw new Error(`OrtSession.run: no value for input ${name} (inputs: ${this.inputNames.join(', ')})`);
       const size = t.dims.reduce((a, b) => a * b, 1);
-      if (size !== t.data.length) throw new Error(`OrtSession.run: input ${name} has shape ${JSON.stringify(t.dims)} (${size} values) but ${t.data.length} values`);
+      if (size !== t.data.length)
+        throw new Error(`OrtSession.run: input ${name} has shape ${JSON.stringify(t.dims)} (${size} values) but ${t.data.length} values`);
       inputs[name] = new ort.Tensor('float32', t.data, t.dims);
     }
     const fetches: Record<string, ort.Tensor | null> = {};
@@ -144,7 +145,8 @@ export class OrtModel {
   async run(input: Float32Array, shape: number[]): Promise<OrtOutput> {
     if (!this.session) throw new Error('OrtModel.run after dispose()');
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size !== input.length) throw new Error(`OrtModel.run: shape ${JSON.stringify(shape)} holds ${size} values, input has ${input.length}`);
+    if (size !== input.length)
+      throw new Error(`OrtModel.run: shape ${JSON.stringify(shape)} holds ${size} values, input has ${input.length}`);
     const feeds = { [this.inputName]: new ort.Tensor('float32', input, shape) };
     const results = await this.session.run(feeds, [this.outputName]);
     const out = results[this.outputName];

@@ -23,7 +23,13 @@ await initBackend();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-stitch-'));
 
 /** base.features() then the head on tfjs, against the one stitched graph on ORT, on the same pixels. */
-async function compare(file: string, opts: OnnxBaseOptions, head: ReturnType<typeof buildHeadModel>, n: number, seed: number): Promise<{ stitched: Uint8Array; want: Float32Array; pixels: Float32Array }> {
+async function compare(
+  file: string,
+  opts: OnnxBaseOptions,
+  head: ReturnType<typeof buildHeadModel>,
+  n: number,
+  seed: number,
+): Promise<{ stitched: Uint8Array; want: Float32Array; pixels: Float32Array }> {
   const { info, bytes } = inspectOnnxBase(file, opts);
   const [h, w] = info.imageSize;
   const pixels = tf.randomUniform([n, h, w, 3], 0, 255, 'float32', seed).dataSync() as Float32Array;
@@ -59,7 +65,10 @@ test('an NCHW base cut inside, caffe (BGR) preprocessing, avg-pooled head: one g
   const old = decodeModel(fs.readFileSync(file));
   old.opsetImport = [{ domain: '', version: 6 }];
   const { info } = inspectOnnxBase(file, { preprocess: 'caffe' });
-  assert.throws(() => stitchOnnxBase(encodeModel(old), info, buildOnnxModel(head).model), (e: unknown) => e instanceof UserError && /hand\.onnx: its opset \(6\) is older than 7.*opset_version/.test((e as Error).message));
+  assert.throws(
+    () => stitchOnnxBase(encodeModel(old), info, buildOnnxModel(head).model),
+    (e: unknown) => e instanceof UserError && /hand\.onnx: its opset \(6\) is older than 7.*opset_version/.test((e as Error).message),
+  );
   head.dispose();
 });
 
@@ -88,7 +97,10 @@ test('a base that fixes its batch to 1: OnnxBase and the predictor run it one im
   const predictor = await RunPredictor.fromOnnx(stitched, meta);
   const scores = await predictor.scoresOfPixels(pixels, 3);
   await predictor.dispose();
-  assertClose(scores.map((s) => s[1]), want);
+  assertClose(
+    scores.map((s) => s[1]),
+    want,
+  );
   head.dispose();
   assert.equal(PREPROCESS_PRESETS.torch.channelOrder, 'rgb');
 });

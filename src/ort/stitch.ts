@@ -12,7 +12,20 @@ import { decodeModel, makeNode, makeTensor, makeValueInfo, type IModelProto, typ
  * tensors the head has (Softmax over the last axis of [N, k]), so the head runs under the
  * base's own opset, whatever it is.
  */
-const HEAD_OPS = new Set(['Flatten', 'GlobalAveragePool', 'GlobalMaxPool', 'Gemm', 'MatMul', 'Add', 'Relu', 'Sigmoid', 'Softmax', 'Identity', 'Transpose', 'Reshape']);
+const HEAD_OPS = new Set([
+  'Flatten',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'Gemm',
+  'MatMul',
+  'Add',
+  'Relu',
+  'Sigmoid',
+  'Softmax',
+  'Identity',
+  'Transpose',
+  'Reshape',
+]);
 const MIN_OPSET = 7;
 
 export interface StitchOptions {
@@ -45,10 +58,15 @@ export function stitchOnnxBase(base: Uint8Array, info: OnnxBaseInfo, head: IMode
   const opset = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version;
   const opsetNumber = typeof opset === 'number' ? opset : Number(opset ?? 0);
   if (opsetNumber < MIN_OPSET) {
-    throw new UserError(`${info.file}: its opset (${opsetNumber}) is older than ${MIN_OPSET}, so tlkit's head cannot join its graph. Export the model again with a newer opset (e.g. torch.onnx.export(..., opset_version=17)).`);
+    throw new UserError(
+      `${info.file}: its opset (${opsetNumber}) is older than ${MIN_OPSET}, so tlkit's head cannot join its graph. Export the model again with a newer opset (e.g. torch.onnx.export(..., opset_version=17)).`,
+    );
   }
   const foreign = (headGraph.node ?? []).find((n) => !HEAD_OPS.has(n.opType ?? ''));
-  if (foreign) throw new Error(`stitchOnnxBase: the head has a ${foreign.opType} node, which is not known to mean the same under opset ${opsetNumber}`);
+  if (foreign)
+    throw new Error(
+      `stitchOnnxBase: the head has a ${foreign.opType} node, which is not known to mean the same under opset ${opsetNumber}`,
+    );
 
   const used = namesOf(model);
   const fresh = (hint: string): string => {
@@ -74,9 +92,18 @@ export function stitchOnnxBase(base: Uint8Array, info: OnnxBaseInfo, head: IMode
   };
   const { scale, mean, std, channelOrder } = info.preprocess;
   let x = inputName;
-  if (channelOrder === 'bgr') x = op('Gather', [x, constant('tlkit_preprocess/bgr', [3], BigInt64Array.of(2n, 1n, 0n))], fresh('tlkit_preprocess/bgr'), { axis: 3 });
-  const mul = constant('tlkit_preprocess/scale', [3], Float32Array.from(std, (s) => scale / s));
-  const add = constant('tlkit_preprocess/offset', [3], Float32Array.from(mean, (m, c) => -m / std[c]));
+  if (channelOrder === 'bgr')
+    x = op('Gather', [x, constant('tlkit_preprocess/bgr', [3], BigInt64Array.of(2n, 1n, 0n))], fresh('tlkit_preprocess/bgr'), { axis: 3 });
+  const mul = constant(
+    'tlkit_preprocess/scale',
+    [3],
+    Float32Array.from(std, (s) => scale / s),
+  );
+  const add = constant(
+    'tlkit_preprocess/offset',
+    [3],
+    Float32Array.from(mean, (m, c) => -m / std[c]),
+  );
   x = op('Mul', [x, mul], fresh('tlkit_preprocess/scaled'));
   if (info.layout === 'NCHW') {
     x = op('Add', [x, add], fresh('tlkit_preprocess/normalized'));
@@ -104,7 +131,12 @@ export function stitchOnnxBase(base: Uint8Array, info: OnnxBaseInfo, head: IMode
   } else {
     renamed.set(headInput, info.outputName);
   }
-  const headNodes: INodeProto[] = (headGraph.node ?? []).map((n) => ({ ...n, input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename), name: fresh(`head/${n.name ?? n.opType}`) }));
+  const headNodes: INodeProto[] = (headGraph.node ?? []).map((n) => ({
+    ...n,
+    input: (n.input ?? []).map(rename),
+    output: (n.output ?? []).map(rename),
+    name: fresh(`head/${n.name ?? n.opType}`),
+  }));
   const headInitializers = (headGraph.initializer ?? []).map((t) => ({ ...t, name: rename(t.name!) }));
   headNodes.push(makeNode('Identity', [rename(headOutput)], [outputName], fresh('output/Identity')));
 

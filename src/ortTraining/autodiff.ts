@@ -91,21 +91,44 @@ export function inferShapes(nodes: INodeProto[], shapes: Map<string, Shape>, con
     const op = node.opType as string;
     let out: Shape;
     switch (op) {
-      case 'Identity': case 'Relu': case 'Clip': case 'Sigmoid': case 'Tanh': case 'Erf': case 'Sqrt': case 'Neg': case 'Abs':
-      case 'Softplus': case 'BatchNormalization': case 'Softmax': case 'LogSoftmax': case 'Exp':
+      case 'Identity':
+      case 'Relu':
+      case 'Clip':
+      case 'Sigmoid':
+      case 'Tanh':
+      case 'Erf':
+      case 'Sqrt':
+      case 'Neg':
+      case 'Abs':
+      case 'Softplus':
+      case 'BatchNormalization':
+      case 'Softmax':
+      case 'LogSoftmax':
+      case 'Exp':
         out = shapeOf(ins[0]);
         break;
-      case 'Add': case 'Sub': case 'Mul': case 'Div': case 'Pow':
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div':
+      case 'Pow':
         out = broadcast(shapeOf(ins[0]), shapeOf(ins[1]));
         break;
       case 'Transpose': {
         const s = shapeOf(ins[0]);
-        out = ints(node, 'perm', s.map((_, i) => s.length - 1 - i)).map((p) => s[p]);
+        out = ints(
+          node,
+          'perm',
+          s.map((_, i) => s.length - 1 - i),
+        ).map((p) => s[p]);
         break;
       }
-      case 'Conv': case 'MaxPool': case 'AveragePool': {
+      case 'Conv':
+      case 'MaxPool':
+      case 'AveragePool': {
         const [n, c, h, w] = shapeOf(ins[0]);
-        if (attribute(node, 'auto_pad') !== undefined && attribute(node, 'auto_pad') !== 'NOTSET') throw new NotDifferentiable(`${op} ${node.name} uses auto_pad`);
+        if (attribute(node, 'auto_pad') !== undefined && attribute(node, 'auto_pad') !== 'NOTSET')
+          throw new NotDifferentiable(`${op} ${node.name} uses auto_pad`);
         if (int(node, 'ceil_mode', 0)) throw new NotDifferentiable(`${op} ${node.name} uses ceil_mode`);
         const wShape = op === 'Conv' ? shapeOf(ins[1]) : undefined;
         const k = op === 'Conv' ? (wShape!.slice(2) as number[]) : ints(node, 'kernel_shape', []);
@@ -116,7 +139,8 @@ export function inferShapes(nodes: INodeProto[], shapes: Map<string, Shape>, con
         out = [n, op === 'Conv' ? wShape![0] : c, outSize(h, k[0], s[0], d[0], p[0], p[2]), outSize(w, k[1], s[1], d[1], p[1], p[3])];
         break;
       }
-      case 'GlobalAveragePool': case 'GlobalMaxPool': {
+      case 'GlobalAveragePool':
+      case 'GlobalMaxPool': {
         const s = shapeOf(ins[0]);
         out = [s[0], s[1], ...s.slice(2).map(() => 1)];
         break;
@@ -126,7 +150,8 @@ export function inferShapes(nodes: INodeProto[], shapes: Map<string, Shape>, con
         const axis = int(node, 'axis', 1);
         const lead = s.slice(0, axis);
         out = [lead.length === 1 ? lead[0] : product(lead), product(s.slice(axis))];
-        if (axis !== 1 || out[1] === null || Number.isNaN(out[1])) throw new NotDifferentiable(`Flatten ${node.name}: only axis 1 over known sizes`);
+        if (axis !== 1 || out[1] === null || Number.isNaN(out[1]))
+          throw new NotDifferentiable(`Flatten ${node.name}: only axis 1 over known sizes`);
         break;
       }
       case 'Reshape': {
@@ -154,14 +179,19 @@ export function inferShapes(nodes: INodeProto[], shapes: Map<string, Shape>, con
       }
       case 'ReduceMean': {
         const s = shapeOf(ins[0]);
-        const axes = ints(node, 'axes', s.map((_, i) => i)).map((a) => (a < 0 ? a + s.length : a));
+        const axes = ints(
+          node,
+          'axes',
+          s.map((_, i) => i),
+        ).map((a) => (a < 0 ? a + s.length : a));
         out = int(node, 'keepdims', 1) ? s.map((d, i) => (axes.includes(i) ? 1 : d)) : s.filter((_, i) => !axes.includes(i));
         break;
       }
       case 'Pad': {
         const s = shapeOf(ins[0]);
         const pads = constants.get(ins[1]);
-        if (!pads || (attribute(node, 'mode') ?? 'constant') !== 'constant') throw new NotDifferentiable(`Pad ${node.name}: only constant pads`);
+        if (!pads || (attribute(node, 'mode') ?? 'constant') !== 'constant')
+          throw new NotDifferentiable(`Pad ${node.name}: only constant pads`);
         const p = Array.from(constantData(pads) as BigInt64Array, Number);
         out = s.map((d, i) => (d === null ? (p[i] || p[i + s.length] ? NaN : null) : d + p[i] + p[i + s.length]));
         break;
@@ -194,7 +224,12 @@ class Backward {
     private readonly opts: BackwardOptions,
   ) {}
 
-  private op(type: string, inputs: string[], hint: string, attrs: Record<string, number | number[] | string | { float: number }> = {}): string {
+  private op(
+    type: string,
+    inputs: string[],
+    hint: string,
+    attrs: Record<string, number | number[] | string | { float: number }> = {},
+  ): string {
     return this.b.op(type, inputs, hint, attrs);
   }
 
@@ -211,7 +246,9 @@ class Backward {
     const t = this.shape(target);
     const padded = [...Array(from.length - t.length).fill(1), ...t];
     const axes = padded.flatMap((d, i) => (d === 1 && from[i] !== 1 ? [i] : []));
-    let g = axes.length ? this.op('ReduceSum', [grad, this.b.int64(`${target}/grad_axes`, axes)], `${target}/grad_sum`, { keepdims: 1 }) : grad;
+    let g = axes.length
+      ? this.op('ReduceSum', [grad, this.b.int64(`${target}/grad_axes`, axes)], `${target}/grad_sum`, { keepdims: 1 })
+      : grad;
     if (t.length !== from.length) g = this.op('Reshape', [g, this.dynamicShape(target)], `${target}/grad_shape`);
     return g;
   }
@@ -234,7 +271,11 @@ class Backward {
         g.set(x, this.op('Mul', [dy, this.op('Sign', [y], `${hint}/mask`)], hint));
         break;
       case 'Clip': {
-        const inside = this.op('And', [this.op('Greater', [x, w], `${hint}/above`), this.op('Less', [x, bias], `${hint}/below`)], `${hint}/inside`);
+        const inside = this.op(
+          'And',
+          [this.op('Greater', [x, w], `${hint}/above`), this.op('Less', [x, bias], `${hint}/below`)],
+          `${hint}/inside`,
+        );
         g.set(x, this.op('Mul', [dy, this.op('Cast', [inside], `${hint}/mask`, { to: 1 })], hint));
         break;
       }
@@ -244,7 +285,14 @@ class Backward {
         break;
       }
       case 'Tanh':
-        g.set(x, this.op('Mul', [dy, this.op('Sub', [this.b.scalar(`${hint}/one`, 1), this.op('Mul', [y, y], `${hint}/y2`)], `${hint}/slope`)], hint));
+        g.set(
+          x,
+          this.op(
+            'Mul',
+            [dy, this.op('Sub', [this.b.scalar(`${hint}/one`, 1), this.op('Mul', [y, y], `${hint}/y2`)], `${hint}/slope`)],
+            hint,
+          ),
+        );
         break;
       case 'Erf': {
         const gauss = this.op('Exp', [this.op('Neg', [this.op('Mul', [x, x], `${hint}/x2`)], `${hint}/neg`)], `${hint}/gauss`);
@@ -262,18 +310,35 @@ class Backward {
         const exponent = e ? constantData(e) : undefined;
         if (exponent?.length !== 1 || want(1)) throw new NotDifferentiable(`Pow ${node.name}: only a constant scalar exponent`);
         const k = Number(exponent[0]);
-        const slope = k === 2 ? this.op('Mul', [x, this.b.scalar(`${hint}/k`, 2)], `${hint}/slope`) : this.op('Mul', [this.op('Pow', [x, this.b.scalar(`${hint}/k1`, k - 1)], `${hint}/pow`), this.b.scalar(`${hint}/k`, k)], `${hint}/slope`);
+        const slope =
+          k === 2
+            ? this.op('Mul', [x, this.b.scalar(`${hint}/k`, 2)], `${hint}/slope`)
+            : this.op(
+                'Mul',
+                [this.op('Pow', [x, this.b.scalar(`${hint}/k1`, k - 1)], `${hint}/pow`), this.b.scalar(`${hint}/k`, k)],
+                `${hint}/slope`,
+              );
         g.set(x, this.op('Mul', [dy, slope], hint));
         break;
       }
-      case 'Add': case 'Sub': case 'Mul': case 'Div': {
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div': {
         const ys = this.shape(y);
         if (want(0)) {
           const ga = op === 'Mul' ? this.op('Mul', [dy, w], `${hint}/a`) : op === 'Div' ? this.op('Div', [dy, w], `${hint}/a`) : dy;
           g.set(x, this.reduceTo(ga, ys, x));
         }
         if (want(1)) {
-          const gb = op === 'Add' ? dy : op === 'Sub' ? this.op('Neg', [dy], `${hint}/b`) : op === 'Mul' ? this.op('Mul', [dy, x], `${hint}/b`) : this.op('Neg', [this.op('Mul', [dy, this.op('Div', [y, w], `${hint}/y_over_b`)], `${hint}/b_part`)], `${hint}/b`);
+          const gb =
+            op === 'Add'
+              ? dy
+              : op === 'Sub'
+                ? this.op('Neg', [dy], `${hint}/b`)
+                : op === 'Mul'
+                  ? this.op('Mul', [dy, x], `${hint}/b`)
+                  : this.op('Neg', [this.op('Mul', [dy, this.op('Div', [y, w], `${hint}/y_over_b`)], `${hint}/b_part`)], `${hint}/b`);
           // x * x (a square) gets both halves: the caller sums them.
           const reduced = this.reduceTo(gb, ys, w);
           if (w === x && g.has(x)) g.set(x, this.op('Add', [g.get(x) as string, reduced], `${hint}/both`));
@@ -287,22 +352,41 @@ class Backward {
         g.set(x, this.op('Transpose', [dy], hint, { perm: inverse }));
         break;
       }
-      case 'Flatten': case 'Reshape':
+      case 'Flatten':
+      case 'Reshape':
         g.set(x, this.op('Reshape', [dy, this.dynamicShape(x)], hint));
         break;
       case 'GlobalAveragePool': {
         const s = this.shape(x);
         const count = product(s.slice(2));
-        g.set(x, this.op('Expand', [this.op('Mul', [dy, this.b.scalar(`${hint}/inv_count`, 1 / count)], `${hint}/scaled`), this.dynamicShape(x)], hint));
+        g.set(
+          x,
+          this.op(
+            'Expand',
+            [this.op('Mul', [dy, this.b.scalar(`${hint}/inv_count`, 1 / count)], `${hint}/scaled`), this.dynamicShape(x)],
+            hint,
+          ),
+        );
         break;
       }
       case 'ReduceMean': {
         const s = this.shape(x);
-        const axes = ints(node, 'axes', s.map((_, i) => i)).map((a) => (a < 0 ? a + s.length : a));
+        const axes = ints(
+          node,
+          'axes',
+          s.map((_, i) => i),
+        ).map((a) => (a < 0 ? a + s.length : a));
         const count = product(axes.map((a) => s[a]));
         if (!Number.isFinite(count)) throw new NotDifferentiable(`ReduceMean ${node.name} over the batch`);
         const kept = int(node, 'keepdims', 1) ? dy : this.op('Unsqueeze', [dy, this.b.int64(`${hint}/axes`, axes)], `${hint}/unsqueezed`);
-        g.set(x, this.op('Expand', [this.op('Mul', [kept, this.b.scalar(`${hint}/inv_count`, 1 / count)], `${hint}/scaled`), this.dynamicShape(x)], hint));
+        g.set(
+          x,
+          this.op(
+            'Expand',
+            [this.op('Mul', [kept, this.b.scalar(`${hint}/inv_count`, 1 / count)], `${hint}/scaled`), this.dynamicShape(x)],
+            hint,
+          ),
+        );
         break;
       }
       case 'Pad': {
@@ -311,12 +395,20 @@ class Backward {
         const axes = s.flatMap((_, i) => (p[i] || p[i + s.length] ? [i] : []));
         const starts = axes.map((i) => p[i]);
         const ends = axes.map((i) => p[i] + (s[i] as number));
-        g.set(x, this.op('Slice', [dy, this.b.int64(`${hint}/starts`, starts), this.b.int64(`${hint}/ends`, ends), this.b.int64(`${hint}/axes`, axes)], hint));
+        g.set(
+          x,
+          this.op(
+            'Slice',
+            [dy, this.b.int64(`${hint}/starts`, starts), this.b.int64(`${hint}/ends`, ends), this.b.int64(`${hint}/axes`, axes)],
+            hint,
+          ),
+        );
         break;
       }
       case 'BatchNormalization': {
         // Frozen, inference mode: y = x * gamma / sqrt(var + eps) + (beta - mean * that): dX = dY * gamma / sqrt(var + eps).
-        if ([1, 2, 3, 4].some(want)) throw new NotDifferentiable(`BatchNormalization ${node.name}: only frozen (its statistics and scale are constants)`);
+        if ([1, 2, 3, 4].some(want))
+          throw new NotDifferentiable(`BatchNormalization ${node.name}: only frozen (its statistics and scale are constants)`);
         const [gamma, , , variance] = [ins[1], ins[2], ins[3], ins[4]].map((n) => this.constants.get(n));
         if (!gamma || !variance) throw new NotDifferentiable(`BatchNormalization ${node.name}: scale or variance is not a constant`);
         const gm = constantData(gamma) as Float32Array;
@@ -334,7 +426,8 @@ class Backward {
         }
         const transB = int(node, 'transB', 0);
         if (want(0)) g.set(x, transB ? this.op('Gemm', [dy, w], `${hint}/a`) : this.op('Gemm', [dy, w], `${hint}/a`, { transB: 1 }));
-        if (want(1)) g.set(w, transB ? this.op('Gemm', [dy, x], `${hint}/b`, { transA: 1 }) : this.op('Gemm', [x, dy], `${hint}/b`, { transA: 1 }));
+        if (want(1))
+          g.set(w, transB ? this.op('Gemm', [dy, x], `${hint}/b`, { transA: 1 }) : this.op('Gemm', [x, dy], `${hint}/b`, { transA: 1 }));
         if (want(2)) g.set(bias, this.reduceTo(dy, this.shape(y), bias));
         break;
       }
@@ -342,7 +435,8 @@ class Backward {
         const ws = this.shape(w);
         if (want(0)) g.set(x, this.op('MatMul', [dy, this.op('Transpose', [w], `${hint}/bT`, { perm: [1, 0] })], `${hint}/a`));
         if (want(1)) {
-          const rows = (v: string, width: number) => (this.shape(x).length === 2 ? v : this.op('Reshape', [v, this.b.int64(`${hint}/rows`, [-1, width])], `${v}/rows`));
+          const rows = (v: string, width: number) =>
+            this.shape(x).length === 2 ? v : this.op('Reshape', [v, this.b.int64(`${hint}/rows`, [-1, width])], `${v}/rows`);
           g.set(w, this.op('Gemm', [rows(x, ws[0] as number), rows(dy, ws[1] as number)], `${hint}/b`, { transA: 1 }));
         }
         break;
@@ -353,8 +447,17 @@ class Backward {
         const indices = this.b.uniqueName(`${y}/indices`);
         (node.output as string[])[1] = indices;
         const flat = this.b.int64(`${hint}/flat`, [-1]);
-        const zeros = this.op('ConstantOfShape', [this.op('Shape', [this.op('Reshape', [x, flat], `${hint}/x_flat`)], `${hint}/size`)], `${hint}/zeros`);
-        const scattered = this.op('ScatterElements', [zeros, this.op('Reshape', [indices, flat], `${hint}/idx_flat`), this.op('Reshape', [dy, flat], `${hint}/dy_flat`)], `${hint}/scatter`, { axis: 0, reduction: 'add' });
+        const zeros = this.op(
+          'ConstantOfShape',
+          [this.op('Shape', [this.op('Reshape', [x, flat], `${hint}/x_flat`)], `${hint}/size`)],
+          `${hint}/zeros`,
+        );
+        const scattered = this.op(
+          'ScatterElements',
+          [zeros, this.op('Reshape', [indices, flat], `${hint}/idx_flat`), this.op('Reshape', [dy, flat], `${hint}/dy_flat`)],
+          `${hint}/scatter`,
+          { axis: 0, reduction: 'add' },
+        );
         g.set(x, this.op('Reshape', [scattered, this.dynamicShape(x)], hint));
         break;
       }
@@ -382,14 +485,37 @@ class Backward {
     const stride1 = s[0] === 1 && s[1] === 1;
     if (want(0) && stride1 && group === 1 && this.opts.convInputGradient === 'flipped') {
       // dX = dY convolved with W turned 180 degrees in space, in and out channels swapped; pads (k - 1) d - p on each side.
-      const flipped = this.op('Slice', [w, this.b.int64(`${hint}/flip_starts`, [-1, -1]), this.b.int64(`${hint}/flip_ends`, [-kh - 1, -kw - 1]), this.b.int64(`${hint}/flip_axes`, [2, 3]), this.b.int64(`${hint}/flip_steps`, [-1, -1])], `${hint}/w_flipped`);
+      const flipped = this.op(
+        'Slice',
+        [
+          w,
+          this.b.int64(`${hint}/flip_starts`, [-1, -1]),
+          this.b.int64(`${hint}/flip_ends`, [-kh - 1, -kw - 1]),
+          this.b.int64(`${hint}/flip_axes`, [2, 3]),
+          this.b.int64(`${hint}/flip_steps`, [-1, -1]),
+        ],
+        `${hint}/w_flipped`,
+      );
       const swapped = this.op('Transpose', [flipped], `${hint}/w_swapped`, { perm: [1, 0, 2, 3] });
       const pads = [(kh - 1) * d[0] - p[0], (kw - 1) * d[1] - p[1], (kh - 1) * d[0] - p[2], (kw - 1) * d[1] - p[3]];
       g.set(x, this.op('Conv', [dy, swapped], `${hint}/x`, { dilations: d, pads, kernel_shape: [kh, kw] }));
     } else if (want(0)) {
       // The transposed convolution of dY by the same filter; output_padding restores the rows a stride dropped.
-      const outputPadding = [h - ((ho - 1) * s[0] + (kh - 1) * d[0] + 1 - p[0] - p[2]), wd - ((wo - 1) * s[1] + (kw - 1) * d[1] + 1 - p[1] - p[3])];
-      g.set(x, this.op('ConvTranspose', [dy, w], `${hint}/x`, { strides: s, dilations: d, pads: p, group, kernel_shape: [kh, kw], output_padding: outputPadding }));
+      const outputPadding = [
+        h - ((ho - 1) * s[0] + (kh - 1) * d[0] + 1 - p[0] - p[2]),
+        wd - ((wo - 1) * s[1] + (kw - 1) * d[1] + 1 - p[1] - p[3]),
+      ];
+      g.set(
+        x,
+        this.op('ConvTranspose', [dy, w], `${hint}/x`, {
+          strides: s,
+          dilations: d,
+          pads: p,
+          group,
+          kernel_shape: [kh, kw],
+          output_padding: outputPadding,
+        }),
+      );
     }
     if (!want(1)) return;
     // Depthwise: one input channel per group, `co / ci` outputs each (the depth multiplier).
@@ -403,8 +529,25 @@ class Backward {
     const full = this.op('Conv', [input, dyT], `${hint}/w_full`, { strides: d, dilations: s, pads: p, group: depthwise ? ci : 1 });
     const fullH = outSize(h, ho, d[0], s[0], p[0], p[2]);
     const fullW = outSize(wd, wo, d[1], s[1], p[1], p[3]);
-    const cropped = fullH > kh || fullW > kw ? this.op('Slice', [full, this.b.int64(`${hint}/w_starts`, [0, 0]), this.b.int64(`${hint}/w_ends`, [kh, kw]), this.b.int64(`${hint}/w_axes`, [2, 3])], `${hint}/w_crop`) : full;
-    g.set(w, depthwise ? this.op('Reshape', [cropped, this.b.int64(`${hint}/w_shape`, [co, 1, kh, kw])], `${hint}/w`) : this.op('Transpose', [cropped], `${hint}/w`, { perm: [1, 0, 2, 3] }));
+    const cropped =
+      fullH > kh || fullW > kw
+        ? this.op(
+            'Slice',
+            [
+              full,
+              this.b.int64(`${hint}/w_starts`, [0, 0]),
+              this.b.int64(`${hint}/w_ends`, [kh, kw]),
+              this.b.int64(`${hint}/w_axes`, [2, 3]),
+            ],
+            `${hint}/w_crop`,
+          )
+        : full;
+    g.set(
+      w,
+      depthwise
+        ? this.op('Reshape', [cropped, this.b.int64(`${hint}/w_shape`, [co, 1, kh, kw])], `${hint}/w`)
+        : this.op('Transpose', [cropped], `${hint}/w`, { perm: [1, 0, 2, 3] }),
+    );
   }
 }
 

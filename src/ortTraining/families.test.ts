@@ -18,7 +18,14 @@ import { gradientOutput, INPUT } from './trainingOps.js';
  * output trains on ONNX Runtime: the generated graph's gradient of every trainable weight
  * matches tfjs's cpu backend. Small inputs keep the reference quick.
  */
-const SIZES: Record<FamilyName, number> = { vgg16: 32, mobilenet: 32, mobilenet_v2: 32, resnet50: 32, efficientnet_b0: 64, convnext_tiny: 32 };
+const SIZES: Record<FamilyName, number> = {
+  vgg16: 32,
+  mobilenet: 32,
+  mobilenet_v2: 32,
+  resnet50: 32,
+  efficientnet_b0: 64,
+  convnext_tiny: 32,
+};
 
 for (const family of Object.keys(SIZES) as FamilyName[]) {
   test(`${family}: the default fine-tuning stage trains on ONNX Runtime, gradients equal tfjs's (relative error <= 1e-4)`, async () => {
@@ -27,7 +34,9 @@ for (const family of Object.keys(SIZES) as FamilyName[]) {
     randomizeWeights(base, 23);
     const suffix = buildSuffixModel(base, cutForUnfreeze(base, defaultUnfreeze(base, family)));
     const flat = tfl.layers.flatten().apply(suffix.model.outputs[0]) as tfl.SymbolicTensor;
-    const logits = tfl.layers.dense({ units: 1, name: 'logit', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(flat) as tfl.SymbolicTensor;
+    const logits = tfl.layers
+      .dense({ units: 1, name: 'logit', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) })
+      .apply(flat) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: suffix.model.inputs, outputs: logits, name: `${family}_finetune` });
     const graphs = buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.01 }, gradients: true });
     assert.equal(graphs.params.length, model.trainableWeights.length);
@@ -51,14 +60,24 @@ for (const family of Object.keys(SIZES) as FamilyName[]) {
     await session.dispose();
 
     const lossFn = headLossFromLogits(2);
-    const { value, grads } = tf.variableGrads(() => lossFn(y, model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar, model.trainableWeights.map((w) => w.read() as tf.Variable));
-    assert.ok(Math.abs(out.loss.data[0] - value.dataSync()[0]) <= 1e-4 * Math.max(1, Math.abs(value.dataSync()[0])), `loss ${out.loss.data[0]} vs ${value.dataSync()[0]}`);
+    const { value, grads } = tf.variableGrads(
+      () => lossFn(y, model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar,
+      model.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    assert.ok(
+      Math.abs(out.loss.data[0] - value.dataSync()[0]) <= 1e-4 * Math.max(1, Math.abs(value.dataSync()[0])),
+      `loss ${out.loss.data[0]} vs ${value.dataSync()[0]}`,
+    );
     const compared = graphs.params.map((p, i) => {
       const got = out[gradientOutput(p.name)].data;
       const layout = graphs.layouts[i];
       const inTfjsOrder = new Float32Array(got.length);
       got.forEach((g, j) => (inTfjsOrder[layout ? layout[j] : j] = g));
-      return { name: graphs.variables[i].originalName, actual: inTfjsOrder, expected: grads[(graphs.variables[i].read() as tf.Variable).name].dataSync() as Float32Array };
+      return {
+        name: graphs.variables[i].originalName,
+        actual: inTfjsOrder,
+        expected: grads[(graphs.variables[i].read() as tf.Variable).name].dataSync() as Float32Array,
+      };
     });
     const worst = assertWorstError(compared, 1e-4);
     if (process.env.TLKIT_DEBUG) console.log(family, `${graphs.params.length} weights; worst`, worst);

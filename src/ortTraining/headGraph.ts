@@ -1,6 +1,16 @@
 import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { makeValueInfo } from '../onnx/proto.js';
-import { emitLossAndAccuracy, encodeEvaluation, encodeTrainStep, INPUT, optimizerState, OUTPUT, type GraphTensor, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
+import {
+  emitLossAndAccuracy,
+  encodeEvaluation,
+  encodeTrainStep,
+  INPUT,
+  optimizerState,
+  OUTPUT,
+  type GraphTensor,
+  type OptimizerSpec,
+  type UpdateSite,
+} from './trainingOps.js';
 
 export { gradientOutput, INPUT, type OptimizerSpec } from './trainingOps.js';
 
@@ -157,7 +167,6 @@ class HeadEmitter {
     }
     return grads;
   }
-
 }
 
 function batchShape(shape: number[]): Array<number | null> {
@@ -175,7 +184,8 @@ function dataInputs(spec: HeadGraphSpec, training: boolean) {
 
 /** Build the training-step and evaluation graphs of a head. */
 export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
-  if (spec.outputs < 1 || !Number.isInteger(spec.outputs)) throw new Error(`head graph: outputs must be a whole number >= 1, got ${spec.outputs}`);
+  if (spec.outputs < 1 || !Number.isInteger(spec.outputs))
+    throw new Error(`head graph: outputs must be a whole number >= 1, got ${spec.outputs}`);
   const params = headParams(spec);
   const update = spec.update ?? 'graph';
   const state = optimizerState(spec.optimizer, params);
@@ -188,7 +198,16 @@ export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
   const f = t.forward(true);
   const dz = t.lossAndAccuracy(f.z);
   const grads = t.backward(f, dz);
-  const train = encodeTrainStep({ builder: t.b, name: 'tlkit_head_train_step', dataInputs: dataInputs(spec, true), params, grads, optimizer: spec.optimizer, update, gradients: spec.gradients });
+  const train = encodeTrainStep({
+    builder: t.b,
+    name: 'tlkit_head_train_step',
+    dataInputs: dataInputs(spec, true),
+    params,
+    grads,
+    optimizer: spec.optimizer,
+    update,
+    gradients: spec.gradients,
+  });
 
   const e = new HeadEmitter(spec);
   for (const p of params) e.b.reserve(p.name);

@@ -16,7 +16,13 @@ import { relativeError } from '../testing/numerics.js';
 type Sym = tfl.SymbolicTensor;
 const bnFrozen = (name: string) => {
   // Non-trivial frozen statistics, so the per-channel scale is tested.
-  const bn = tfl.layers.batchNormalization({ name, trainable: false, movingMeanInitializer: 'randomNormal', movingVarianceInitializer: 'ones', gammaInitializer: 'randomUniform' } as never);
+  const bn = tfl.layers.batchNormalization({
+    name,
+    trainable: false,
+    movingMeanInitializer: 'randomNormal',
+    movingVarianceInitializer: 'ones',
+    gammaInitializer: 'randomUniform',
+  } as never);
   return bn;
 };
 
@@ -59,7 +65,15 @@ const CASES: Case[] = [
     input: [9, 9, 4],
     classes: 3,
     build: (x) => {
-      let y = tfl.layers.zeroPadding2d({ name: 'pad', padding: [[0, 1], [0, 1]] }).apply(x) as Sym;
+      let y = tfl.layers
+        .zeroPadding2d({
+          name: 'pad',
+          padding: [
+            [0, 1],
+            [0, 1],
+          ],
+        })
+        .apply(x) as Sym;
       y = tfl.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, strides: 2, useBias: false }).apply(y) as Sym;
       y = bnFrozen('dw_bn').apply(y) as Sym;
       y = tfl.layers.reLU({ name: 'dw_relu', maxValue: 6 }).apply(y) as Sym;
@@ -97,7 +111,9 @@ const CASES: Case[] = [
     classes: 3,
     build: (x) => {
       let y = new GroupedConv2D({ filters: 4, kernelSize: 7, padding: 'same', groups: 4, name: 'dw' }).apply(x) as Sym;
-      y = tfl.layers.layerNormalization({ epsilon: 1e-6, name: 'ln', gammaInitializer: 'randomUniform', betaInitializer: 'randomUniform' } as never).apply(y) as Sym;
+      y = tfl.layers
+        .layerNormalization({ epsilon: 1e-6, name: 'ln', gammaInitializer: 'randomUniform', betaInitializer: 'randomUniform' } as never)
+        .apply(y) as Sym;
       y = tfl.layers.dense({ name: 'pw1', units: 8 }).apply(y) as Sym;
       y = tfl.layers.activation({ activation: 'gelu' as never, name: 'gelu' }).apply(y) as Sym;
       y = tfl.layers.dense({ name: 'pw2', units: 4 }).apply(y) as Sym;
@@ -126,54 +142,61 @@ const CASES: Case[] = [
 ];
 
 const INPUT_GRADIENTS = ['transpose', 'flipped'] as const;
-for (const c of CASES) for (const convInputGradient of INPUT_GRADIENTS) {
-  test(`generated training graph: every trainable weight's gradient equals tfjs's (max relative error <= 1e-4): ${c.name} (stride-1 conv input gradients: ${convInputGradient})`, async () => {
-    await initBackend('cpu');
-    const rng = new Rng(11);
-    const n = 5;
-    const input = tfl.input({ shape: c.input, name: 'features' });
-    const model = tfl.model({ inputs: input, outputs: c.build(input), name: 'suffix' });
-    const graphs = buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, gradients: true, convInputGradient });
-    assert.equal(graphs.params.length, model.trainableWeights.length);
-    const xData = Float32Array.from({ length: n * c.input.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
-    const yData = new Float32Array(n * c.classes);
-    for (let i = 0; i < n; i++) {
-      if (c.classes === 1) yData[i] = rng.int(2);
-      else yData[i * c.classes + rng.int(c.classes)] = 1;
-    }
-    const feeds: Record<string, HostTensor> = {
-      [INPUT.x]: { data: xData, dims: [n, ...c.input] },
-      [INPUT.y]: { data: yData, dims: [n, c.classes] },
-      [INPUT.invBatch]: { data: Float32Array.of(1 / n), dims: [] },
-    };
-    graphs.params.forEach((p, i) => {
-      const values = graphs.variables[i].read().dataSync() as Float32Array;
-      const layout = graphs.layouts[i];
-      feeds[p.name] = { data: layout ? Float32Array.from(layout, (j) => values[j]) : values.slice(), dims: p.shape };
-    });
-    const session = await OrtSession.create(graphs.train, { threads: 1 });
-    const out = await session.run(feeds);
-    await session.dispose();
+for (const c of CASES)
+  for (const convInputGradient of INPUT_GRADIENTS) {
+    test(`generated training graph: every trainable weight's gradient equals tfjs's (max relative error <= 1e-4): ${c.name} (stride-1 conv input gradients: ${convInputGradient})`, async () => {
+      await initBackend('cpu');
+      const rng = new Rng(11);
+      const n = 5;
+      const input = tfl.input({ shape: c.input, name: 'features' });
+      const model = tfl.model({ inputs: input, outputs: c.build(input), name: 'suffix' });
+      const graphs = buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, gradients: true, convInputGradient });
+      assert.equal(graphs.params.length, model.trainableWeights.length);
+      const xData = Float32Array.from({ length: n * c.input.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
+      const yData = new Float32Array(n * c.classes);
+      for (let i = 0; i < n; i++) {
+        if (c.classes === 1) yData[i] = rng.int(2);
+        else yData[i * c.classes + rng.int(c.classes)] = 1;
+      }
+      const feeds: Record<string, HostTensor> = {
+        [INPUT.x]: { data: xData, dims: [n, ...c.input] },
+        [INPUT.y]: { data: yData, dims: [n, c.classes] },
+        [INPUT.invBatch]: { data: Float32Array.of(1 / n), dims: [] },
+      };
+      graphs.params.forEach((p, i) => {
+        const values = graphs.variables[i].read().dataSync() as Float32Array;
+        const layout = graphs.layouts[i];
+        feeds[p.name] = { data: layout ? Float32Array.from(layout, (j) => values[j]) : values.slice(), dims: p.shape };
+      });
+      const session = await OrtSession.create(graphs.train, { threads: 1 });
+      const out = await session.run(feeds);
+      await session.dispose();
 
-    const x = tf.tensor(xData, [n, ...c.input]);
-    const y = tf.tensor(yData, [n, c.classes]);
-    const lossFn = headLossFromLogits(c.classes === 1 ? 2 : c.classes);
-    const { value, grads } = tf.variableGrads(() => lossFn(y, model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar, model.trainableWeights.map((w) => w.read() as tf.Variable));
-    assert.ok(Math.abs(out.loss.data[0] - value.dataSync()[0]) <= 1e-5 * Math.max(1, Math.abs(value.dataSync()[0])), `loss ${out.loss.data[0]} vs tfjs ${value.dataSync()[0]}`);
-    graphs.params.forEach((p, i) => {
-      const v = graphs.variables[i];
-      const expected = grads[(v.read() as tf.Variable).name].dataSync() as Float32Array;
-      const got = out[gradientOutput(p.name)].data;
-      const layout = graphs.layouts[i];
-      const inTfjsOrder = new Float32Array(got.length);
-      got.forEach((g, j) => (inTfjsOrder[layout ? layout[j] : j] = g));
-      const err = relativeError(inTfjsOrder, expected);
-      assert.ok(err <= 1e-4, `${v.originalName}: relative error ${err.toExponential(2)}`);
+      const x = tf.tensor(xData, [n, ...c.input]);
+      const y = tf.tensor(yData, [n, c.classes]);
+      const lossFn = headLossFromLogits(c.classes === 1 ? 2 : c.classes);
+      const { value, grads } = tf.variableGrads(
+        () => lossFn(y, model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar,
+        model.trainableWeights.map((w) => w.read() as tf.Variable),
+      );
+      assert.ok(
+        Math.abs(out.loss.data[0] - value.dataSync()[0]) <= 1e-5 * Math.max(1, Math.abs(value.dataSync()[0])),
+        `loss ${out.loss.data[0]} vs tfjs ${value.dataSync()[0]}`,
+      );
+      graphs.params.forEach((p, i) => {
+        const v = graphs.variables[i];
+        const expected = grads[(v.read() as tf.Variable).name].dataSync() as Float32Array;
+        const got = out[gradientOutput(p.name)].data;
+        const layout = graphs.layouts[i];
+        const inTfjsOrder = new Float32Array(got.length);
+        got.forEach((g, j) => (inTfjsOrder[layout ? layout[j] : j] = g));
+        const err = relativeError(inTfjsOrder, expected);
+        assert.ok(err <= 1e-4, `${v.originalName}: relative error ${err.toExponential(2)}`);
+      });
+      tf.dispose([x, y, value, ...Object.values(grads)]);
+      model.dispose();
     });
-    tf.dispose([x, y, value, ...Object.values(grads)]);
-    model.dispose();
-  });
-}
+  }
 
 test('generated training graph: a layer it cannot differentiate is refused with NotDifferentiable, naming it', async () => {
   await initBackend('cpu');
@@ -183,6 +206,9 @@ test('generated training graph: a layer it cannot differentiate is refused with 
   y = tfl.layers.averagePooling2d({ name: 'avg_pool_here', poolSize: 2 }).apply(y) as Sym;
   y = tfl.layers.flatten().apply(y) as Sym;
   const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 1 }).apply(y) as Sym });
-  assert.throws(() => buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.1 } }), (e: Error) => e instanceof NotDifferentiable && /AveragePool/.test(e.message));
+  assert.throws(
+    () => buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.1 } }),
+    (e: Error) => e instanceof NotDifferentiable && /AveragePool/.test(e.message),
+  );
   model.dispose();
 });

@@ -5,7 +5,17 @@ import { emitModel } from '../onnx/export.js';
 import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { makeValueInfo, type ITensorProto } from '../onnx/proto.js';
 import { constantData, emitBackward, inferShapes, NotDifferentiable, type ConvInputGradient, type Shape } from './autodiff.js';
-import { emitLossAndAccuracy, encodeEvaluation, encodeTrainStep, INPUT, optimizerState, OUTPUT, type GraphTensor, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
+import {
+  emitLossAndAccuracy,
+  encodeEvaluation,
+  encodeTrainStep,
+  INPUT,
+  optimizerState,
+  OUTPUT,
+  type GraphTensor,
+  type OptimizerSpec,
+  type UpdateSite,
+} from './trainingOps.js';
 
 /**
  * Training graphs for any model the ONNX exporter can write and autodiff.ts can
@@ -88,12 +98,14 @@ function forward(model: tfl.LayersModel, training: boolean): Forward {
     if (!training || rate <= 0) return [x];
     if (dropout) throw new NotDifferentiable(`a second dropout layer (${layer.name}): the graph has one mask input`);
     const v = gb.asKeras(x);
-    if (v.shape.length !== 2 || v.shape[1] === null) throw new NotDifferentiable(`dropout ${layer.name} on a rank-${v.shape.length} tensor`);
+    if (v.shape.length !== 2 || v.shape[1] === null)
+      throw new NotDifferentiable(`dropout ${layer.name} on a rank-${v.shape.length} tensor`);
     dropout = { rate, seed: Number(cfg.seed ?? 0), width: v.shape[1] };
     return [{ ...v, name: gb.op('Mul', [v.name, INPUT.mask], `${layer.name}/mask`) }];
   };
   const overrides: Record<string, Converter> = { SeededDropout: maskedDropout, Dropout: maskedDropout };
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new NotDifferentiable(`model ${model.name} has several inputs or outputs`);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1)
+    throw new NotDifferentiable(`model ${model.name} has several inputs or outputs`);
   const out = b.asKeras(emitModel(b, model, { name: INPUT.x, shape: model.inputs[0].shape, nchw: false }, overrides));
   if (out.shape.length !== 2) throw new NotDifferentiable(`model ${model.name} outputs a rank-${out.shape.length} tensor, not logits`);
 
@@ -111,7 +123,9 @@ function forward(model: tfl.LayersModel, training: boolean): Forward {
     const name = layer && `${layer.name}/${suffix}`;
     const init = name ? byName.get(name) : undefined;
     if (!layer || !init) {
-      throw new NotDifferentiable(`weight ${v.originalName}${layer ? ` of ${layer.name} (${layer.getClassName()})` : ''} has no ONNX counterpart the trainer knows`);
+      throw new NotDifferentiable(
+        `weight ${v.originalName}${layer ? ` of ${layer.name} (${layer.getClassName()})` : ''} has no ONNX counterpart the trainer knows`,
+      );
     }
     const dims = (init.dims ?? []).map(Number);
     const shape = v.shape as number[];
@@ -158,7 +172,16 @@ export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions
   for (const p of [...t.params, ...state]) t.b.reserve(`${p.name}_new`);
   for (const p of state) t.b.reserve(p.name);
   const dz = emitLossAndAccuracy(t.b, t.logits, outputs);
-  const grads = emitBackward(t.b, forwardNodes, shapes, t.constants, t.params.map((p) => p.name), t.logits, dz, { convInputGradient: opts.convInputGradient });
+  const grads = emitBackward(
+    t.b,
+    forwardNodes,
+    shapes,
+    t.constants,
+    t.params.map((p) => p.name),
+    t.logits,
+    dz,
+    { convInputGradient: opts.convInputGradient },
+  );
   const train = encodeTrainStep({
     builder: t.b,
     name: `${model.name}_train_step`,

@@ -36,11 +36,52 @@ interface GradCase {
 }
 
 const GRAD_CASES: GradCase[] = [
-  { name: 'flatten, relu hidden, dropout mask, binary (gemm)', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, dropout: true, outputs: 1, dense: 'gemm' },
-  { name: 'flatten, relu hidden, dropout mask, binary (matmul)', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, dropout: true, outputs: 1, dense: 'matmul' },
-  { name: 'flatten, linear hidden (the book\'s Dense(256)), dropout mask, binary', featureShape: [3, 3, 4], pooling: 'flatten', units: 8, hiddenActivation: 'linear', dropout: true, outputs: 1, dense: 'gemm' },
-  { name: 'global average pooling, 3 classes, no dropout', featureShape: [4, 5, 6], pooling: 'avg', units: 7, dropout: false, outputs: 3, dense: 'gemm' },
-  { name: 'vector features, no hidden layer, dropout on the input, 4 classes', featureShape: [10], pooling: 'none', units: 0, dropout: true, outputs: 4, dense: 'matmul' },
+  {
+    name: 'flatten, relu hidden, dropout mask, binary (gemm)',
+    featureShape: [3, 3, 4],
+    pooling: 'flatten',
+    units: 8,
+    dropout: true,
+    outputs: 1,
+    dense: 'gemm',
+  },
+  {
+    name: 'flatten, relu hidden, dropout mask, binary (matmul)',
+    featureShape: [3, 3, 4],
+    pooling: 'flatten',
+    units: 8,
+    dropout: true,
+    outputs: 1,
+    dense: 'matmul',
+  },
+  {
+    name: "flatten, linear hidden (the book's Dense(256)), dropout mask, binary",
+    featureShape: [3, 3, 4],
+    pooling: 'flatten',
+    units: 8,
+    hiddenActivation: 'linear',
+    dropout: true,
+    outputs: 1,
+    dense: 'gemm',
+  },
+  {
+    name: 'global average pooling, 3 classes, no dropout',
+    featureShape: [4, 5, 6],
+    pooling: 'avg',
+    units: 7,
+    dropout: false,
+    outputs: 3,
+    dense: 'gemm',
+  },
+  {
+    name: 'vector features, no hidden layer, dropout on the input, 4 classes',
+    featureShape: [10],
+    pooling: 'none',
+    units: 0,
+    dropout: true,
+    outputs: 4,
+    dense: 'matmul',
+  },
 ];
 
 for (const c of GRAD_CASES) {
@@ -53,7 +94,13 @@ for (const c of GRAD_CASES) {
     const session = await OrtSession.create(graphs.train, { threads: 1 });
     const x = randn(rng, n * c.featureShape.reduce((a, b) => a * b, 1));
     const y = oneHotOrBinary(rng, n, c.outputs);
-    const params = graphs.params.map((p) => randn(rng, p.shape.reduce((a, b) => a * b, 1), 0.5));
+    const params = graphs.params.map((p) =>
+      randn(
+        rng,
+        p.shape.reduce((a, b) => a * b, 1),
+        0.5,
+      ),
+    );
     const width = c.units > 0 ? c.units : graphs.params[0].shape[0];
     const mask = Float32Array.from({ length: n * width }, () => (rng.next() < 0.6 ? Math.fround(1 / 0.6) : 0));
     const feeds: Record<string, HostTensor> = {
@@ -85,7 +132,10 @@ for (const c of GRAD_CASES) {
     };
     const expectedLoss = lossOf(...vars).dataSync()[0];
     const grads = tf.grads(lossOf)(vars);
-    assert.ok(Math.abs(out.loss.data[0] - expectedLoss) <= 1e-5 * Math.max(1, Math.abs(expectedLoss)), `loss ${out.loss.data[0]} vs tfjs ${expectedLoss}`);
+    assert.ok(
+      Math.abs(out.loss.data[0] - expectedLoss) <= 1e-5 * Math.max(1, Math.abs(expectedLoss)),
+      `loss ${out.loss.data[0]} vs tfjs ${expectedLoss}`,
+    );
     graphs.params.forEach((p, i) => {
       const err = relativeError(out[gradientOutput(p.name)].data, grads[i].dataSync());
       assert.ok(err <= 1e-4, `${p.name}: max relative error ${err}`);
@@ -128,7 +178,15 @@ interface Trainee {
 }
 
 /** Epoch means of [loss, accuracy, val_loss, val_accuracy], batches reshuffled each epoch by a seeded Rng (as featureBatches). */
-async function curves(m: Trainee, train: Data, val: Data, featureShape: number[], outputs: number, epochs: number, batch: number): Promise<number[][]> {
+async function curves(
+  m: Trainee,
+  train: Data,
+  val: Data,
+  featureShape: number[],
+  outputs: number,
+  epochs: number,
+  batch: number,
+): Promise<number[][]> {
   const d = featureShape.reduce((a, b) => a * b, 1);
   const rows: number[][] = [];
   const slice = (data: Data, idx: ArrayLike<number>) => {
@@ -153,7 +211,10 @@ async function curves(m: Trainee, train: Data, val: Data, featureShape: number[]
       acc += a * idx.length;
       tf.dispose([xs, ys]);
     }
-    const { xs, ys } = slice(val, Int32Array.from({ length: val.n }, (_, i) => i));
+    const { xs, ys } = slice(
+      val,
+      Int32Array.from({ length: val.n }, (_, i) => i),
+    );
     const r = await m.evaluate(xs, ys, { batchSize: val.n, verbose: 0 });
     const [vl, va] = await Promise.all((Array.isArray(r) ? r : [r]).map(async (s) => (await s.data())[0]));
     tf.dispose([xs, ys]);
@@ -162,7 +223,15 @@ async function curves(m: Trainee, train: Data, val: Data, featureShape: number[]
   return rows;
 }
 
-const CURVE_CASES: Array<{ optimizer: OptimizerName; numClasses: number; pooling: 'flatten' | 'avg'; lr?: number; units?: number; activation?: 'relu' | 'linear'; update?: 'graph' | 'host' }> = [
+const CURVE_CASES: Array<{
+  optimizer: OptimizerName;
+  numClasses: number;
+  pooling: 'flatten' | 'avg';
+  lr?: number;
+  units?: number;
+  activation?: 'relu' | 'linear';
+  update?: 'graph' | 'host';
+}> = [
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'relu' },
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'relu', update: 'graph' },
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'linear' },
@@ -182,7 +251,14 @@ for (const c of CURVE_CASES) {
     const train = makeData(1, 53, featureShape, outputs);
     const val = makeData(2, 20, featureShape, outputs);
     const make = () => {
-      const models = buildHeadForTraining(featureShape, { numClasses: c.numClasses, units: c.units ?? 16, activation: c.activation, dropout: 0, pooling: c.pooling, seed: 5 });
+      const models = buildHeadForTraining(featureShape, {
+        numClasses: c.numClasses,
+        units: c.units ?? 16,
+        activation: c.activation,
+        dropout: 0,
+        pooling: c.pooling,
+        seed: 5,
+      });
       compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr));
       return models;
     };
@@ -192,20 +268,33 @@ for (const c of CURVE_CASES) {
     const expected = await curves(ref.logits, train, val, featureShape, outputs, 3, 8);
     const got = await curves(trainer, train, val, featureShape, outputs, 3, 8);
     for (let e = 0; e < 3; e++) {
-      for (const k of [0, 2]) assert.ok(Math.abs(got[e][k] - expected[e][k]) <= 1e-3, `epoch ${e + 1} ${k ? 'val_loss' : 'loss'}: ORT ${got[e][k]} vs tfjs ${expected[e][k]}`);
-      for (const k of [1, 3]) assert.ok(Math.abs(got[e][k] - expected[e][k]) <= 0.05 + 1e-9, `epoch ${e + 1} accuracy: ORT ${got[e][k]} vs tfjs ${expected[e][k]}`);
+      for (const k of [0, 2])
+        assert.ok(
+          Math.abs(got[e][k] - expected[e][k]) <= 1e-3,
+          `epoch ${e + 1} ${k ? 'val_loss' : 'loss'}: ORT ${got[e][k]} vs tfjs ${expected[e][k]}`,
+        );
+      for (const k of [1, 3])
+        assert.ok(
+          Math.abs(got[e][k] - expected[e][k]) <= 0.05 + 1e-9,
+          `epoch ${e + 1} accuracy: ORT ${got[e][k]} vs tfjs ${expected[e][k]}`,
+        );
     }
     // It learned (the curves are not flat), and the loss moved the same way on both.
     assert.ok(expected[2][0] < expected[0][0] && got[2][0] < got[0][0], `loss falls: ${JSON.stringify(got.map((r) => r[0]))}`);
     // Weights come back into the tfjs model and match the tfjs-trained ones.
     await trainer.syncWeights();
-    mine.logits.getWeights().forEach((w, i) => assert.ok(relativeError(w.dataSync(), ref.logits.getWeights()[i].dataSync()) <= 1e-3, `weight ${i}`));
+    mine.logits
+      .getWeights()
+      .forEach((w, i) => assert.ok(relativeError(w.dataSync(), ref.logits.getWeights()[i].dataSync()) <= 1e-3, `weight ${i}`));
     // The optimizer state has tfjs's names, order and values.
     const refState = await ref.logits.optimizer.getWeights();
     const ortState = await trainer.optimizer.getWeights();
     // (Variable names carry a per-process suffix: _6 in one model, _7 in the next.)
     const unsuffixed = (n: string) => n.replace(/_\d+\//, '/');
-    assert.deepEqual(ortState.map((s) => unsuffixed(s.name)), refState.map((s) => unsuffixed(s.name)));
+    assert.deepEqual(
+      ortState.map((s) => unsuffixed(s.name)),
+      refState.map((s) => unsuffixed(s.name)),
+    );
     const nParams = (c.units ?? 16) > 0 ? 4 : 2;
     assert.equal(ortState.length, c.optimizer === 'sgd' ? 1 : c.optimizer === 'adam' ? 1 + 2 * nParams : 1 + nParams);
     if (ortState.length > 1) assert.equal(ortState[1].name.startsWith(`${mine.logits.trainableWeights[0].name}/`), true);
@@ -236,7 +325,11 @@ test('ORT head: resuming from a tfjs optimizer state continues the same curve; w
   await trainer.optimizer.setWeights(state.map((s) => ({ name: s.name, tensor: tf.clone(s.tensor) })));
   const expected = await curves(ref.logits, train, val, featureShape, 1, 2, 8);
   const got = await curves(trainer, train, val, featureShape, 1, 2, 8);
-  for (let e = 0; e < 2; e++) assert.ok(Math.abs(got[e][0] - expected[e][0]) <= 1e-3 && Math.abs(got[e][2] - expected[e][2]) <= 1e-3, `epoch ${e}: ${got[e]} vs ${expected[e]}`);
+  for (let e = 0; e < 2; e++)
+    assert.ok(
+      Math.abs(got[e][0] - expected[e][0]) <= 1e-3 && Math.abs(got[e][2] - expected[e][2]) <= 1e-3,
+      `epoch ${e}: ${got[e]} vs ${expected[e]}`,
+    );
   const iter = (await trainer.optimizer.getWeights())[0];
   assert.equal(iter.name, 'iter');
   assert.equal(iter.tensor.dataSync()[0], 4 * 3);
@@ -271,7 +364,12 @@ test('ORT head: dropout masks come from the seeded Rng (same seed, same run) and
 test('the head declares itself: fit/head.ts describes what it built, and nothing else', async () => {
   await initBackend('cpu');
   const flat = buildHeadForTraining([3, 3, 4], { numClasses: 2, units: 8, activation: 'relu', dropout: 0.25, seed: 4 });
-  assert.deepEqual(trainableHead(flat.logits), { pooling: 'flatten', hidden: { units: 8, activation: 'relu' }, dropout: { rate: 0.25, seed: 5 }, output: { units: 1 } });
+  assert.deepEqual(trainableHead(flat.logits), {
+    pooling: 'flatten',
+    hidden: { units: 8, activation: 'relu' },
+    dropout: { rate: 0.25, seed: 5 },
+    output: { units: 1 },
+  });
   const avg = buildHeadForTraining([3, 3, 4], { numClasses: 3, dropout: 0, pooling: 'avg' });
   assert.deepEqual(trainableHead(avg.logits), { pooling: 'avg', hidden: { units: 256, activation: 'linear' }, output: { units: 3 } });
   const vector = buildHeadForTraining([10], { numClasses: 4, units: 0 });
@@ -288,16 +386,29 @@ test('ORT head: a model that is not a declared head is refused with NotTrainable
   await initBackend('cpu');
   const input = tfl.input({ shape: [4, 4, 2] });
   const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, name: 'my_conv' }).apply(input) as tfl.SymbolicTensor;
-  const out = tfl.layers.dense({ units: 1, name: 'out' }).apply(tfl.layers.flatten().apply(conv) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
+  const out = tfl.layers
+    .dense({ units: 1, name: 'out' })
+    .apply(tfl.layers.flatten().apply(conv) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
   const m = tfl.model({ inputs: input, outputs: out });
   m.compile({ optimizer: makeOptimizer('sgd', 0.1), loss: 'meanSquaredError' });
-  await assert.rejects(OrtTrainer.create(m, { graphs: 'head' }), (e: unknown) => e instanceof NotTrainableOnOrt && /not a head/.test((e as Error).message));
+  await assert.rejects(
+    OrtTrainer.create(m, { graphs: 'head' }),
+    (e: unknown) => e instanceof NotTrainableOnOrt && /not a head/.test((e as Error).message),
+  );
   // A declaration that does not fit the model's weights is refused, naming both.
   const lie = { pooling: 'flatten' as const, output: { units: 1 } };
-  await assert.rejects(OrtTrainer.create(m, { graphs: 'head', head: lie }), /trainable weights \[\[3,3,2,2\],\[2\],\[8,1\],\[1\]\] are not those of the head it declares \[\[32,1\],\[1\]\]/);
+  await assert.rejects(
+    OrtTrainer.create(m, { graphs: 'head', head: lie }),
+    /trainable weights \[\[3,3,2,2\],\[2\],\[8,1\],\[1\]\] are not those of the head it declares \[\[32,1\],\[1\]\]/,
+  );
   const auto = await OrtTrainer.create(m, { threads: 1, head: lie });
   await auto.dispose();
-  const sig = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 1, activation: 'sigmoid', name: 'sig' }).apply(tfl.layers.flatten().apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor });
+  const sig = tfl.model({
+    inputs: input,
+    outputs: tfl.layers
+      .dense({ units: 1, activation: 'sigmoid', name: 'sig' })
+      .apply(tfl.layers.flatten().apply(input) as tfl.SymbolicTensor) as tfl.SymbolicTensor,
+  });
   sig.compile({ optimizer: tf.train.momentum(0.1, 0.9), loss: 'meanSquaredError' });
   await assert.rejects(OrtTrainer.create(sig), NotTrainableOnOrt);
   m.dispose();

@@ -50,14 +50,21 @@ export interface OrtTrainerOptions {
 /** What the trainer runs: graphs, the tfjs variables they train, and how weights map between the two. */
 type TrainingPlan = Omit<ModelGraphs, 'dropout'> & { dropout?: ModelGraphs['dropout'] };
 
-function headPlan(model: tfl.LayersModel, head: TrainableHead, optimizer: OptimizerSpec, dense: HeadGraphSpec['dense'], update: UpdateSite): TrainingPlan {
+function headPlan(
+  model: tfl.LayersModel,
+  head: TrainableHead,
+  optimizer: OptimizerSpec,
+  dense: HeadGraphSpec['dense'],
+  update: UpdateSite,
+): TrainingPlan {
   const fail = (why: string) => new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}' as a head: ${why}.`);
   const spec = headSpec(model, head, fail);
   const graphs = buildHeadGraphs({ ...spec, optimizer, dense, update });
   // The graph's params are the model's trainable weights, in order: the declared head must be the whole model.
   const variables = model.trainableWeights;
   const shapes = (list: Array<{ shape: unknown }>) => JSON.stringify(list.map((v) => v.shape));
-  if (shapes(variables) !== shapes(graphs.params)) throw fail(`its trainable weights ${shapes(variables)} are not those of the head it declares ${shapes(graphs.params)}`);
+  if (shapes(variables) !== shapes(graphs.params))
+    throw fail(`its trainable weights ${shapes(variables)} are not those of the head it declares ${shapes(graphs.params)}`);
   const width = spec.units > 0 ? spec.units : graphs.params[0].shape[0];
   return {
     ...graphs,
@@ -67,23 +74,34 @@ function headPlan(model: tfl.LayersModel, head: TrainableHead, optimizer: Optimi
   };
 }
 
-function modelPlan(model: tfl.LayersModel, optimizer: OptimizerSpec, update: UpdateSite, convInputGradient?: ConvInputGradient): TrainingPlan {
+function modelPlan(
+  model: tfl.LayersModel,
+  optimizer: OptimizerSpec,
+  update: UpdateSite,
+  convInputGradient?: ConvInputGradient,
+): TrainingPlan {
   try {
     return buildModelGraphs(model, { optimizer, update, convInputGradient });
   } catch (e) {
     // NotDifferentiable: an op without a gradient rule; UserError: a layer the exporter cannot write.
-    if (e instanceof NotDifferentiable || isUserError(e)) throw new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}': ${(e as Error).message.replace(/\.$/, '')}.`);
+    if (e instanceof NotDifferentiable || isUserError(e))
+      throw new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}': ${(e as Error).message.replace(/\.$/, '')}.`);
     throw e;
   }
 }
 
 /** The head graph's spec for a declared head on `model`'s one input. */
-function headSpec(model: tfl.LayersModel, head: TrainableHead, fail: (why: string) => Error): Omit<HeadGraphSpec, 'optimizer' | 'dense' | 'gradients' | 'update'> {
+function headSpec(
+  model: tfl.LayersModel,
+  head: TrainableHead,
+  fail: (why: string) => Error,
+): Omit<HeadGraphSpec, 'optimizer' | 'dense' | 'gradients' | 'update'> {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw fail('it has several inputs or outputs');
   const featureShape = model.inputs[0].shape.slice(1);
   if (featureShape.some((d) => d === null)) throw fail(`its input shape ${JSON.stringify(model.inputs[0].shape)} is not fixed`);
   if (featureShape.length > 1 && head.pooling === 'none') throw fail('its features are not pooled or flattened');
-  if (head.dropout && !(head.dropout.rate > 0 && head.dropout.rate < 1)) throw fail(`its dropout rate ${head.dropout.rate} is not in (0, 1)`);
+  if (head.dropout && !(head.dropout.rate > 0 && head.dropout.rate < 1))
+    throw fail(`its dropout rate ${head.dropout.rate} is not in (0, 1)`);
   return {
     featureShape: featureShape as number[],
     pooling: head.pooling,
@@ -171,7 +189,10 @@ export class OrtTrainer {
     const opt = optimizerSpec(model.optimizer);
     const which = opts.graphs ?? 'auto';
     const head = which === 'model' ? undefined : opts.head;
-    if (which === 'head' && !head) throw new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}' on the head graphs: it is not a head (none was declared in the options' head).`);
+    if (which === 'head' && !head)
+      throw new NotTrainableOnOrt(
+        `ONNX Runtime cannot train model '${model.name}' on the head graphs: it is not a head (none was declared in the options' head).`,
+      );
     const build = (update: UpdateSite): TrainingPlan => {
       if (!head) return modelPlan(model, opt, update, opts.convInputGradient);
       try {
@@ -319,7 +340,11 @@ export class OrtTrainer {
   /** The optimizer slots' names, tfjs's: `<variable>/rms` | `<variable>/m`..., `<variable>/v`... (after 'iter'). */
   private slotNames(): string[] {
     const names = this.graphs.variables.map((v) => v.name);
-    return this.opt.kind === 'rmsprop' ? names.map((n) => `${n}/rms`) : this.opt.kind === 'adam' ? [...names.map((n) => `${n}/m`), ...names.map((n) => `${n}/v`)] : [];
+    return this.opt.kind === 'rmsprop'
+      ? names.map((n) => `${n}/rms`)
+      : this.opt.kind === 'adam'
+        ? [...names.map((n) => `${n}/m`), ...names.map((n) => `${n}/v`)]
+        : [];
   }
 
   /** Weights and slots for the resume state, in the tfjs variables' layout, straight from the trainer's arrays. */
@@ -327,8 +352,18 @@ export class OrtTrainer {
     const params = this.graphs.params.length;
     const shapeOf = (i: number) => this.graphs.variables[i % params].shape as number[];
     // Only arrays in ONNX's layout are copied: the others are not touched before the state is written.
-    const weights = this.graphs.variables.map((v, i) => ({ name: v.originalName, shape: shapeOf(i), dtype: 'float32' as const, data: this.toTfjs(i, this.params[i]) }));
-    const slots = this.slotNames().map((name, i) => ({ name, shape: shapeOf(i), dtype: 'float32' as const, data: this.toTfjs(i % params, this.state[i]) }));
+    const weights = this.graphs.variables.map((v, i) => ({
+      name: v.originalName,
+      shape: shapeOf(i),
+      dtype: 'float32' as const,
+      data: this.toTfjs(i, this.params[i]),
+    }));
+    const slots = this.slotNames().map((name, i) => ({
+      name,
+      shape: shapeOf(i),
+      dtype: 'float32' as const,
+      data: this.toTfjs(i % params, this.state[i]),
+    }));
     return { weights, optimizer: [{ name: 'iter', shape: [], dtype: 'int32', data: Int32Array.of(this.iterations) }, ...slots] };
   }
 
@@ -340,7 +375,9 @@ export class OrtTrainer {
       const params = this.graphs.params.length;
       const tensors = [
         tf.scalar(this.iterations, 'int32'),
-        ...this.graphs.state.map((_, i) => tf.tensor(this.toTfjs(i % params, this.state[i]).slice(), this.graphs.variables[i % params].shape as number[])),
+        ...this.graphs.state.map((_, i) =>
+          tf.tensor(this.toTfjs(i % params, this.state[i]).slice(), this.graphs.variables[i % params].shape as number[]),
+        ),
       ];
       this.handedOut = tensors;
       return tensors.map((tensor, i) => ({ name: i === 0 ? 'iter' : slotNames[i - 1], tensor }));
@@ -353,7 +390,8 @@ export class OrtTrainer {
       }
       this.iterations = (await iter.tensor.data())[0];
       slots.forEach((s, i) => {
-        if (s.tensor.size !== this.state[i].length) throw new Error(`optimizer.setWeights: slot ${s.name} holds ${s.tensor.size} values, expected ${this.state[i].length}`);
+        if (s.tensor.size !== this.state[i].length)
+          throw new Error(`optimizer.setWeights: slot ${s.name} holds ${s.tensor.size} values, expected ${this.state[i].length}`);
         this.fromTfjs(i % this.graphs.params.length, s.tensor.dataSync() as Float32Array, this.state[i]);
       });
       if (slots.length === 0) for (const s of this.state) s.fill(0);

@@ -13,7 +13,14 @@ export type OptimizerSpec =
   | { kind: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number }
   | { kind: 'sgd'; learningRate: number };
 
-export const INPUT = { x: 'x', y: 'y', mask: 'mask', invBatch: 'inv_batch', adamC1: 'adam_one_minus_beta1_t', adamC2: 'adam_one_minus_beta2_t' } as const;
+export const INPUT = {
+  x: 'x',
+  y: 'y',
+  mask: 'mask',
+  invBatch: 'inv_batch',
+  adamC1: 'adam_one_minus_beta1_t',
+  adamC2: 'adam_one_minus_beta2_t',
+} as const;
 export const OUTPUT = { loss: 'loss', accuracy: 'accuracy' } as const;
 
 /** One tensor that a graph takes and returns updated (a parameter or an optimizer slot). */
@@ -34,7 +41,10 @@ export function optimizerState(optimizer: OptimizerSpec, params: GraphTensor[]):
     case 'rmsprop':
       return params.map((p) => ({ name: `${p.name}_rms`, shape: p.shape }));
     case 'adam':
-      return [...params.map((p) => ({ name: `${p.name}_m`, shape: p.shape })), ...params.map((p) => ({ name: `${p.name}_v`, shape: p.shape }))];
+      return [
+        ...params.map((p) => ({ name: `${p.name}_m`, shape: p.shape })),
+        ...params.map((p) => ({ name: `${p.name}_v`, shape: p.shape })),
+      ];
     case 'sgd':
       return [];
   }
@@ -74,11 +84,19 @@ export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
   const state = inGraph ? optimizerState(g.optimizer, g.params) : [];
   if (inGraph) for (const p of g.params) emitUpdate(b, g.optimizer, p.name, g.grads.get(p.name) as string);
   const gradOutputs = !inGraph || g.gradients ? g.params.map((p) => gradientOutput(p.name)) : [];
-  g.params.forEach((p, i) => gradOutputs[i] && b.nodes.push(makeNode('Identity', [g.grads.get(p.name) as string], [gradOutputs[i]], b.uniqueName(`${gradOutputs[i]}/out`))));
+  g.params.forEach(
+    (p, i) =>
+      gradOutputs[i] &&
+      b.nodes.push(makeNode('Identity', [g.grads.get(p.name) as string], [gradOutputs[i]], b.uniqueName(`${gradOutputs[i]}/out`))),
+  );
   const graph = makeGraph(
     b.nodes,
     g.name,
-    [...g.dataInputs, ...scalarInputs(g.optimizer, inGraph).map((n) => makeValueInfo(n, [])), ...[...g.params, ...state].map((p) => makeValueInfo(p.name, p.shape))],
+    [
+      ...g.dataInputs,
+      ...scalarInputs(g.optimizer, inGraph).map((n) => makeValueInfo(n, [])),
+      ...[...g.params, ...state].map((p) => makeValueInfo(p.name, p.shape)),
+    ],
     [
       makeValueInfo(OUTPUT.loss, []),
       makeValueInfo(OUTPUT.accuracy, []),
@@ -91,7 +109,13 @@ export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
 }
 
 /** The evaluation graph: forward, loss and accuracy only (the nodes that lead to neither are dropped). */
-export function encodeEvaluation(b: GraphBuilder, name: string, dataInputs: IValueInfoProto[], params: GraphTensor[], opset?: number): Uint8Array {
+export function encodeEvaluation(
+  b: GraphBuilder,
+  name: string,
+  dataInputs: IValueInfoProto[],
+  params: GraphTensor[],
+  opset?: number,
+): Uint8Array {
   const nodes = pruneTo(b.nodes, [OUTPUT.loss, OUTPUT.accuracy]);
   const used = new Set(nodes.flatMap((n) => n.input ?? []));
   const graph = makeGraph(
@@ -117,7 +141,8 @@ function opTo(b: GraphBuilder, type: string, inputs: string[], output: string): 
  * 1/N is the input `inv_batch`, so the smaller last batch of an epoch needs no other graph.
  */
 export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number): string {
-  const op = (type: string, inputs: string[], hint: string, attrs: Record<string, number | number[]> = {}) => b.op(type, inputs, hint, attrs);
+  const op = (type: string, inputs: string[], hint: string, attrs: Record<string, number | number[]> = {}) =>
+    b.op(type, inputs, hint, attrs);
   let loss: string;
   let correct: string;
   let prob: string;
@@ -133,7 +158,11 @@ export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number)
     const ls = op('LogSoftmax', [z], 'loss/logsoftmax', { axis: 1 });
     const sum = op('ReduceSum', [op('Mul', [INPUT.y, ls], 'loss/ylogp')], 'loss/sum', { keepdims: 0 });
     loss = op('Mul', [op('Neg', [sum], 'loss/neg'), INPUT.invBatch], 'loss/mean');
-    correct = op('Equal', [op('ArgMax', [z], 'acc/argmax_z', { axis: 1, keepdims: 0 }), op('ArgMax', [INPUT.y], 'acc/argmax_y', { axis: 1, keepdims: 0 })], 'acc/equal');
+    correct = op(
+      'Equal',
+      [op('ArgMax', [z], 'acc/argmax_z', { axis: 1, keepdims: 0 }), op('ArgMax', [INPUT.y], 'acc/argmax_y', { axis: 1, keepdims: 0 })],
+      'acc/equal',
+    );
     prob = op('Softmax', [z], 'grad/prob', { axis: 1 });
   }
   b.nodes.push(makeNode('Identity', [loss], [OUTPUT.loss], b.uniqueName('loss/out')));
@@ -149,18 +178,53 @@ export function emitUpdate(b: GraphBuilder, o: OptimizerSpec, p: string, g: stri
     case 'rmsprop': {
       // Keras: v <- rho v + (1 - rho) g^2; w <- w - lr g / sqrt(v + eps) (the order of KerasRMSprop's ops).
       const s = `${p}_rms`;
-      const v = opTo(b, 'Add', [op('Mul', [s, b.scalar('rho', o.rho)], `${s}/decay`), op('Mul', [op('Mul', [g, g], `${s}/g2`), b.scalar('one_minus_rho', 1 - o.rho)], `${s}/new_part`)], `${s}_new`);
-      const step = op('Div', [op('Mul', [g, b.scalar('lr', o.learningRate)], `${p}/lr_g`), op('Sqrt', [op('Add', [v, b.scalar('eps', o.epsilon)], `${s}/v_eps`)], `${s}/rms`)], `${p}/step`);
+      const v = opTo(
+        b,
+        'Add',
+        [
+          op('Mul', [s, b.scalar('rho', o.rho)], `${s}/decay`),
+          op('Mul', [op('Mul', [g, g], `${s}/g2`), b.scalar('one_minus_rho', 1 - o.rho)], `${s}/new_part`),
+        ],
+        `${s}_new`,
+      );
+      const step = op(
+        'Div',
+        [
+          op('Mul', [g, b.scalar('lr', o.learningRate)], `${p}/lr_g`),
+          op('Sqrt', [op('Add', [v, b.scalar('eps', o.epsilon)], `${s}/v_eps`)], `${s}/rms`),
+        ],
+        `${p}/step`,
+      );
       opTo(b, 'Sub', [p, step], `${p}_new`);
       return;
     }
     case 'adam': {
       // tfjs's AdamOptimizer: m, v moving averages; w <- w + (-lr) (m / c1) / (sqrt(v / c2) + eps), c = 1 - beta^t.
-      const m = opTo(b, 'Add', [op('Mul', [`${p}_m`, b.scalar('beta1', o.beta1)], `${p}_m/decay`), op('Mul', [g, b.scalar('one_minus_beta1', 1 - o.beta1)], `${p}_m/new_part`)], `${p}_m_new`);
-      const v = opTo(b, 'Add', [op('Mul', [`${p}_v`, b.scalar('beta2', o.beta2)], `${p}_v/decay`), op('Mul', [op('Mul', [g, g], `${p}_v/g2`), b.scalar('one_minus_beta2', 1 - o.beta2)], `${p}_v/new_part`)], `${p}_v_new`);
+      const m = opTo(
+        b,
+        'Add',
+        [
+          op('Mul', [`${p}_m`, b.scalar('beta1', o.beta1)], `${p}_m/decay`),
+          op('Mul', [g, b.scalar('one_minus_beta1', 1 - o.beta1)], `${p}_m/new_part`),
+        ],
+        `${p}_m_new`,
+      );
+      const v = opTo(
+        b,
+        'Add',
+        [
+          op('Mul', [`${p}_v`, b.scalar('beta2', o.beta2)], `${p}_v/decay`),
+          op('Mul', [op('Mul', [g, g], `${p}_v/g2`), b.scalar('one_minus_beta2', 1 - o.beta2)], `${p}_v/new_part`),
+        ],
+        `${p}_v_new`,
+      );
       const mHat = op('Div', [m, INPUT.adamC1], `${p}/m_hat`);
       const vHat = op('Div', [v, INPUT.adamC2], `${p}/v_hat`);
-      const ratio = op('Div', [mHat, op('Add', [op('Sqrt', [vHat], `${p}/sqrt_v_hat`), b.scalar('eps', o.epsilon)], `${p}/denominator`)], `${p}/ratio`);
+      const ratio = op(
+        'Div',
+        [mHat, op('Add', [op('Sqrt', [vHat], `${p}/sqrt_v_hat`), b.scalar('eps', o.epsilon)], `${p}/denominator`)],
+        `${p}/ratio`,
+      );
       opTo(b, 'Add', [op('Mul', [ratio, b.scalar('minus_lr', -o.learningRate)], `${p}/step`), p], `${p}_new`);
       return;
     }

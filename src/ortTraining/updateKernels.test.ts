@@ -91,7 +91,11 @@ for (const o of OPTIMIZERS) {
     const graph = makeGraph(
       b.nodes,
       'update',
-      [...params.map((p) => makeValueInfo(`g_${p.name}`, p.shape)), ...[...params, ...slots].map((t) => makeValueInfo(t.name, t.shape)), ...scalars.map((s) => makeValueInfo(s, []))],
+      [
+        ...params.map((p) => makeValueInfo(`g_${p.name}`, p.shape)),
+        ...[...params, ...slots].map((t) => makeValueInfo(t.name, t.shape)),
+        ...scalars.map((s) => makeValueInfo(s, [])),
+      ],
       [...params, ...slots].map((t) => makeValueInfo(`${t.name}_new`, t.shape)),
       b.initializers,
     );

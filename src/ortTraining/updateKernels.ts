@@ -91,9 +91,23 @@ const KERNELS: FunctionSpec[] = [
     body: (k) => [
       ...k.set('g', k.load('g')),
       // v = v rho + (g g) keep
-      ...k.store('v', k.tee('v', [...k.load('v'), ...k.scalar('rho'), ...mul, ...k.get('g'), ...k.get('g'), ...mul, ...k.scalar('keep'), ...mul, ...add])),
+      ...k.store(
+        'v',
+        k.tee('v', [...k.load('v'), ...k.scalar('rho'), ...mul, ...k.get('g'), ...k.get('g'), ...mul, ...k.scalar('keep'), ...mul, ...add]),
+      ),
       // w = w - (g lr) / sqrt(v + eps)
-      ...k.store('w', [...k.load('w'), ...k.get('g'), ...k.scalar('lr'), ...mul, ...k.get('v'), ...k.scalar('eps'), ...add, ...sqrt, ...div, ...sub]),
+      ...k.store('w', [
+        ...k.load('w'),
+        ...k.get('g'),
+        ...k.scalar('lr'),
+        ...mul,
+        ...k.get('v'),
+        ...k.scalar('eps'),
+        ...add,
+        ...sqrt,
+        ...div,
+        ...sub,
+      ]),
     ],
   }),
   kernel({
@@ -105,7 +119,20 @@ const KERNELS: FunctionSpec[] = [
       ...k.set('g', k.load('g')),
       // m = m b1 + g (1 - b1); v = v b2 + (g g) (1 - b2)
       ...k.store('m', k.tee('m', [...k.load('m'), ...k.scalar('beta1'), ...mul, ...k.get('g'), ...k.scalar('keep1'), ...mul, ...add])),
-      ...k.store('v', k.tee('v', [...k.load('v'), ...k.scalar('beta2'), ...mul, ...k.get('g'), ...k.get('g'), ...mul, ...k.scalar('keep2'), ...mul, ...add])),
+      ...k.store(
+        'v',
+        k.tee('v', [
+          ...k.load('v'),
+          ...k.scalar('beta2'),
+          ...mul,
+          ...k.get('g'),
+          ...k.get('g'),
+          ...mul,
+          ...k.scalar('keep2'),
+          ...mul,
+          ...add,
+        ]),
+      ),
       // w = ((m / c1) / (sqrt(v / c2) + eps)) (-lr) + w
       ...k.store('w', [
         ...[...k.get('m'), ...k.scalar('c1'), ...div],
@@ -132,7 +159,21 @@ let compiled: WebAssembly.Module | undefined;
 
 type Exports = {
   rmsprop(w: number, g: number, v: number, end: number, lr: number, rho: number, keep: number, eps: number): void;
-  adam(w: number, g: number, m: number, v: number, end: number, minusLr: number, beta1: number, keep1: number, beta2: number, keep2: number, eps: number, c1: number, c2: number): void;
+  adam(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    end: number,
+    minusLr: number,
+    beta1: number,
+    keep1: number,
+    beta2: number,
+    keep2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+  ): void;
   sgd(w: number, g: number, end: number, minusLr: number): void;
 };
 
@@ -159,7 +200,8 @@ export class UpdateKernels {
   private readonly memory: WebAssembly.Memory;
 
   constructor(lengths: number[]) {
-    if (!arenaFits(lengths)) throw new RangeError(`update kernels: ${lengths.length} arrays need more than ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
+    if (!arenaFits(lengths))
+      throw new RangeError(`update kernels: ${lengths.length} arrays need more than ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
     const bytes = lengths.reduce((a, n) => a + padded(n) * 4, 0);
     this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)) });
     compiled ??= new WebAssembly.Module(assembleModule(KERNELS));
@@ -188,7 +230,21 @@ export class UpdateKernels {
           return;
         case 'adam':
           if (!adam) throw new Error('update kernels: Adam needs its bias corrections');
-          this.kernels.adam(at(w), at(grads[p]), at(state[p]), at(state[params.length + p]), end, -o.learningRate, o.beta1, 1 - o.beta1, o.beta2, 1 - o.beta2, o.epsilon, adam.c1, adam.c2);
+          this.kernels.adam(
+            at(w),
+            at(grads[p]),
+            at(state[p]),
+            at(state[params.length + p]),
+            end,
+            -o.learningRate,
+            o.beta1,
+            1 - o.beta1,
+            o.beta2,
+            1 - o.beta2,
+            o.epsilon,
+            adam.c1,
+            adam.c2,
+          );
           return;
         case 'sgd':
           this.kernels.sgd(at(w), at(grads[p]), end, -o.learningRate);

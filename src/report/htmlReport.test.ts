@@ -8,7 +8,6 @@ import { makeTinyRun } from '../testing/tinyRun.js';
 import { buildReport } from '../cli/commands/report.js';
 import { mostConfidentlyWrong } from './htmlReport.js';
 
-
 let run = '';
 let html = '';
 before(async () => {
@@ -32,8 +31,14 @@ test('mostConfidentlyWrong orders misclassified images by confidence', () => {
     { file: 'c', label: 1, scores: [0.99, 0.01] },
     { file: 'd', label: 1, scores: [0.6, 0.4] },
   ];
-  assert.deepEqual(mostConfidentlyWrong(files, 10).map((w) => w.file), ['c', 'a', 'd']);
-  assert.deepEqual(mostConfidentlyWrong(files, 1).map((w) => w.file), ['c']);
+  assert.deepEqual(
+    mostConfidentlyWrong(files, 10).map((w) => w.file),
+    ['c', 'a', 'd'],
+  );
+  assert.deepEqual(
+    mostConfidentlyWrong(files, 1).map((w) => w.file),
+    ['c'],
+  );
 });
 
 test('report.html is self-contained: config, inline SVG curves, confusion matrix, thumbnails', () => {
@@ -47,34 +52,41 @@ test('report.html is self-contained: config, inline SVG curves, confusion matrix
   for (const m of html.matchAll(/<img src="([^"]{0,30})/g)) assert.ok(m[1].startsWith('data:image/jpeg;base64,'));
 });
 
-test('report.html renders in headless Chromium: charts and thumbnails visible, no console errors', requiring(needsChromium, async () => {
-  const browser = await launchChromium();
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const errors: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    const requests: string[] = [];
-    page.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url()); });
-    await page.goto(`file://${path.join(run, 'report.html')}`);
-    for (const id of ['#accuracy-chart svg', '#loss-chart svg', '#confusion']) {
-      const box = await page.locator(id).boundingBox();
-      assert.ok(box && box.width > 200 && box.height > 50, `${id} visible: ${JSON.stringify(box)}`);
+test(
+  'report.html renders in headless Chromium: charts and thumbnails visible, no console errors',
+  requiring(needsChromium, async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(String(e)));
+      const requests: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url());
+      });
+      await page.goto(`file://${path.join(run, 'report.html')}`);
+      for (const id of ['#accuracy-chart svg', '#loss-chart svg', '#confusion']) {
+        const box = await page.locator(id).boundingBox();
+        assert.ok(box && box.width > 200 && box.height > 50, `${id} visible: ${JSON.stringify(box)}`);
+      }
+      // The training points and the validation line are drawn.
+      assert.ok((await page.locator('#accuracy-chart circle.training').count()) >= 2);
+      assert.equal(await page.locator('#loss-chart polyline.validation').count(), 1);
+      const thumbs = page.locator('#wrong img');
+      const n = await thumbs.count();
+      assert.equal(n, 6);
+      for (let i = 0; i < n; i++) {
+        const ok = await thumbs.nth(i).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
+        assert.ok(ok, `thumbnail ${i} decoded`);
+        assert.ok(await thumbs.nth(i).isVisible());
+      }
+      assert.deepEqual(errors, []);
+      assert.deepEqual(requests, []);
+    } finally {
+      await browser.close();
     }
-    // The training points and the validation line are drawn.
-    assert.ok((await page.locator('#accuracy-chart circle.training').count()) >= 2);
-    assert.equal(await page.locator('#loss-chart polyline.validation').count(), 1);
-    const thumbs = page.locator('#wrong img');
-    const n = await thumbs.count();
-    assert.equal(n, 6);
-    for (let i = 0; i < n; i++) {
-      const ok = await thumbs.nth(i).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
-      assert.ok(ok, `thumbnail ${i} decoded`);
-      assert.ok(await thumbs.nth(i).isVisible());
-    }
-    assert.deepEqual(errors, []);
-    assert.deepEqual(requests, []);
-  } finally {
-    await browser.close();
-  }
-}));
+  }),
+);

@@ -47,7 +47,8 @@ export function topLossesPerClass(files: FileResult[], classes: string[], top: n
 
 function describeAugmentation(meta: RunMeta): string {
   const a = meta.augmentation;
-  if (!a || (meta.mode === 'features' && !meta.options?.augment)) return meta.mode === 'features' ? 'none (features mode: the base runs once on the images as they are)' : 'none';
+  if (!a || (meta.mode === 'features' && !meta.options?.augment))
+    return meta.mode === 'features' ? 'none (features mode: the base runs once on the images as they are)' : 'none';
   const layers = [
     a.flip !== 'none' ? `RandomFlip("${a.flip}")` : '',
     a.rotation ? `RandomRotation(${a.rotation})` : '',
@@ -145,19 +146,48 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['Batch size', o.batchSize],
     ['Optimizer', `${o.optimizer ?? 'rmsprop'}, learning rate ${o.learningRate ?? (meta.mode === 'finetune' ? 1e-5 : 1e-3)}`],
     // The head as the saved model has it (a fine-tuning run's comes from the run it started from).
-    ['Head', input.model?.head ?? describeHeadSpec(meta.head ?? { units: Number(o.headUnits ?? 256), dropout: Number(o.dropout ?? 0.5), pooling: o.pooling === 'avg' ? 'avg' : 'flatten' }, meta)],
+    [
+      'Head',
+      input.model?.head ??
+        describeHeadSpec(
+          meta.head ?? {
+            units: Number(o.headUnits ?? 256),
+            dropout: Number(o.dropout ?? 0.5),
+            pooling: o.pooling === 'avg' ? 'avg' : 'flatten',
+          },
+          meta,
+        ),
+    ],
     ['Augmentation', describeAugmentation(meta)],
-    ['Model size', input.model ? `${megabytes(input.model.bytes)} (${input.model.params.toLocaleString('en-US')} parameters; model/ folder, float32${meta.onnxBase ? ': the head alone, the ONNX base not counted' : ''})` : undefined],
+    [
+      'Model size',
+      input.model
+        ? `${megabytes(input.model.bytes)} (${input.model.params.toLocaleString('en-US')} parameters; model/ folder, float32${meta.onnxBase ? ': the head alone, the ONNX base not counted' : ''})`
+        : undefined,
+    ],
     ['Seed', o.seed],
-    ['Best epoch', best >= 0 ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''})` : 'none'],
+    [
+      'Best epoch',
+      best >= 0
+        ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''})`
+        : 'none',
+    ],
     ['Finished', meta.finished ? 'yes' : meta.interrupted ? 'no (interrupted; resume with --resume)' : 'no'],
     ['tlkit version', input.version],
   ];
   const t = meta.timings ?? {};
   const timings: Array<[string, unknown]> = [
-    ['Feature extraction', t.extractSeconds !== undefined ? `${fmt(t.extractSeconds, 1)} s${t.imagesExtracted ? ` (${t.imagesExtracted} images, ${fmt(t.extractImagesPerSecond, 1)} images/s)` : ' (cache hit)'}` : undefined],
+    [
+      'Feature extraction',
+      t.extractSeconds !== undefined
+        ? `${fmt(t.extractSeconds, 1)} s${t.imagesExtracted ? ` (${t.imagesExtracted} images, ${fmt(t.extractImagesPerSecond, 1)} images/s)` : ' (cache hit)'}`
+        : undefined,
+    ],
     ['Training', t.trainSeconds !== undefined ? `${fmt(t.trainSeconds, 1)} s` : undefined],
-    ['Evaluation', evaluation ? `${fmt(evaluation.seconds, 1)} s (${evaluation.n} images, ${fmt(evaluation.imagesPerSecond, 1)} images/s)` : undefined],
+    [
+      'Evaluation',
+      evaluation ? `${fmt(evaluation.seconds, 1)} s (${evaluation.n} images, ${fmt(evaluation.imagesPerSecond, 1)} images/s)` : undefined,
+    ],
   ];
 
   const curves = history?.epoch.length
@@ -169,7 +199,9 @@ export async function renderReport(input: ReportInput): Promise<string> {
   if (facts) {
     const splits = (['train', 'validation', 'test'] as const).filter((sp) => facts.counts[sp]);
     const head = `<tr><th>class</th>${splits.map((sp) => `<th>${sp}${facts.layout === 'classes' && sp === 'train' ? ' (all, before --validation-split)' : ''}</th>`).join('')}</tr>`;
-    const rows = meta.classes.map((c) => `<tr><th>${h(c)}</th>${splits.map((sp) => `<td>${facts.counts[sp]?.[c] ?? 0}</td>`).join('')}</tr>`).join('');
+    const rows = meta.classes
+      .map((c) => `<tr><th>${h(c)}</th>${splits.map((sp) => `<td>${facts.counts[sp]?.[c] ?? 0}</td>`).join('')}</tr>`)
+      .join('');
     const totals = `<tr><th>total</th>${splits.map((sp) => `<td>${Object.values(facts.counts[sp] ?? {}).reduce((a, b) => a + b, 0)}</td>`).join('')}</tr>`;
     dataHtml = `<p>Images per class in ${h(facts.dir)}:</p><table class="counts" id="counts">${head}${rows}${totals}</table>`;
   }
@@ -178,12 +210,22 @@ export async function renderReport(input: ReportInput): Promise<string> {
   let wrongHtml = '';
   let lossesHtml = '';
   if (evaluation) {
-    const f1 = evaluation.f1 ?? evaluation.precision.map((p, i) => (p + evaluation.recall[i] ? (2 * p * evaluation.recall[i]) / (p + evaluation.recall[i]) : 0));
+    const f1 =
+      evaluation.f1 ??
+      evaluation.precision.map((p, i) => (p + evaluation.recall[i] ? (2 * p * evaluation.recall[i]) / (p + evaluation.recall[i]) : 0));
     const support = evaluation.support ?? evaluation.confusion.map((row) => row.reduce((a, b) => a + b, 0));
     const perClass = `<table class="per-class" id="per-class"><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${evaluation.classes
-      .map((c, i) => `<tr><th>${h(c)}</th><td>${evaluation.precision[i].toFixed(4)}</td><td>${evaluation.recall[i].toFixed(4)}</td><td>${f1[i].toFixed(4)}</td><td>${support[i]}</td></tr>`)
+      .map(
+        (c, i) =>
+          `<tr><th>${h(c)}</th><td>${evaluation.precision[i].toFixed(4)}</td><td>${evaluation.recall[i].toFixed(4)}</td><td>${f1[i].toFixed(4)}</td><td>${support[i]}</td></tr>`,
+      )
       .join('')}</table>`;
-    evalHtml = `${table([['Evaluated on', evaluation.dir], ['Images', evaluation.n], ['Accuracy', evaluation.accuracy.toFixed(4)], ['Loss', evaluation.loss.toFixed(4)]])}${confusionTable(evaluation)}${perClass}`;
+    evalHtml = `${table([
+      ['Evaluated on', evaluation.dir],
+      ['Images', evaluation.n],
+      ['Accuracy', evaluation.accuracy.toFixed(4)],
+      ['Loss', evaluation.loss.toFixed(4)],
+    ])}${confusionTable(evaluation)}${perClass}`;
     const losses = topLossesPerClass(evaluation.files, evaluation.classes, input.topLossesPerClass ?? 6);
     const groups = await Promise.all(
       losses.map(async (items, c) => {

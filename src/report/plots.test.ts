@@ -10,7 +10,12 @@ import type { HistoryData } from '../run/history.js';
 
 const history: HistoryData = {
   epoch: [0, 1, 2, 3, 4],
-  history: { accuracy: [0.8, 0.9, 0.95, 0.97, 0.98], val_accuracy: [0.9, 0.93, 0.94, 0.945, 0.94], loss: [0.5, 0.3, 0.2, 0.1, 0.05], val_loss: [0.3, 0.25, 0.22, 0.24, 0.3] },
+  history: {
+    accuracy: [0.8, 0.9, 0.95, 0.97, 0.98],
+    val_accuracy: [0.9, 0.93, 0.94, 0.945, 0.94],
+    loss: [0.5, 0.3, 0.2, 0.1, 0.05],
+    val_loss: [0.3, 0.25, 0.22, 0.24, 0.3],
+  },
   fineTuneStartEpoch: 3,
 };
 
@@ -21,7 +26,8 @@ test('the book figures: titles, dots for training, a line for validation, legend
   const line = svg.match(/<polyline class="validation" points="([^"]+)"/);
   assert.ok(line);
   assert.equal(line[1].split(' ').length, 5);
-  for (const label of ['Training accuracy', 'Validation accuracy', 'Epochs', 'Accuracy', 'Fine-tuning starts']) assert.ok(svg.includes(`<title>${label}</title>`), label);
+  for (const label of ['Training accuracy', 'Validation accuracy', 'Epochs', 'Accuracy', 'Fine-tuning starts'])
+    assert.ok(svg.includes(`<title>${label}</title>`), label);
   assert.match(svg, /class="marker"/);
   // Text is drawn as strokes: the SVG uses no <text> (so no fonts are needed anywhere).
   assert.doesNotMatch(svg, /<text/);
@@ -41,7 +47,11 @@ test('writeHistoryPlots writes SVG and PNG files that decode, with ink where the
   assert.equal(meta.width, 960);
   assert.equal(meta.height, 720);
   // The title band (top 60 px at 1.5x) holds dark pixels: the title is rendered.
-  const { data, info } = await sharp(files.accuracyPng).extract({ left: 0, top: 0, width: 960, height: 60 }).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(files.accuracyPng)
+    .extract({ left: 0, top: 0, width: 960, height: 60 })
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const dark = data.filter((v) => v < 100).length;
   assert.ok(dark > 200 && dark < info.width * info.height * 0.5, `dark pixels in the title band: ${dark}`);
 });

@@ -59,7 +59,9 @@ export function curveChartSvg(c: CurveChart): string {
   }
   const pad = (hi - lo) * 0.05;
   const yTicks = log
-    ? Array.from({ length: Math.ceil(hi + pad) - Math.floor(lo - pad) + 1 }, (_, i) => Math.floor(lo - pad) + i).filter((k) => k >= lo - pad && k <= hi + pad)
+    ? Array.from({ length: Math.ceil(hi + pad) - Math.floor(lo - pad) + 1 }, (_, i) => Math.floor(lo - pad) + i).filter(
+        (k) => k >= lo - pad && k <= hi + pad,
+      )
     : niceTicks(lo - pad, hi + pad, 6);
   const yMin = log ? lo - pad : Math.min(lo - pad, yTicks[0]);
   const yMax = log ? hi + pad : Math.max(hi + pad, yTicks[yTicks.length - 1]);
@@ -74,7 +76,9 @@ export function curveChartSvg(c: CurveChart): string {
   const xTicks = niceTicks(1, Math.max(2, n), 8).filter((t) => Number.isInteger(t) && t >= 1 && t <= Math.max(1, n));
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeXml(c.title)}">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeXml(c.title)}">`,
+  );
   out.push(`<title>${escapeXml(c.title)}</title>`);
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   // Axes box.
@@ -94,10 +98,11 @@ export function curveChartSvg(c: CurveChart): string {
   out.push(svgText('Epochs', M.left + plotW / 2, H - 14, 11, { anchor: 'middle' }));
   out.push(svgText(log ? `${c.yLabel} (log scale)` : c.yLabel, 20, M.top + plotH / 2, 11, { anchor: 'middle', rotate: -90 }));
 
-  const line = c.validation
-    .map((v, i) => (drawable(v) ? `${r(sx(xs[i]))},${r(sy(v))}` : null))
-    .filter((p): p is string => p !== null);
-  if (line.length > 0) out.push(`<polyline class="validation" points="${line.join(' ')}" fill="none" stroke="${BLUE}" stroke-width="2" stroke-linejoin="round"/>`);
+  const line = c.validation.map((v, i) => (drawable(v) ? `${r(sx(xs[i]))},${r(sy(v))}` : null)).filter((p): p is string => p !== null);
+  if (line.length > 0)
+    out.push(
+      `<polyline class="validation" points="${line.join(' ')}" fill="none" stroke="${BLUE}" stroke-width="2" stroke-linejoin="round"/>`,
+    );
   c.training.forEach((v, i) => {
     if (drawable(v)) out.push(`<circle class="training" cx="${r(sx(xs[i]))}" cy="${r(sy(v))}" r="4" fill="${BLUE}"/>`);
   });
@@ -105,16 +110,21 @@ export function curveChartSvg(c: CurveChart): string {
   // Legend in the corner that hides the fewest points (matplotlib's loc="best", simplified).
   const legendW = 50 + Math.max(textWidth(c.trainingLabel, 10), textWidth(c.validationLabel, 10));
   const legendH = 48;
-  const points = [...c.training, ...c.validation].map((v, i) => [sx(xs[i % n]), drawable(v) ? sy(v) : NaN] as const).filter(([, y]) => Number.isFinite(y));
+  const points = [...c.training, ...c.validation]
+    .map((v, i) => [sx(xs[i % n]), drawable(v) ? sy(v) : NaN] as const)
+    .filter(([, y]) => Number.isFinite(y));
   const corners = [
     [M.left + plotW - legendW - 12, M.top + 12],
     [M.left + plotW - legendW - 12, M.top + plotH - legendH - 12],
     [M.left + 12, M.top + 12],
     [M.left + 12, M.top + plotH - legendH - 12],
   ];
-  const hidden = ([x0, y0]: number[]) => points.filter(([x, y]) => x >= x0 - 6 && x <= x0 + legendW + 6 && y >= y0 - 6 && y <= y0 + legendH + 6).length;
+  const hidden = ([x0, y0]: number[]) =>
+    points.filter(([x, y]) => x >= x0 - 6 && x <= x0 + legendW + 6 && y >= y0 - 6 && y <= y0 + legendH + 6).length;
   const [lx, ly] = corners.reduce((best, cnr) => (hidden(cnr) < hidden(best) ? cnr : best));
-  out.push(`<rect class="legend" x="${r(lx)}" y="${r(ly)}" width="${r(legendW)}" height="${legendH}" rx="3" fill="#ffffff" fill-opacity="0.85" stroke="#ccc"/>`);
+  out.push(
+    `<rect class="legend" x="${r(lx)}" y="${r(ly)}" width="${r(legendW)}" height="${legendH}" rx="3" fill="#ffffff" fill-opacity="0.85" stroke="#ccc"/>`,
+  );
   out.push(`<circle cx="${lx + 20}" cy="${ly + 15}" r="4" fill="${BLUE}"/>`);
   out.push(svgText(c.trainingLabel, lx + 38, ly + 20, 10));
   out.push(`<line x1="${lx + 8}" y1="${ly + 34}" x2="${lx + 32}" y2="${ly + 34}" stroke="${BLUE}" stroke-width="2"/>`);
@@ -122,13 +132,17 @@ export function curveChartSvg(c: CurveChart): string {
   if (c.markerEpoch !== undefined && c.markerEpoch >= 1 && c.markerEpoch <= n) {
     // Half an epoch before the first fine-tuning epoch, kept inside the plot (fine-tuning from epoch 1 marks the left edge).
     const x = r(Math.min(M.left + plotW, Math.max(M.left, sx(c.markerEpoch - 0.5))));
-    out.push(`<line class="marker" x1="${x}" y1="${M.top}" x2="${x}" y2="${M.top + plotH}" stroke="#888" stroke-width="1.5" stroke-dasharray="6 4"/>`);
+    out.push(
+      `<line class="marker" x1="${x}" y1="${M.top}" x2="${x}" y2="${M.top + plotH}" stroke="#888" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+    );
     // The label goes right of the marker, or left of it when it would cross the plot's right edge: never clipped.
     const label = c.markerLabel ?? 'Fine-tuning';
     const width = textWidth(label, 9);
     const right = x + 6 + width <= M.left + plotW - 4;
     const lx2 = right ? x + 6 : Math.max(M.left + 4 + width, x - 6);
-    out.push(`<g class="marker-label">${svgText(label, lx2, ly > M.top + plotH / 2 ? M.top + 18 : M.top + plotH - 10, 9, { color: '#555', anchor: right ? 'start' : 'end' })}</g>`);
+    out.push(
+      `<g class="marker-label">${svgText(label, lx2, ly > M.top + plotH / 2 ? M.top + 18 : M.top + plotH - 10, 9, { color: '#555', anchor: right ? 'start' : 'end' })}</g>`,
+    );
   }
 
   out.push('</svg>');

@@ -20,7 +20,12 @@ import { topLossesPerClass } from './htmlReport.js';
 import { describeHeadOf } from './runFacts.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { cwd, encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
+const cli = (cwd: string, ...args: string[]) =>
+  spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, TLKIT_BACKEND: 'cpu' },
+  });
 
 let root = '';
 let data = '';
@@ -35,7 +40,20 @@ before(async () => {
   run = path.join(root, 'finetune');
   // No --from: the head trains first, then the top of the base, with augmentation; the curves get the marker.
   await train(
-    { data, base, out: run, mode: 'finetune', augment: true, unfreeze: 2, epochs: 2, batchSize: 8, headUnits: 8, learningRate: 1e-3, verbose: 0, cacheDir: path.join(root, 'cache') },
+    {
+      data,
+      base,
+      out: run,
+      mode: 'finetune',
+      augment: true,
+      unfreeze: 2,
+      epochs: 2,
+      batchSize: 8,
+      headUnits: 8,
+      learningRate: 1e-3,
+      verbose: 0,
+      cacheDir: path.join(root, 'cache'),
+    },
     { log: () => {} },
   );
   html = fs.readFileSync(await buildReport(run), 'utf8');
@@ -46,7 +64,10 @@ test('the report has images per class, augmentation, the model head and size, pe
   assert.match(counts, /<th>train<\/th><th>validation<\/th><th>test<\/th>/);
   assert.match(counts, /<th>cats<\/th><td>12<\/td><td>6<\/td><td>5<\/td>/);
   assert.match(counts, /<th>total<\/th><td>24<\/td><td>12<\/td><td>10<\/td>/);
-  assert.match(html, /<th>Augmentation<\/th><td>RandomFlip\(&quot;horizontal&quot;\) -&gt; RandomRotation\(0\.1\) -&gt; RandomZoom\(0\.2\)<\/td>/);
+  assert.match(
+    html,
+    /<th>Augmentation<\/th><td>RandomFlip\(&quot;horizontal&quot;\) -&gt; RandomRotation\(0\.1\) -&gt; RandomZoom\(0\.2\)<\/td>/,
+  );
   assert.match(html, /<th>Head<\/th><td>Flatten -&gt; Dense\(8, linear\) -&gt; Dropout\(0\.5\) -&gt; Dense\(1, sigmoid\)<\/td>/);
   assert.match(html, /<th>Model size<\/th><td>0\.\d\d MB \(\d[\d,]* parameters/);
   assert.ok(html.includes(`<th>tlkit version</th><td>${tlkitVersion()}</td>`));
@@ -67,7 +88,10 @@ test('topLossesPerClass: each class its own highest losses; describeHeadOf folds
     { file: 'd', label: 1, scores: [0.01, 0.99] },
   ];
   const top = topLossesPerClass(files, ['cats', 'dogs'], 1);
-  assert.deepEqual(top.map((g) => g.map((x) => x.file)), [['b'], ['c']]);
+  assert.deepEqual(
+    top.map((g) => g.map((x) => x.file)),
+    [['b'], ['c']],
+  );
   assert.ok(Math.abs(top[0][0].loss + Math.log(0.2)) < 1e-12);
   const layers = [
     { class_name: 'Conv2D', config: { name: 'conv1' } },
@@ -77,7 +101,10 @@ test('topLossesPerClass: each class its own highest losses; describeHeadOf folds
     { class_name: 'Dense', config: { name: 'head_output', units: 1, activation: 'linear' } },
     { class_name: 'Activation', config: { name: 'head_activation', activation: 'sigmoid' } },
   ];
-  assert.equal(describeHeadOf({ modelTopology: { class_name: 'Model', config: { layers } } }), 'GlobalAveragePooling2D -> Dense(256, linear) -> Dropout(0.5) -> Dense(1, sigmoid)');
+  assert.equal(
+    describeHeadOf({ modelTopology: { class_name: 'Model', config: { layers } } }),
+    'GlobalAveragePooling2D -> Dense(256, linear) -> Dropout(0.5) -> Dense(1, sigmoid)',
+  );
 });
 
 test("the Head row comes from the model, not from meta.json's settings", async () => {
@@ -110,29 +137,36 @@ test('tlkit report from another directory evaluates on the recorded data; moved 
   const m = cli(os.tmpdir(), 'report', moved);
   assert.equal(m.status, 0, m.stderr);
   const out = fs.readFileSync(path.join(moved, 'report.html'), 'utf8');
-  assert.match(out, /Not evaluated: the training data folder .*data-that-moved no longer exists \(moved or deleted\)\. Run `tlkit report .* --data DIR`/);
+  assert.match(
+    out,
+    /Not evaluated: the training data folder .*data-that-moved no longer exists \(moved or deleted\)\. Run `tlkit report .* --data DIR`/,
+  );
   assert.match(out, /The training data folder .*data-that-moved no longer exists \(moved or deleted\): no per-class counts/);
 });
 
-test('screenshot of the report on a fine-tuning run: every section visible in Chromium', requiring(needsChromium, async () => {
-  const browser = await launchChromium();
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`file://${path.join(run, 'report.html')}`);
-    for (const id of ['#counts', '#accuracy-chart svg', '#loss-chart svg', '#confusion', '#per-class', '#top-losses']) {
-      const box = await page.locator(id).boundingBox();
-      assert.ok(box && box.width > 100 && box.height > 40, `${id} visible: ${JSON.stringify(box)}`);
+test(
+  'screenshot of the report on a fine-tuning run: every section visible in Chromium',
+  requiring(needsChromium, async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`file://${path.join(run, 'report.html')}`);
+      for (const id of ['#counts', '#accuracy-chart svg', '#loss-chart svg', '#confusion', '#per-class', '#top-losses']) {
+        const box = await page.locator(id).boundingBox();
+        assert.ok(box && box.width > 100 && box.height > 40, `${id} visible: ${JSON.stringify(box)}`);
+      }
+      assert.equal(await page.locator('#loss-chart .marker').count(), 1, 'the fine-tuning marker');
+      assert.equal(await page.locator('#loss-chart .marker-label').count(), 1);
+      for (const row of ['Augmentation', 'Model size', 'tlkit version', 'Head'])
+        assert.ok(await page.locator(`th:text-is("${row}")`).isVisible(), row);
+      const shot = path.join(run, 'report-screenshot.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      assert.ok(fs.statSync(shot).size > 20_000);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
     }
-    assert.equal(await page.locator('#loss-chart .marker').count(), 1, 'the fine-tuning marker');
-    assert.equal(await page.locator('#loss-chart .marker-label').count(), 1);
-    for (const row of ['Augmentation', 'Model size', 'tlkit version', 'Head']) assert.ok(await page.locator(`th:text-is("${row}")`).isVisible(), row);
-    const shot = path.join(run, 'report-screenshot.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    assert.ok(fs.statSync(shot).size > 20_000);
-    assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
-}));
+  }),
+);

@@ -90,14 +90,18 @@ export interface DataFacts {
 /** Image files per class in each split of the run's data folder; a note instead when it cannot be read. */
 export function dataFacts(dir: string, classes: string[]): { facts?: DataFacts; note?: string } {
   if (!existsSync(dir)) {
-    return { note: `The training data folder ${dir} no longer exists (moved or deleted): no per-class counts. Pass \`--data DIR\` to evaluate on labelled images where they are now.` };
+    return {
+      note: `The training data folder ${dir} no longer exists (moved or deleted): no per-class counts. Pass \`--data DIR\` to evaluate on labelled images where they are now.`,
+    };
   }
   try {
     const d = resolveDataDir(dir);
     const counts: DataFacts['counts'] = {};
     for (const [split, folder] of Object.entries(d.splits) as Array<[keyof DataFacts['counts'], string | undefined]>) {
       if (!folder) continue;
-      counts[split] = Object.fromEntries(classes.map((c) => [c, existsSync(path.join(folder, c)) ? listImageFiles(path.join(folder, c)).length : 0]));
+      counts[split] = Object.fromEntries(
+        classes.map((c) => [c, existsSync(path.join(folder, c)) ? listImageFiles(path.join(folder, c)).length : 0]),
+      );
     }
     return { facts: { dir: d.root, counts, layout: d.layout } };
   } catch (e) {

@@ -93,12 +93,21 @@ export type Anchor = 'start' | 'middle' | 'end';
 
 /** Narrow glyphs: [x offset, advance], so "Training" doesn't read as "Tra i n i ng". */
 const NARROW: Record<string, [number, number]> = {
-  i: [-1, 3], l: [-0.7, 3.4], j: [-0.5, 3.8], '.': [-1, 3], ',': [-1, 3], ':': [-1, 3],
-  f: [-0.3, 4.4], t: [-0.2, 4.6], r: [0, 5], I: [-0.5, 4.4], '1': [-0.3, 5],
+  i: [-1, 3],
+  l: [-0.7, 3.4],
+  j: [-0.5, 3.8],
+  '.': [-1, 3],
+  ',': [-1, 3],
+  ':': [-1, 3],
+  f: [-0.3, 4.4],
+  t: [-0.2, 4.6],
+  r: [0, 5],
+  I: [-0.5, 4.4],
+  '1': [-0.3, 5],
 };
 
 function advanceOf(ch: string): number {
-  return ch === ' ' ? SPACE : NARROW[ch]?.[1] ?? ADVANCE;
+  return ch === ' ' ? SPACE : (NARROW[ch]?.[1] ?? ADVANCE);
 }
 
 /** Width in pixels of `text` drawn with cap height `size`. */
@@ -136,7 +145,13 @@ export function textPath(text: string, x: number, y: number, size: number, ancho
 }
 
 /** A complete `<path>` element for text. */
-export function svgText(text: string, x: number, y: number, size: number, opts: { anchor?: Anchor; color?: string; rotate?: number } = {}): string {
+export function svgText(
+  text: string,
+  x: number,
+  y: number,
+  size: number,
+  opts: { anchor?: Anchor; color?: string; rotate?: number } = {},
+): string {
   const d = textPath(text, x, y, size, opts.anchor ?? 'start');
   const transform = opts.rotate ? ` transform="rotate(${opts.rotate} ${round(x)} ${round(y)})"` : '';
   return `<path d="${d}" fill="none" stroke="${opts.color ?? '#222'}" stroke-width="${round(Math.max(0.8, size / 7.5))}" stroke-linecap="round" stroke-linejoin="round"${transform}><title>${escapeXml(text)}</title></path>`;

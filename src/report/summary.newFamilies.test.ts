@@ -32,7 +32,7 @@ function summary(family: FamilyName, args: object) {
   return s;
 }
 
-test('resnet50: Keras rows (stem, the first bottleneck in Keras\'s depth order, the end) and totals', () => {
+test("resnet50: Keras rows (stem, the first bottleneck in Keras's depth order, the end) and totals", () => {
   const s = summary('resnet50', { weights: 'none', includeTop: true });
   assert.equal(s.sequentialLike, false);
   assertRuns(s.layers.map(row), [
@@ -67,7 +67,11 @@ test('resnet50: Keras rows (stem, the first bottleneck in Keras\'s depth order, 
     ],
   ]);
   assert.equal(s.totalParams, 25_636_712);
-  assert.ok(formatSummary(s).endsWith(' Total params: 25,636,712 (97.80 MB)\n Trainable params: 25,583,592 (97.59 MB)\n Non-trainable params: 53,120 (207.50 KB)\n'));
+  assert.ok(
+    formatSummary(s).endsWith(
+      ' Total params: 25,636,712 (97.80 MB)\n Trainable params: 25,583,592 (97.59 MB)\n Non-trainable params: 53,120 (207.50 KB)\n',
+    ),
+  );
 });
 
 test('efficientnet_b0: Keras rows (stem with Rescaling and Normalization, squeeze-and-excite, drop connect, top) and totals', () => {
@@ -113,7 +117,11 @@ test('efficientnet_b0: Keras rows (stem with Rescaling and Normalization, squeez
       ['predictions', 'Dense', [null, 1000], 1280 * 1000 + 1000, ['top_dropout[0][0]']],
     ],
   ]);
-  assert.ok(formatSummary(s).endsWith(' Total params: 5,330,571 (20.33 MB)\n Trainable params: 5,288,548 (20.17 MB)\n Non-trainable params: 42,023 (164.15 KB)\n'));
+  assert.ok(
+    formatSummary(s).endsWith(
+      ' Total params: 5,330,571 (20.33 MB)\n Trainable params: 5,288,548 (20.17 MB)\n Non-trainable params: 42,023 (164.15 KB)\n',
+    ),
+  );
 });
 
 test('convnext_tiny: Keras rows (prestem, nested Sequential stem and downsampling blocks, Add operations, LayerScale) and totals', () => {
@@ -145,20 +153,34 @@ test('convnext_tiny: Keras rows (prestem, nested Sequential stem and downsamplin
     ],
   ]);
   assert.equal(s.layers.at(-1)?.name, 'layer_normalization');
-  assert.ok(formatSummary(s).endsWith(' Total params: 27,820,128 (106.13 MB)\n Trainable params: 27,820,128 (106.13 MB)\n Non-trainable params: 0 (0.00 B)\n'));
+  assert.ok(
+    formatSummary(s).endsWith(
+      ' Total params: 27,820,128 (106.13 MB)\n Trainable params: 27,820,128 (106.13 MB)\n Non-trainable params: 0 (0.00 B)\n',
+    ),
+  );
   const top = summary('convnext_tiny', { weights: 'none', includeTop: true });
-  assertRuns(top.layers.map(row), [[
-    ['convnext_tiny_head_gap', 'GlobalAveragePooling2D', [null, 768], 0, ['add_17[0][0]']],
-    ['convnext_tiny_head_layernorm', 'LayerNormalization', [null, 768], 1536, ['convnext_tiny_head_gap[0][0]']],
-    ['convnext_tiny_head_dense', 'Dense', [null, 1000], 768 * 1000 + 1000, ['convnext_tiny_head_layernorm[0][0]']],
-  ]]);
+  assertRuns(top.layers.map(row), [
+    [
+      ['convnext_tiny_head_gap', 'GlobalAveragePooling2D', [null, 768], 0, ['add_17[0][0]']],
+      ['convnext_tiny_head_layernorm', 'LayerNormalization', [null, 768], 1536, ['convnext_tiny_head_gap[0][0]']],
+      ['convnext_tiny_head_dense', 'Dense', [null, 1000], 768 * 1000 + 1000, ['convnext_tiny_head_layernorm[0][0]']],
+    ],
+  ]);
   assert.equal(top.totalParams, 28_589_128);
 });
 
 test('the printed table: grouped Conv2D and nested Sequential rows as Keras prints them', () => {
   const text = formatSummary(summary('convnext_tiny', at224));
   assert.ok(text.startsWith('Model: "convnext_tiny"\n'));
-  assert.ok(text.includes('│ convnext_tiny_stem            │ (None, 56, 56, 96)        │           4,896 │ convnext_tiny_prestem_nor… │\n│ (Sequential)                  │'));
+  assert.ok(
+    text.includes(
+      '│ convnext_tiny_stem            │ (None, 56, 56, 96)        │           4,896 │ convnext_tiny_prestem_nor… │\n│ (Sequential)                  │',
+    ),
+  );
   assert.ok(text.includes('│ add (Add)                     │ (None, 56, 56, 96)        │               0 │ convnext_tiny_stem[0][0],  │'));
-  assert.ok(text.includes('│ convnext_tiny_stage_0_block_… │ (None, 56, 56, 96)        │           4,800 │ convnext_tiny_stem[0][0]   │\n│ (Conv2D)                      │'));
+  assert.ok(
+    text.includes(
+      '│ convnext_tiny_stage_0_block_… │ (None, 56, 56, 96)        │           4,800 │ convnext_tiny_stem[0][0]   │\n│ (Conv2D)                      │',
+    ),
+  );
 });

@@ -8,13 +8,22 @@ import { summarizeModel, formatSummary, modelSummary, readableMemorySize, withCo
 
 await initBackend();
 
-
 test('VGG16 conv base at 180x180 prints the Keras 3 table row for row', () => {
   const m = FAMILIES.vgg16.architecture({ includeTop: false, weights: 'none', inputShape: [180, 180, 3] });
   assert.equal(modelSummary(m), VGG16_180_SUMMARY);
   const s = summarizeModel(m);
   assert.equal(s.totalParams, 14_714_688);
-  assert.deepEqual(s.layers.find((l) => l.name === 'block5_conv1'), { name: 'block5_conv1', className: 'Conv2D', outputShape: [null, 11, 11, 512], params: 2_359_808, trainable: true, connectedTo: ['block4_pool[0][0]'] });
+  assert.deepEqual(
+    s.layers.find((l) => l.name === 'block5_conv1'),
+    {
+      name: 'block5_conv1',
+      className: 'Conv2D',
+      outputShape: [null, 11, 11, 512],
+      params: 2_359_808,
+      trainable: true,
+      connectedTo: ['block4_pool[0][0]'],
+    },
+  );
   m.dispose();
 });
 
@@ -28,7 +37,10 @@ test('frozen layers and batch-norm moving statistics count as non-trainable, as 
   s = summarizeModel(m);
   assert.equal(s.trainableParams, 0);
   assert.equal(s.nonTrainableParams, 3_228_864);
-  assert.match(formatSummary(s), / Total params: 3,228,864 \(12\.32 MB\)\n Trainable params: 0 \(0\.00 B\)\n Non-trainable params: 3,228,864 \(12\.32 MB\)\n$/);
+  assert.match(
+    formatSummary(s),
+    / Total params: 3,228,864 \(12\.32 MB\)\n Trainable params: 0 \(0\.00 B\)\n Non-trainable params: 3,228,864 \(12\.32 MB\)\n$/,
+  );
   m.dispose();
 });
 
@@ -39,9 +51,21 @@ test('a model with merges gets the 4-column table with "Connected to"', () => {
   assert.deepEqual(s.layers.find((l) => l.name === 'block_2_add')?.connectedTo, ['block_1_project_BN[0][0]', 'block_2_project_BN[0][0]']);
   const text = formatSummary(s);
   assert.ok(text.includes('┃ Layer (type)                  ┃ Output Shape              ┃         Param # ┃ Connected to               ┃'));
-  assert.ok(text.includes('│ block_2_add (Add)             │ (None, 56, 56, 24)        │               0 │ block_1_project_BN[0][0],  │\n│                               │                           │                 │ block_2_project_BN[0][0]   │'));
-  assert.ok(text.includes('│ expanded_conv_depthwise_BN    │ (None, 112, 112, 32)      │             128 │ expanded_conv_depthwise[0… │\n│ (BatchNormalization)          │'));
-  assert.ok(text.endsWith(' Total params: 2,257,984 (8.61 MB)\n Trainable params: 2,223,872 (8.48 MB)\n Non-trainable params: 34,112 (133.25 KB)\n'));
+  assert.ok(
+    text.includes(
+      '│ block_2_add (Add)             │ (None, 56, 56, 24)        │               0 │ block_1_project_BN[0][0],  │\n│                               │                           │                 │ block_2_project_BN[0][0]   │',
+    ),
+  );
+  assert.ok(
+    text.includes(
+      '│ expanded_conv_depthwise_BN    │ (None, 112, 112, 32)      │             128 │ expanded_conv_depthwise[0… │\n│ (BatchNormalization)          │',
+    ),
+  );
+  assert.ok(
+    text.endsWith(
+      ' Total params: 2,257,984 (8.61 MB)\n Trainable params: 2,223,872 (8.48 MB)\n Non-trainable params: 34,112 (133.25 KB)\n',
+    ),
+  );
   m.dispose();
 });
 

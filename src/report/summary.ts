@@ -140,7 +140,9 @@ export function readableMemorySize(bytes: number): string {
 
 /** Thousands separators as Python's `f"{n:,}"`. */
 export function withCommas(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 export function formatShape(shape: SummaryRow['outputShape']): string {

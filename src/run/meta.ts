@@ -92,7 +92,10 @@ export const META_VERSION = 3;
 
 export async function writeMeta(dir: string, meta: RunMeta): Promise<void> {
   const clean = { ...meta, updatedAt: new Date().toISOString() };
-  await writeFileAtomic(runPaths(dir).meta, `${JSON.stringify(clean, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  await writeFileAtomic(
+    runPaths(dir).meta,
+    `${JSON.stringify(clean, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
+  );
 }
 
 export async function readMeta(dir: string): Promise<RunMeta> {
@@ -105,15 +108,24 @@ export async function readMeta(dir: string): Promise<RunMeta> {
   }
   const missing = ['classes', 'preprocessing', 'imageSize', 'labelMode'].filter((k) => !(k in (meta ?? {})));
   if (missing.length > 0 || meta.tool !== 'tlkit') {
-    throw new UserError(`${file} is not a tlkit run's meta.json (missing ${missing.join(', ') || 'tool: tlkit'}). Give the --out folder of \`tlkit train\`.`);
+    throw new UserError(
+      `${file} is not a tlkit run's meta.json (missing ${missing.join(', ') || 'tool: tlkit'}). Give the --out folder of \`tlkit train\`.`,
+    );
   }
   if (typeof meta.version === 'number' && meta.version > META_VERSION) {
-    throw new UserError(`${file} is from a newer tlkit (meta.json version ${meta.version}; this tlkit reads up to ${META_VERSION}). Update tlkit to use this run.`);
+    throw new UserError(
+      `${file} is from a newer tlkit (meta.json version ${meta.version}; this tlkit reads up to ${META_VERSION}). Update tlkit to use this run.`,
+    );
   }
   if (!meta.head) {
     // Version 1 kept the head's settings among the options only.
     const o = meta.options ?? {};
-    meta.head = { units: Number(o.headUnits ?? 256), activation: 'relu', dropout: Number(o.dropout ?? 0.5), pooling: o.pooling === 'avg' ? 'avg' : 'flatten' };
+    meta.head = {
+      units: Number(o.headUnits ?? 256),
+      activation: 'relu',
+      dropout: Number(o.dropout ?? 0.5),
+      pooling: o.pooling === 'avg' ? 'avg' : 'flatten',
+    };
   }
   // Before --head-activation, every head's hidden Dense was relu.
   meta.head.activation ??= 'relu';

@@ -19,7 +19,9 @@ export async function checkRunDir(dir: string): Promise<void> {
   if (!statSync(dir).isDirectory()) throw new UserError(`${dir} is a file; expected a run dir (the --out folder of \`tlkit train\`).`);
   for (const line of await recoverRunFolder(dir)) process.stderr.write(`tlkit: note: ${line}.\n`);
   if (!existsSync(p.meta)) {
-    throw new UserError(`${dir} is not a complete tlkit run dir: it has no ${RUN_FILES.meta}. Train into it with \`tlkit train --out ${dir}\`, or give the right folder.`);
+    throw new UserError(
+      `${dir} is not a complete tlkit run dir: it has no ${RUN_FILES.meta}. Train into it with \`tlkit train --out ${dir}\`, or give the right folder.`,
+    );
   }
   if (!existsSync(path.join(p.model, 'model.json'))) {
     const writer = lockHolder(p.lock);

@@ -53,7 +53,10 @@ function deadPid(): number {
 }
 
 function writeLock(dir: string, pid: number): void {
-  fs.writeFileSync(path.join(dir, '.lock'), JSON.stringify({ pid, host: os.hostname(), command: 'tlkit train (test)', since: new Date().toISOString() }));
+  fs.writeFileSync(
+    path.join(dir, '.lock'),
+    JSON.stringify({ pid, host: os.hostname(), command: 'tlkit train (test)', since: new Date().toISOString() }),
+  );
 }
 
 test('training again into a finished run, interrupted before its first checkpoint, leaves the old run whole', async () => {
@@ -67,8 +70,14 @@ test('training again into a finished run, interrupted before its first checkpoin
   assert.equal(r.interrupted, true);
   assert.equal(r.bestEpoch, -1);
   assert.deepEqual(snapshot(out), before, 'every file of the finished run is back as it was');
-  assert.ok(notes.some((n) => /kept in .*\.replaced until this run saves its first checkpoint/.test(n)), notes.join('\n'));
-  assert.ok(notes.some((n) => /no checkpoint was saved, so .* holds the previous run again, whole/.test(n)), notes.join('\n'));
+  assert.ok(
+    notes.some((n) => /kept in .*\.replaced until this run saves its first checkpoint/.test(n)),
+    notes.join('\n'),
+  );
+  assert.ok(
+    notes.some((n) => /no checkpoint was saved, so .* holds the previous run again, whole/.test(n)),
+    notes.join('\n'),
+  );
 
   // Once the new run has a checkpoint, it replaces the old one for good.
   await train(await options(out, { epochs: 1, seed: 9 }), hooks);
@@ -86,10 +95,10 @@ test('a writer killed before its first checkpoint: the next reader puts the repl
   fs.writeFileSync(runPaths(out).meta, '{"tool":"tlkit","half":"written"}');
   writeLock(out, deadPid());
   await checkRunDir(out);
-  assert.deepEqual(snapshot(out), before, 'the old run is back and the dead writer\'s lock is gone');
+  assert.deepEqual(snapshot(out), before, "the old run is back and the dead writer's lock is gone");
 });
 
-test('a crash between the checkpoint swap\'s two renames is repaired when the run is opened, and stale temporaries go', async () => {
+test("a crash between the checkpoint swap's two renames is repaired when the run is opened, and stale temporaries go", async () => {
   const out = path.join(root, 'swap');
   await train(await options(out), hooks);
   const before = snapshot(out);
@@ -104,26 +113,35 @@ test('a crash between the checkpoint swap\'s two renames is repaired when the ru
   assert.deepEqual(snapshot(out), before, 'model/ restored, every temporary removed');
 });
 
-test('a second writer of a run folder or a feature cache is refused, naming the holder; a dead holder\'s lock is taken over', async () => {
+test("a second writer of a run folder or a feature cache is refused, naming the holder; a dead holder's lock is taken over", async () => {
   const out = path.join(root, 'locked');
   fs.mkdirSync(out, { recursive: true });
   const holder = spawn('sleep', ['30']);
   try {
     writeLock(out, holder.pid!);
-    await assert.rejects(train(await options(out), hooks), (e: Error) => e.name === 'UserError' && new RegExp(`being written by another tlkit process \\(pid ${holder.pid}`).test(e.message));
+    await assert.rejects(
+      train(await options(out), hooks),
+      (e: Error) => e.name === 'UserError' && new RegExp(`being written by another tlkit process \\(pid ${holder.pid}`).test(e.message),
+    );
     assert.ok(!fs.existsSync(runPaths(out).meta), 'nothing was written');
 
     const cache = path.join(root, 'locked-cache');
     fs.mkdirSync(cache);
     writeLock(cache, holder.pid!);
     const base = await loadBase({ base: (await ready).base });
-    await assert.rejects(extractFeatures({ base, data: (await ready).data, out: cache }), (e: Error) => e.name === 'UserError' && /the feature cache .* is being written by another tlkit process/.test(e.message));
+    await assert.rejects(
+      extractFeatures({ base, data: (await ready).data, out: cache }),
+      (e: Error) => e.name === 'UserError' && /the feature cache .* is being written by another tlkit process/.test(e.message),
+    );
   } finally {
     holder.kill();
   }
   writeLock(out, deadPid());
   notes.length = 0;
   await train(await options(out, { epochs: 1 }), hooks);
-  assert.ok(notes.some((n) => /taking over the lock on the run folder .*: its process \(pid \d+\) is gone/.test(n)), notes.join('\n'));
+  assert.ok(
+    notes.some((n) => /taking over the lock on the run folder .*: its process \(pid \d+\) is gone/.test(n)),
+    notes.join('\n'),
+  );
   assert.ok(!fs.existsSync(path.join(out, '.lock')));
 });

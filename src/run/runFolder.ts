@@ -34,7 +34,9 @@ export class RunWriter {
       if (!opts.resume && existsSync(runPaths(dir).meta)) {
         await setAside(dir);
         replacing = true;
-        opts.log(`note: ${dir} already holds a run; it is kept in ${runPaths(dir).replaced} until this run saves its first checkpoint (pass --resume to continue it instead).`);
+        opts.log(
+          `note: ${dir} already holds a run; it is kept in ${runPaths(dir).replaced} until this run saves its first checkpoint (pass --resume to continue it instead).`,
+        );
       }
       return new RunWriter(dir, lock, replacing, opts.log);
     } catch (e) {
@@ -125,4 +127,3 @@ export async function recoverRunFolder(dir: string): Promise<string[]> {
   await removeDeadTemporaries(dir, isProcessAlive);
   return done;
 }
-

@@ -25,16 +25,28 @@ export interface RunOnnxOptions {
  */
 export function locateRunOnnxBase(runDir: string, meta: RunMeta, override?: string): { info: OnnxBaseInfo; bytes: Uint8Array } {
   const rec = meta.onnxBase;
-  if (!rec) throw new UserError(`${runDir} was not trained on an ONNX base (its base is ${meta.base}); --base applies only to runs trained with --base model.onnx. Drop --base.`);
+  if (!rec)
+    throw new UserError(
+      `${runDir} was not trained on an ONNX base (its base is ${meta.base}); --base applies only to runs trained with --base model.onnx. Drop --base.`,
+    );
   const file = override ?? rec.file;
   const expected = `the ONNX base ${rec.file} (sha256 ${rec.sha256})`;
   const fix = `Put the original file back at ${rec.file}, or pass --base PATH with the file where it is now (tlkit predict, evaluate, report and export take it).`;
   if (!existsSync(file)) {
-    throw new UserError(override ? `--base ${override} does not exist. ${runDir} needs ${expected}.` : `${runDir} was trained on ${expected}, which no longer exists. ${fix}`);
+    throw new UserError(
+      override
+        ? `--base ${override} does not exist. ${runDir} needs ${expected}.`
+        : `${runDir} was trained on ${expected}, which no longer exists. ${fix}`,
+    );
   }
   let found;
   try {
-    found = inspectOnnxBase(file, { upTo: rec.upTo ?? undefined, imageSize: meta.imageSize, layout: rec.layout, preprocess: rec.preprocess });
+    found = inspectOnnxBase(file, {
+      upTo: rec.upTo ?? undefined,
+      imageSize: meta.imageSize,
+      layout: rec.layout,
+      preprocess: rec.preprocess,
+    });
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     throw new UserError(`${runDir} needs ${expected}, but ${file} cannot be used: ${e.message}`);

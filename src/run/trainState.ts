@@ -31,7 +31,14 @@ const DATA = 'tensors.bin';
 interface Index {
   epoch: number;
   phase: string;
-  tensors: Array<{ group: 'weights' | 'optimizer'; name: string; shape: number[]; dtype: 'float32' | 'int32'; offset: number; length: number }>;
+  tensors: Array<{
+    group: 'weights' | 'optimizer';
+    name: string;
+    shape: number[];
+    dtype: 'float32' | 'int32';
+    offset: number;
+    length: number;
+  }>;
 }
 
 export async function saveTrainState(runDir: string, state: TrainState): Promise<void> {
@@ -75,7 +82,12 @@ export async function loadTrainState(runDir: string): Promise<TrainState | undef
     const bytes = data.subarray(t.offset, t.offset + t.length * 4);
     if (bytes.byteLength !== t.length * 4) return undefined;
     const copy = new Uint8Array(bytes).buffer;
-    state[t.group].push({ name: t.name, shape: t.shape, dtype: t.dtype, data: t.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy) });
+    state[t.group].push({
+      name: t.name,
+      shape: t.shape,
+      dtype: t.dtype,
+      data: t.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy),
+    });
   }
   return state;
 }

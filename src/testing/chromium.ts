@@ -11,7 +11,15 @@ export const needsChromium: Requirement = {
   install: 'apt-get install chromium (scripts/setup.sh installs it when run as root)',
 };
 
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const LAUNCH_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 /** Headless Chromium with nothing reaching out to the network on its own (plus `extraArgs`, e.g. a fake camera). */
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {

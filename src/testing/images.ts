@@ -44,7 +44,11 @@ export async function makeClassFolders(root: string, counts: Record<string, numb
  */
 export async function writeRotatedPhoto(file: string, w = 240, h = 160): Promise<string> {
   const px = Buffer.alloc(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set(x < w / 2 ? [220, 40 + (y % 50), 30] : [30, (x * 3) % 255, 210], (y * w + x) * 3);
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toFile(file);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) px.set(x < w / 2 ? [220, 40 + (y % 50), 30] : [30, (x * 3) % 255, 210], (y * w + x) * 3);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .withMetadata({ orientation: 6 })
+    .toFile(file);
   return file;
 }

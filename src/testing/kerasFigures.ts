@@ -27,7 +27,14 @@ export function assertKerasFigures(m: tfl.LayersModel, k: KerasFigures): void {
   assert.equal(m.name, k.name);
   const names = m.layers.map((l) => l.name);
   const positions = k.has.map((n) => names.indexOf(n));
-  assert.ok(positions.every((p) => p >= 0), `missing layers: ${k.has.filter((_, i) => positions[i] < 0).join(', ')}`);
-  assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'layers in Keras order');
+  assert.ok(
+    positions.every((p) => p >= 0),
+    `missing layers: ${k.has.filter((_, i) => positions[i] < 0).join(', ')}`,
+  );
+  assert.deepEqual(
+    [...positions].sort((a, b) => a - b),
+    positions,
+    'layers in Keras order',
+  );
   for (const n of k.hasNot ?? []) assert.ok(!names.includes(n), `unexpected layer ${n}`);
 }

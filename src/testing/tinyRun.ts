@@ -13,9 +13,12 @@ import { fileSystemIO } from '../weights/tfjsFiles.js';
 export const TINY_SIZE = 16;
 
 /** Two classes: reddish images ("cats") and bluish images ("dogs"), with noise; book layout. */
-export async function makeTinyDataset(root: string, perClass: { train: number; validation: number; test?: number } = { train: 16, validation: 8, test: 8 }): Promise<string> {
+export async function makeTinyDataset(
+  root: string,
+  perClass: { train: number; validation: number; test?: number } = { train: 16, validation: 8, test: 8 },
+): Promise<string> {
   let s = 7;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (const [split, n] of Object.entries(perClass)) {
     for (const cls of ['cats', 'dogs']) {
       const dir = path.join(root, split, cls);
@@ -29,7 +32,9 @@ export async function makeTinyDataset(root: string, perClass: { train: number; v
           px[p * 3 + 1] = rand() * 100;
           px[p * 3 + 2] = cls === 'cats' ? weak : strong;
         }
-        await sharp(px, { raw: { width: TINY_SIZE, height: TINY_SIZE, channels: 3 } }).png().toFile(path.join(dir, `${cls}.${i}.png`));
+        await sharp(px, { raw: { width: TINY_SIZE, height: TINY_SIZE, channels: 3 } })
+          .png()
+          .toFile(path.join(dir, `${cls}.${i}.png`));
       }
     }
   }
@@ -45,8 +50,19 @@ export async function makeTinyBase(dir: string): Promise<string> {
   const input = tfl.input({ shape: [TINY_SIZE, TINY_SIZE, 3], name: 'input_1' });
   const kernel = tf.tidy(() => tf.reshape(tf.mul(tf.eye(3), 1 / 127.5), [1, 1, 3, 3]));
   const bias = tf.fill([3], -1);
-  const scale = tfl.layers.conv2d({ filters: 3, kernelSize: 1, name: 'tiny_scale', weights: [kernel, bias], trainable: false }).apply(input);
-  const conv = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(scale);
+  const scale = tfl.layers
+    .conv2d({ filters: 3, kernelSize: 1, name: 'tiny_scale', weights: [kernel, bias], trainable: false })
+    .apply(input);
+  const conv = tfl.layers
+    .conv2d({
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv1',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }),
+    })
+    .apply(scale);
   const pool = tfl.layers.maxPooling2d({ poolSize: 4, name: 'pool1' }).apply(conv) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: pool, name: 'tiny_base' });
   await model.save(fileSystemIO(dir));
@@ -62,6 +78,9 @@ export async function makeTinyRun(epochs = 4): Promise<{ data: string; run: stri
   const data = await makeTinyDataset(path.join(root, 'data'));
   const base = await makeTinyBase(path.join(root, 'tiny-base'));
   const run = path.join(root, 'run');
-  await train({ data, base, out: run, epochs, batchSize: 8, headUnits: 8, verbose: 0, learningRate: 0.01, cacheDir: path.join(root, 'cache') }, { log: () => {} });
+  await train(
+    { data, base, out: run, epochs, batchSize: 8, headUnits: 8, verbose: 0, learningRate: 0.01, cacheDir: path.join(root, 'cache') },
+    { log: () => {} },
+  );
   return { data, run };
 }

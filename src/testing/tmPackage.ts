@@ -27,7 +27,11 @@ const TFJS_1_BUNDLE = bundle('tfjs-tm', 'dist/tf.min.js');
 /** What a test of the package needs: Chromium, and the package's bundles (devDependencies). */
 export const needsTmPackage: Requirement[] = [
   needsChromium,
-  { missing: !(TM_BUNDLE && TFJS_1_BUNDLE) && '@teachablemachine/image or tfjs-tm (@tensorflow/tfjs 1.3.1) is not installed (devDependencies)', install: 'npm ci' },
+  {
+    missing:
+      !(TM_BUNDLE && TFJS_1_BUNDLE) && '@teachablemachine/image or tfjs-tm (@tensorflow/tfjs 1.3.1) is not installed (devDependencies)',
+    install: 'npm ci',
+  },
 ];
 
 /** RGB floats 0..255 (tlkit's resized pixels) as the RGBA bytes a canvas holds: rounded, opaque. */
@@ -56,7 +60,8 @@ export interface TmPackageRun {
   onImages: TmClasses[];
 }
 
-const PAGE = '<!DOCTYPE html><html><head><script src="/tf.min.js"></script><script src="/teachablemachine-image.min.js"></script></head><body></body></html>';
+const PAGE =
+  '<!DOCTYPE html><html><head><script src="/tf.min.js"></script><script src="/teachablemachine-image.min.js"></script></head><body></body></html>';
 
 function contentType(file: string): string {
   if (file.endsWith('.js')) return 'text/javascript';
@@ -71,11 +76,15 @@ async function serve(exportDir: string, images: string[]): Promise<{ base: strin
     const name = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     if (name === '/index.html') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     const file =
-      name === '/tf.min.js' ? TFJS_1_BUNDLE
-      : name === '/teachablemachine-image.min.js' ? TM_BUNDLE
-      : name.startsWith('/model/') ? path.join(exportDir, path.basename(name))
-      : name.startsWith('/image/') ? images[Number(path.basename(name))]
-      : undefined;
+      name === '/tf.min.js'
+        ? TFJS_1_BUNDLE
+        : name === '/teachablemachine-image.min.js'
+          ? TM_BUNDLE
+          : name.startsWith('/model/')
+            ? path.join(exportDir, path.basename(name))
+            : name.startsWith('/image/')
+              ? images[Number(path.basename(name))]
+              : undefined;
     if (!file || !fs.existsSync(file)) return void res.writeHead(404).end('not found');
     res.writeHead(200, { 'content-type': contentType(file) });
     fs.createReadStream(file).pipe(res);
@@ -92,7 +101,12 @@ async function serve(exportDir: string, images: string[]): Promise<{ base: strin
  * (tfjs cpu backend) and runs `model.predict` on each canvas (RGBA bytes, height x width)
  * and on each image file as an <img>. Any page error fails the call.
  */
-export async function runTmPackage(exportDir: string, canvases: Uint8ClampedArray[], size: [number, number], images: string[] = []): Promise<TmPackageRun> {
+export async function runTmPackage(
+  exportDir: string,
+  canvases: Uint8ClampedArray[],
+  size: [number, number],
+  images: string[] = [],
+): Promise<TmPackageRun> {
   const server = await serve(exportDir, images);
   const browser = await launchChromium();
   try {
@@ -100,27 +114,40 @@ export async function runTmPackage(exportDir: string, canvases: Uint8ClampedArra
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`${server.base}/index.html`);
-    const result = await page.evaluate(async ({ canvases, size, images }) => {
-      const g = globalThis as unknown as { tf: any; tmImage: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-      await g.tf.setBackend('cpu');
-      const model = await g.tmImage.load('/model/model.json', '/model/metadata.json');
-      const onCanvases: TmClasses[] = [];
-      for (const data of canvases) {
-        const canvas = document.createElement('canvas');
-        canvas.width = size[1];
-        canvas.height = size[0];
-        (canvas.getContext('2d') as CanvasRenderingContext2D).putImageData(new ImageData(Uint8ClampedArray.from(data), size[1], size[0]), 0, 0);
-        onCanvases.push(await model.predict(canvas));
-      }
-      const onImages: TmClasses[] = [];
-      for (let i = 0; i < images; i++) {
-        const img = new Image();
-        img.src = `/image/${i}`;
-        await img.decode();
-        onImages.push(await model.predict(img));
-      }
-      return { tfjs: g.tf.version.tfjs as string, labels: model.getClassLabels() as string[], totalClasses: model.getTotalClasses() as number, onCanvases, onImages };
-    }, { canvases: canvases.map((c) => Array.from(c)), size, images: images.length });
+    const result = await page.evaluate(
+      async ({ canvases, size, images }) => {
+        const g = globalThis as unknown as { tf: any; tmImage: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+        await g.tf.setBackend('cpu');
+        const model = await g.tmImage.load('/model/model.json', '/model/metadata.json');
+        const onCanvases: TmClasses[] = [];
+        for (const data of canvases) {
+          const canvas = document.createElement('canvas');
+          canvas.width = size[1];
+          canvas.height = size[0];
+          (canvas.getContext('2d') as CanvasRenderingContext2D).putImageData(
+            new ImageData(Uint8ClampedArray.from(data), size[1], size[0]),
+            0,
+            0,
+          );
+          onCanvases.push(await model.predict(canvas));
+        }
+        const onImages: TmClasses[] = [];
+        for (let i = 0; i < images; i++) {
+          const img = new Image();
+          img.src = `/image/${i}`;
+          await img.decode();
+          onImages.push(await model.predict(img));
+        }
+        return {
+          tfjs: g.tf.version.tfjs as string,
+          labels: model.getClassLabels() as string[],
+          totalClasses: model.getTotalClasses() as number,
+          onCanvases,
+          onImages,
+        };
+      },
+      { canvases: canvases.map((c) => Array.from(c)), size, images: images.length },
+    );
     if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
     return result;
   } finally {

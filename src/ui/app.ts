@@ -17,7 +17,17 @@ import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { describeTrainResult, TRAIN_DEFAULTS, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
 import { pageHtml } from './pageHtml.js';
-import type { DataState, DataSummary, EvaluationView, ExportView, FileLink, ImagePage, RunSummary, TrainEvent, TrainRequest } from './protocol.js';
+import type {
+  DataState,
+  DataSummary,
+  EvaluationView,
+  ExportView,
+  FileLink,
+  ImagePage,
+  RunSummary,
+  TrainEvent,
+  TrainRequest,
+} from './protocol.js';
 import { confinedFile, encodeRel, guard } from './security.js';
 import { Trainer } from './trainer.js';
 import { trainFormSpec, trainOptionsFromForm } from './trainForm.js';
@@ -112,7 +122,12 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
       layout: report.layout,
       classNames: report.classNames,
       splits: report.splits.map((s) => ({ split: s.split, counts: s.counts, total: s.total })),
-      problems: report.problems.map((p) => ({ kind: p.kind, severity: p.severity, message: p.message, files: p.files.map((rel): FileLink => ({ rel, url: dataUrl(rel) })) })),
+      problems: report.problems.map((p) => ({
+        kind: p.kind,
+        severity: p.severity,
+        message: p.message,
+        files: p.files.map((rel): FileLink => ({ rel, url: dataUrl(rel) })),
+      })),
       ok: report.ok,
     };
     let error: string | undefined;
@@ -129,7 +144,9 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     const abs = path.resolve(dir);
     if (create) await fsp.mkdir(abs, { recursive: true });
     if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
-      throw new UserError(`The data folder ${dir} does not exist or is not a folder. Type the path of a folder of class folders (or with train/ and validation/), or tick "create" to start an empty one and upload images into it.`);
+      throw new UserError(
+        `The data folder ${dir} does not exist or is not a folder. Type the path of a folder of class folders (or with train/ and validation/), or tick "create" to start an empty one and upload images into it.`,
+      );
     }
     dataDir = abs;
     await remember(abs);
@@ -172,9 +189,17 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
   }
 
   function evaluationView(e: RunEvaluation): EvaluationView {
-    const rel = (f: string) => (dataDir && path.resolve(f).startsWith(dataDir + path.sep) ? dataUrl(path.relative(dataDir, path.resolve(f))) : null);
+    const rel = (f: string) =>
+      dataDir && path.resolve(f).startsWith(dataDir + path.sep) ? dataUrl(path.relative(dataDir, path.resolve(f))) : null;
     const topLosses = topLossesPerClass(e.files, e.classes, 4).map((items) =>
-      items.map((i) => ({ file: i.file, url: rel(i.file), label: e.classes[i.label], predicted: e.classes[i.predicted], loss: i.loss, probability: i.scores[i.label] })),
+      items.map((i) => ({
+        file: i.file,
+        url: rel(i.file),
+        label: e.classes[i.label],
+        predicted: e.classes[i.predicted],
+        loss: i.loss,
+        probability: i.scores[i.label],
+      })),
     );
     const { dir, n, accuracy, loss, classes, confusion, precision, recall, f1, support } = e;
     return { dir, n, accuracy, loss, classes, confusion, precision, recall, f1, support, topLosses };
@@ -231,24 +256,39 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     return c.json(page);
   });
 
-  app.post('/api/upload', bodyLimit({ maxSize: o.uploadLimits.requestBytes, onError: (c) => c.json({ error: `The upload is over the limit of ${(o.uploadLimits.requestBytes / 1e6).toFixed(1)} MB a request. Upload fewer images at once.` }, 413) }), async (c) => {
-    if (!dataDir) throw new UserError('Choose (or create) a data folder first.');
-    const form = await c.req.parseBody({ all: true });
-    const cls = checkClassName(String(form.class ?? ''));
-    const split = checkSplit(String(form.split ?? ''));
-    const files = ([] as unknown[]).concat(form.files ?? []).filter((f): f is File => f instanceof File);
-    if (files.length === 0) throw new UserError('Choose one or more image files to upload.');
-    const classDir = path.join(dataDir, split, cls);
-    const saved: string[] = [];
-    for (const f of files) {
-      if (f.size > o.uploadLimits.fileBytes) {
-        throw new UserError(`${f.name} is ${(f.size / 1e6).toFixed(1)} MB, over the upload limit of ${(o.uploadLimits.fileBytes / 1e6).toFixed(1)} MB. Resize it or copy it into the folder yourself.`);
+  app.post(
+    '/api/upload',
+    bodyLimit({
+      maxSize: o.uploadLimits.requestBytes,
+      onError: (c) =>
+        c.json(
+          {
+            error: `The upload is over the limit of ${(o.uploadLimits.requestBytes / 1e6).toFixed(1)} MB a request. Upload fewer images at once.`,
+          },
+          413,
+        ),
+    }),
+    async (c) => {
+      if (!dataDir) throw new UserError('Choose (or create) a data folder first.');
+      const form = await c.req.parseBody({ all: true });
+      const cls = checkClassName(String(form.class ?? ''));
+      const split = checkSplit(String(form.split ?? ''));
+      const files = ([] as unknown[]).concat(form.files ?? []).filter((f): f is File => f instanceof File);
+      if (files.length === 0) throw new UserError('Choose one or more image files to upload.');
+      const classDir = path.join(dataDir, split, cls);
+      const saved: string[] = [];
+      for (const f of files) {
+        if (f.size > o.uploadLimits.fileBytes) {
+          throw new UserError(
+            `${f.name} is ${(f.size / 1e6).toFixed(1)} MB, over the upload limit of ${(o.uploadLimits.fileBytes / 1e6).toFixed(1)} MB. Resize it or copy it into the folder yourself.`,
+          );
+        }
+        saved.push(await saveUpload(classDir, f.name, new Uint8Array(await f.arrayBuffer()), o.uploadLimits));
       }
-      saved.push(await saveUpload(classDir, f.name, new Uint8Array(await f.arrayBuffer()), o.uploadLimits));
-    }
-    dataState = await summarize(dataDir);
-    return c.json({ saved, data: dataState });
-  });
+      dataState = await summarize(dataDir);
+      return c.json({ saved, data: dataState });
+    },
+  );
 
   app.post('/api/train', async (c) => {
     if (!dataDir) throw new UserError('Choose a data folder first.');
@@ -302,8 +342,12 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
   );
 
   app.get('/api/runs', async (c) => {
-    const ids = fs.existsSync(runsDir) ? (await fsp.readdir(runsDir, { withFileTypes: true })).filter((d) => d.isDirectory() && RUN_ID.test(d.name)).map((d) => d.name) : [];
-    const runs = (await Promise.all(ids.map((id) => runSummary(id).catch(() => undefined)))).filter((r): r is RunSummary => r !== undefined);
+    const ids = fs.existsSync(runsDir)
+      ? (await fsp.readdir(runsDir, { withFileTypes: true })).filter((d) => d.isDirectory() && RUN_ID.test(d.name)).map((d) => d.name)
+      : [];
+    const runs = (await Promise.all(ids.map((id) => runSummary(id).catch(() => undefined)))).filter(
+      (r): r is RunSummary => r !== undefined,
+    );
     runs.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     return c.json(runs);
   });
@@ -331,10 +375,15 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     notTraining(id);
     const dir = runDir(id);
     const { format } = (await c.req.json()) as { format?: string };
-    if (!(EXPORT_FORMATS as readonly string[]).includes(String(format))) throw new UserError(`The export format must be one of ${EXPORT_FORMATS.join(', ')}, got '${format}'.`);
+    if (!(EXPORT_FORMATS as readonly string[]).includes(String(format)))
+      throw new UserError(`The export format must be one of ${EXPORT_FORMATS.join(', ')}, got '${format}'.`);
     const out = path.join(dir, 'exports', String(format));
     const r = await exportRun(dir, { format: format as ExportFormat, out });
-    const view: ExportView = { format: r.format, out, files: r.files.map((f) => ({ rel: f, url: `/files/runs/${encodeRel(path.join(id, 'exports', r.format, f))}` })) };
+    const view: ExportView = {
+      format: r.format,
+      out,
+      files: r.files.map((f) => ({ rel: f, url: `/files/runs/${encodeRel(path.join(id, 'exports', r.format, f))}` })),
+    };
     return c.json(view);
   });
 

@@ -16,7 +16,21 @@ test('confinedFile: a file inside is found; .., ., empty, encoded or absolute se
   fs.symlinkSync(root, path.join(inside, 'up'));
   assert.deepEqual(confinedFile(inside, 'a/x.png'), { file: fs.realpathSync(path.join(inside, 'a', 'x.png')) });
   assert.deepEqual(confinedFile(inside, 'a/x%2Epng'), { file: fs.realpathSync(path.join(inside, 'a', 'x.png')) });
-  for (const rest of ['../secret.txt', 'a/../../secret.txt', '%2e%2e/secret.txt', '..%2fsecret.txt', '..%5Csecret.txt', './a/x.png', '/etc/passwd', '%2Fetc%2Fpasswd', `${encodeURIComponent(path.join(root, 'secret.txt'))}`, 'out.png', 'up/secret.txt', 'a/x.png%00', '%E0%A4%A']) {
+  for (const rest of [
+    '../secret.txt',
+    'a/../../secret.txt',
+    '%2e%2e/secret.txt',
+    '..%2fsecret.txt',
+    '..%5Csecret.txt',
+    './a/x.png',
+    '/etc/passwd',
+    '%2Fetc%2Fpasswd',
+    `${encodeURIComponent(path.join(root, 'secret.txt'))}`,
+    'out.png',
+    'up/secret.txt',
+    'a/x.png%00',
+    '%E0%A4%A',
+  ]) {
     const r = confinedFile(inside, rest);
     assert.ok('status' in r && r.status === 403, `${rest}: ${JSON.stringify(r)}`);
   }

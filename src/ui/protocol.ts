@@ -124,7 +124,17 @@ export interface ExportView {
 export type TrainEvent =
   | { type: 'start'; run: string }
   /** After every batch. epoch is 1-based over the whole run; imagesDone and elapsed count from the start of this phase. */
-  | { type: 'batch'; run: string; epoch: number; epochs: number; firstEpoch: number; batch: number; batches: number; imagesDone: number; elapsed: number }
+  | {
+      type: 'batch';
+      run: string;
+      epoch: number;
+      epochs: number;
+      firstEpoch: number;
+      batch: number;
+      batches: number;
+      imagesDone: number;
+      elapsed: number;
+    }
   | { type: 'epoch'; run: string; epoch: number; epochs: number; metrics: Record<string, number | null>; checkpointSaved: boolean }
   | { type: 'end'; run: string; bestEpoch: number; interrupted: boolean; message: string }
   | { type: 'error'; run: string; message: string };

@@ -24,8 +24,15 @@ interface Reply {
 }
 
 /** A raw request: the path goes out byte for byte (no URL normalisation), headers as given. */
-function request(p: string, o: { method?: string; headers?: Record<string, string>; body?: Buffer | string; cookie?: boolean } = {}): Promise<Reply> {
-  const headers: Record<string, string> = { host: `127.0.0.1:${ui.port}`, ...(o.cookie === false ? {} : { cookie: `${TOKEN_COOKIE}=${ui.token}` }), ...o.headers };
+function request(
+  p: string,
+  o: { method?: string; headers?: Record<string, string>; body?: Buffer | string; cookie?: boolean } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {
+    host: `127.0.0.1:${ui.port}`,
+    ...(o.cookie === false ? {} : { cookie: `${TOKEN_COOKIE}=${ui.token}` }),
+    ...o.headers,
+  };
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: ui.port, path: p, method: o.method ?? 'GET', headers, setHost: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -41,9 +48,16 @@ function request(p: string, o: { method?: string; headers?: Record<string, strin
 function multipart(fields: Record<string, string>, files: Array<{ name: string; bytes: Buffer }>): { body: Buffer; type: string } {
   const b = `----tlkit${Date.now()}`;
   const parts: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  for (const [k, v] of Object.entries(fields))
+    parts.push(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
   for (const f of files) {
-    parts.push(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="files"; filename="${f.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`), f.bytes, Buffer.from('\r\n'));
+    parts.push(
+      Buffer.from(
+        `--${b}\r\nContent-Disposition: form-data; name="files"; filename="${f.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
+      f.bytes,
+      Buffer.from('\r\n'),
+    );
   }
   parts.push(Buffer.from(`--${b}--\r\n`));
   return { body: Buffer.concat(parts), type: `multipart/form-data; boundary=${b}` };
@@ -51,7 +65,11 @@ function multipart(fields: Record<string, string>, files: Array<{ name: string; 
 
 function upload(fields: Record<string, string>, files: Array<{ name: string; bytes: Buffer }>): Promise<Reply> {
   const m = multipart(fields, files);
-  return request('/api/upload', { method: 'POST', headers: { 'content-type': m.type, origin: `http://127.0.0.1:${ui.port}` }, body: m.body });
+  return request('/api/upload', {
+    method: 'POST',
+    headers: { 'content-type': m.type, origin: `http://127.0.0.1:${ui.port}` },
+    body: m.body,
+  });
 }
 
 before(async () => {
@@ -75,7 +93,9 @@ test('ui: binds to 127.0.0.1 only (another address of this machine is refused)',
   // 127.0.0.2 always reaches this machine on Linux (checked: a server on all addresses answers
   // there), so the check never drops out; a network interface's address, when there is one, too.
   if (skipOrFail(t, await needsOtherLoopback())) return;
-  const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   for (const other of [OTHER_LOOPBACK, ...(external ? [external] : [])]) {
     const refused = await new Promise<string>((resolve) => {
       const req = http.get({ host: other, port: ui.port, path: '/', timeout: 3000 }, () => resolve('answered'));
@@ -101,7 +121,12 @@ test('ui: every route answers 403 without the token, and with a wrong one', asyn
   const wrongInUrl = await request(`/?token=${'y'.repeat(ui.token.length)}`, { cookie: false });
   assert.equal(wrongInUrl.status, 403);
   assert.equal(wrongInUrl.headers['set-cookie'], undefined);
-  const post = await request('/api/train', { method: 'POST', cookie: false, headers: { 'content-type': 'application/json' }, body: '{"base":"x"}' });
+  const post = await request('/api/train', {
+    method: 'POST',
+    cookie: false,
+    headers: { 'content-type': 'application/json' },
+    body: '{"base":"x"}',
+  });
   assert.equal(post.status, 403);
 });
 
@@ -127,7 +152,11 @@ test('ui: a Host that does not name the server (DNS rebinding) and a foreign Ori
   }
   assert.equal((await request('/api/data', { headers: { host: `localhost:${ui.port}` } })).status, 200);
   for (const origin of ['http://evil.example', `http://127.0.0.1:${ui.port + 1}`, 'null', `https://127.0.0.1:${ui.port}`]) {
-    const r = await request('/api/train', { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{"base":"x"}' });
+    const r = await request('/api/train', {
+      method: 'POST',
+      headers: { origin, 'content-type': 'application/json' },
+      body: '{"base":"x"}',
+    });
     assert.equal(r.status, 403, origin);
     assert.match(r.body, /cross-origin/);
   }
@@ -173,7 +202,9 @@ test('ui: files are served only from inside the folder: .., encoded .., absolute
 });
 
 test('ui: uploads accept images only, under the size limits, into a checked class folder', async () => {
-  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 200, g: 10, b: 10 } } })
+    .png()
+    .toBuffer();
   const good = await upload({ class: 'birds', split: 'train' }, [{ name: 'red.png', bytes: png }]);
   assert.equal(good.status, 200, good.body);
   assert.deepEqual(JSON.parse(good.body).saved, ['red.png']);
@@ -182,12 +213,16 @@ test('ui: uploads accept images only, under the size limits, into a checked clas
   const text = await upload({ class: 'birds', split: 'train' }, [{ name: 'notes.png', bytes: Buffer.from('not an image at all') }]);
   assert.equal(text.status, 400);
   assert.match(JSON.parse(text.body).error, /notes\.png is not an image training can read/);
-  const svg = await upload({ class: 'birds', split: 'train' }, [{ name: 'x.svg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>') }]);
+  const svg = await upload({ class: 'birds', split: 'train' }, [
+    { name: 'x.svg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>') },
+  ]);
   assert.equal(svg.status, 400);
   const truncated = await upload({ class: 'birds', split: 'train' }, [{ name: 'cut.png', bytes: png.subarray(0, 40) }]);
   assert.equal(truncated.status, 400, 'a PNG header with no image behind it');
 
-  const big = await sharp({ create: { width: 64, height: 64, channels: 3, background: 'white' } }).png({ compressionLevel: 0 }).toBuffer();
+  const big = await sharp({ create: { width: 64, height: 64, channels: 3, background: 'white' } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
   assert.ok(big.length > 4096);
   const tooBig = await upload({ class: 'birds', split: 'train' }, [{ name: 'big.png', bytes: big }]);
   assert.equal(tooBig.status, 400);

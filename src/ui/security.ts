@@ -46,9 +46,11 @@ export function guard(token: string, port: () => number): MiddlewareHandler {
   return async (c, next) => {
     const hosts = allowedHosts(port());
     const host = c.req.header('host') ?? '';
-    if (!hosts.includes(host.toLowerCase())) return forbidden(`the Host header '${host}' does not name this server (${hosts.join(' or ')}).`);
+    if (!hosts.includes(host.toLowerCase()))
+      return forbidden(`the Host header '${host}' does not name this server (${hosts.join(' or ')}).`);
     const origin = c.req.header('origin');
-    if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`)) return forbidden(`cross-origin request from '${origin}'.`);
+    if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`))
+      return forbidden(`cross-origin request from '${origin}'.`);
     if (c.req.header('sec-fetch-site') === 'cross-site') return forbidden('cross-site request.');
     const url = new URL(c.req.url);
     const fromUrl = url.searchParams.get(TOKEN_PARAM);
@@ -57,7 +59,8 @@ export function guard(token: string, port: () => number): MiddlewareHandler {
       url.searchParams.delete(TOKEN_PARAM);
       return c.redirect(`${url.pathname}${url.search}`, 303);
     }
-    if (!sameToken(getCookie(c, TOKEN_COOKIE), token)) return forbidden('no valid token. Open the URL `tlkit ui` printed (it ends in ?token=...).');
+    if (!sameToken(getCookie(c, TOKEN_COOKIE), token))
+      return forbidden('no valid token. Open the URL `tlkit ui` printed (it ends in ?token=...).');
     c.header('x-content-type-options', 'nosniff');
     c.header('referrer-policy', 'no-referrer');
     await next();

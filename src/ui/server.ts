@@ -49,7 +49,11 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new UserError(`Port ${port} on ${UI_HOST} is in use. Pass another --port, or --port 0 for any free one.`) : e),
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new UserError(`Port ${port} on ${UI_HOST} is in use. Pass another --port, or --port 0 for any free one.`)
+          : e,
+      ),
     );
     server.listen(port, UI_HOST, () => resolve());
   });

@@ -45,7 +45,11 @@ export const FORM_OPTIONS = TRAIN_OPTIONS.filter((o) => o.form?.hidden === undef
 export function trainFormSpec(): TrainFormSpec {
   const fields = FORM_OPTIONS.map(field);
   return {
-    groups: FORM_GROUPS.filter((g) => fields.some((f) => f.group === g)).map((g) => ({ id: g, title: GROUP_TITLES[g], open: g === 'basics' })),
+    groups: FORM_GROUPS.filter((g) => fields.some((f) => f.group === g)).map((g) => ({
+      id: g,
+      title: GROUP_TITLES[g],
+      open: g === 'basics',
+    })),
     fields,
     exportFormats: EXPORT_FORMATS,
   };
@@ -60,7 +64,8 @@ export function trainOptionsFromForm(values: Record<string, unknown>): TrainOpti
     if (!FORM_IDS.has(name)) throw new UserError(`The training form has no field '${name}'.`);
     if (typeof v === 'string' && v.trim() !== '') given[name] = v.trim();
     else if (typeof v === 'boolean') given[name] = v;
-    else if (v !== '' && v !== null && v !== undefined) throw new UserError(`The field ${name} takes text or a tick, got ${JSON.stringify(v)}.`);
+    else if (v !== '' && v !== null && v !== undefined)
+      throw new UserError(`The field ${name} takes text or a tick, got ${JSON.stringify(v)}.`);
   }
   return trainOptionsFromText(given, 'cli');
 }

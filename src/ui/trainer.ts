@@ -16,7 +16,11 @@ class EventCallback extends tfl.Callback {
   private imagesDone = 0;
   private epoch = 0;
 
-  constructor(private readonly run: string, private readonly out: string, private readonly emit: Listener) {
+  constructor(
+    private readonly run: string,
+    private readonly out: string,
+    private readonly emit: Listener,
+  ) {
     super();
   }
 

@@ -16,7 +16,9 @@ const ACCEPTED: readonly ImageType[] = ['jpeg', 'png', 'gif', 'bmp'];
 export function checkClassName(name: string): string {
   const n = name.trim();
   if (!n || n.length > 100 || n.startsWith('.') || /[/\\\0]/.test(n) || /[\x00-\x1f]/.test(n)) {
-    throw new UserError(`'${name}' cannot be a class folder name: use letters, digits, spaces, - or _ (no / or \\, not starting with a dot).`);
+    throw new UserError(
+      `'${name}' cannot be a class folder name: use letters, digits, spaces, - or _ (no / or \\, not starting with a dot).`,
+    );
   }
   return n;
 }
@@ -29,7 +31,12 @@ export function checkSplit(split: string): string {
 
 /** A safe file name for the upload, with the extension of what it really is. */
 function fileNameFor(original: string, type: ImageType): string {
-  const stem = path.basename(original, path.extname(original)).replace(/[^\w.-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'image';
+  const stem =
+    path
+      .basename(original, path.extname(original))
+      .replace(/[^\w.-]+/g, '_')
+      .replace(/^[._]+/, '')
+      .slice(0, 80) || 'image';
   const ext = typeFromExtension(original) === type ? path.extname(original).toLowerCase() : extensionOf(type);
   return `${stem}${ext}`;
 }
@@ -49,11 +56,15 @@ function freeName(dir: string, name: string): string {
  */
 export async function saveUpload(classDir: string, name: string, bytes: Uint8Array, limits: UploadLimits): Promise<string> {
   if (bytes.length > limits.fileBytes) {
-    throw new UserError(`${name} is ${(bytes.length / 1e6).toFixed(1)} MB, over the upload limit of ${(limits.fileBytes / 1e6).toFixed(1)} MB. Resize it or copy it into the folder yourself.`);
+    throw new UserError(
+      `${name} is ${(bytes.length / 1e6).toFixed(1)} MB, over the upload limit of ${(limits.fileBytes / 1e6).toFixed(1)} MB. Resize it or copy it into the folder yourself.`,
+    );
   }
   const type = sniffImageType(bytes.subarray(0, 32));
   if (!type || !ACCEPTED.includes(type)) {
-    throw new UserError(`${name} is not an image training can read (${type ? formatName(type) : 'unknown content'}). Upload JPEG, PNG, GIF or BMP files.`);
+    throw new UserError(
+      `${name} is not an image training can read (${type ? formatName(type) : 'unknown content'}). Upload JPEG, PNG, GIF or BMP files.`,
+    );
   }
   await decodeRgb(name, bytes); // a truncated or corrupt image is refused here, with the decoder's reason
   const target = freeName(classDir, fileNameFor(name, type));

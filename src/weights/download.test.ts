@@ -47,7 +47,8 @@ after(() => server.close());
 const spec = (subdir: string) => ({ fileName: 'fake_weights.h5', subdir });
 const fresh = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-cache-'));
 const quiet = { announce: false, useKerasCache: false } as const;
-const leftovers = (cacheDir: string) => (fs.existsSync(path.join(cacheDir, 'weights')) ? fs.readdirSync(path.join(cacheDir, 'weights')) : []);
+const leftovers = (cacheDir: string) =>
+  fs.existsSync(path.join(cacheDir, 'weights')) ? fs.readdirSync(path.join(cacheDir, 'weights')) : [];
 
 test('good file: downloaded once, MD5 checked, then served from the cache', async () => {
   const cacheDir = fresh();
@@ -70,7 +71,10 @@ test('wrong hash: UserError naming both hashes, nothing kept', async () => {
   const cacheDir = fresh();
   await assert.rejects(
     ensureWeightFile(spec('wronghash'), { ...quiet, cacheDir, baseUrl: base, md5: '0123456789abcdef0123456789abcdef' }),
-    (e: unknown) => e instanceof UserError && (e as Error).message.includes(md5(payload)) && (e as Error).message.includes('0123456789abcdef0123456789abcdef'),
+    (e: unknown) =>
+      e instanceof UserError &&
+      (e as Error).message.includes(md5(payload)) &&
+      (e as Error).message.includes('0123456789abcdef0123456789abcdef'),
   );
   assert.deepEqual(leftovers(cacheDir), []);
 });
@@ -80,7 +84,13 @@ test('404: UserError with the exact file name, URL and where to put the file', a
   const target = path.join(cacheDir, 'weights', 'fake_weights.h5');
   await assert.rejects(ensureWeightFile(spec('missing'), { ...quiet, cacheDir, baseUrl: base, md5: null }), (e: unknown) => {
     const msg = (e as Error).message;
-    return e instanceof UserError && msg.includes('HTTP 404') && msg.includes('fake_weights.h5') && msg.includes(`${base}missing/fake_weights.h5`) && msg.includes(target);
+    return (
+      e instanceof UserError &&
+      msg.includes('HTTP 404') &&
+      msg.includes('fake_weights.h5') &&
+      msg.includes(`${base}missing/fake_weights.h5`) &&
+      msg.includes(target)
+    );
   });
   assert.deepEqual(leftovers(cacheDir), []);
 });
@@ -109,7 +119,10 @@ test('unreachable host (connection refused): UserError with the exact file name,
 
 test('truncated download: UserError, partial file removed', async () => {
   const cacheDir = fresh();
-  await assert.rejects(ensureWeightFile(spec('truncated'), { ...quiet, cacheDir, baseUrl: base, md5: md5(payload) }), (e: unknown) => e instanceof UserError && /cut off|truncated/.test((e as Error).message));
+  await assert.rejects(
+    ensureWeightFile(spec('truncated'), { ...quiet, cacheDir, baseUrl: base, md5: md5(payload) }),
+    (e: unknown) => e instanceof UserError && /cut off|truncated/.test((e as Error).message),
+  );
   assert.deepEqual(leftovers(cacheDir), []);
 });
 
@@ -119,12 +132,25 @@ test('cache dir and base URL follow TLKIT_CACHE and TLKIT_WEIGHTS_URL; Keras fil
   assert.equal(weightsBaseUrl({}), 'https://storage.googleapis.com/tensorflow/keras-applications/');
   assert.equal(weightsBaseUrl({ TLKIT_WEIGHTS_URL: 'http://mirror/k' }), 'http://mirror/k/');
   assert.equal(KERAS_WEIGHTS_BASE_URL, 'https://storage.googleapis.com/tensorflow/keras-applications/');
-  assert.deepEqual(kerasWeightFile({ family: 'vgg16', includeTop: false }), { fileName: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5', subdir: 'vgg16', md5: '6d6bbae143d832006294945121d1f1fc' });
+  assert.deepEqual(kerasWeightFile({ family: 'vgg16', includeTop: false }), {
+    fileName: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    subdir: 'vgg16',
+    md5: '6d6bbae143d832006294945121d1f1fc',
+  });
   assert.deepEqual(kerasWeightFile({ family: 'vgg16', includeTop: true }).md5, '64373286793e3c8b2b4e3219cbf3544b');
-  assert.equal(kerasWeightFile({ family: 'mobilenet', includeTop: false, alpha: 1.0, rows: 224 }).fileName, 'mobilenet_1_0_224_tf_no_top.h5');
+  assert.equal(
+    kerasWeightFile({ family: 'mobilenet', includeTop: false, alpha: 1.0, rows: 224 }).fileName,
+    'mobilenet_1_0_224_tf_no_top.h5',
+  );
   assert.equal(kerasWeightFile({ family: 'mobilenet', includeTop: true, alpha: 0.25, rows: 128 }).fileName, 'mobilenet_2_5_128_tf.h5');
-  assert.equal(kerasWeightFile({ family: 'mobilenet_v2', includeTop: false, alpha: 1.0, rows: 224 }).fileName, 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5');
-  assert.equal(kerasWeightFile({ family: 'mobilenet_v2', includeTop: true, alpha: 0.35, rows: 96 }).fileName, 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96.h5');
+  assert.equal(
+    kerasWeightFile({ family: 'mobilenet_v2', includeTop: false, alpha: 1.0, rows: 224 }).fileName,
+    'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5',
+  );
+  assert.equal(
+    kerasWeightFile({ family: 'mobilenet_v2', includeTop: true, alpha: 0.35, rows: 96 }).fileName,
+    'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96.h5',
+  );
   assert.equal(cachedWeightPath({ fileName: 'a.h5', subdir: 'vgg16' }, '/c'), '/c/weights/a.h5');
 });
 
@@ -137,10 +163,18 @@ test("weights 'imagenet' end to end: Keras file name under the base URL, MD5 che
   files.set('/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5', bytes);
   const cacheDir = fresh();
   const model = FAMILIES.vgg16.architecture({ includeTop: false, weights: 'none', inputShape: [32, 32, 3] });
-  const file = await loadApplicationWeights(model, 'imagenet', { family: 'vgg16', includeTop: false }, { ...quiet, cacheDir, baseUrl: base, md5: md5(bytes) });
+  const file = await loadApplicationWeights(
+    model,
+    'imagenet',
+    { family: 'vgg16', includeTop: false },
+    { ...quiet, cacheDir, baseUrl: base, md5: md5(bytes) },
+  );
   assert.equal(path.basename(file), 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5');
   const x = tf.randomUniform([1, 32, 32, 3], 0, 255);
   assert.deepEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()), Array.from((source.predict(x) as tf.Tensor).dataSync()));
   // the real Keras MD5 rejects our stand-in file
-  await assert.rejects(loadApplicationWeights(model, 'imagenet', { family: 'vgg16', includeTop: false }, { ...quiet, cacheDir: fresh(), baseUrl: base }), /6d6bbae143d832006294945121d1f1fc/);
+  await assert.rejects(
+    loadApplicationWeights(model, 'imagenet', { family: 'vgg16', includeTop: false }, { ...quiet, cacheDir: fresh(), baseUrl: base }),
+    /6d6bbae143d832006294945121d1f1fc/,
+  );
 });

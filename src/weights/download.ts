@@ -69,8 +69,8 @@ export async function ensureWeightFile(spec: KerasWeightFile, opts: EnsureWeight
   const target = cachedWeightPath(spec, opts.cacheDir ?? cacheRoot());
   const url = weightFileUrl(spec, opts.baseUrl ?? weightsBaseUrl());
   // Keras publishes an MD5 or a SHA-256 per file; check whichever there is.
-  const expectedSha = opts.sha256 === undefined ? spec.sha256 : opts.sha256 ?? undefined;
-  const expected = expectedSha ? undefined : opts.md5 === undefined ? spec.md5 : opts.md5 ?? undefined;
+  const expectedSha = opts.sha256 === undefined ? spec.sha256 : (opts.sha256 ?? undefined);
+  const expected = expectedSha ? undefined : opts.md5 === undefined ? spec.md5 : (opts.md5 ?? undefined);
   const algorithm: 'md5' | 'sha256' = expectedSha ? 'sha256' : 'md5';
   const expectedDigest = expectedSha ?? expected;
 
@@ -108,7 +108,14 @@ export async function ensureWeightFile(spec: KerasWeightFile, opts: EnsureWeight
         opts.onProgress?.(received, total);
       }
     } catch (e) {
-      throw new UserError(offlineMessage(spec, url, target, `the download was cut off after ${received} bytes${total ? ` of ${total}` : ''}: ${(e as Error).message}`));
+      throw new UserError(
+        offlineMessage(
+          spec,
+          url,
+          target,
+          `the download was cut off after ${received} bytes${total ? ` of ${total}` : ''}: ${(e as Error).message}`,
+        ),
+      );
     }
     if (total !== undefined && received !== total) {
       throw new UserError(offlineMessage(spec, url, target, `the download is truncated: got ${received} of ${total} bytes`));
@@ -116,7 +123,9 @@ export async function ensureWeightFile(spec: KerasWeightFile, opts: EnsureWeight
     const digest = hash.digest('hex');
     if (expectedDigest && digest !== expectedDigest) {
       const what = algorithm === 'md5' ? 'MD5' : 'SHA-256';
-      throw new UserError(`The file downloaded from ${url} has ${what} ${digest}, but Keras publishes ${expectedDigest} for ${spec.fileName}: it is damaged or not the Keras file, and was not kept. Try again; if TLKIT_WEIGHTS_URL points at a mirror, check its copy, or put the right file at ${target}.`);
+      throw new UserError(
+        `The file downloaded from ${url} has ${what} ${digest}, but Keras publishes ${expectedDigest} for ${spec.fileName}: it is damaged or not the Keras file, and was not kept. Try again; if TLKIT_WEIGHTS_URL points at a mirror, check its copy, or put the right file at ${target}.`,
+      );
     }
     await fh.sync();
   } catch (e) {

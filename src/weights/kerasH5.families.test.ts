@@ -17,12 +17,37 @@ const small = { includeTop: false, weights: 'none', inputShape: [32, 32, 3] as [
 
 /** What the Keras-layout file must hold for each family, as Keras's legacy save_weights writes it. */
 const cases: Array<{ family: FamilyName; layer: string; weightNames: string[]; shapes: number[][] }> = [
-  { family: 'resnet50', layer: 'conv2_block1_0_conv', weightNames: ['conv2_block1_0_conv/kernel:0', 'conv2_block1_0_conv/bias:0'], shapes: [[1, 1, 64, 256], [256]] },
+  {
+    family: 'resnet50',
+    layer: 'conv2_block1_0_conv',
+    weightNames: ['conv2_block1_0_conv/kernel:0', 'conv2_block1_0_conv/bias:0'],
+    shapes: [[1, 1, 64, 256], [256]],
+  },
   // Normalization's sample count is an int64 scalar in Keras files
-  { family: 'efficientnet_b0', layer: 'normalization', weightNames: ['normalization/mean:0', 'normalization/variance:0', 'normalization/count:0'], shapes: [[3], [3], []] },
+  {
+    family: 'efficientnet_b0',
+    layer: 'normalization',
+    weightNames: ['normalization/mean:0', 'normalization/variance:0', 'normalization/count:0'],
+    shapes: [[3], [3], []],
+  },
   // a nested Sequential keeps its inner layers' names; the grouped 7x7 conv has Keras's [7, 7, 1, C] kernel
-  { family: 'convnext_tiny', layer: 'convnext_tiny_stem', weightNames: ['convnext_tiny_stem_conv/kernel:0', 'convnext_tiny_stem_conv/bias:0', 'convnext_tiny_stem_layernorm/gamma:0', 'convnext_tiny_stem_layernorm/beta:0'], shapes: [[4, 4, 3, 96], [96], [96], [96]] },
-  { family: 'convnext_tiny', layer: 'convnext_tiny_stage_0_block_0_depthwise_conv', weightNames: ['convnext_tiny_stage_0_block_0_depthwise_conv/kernel:0', 'convnext_tiny_stage_0_block_0_depthwise_conv/bias:0'], shapes: [[7, 7, 1, 96], [96]] },
+  {
+    family: 'convnext_tiny',
+    layer: 'convnext_tiny_stem',
+    weightNames: [
+      'convnext_tiny_stem_conv/kernel:0',
+      'convnext_tiny_stem_conv/bias:0',
+      'convnext_tiny_stem_layernorm/gamma:0',
+      'convnext_tiny_stem_layernorm/beta:0',
+    ],
+    shapes: [[4, 4, 3, 96], [96], [96], [96]],
+  },
+  {
+    family: 'convnext_tiny',
+    layer: 'convnext_tiny_stage_0_block_0_depthwise_conv',
+    weightNames: ['convnext_tiny_stage_0_block_0_depthwise_conv/kernel:0', 'convnext_tiny_stage_0_block_0_depthwise_conv/bias:0'],
+    shapes: [[7, 7, 1, 96], [96]],
+  },
 ];
 
 for (const family of ['resnet50', 'efficientnet_b0', 'convnext_tiny'] as const) {
@@ -33,11 +58,22 @@ for (const family of ['resnet50', 'efficientnet_b0', 'convnext_tiny'] as const) 
     await writeKerasH5(a, file);
 
     const h5w = await readKerasH5(file);
-    assert.deepEqual(h5w.layerNames, a.layers.map((l) => l.name));
+    assert.deepEqual(
+      h5w.layerNames,
+      a.layers.map((l) => l.name),
+    );
     for (const c of cases.filter((k) => k.family === family)) {
       const stored = h5w.layers.get(c.layer)!;
-      assert.deepEqual(stored.map((w) => w.name), c.weightNames, c.layer);
-      assert.deepEqual(stored.map((w) => w.shape), c.shapes, c.layer);
+      assert.deepEqual(
+        stored.map((w) => w.name),
+        c.weightNames,
+        c.layer,
+      );
+      assert.deepEqual(
+        stored.map((w) => w.shape),
+        c.shapes,
+        c.layer,
+      );
     }
 
     const b = FAMILIES[family].architecture(small);

@@ -32,7 +32,10 @@ test('Keras-layout .h5 round trip: write a random model, load it into a fresh on
   await writeKerasH5(a, file);
   const h5w = await readKerasH5(file);
   assert.equal(h5w.layerNames.length, a.layers.length);
-  assert.deepEqual(h5w.layers.get('bn_Conv1')!.map((w) => w.name), ['bn_Conv1/gamma:0', 'bn_Conv1/beta:0', 'bn_Conv1/moving_mean:0', 'bn_Conv1/moving_variance:0']);
+  assert.deepEqual(
+    h5w.layers.get('bn_Conv1')!.map((w) => w.name),
+    ['bn_Conv1/gamma:0', 'bn_Conv1/beta:0', 'bn_Conv1/moving_mean:0', 'bn_Conv1/moving_variance:0'],
+  );
   assert.deepEqual(h5w.layers.get('Conv1')![0].shape, [3, 3, 3, 16]);
 
   const b = FAMILIES.mobilenet_v2.architecture({ ...small, alpha: 0.35 });
@@ -43,7 +46,11 @@ test('Keras-layout .h5 round trip: write a random model, load it into a fresh on
   const yb = (b.predict(x) as tf.Tensor).dataSync();
   assert.notDeepEqual(Array.from(before), Array.from(ya), 'the fresh model differed before loading');
   assert.deepEqual(Array.from(yb), Array.from(ya));
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'written atomically, no temp left');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+    'written atomically, no temp left',
+  );
 });
 
 test('VGG16 weights load by layer name, shapes checked; errors name the layer and both shapes', async () => {
@@ -57,7 +64,10 @@ test('VGG16 weights load by layer name, shapes checked; errors name the layer an
 
   // conv base file into a model whose first conv expects 1 input channel
   const gray = FAMILIES.vgg16.architecture({ ...small, inputShape: [32, 32, 1] });
-  await assert.rejects(loadKerasH5Weights(gray, file), userError(/layer "block1_conv1" \(kernel\): the model expects \(3, 3, 1, 64\) but .* has \(3, 3, 3, 64\)/));
+  await assert.rejects(
+    loadKerasH5Weights(gray, file),
+    userError(/layer "block1_conv1" \(kernel\): the model expects \(3, 3, 1, 64\) but .* has \(3, 3, 3, 64\)/),
+  );
 
   // an .h5 of another model
   const mn = path.join(dir, 'mobilenet.h5');
@@ -65,7 +75,10 @@ test('VGG16 weights load by layer name, shapes checked; errors name the layer an
   await assert.rejects(loadKerasH5Weights(b, mn), userError(/does not fit the model "vgg16".*another model/));
   // the same family at another alpha: shape mismatch naming the layer
   const mn1 = FAMILIES.mobilenet.architecture({ ...small, alpha: 0.5 });
-  await assert.rejects(loadKerasH5Weights(mn1, mn), userError(/layer "conv1" \(kernel\): the model expects \(3, 3, 3, 16\) but .* has \(3, 3, 3, 8\)/));
+  await assert.rejects(
+    loadKerasH5Weights(mn1, mn),
+    userError(/layer "conv1" \(kernel\): the model expects \(3, 3, 3, 16\) but .* has \(3, 3, 3, 8\)/),
+  );
   for (const m of [a, b, gray, mn1]) m.dispose();
 });
 

@@ -55,7 +55,9 @@ function notKerasFile(file: string, why: string): UserError {
 /** Read every layer's weights from a Keras legacy .h5 (root attribute layer_names, per-layer weight_names). */
 export async function readKerasH5(file: string): Promise<KerasH5Weights> {
   if (!existsSync(file)) {
-    throw new UserError(`The weights file ${file} does not exist. Give the path of a Keras .h5 weights file (or --weights imagenet to download the Keras one, or --weights none for random weights).`);
+    throw new UserError(
+      `The weights file ${file} does not exist. Give the path of a Keras .h5 weights file (or --weights imagenet to download the Keras one, or --weights none for random weights).`,
+    );
   }
   if (!statSync(file).isFile()) throw new UserError(`The weights path ${file} is not a file; expected a Keras .h5 weights file.`);
   const lib = await h5();
@@ -76,9 +78,10 @@ export async function readKerasH5(file: string): Promise<KerasH5Weights> {
     }
     if (!('layer_names' in root.attrs)) {
       const keys = f.keys();
-      const why = keys.includes('layers') || keys.includes('_layer_checkpoint_dependencies')
-        ? 'it looks like a Keras 3 ".weights.h5" file; save it with the legacy format, e.g. model.save_weights("w.h5") under tf.keras 2, or load it in Keras and save as .h5'
-        : 'no root attribute "layer_names"';
+      const why =
+        keys.includes('layers') || keys.includes('_layer_checkpoint_dependencies')
+          ? 'it looks like a Keras 3 ".weights.h5" file; save it with the legacy format, e.g. model.save_weights("w.h5") under tf.keras 2, or load it in Keras and save as .h5'
+          : 'no root attribute "layer_names"';
       throw notKerasFile(file, why);
     }
     const layerNames = stringList(root.attrs['layer_names'].value);
@@ -95,7 +98,9 @@ export async function readKerasH5(file: string): Promise<KerasH5Weights> {
           if (!ds) throw new Error('missing');
           weights.push({ name: wn, shape: (ds.shape ?? []).slice(), data: toFloat32(ds.value) });
         } catch (e) {
-          throw new UserError(`Cannot read weight "${wn}" of layer "${layerName}" from ${file}: ${hdf5Reason(e)}. The file is damaged or truncated; fetch it again.`);
+          throw new UserError(
+            `Cannot read weight "${wn}" of layer "${layerName}" from ${file}: ${hdf5Reason(e)}. The file is damaged or truncated; fetch it again.`,
+          );
         }
       }
       layers.set(layerName, weights);
@@ -144,7 +149,9 @@ export function applyKerasH5(model: tfl.LayersModel, h5w: KerasH5Weights): void 
     const stored = h5w.layers.get(layer.name)!;
     const vars = layer.weights;
     if (stored.length !== vars.length) {
-      throw new UserError(`The weights file ${h5w.file} has ${stored.length} weights for layer "${layer.name}" but the model's layer has ${vars.length} (${vars.map((v) => weightShortName(v.originalName)).join(', ')}). Give the .h5 of the same architecture.`);
+      throw new UserError(
+        `The weights file ${h5w.file} has ${stored.length} weights for layer "${layer.name}" but the model's layer has ${vars.length} (${vars.map((v) => weightShortName(v.originalName)).join(', ')}). Give the .h5 of the same architecture.`,
+      );
     }
     // Match by short name (kernel, bias, gamma, ...) when every name pairs up; else by order as Keras does.
     const byName = new Map(stored.map((s) => [weightShortName(s.name), s]));
@@ -152,7 +159,9 @@ export function applyKerasH5(model: tfl.LayersModel, h5w: KerasH5Weights): void 
     vars.forEach((v, i) => {
       const s = pairByName ? byName.get(weightShortName(v.originalName))! : stored[i];
       if (s.shape.join(',') !== v.shape.join(',')) {
-        throw new UserError(`Weight shape mismatch in layer "${layer.name}" (${weightShortName(v.originalName)}): the model expects ${fmt(v.shape as number[])} but ${h5w.file} has ${fmt(s.shape)} ("${s.name}"). The file belongs to a different configuration (input channels, alpha, classes or top); give the matching .h5.`);
+        throw new UserError(
+          `Weight shape mismatch in layer "${layer.name}" (${weightShortName(v.originalName)}): the model expects ${fmt(v.shape as number[])} but ${h5w.file} has ${fmt(s.shape)} ("${s.name}"). The file belongs to a different configuration (input channels, alpha, classes or top); give the matching .h5.`,
+        );
       }
       assignments.push([v, tf.tensor(s.data, s.shape, 'float32')]);
     });
@@ -216,7 +225,9 @@ export function writeLayerWeights(root: H5Group, model: tfl.LayersModel): void {
     // A nested model's weights keep their own layers' names, as Keras writes them
     // ("convnext_tiny_stem_conv/kernel:0" inside group convnext_tiny_stem).
     const nested = Array.isArray((layer as unknown as { layers?: unknown }).layers);
-    const weightNames = layer.weights.map((v) => (nested ? `${v.originalName.replace(/:\d+$/, '')}:0` : `${layer.name}/${weightShortName(v.originalName)}:0`));
+    const weightNames = layer.weights.map((v) =>
+      nested ? `${v.originalName.replace(/:\d+$/, '')}:0` : `${layer.name}/${weightShortName(v.originalName)}:0`,
+    );
     if (weightNames.length === 0) {
       g.create_attribute('weight_names', [], [0], 'S1');
       continue;
@@ -240,7 +251,12 @@ export function writeLayerWeights(root: H5Group, model: tfl.LayersModel): void {
       const data = v.read().dataSync() as Float32Array;
       // Keras keeps Normalization's sample count as an int64 scalar.
       if (layer.getClassName() === 'Normalization' && weightShortName(v.originalName) === 'count') {
-        parent.create_dataset({ name: datasetName, data: BigInt64Array.from(Array.from(data, (x) => BigInt(Math.round(x)))), shape: v.shape as number[], dtype: '<q' });
+        parent.create_dataset({
+          name: datasetName,
+          data: BigInt64Array.from(Array.from(data, (x) => BigInt(Math.round(x)))),
+          shape: v.shape as number[],
+          dtype: '<q',
+        });
       } else {
         parent.create_dataset({ name: datasetName, data: new Float32Array(data), shape: v.shape as number[], dtype: '<f' });
       }

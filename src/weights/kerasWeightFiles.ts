@@ -83,7 +83,10 @@ export function kerasWeightFile(q: WeightFileQuery): KerasWeightFile {
     case 'mobilenet_v2': {
       const rows = q.rows ?? 224;
       const a = pyFloat(q.alpha ?? 1.0);
-      return { fileName: `mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${a}_${rows}${q.includeTop ? '' : '_no_top'}.h5`, subdir: 'mobilenet_v2' };
+      return {
+        fileName: `mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${a}_${rows}${q.includeTop ? '' : '_no_top'}.h5`,
+        subdir: 'mobilenet_v2',
+      };
     }
     case 'resnet50':
       return q.includeTop
@@ -91,7 +94,12 @@ export function kerasWeightFile(q: WeightFileQuery): KerasWeightFile {
         : { fileName: 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5', subdir: 'resnet', md5: RESNET50_MD5.notop };
     case 'efficientnet_b0': {
       const fileName = q.includeTop ? 'efficientnetb0.h5' : 'efficientnetb0_notop.h5';
-      return { fileName, subdir: 'efficientnet', md5: q.includeTop ? EFFICIENTNET_B0_MD5.top : EFFICIENTNET_B0_MD5.notop, url: `${EFFICIENTNET_WEIGHTS_URL}${fileName}` };
+      return {
+        fileName,
+        subdir: 'efficientnet',
+        md5: q.includeTop ? EFFICIENTNET_B0_MD5.top : EFFICIENTNET_B0_MD5.notop,
+        url: `${EFFICIENTNET_WEIGHTS_URL}${fileName}`,
+      };
     }
     case 'convnext_tiny':
       return q.includeTop

@@ -17,12 +17,16 @@ export function nsfwjsModelDir(): string {
   try {
     entry = createRequire(import.meta.url).resolve('nsfwjs');
   } catch {
-    throw new UserError('The base "nsfwjs" needs the npm package nsfwjs, which is not installed. Run: ONNXRUNTIME_NODE_INSTALL=skip npm install nsfwjs');
+    throw new UserError(
+      'The base "nsfwjs" needs the npm package nsfwjs, which is not installed. Run: ONNXRUNTIME_NODE_INSTALL=skip npm install nsfwjs',
+    );
   }
   // entry: <pkg>/dist/cjs/index.js -> models at <pkg>/dist/models/mobilenet_v2
   const dir = path.resolve(path.dirname(entry), '..', 'models', 'mobilenet_v2');
   if (!existsSync(path.join(dir, 'model.min.js'))) {
-    throw new UserError(`The nsfwjs package at ${path.resolve(path.dirname(entry), '../..')} has no dist/models/mobilenet_v2/model.min.js; reinstall nsfwjs (npm install nsfwjs@4).`);
+    throw new UserError(
+      `The nsfwjs package at ${path.resolve(path.dirname(entry), '../..')} has no dist/models/mobilenet_v2/model.min.js; reinstall nsfwjs (npm install nsfwjs@4).`,
+    );
   }
   return dir;
 }
@@ -38,7 +42,9 @@ export function nsfwjsArtifacts(dir = nsfwjsModelDir()): tf.io.ModelArtifacts {
   // Through JSON so the objects belong to this realm (tfjs tests `instanceof Array`).
   const json = JSON.parse(JSON.stringify(evaluateBundle(path.join(dir, 'model.min.js')) ?? null)) as tf.io.ModelJSON;
   if (!json || typeof json !== 'object' || !json.modelTopology || !json.weightsManifest) {
-    throw new UserError(`${path.join(dir, 'model.min.js')} did not yield a tfjs model.json (modelTopology + weightsManifest); the nsfwjs version may have changed its packaging.`);
+    throw new UserError(
+      `${path.join(dir, 'model.min.js')} did not yield a tfjs model.json (modelTopology + weightsManifest); the nsfwjs version may have changed its packaging.`,
+    );
   }
   const buffers: ArrayBuffer[] = [];
   for (const group of json.weightsManifest) {

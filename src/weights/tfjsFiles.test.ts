@@ -33,7 +33,10 @@ test('fileSystemIO saves model.json + weights.bin and loads an identical model',
   assert.equal(fs.statSync(path.join(dir, 'weights.bin')).size, m.countParams() * 4);
 
   const loaded = await tfl.loadLayersModel(fileSystemIO(dir));
-  assert.deepEqual(loaded.layers.map((l) => l.name), m.layers.map((l) => l.name));
+  assert.deepEqual(
+    loaded.layers.map((l) => l.name),
+    m.layers.map((l) => l.name),
+  );
   const x = tf.randomUniform([2, 8, 8, 3]);
   const a = (m.predict(x) as tf.Tensor).dataSync();
   const b = (loaded.predict(x) as tf.Tensor).dataSync();
@@ -46,14 +49,29 @@ test('fileSystemIO saves model.json + weights.bin and loads an identical model',
 
 test('fileSystemIO load errors are UserErrors naming the file', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
-  await assert.rejects(tfl.loadLayersModel(fileSystemIO(path.join(dir, 'nope'))), (e: unknown) => e instanceof UserError && /nope does not exist/.test((e as Error).message));
-  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /has no model\.json/.test((e as Error).message));
+  await assert.rejects(
+    tfl.loadLayersModel(fileSystemIO(path.join(dir, 'nope'))),
+    (e: unknown) => e instanceof UserError && /nope does not exist/.test((e as Error).message),
+  );
+  await assert.rejects(
+    tfl.loadLayersModel(fileSystemIO(dir)),
+    (e: unknown) => e instanceof UserError && /has no model\.json/.test((e as Error).message),
+  );
   await smallModel().save(fileSystemIO(dir));
   const bin = path.join(dir, 'weights.bin');
   fs.truncateSync(bin, 40);
-  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /truncated/.test((e as Error).message));
+  await assert.rejects(
+    tfl.loadLayersModel(fileSystemIO(dir)),
+    (e: unknown) => e instanceof UserError && /truncated/.test((e as Error).message),
+  );
   fs.rmSync(bin);
-  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /weights\.bin.*missing/.test((e as Error).message));
+  await assert.rejects(
+    tfl.loadLayersModel(fileSystemIO(dir)),
+    (e: unknown) => e instanceof UserError && /weights\.bin.*missing/.test((e as Error).message),
+  );
   fs.writeFileSync(path.join(dir, 'model.json'), '{"modelTopo');
-  await assert.rejects(tfl.loadLayersModel(fileSystemIO(dir)), (e: unknown) => e instanceof UserError && /not valid JSON/.test((e as Error).message));
+  await assert.rejects(
+    tfl.loadLayersModel(fileSystemIO(dir)),
+    (e: unknown) => e instanceof UserError && /not valid JSON/.test((e as Error).message),
+  );
 });

@@ -29,8 +29,13 @@ function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
 export async function readModelJson(dirOrJson: string): Promise<tf.io.ModelJSON> {
   const file = modelJsonPath(dirOrJson);
   if (!existsSync(file)) {
-    const hint = existsSync(dirOrJson) && statSync(dirOrJson).isDirectory() ? `the folder ${dirOrJson} has no ${MODEL_JSON}` : `${dirOrJson} does not exist`;
-    throw new UserError(`Expected a tfjs layers model (a folder with ${MODEL_JSON} and its weight files), but ${hint}. Give the folder that a tfjs model.save() wrote.`);
+    const hint =
+      existsSync(dirOrJson) && statSync(dirOrJson).isDirectory()
+        ? `the folder ${dirOrJson} has no ${MODEL_JSON}`
+        : `${dirOrJson} does not exist`;
+    throw new UserError(
+      `Expected a tfjs layers model (a folder with ${MODEL_JSON} and its weight files), but ${hint}. Give the folder that a tfjs model.save() wrote.`,
+    );
   }
   let json: tf.io.ModelJSON;
   try {
@@ -39,7 +44,9 @@ export async function readModelJson(dirOrJson: string): Promise<tf.io.ModelJSON>
     throw new UserError(`${file} is not valid JSON (${(e as Error).message}); it may be truncated. Save the model again.`);
   }
   if (json === null || typeof json !== 'object' || !('modelTopology' in json)) {
-    throw new UserError(`${file} is not a tfjs layers model.json: it has no "modelTopology". Give the model.json written by tfjs model.save().`);
+    throw new UserError(
+      `${file} is not a tfjs layers model.json: it has no "modelTopology". Give the model.json written by tfjs model.save().`,
+    );
   }
   return json;
 }
@@ -59,7 +66,9 @@ export async function readWeightShards(
       try {
         buf = await fsp.readFile(shard);
       } catch {
-        throw new UserError(`The weight file ${shard} listed in ${path.join(baseDir, MODEL_JSON)} is missing. Copy the whole model folder (model.json and every shard it lists).`);
+        throw new UserError(
+          `The weight file ${shard} listed in ${path.join(baseDir, MODEL_JSON)} is missing. Copy the whole model folder (model.json and every shard it lists).`,
+        );
       }
       buffers.push(toArrayBuffer(buf));
     }
@@ -68,7 +77,9 @@ export async function readWeightShards(
   // A quantized weight (tfjs-converter --quantize_*) is stored at its quantized size.
   const expected = specs.reduce((n, s) => n + tf.util.sizeFromShape(s.shape) * bytesPerElement(s.quantization?.dtype ?? s.dtype), 0);
   if (joined.byteLength < expected) {
-    throw new UserError(`The weight files of ${baseDir} hold ${joined.byteLength} bytes but model.json lists ${expected}; a shard is truncated. Copy the model folder again.`);
+    throw new UserError(
+      `The weight files of ${baseDir} hold ${joined.byteLength} bytes but model.json lists ${expected}; a shard is truncated. Copy the model folder again.`,
+    );
   }
   return [specs, joined];
 }

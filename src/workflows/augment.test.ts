@@ -35,7 +35,20 @@ test('train --mode augment: the head trains on augmented images through the froz
   fs.rmSync(path.join(data, 'test'), { recursive: true });
   const out = path.join(root, 'run');
   const result = await train(
-    { data, base: 'vgg16', weights: 'none', imageSize: 32, mode: 'augment', out, epochs: 2, batchSize: 16, headUnits: 8, cacheDir: path.join(root, 'cache'), verbose: 0, augmentation: { rotation: 0.05 } },
+    {
+      data,
+      base: 'vgg16',
+      weights: 'none',
+      imageSize: 32,
+      mode: 'augment',
+      out,
+      epochs: 2,
+      batchSize: 16,
+      headUnits: 8,
+      cacheDir: path.join(root, 'cache'),
+      verbose: 0,
+      augmentation: { rotation: 0.05 },
+    },
     { log: () => {} },
   );
   assert.ok(result.bestEpoch >= 0);
@@ -53,14 +66,28 @@ test('train --mode augment: --resume continues after Ctrl-C with the optimizer s
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
   const data = await makeTinyDataset(path.join(root, 'data'), { train: 16, validation: 8 });
   const base = await makeTinyBase(path.join(root, 'base'));
-  const opts = { data, base, mode: 'augment' as const, epochs: 4, batchSize: 8, headUnits: 8, learningRate: 0.01, cacheDir: path.join(root, 'cache'), verbose: 0 as const };
+  const opts = {
+    data,
+    base,
+    mode: 'augment' as const,
+    epochs: 4,
+    batchSize: 8,
+    headUnits: 8,
+    learningRate: 0.01,
+    cacheDir: path.join(root, 'cache'),
+    verbose: 0 as const,
+  };
   const steady = await train({ ...opts, out: path.join(root, 'steady') }, { log: () => {} });
 
   const out = path.join(root, 'run');
   const controller = new AbortController();
   let seen = 0;
   // 4 batches an epoch: stop one batch into the third epoch.
-  const stopper = new tfl.CustomCallback({ onBatchEnd: async () => { if (++seen === 4 * 2 + 1) controller.abort(); } }) as unknown as tfl.Callback;
+  const stopper = new tfl.CustomCallback({
+    onBatchEnd: async () => {
+      if (++seen === 4 * 2 + 1) controller.abort();
+    },
+  }) as unknown as tfl.Callback;
   const r = await train({ ...opts, out, signal: controller.signal }, { log: () => {}, callbacks: [stopper] });
   assert.equal(r.interrupted, true);
   assert.deepEqual(r.history.epoch, [0, 1]);

@@ -26,7 +26,9 @@ export function shapeSvg(kind: (typeof SHAPE_CLASSES)[number], rng: Rng, size: n
   const parts: string[] = [`<rect width="${size}" height="${size}" fill="${colour(rng, [70, 95])}"/>`];
   for (let i = 0; i < 4; i++) {
     const [x1, y1, x2, y2] = [0, 0, 0, 0].map(() => rng.uniform(0, size).toFixed(1));
-    parts.push(`<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="${colour(rng, [40, 80])}" stroke-width="${rng.uniform(1, 4).toFixed(1)}"/>`);
+    parts.push(
+      `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="${colour(rng, [40, 80])}" stroke-width="${rng.uniform(1, 4).toFixed(1)}"/>`,
+    );
   }
   const r = rng.uniform(0.18, 0.32) * size;
   const cx = rng.uniform(r + 4, size - r - 4);
@@ -36,7 +38,9 @@ export function shapeSvg(kind: (typeof SHAPE_CLASSES)[number], rng: Rng, size: n
     parts.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r.toFixed(1)}" fill="${fill}"/>`);
   } else {
     const side = r * 1.7;
-    parts.push(`<rect x="${(cx - side / 2).toFixed(1)}" y="${(cy - side / 2).toFixed(1)}" width="${side.toFixed(1)}" height="${side.toFixed(1)}" fill="${fill}" transform="rotate(${rng.uniform(-40, 40).toFixed(1)} ${cx.toFixed(1)} ${cy.toFixed(1)})"/>`);
+    parts.push(
+      `<rect x="${(cx - side / 2).toFixed(1)}" y="${(cy - side / 2).toFixed(1)}" width="${side.toFixed(1)}" height="${side.toFixed(1)}" fill="${fill}" transform="rotate(${rng.uniform(-40, 40).toFixed(1)} ${cx.toFixed(1)} ${cy.toFixed(1)})"/>`,
+    );
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}">${parts.join('')}</svg>`;
 }
@@ -53,7 +57,11 @@ export async function generateShapesDataset(root: string, opts: ShapesOptions = 
       const jobs: Promise<unknown>[] = [];
       for (let i = 0; i < n; i++) {
         const svg = shapeSvg(kind, rng, size);
-        jobs.push(sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toFile(path.join(dir, `${kind.slice(0, -1)}.${i}.jpg`)));
+        jobs.push(
+          sharp(Buffer.from(svg))
+            .jpeg({ quality: 90 })
+            .toFile(path.join(dir, `${kind.slice(0, -1)}.${i}.jpg`)),
+        );
       }
       await Promise.all(jobs);
     }

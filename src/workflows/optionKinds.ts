@@ -44,7 +44,12 @@ export function int(min: number, max?: number): Kind<number> {
 export function decimal(min: number, max: number | undefined, o: { minInclusive?: boolean } = {}): Kind<number> {
   let zod = o.minInclusive ? z.number().gte(min) : z.number().gt(min);
   if (max !== undefined) zod = zod.lte(max);
-  const range = max === undefined ? `${o.minInclusive ? '>=' : '>'} ${min}` : o.minInclusive ? `from ${min} to ${max}` : `above ${min} and at most ${max}`;
+  const range =
+    max === undefined
+      ? `${o.minInclusive ? '>=' : '>'} ${min}`
+      : o.minInclusive
+        ? `from ${min} to ${max}`
+        : `above ${min} and at most ${max}`;
   return {
     name: 'number',
     zod,
@@ -74,4 +79,10 @@ export function text(expect: string, arg: string): Kind<string> {
 }
 
 /** On or off; on the command line a flag without a value. */
-export const onOff: Kind<boolean> = { name: 'switch', zod: z.boolean(), expect: 'true or false', arg: '', fromText: (t) => (t === 'true' ? true : t === 'false' ? false : undefined) };
+export const onOff: Kind<boolean> = {
+  name: 'switch',
+  zod: z.boolean(),
+  expect: 'true or false',
+  arg: '',
+  fromText: (t) => (t === 'true' ? true : t === 'false' ? false : undefined),
+};

@@ -14,7 +14,18 @@ import { TRAIN_DEFAULTS, TRAIN_MODES, TRAIN_OPTIONS, trainOption, type TRAIN_OPT
 export type { HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
 export type { OptimizerName } from '../fit/optimizer.js';
 export type { OptionNaming } from './optionKinds.js';
-export { HEAD_ACTIVATIONS, HEAD_ENGINES, OPTIMIZERS, POOLINGS, TRAIN_DEFAULTS, TRAIN_MODES, TRAIN_OPTIONS, trainOption, type HeadEngine, type TrainOption } from './trainOptions.js';
+export {
+  HEAD_ACTIVATIONS,
+  HEAD_ENGINES,
+  OPTIMIZERS,
+  POOLINGS,
+  TRAIN_DEFAULTS,
+  TRAIN_MODES,
+  TRAIN_OPTIONS,
+  trainOption,
+  type HeadEngine,
+  type TrainOption,
+} from './trainOptions.js';
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 type Runtime = {
@@ -114,18 +125,27 @@ export function validateTrainOptions(o: TrainOptions, naming: OptionNaming): voi
     if (v === undefined || v === opt.default) continue;
     const n = nameOf(opt, naming);
     if (opt.base === 'onnx' && !onnx) {
-      throw new UserError(`${n} applies to an ONNX base (${name('base')} model.onnx), got ${name('base')} ${o.base}, whose preprocessing and layers tlkit knows. Drop ${n}.`);
+      throw new UserError(
+        `${n} applies to an ONNX base (${name('base')} model.onnx), got ${name('base')} ${o.base}, whose preprocessing and layers tlkit knows. Drop ${n}.`,
+      );
     }
-    if (opt.base === 'family' && onnx) throw new UserError(`${n} cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop ${n}.`);
+    if (opt.base === 'family' && onnx)
+      throw new UserError(`${n} cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop ${n}.`);
     const modes = opt.modes ?? TRAIN_MODES;
     const mode = name('mode');
     if (!modes.includes(o.mode)) {
-      const where = opt.needsAugment ? `${mode} augment, or finetune with ${name('augment')}` : `${mode} ${modes.join(' or ')}${modes.length === 1 ? ' only' : ''}`;
+      const where = opt.needsAugment
+        ? `${mode} augment, or finetune with ${name('augment')}`
+        : `${mode} ${modes.join(' or ')}${modes.length === 1 ? ' only' : ''}`;
       const note = opt.modeNotes?.[o.mode];
-      throw new UserError(`${n} applies to ${where} (got ${mode} ${o.mode}${note ? `, ${note}` : ''}). Use ${mode} ${modes[0]}, or drop ${n}.`);
+      throw new UserError(
+        `${n} applies to ${where} (got ${mode} ${o.mode}${note ? `, ${note}` : ''}). Use ${mode} ${modes[0]}, or drop ${n}.`,
+      );
     }
     if (opt.needsAugment && o.mode === 'finetune' && !o.augment) {
-      throw new UserError(`${n} applies to ${mode} finetune only with ${name('augment')}, which was not given. Add ${name('augment')}, or drop ${n}.`);
+      throw new UserError(
+        `${n} applies to ${mode} finetune only with ${name('augment')}, which was not given. Add ${name('augment')}, or drop ${n}.`,
+      );
     }
   }
 }
@@ -139,7 +159,9 @@ function checkOnnxBase(o: TrainOptions, naming: OptionNaming): void {
     );
   }
   if (o.precision === 'int8') {
-    throw new UserError(`${name('precision')} int8 quantizes tlkit's own bases (the Keras families); ${name('base')} ${o.base} is an ONNX file, which runs at fp32. Drop ${name('precision')} int8, or quantize the ONNX file with its own tools.`);
+    throw new UserError(
+      `${name('precision')} int8 quantizes tlkit's own bases (the Keras families); ${name('base')} ${o.base} is an ONNX file, which runs at fp32. Drop ${name('precision')} int8, or quantize the ONNX file with its own tools.`,
+    );
   }
   if (o.preprocess !== undefined) parsePreprocess(o.preprocess);
 }

@@ -27,14 +27,16 @@ function appliesTo(o: TrainOption): string {
 }
 
 export function optionsTable(): string {
-  const rows = TRAIN_OPTIONS.map((o) => `| ${code(o.api)} | ${code(flagOf(o))} | ${cell(o.kind.expect)} | ${defaultOf(o)} | ${appliesTo(o)} | ${cell(o.help)} |`);
+  const rows = TRAIN_OPTIONS.map(
+    (o) => `| ${code(o.api)} | ${code(flagOf(o))} | ${cell(o.kind.expect)} | ${defaultOf(o)} | ${appliesTo(o)} | ${cell(o.help)} |`,
+  );
   return [
     '# Training options',
     '',
     '<!-- Made by `npm run docs:options` from src/workflows/trainOptions.ts; do not edit by hand. -->',
     '',
     'Every option of `train()` and `tlkit train`, declared once in `src/workflows/trainOptions.ts`: the library',
-    "takes the name in code, the command line the flag, and the page of `tlkit ui` shows a field for each option",
+    'takes the name in code, the command line the flag, and the page of `tlkit ui` shows a field for each option',
     'it does not set itself. Errors name the option the way the caller wrote it (`epochs` from code, `--epochs`',
     'from the command line). An option given in a mode that does not read it is an error, not silently ignored.',
     '',

@@ -4,7 +4,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { optionsTable } from './optionsDoc.js';
-import { TRAIN_DEFAULTS, TRAIN_MODES, TRAIN_OPTIONS, trainOptionsFromText, validateTrainOptions, withTrainDefaults, type TrainOption, type TrainOptionsInput } from './options.js';
+import {
+  TRAIN_DEFAULTS,
+  TRAIN_MODES,
+  TRAIN_OPTIONS,
+  trainOptionsFromText,
+  validateTrainOptions,
+  withTrainDefaults,
+  type TrainOption,
+  type TrainOptionsInput,
+} from './options.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -14,7 +23,9 @@ test('docs/options.md is the table the declaration makes (run `npm run docs:opti
 });
 
 test('TRAIN_DEFAULTS are the declared defaults; text parses by the declaration (--quiet sets verbose 0)', () => {
-  for (const o of TRAIN_OPTIONS) if (o.presence === 'default' && o.path.length === 1) assert.equal(TRAIN_DEFAULTS[o.api as keyof typeof TRAIN_DEFAULTS], o.default, o.api);
+  for (const o of TRAIN_OPTIONS)
+    if (o.presence === 'default' && o.path.length === 1)
+      assert.equal(TRAIN_DEFAULTS[o.api as keyof typeof TRAIN_DEFAULTS], o.default, o.api);
   assert.deepEqual(Object.keys(TRAIN_DEFAULTS).length, TRAIN_OPTIONS.filter((o) => o.presence === 'default').length);
   assert.deepEqual(trainOptionsFromText({ epochs: '3', verbose: true, augmentZoom: '0', augment: true, mode: 'finetune' }, 'cli'), {
     epochs: 3,
@@ -24,8 +35,14 @@ test('TRAIN_DEFAULTS are the declared defaults; text parses by the declaration (
     mode: 'finetune',
   });
   assert.throws(() => trainOptionsFromText({ epoch: '3' }, 'api'), /There is no training option 'epoch'/);
-  assert.throws(() => trainOptionsFromText({ learningRate: '0' }, 'cli'), /^UserError: --learning-rate must be a number above 0 and at most 10, got '0'\. Pass e\.g\. --learning-rate 1e-3\.$/);
-  assert.throws(() => trainOptionsFromText({ learningRate: '0' }, 'api'), /^UserError: learningRate must be a number above 0 and at most 10, got '0'\. Use e\.g\. learningRate: 1e-3\.$/);
+  assert.throws(
+    () => trainOptionsFromText({ learningRate: '0' }, 'cli'),
+    /^UserError: --learning-rate must be a number above 0 and at most 10, got '0'\. Pass e\.g\. --learning-rate 1e-3\.$/,
+  );
+  assert.throws(
+    () => trainOptionsFromText({ learningRate: '0' }, 'api'),
+    /^UserError: learningRate must be a number above 0 and at most 10, got '0'\. Use e\.g\. learningRate: 1e-3\.$/,
+  );
 });
 
 /** A valid value other than the default. */
@@ -63,8 +80,23 @@ test('every option that only some modes or bases read is refused elsewhere, name
     }
   }
   assert.ok(checked >= 8, `${checked} cases`);
-  const ok = withTrainDefaults({ data: 'd', base: 'vgg16', out: 'o', mode: 'finetune', augment: true, unfreeze: 4, from: 'r', augmentation: { flip: 'none' } });
+  const ok = withTrainDefaults({
+    data: 'd',
+    base: 'vgg16',
+    out: 'o',
+    mode: 'finetune',
+    augment: true,
+    unfreeze: 4,
+    from: 'r',
+    augmentation: { flip: 'none' },
+  });
   validateTrainOptions(ok, 'api');
-  validateTrainOptions(withTrainDefaults({ data: 'd', base: 'm.onnx', out: 'o', mode: 'augment', preprocess: 'torch', upTo: 'x', augmentation: { zoom: 0 } }), 'api');
-  assert.throws(() => validateTrainOptions(withTrainDefaults({ data: 'd', base: 'm.onnx', out: 'o', precision: 'int8' }), 'api'), /^UserError: precision int8 quantizes tlkit's own bases/);
+  validateTrainOptions(
+    withTrainDefaults({ data: 'd', base: 'm.onnx', out: 'o', mode: 'augment', preprocess: 'torch', upTo: 'x', augmentation: { zoom: 0 } }),
+    'api',
+  );
+  assert.throws(
+    () => validateTrainOptions(withTrainDefaults({ data: 'd', base: 'm.onnx', out: 'o', precision: 'int8' }), 'api'),
+    /^UserError: precision int8 quantizes tlkit's own bases/,
+  );
 });

@@ -109,12 +109,31 @@ const TOP = {
     missing: 'a folder path',
     form: { hidden: 'the run name: a folder in the runs folder' },
   }),
-  epochs: withDefault(int(1), 20, { help: "epochs to train (finetune: its fine-tuning epochs, and the head's when it is trained first)", form: { group: 'basics' } }),
+  epochs: withDefault(int(1), 20, {
+    help: "epochs to train (finetune: its fine-tuning epochs, and the head's when it is trained first)",
+    form: { group: 'basics' },
+  }),
   batchSize: withDefault(int(1), 32, { help: 'images a training step', form: { group: 'basics' } }),
-  learningRate: optional(decimal(0, 10), { help: 'learning rate', defaultText: '1e-3; finetune 1e-5', example: '1e-3', form: { group: 'basics' } }),
-  optimizer: withDefault(oneOf(OPTIMIZERS), 'rmsprop', { help: 'Keras defaults (RMSprop: rho 0.9, epsilon 1e-7, no momentum)', form: { group: 'basics' } }),
-  imageSize: optional(int(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE), { help: 'N means N x N images', defaultText: "the base's usual size", example: '180', form: { group: 'basics' } }),
-  seed: withDefault(int(0, MAX_SEED), 1337, { help: 'seed for initialisation, shuffling, dropout and augmentation', form: { group: 'basics' } }),
+  learningRate: optional(decimal(0, 10), {
+    help: 'learning rate',
+    defaultText: '1e-3; finetune 1e-5',
+    example: '1e-3',
+    form: { group: 'basics' },
+  }),
+  optimizer: withDefault(oneOf(OPTIMIZERS), 'rmsprop', {
+    help: 'Keras defaults (RMSprop: rho 0.9, epsilon 1e-7, no momentum)',
+    form: { group: 'basics' },
+  }),
+  imageSize: optional(int(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE), {
+    help: 'N means N x N images',
+    defaultText: "the base's usual size",
+    example: '180',
+    form: { group: 'basics' },
+  }),
+  seed: withDefault(int(0, MAX_SEED), 1337, {
+    help: 'seed for initialisation, shuffling, dropout and augmentation',
+    form: { group: 'basics' },
+  }),
   weights: optional(text('imagenet, none or a weights file', 'w'), {
     help: 'imagenet | none | a Keras .h5 weights file',
     defaultText: 'imagenet for a family, downloaded once and cached',
@@ -122,19 +141,45 @@ const TOP = {
     form: { group: 'more', placeholder: 'imagenet' },
   }),
   headUnits: withDefault(int(0), 256, { help: "units of the head's hidden Dense layer (0 = none)", form: { group: 'head' } }),
-  headActivation: withDefault(oneOf(HEAD_ACTIVATIONS, 'a'), 'linear', { help: "the hidden Dense's activation (linear: the book's Dense(256))", form: { group: 'head', label: 'Activation' } }),
+  headActivation: withDefault(oneOf(HEAD_ACTIVATIONS, 'a'), 'linear', {
+    help: "the hidden Dense's activation (linear: the book's Dense(256))",
+    form: { group: 'head', label: 'Activation' },
+  }),
   dropout: withDefault(decimal(0, 0.95, { minInclusive: true }), 0.5, { help: 'dropout rate in the head', form: { group: 'head' } }),
   pooling: withDefault(oneOf(POOLINGS, 'p'), 'flatten', { help: "how the base's feature map enters the head", form: { group: 'head' } }),
-  unfreeze: optional(int(1), { help: 'layers at the end of the base to train', modes: FINETUNE, defaultText: "the family's last block", example: '4', form: { group: 'finetune' } }),
-  from: optional(text('a run folder', 'run dir'), { help: "start from this run's trained model", modes: FINETUNE, defaultText: 'train the head first', form: { group: 'finetune', placeholder: 'train the head first' } }),
+  unfreeze: optional(int(1), {
+    help: 'layers at the end of the base to train',
+    modes: FINETUNE,
+    defaultText: "the family's last block",
+    example: '4',
+    form: { group: 'finetune' },
+  }),
+  from: optional(text('a run folder', 'run dir'), {
+    help: "start from this run's trained model",
+    modes: FINETUNE,
+    defaultText: 'train the head first',
+    form: { group: 'finetune', placeholder: 'train the head first' },
+  }),
   augment: withDefault(onOff, false, {
     help: 'augment the training images on the fly (the frozen prefix then runs every batch instead of being cached)',
     modes: FINETUNE,
     modeNotes: { augment: 'which always augments' },
     form: { group: 'finetune', label: 'Augment (finetune)' },
   }),
-  validationSplit: optional(decimal(0, 0.9), { help: 'fraction of train to validate on when the data has no validation/ folder', modes: ['features'], defaultText: 'none', example: '0.2', form: { group: 'more' } }),
-  earlyStoppingPatience: withDefault(int(0), 0, { help: 'stop when val_loss has not improved for this many epochs (0 = off)', flag: '--early-stopping', arg: 'patience', example: '5', form: { group: 'more', label: 'Early stopping patience' } }),
+  validationSplit: optional(decimal(0, 0.9), {
+    help: 'fraction of train to validate on when the data has no validation/ folder',
+    modes: ['features'],
+    defaultText: 'none',
+    example: '0.2',
+    form: { group: 'more' },
+  }),
+  earlyStoppingPatience: withDefault(int(0), 0, {
+    help: 'stop when val_loss has not improved for this many epochs (0 = off)',
+    flag: '--early-stopping',
+    arg: 'patience',
+    example: '5',
+    form: { group: 'more', label: 'Early stopping patience' },
+  }),
   engine: withDefault(oneOf(HEAD_ENGINES, 'e'), 'ort', {
     help: 'what trains the head and, in finetune mode, the unfrozen layers: ort = ONNX Runtime (generated training graphs), tfjs = the wasm backend',
     form: { group: 'more' },
@@ -150,17 +195,40 @@ const TOP = {
     base: 'onnx',
     form: { group: 'onnx' },
   }),
-  upTo: optional(text('a node output name', 'node'), { help: 'ONNX base: cut it at this node output', defaultText: 'its first output', base: 'onnx', form: { group: 'onnx', label: 'Up to (node output)' } }),
-  cacheDir: optional(text('a folder path', 'dir'), { help: 'where extracted features are cached', defaultText: '<tlkit cache>/features', form: { group: 'more' } }),
-  resume: withDefault(onOff, false, { help: 'continue the run in the out folder from its last finished epoch (weights and optimizer state)', form: { hidden: 'the page starts a new run folder each time' } }),
-  verbose: withDefault(oneOf([0, 1] as const), 1, { help: 'no progress output', flag: '--quiet', sets: 0, form: { hidden: 'the page shows the progress itself' } }),
+  upTo: optional(text('a node output name', 'node'), {
+    help: 'ONNX base: cut it at this node output',
+    defaultText: 'its first output',
+    base: 'onnx',
+    form: { group: 'onnx', label: 'Up to (node output)' },
+  }),
+  cacheDir: optional(text('a folder path', 'dir'), {
+    help: 'where extracted features are cached',
+    defaultText: '<tlkit cache>/features',
+    form: { group: 'more' },
+  }),
+  resume: withDefault(onOff, false, {
+    help: 'continue the run in the out folder from its last finished epoch (weights and optimizer state)',
+    form: { hidden: 'the page starts a new run folder each time' },
+  }),
+  verbose: withDefault(oneOf([0, 1] as const), 1, {
+    help: 'no progress output',
+    flag: '--quiet',
+    sets: 0,
+    form: { hidden: 'the page shows the progress itself' },
+  }),
 };
 
 /** `augmentation: { flip, rotation, zoom }` in code, --augment-flip ... on the command line; the mode fills in the book's values. */
 const AUGMENTATION = {
   flip: optional(oneOf(FLIP_CHOICES, 'mode'), { help: 'RandomFlip', defaultText: BOOK_AUGMENTATION.flip }),
-  rotation: optional(decimal(0, 1, { minInclusive: true }), { help: 'RandomRotation factor, a fraction of a full turn (0 = off)', defaultText: String(BOOK_AUGMENTATION.rotation) }),
-  zoom: optional(decimal(0, 1, { minInclusive: true }), { help: 'RandomZoom factor (0 = off)', defaultText: String(BOOK_AUGMENTATION.zoom) }),
+  rotation: optional(decimal(0, 1, { minInclusive: true }), {
+    help: 'RandomRotation factor, a fraction of a full turn (0 = off)',
+    defaultText: String(BOOK_AUGMENTATION.rotation),
+  }),
+  zoom: optional(decimal(0, 1, { minInclusive: true }), {
+    help: 'RandomZoom factor (0 = off)',
+    defaultText: String(BOOK_AUGMENTATION.zoom),
+  }),
 } satisfies { [K in keyof AugmentationParams]: OptionSpec<AugmentationParams[K], z.ZodType> };
 
 type Specs = Record<string, { zod: z.ZodType }>;
@@ -188,9 +256,20 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Every option, in --help order. */
 export const TRAIN_OPTIONS: readonly TrainOption[] = [
-  ...Object.entries(TOP).map(([k, s]): TrainOption => ({ ...(s as OptionSpec), id: k, api: k, path: [k], flag: s.flag ?? `--${kebab(k)}` })),
+  ...Object.entries(TOP).map(
+    ([k, s]): TrainOption => ({ ...(s as OptionSpec), id: k, api: k, path: [k], flag: s.flag ?? `--${kebab(k)}` }),
+  ),
   ...Object.entries(AUGMENTATION).map(
-    ([k, s]): TrainOption => ({ ...(s as OptionSpec), modes: AUGMENTING, needsAugment: true, form: { group: 'augmentation' }, id: `augment${k[0].toUpperCase()}${k.slice(1)}`, api: `augmentation.${k}`, path: ['augmentation', k], flag: `--augment-${k}` }),
+    ([k, s]): TrainOption => ({
+      ...(s as OptionSpec),
+      modes: AUGMENTING,
+      needsAugment: true,
+      form: { group: 'augmentation' },
+      id: `augment${k[0].toUpperCase()}${k.slice(1)}`,
+      api: `augmentation.${k}`,
+      path: ['augmentation', k],
+      flag: `--augment-${k}`,
+    }),
   ),
 ];
 
@@ -205,4 +284,6 @@ export function trainOption(name: string): TrainOption | undefined {
 type DefaultedKey = { [K in keyof typeof TOP]: (typeof TOP)[K]['zod'] extends z.ZodDefault ? K : never }[keyof typeof TOP];
 export type TrainDefaults = { readonly [K in DefaultedKey]: z.output<typeof TRAIN_OPTIONS_SCHEMA>[K] };
 
-export const TRAIN_DEFAULTS: TrainDefaults = Object.freeze(Object.fromEntries(TRAIN_OPTIONS.filter((o) => o.presence === 'default').map((o) => [o.api, o.default])) as TrainDefaults);
+export const TRAIN_DEFAULTS: TrainDefaults = Object.freeze(
+  Object.fromEntries(TRAIN_OPTIONS.filter((o) => o.presence === 'default').map((o) => [o.api, o.default])) as TrainDefaults,
+);

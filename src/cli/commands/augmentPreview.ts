@@ -22,27 +22,33 @@ export function register(program: Command): void {
     .option('--flip <mode>', `flip mode: ${FLIP_MODES.join(', ')} or none`, 'horizontal')
     .option('--rotation <factor>', 'RandomRotation factor (fraction of a full turn)', '0.1')
     .option('--zoom <factor>', 'RandomZoom factor', '0.2')
-    .action(async (input: string, o: { out: string; n: string; imageSize: string; seed?: string; flip: string; rotation: string; zoom: string }) => {
-      const n = parseIntOption('--n', o.n, { min: 1, max: 400, example: '9' })!;
-      const imageSize = parseIntOption('--image-size', o.imageSize, { min: 8, max: 2048, example: '180' })!;
-      const seed = parseIntOption('--seed', o.seed, { min: 0, max: MAX_SEED, example: '1' });
-      checkOutputFile('--out', o.out);
-      if (o.flip !== 'none' && !(FLIP_MODES as readonly string[]).includes(o.flip)) {
-        throw new UserError(`--flip must be one of ${FLIP_MODES.join(', ')} or none, got '${o.flip}'.`);
-      }
-      const rotation = parseFactor(o.rotation, '--rotation');
-      const zoom = parseFactor(o.zoom, '--zoom');
-      const file = pickImage(input);
-      const png = await augmentPreview(file, { n, imageSize, seed, flip: o.flip as FlipMode | 'none', rotation, zoom });
-      await writeFileAtomic(o.out, png);
-      process.stdout.write(`wrote ${o.out}: ${n} augmentations of ${file}\n`);
-    });
+    .action(
+      async (
+        input: string,
+        o: { out: string; n: string; imageSize: string; seed?: string; flip: string; rotation: string; zoom: string },
+      ) => {
+        const n = parseIntOption('--n', o.n, { min: 1, max: 400, example: '9' })!;
+        const imageSize = parseIntOption('--image-size', o.imageSize, { min: 8, max: 2048, example: '180' })!;
+        const seed = parseIntOption('--seed', o.seed, { min: 0, max: MAX_SEED, example: '1' });
+        checkOutputFile('--out', o.out);
+        if (o.flip !== 'none' && !(FLIP_MODES as readonly string[]).includes(o.flip)) {
+          throw new UserError(`--flip must be one of ${FLIP_MODES.join(', ')} or none, got '${o.flip}'.`);
+        }
+        const rotation = parseFactor(o.rotation, '--rotation');
+        const zoom = parseFactor(o.zoom, '--zoom');
+        const file = pickImage(input);
+        const png = await augmentPreview(file, { n, imageSize, seed, flip: o.flip as FlipMode | 'none', rotation, zoom });
+        await writeFileAtomic(o.out, png);
+        process.stdout.write(`wrote ${o.out}: ${n} augmentations of ${file}\n`);
+      },
+    );
 }
 
 function pickImage(input: string): string {
   if (!fs.existsSync(input)) throw new UserError(`${input} does not exist. Pass an image file or a data folder.`);
   if (fs.statSync(input).isFile()) {
-    if (!hasImageExtension(input)) throw new UserError(`${input} is not a .jpg/.jpeg/.png/.bmp/.gif image. Pass an image file or a data folder.`);
+    if (!hasImageExtension(input))
+      throw new UserError(`${input} is not a .jpg/.jpeg/.png/.bmp/.gif image. Pass an image file or a data folder.`);
     return input;
   }
   const data = resolveDataDir(input);

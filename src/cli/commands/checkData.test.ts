@@ -10,8 +10,13 @@ import type { CheckReport } from '../../data/checkData.js';
 import { solid, tempDir, writeImage } from '../../testing/images.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'check-data', ...args], { encoding: 'utf8' });
-const APPLE_DOUBLE = Buffer.concat([Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]), Buffer.from('Mac OS X        '), Buffer.alloc(2000, 0x41)]);
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'check-data', ...args], { encoding: 'utf8' });
+const APPLE_DOUBLE = Buffer.concat([
+  Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]),
+  Buffer.from('Mac OS X        '),
+  Buffer.alloc(2000, 0x41),
+]);
 
 /** A clean train/validation dataset (distinct 40x40 JPEGs), then the Mac's leftovers: ._foo.jpg files and a .DS_Store. */
 async function copiedFromAMac(): Promise<string> {
@@ -43,7 +48,10 @@ test('--json carries a severity on each finding, beside the existing fields', as
   const run = cli(root, '--json');
   assert.equal(run.status, 0, run.stderr);
   const r = JSON.parse(run.stdout) as CheckReport;
-  assert.deepEqual(r.problems.map((p) => [p.kind, p.severity, p.files.length, typeof p.message]), [['hidden-file', 'warning', 5, 'string']]);
+  assert.deepEqual(
+    r.problems.map((p) => [p.kind, p.severity, p.files.length, typeof p.message]),
+    [['hidden-file', 'warning', 5, 'string']],
+  );
   assert.equal(r.ok, false, 'ok still means no findings at all');
   assert.deepEqual([r.errors, r.warnings], [0, 1]);
 });
@@ -61,7 +69,11 @@ test('an error finding (a corrupt JPEG, an empty class) still exits 2, with or w
   const json = cli(root, '--json');
   assert.equal(json.status, 2);
   const r = JSON.parse(json.stdout) as CheckReport;
-  assert.deepEqual(r.problems.map((p) => `${p.severity} ${p.kind}`), ['error corrupt', 'warning hidden-file'], 'errors listed first');
+  assert.deepEqual(
+    r.problems.map((p) => `${p.severity} ${p.kind}`),
+    ['error corrupt', 'warning hidden-file'],
+    'errors listed first',
+  );
 
   const empty = await copiedFromAMac();
   fs.mkdirSync(path.join(empty, 'validation/birds'));

@@ -6,7 +6,9 @@ import { checkDataset, formatCheckReport } from '../../data/checkData.js';
 export function register(program: Command): void {
   program
     .command('check-data')
-    .summary('Scan a dataset: counts, corrupt and mislabelled files, duplicates across splits, imbalance. Exit 2 on errors (on warnings too with --strict).')
+    .summary(
+      'Scan a dataset: counts, corrupt and mislabelled files, duplicates across splits, imbalance. Exit 2 on errors (on warnings too with --strict).',
+    )
     .description(
       'Scan a dataset: counts per split and class, corrupt/empty/mislabelled files, tiny images, duplicates across splits, class imbalance. ' +
         'Each finding is an error (corrupt, empty or non-image files named as images, duplicates across splits, empty or missing classes: ' +
@@ -27,7 +29,8 @@ export function register(program: Command): void {
         maxImbalance,
         onProgress: showProgress
           ? (done, total) => {
-              if (done % 100 === 0 || done === total) process.stderr.write(`\rchecking images: ${done}/${total}${done === total ? '\n' : ''}`);
+              if (done % 100 === 0 || done === total)
+                process.stderr.write(`\rchecking images: ${done}/${total}${done === total ? '\n' : ''}`);
             }
           : undefined,
       });

@@ -8,7 +8,9 @@ import { describeResult, interruptController } from './train.js';
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('The whole fast feature-extraction workflow in a few minutes: a generated two-class dataset (or --data), the pretrained MobileNetV2 shipped in nsfwjs, training, evaluation and report.')
+    .description(
+      'The whole fast feature-extraction workflow in a few minutes: a generated two-class dataset (or --data), the pretrained MobileNetV2 shipped in nsfwjs, training, evaluation and report.',
+    )
     .option('--data <dir>', 'use this dataset (train/ validation/ test/ with class folders) instead of generating one')
     .option('--out <dir>', 'where to put the dataset, the run and the report', 'tlkit-demo')
     .option('--base <base>', 'conv base', 'nsfwjs')
@@ -30,7 +32,9 @@ export function register(program: Command): void {
         data = path.join(o.out, 'data');
         const perClass = { train: n, validation: Math.max(1, Math.floor(n / 2)), test: Math.max(1, Math.floor(n / 2)) };
         if (!existsSync(path.join(data, 'test'))) {
-          say(`Generating a two-class dataset (circles vs squares; ${2 * perClass.train}/${2 * perClass.validation}/${2 * perClass.test} train/validation/test images) in ${data} ...`);
+          say(
+            `Generating a two-class dataset (circles vs squares; ${2 * perClass.train}/${2 * perClass.validation}/${2 * perClass.test} train/validation/test images) in ${data} ...`,
+          );
           const { generateShapesDataset } = await import('../../workflows/demoData.js');
           await generateShapesDataset(data, { seed: 42, perClass });
         } else say(`Using the dataset already generated in ${data}.`);
@@ -40,7 +44,19 @@ export function register(program: Command): void {
       const interrupt = interruptController(run);
       let result;
       try {
-        result = await train({ data, base: o.base, mode: 'features', out: run, epochs, seed, cacheDir: path.join(o.out, 'features'), signal: interrupt.signal }, { naming: 'cli' });
+        result = await train(
+          {
+            data,
+            base: o.base,
+            mode: 'features',
+            out: run,
+            epochs,
+            seed,
+            cacheDir: path.join(o.out, 'features'),
+            signal: interrupt.signal,
+          },
+          { naming: 'cli' },
+        );
       } finally {
         interrupt.dispose();
       }

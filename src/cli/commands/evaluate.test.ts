@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { makeTinyRun } from '../../testing/tinyRun.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TLKIT_BACKEND: 'cpu' },
+  });
 
 let data = '';
 let run = '';
@@ -30,7 +34,10 @@ test('evaluate --json prints exactly the contract shape; text mode has precision
   }
   assert.equal(e.n, 16);
   assert.deepEqual(e.classes, ['cats', 'dogs']);
-  assert.equal(e.confusion.flat().reduce((a: number, b: number) => a + b, 0), 16);
+  assert.equal(
+    e.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+    16,
+  );
   assert.equal(e.accuracy, (e.confusion[0][0] + e.confusion[1][1]) / 16);
   // The tiny run reaches 16/16, loss 0.0101 (measured): one miss, or 3x the loss, is a regression.
   assert.ok(e.accuracy >= 15 / 16, `accuracy ${e.accuracy} on an easy red/blue task`);
@@ -48,7 +55,10 @@ test('predict --json: one object a line with file, label, probability, then ever
   const one = path.join(data, 'test', 'cats', 'cats.0.png');
   const r = cli('predict', '--model', run, one, dir, '--json');
   assert.equal(r.status, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(rows.length, 1 + 8);
   for (const row of rows) {
     assert.deepEqual(Object.keys(row), ['file', 'label', 'probability', 'probabilities']);
@@ -66,7 +76,10 @@ test('predict --format json|ndjson|csv|text, --top-k, --threshold agree with eac
   const dir = path.join(data, 'test');
   const nd = cli('predict', '--model', run, dir, '--format', 'ndjson');
   assert.equal(nd.status, 0, nd.stderr);
-  const rows = nd.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const rows = nd.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(rows.length, 16);
 
   const js = cli('predict', '--model', run, dir, '--format', 'json');
@@ -88,7 +101,11 @@ test('predict --format json|ndjson|csv|text, --top-k, --threshold agree with eac
   assert.equal(top1.status, 0, top1.stderr);
   assert.equal(top1.stdout.split('\n')[0], 'file,label,probability,label_1,probability_1');
   const topNd = cli('predict', '--model', run, dir, '--json', '--top-k', '1');
-  for (const r of topNd.stdout.trim().split('\n').map((l) => JSON.parse(l))) assert.equal(r.probabilities.length, 1);
+  for (const r of topNd.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l)))
+    assert.equal(r.probabilities.length, 1);
 
   const text = cli('predict', '--model', run, rows[0].file);
   assert.equal(text.status, 0, text.stderr);
@@ -100,7 +117,10 @@ test('predict --format json|ndjson|csv|text, --top-k, --threshold agree with eac
   // Threshold 0: every image is the positive class (dogs); threshold 1 only where P(dogs) is exactly 1.
   const all = cli('predict', '--model', run, dir, '--json', '--threshold', '0');
   assert.equal(all.status, 0, all.stderr);
-  const thr = all.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const thr = all.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.ok(thr.every((r) => r.label === 'dogs'));
   thr.forEach((r, i) => assert.deepEqual(r.probabilities, rows[i].probabilities));
 

@@ -36,7 +36,14 @@ test('tlkit extract with the shared MobileNet: features per split, then a cache 
   assert.equal(first.status, 0, first.stderr);
   const r1 = JSON.parse(first.stdout);
   assert.equal(r1.cacheHit, false);
-  assert.deepEqual(r1.splits.map((s: { split: string; count: number }) => [s.split, s.count]), [['train', 4], ['validation', 4], ['test', 4]]);
+  assert.deepEqual(
+    r1.splits.map((s: { split: string; count: number }) => [s.split, s.count]),
+    [
+      ['train', 4],
+      ['validation', 4],
+      ['test', 4],
+    ],
+  );
   const second = tlkit(['extract', '--base', mobilenet, '--data', path.join(root, 'data'), '--out', out]);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stdout, /train\s+4 images -> \[4, 7, 7, 1024\] \(cached\)/);
@@ -50,7 +57,17 @@ test('tlkit extract: bad arguments exit 2 with a one-paragraph message', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^tlkit: .*nope/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
-  const b = tlkit(['extract', '--base', mobilenet, '--data', path.join(root, 'data'), '--out', path.join(root, 'f'), '--image-size', 'big']);
+  const b = tlkit([
+    'extract',
+    '--base',
+    mobilenet,
+    '--data',
+    path.join(root, 'data'),
+    '--out',
+    path.join(root, 'f'),
+    '--image-size',
+    'big',
+  ]);
   assert.equal(b.status, 2);
   assert.match(b.stderr, /--image-size must be a whole number from 32 to 2048, got 'big'/);
 });
@@ -58,7 +75,10 @@ test('tlkit extract: bad arguments exit 2 with a one-paragraph message', () => {
 test('tlkit extract: Ctrl-C says what is kept; the next run reuses the finished split', async () => {
   // A small train/ (done at once) and a large validation/ (still running when interrupted).
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-cli-extract-int-'));
-  for (const [split, from, n] of [['train', 'train', 4], ['validation', 'train', 1000]] as const) {
+  for (const [split, from, n] of [
+    ['train', 'train', 4],
+    ['validation', 'train', 1000],
+  ] as const) {
     for (const cls of ['cats', 'dogs']) {
       const src = path.join(shared, 'data/cats_vs_dogs_small', from, cls);
       const dst = path.join(root, 'data', split, cls);
@@ -76,11 +96,24 @@ test('tlkit extract: Ctrl-C says what is kept; the next run reuses the finished 
   while (!fs.existsSync(trainDone) && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
   child.kill('SIGINT');
   assert.equal(await closed, 130, stderr);
-  assert.match(stderr, new RegExp(`tlkit: interrupted\\. The splits finished so far are kept in ${out.replace(/[.]/g, '\\.')}; run the same command again`));
+  assert.match(
+    stderr,
+    new RegExp(`tlkit: interrupted\\. The splits finished so far are kept in ${out.replace(/[.]/g, '\\.')}; run the same command again`),
+  );
   assert.equal(fs.existsSync(path.join(out, 'validation', 'meta.json')), false, 'validation was still running');
   const again = tlkit([...args, '--json']);
   assert.equal(again.status, 0, again.stderr);
   const r = JSON.parse(again.stdout);
-  assert.deepEqual(r.splits.map((s: { split: string; cacheHit: boolean }) => [s.split, s.cacheHit]), [['train', true], ['validation', false]]);
-  assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.tmp')), [], 'the interrupted temporary is cleaned up');
+  assert.deepEqual(
+    r.splits.map((s: { split: string; cacheHit: boolean }) => [s.split, s.cacheHit]),
+    [
+      ['train', true],
+      ['validation', false],
+    ],
+  );
+  assert.deepEqual(
+    fs.readdirSync(out).filter((f) => f.endsWith('.tmp')),
+    [],
+    'the interrupted temporary is cleaned up',
+  );
 });

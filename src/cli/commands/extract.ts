@@ -49,7 +49,9 @@ function progressReporter(enabled: boolean): { update(p: ExtractProgress): void;
       const now = Date.now();
       if (now - last < 5000 && p.doneAll < p.totalAll) return;
       last = now;
-      process.stderr.write(`extract ${p.split}: ${p.doneAll}/${p.totalAll} images, ${p.imagesPerSecond.toFixed(2)} images/s, ETA ${Math.round(p.etaSeconds)} s\n`);
+      process.stderr.write(
+        `extract ${p.split}: ${p.doneAll}/${p.totalAll} images, ${p.imagesPerSecond.toFixed(2)} images/s, ETA ${Math.round(p.etaSeconds)} s\n`,
+      );
     },
     stop() {},
   };
@@ -77,13 +79,27 @@ const shared = (id: string, own: { help?: string; default?: unknown } = {}) => o
 /** The base --base names: an ONNX file (with --preprocess, cut at --up-to) or a tfjs base. */
 async function extractBase(o: ExtractArgs, size: number | undefined, precision: Precision): Promise<FeatureBase> {
   if (isOnnxBasePath(o.base)) {
-    if (precision === 'int8') throw new UserError(`--precision int8 quantizes tlkit's own bases (the Keras families); ${o.base} is an ONNX file, which runs at fp32. Drop --precision int8, or quantize the ONNX file with its own tools.`);
-    if (o.weights !== undefined) throw new UserError(`--weights cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop --weights.`);
-    const base = loadOnnxFeatureBase(o.base, { preprocess: parsePreprocess(o.preprocess ?? 'none'), upTo: o.upTo, imageSize: size ? [size, size] : undefined });
-    if (o.preprocess === undefined) process.stderr.write(`tlkit: note: no --preprocess given: ${o.base} gets RGB 0..255 pixels as they are ('none'). Pass the preprocessing it was trained with (e.g. --preprocess torch).\n`);
+    if (precision === 'int8')
+      throw new UserError(
+        `--precision int8 quantizes tlkit's own bases (the Keras families); ${o.base} is an ONNX file, which runs at fp32. Drop --precision int8, or quantize the ONNX file with its own tools.`,
+      );
+    if (o.weights !== undefined)
+      throw new UserError(`--weights cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop --weights.`);
+    const base = loadOnnxFeatureBase(o.base, {
+      preprocess: parsePreprocess(o.preprocess ?? 'none'),
+      upTo: o.upTo,
+      imageSize: size ? [size, size] : undefined,
+    });
+    if (o.preprocess === undefined)
+      process.stderr.write(
+        `tlkit: note: no --preprocess given: ${o.base} gets RGB 0..255 pixels as they are ('none'). Pass the preprocessing it was trained with (e.g. --preprocess torch).\n`,
+      );
     return base;
   }
-  if (o.preprocess !== undefined) throw new UserError(`--preprocess applies to an ONNX base (--base model.onnx), got --base ${o.base}, whose preprocessing tlkit knows. Drop --preprocess.`);
+  if (o.preprocess !== undefined)
+    throw new UserError(
+      `--preprocess applies to an ONNX base (--base model.onnx), got --base ${o.base}, whose preprocessing tlkit knows. Drop --preprocess.`,
+    );
   await initBackend();
   return loadBase({ base: o.base, weights: o.weights, imageSize: size ? [size, size] : undefined });
 }
@@ -92,8 +108,14 @@ async function extractBase(o: ExtractArgs, size: number | undefined, precision: 
 export function register(program: Command): void {
   program
     .command('extract')
-    .description('Extract features of every split (train/validation/test) with a frozen conv base on ONNX Runtime; write .npy features + labels and a JSON manifest, reused while data and base are unchanged.')
-    .addOption(shared('base', { help: 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), nsfwjs, a tfjs model folder, a Keras .h5 file, or an ONNX image model (model.onnx)' }))
+    .description(
+      'Extract features of every split (train/validation/test) with a frozen conv base on ONNX Runtime; write .npy features + labels and a JSON manifest, reused while data and base are unchanged.',
+    )
+    .addOption(
+      shared('base', {
+        help: 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), nsfwjs, a tfjs model folder, a Keras .h5 file, or an ONNX image model (model.onnx)',
+      }),
+    )
     .addOption(shared('weights'))
     .addOption(shared('preprocess'))
     .addOption(shared('data', { help: 'data folder: train/, validation/, test/ with class folders, or class folders directly' }))
@@ -102,11 +124,19 @@ export function register(program: Command): void {
     .addOption(shared('batchSize', { help: 'images per ONNX Runtime call', default: 8 }))
     .option('--up-to <layer>', 'cut the base after this layer (an ONNX base: at this node output; default: the whole base)')
     .addOption(shared('skipBadImages', { help: 'skip unreadable images (listed in meta.json) instead of stopping' }))
-    .addOption(shared('precision', { help: 'int8 quantizes the base, calibrated on training images (cached as calibration-int8.json in --out), and prints its error against fp32' }))
+    .addOption(
+      shared('precision', {
+        help: 'int8 quantizes the base, calibrated on training images (cached as calibration-int8.json in --out), and prints its error against fp32',
+      }),
+    )
     .option('--calibration-images <N>', 'int8: training images the calibration runs on', String(DEFAULT_CALIBRATION_IMAGES))
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (o: ExtractArgs) => {
-      const { imageSize: size, batchSize, precision = 'fp32' } = trainOptionsFromText({ imageSize: o.imageSize, batchSize: o.batchSize, precision: o.precision }, 'cli');
+      const {
+        imageSize: size,
+        batchSize,
+        precision = 'fp32',
+      } = trainOptionsFromText({ imageSize: o.imageSize, batchSize: o.batchSize, precision: o.precision }, 'cli');
       const calibrationImages = parseIntOption('--calibration-images', o.calibrationImages, { min: 1, max: 100000, example: '128' });
       ensureWritableDir('--out', o.out, { keep: false });
       const base = await extractBase(o, size, precision);
@@ -116,7 +146,9 @@ export function register(program: Command): void {
       // extraction loses only the split in progress: say so rather than die silently.
       const onSigint = () => {
         progress.stop();
-        process.stderr.write(`\ntlkit: interrupted. The splits finished so far are kept in ${o.out}; run the same command again to extract the rest.\n`);
+        process.stderr.write(
+          `\ntlkit: interrupted. The splits finished so far are kept in ${o.out}; run the same command again to extract the rest.\n`,
+        );
         process.exit(130);
       };
       process.once('SIGINT', onSigint);
@@ -152,10 +184,14 @@ export function register(program: Command): void {
       const lines = [`Features of ${base.source} at ${base.imageSize[0]}x${base.imageSize[1]} (${result.precision}) in ${result.out}`];
       for (const s of result.splits) {
         const skipped = s.skipped.length ? `, ${s.skipped.length} unreadable skipped` : '';
-        lines.push(`  ${s.split.padEnd(10)} ${String(s.count).padStart(6)} images -> [${[s.count, ...s.featureShape].join(', ')}]${s.cacheHit ? ' (cached)' : ''}${skipped}`);
+        lines.push(
+          `  ${s.split.padEnd(10)} ${String(s.count).padStart(6)} images -> [${[s.count, ...s.featureShape].join(', ')}]${s.cacheHit ? ' (cached)' : ''}${skipped}`,
+        );
       }
       const rate = result.imagesExtracted > 0 ? `, ${(result.imagesExtracted / seconds).toFixed(2)} images/s` : '';
-      lines.push(`Classes: ${result.classNames.join(', ')}. ${result.cacheHit ? 'All splits from the cache' : `${result.imagesExtracted} images extracted`} in ${seconds.toFixed(1)} s${rate}.`);
+      lines.push(
+        `Classes: ${result.classNames.join(', ')}. ${result.cacheHit ? 'All splits from the cache' : `${result.imagesExtracted} images extracted`} in ${seconds.toFixed(1)} s${rate}.`,
+      );
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

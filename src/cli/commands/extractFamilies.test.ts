@@ -23,11 +23,34 @@ function tinyData(): string {
   return root;
 }
 
-test('tlkit extract through EfficientNetB0 and ConvNeXtTiny (preprocessing inside the model) on ONNX Runtime', { skip: !fs.existsSync(path.join(shared, 'data/cats_vs_dogs_small')) }, async () => {
+test('tlkit extract through EfficientNetB0 and ConvNeXtTiny (preprocessing inside the model) on ONNX Runtime', {
+  skip: !fs.existsSync(path.join(shared, 'data/cats_vs_dogs_small')),
+}, async () => {
   const root = tinyData();
-  for (const [family, shape] of [['efficientnet_b0', [2, 2, 2, 1280]], ['convnext_tiny', [2, 2, 2, 768]]] as const) {
+  for (const [family, shape] of [
+    ['efficientnet_b0', [2, 2, 2, 1280]],
+    ['convnext_tiny', [2, 2, 2, 768]],
+  ] as const) {
     const out = path.join(root, family);
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), 'extract', '--base', family, '--weights', 'none', '--data', path.join(root, 'data'), '--out', out, '--image-size', '64', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'bin/tlkit.js'),
+        'extract',
+        '--base',
+        family,
+        '--weights',
+        'none',
+        '--data',
+        path.join(root, 'data'),
+        '--out',
+        out,
+        '--image-size',
+        '64',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(manifest.preprocessing, 'none', family);
@@ -37,7 +60,10 @@ test('tlkit extract through EfficientNetB0 and ConvNeXtTiny (preprocessing insid
     const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
     assert.match(header, new RegExp(`'shape': \\(${shape.join(', ')}\\)`), `${family}: ${header}`);
     const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
-    assert.equal(data.length, shape.reduce((a, b) => a * b, 1));
+    assert.equal(
+      data.length,
+      shape.reduce((a, b) => a * b, 1),
+    );
     assert.ok(data.every(Number.isFinite) && data.some((v) => v !== 0), family);
   }
 });

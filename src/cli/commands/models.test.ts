@@ -14,7 +14,10 @@ const cache = path.join(dir, 'cache');
 const kerasHome = path.join(dir, 'keras');
 
 function tlkit(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_CACHE: cache, KERAS_HOME: kerasHome } });
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TLKIT_CACHE: cache, KERAS_HOME: kerasHome },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,8 +40,14 @@ test('tlkit models lists every family with Keras parameter counts, GFLOPs, prepr
 
   const r = tlkit('models', '--json');
   assert.equal(r.code, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(rows.map((x) => x.family), FAMILY_NAMES);
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    rows.map((x) => x.family),
+    FAMILY_NAMES,
+  );
   for (const x of rows) {
     const [base, top, size] = KERAS[x.family];
     assert.equal(x.baseParams, base, x.family);
@@ -62,16 +71,38 @@ test('tlkit models lists every family with Keras parameter counts, GFLOPs, prepr
   // the text table of the same rows (what `tlkit models` prints without --json)
   const table = { stdout: formatModelsTable(rows, false) };
   const lines = table.stdout.split('\n');
-  assert.match(lines[0], /^family\s+params \(base\)\s+params \(top\)\s+GFLOPs\s+size\s+preprocessing\s+default unfreeze\s+weights offline$/);
+  assert.match(
+    lines[0],
+    /^family\s+params \(base\)\s+params \(top\)\s+GFLOPs\s+size\s+preprocessing\s+default unfreeze\s+weights offline$/,
+  );
   assert.match(table.stdout, /\nresnet50\s+23,587,712\s+25,636,712\s+7\.71\s+224\s+caffe\s+stage conv5 \(32 layers\)\s+yes \(cached\)\n/);
-  assert.match(table.stdout, /\nconvnext_tiny\s+27,820,128\s+28,589,128\s+8\.91\s+224\s+in model \(Normalization\)\s+stage 3 \+ final LayerNorm \(26 layers\)\s+no\n/);
+  assert.match(
+    table.stdout,
+    /\nconvnext_tiny\s+27,820,128\s+28,589,128\s+8\.91\s+224\s+in model \(Normalization\)\s+stage 3 \+ final LayerNorm \(26 layers\)\s+no\n/,
+  );
 });
 
 test('tlkit models --bench measures extraction images/s; bad options exit 2 with one paragraph', () => {
-  const r = tlkit('models', '--families', 'mobilenet_v2,efficientnet-b0', '--bench', '--image-size', '32', '--bench-seconds', '0.2', '--json');
+  const r = tlkit(
+    'models',
+    '--families',
+    'mobilenet_v2,efficientnet-b0',
+    '--bench',
+    '--image-size',
+    '32',
+    '--bench-seconds',
+    '0.2',
+    '--json',
+  );
   assert.equal(r.code, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(rows.map((x) => x.family), ['mobilenet_v2', 'efficientnet_b0']);
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    rows.map((x) => x.family),
+    ['mobilenet_v2', 'efficientnet_b0'],
+  );
   for (const x of rows) assert.ok(x.imagesPerSecond > 0, JSON.stringify(x));
 
   for (const [args, pattern] of [
@@ -92,5 +123,9 @@ test('tlkit summary of a new family prints its Keras table', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.stdout.startsWith('Model: "efficientnetb0"\n'));
   assert.match(r.stdout, /│ normalization \(Normalization\) │ \(None, 224, 224, 3\)\s+│\s+7 │ rescaling\[0\]\[0\]\s+│/);
-  assert.ok(r.stdout.endsWith(' Total params: 4,049,571 (15.45 MB)\n Trainable params: 4,007,548 (15.29 MB)\n Non-trainable params: 42,023 (164.15 KB)\n'));
+  assert.ok(
+    r.stdout.endsWith(
+      ' Total params: 4,049,571 (15.45 MB)\n Trainable params: 4,007,548 (15.29 MB)\n Non-trainable params: 42,023 (164.15 KB)\n',
+    ),
+  );
 });

@@ -35,7 +35,11 @@ export function formatModelsTable(rows: FamilyInfo[], bench: boolean): string {
     return line;
   });
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const fmt = (c: string[]) => c.map((v, i) => (right.has(i) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  const fmt = (c: string[]) =>
+    c
+      .map((v, i) => (right.has(i) ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const notes = [
     '',
     'params: conv base (include_top false) and whole ImageNet classifier. GFLOPs: conv base, one image at the default size (multiply-add = 2).',
@@ -47,18 +51,24 @@ export function formatModelsTable(rows: FamilyInfo[], bench: boolean): string {
 
 function parseFamilies(text: string | undefined): FamilyName[] {
   if (!text) return [...FAMILY_NAMES];
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new UserError(`--families must list model families separated by commas (${FAMILY_NAMES.join(', ')}), got "${text}".`);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0)
+    throw new UserError(`--families must list model families separated by commas (${FAMILY_NAMES.join(', ')}), got "${text}".`);
   return names.map((n) => getFamily(n).name);
 }
 
 export function register(program: Command): void {
   program
     .command('models')
-    .description('List the model families: parameters, GFLOPs at the default size, preprocessing, default fine-tuning point, and whether pretrained weights are on this machine.')
+    .description(
+      'List the model families: parameters, GFLOPs at the default size, preprocessing, default fine-tuning point, and whether pretrained weights are on this machine.',
+    )
     .option('--families <list>', `comma-separated families (default: all of ${FAMILY_NAMES.join(', ')})`)
     .option('--bench', 'also measure feature extraction images/s on this machine (ONNX Runtime, batch 8, random weights)', false)
-    .option('--image-size <n>', 'with --bench: square input size (default: each family\'s own)')
+    .option('--image-size <n>', "with --bench: square input size (default: each family's own)")
     .option('--bench-seconds <s>', 'with --bench: seconds measured per family (default 3)')
     .option('--json', 'print one JSON object per family, a line each', false)
     .action(async (a: ModelsArgs) => {

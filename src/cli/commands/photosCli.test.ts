@@ -10,8 +10,16 @@ import sharp from 'sharp';
 import { makeTinyRun } from '../../testing/tinyRun.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
-const APPLE_DOUBLE = Buffer.concat([Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]), Buffer.from('Mac OS X        '), Buffer.alloc(2000, 0x41)]);
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TLKIT_BACKEND: 'cpu' },
+  });
+const APPLE_DOUBLE = Buffer.concat([
+  Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]),
+  Buffer.from('Mac OS X        '),
+  Buffer.alloc(2000, 0x41),
+]);
 
 let data = '';
 let run = '';
@@ -50,7 +58,10 @@ test('predict: a folder with a symlink loop is searched once; --skip-bad-images 
     // Followed: again/ leads to test/, whose cats/ is new and whose dogs/ is the loop, read once.
     const followed = cli('predict', '--model', run, dogs, '--json', '--follow-links');
     assert.equal(followed.status, 0, followed.stderr);
-    const files = followed.stdout.trim().split('\n').map((l) => path.relative(dogs, JSON.parse(l).file));
+    const files = followed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => path.relative(dogs, JSON.parse(l).file));
     assert.equal(files.length, 16);
     assert.equal(new Set(files.map((f) => path.basename(f))).size, 16, 'each image once');
   } finally {
@@ -64,7 +75,13 @@ test('predict: a folder with a symlink loop is searched once; --skip-bad-images 
   assert.match(stopped.stderr, /broken\.jpg/);
   const r = cli('predict', '--model', run, good[0], bad, good[1], '--json', '--skip-bad-images');
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).file), good);
+  assert.deepEqual(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).file),
+    good,
+  );
   assert.match(r.stderr, /warning: skipping .*broken\.jpg/);
   assert.match(r.stderr, /1 of 3 images skipped/);
 });
@@ -79,7 +96,10 @@ test('predict applies EXIF orientation by default; --exif ignore reads the store
     px.set(left ? [230, 20, 20] : [20, 20, 230], i * 3);
   }
   const photo = path.join(path.dirname(data), 'phone.jpg');
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toFile(photo);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 100 })
+    .withMetadata({ orientation: 6 })
+    .toFile(photo);
   // References without an orientation tag, as lossless PNGs: the photo as shown (libvips
   // turns it by its tag) and as stored.
   const shown = path.join(path.dirname(data), 'phone-shown.png');
@@ -91,11 +111,17 @@ test('predict applies EXIF orientation by default; --exif ignore reads the store
   const p = (...extra: string[]) => {
     const r = cli(...extra, 'predict', '--model', run, photo, shown, stored, '--json');
     assert.equal(r.status, 0, r.stderr);
-    return r.stdout.trim().split('\n').map((l) => JSON.parse(l).probabilities.find((x: { label: string }) => x.label === 'dogs').probability as number);
+    return r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).probabilities.find((x: { label: string }) => x.label === 'dogs').probability as number);
   };
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6;
   const [applied, shownP, storedP] = p();
-  assert.ok(!close(shownP, storedP), `the turned and the stored pixels classify differently (${shownP} vs ${storedP}), so this test can tell them apart`);
+  assert.ok(
+    !close(shownP, storedP),
+    `the turned and the stored pixels classify differently (${shownP} vs ${storedP}), so this test can tell them apart`,
+  );
   assert.ok(close(applied, shownP), `by default the photo is read as shown: ${applied} vs ${shownP} (stored: ${storedP})`);
   const [ignored, shownI, storedI] = p('--exif', 'ignore');
   assert.ok(close(ignored, storedI), `--exif ignore reads the stored pixels: ${ignored} vs ${storedI} (shown: ${shownI})`);

@@ -11,7 +11,11 @@ import { makeTinyBase, makeTinyDataset, makeTinyRun } from '../../testing/tinyRu
 // calibration), evaluate/predict follow the run's precision, bad values are refused.
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TLKIT_BACKEND: 'cpu' },
+  });
 
 let root = '';
 let data = '';
@@ -26,7 +30,28 @@ before(async () => {
 
 test('train --precision int8: the calibration error is printed, meta.json and the report say int8, evaluate and predict run the int8 base', () => {
   const run = path.join(root, 'run-int8');
-  const t = cli('train', '--data', data, '--base', base, '--out', run, '--epochs', '4', '--batch-size', '8', '--head-units', '8', '--learning-rate', '0.01', '--cache-dir', path.join(root, 'cache'), '--precision', 'int8', '--quiet');
+  const t = cli(
+    'train',
+    '--data',
+    data,
+    '--base',
+    base,
+    '--out',
+    run,
+    '--epochs',
+    '4',
+    '--batch-size',
+    '8',
+    '--head-units',
+    '8',
+    '--learning-rate',
+    '0.01',
+    '--cache-dir',
+    path.join(root, 'cache'),
+    '--precision',
+    'int8',
+    '--quiet',
+  );
   assert.equal(t.status, 0, t.stderr);
   assert.match(t.stderr, /int8 vs fp32 features relative L2 \d\.\d{4}, cosine \d\.\d{4}/);
   const meta = JSON.parse(fs.readFileSync(path.join(run, 'meta.json'), 'utf8'));
@@ -46,7 +71,10 @@ test('train --precision int8: the calibration error is printed, meta.json and th
   assert.ok(Number(/loss: +(\d\.\d{4})/.exec(e.stdout)![1]) <= 0.03, e.stdout);
   const r = cli('report', run);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(fs.readFileSync(path.join(run, 'report.html'), 'utf8'), /int8 \(QDQ on ONNX Runtime; percentile 99\.999 calibration on 32 training images/);
+  assert.match(
+    fs.readFileSync(path.join(run, 'report.html'), 'utf8'),
+    /int8 \(QDQ on ONNX Runtime; percentile 99\.999 calibration on 32 training images/,
+  );
 
   // predict: the int8 base gives probabilities near, but not equal to, the fp32 base's.
   const photo = path.join(data, 'test', 'dogs', 'dogs.0.png');

@@ -66,7 +66,9 @@ export class PredictionWriter {
         break;
       }
       default:
-        this.write(`${p.file}\t${p.label}\t${p.probability.toFixed(4)}\t${p.probabilities.map((c) => `${c.label} ${c.probability.toFixed(4)}`).join('\t')}\n`);
+        this.write(
+          `${p.file}\t${p.label}\t${p.probability.toFixed(4)}\t${p.probabilities.map((c) => `${c.label} ${c.probability.toFixed(4)}`).join('\t')}\n`,
+        );
     }
     this.count += 1;
   }
@@ -90,57 +92,84 @@ function parseFormat(format: string | undefined, json: boolean | undefined): Pre
 export function register(program: Command): void {
   program
     .command('predict')
-    .description("Classify images with a trained run (its own preprocessing and image size, on ONNX Runtime): every class probability, most probable first.")
+    .description(
+      'Classify images with a trained run (its own preprocessing and image size, on ONNX Runtime): every class probability, most probable first.',
+    )
     .requiredOption('--model <run dir>', 'the --out folder of tlkit train')
     .argument('<images...>', 'image files, or folders searched for images (hidden files skipped, symlinked folders not followed)')
-    .option('--format <format>', `output: ${PREDICT_FORMATS.join('|')} (text: tab-separated; ndjson: one object a line; json: one array; csv: a header then one row an image)`)
+    .option(
+      '--format <format>',
+      `output: ${PREDICT_FORMATS.join('|')} (text: tab-separated; ndjson: one object a line; json: one array; csv: a header then one row an image)`,
+    )
     .option('--json', 'the same as --format ndjson: one object a line {"file","label","probability","probabilities"}')
     .option('--top-k <n>', 'keep only the n most probable classes of each image')
-    .option('--threshold <p>', 'two-class models: predict the second class (the sigmoid output) when its probability is >= p (default: the most probable class)')
+    .option(
+      '--threshold <p>',
+      'two-class models: predict the second class (the sigmoid output) when its probability is >= p (default: the most probable class)',
+    )
     .option('--skip-bad-images', 'skip files that cannot be decoded, with a warning each, instead of stopping')
     .option('--follow-links', 'also search symlinked folders inside the given folders (a loop is followed once)')
-    .option('--base <model.onnx>', 'a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run\'s)')
-    .option('--precision <p>', "fp32 | int8: the base on ONNX Runtime (default: the run's own; int8 needs a run trained with --precision int8)")
-    .action(async (inputs: string[], o: { model: string; json?: boolean; format?: string; topK?: string; threshold?: string; skipBadImages?: boolean; followLinks?: boolean; base?: string; precision?: string }) => {
-      const precision = parsePrecisionOption(o.precision);
-      const format = parseFormat(o.format, o.json);
-      const topK = parseIntOption('--top-k', o.topK, { min: 1, example: '3' });
-      const threshold = parseNumberOption('--threshold', o.threshold, { min: 0, max: 1, minInclusive: true, example: '0.5' });
-      const { collectImageFiles, partitionReadable, warnSkipped } = await import('../../data/collect.js');
-      const { BadImageError } = await import('../../data/decode.js');
-      const { loadClassifier } = await import('../../inference/classifier.js');
-      const { checkRankOptions, rankScores } = await import('../../inference/predictor.js');
-      const classifier = await loadClassifier(o.model, { base: o.base, precision });
-      let skipped = 0;
-      let total = 0;
-      try {
-        checkRankOptions({ topK, threshold }, classifier.classNames, { topK: '--top-k', threshold: '--threshold' });
-        const files = collectImageFiles(inputs, { followLinks: o.followLinks });
-        total = files.length;
-        const out = new PredictionWriter(format, classifier.classNames, topK, (s) => process.stdout.write(s));
-        out.header();
-        // One batch at a time, printed as it comes, so a large folder streams.
-        const batch = 16;
-        for (let i = 0; i < files.length; i += batch) {
-          let chunk = files.slice(i, i + batch);
-          let scores: number[][];
-          try {
-            scores = await classifier.scoresOfFiles(chunk, batch);
-          } catch (e) {
-            if (!(e instanceof BadImageError) || !o.skipBadImages) throw e;
-            // Only a batch holding a bad file pays for finding it: decode each, drop the bad ones.
-            const { readable, bad } = await partitionReadable(chunk);
-            for (const b of bad) warnSkipped(b.file, b.reason);
-            skipped += bad.length;
-            chunk = readable;
-            scores = chunk.length ? await classifier.scoresOfFiles(chunk, batch) : [];
+    .option('--base <model.onnx>', "a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run's)")
+    .option(
+      '--precision <p>',
+      "fp32 | int8: the base on ONNX Runtime (default: the run's own; int8 needs a run trained with --precision int8)",
+    )
+    .action(
+      async (
+        inputs: string[],
+        o: {
+          model: string;
+          json?: boolean;
+          format?: string;
+          topK?: string;
+          threshold?: string;
+          skipBadImages?: boolean;
+          followLinks?: boolean;
+          base?: string;
+          precision?: string;
+        },
+      ) => {
+        const precision = parsePrecisionOption(o.precision);
+        const format = parseFormat(o.format, o.json);
+        const topK = parseIntOption('--top-k', o.topK, { min: 1, example: '3' });
+        const threshold = parseNumberOption('--threshold', o.threshold, { min: 0, max: 1, minInclusive: true, example: '0.5' });
+        const { collectImageFiles, partitionReadable, warnSkipped } = await import('../../data/collect.js');
+        const { BadImageError } = await import('../../data/decode.js');
+        const { loadClassifier } = await import('../../inference/classifier.js');
+        const { checkRankOptions, rankScores } = await import('../../inference/predictor.js');
+        const classifier = await loadClassifier(o.model, { base: o.base, precision });
+        let skipped = 0;
+        let total = 0;
+        try {
+          checkRankOptions({ topK, threshold }, classifier.classNames, { topK: '--top-k', threshold: '--threshold' });
+          const files = collectImageFiles(inputs, { followLinks: o.followLinks });
+          total = files.length;
+          const out = new PredictionWriter(format, classifier.classNames, topK, (s) => process.stdout.write(s));
+          out.header();
+          // One batch at a time, printed as it comes, so a large folder streams.
+          const batch = 16;
+          for (let i = 0; i < files.length; i += batch) {
+            let chunk = files.slice(i, i + batch);
+            let scores: number[][];
+            try {
+              scores = await classifier.scoresOfFiles(chunk, batch);
+            } catch (e) {
+              if (!(e instanceof BadImageError) || !o.skipBadImages) throw e;
+              // Only a batch holding a bad file pays for finding it: decode each, drop the bad ones.
+              const { readable, bad } = await partitionReadable(chunk);
+              for (const b of bad) warnSkipped(b.file, b.reason);
+              skipped += bad.length;
+              chunk = readable;
+              scores = chunk.length ? await classifier.scoresOfFiles(chunk, batch) : [];
+            }
+            for (let j = 0; j < chunk.length; j++)
+              out.row({ file: chunk[j], ...rankScores(scores[j], classifier.classNames, { topK, threshold }) });
           }
-          for (let j = 0; j < chunk.length; j++) out.row({ file: chunk[j], ...rankScores(scores[j], classifier.classNames, { topK, threshold }) });
+          out.end();
+        } finally {
+          await classifier.dispose();
         }
-        out.end();
-      } finally {
-        await classifier.dispose();
-      }
-      if (skipped) process.stderr.write(`tlkit: ${skipped} of ${total} images skipped (unreadable).\n`);
-    });
+        if (skipped) process.stderr.write(`tlkit: ${skipped} of ${total} images skipped (unreadable).\n`);
+      },
+    );
 }

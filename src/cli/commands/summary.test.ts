@@ -15,7 +15,10 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-cli-'));
 
 function tlkit(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_CACHE: dir } });
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/tlkit.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TLKIT_CACHE: dir },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -40,7 +43,10 @@ test('tlkit summary vgg16 --input-shape 180,180,3 prints the Keras table', () =>
 
 test('bad arguments exit 2 with a one-paragraph message', async () => {
   assertUserError(tlkit('summary', 'vgg17'), /Unknown model family "vgg17". Did you mean vgg16\?/);
-  assertUserError(tlkit('summary', 'vgg16', '--input-shape', '10,10,3'), /vgg16: the input must be at least 32x32, got input shape \(10, 10, 3\)/);
+  assertUserError(
+    tlkit('summary', 'vgg16', '--input-shape', '10,10,3'),
+    /vgg16: the input must be at least 32x32, got input shape \(10, 10, 3\)/,
+  );
   assertUserError(tlkit('summary', 'mobilenet', '--input-shape', '180,180'), /--input-shape must be three/);
   assertUserError(tlkit('summary', 'vgg16', '--weights', path.join(dir, 'missing.h5')), /missing\.h5 does not exist/);
 
@@ -51,7 +57,10 @@ test('bad arguments exit 2 with a one-paragraph message', async () => {
   const cut = path.join(dir, 'truncated.h5');
   fs.writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
   assertUserError(tlkit('summary', 'mobilenet', '--alpha', '0.25', '--weights', cut), /truncated\.h5.*truncated/);
-  assertUserError(tlkit('summary', 'vgg16', '--input-shape', '32,32,3', '--weights', good), /does not fit the model "vgg16".*another model/);
+  assertUserError(
+    tlkit('summary', 'vgg16', '--input-shape', '32,32,3', '--weights', good),
+    /does not fit the model "vgg16".*another model/,
+  );
   // and the right file loads
   const ok = tlkit('summary', good, '--input-shape', '32,32,3');
   assert.equal(ok.code, 0, ok.stderr);

@@ -30,24 +30,33 @@ export function register(program: Command): void {
     .option('--pooling <avg|max>', 'global pooling after the conv base (without the top)')
     .option('--weights <imagenet|none|FILE>', 'also load weights (checks that they fit); the table itself does not depend on them', 'none')
     .option('--json', 'print the summary as one JSON object', false)
-    .action(async (name: string, opts: { inputShape?: string; includeTop: boolean; alpha?: string; pooling?: string; weights: string; json: boolean }) => {
-      const inputShape = opts.inputShape ? parseInputShape(opts.inputShape) : undefined;
-      if (opts.pooling && opts.pooling !== 'avg' && opts.pooling !== 'max') {
-        throw new UserError(`--pooling must be avg or max, got "${opts.pooling}".`);
-      }
-      const alpha = parseNumberOption('--alpha', opts.alpha, { min: 0, example: '0.5' });
-      await initBackend();
-      let model;
-      if (isFamilyName(name.toLowerCase().replace(/-/g, '_')) || !/[/\\.]/.test(name) && name !== 'nsfwjs') {
-        const family = getFamily(name);
-        const args = { includeTop: opts.includeTop, inputShape, pooling: (opts.pooling as 'avg' | 'max' | undefined) ?? null, alpha };
-        model = opts.weights === 'none' ? family.architecture({ ...args, weights: 'none' }) : await family.build({ ...args, weights: opts.weights });
-      } else {
-        if (inputShape && (inputShape[0] === null || inputShape[1] === null)) throw new UserError('--input-shape for a base needs numbers for H and W.');
-        const imageSize = inputShape ? ([inputShape[0], inputShape[1]] as [number, number]) : undefined;
-        model = (await loadBase({ base: name, imageSize, alpha, weights: opts.weights === 'none' ? undefined : opts.weights })).model;
-      }
-      const summary = summarizeModel(model);
-      process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
-    });
+    .action(
+      async (
+        name: string,
+        opts: { inputShape?: string; includeTop: boolean; alpha?: string; pooling?: string; weights: string; json: boolean },
+      ) => {
+        const inputShape = opts.inputShape ? parseInputShape(opts.inputShape) : undefined;
+        if (opts.pooling && opts.pooling !== 'avg' && opts.pooling !== 'max') {
+          throw new UserError(`--pooling must be avg or max, got "${opts.pooling}".`);
+        }
+        const alpha = parseNumberOption('--alpha', opts.alpha, { min: 0, example: '0.5' });
+        await initBackend();
+        let model;
+        if (isFamilyName(name.toLowerCase().replace(/-/g, '_')) || (!/[/\\.]/.test(name) && name !== 'nsfwjs')) {
+          const family = getFamily(name);
+          const args = { includeTop: opts.includeTop, inputShape, pooling: (opts.pooling as 'avg' | 'max' | undefined) ?? null, alpha };
+          model =
+            opts.weights === 'none'
+              ? family.architecture({ ...args, weights: 'none' })
+              : await family.build({ ...args, weights: opts.weights });
+        } else {
+          if (inputShape && (inputShape[0] === null || inputShape[1] === null))
+            throw new UserError('--input-shape for a base needs numbers for H and W.');
+          const imageSize = inputShape ? ([inputShape[0], inputShape[1]] as [number, number]) : undefined;
+          model = (await loadBase({ base: name, imageSize, alpha, weights: opts.weights === 'none' ? undefined : opts.weights })).model;
+        }
+        const summary = summarizeModel(model);
+        process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+      },
+    );
 }

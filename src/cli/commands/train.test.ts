@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../tfjs/backend.js';
 import { makeTinyDataset, makeTinyBase } from '../../testing/tinyRun.js';
 import { Command, type Option } from 'commander';
-import { TRAIN_MODES, TRAIN_OPTIONS, validateTrainOptions, withTrainDefaults, type TrainOption, type TrainOptionsInput } from '../../workflows/options.js';
+import {
+  TRAIN_MODES,
+  TRAIN_OPTIONS,
+  validateTrainOptions,
+  withTrainDefaults,
+  type TrainOption,
+  type TrainOptionsInput,
+} from '../../workflows/options.js';
 import { ensureWritableDir } from '../../io/writableDir.js';
 import { trainFormSpec, trainOptionsFromForm } from '../../ui/trainForm.js';
 import { register, toTrainOptions as parse, type TrainArgs } from './train.js';
@@ -41,7 +48,7 @@ function withValue(p: readonly string[], value: unknown, into: Record<string, un
   return { ...into, [p[0]]: { [p[1]]: value } } as TrainOptionsInput;
 }
 
-test('one declaration: every option is a flag showing its default, parses to train()\'s default, is refused out of range in both namings, and has a field in the page\'s form', async () => {
+test("one declaration: every option is a flag showing its default, parses to train()'s default, is refused out of range in both namings, and has a field in the page's form", async () => {
   const program = new Command().exitOverride();
   register(program);
   const train = program.commands.find((c) => c.name() === 'train') as Command;
@@ -76,15 +83,27 @@ test('one declaration: every option is a flag showing its default, parses to tra
 
     // A refused value names the option as the caller knows it, where the option applies.
     const bad = refused(o);
-    const context: Record<string, unknown> = { ...required, mode: (o.modes ?? TRAIN_MODES)[0], base: o.base === 'onnx' ? 'm.onnx' : 'vgg16' };
+    const context: Record<string, unknown> = {
+      ...required,
+      mode: (o.modes ?? TRAIN_MODES)[0],
+      base: o.base === 'onnx' ? 'm.onnx' : 'vgg16',
+    };
     if (o.needsAugment && context.mode === 'finetune') context.augment = true;
     for (const naming of ['api', 'cli'] as const) {
       const name = naming === 'api' ? o.api : o.flag;
-      assert.throws(() => validateTrainOptions(withTrainDefaults(withValue(o.path, bad.value, context)), naming), (e: Error) => e.name === 'UserError' && e.message.startsWith(`${name} `), `${o.api} = ${JSON.stringify(bad.value)} (${naming})`);
+      assert.throws(
+        () => validateTrainOptions(withTrainDefaults(withValue(o.path, bad.value, context)), naming),
+        (e: Error) => e.name === 'UserError' && e.message.startsWith(`${name} `),
+        `${o.api} = ${JSON.stringify(bad.value)} (${naming})`,
+      );
     }
     if (bad.text !== undefined) {
       const attribute = flag.attributeName();
-      assert.throws(() => parse({ ...required, [attribute]: bad.text }), (e: Error) => e.message.startsWith(`${o.flag} must be ${o.kind.expect}, got '${bad.text}'`), `${o.flag} '${bad.text}'`);
+      assert.throws(
+        () => parse({ ...required, [attribute]: bad.text }),
+        (e: Error) => e.message.startsWith(`${o.flag} must be ${o.kind.expect}, got '${bad.text}'`),
+        `${o.flag} '${bad.text}'`,
+      );
     }
 
     // The page's form: a field with the same default and choices, its text parsed by the same declaration.
@@ -95,11 +114,23 @@ test('one declaration: every option is a flag showing its default, parses to tra
     assert.deepEqual(field.choices, o.kind.choices?.map(String), `${o.id}: form choices`);
     assert.deepEqual(field.modes, [...(o.modes ?? TRAIN_MODES)], `${o.id}: form modes`);
     assert.equal(field.flag, o.flag);
-    if (bad.text) assert.throws(() => trainOptionsFromForm({ [o.id]: bad.text }), (e: Error) => e.message.startsWith(`${o.flag} must be`), `${o.id}: form value`);
+    if (bad.text)
+      assert.throws(
+        () => trainOptionsFromForm({ [o.id]: bad.text }),
+        (e: Error) => e.message.startsWith(`${o.flag} must be`),
+        `${o.id}: form value`,
+      );
   }
   // --precision and an ONNX base's options are on the form too; options the page sets itself are not.
-  for (const id of ['precision', 'preprocess', 'upTo', 'augmentFlip']) assert.ok(form.fields.some((f) => f.name === id), id);
-  assert.deepEqual(TRAIN_OPTIONS.filter((o) => o.form?.hidden).map((o) => o.id), ['data', 'out', 'resume', 'verbose']);
+  for (const id of ['precision', 'preprocess', 'upTo', 'augmentFlip'])
+    assert.ok(
+      form.fields.some((f) => f.name === id),
+      id,
+    );
+  assert.deepEqual(
+    TRAIN_OPTIONS.filter((o) => o.form?.hidden).map((o) => o.id),
+    ['data', 'out', 'resume', 'verbose'],
+  );
   assert.throws(() => trainOptionsFromForm({ out: '/elsewhere' }), /has no field 'out'/);
 });
 
@@ -118,7 +149,10 @@ test('augmentation flags reach augment and finetune modes, and are refused where
   assert.equal(f.augmentation?.rotation, undefined); // book default filled in by the mode
   assert.throws(() => toTrainOptions({ ...base, mode: 'features', augmentZoom: '0.2' }), /--augment-zoom applies to --mode augment/);
   assert.throws(() => toTrainOptions({ ...base, mode: 'augment', augment: true }), /--augment applies to --mode finetune only/);
-  assert.throws(() => toTrainOptions({ ...base, mode: 'augment', augmentFlip: 'sideways' }), /--augment-flip must be one of none, horizontal, vertical, horizontal_and_vertical, got 'sideways'/);
+  assert.throws(
+    () => toTrainOptions({ ...base, mode: 'augment', augmentFlip: 'sideways' }),
+    /--augment-flip must be one of none, horizontal, vertical, horizontal_and_vertical, got 'sideways'/,
+  );
   assert.throws(() => toTrainOptions({ ...base, mode: 'augment', augmentRotation: '-0.1' }), /--augment-rotation/);
 });
 
@@ -133,7 +167,10 @@ test('argument checking: bad values are UserErrors naming the flag', () => {
   // Values Number() would take but a user did not mean, and sizes that crashed allocating them.
   assert.throws(() => toTrainOptions({ ...base, seed: '' }), /--seed must be a whole number from 0 to 2147483647, got ''/);
   assert.throws(() => toTrainOptions({ ...base, epochs: '0x2' }), /--epochs must be a whole number >= 1, got '0x2'/);
-  assert.throws(() => toTrainOptions({ ...base, imageSize: '100000' }), /--image-size must be a whole number from 32 to 2048, got '100000'/);
+  assert.throws(
+    () => toTrainOptions({ ...base, imageSize: '100000' }),
+    /--image-size must be a whole number from 32 to 2048, got '100000'/,
+  );
   // Options of finetune were silently ignored in the other modes.
   assert.throws(() => toTrainOptions({ ...base, from: 'some/run' }), /--from applies to --mode finetune only \(got --mode features\)/);
   assert.throws(() => toTrainOptions({ ...base, mode: 'augment', unfreeze: '4' }), /--unfreeze applies to --mode finetune only/);
@@ -157,7 +194,23 @@ test('tlkit train: Ctrl-C keeps the best checkpoint and says where; --resume con
   const baseDir = path.join(root, 'base');
   await makeTinyBase(baseDir);
   const out = path.join(root, 'run');
-  const args = ['train', '--data', data, '--base', baseDir, '--mode', 'features', '--out', out, '--batch-size', '2', '--head-units', '8', '--cache-dir', path.join(root, 'cache')];
+  const args = [
+    'train',
+    '--data',
+    data,
+    '--base',
+    baseDir,
+    '--mode',
+    'features',
+    '--out',
+    out,
+    '--batch-size',
+    '2',
+    '--head-units',
+    '8',
+    '--cache-dir',
+    path.join(root, 'cache'),
+  ];
 
   const child = spawn(process.execPath, [bin, ...args, '--epochs', '200'], { env });
   let stdout = '';
@@ -182,15 +235,24 @@ test('tlkit train: Ctrl-C keeps the best checkpoint and says where; --resume con
   assert.ok(fs.existsSync(path.join(out, 'model', 'model.json')));
 
   // The interrupted run is usable as it is...
-  const ev = spawnSync(process.execPath, [bin, 'evaluate', '--model', out, '--data', path.join(data, 'validation'), '--json'], { env, encoding: 'utf8' });
+  const ev = spawnSync(process.execPath, [bin, 'evaluate', '--model', out, '--data', path.join(data, 'validation'), '--json'], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(ev.status, 0, ev.stderr);
   // ...and --resume continues it to the requested number of epochs.
   const done = meta.epochsDone as number;
-  const resumed = spawnSync(process.execPath, [bin, ...args, '--epochs', String(done + 2), '--resume', '--quiet'], { env, encoding: 'utf8' });
+  const resumed = spawnSync(process.execPath, [bin, ...args, '--epochs', String(done + 2), '--resume', '--quiet'], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(resumed.status, 0, resumed.stderr);
   const after = JSON.parse(fs.readFileSync(path.join(out, 'meta.json'), 'utf8'));
   assert.equal(after.epochsDone, done + 2);
   assert.equal(after.finished, true);
   const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
-  assert.deepEqual(history.epoch, Array.from({ length: done + 2 }, (_, i) => i));
+  assert.deepEqual(
+    history.epoch,
+    Array.from({ length: done + 2 }, (_, i) => i),
+  );
 });

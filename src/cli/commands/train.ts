@@ -3,7 +3,13 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { isOnnxBasePath } from '../../ort/onnxBase.js';
 import { runPaths } from '../../run/paths.js';
-import { describeTrainResult, TRAIN_OPTIONS, trainOptionsFromText, type TrainOption, type TrainOptionsInput } from '../../workflows/options.js';
+import {
+  describeTrainResult,
+  TRAIN_OPTIONS,
+  trainOptionsFromText,
+  type TrainOption,
+  type TrainOptionsInput,
+} from '../../workflows/options.js';
 
 // demo prints the same summary.
 export { describeTrainResult as describeResult } from '../../workflows/options.js';
@@ -100,9 +106,18 @@ async function jsonProgress(out: string, write: (line: string) => void): Promise
         saved = false;
       }
       const epochs = Number((this.params as { epochs?: number }).epochs ?? epoch + 1);
-      const event: EpochEvent = { event: 'epoch', epoch: epoch + 1, epochs, metrics: finite(logs), elapsed: (performance.now() - t0) / 1000, checkpointSaved: saved };
+      const event: EpochEvent = {
+        event: 'epoch',
+        epoch: epoch + 1,
+        epochs,
+        metrics: finite(logs),
+        elapsed: (performance.now() - t0) / 1000,
+        checkpointSaved: saved,
+      };
       write(`${JSON.stringify(event)}\n`);
-      const m = Object.entries(event.metrics).map(([k, v]) => `${k} ${v === null ? 'nan' : v.toFixed(4)}`).join(' - ');
+      const m = Object.entries(event.metrics)
+        .map(([k, v]) => `${k} ${v === null ? 'nan' : v.toFixed(4)}`)
+        .join(' - ');
       process.stderr.write(`Epoch ${event.epoch}/${epochs} - ${m} - ${event.elapsed.toFixed(1)} s${saved ? ' - checkpoint saved' : ''}\n`);
     }
   }
@@ -112,10 +127,15 @@ async function jsonProgress(out: string, write: (line: string) => void): Promise
 export function register(program: Command): void {
   const command = program
     .command('train')
-    .description('Train a classifier on a pretrained conv base (features: cached features + head; augment: augmentation + frozen base; finetune: unfreeze the top of the base).');
+    .description(
+      'Train a classifier on a pretrained conv base (features: cached features + head; augment: augmentation + frozen base; finetune: unfreeze the top of the base).',
+    );
   for (const o of TRAIN_OPTIONS) command.addOption(optionFlag(o));
   command
-    .option('--json', 'machine-readable progress: one JSON object a line on stdout per epoch {event:"epoch", epoch, epochs, metrics, elapsed, checkpointSaved}, then {event:"end", ...}; human progress on stderr')
+    .option(
+      '--json',
+      'machine-readable progress: one JSON object a line on stdout per epoch {event:"epoch", epoch, epochs, metrics, elapsed, checkpointSaved}, then {event:"end", ...}; human progress on stderr',
+    )
     .action(async (a: TrainArgs) => {
       const options = toTrainOptions(a);
       const { train } = await import('../../workflows/train.js');
@@ -126,7 +146,13 @@ export function register(program: Command): void {
         const callbacks = a.json ? [await jsonProgress(options.out, write)] : [];
         const result = await train({ ...options, signal: interrupt.signal }, { naming: 'cli', callbacks });
         if (a.json) {
-          const end = { event: 'end', bestEpoch: result.bestEpoch + 1, bestValLoss: Number.isFinite(result.bestValue) ? result.bestValue : null, model: runPaths(options.out).model, interrupted: Boolean(result.interrupted) };
+          const end = {
+            event: 'end',
+            bestEpoch: result.bestEpoch + 1,
+            bestValLoss: Number.isFinite(result.bestValue) ? result.bestValue : null,
+            model: runPaths(options.out).model,
+            interrupted: Boolean(result.interrupted),
+          };
           write(`${JSON.stringify(end)}\n`);
           process.stderr.write(`${describeTrainResult(result, options.out, onnxBase)}\n`);
         } else {

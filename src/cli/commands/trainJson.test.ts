@@ -18,11 +18,34 @@ test('train --json: one NDJSON event an epoch on stdout (metrics, elapsed, check
   const out = path.join(root, 'run');
   const r = spawnSync(
     process.execPath,
-    [path.join(repo, 'bin/tlkit.js'), 'train', '--data', data, '--base', base, '--out', out, '--epochs', '3', '--batch-size', '8', '--head-units', '8', '--learning-rate', '0.01', '--cache-dir', path.join(root, 'cache'), '--json'],
+    [
+      path.join(repo, 'bin/tlkit.js'),
+      'train',
+      '--data',
+      data,
+      '--base',
+      base,
+      '--out',
+      out,
+      '--epochs',
+      '3',
+      '--batch-size',
+      '8',
+      '--head-units',
+      '8',
+      '--learning-rate',
+      '0.01',
+      '--cache-dir',
+      path.join(root, 'cache'),
+      '--json',
+    ],
     { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } },
   );
   assert.equal(r.status, 0, r.stderr);
-  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(events.length, 4, r.stdout);
   events.slice(0, 3).forEach((e, i) => {
     assert.deepEqual(Object.keys(e), ['event', 'epoch', 'epochs', 'metrics', 'elapsed', 'checkpointSaved']);
@@ -37,7 +60,10 @@ test('train --json: one NDJSON event an epoch on stdout (metrics, elapsed, check
   assert.equal(end.event, 'end');
   const meta = JSON.parse(fs.readFileSync(path.join(out, 'meta.json'), 'utf8'));
   assert.equal(end.bestEpoch, meta.bestEpoch + 1);
-  const lastSaved = events.slice(0, 3).filter((e) => e.checkpointSaved).at(-1);
+  const lastSaved = events
+    .slice(0, 3)
+    .filter((e) => e.checkpointSaved)
+    .at(-1);
   assert.equal(lastSaved.epoch, end.bestEpoch);
   // A checkpoint is saved exactly when val_loss improves (Keras ModelCheckpoint, save_best_only).
   let best = Infinity;

@@ -7,7 +7,8 @@ import { tempDir } from '../../testing/images.js';
 import { waitForExit, waitForOutput } from '../../testing/processes.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', timeout: 30_000 });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(repo, 'bin/tlkit.js'), ...args], { encoding: 'utf8', timeout: 30_000 });
 
 test('tlkit ui: bad --port and a missing --data folder are one-line errors (exit 2), before anything listens', () => {
   const port = cli('ui', '--port', '70000');
@@ -20,7 +21,9 @@ test('tlkit ui: bad --port and a missing --data folder are one-line errors (exit
 });
 
 test('tlkit ui: prints the URL with its token, serves the page there, and stops on Ctrl-C (exit 0)', async () => {
-  const child = spawn(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'ui', '--runs', tempDir()], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(repo, 'bin/tlkit.js'), 'ui', '--runs', tempDir()], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // Bounded: it prints the URL within a second or two; a URL that never comes fails the test.
   const url = (await waitForOutput(child, /tlkit ui: (\S+)/, 60_000))[1];
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{43}$/);

@@ -4,7 +4,12 @@ import { parseIntOption } from '../parseOptions.js';
 
 /** Open the URL in the desktop's browser; say so when there is none (the URL is printed anyway). */
 function openBrowser(url: string): void {
-  const [cmd, args] = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
+  const [cmd, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '""', url]]
+        : ['xdg-open', [url]];
   const child = spawn(cmd, args as string[], { stdio: 'ignore', detached: true });
   child.on('error', () => process.stderr.write(`tlkit: could not start a browser (${cmd}); open the URL above yourself.\n`));
   child.unref();
@@ -14,7 +19,9 @@ function openBrowser(url: string): void {
 export function register(program: Command): void {
   program
     .command('ui')
-    .description('Start a local web page for the whole workflow: pick data, train with live curves, see results, try the model on an image, export. Listens on 127.0.0.1 only; the printed URL carries the access token.')
+    .description(
+      'Start a local web page for the whole workflow: pick data, train with live curves, see results, try the model on an image, export. Listens on 127.0.0.1 only; the printed URL carries the access token.',
+    )
     .option('--data <dir>', 'data folder to open at start (another can be chosen in the page)')
     .option('--runs <dir>', 'folder the runs are written to and listed from', 'runs')
     .option('--port <n>', 'port on 127.0.0.1 (0 = any free port)', '0')

@@ -22,7 +22,11 @@ export class HistoryRecorder extends Callback {
     super();
     this.file = args.file;
     this.data = args.initial
-      ? { ...args.initial, epoch: [...args.initial.epoch], history: Object.fromEntries(Object.entries(args.initial.history).map(([k, v]) => [k, [...v]])) }
+      ? {
+          ...args.initial,
+          epoch: [...args.initial.epoch],
+          history: Object.fromEntries(Object.entries(args.initial.history).map(([k, v]) => [k, [...v]])),
+        }
       : { epoch: [], history: {} };
   }
 

@@ -50,7 +50,11 @@ export class ModelCheckpoint extends Callback {
     this.saveBestOnly = args.saveBestOnly ?? true;
     this.best = args.initialBest ?? (this.mode === 'min' ? Infinity : -Infinity);
     this.bestEpoch = args.initialBestEpoch ?? -1;
-    this.saveFn = args.save ?? (async (model, dir) => { await model.save(fileSystemIO(dir)); });
+    this.saveFn =
+      args.save ??
+      (async (model, dir) => {
+        await model.save(fileSystemIO(dir));
+      });
     this.onSave = args.onSave;
   }
 
@@ -60,7 +64,9 @@ export class ModelCheckpoint extends Callback {
     const value = logs[this.monitor];
     if (this.saveBestOnly) {
       if (value === undefined) {
-        throw new Error(`ModelCheckpoint monitors '${this.monitor}' but the epoch logs only have ${Object.keys(logs).join(', ') || 'nothing'} (pass validation data, or monitor another metric).`);
+        throw new Error(
+          `ModelCheckpoint monitors '${this.monitor}' but the epoch logs only have ${Object.keys(logs).join(', ') || 'nothing'} (pass validation data, or monitor another metric).`,
+        );
       }
       if (!Number.isFinite(value) || !isImprovement(this.mode, value, this.best)) return;
       this.best = value;

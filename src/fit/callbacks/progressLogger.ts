@@ -88,12 +88,20 @@ export function progressPrefix(done: number, steps: number | undefined): string 
   if (!steps) return `${done}/Unknown`;
   const width = String(steps).length;
   const filled = Math.min(BAR_WIDTH, Math.floor((BAR_WIDTH * done) / steps));
-  const bar = done >= steps ? '='.repeat(BAR_WIDTH) : `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${'.'.repeat(BAR_WIDTH - Math.max(filled, 0))}`;
+  const bar =
+    done >= steps
+      ? '='.repeat(BAR_WIDTH)
+      : `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${'.'.repeat(BAR_WIDTH - Math.max(filled, 0))}`;
   return `${String(done).padStart(width)}/${steps} [${bar.padEnd(BAR_WIDTH, '.')}]`;
 }
 
 export function formatEpochLine(done: number, steps: number, seconds: number, msPerStep: number, logs: EpochLogs): string {
-  const step = msPerStep >= 1000 ? `${Math.round(msPerStep / 1000)}s/step` : msPerStep >= 1 ? `${Math.round(msPerStep)}ms/step` : `${Math.round(msPerStep * 1000)}us/step`;
+  const step =
+    msPerStep >= 1000
+      ? `${Math.round(msPerStep / 1000)}s/step`
+      : msPerStep >= 1
+        ? `${Math.round(msPerStep)}ms/step`
+        : `${Math.round(msPerStep * 1000)}us/step`;
   return `${progressPrefix(done, steps)} ${formatDuration(seconds)} ${step}${formatMetrics(logs)}`;
 }
 
@@ -113,5 +121,7 @@ function formatDuration(seconds: number): string {
   if (seconds < 60) return `${Math.round(seconds)}s`;
   const m = Math.floor(seconds / 60);
   const s = Math.round(seconds - m * 60);
-  return m < 60 ? `${m}:${String(s).padStart(2, '0')}` : `${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+  return m < 60
+    ? `${m}:${String(s).padStart(2, '0')}`
+    : `${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
 }

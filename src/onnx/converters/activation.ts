@@ -44,7 +44,11 @@ export function applyActivation(b: GraphBuilder, v: Value, activation: string, h
     case 'gelu': {
       // x * 0.5 * (1 + erf(x / sqrt 2)), as tfjs computes it
       const e = b.op('Erf', [b.op('Div', [x, b.scalar(`${hint}/sqrt2`, Math.SQRT2)], `${hint}/scaled`)], `${hint}/erf`);
-      const cdf = b.op('Mul', [b.op('Add', [e, b.scalar(`${hint}/one`, 1)], `${hint}/onePlus`), b.scalar(`${hint}/half`, 0.5)], `${hint}/cdf`);
+      const cdf = b.op(
+        'Mul',
+        [b.op('Add', [e, b.scalar(`${hint}/one`, 1)], `${hint}/onePlus`), b.scalar(`${hint}/half`, 0.5)],
+        `${hint}/cdf`,
+      );
       return same(b.op('Mul', [x, cdf], hint));
     }
     default:

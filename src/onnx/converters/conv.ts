@@ -85,7 +85,18 @@ export const conv2d: Converter = (b, layer, inputs, outputShapes) => {
   const k = requireWeight(layer, 'kernel');
   const bias = weightOf(layer, 'bias');
   const [kh, kw, ci, co] = k.shape;
-  const y = emitConv(b, layer, one(inputs, layer), kernelToOihw(k.data, k.shape), [co, ci, kh, kw], bias?.data, g, 1, layer.name, outputShapes[0]);
+  const y = emitConv(
+    b,
+    layer,
+    one(inputs, layer),
+    kernelToOihw(k.data, k.shape),
+    [co, ci, kh, kw],
+    bias?.data,
+    g,
+    1,
+    layer.name,
+    outputShapes[0],
+  );
   return [applyActivation(b, y, activationName(layer), `${layer.name}/activation`, layer)];
 };
 
@@ -108,10 +119,32 @@ export const separableConv2d: Converter = (b, layer, inputs, outputShapes) => {
   const [kh, kw, ci, mult] = dk.shape;
   const x = one(inputs, layer);
   const midShape = [...outputShapes[0].slice(0, 3), ci * mult];
-  const mid = emitConv(b, layer, x, depthwiseToOihw(dk.data, dk.shape), [ci * mult, 1, kh, kw], undefined, g, ci, `${layer.name}/depthwise`, midShape);
+  const mid = emitConv(
+    b,
+    layer,
+    x,
+    depthwiseToOihw(dk.data, dk.shape),
+    [ci * mult, 1, kh, kw],
+    undefined,
+    g,
+    ci,
+    `${layer.name}/depthwise`,
+    midShape,
+  );
   const pointwise: ConvGeometry = { kernel: [1, 1], strides: [1, 1], dilation: [1, 1], padding: 'valid' };
   const co = pk.shape[3];
-  const y = emitConv(b, layer, mid, kernelToOihw(pk.data, pk.shape), [co, ci * mult, 1, 1], bias?.data, pointwise, 1, layer.name, outputShapes[0]);
+  const y = emitConv(
+    b,
+    layer,
+    mid,
+    kernelToOihw(pk.data, pk.shape),
+    [co, ci * mult, 1, 1],
+    bias?.data,
+    pointwise,
+    1,
+    layer.name,
+    outputShapes[0],
+  );
   return [applyActivation(b, y, activationName(layer), `${layer.name}/activation`, layer)];
 };
 
@@ -123,6 +156,17 @@ export const groupedConv2d: Converter = (b, layer, inputs, outputShapes) => {
   const [kh, kw, ci, co] = k.shape;
   const groups = configOf(layer).groups as number;
   if (ci !== 1) throw unsupported(layer, `${ci} input channels per group (only 1)`);
-  const y = emitConv(b, layer, one(inputs, layer), kernelToOihw(k.data, k.shape), [co, ci, kh, kw], bias?.data, g, groups, layer.name, outputShapes[0]);
+  const y = emitConv(
+    b,
+    layer,
+    one(inputs, layer),
+    kernelToOihw(k.data, k.shape),
+    [co, ci, kh, kw],
+    bias?.data,
+    g,
+    groups,
+    layer.name,
+    outputShapes[0],
+  );
   return [applyActivation(b, y, activationName(layer), `${layer.name}/activation`, layer)];
 };

@@ -39,7 +39,7 @@ export const layerNormalization: Converter = (b, layer, inputs, outputShapes) =>
 export const normalization: Converter = (b, layer, inputs, outputShapes) => {
   const x = one(inputs, layer);
   const stats = (layer as unknown as { statistics?: (rank: number) => { mean: number[]; variance: number[] } }).statistics;
-  if (!stats) throw unsupported(layer, 'a Normalization layer that is not tlkit\'s');
+  if (!stats) throw unsupported(layer, "a Normalization layer that is not tlkit's");
   const cfg = configOf(layer);
   if (cfg.invert) throw unsupported(layer, 'invert: true');
   lastAxisOnly(layer, cfg.axis, x.shape.length);
@@ -58,5 +58,11 @@ export const layerScale: Converter = (b, layer, inputs, outputShapes) => {
   const x = one(inputs, layer);
   const gamma = weightOf(layer, 'gamma');
   if (!gamma) throw unsupported(layer, 'a LayerScale without gamma');
-  return [{ name: b.op('Mul', [x.name, channelConstant(b, x, `${layer.name}/gamma`, gamma.data)], layer.name), shape: outputShapes[0], nchw: x.nchw }];
+  return [
+    {
+      name: b.op('Mul', [x.name, channelConstant(b, x, `${layer.name}/gamma`, gamma.data)], layer.name),
+      shape: outputShapes[0],
+      nchw: x.nchw,
+    },
+  ];
 };

@@ -22,7 +22,17 @@ function chain(opType: string): Converter {
 function variadic(opType: string): Converter {
   return (b, layer, inputs, outputShapes) => {
     const xs = aligned(b, inputs);
-    return [{ name: b.op(opType, xs.map((v) => v.name), layer.name), shape: outputShapes[0], nchw: xs[0].nchw }];
+    return [
+      {
+        name: b.op(
+          opType,
+          xs.map((v) => v.name),
+          layer.name,
+        ),
+        shape: outputShapes[0],
+        nchw: xs[0].nchw,
+      },
+    ];
   };
 }
 
@@ -35,6 +45,16 @@ export const minimum = variadic('Min');
 export const concatenate: Converter = (b, layer, inputs, outputShapes) => {
   const xs = aligned(b, inputs);
   const axis = (configOf(layer).axis as number | undefined) ?? -1;
-  return [{ name: b.op('Concat', xs.map((v) => v.name), layer.name, { axis: b.storedAxis(xs[0], axis) }), shape: outputShapes[0], nchw: xs[0].nchw }];
+  return [
+    {
+      name: b.op(
+        'Concat',
+        xs.map((v) => v.name),
+        layer.name,
+        { axis: b.storedAxis(xs[0], axis) },
+      ),
+      shape: outputShapes[0],
+      nchw: xs[0].nchw,
+    },
+  ];
 };
-

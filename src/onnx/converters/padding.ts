@@ -46,14 +46,24 @@ export const zeroPadding2d: Converter = (b, layer, inputs, outputShapes) => {
 };
 
 function normalisePadding(raw: unknown, layer: Layer): [[number, number], [number, number]] {
-  if (typeof raw === 'number') return [[raw, raw], [raw, raw]];
+  if (typeof raw === 'number')
+    return [
+      [raw, raw],
+      [raw, raw],
+    ];
   if (Array.isArray(raw) && raw.length === 2) {
     const [a, c] = raw as unknown[];
-    if (typeof a === 'number' && typeof c === 'number') return [[a, a], [c, c]];
+    if (typeof a === 'number' && typeof c === 'number')
+      return [
+        [a, a],
+        [c, c],
+      ];
     if (Array.isArray(a) && Array.isArray(c) && a.length === 2 && c.length === 2) {
-      return [[Number(a[0]), Number(a[1])], [Number(c[0]), Number(c[1])]];
+      return [
+        [Number(a[0]), Number(a[1])],
+        [Number(c[0]), Number(c[1])],
+      ];
     }
   }
   throw unsupported(layer, `padding ${JSON.stringify(raw)}`);
 }
-

@@ -55,7 +55,8 @@ export function weightOf(layer: Layer, shortName: string): WeightValue | undefin
 
 export function requireWeight(layer: Layer, shortName: string): WeightValue {
   const w = weightOf(layer, shortName);
-  if (!w) throw unsupported(layer, `a layer without a '${shortName}' weight (has ${layer.weights.map((x) => x.name).join(', ') || 'none'})`);
+  if (!w)
+    throw unsupported(layer, `a layer without a '${shortName}' weight (has ${layer.weights.map((x) => x.name).join(', ') || 'none'})`);
   return w;
 }
 

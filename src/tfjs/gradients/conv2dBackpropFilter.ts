@@ -27,7 +27,13 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attr
       const part =
         n === g.batch
           ? filterGradient(x, dy, g, k, filterShape[3])
-          : filterGradient(tf.slice(x, [start, 0, 0, 0], [n, -1, -1, -1]), tf.slice(dy, [start, 0, 0, 0], [n, -1, -1, -1]), g, k, filterShape[3]);
+          : filterGradient(
+              tf.slice(x, [start, 0, 0, 0], [n, -1, -1, -1]),
+              tf.slice(dy, [start, 0, 0, 0], [n, -1, -1, -1]),
+              g,
+              k,
+              filterShape[3],
+            );
       dw = dw ? tf.add(dw, part) : part;
     }
     return tf.reshape(dw as tf.Tensor, filterShape);

@@ -102,13 +102,19 @@ export function imagePatches(x: tf.Tensor4D, g: ConvGeometry): { patches: tf.Ten
   const padBottom = spanH + g.filterHeight - 1 - g.padTop - h;
   const padRight = spanW + g.filterWidth - 1 - g.padLeft - w;
   if (g.strideHeight > 1 || g.strideWidth > 1) {
-    const used = padBottom < 0 || padRight < 0 ? tf.slice(x, [0, 0, 0, 0], [n, h + Math.min(0, padBottom), w + Math.min(0, padRight), c]) : x;
-    const patches = tf.depthwiseConv2d(used, oneHotTaps(g.filterHeight, g.filterWidth, c), [g.strideHeight, g.strideWidth], [
-      [0, 0],
-      [g.padTop, Math.max(0, padBottom)],
-      [g.padLeft, Math.max(0, padRight)],
-      [0, 0],
-    ]);
+    const used =
+      padBottom < 0 || padRight < 0 ? tf.slice(x, [0, 0, 0, 0], [n, h + Math.min(0, padBottom), w + Math.min(0, padRight), c]) : x;
+    const patches = tf.depthwiseConv2d(
+      used,
+      oneHotTaps(g.filterHeight, g.filterWidth, c),
+      [g.strideHeight, g.strideWidth],
+      [
+        [0, 0],
+        [g.padTop, Math.max(0, padBottom)],
+        [g.padLeft, Math.max(0, padRight)],
+        [0, 0],
+      ],
+    );
     return { patches, layout: 'channelMajor' };
   }
   const padded =

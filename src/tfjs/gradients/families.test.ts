@@ -98,9 +98,15 @@ for (const c of cases) {
     await tf.setBackend('wasm');
     // Worst achieved (cpu vs wasm): 1.9e-6 (convnext_tiny), 1.5e-6 (resnet50), 1.1e-6 (efficientnet_b0); about 10x that.
     // A NaN or infinity in either backend's gradient fails, naming the weight.
-    const worst = assertWorstError(expected.map((e, i) => ({ name: vars[i].name, actual: actual[i], expected: e })), 2e-5);
+    const worst = assertWorstError(
+      expected.map((e, i) => ({ name: vars[i].name, actual: actual[i], expected: e })),
+      2e-5,
+    );
     if (process.env.TLKIT_DEBUG) console.log(c.family, `${unfreeze} layers unfrozen, ${vars.length} weights; worst`, worst);
-    assert.ok(expected.every((g) => g.every(Number.isFinite)) && expected.every((g) => g.some((v) => v !== 0)), 'every weight gets a gradient');
+    assert.ok(
+      expected.every((g) => g.every(Number.isFinite)) && expected.every((g) => g.some((v) => v !== 0)),
+      'every weight gets a gradient',
+    );
     tf.dispose([x, r]);
     base.dispose();
   });

@@ -40,10 +40,28 @@ async function convGrads(
 ): Promise<Grads> {
   await tf.setBackend(backend);
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(xShape.reduce((a, b) => a * b), 7), xShape as [number, number, number, number]);
-    const w = tf.tensor4d(values(wShape.reduce((a, b) => a * b), 11), wShape as [number, number, number, number]);
+    const x = tf.tensor4d(
+      values(
+        xShape.reduce((a, b) => a * b),
+        7,
+      ),
+      xShape as [number, number, number, number],
+    );
+    const w = tf.tensor4d(
+      values(
+        wShape.reduce((a, b) => a * b),
+        11,
+      ),
+      wShape as [number, number, number, number],
+    );
     const yShape = conv(x, w).shape;
-    const r = tf.tensor(values(yShape.reduce((a, b) => a * b), 13), yShape);
+    const r = tf.tensor(
+      values(
+        yShape.reduce((a, b) => a * b),
+        13,
+      ),
+      yShape,
+    );
     const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r)))([x, w]);
     return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
   });
@@ -52,7 +70,13 @@ async function convGrads(
 async function assertParity(conv: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D, xShape: number[], wShape: number[]): Promise<void> {
   const expected = await convGrads('cpu', conv, xShape, wShape);
   const actual = await convGrads('wasm', conv, xShape, wShape);
-  assertWorstError([{ name: 'dx', actual: actual.dx, expected: expected.dx }, { name: 'dw', actual: actual.dw, expected: expected.dw }], 1e-4);
+  assertWorstError(
+    [
+      { name: 'dx', actual: actual.dx, expected: expected.dx },
+      { name: 'dw', actual: actual.dw, expected: expected.dw },
+    ],
+    1e-4,
+  );
 }
 
 registerWasmGradientKernels();
@@ -73,7 +97,17 @@ const convCases: Array<{ x: number[]; w: number[]; strides: Stride; pad: Pad }> 
   { x: [1, 8, 5, 2], w: [2, 4, 2, 3], strides: [2, 1], pad: 'same' }, // even, non-square kernel
   { x: [1, 10, 6, 4], w: [5, 5, 4, 2], strides: 3, pad: 'valid' }, // stride leaves a remainder
   { x: [3, 6, 6, 8], w: [1, 1, 8, 16], strides: 1, pad: 'valid' }, // pointwise
-  { x: [2, 6, 7, 3], w: [3, 3, 3, 2], strides: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] }, // explicit, pad > kernel-1
+  {
+    x: [2, 6, 7, 3],
+    w: [3, 3, 3, 2],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 3],
+      [0, 0],
+    ],
+  }, // explicit, pad > kernel-1
   { x: [2, 9, 9, 16], w: [3, 3, 16, 32], strides: 1, pad: 'same' },
 ];
 
@@ -138,7 +172,10 @@ test('the kernels release their intermediate tensors', async () => {
   const dw = tf.tensor4d(values(3 * 3 * 3 * 2, 3), [3, 3, 3, 2]);
   const step = () => {
     const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([x, w]);
-    const [hx, hw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([x, dw]);
+    const [hx, hw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([
+      x,
+      dw,
+    ]);
     tf.dispose([gx, gw, hx, hw]);
   };
   step();

@@ -43,4 +43,10 @@ export function registerWasmGradientKernels(): void {
   registerTileGradient();
 }
 
-export { conv2dBackpropFilter, conv2dBackpropInput, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput, registerTileGradient };
+export {
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  depthwiseConv2dNativeBackpropFilter,
+  depthwiseConv2dNativeBackpropInput,
+  registerTileGradient,
+};

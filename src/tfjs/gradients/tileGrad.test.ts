@@ -33,12 +33,30 @@ function bruteForce(xShape: number[], reps: number[], r: Float32Array): Float32A
 
 const cases: Array<[number[], number[]]> = [
   [[5], [3]],
-  [[2, 3], [1, 4]],
-  [[2, 1, 1, 3], [1, 4, 5, 1]], // LayerNormalization's scale/offset tiling
-  [[2, 3, 3, 1], [1, 1, 1, 7]], // its statistics' tiling
-  [[2, 2, 2], [2, 3, 2]],
-  [[1, 2, 1, 2, 1], [3, 1, 2, 1, 2]],
-  [[3, 2], [1, 1]],
+  [
+    [2, 3],
+    [1, 4],
+  ],
+  [
+    [2, 1, 1, 3],
+    [1, 4, 5, 1],
+  ], // LayerNormalization's scale/offset tiling
+  [
+    [2, 3, 3, 1],
+    [1, 1, 1, 7],
+  ], // its statistics' tiling
+  [
+    [2, 2, 2],
+    [2, 3, 2],
+  ],
+  [
+    [1, 2, 1, 2, 1],
+    [3, 1, 2, 1, 2],
+  ],
+  [
+    [3, 2],
+    [1, 1],
+  ],
 ];
 
 registerTileGradient();

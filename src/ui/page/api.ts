@@ -17,7 +17,14 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 export async function postJson<T>(url: string, body: unknown): Promise<T> {
-  return parse<T>(await fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  return parse<T>(
+    await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
+  );
 }
 
 export async function postForm<T>(url: string, form: FormData): Promise<T> {

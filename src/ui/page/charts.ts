@@ -29,7 +29,10 @@ function chart(host: HTMLElement, title: string, series: string[], width: number
       height: 220,
       scales: { x: { time: false }, y },
       axes: [{ label: 'epoch', incrs: EPOCH_STEPS }, {}],
-      series: [{ label: 'epoch' }, ...series.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 6 } }))],
+      series: [
+        { label: 'epoch' },
+        ...series.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 6 } })),
+      ],
     },
     [[], ...series.map(() => [])],
     host,
@@ -41,7 +44,10 @@ export class CurveCharts {
   private readonly loss: uPlot;
   private readonly accuracy: uPlot;
 
-  constructor(private readonly lossHost: HTMLElement, private readonly accuracyHost: HTMLElement) {
+  constructor(
+    private readonly lossHost: HTMLElement,
+    private readonly accuracyHost: HTMLElement,
+  ) {
     const width = Math.max(280, Math.min(520, lossHost.clientWidth || 460));
     this.loss = chart(lossHost, 'Loss', ['loss', 'val_loss'], width);
     this.accuracy = chart(accuracyHost, 'Accuracy', ['accuracy', 'val_accuracy'], width, ACCURACY_SCALE);
@@ -70,7 +76,10 @@ export function compareChart(host: HTMLElement, runs: Array<{ id: string; curves
       height: 220,
       scales: { x: { time: false }, y: ACCURACY_SCALE },
       axes: [{ label: 'epoch', incrs: EPOCH_STEPS }, {}],
-      series: [{ label: 'epoch' }, ...runs.map((r, i) => ({ label: r.id, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 6 } }))],
+      series: [
+        { label: 'epoch' },
+        ...runs.map((r, i) => ({ label: r.id, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 6 } })),
+      ],
     },
     data,
     host,

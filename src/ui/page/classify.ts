@@ -36,7 +36,10 @@ export function labelled(values: number[], labels: string[]): Prediction {
 }
 
 export class PagePredictor {
-  private constructor(private readonly model: TF.LayersModel, private readonly meta: ExportMeta) {}
+  private constructor(
+    private readonly model: TF.LayersModel,
+    private readonly meta: ExportMeta,
+  ) {}
 
   /** Load an export folder's model.json and metadata.json (URLs under /files/runs/...). The backend: ?backend=, else cpu (exact float32). */
   static async load(folderUrl: string, backend: string): Promise<PagePredictor> {

@@ -46,7 +46,7 @@ function action(button: HTMLButtonElement, messageId: string, f: () => Promise<v
 function showData(d: DataState): void {
   state.data = d;
   byId('data-recent').replaceChildren(...d.recent.map((r) => el('option', { value: r })));
-  if (d.dir) (byId<HTMLInputElement>('data-path')).value = d.dir;
+  if (d.dir) byId<HTMLInputElement>('data-path').value = d.dir;
   const s = d.summary;
   if (!s) {
     byId('data-counts').replaceChildren();
@@ -54,7 +54,13 @@ function showData(d: DataState): void {
   }
   const splits = s.splits.map((x) => x.split);
   byId('data-counts').replaceChildren(
-    table(['class', ...splits], s.classNames.map((c) => [c, ...s.splits.map((x) => String(x.counts[c] ?? 0))]).concat([['total', ...s.splits.map((x) => String(x.total))]]), { id: 'counts' }),
+    table(
+      ['class', ...splits],
+      s.classNames
+        .map((c) => [c, ...s.splits.map((x) => String(x.counts[c] ?? 0))])
+        .concat([['total', ...s.splits.map((x) => String(x.total))]]),
+      { id: 'counts' },
+    ),
   );
   const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   // check-data's problems, one line a kind (a dataset of small images has one 'tiny' per file), each file linked.
@@ -68,13 +74,35 @@ function showData(d: DataState): void {
         el(
           'details',
           {},
-          el('summary', {}, `${of[0].severity} ${kind}: ${of.length} problem${of.length > 1 ? 's' : ''} (${of[0].message}${of.length > 1 ? ', ...' : ''})`),
-          el('ul', {}, ...of.slice(0, 100).map((p) => el('li', {}, `${p.message} `, ...p.files.slice(0, 5).flatMap((f) => [el('a', { href: f.url, target: '_blank', rel: 'noopener' }, f.rel), ' '])))),
+          el(
+            'summary',
+            {},
+            `${of[0].severity} ${kind}: ${of.length} problem${of.length > 1 ? 's' : ''} (${of[0].message}${of.length > 1 ? ', ...' : ''})`,
+          ),
+          el(
+            'ul',
+            {},
+            ...of
+              .slice(0, 100)
+              .map((p) =>
+                el(
+                  'li',
+                  {},
+                  `${p.message} `,
+                  ...p.files.slice(0, 5).flatMap((f) => [el('a', { href: f.url, target: '_blank', rel: 'noopener' }, f.rel), ' ']),
+                ),
+              ),
+          ),
         ),
       );
     }),
   );
-  say('data-message', d.error ?? `${s.classNames.length} classes, ${s.splits.reduce((a, x) => a + x.total, 0)} images${s.ok ? ', no problems found' : `, ${counted(s.problems.filter((p) => p.severity === 'error').length, 'error')} and ${counted(s.problems.filter((p) => p.severity === 'warning').length, 'warning')} listed below`}.`, d.error ? 'error' : s.ok ? 'ok' : '');
+  say(
+    'data-message',
+    d.error ??
+      `${s.classNames.length} classes, ${s.splits.reduce((a, x) => a + x.total, 0)} images${s.ok ? ', no problems found' : `, ${counted(s.problems.filter((p) => p.severity === 'error').length, 'error')} and ${counted(s.problems.filter((p) => p.severity === 'warning').length, 'warning')} listed below`}.`,
+    d.error ? 'error' : s.ok ? 'ok' : '',
+  );
   const splitSelect = byId<HTMLSelectElement>('thumb-split');
   splitSelect.replaceChildren(...splits.map((x) => el('option', { value: x === '.' ? '' : x }, x === '.' ? '(all)' : x)));
   byId<HTMLSelectElement>('thumb-class').replaceChildren(...s.classNames.map((c) => el('option', { value: c }, c)));
@@ -86,7 +114,9 @@ async function showThumbs(): Promise<void> {
   const split = byId<HTMLSelectElement>('thumb-split').value;
   const cls = byId<HTMLSelectElement>('thumb-class').value;
   if (!state.data?.summary || !cls) return;
-  const page = await getJson<ImagePage>(`/api/data/images?split=${encodeURIComponent(split)}&class=${encodeURIComponent(cls)}&offset=${state.thumbOffset}&limit=${PAGE_SIZE}`);
+  const page = await getJson<ImagePage>(
+    `/api/data/images?split=${encodeURIComponent(split)}&class=${encodeURIComponent(cls)}&offset=${state.thumbOffset}&limit=${PAGE_SIZE}`,
+  );
   byId('thumbs').replaceChildren(...page.files.map((f) => el('img', { src: f.url, alt: f.rel, title: f.rel })));
   byId('thumb-page').textContent = page.total ? `${page.offset + 1}-${page.offset + page.files.length} of ${page.total}` : 'no images';
 }
@@ -94,7 +124,12 @@ async function showThumbs(): Promise<void> {
 function wireData(): void {
   action(byId<HTMLButtonElement>('data-open'), 'data-message', async () => {
     say('data-message', 'Checking the images ...');
-    showData(await postJson<DataState>('/api/data', { path: byId<HTMLInputElement>('data-path').value, create: byId<HTMLInputElement>('data-create').checked }));
+    showData(
+      await postJson<DataState>('/api/data', {
+        path: byId<HTMLInputElement>('data-path').value,
+        create: byId<HTMLInputElement>('data-create').checked,
+      }),
+    );
   });
   for (const id of ['thumb-split', 'thumb-class']) {
     byId(id).addEventListener('change', () => {
@@ -130,8 +165,11 @@ let formSpec: TrainFormSpec;
 function fillForm(spec: TrainFormSpec): void {
   formSpec = spec;
   buildTrainForm(byId<HTMLFormElement>('train-form'), spec);
-  byId('export-buttons').replaceChildren(...spec.exportFormats.map((f) => el('button', { class: 'secondary export', 'data-format': f }, `Export ${f}`)));
-  for (const b of Array.from(byId('export-buttons').querySelectorAll<HTMLButtonElement>('button'))) action(b, 'export-message', () => exportRun(b.dataset.format as string));
+  byId('export-buttons').replaceChildren(
+    ...spec.exportFormats.map((f) => el('button', { class: 'secondary export', 'data-format': f }, `Export ${f}`)),
+  );
+  for (const b of Array.from(byId('export-buttons').querySelectorAll<HTMLButtonElement>('button')))
+    action(b, 'export-message', () => exportRun(b.dataset.format as string));
 }
 
 function training(on: boolean): void {
@@ -154,7 +192,10 @@ function onEvent(e: TrainEvent): void {
     state.live.epoch.push(e.epoch - 1);
     for (const [k, v] of Object.entries(e.metrics)) (state.live.history[k] ??= []).push(v);
     charts.show(state.live);
-    say('train-message', `Epoch ${e.epoch}/${e.epochs}: val_loss ${fixed(e.metrics.val_loss)}, val_accuracy ${fixed(e.metrics.val_accuracy)}${e.checkpointSaved ? ' (checkpoint saved)' : ''}`);
+    say(
+      'train-message',
+      `Epoch ${e.epoch}/${e.epochs}: val_loss ${fixed(e.metrics.val_loss)}, val_accuracy ${fixed(e.metrics.val_accuracy)}${e.checkpointSaved ? ' (checkpoint saved)' : ''}`,
+    );
   } else if (e.type === 'end' || e.type === 'error') {
     training(false);
     say('train-message', e.message, e.type === 'error' ? 'error' : e.interrupted ? '' : 'ok');
@@ -200,7 +241,18 @@ async function refreshRuns(): Promise<void> {
           else state.compare.delete(r.id);
           drawCompare();
         });
-        return [pick, cmp, r.id, r.mode, r.base.length > 24 ? `...${r.base.slice(-21)}` : r.base, String(r.epochsDone), r.bestEpoch ? String(r.bestEpoch) : '-', fixed(r.bestValLoss), fixed(r.bestValAccuracy), r.training ? 'training' : r.interrupted ? 'stopped' : ''];
+        return [
+          pick,
+          cmp,
+          r.id,
+          r.mode,
+          r.base.length > 24 ? `...${r.base.slice(-21)}` : r.base,
+          String(r.epochsDone),
+          r.bestEpoch ? String(r.bestEpoch) : '-',
+          fixed(r.bestValLoss),
+          fixed(r.bestValAccuracy),
+          r.training ? 'training' : r.interrupted ? 'stopped' : '',
+        ];
       }),
       { id: 'runs-table' },
     ),
@@ -209,7 +261,10 @@ async function refreshRuns(): Promise<void> {
 }
 
 function drawCompare(): void {
-  compareChart(byId('compare-chart'), state.runs.filter((r) => state.compare.has(r.id)).map((r) => ({ id: r.id, curves: r.history })));
+  compareChart(
+    byId('compare-chart'),
+    state.runs.filter((r) => state.compare.has(r.id)).map((r) => ({ id: r.id, curves: r.history })),
+  );
 }
 
 // ---- 3. Results ----
@@ -225,11 +280,18 @@ function showEvaluation(v: EvaluationView | null): void {
   say('results-message', `${v.n} images of ${v.dir}: accuracy ${fixed(v.accuracy)}, loss ${fixed(v.loss)}.`, 'ok');
   byId('confusion').replaceChildren(
     el('h3', {}, 'Confusion matrix (rows: true class, columns: predicted)'),
-    table(['', ...v.classes], v.confusion.map((row, i) => [v.classes[i], ...row.map(String)]), { class: 'cm', id: 'confusion-matrix' }),
+    table(
+      ['', ...v.classes],
+      v.confusion.map((row, i) => [v.classes[i], ...row.map(String)]),
+      { class: 'cm', id: 'confusion-matrix' },
+    ),
   );
   byId('per-class').replaceChildren(
     el('h3', {}, 'Per class'),
-    table(['class', 'precision', 'recall', 'F1', 'images'], v.classes.map((c, i) => [c, fixed(v.precision[i], 3), fixed(v.recall[i], 3), fixed(v.f1[i], 3), String(v.support[i])])),
+    table(
+      ['class', 'precision', 'recall', 'F1', 'images'],
+      v.classes.map((c, i) => [c, fixed(v.precision[i], 3), fixed(v.recall[i], 3), fixed(v.f1[i], 3), String(v.support[i])]),
+    ),
   );
   byId('top-losses').replaceChildren(
     el('h3', {}, 'Top losses per class'),
@@ -239,7 +301,13 @@ function showEvaluation(v: EvaluationView | null): void {
         {},
         el('strong', {}, `${v.classes[i]}: `),
         ...items.map((t) =>
-          el('span', { class: 'loss', title: t.file }, t.url ? el('img', { src: t.url, alt: t.file }) : null, el('span', {}, `predicted ${t.predicted}`), el('span', {}, `P(true) ${fixed(t.probability, 3)}`)),
+          el(
+            'span',
+            { class: 'loss', title: t.file },
+            t.url ? el('img', { src: t.url, alt: t.file }) : null,
+            el('span', {}, `predicted ${t.predicted}`),
+            el('span', {}, `P(true) ${fixed(t.probability, 3)}`),
+          ),
         ),
       ),
     ),
@@ -290,7 +358,11 @@ function showPrediction(name: string, p: Prediction): void {
   byId('probabilities').replaceChildren(
     table(
       ['class', 'probability', ''],
-      p.probabilities.map((x) => [x.label, `${(x.probability * 100).toFixed(2)}%`, el('div', { class: 'bar', style: `width:${(x.probability * 100).toFixed(1)}%` })]),
+      p.probabilities.map((x) => [
+        x.label,
+        `${(x.probability * 100).toFixed(2)}%`,
+        el('div', { class: 'bar', style: `width:${(x.probability * 100).toFixed(1)}%` }),
+      ]),
       { id: 'probability-table' },
     ),
   );

@@ -15,11 +15,24 @@ test('page progress: fraction of the phase, images a second, time left at that r
   assert.equal(r.fraction, 1 / 3);
   assert.equal(r.etaSeconds, 8);
   assert.ok(Number.isNaN(progressOf({ epoch: 1, epochs: 1, firstEpoch: 0, batch: 1, batches: 1, imagesDone: 0, elapsed: 0 }).etaSeconds));
-  assert.deepEqual([formatDuration(0), formatDuration(59.6), formatDuration(61), formatDuration(3 * 3600 + 5), formatDuration(NaN)], ['0:00', '1:00', '1:01', '3:00:05', '-']);
+  assert.deepEqual(
+    [formatDuration(0), formatDuration(59.6), formatDuration(61), formatDuration(3 * 3600 + 5), formatDuration(NaN)],
+    ['0:00', '1:00', '1:01', '3:00:05', '-'],
+  );
 });
 
 test('page prediction: a sigmoid output is P(labels[1]); every class listed, most probable first', () => {
-  assert.deepEqual(labelled([0.25], ['cats', 'dogs']), { label: 'cats', probability: 0.75, probabilities: [{ label: 'cats', probability: 0.75 }, { label: 'dogs', probability: 0.25 }] });
-  assert.deepEqual(labelled([0.2, 0.5, 0.3], ['a', 'b', 'c']).probabilities.map((p) => p.label), ['b', 'c', 'a']);
+  assert.deepEqual(labelled([0.25], ['cats', 'dogs']), {
+    label: 'cats',
+    probability: 0.75,
+    probabilities: [
+      { label: 'cats', probability: 0.75 },
+      { label: 'dogs', probability: 0.25 },
+    ],
+  });
+  assert.deepEqual(
+    labelled([0.2, 0.5, 0.3], ['a', 'b', 'c']).probabilities.map((p) => p.label),
+    ['b', 'c', 'a'],
+  );
   assert.equal(labelled([0.5, 0.5], ['x', 'y']).label, 'x', 'ties keep the label order');
 });

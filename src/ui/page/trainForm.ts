@@ -45,12 +45,22 @@ function showApplicable(form: HTMLFormElement, spec: TrainFormSpec): void {
     c.disabled = !applies;
     const label = c.closest('label');
     label?.classList.toggle('off', !applies);
-    label?.setAttribute('title', applies ? `${f.flag}: ${f.help}` : `${f.flag} applies to mode ${f.modes.join(' or ')}${f.needsAugment ? ' (finetune with augment)' : ''}`);
+    label?.setAttribute(
+      'title',
+      applies
+        ? `${f.flag}: ${f.help}`
+        : `${f.flag} applies to mode ${f.modes.join(' or ')}${f.needsAugment ? ' (finetune with augment)' : ''}`,
+    );
   }
 }
 
 export function buildTrainForm(form: HTMLFormElement, spec: TrainFormSpec): void {
-  const run = el('label', { title: 'the run folder, under the runs folder' }, 'Run name', el('input', { type: 'text', name: 'run', placeholder: 'automatic' }));
+  const run = el(
+    'label',
+    { title: 'the run folder, under the runs folder' },
+    'Run name',
+    el('input', { type: 'text', name: 'run', placeholder: 'automatic' }),
+  );
   form.replaceChildren(
     ...spec.groups.map((g) => {
       const grid = el('div', { class: 'grid' }, ...spec.fields.filter((f) => f.group === g.id).map(fieldLabel), g.open ? run : null);
