@@ -12,6 +12,7 @@ export {
   type TrainMode,
   type OptimizerName,
   type HeadPooling,
+  type HeadActivation,
   type HeadEngine,
 } from './workflows/options.js';
 export {
@@ -41,7 +42,7 @@ export { modelSummary, summarizeModel, formatSummary, type ModelSummary } from '
 
 // Data, augmentation, features.
 export { imageDatasetFromDirectory, type ImageDataset, type ImageDatasetOptions, type Batch, type LabelMode } from './data/imageDataset.js';
-export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions } from './data/checkData.js';
+export { checkDataset, formatCheckReport, type CheckReport, type CheckOptions, type Severity } from './data/checkData.js';
 export {
   RandomFlip,
   RandomRotation,
@@ -57,7 +58,19 @@ export { loadSplitFeatures } from './features/cache.js';
 export type { FeatureSplit } from './features/splits.js';
 
 // Keras callbacks for any tfjs model.fit.
-export { ModelCheckpoint, EarlyStopping, CSVLogger, ProgressLogger, HistoryRecorder, TerminateOnNaN } from './fit/callbacks/index.js';
+export {
+  ModelCheckpoint,
+  EarlyStopping,
+  CSVLogger,
+  ProgressLogger,
+  HistoryRecorder,
+  TerminateOnNaN,
+  type ModelCheckpointArgs,
+  type EarlyStoppingArgs,
+  type CSVLoggerArgs,
+  type ProgressLoggerArgs,
+  type HistoryRecorderArgs,
+} from './fit/callbacks/index.js';
 
 // The compute backend (wasm by default, with tlkit's gradient kernels).
 export { initBackend, type BackendName } from './tfjs/backend.js';

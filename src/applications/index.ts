@@ -1,5 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
+import { closeMatches } from '../io/closeMatches.js';
 import type { ApplicationArgs } from './common.js';
 import type { PreprocessMode } from './preprocess.js';
 import { vgg16, vgg16Architecture, VGG16_DEFAULT_SIZE, VGG16_MIN_SIZE, VGG16_PREPROCESSING } from './vgg16.js';
@@ -180,20 +181,9 @@ export function getFamily(name: string): Family {
     resnet_50: 'resnet50',
   };
   if (aliases[key.replace(/_/g, '')] || aliases[key]) return FAMILIES[aliases[key] ?? aliases[key.replace(/_/g, '')]];
-  const close = FAMILY_NAMES.filter((f) => editDistance(f, key) <= 2);
+  const close = closeMatches(key, FAMILY_NAMES);
   const hint = close.length ? ` Did you mean ${close.join(' or ')}?` : '';
   throw new UserError(`Unknown model family "${name}".${hint} Known families: ${FAMILY_NAMES.join(', ')} (Keras names in snake case).`);
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
 }
 
 export * from './preprocess.js';

@@ -197,7 +197,10 @@ test('layers: identity with training false, seeded layers repeat, serializable a
   model.add(tfl.layers.globalAveragePooling2d({}));
   let saved: tf.io.ModelArtifacts | undefined;
   await model.save(
-    tf.io.withSaveHandler(async (art) => ((saved = art), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+    tf.io.withSaveHandler(async (art) => {
+      saved = art;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
   );
   const json = JSON.stringify(saved!.modelTopology);
   assert.match(json, /"class_name":"RandomRotation"/);

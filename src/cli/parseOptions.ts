@@ -7,7 +7,7 @@ import { DECIMAL_NUMBER, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, WHOLE_NUMBER } from '..
 // command rejects the same typos with the same kind of message (flag, value, fix).
 // `tlkit train`'s own options are parsed by their declaration (workflows/trainOptions.ts).
 
-export { MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE } from '../workflows/optionLimits.js';
+export { MAX_SEED } from '../workflows/optionLimits.js';
 
 /** --precision: fp32 or int8 (undefined when not given). */
 export function parsePrecisionOption(text: string | undefined, flag = '--precision'): Precision | undefined {

@@ -138,7 +138,8 @@ test(
       await page.goto('http://tlkit.test/index.html');
       const got = await page.evaluate(
         async ({ data, shape }) => {
-          const ort = (globalThis as unknown as { ort: any }).ort; // eslint-disable-line @typescript-eslint/no-explicit-any
+          // biome-ignore lint/suspicious/noExplicitAny: onnxruntime-web's global comes from a script tag that carries no types
+          const ort = (globalThis as unknown as { ort: any }).ort;
           ort.env.wasm.wasmPaths = 'http://tlkit.test/ort/';
           ort.env.wasm.numThreads = 1;
           const bytes = new Uint8Array(await (await fetch('/model.onnx')).arrayBuffer());

@@ -77,7 +77,7 @@ async function calibrationPlan(opts: FrozenGraphOptions): Promise<CalibrationPla
   const train = opts.dataDir.splits.train;
   if (!train)
     throw new UserError(
-      `--precision int8 calibrates on the training images, and ${opts.dataDir.root} has no train/ folder (or class folders). Add training images or use --precision fp32.`,
+      `int8 precision (precision: 'int8', --precision int8) calibrates on the training images, and ${opts.dataDir.root} has no train/ folder (or class folders). Add training images or use fp32 precision.`,
     );
   const listed = await imageDatasetFromDirectory(train, {
     labelMode: 'int',
@@ -158,7 +158,7 @@ export function describeError(r: CalibrationRecord): string[] {
   ];
   if (e.cosine < WARN_COSINE) {
     lines.push(
-      `warning: the int8 features are far from fp32 (cosine ${e.cosine.toFixed(4)} < ${WARN_COSINE}); accuracy may drop. Use --precision fp32 for this base.`,
+      `warning: the int8 features are far from fp32 (cosine ${e.cosine.toFixed(4)} < ${WARN_COSINE}); accuracy may drop. Use fp32 precision (precision: 'fp32', --precision fp32) for this base.`,
     );
   }
   return lines;

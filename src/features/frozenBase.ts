@@ -57,7 +57,7 @@ export function featureKeyParts(base: FeatureBase, upTo?: string): FeatureKeyPar
   if (!isOnnxFeatureBase(base)) return { weightsHash: base.weightsHash, preprocessing: base.preprocessing, cutLayer: upTo ?? '' };
   if (upTo !== undefined)
     throw new UserError(
-      `The ONNX base ${base.onnx.info.file} is cut when it is loaded: give the cut (${upTo}) as its --up-to (upTo of loadOnnxFeatureBase).`,
+      `The ONNX base ${base.onnx.info.file} is cut when it is loaded: give the cut (${upTo}) as upTo of loadOnnxFeatureBase (--up-to on the command line).`,
     );
   const { info } = base.onnx;
   return {
@@ -104,7 +104,7 @@ export function frozenModel(base: ConvBase, imageSize: [number, number]): tfl.La
   const [h, w] = [base.model.inputs[0].shape[1], base.model.inputs[0].shape[2]];
   if ((h !== null && h !== imageSize[0]) || (w !== null && w !== imageSize[1])) {
     throw new UserError(
-      `The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size (--image-size) or leave --image-size out.`,
+      `The base ${base.source} takes ${h}x${w} images, but the image size asked for is ${imageSize[0]}x${imageSize[1]}. Load the base at that size, or leave the image size (imageSize, --image-size) out.`,
     );
   }
   const x = tfl.input({ shape: [imageSize[0], imageSize[1], 3], name: 'image' });

@@ -166,5 +166,5 @@ test("the hidden Dense is linear by default, as the book's listing (`layers.Dens
   };
   assert.equal(hidden(), 'linear');
   assert.equal(hidden('relu'), 'relu');
-  assert.throws(() => hidden('tanh' as 'relu'), /--head-activation must be linear or relu, got "tanh"/);
+  assert.throws(() => hidden('tanh' as 'relu'), /^UserError: activation must be linear or relu, got "tanh"/);
 });

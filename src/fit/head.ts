@@ -51,11 +51,11 @@ function checkOptions(o: HeadOptions): Required<HeadOptions> {
   if (!Number.isInteger(full.numClasses) || full.numClasses < 2) {
     throw new UserError(`A classifier needs at least 2 classes, got ${full.numClasses}. Add a folder per class to the data dir.`);
   }
-  if (!Number.isInteger(full.units) || full.units < 0) throw new UserError(`--head-units must be a whole number >= 0, got ${full.units}.`);
-  if (!(full.dropout >= 0 && full.dropout < 1)) throw new UserError(`--dropout must be in [0, 1), got ${full.dropout}.`);
-  if (full.pooling !== 'flatten' && full.pooling !== 'avg') throw new UserError(`--pooling must be flatten or avg, got "${full.pooling}".`);
+  if (!Number.isInteger(full.units) || full.units < 0) throw new UserError(`units must be a whole number >= 0, got ${full.units}.`);
+  if (!(full.dropout >= 0 && full.dropout < 1)) throw new UserError(`dropout must be a number from 0 to below 1, got ${full.dropout}.`);
+  if (full.pooling !== 'flatten' && full.pooling !== 'avg') throw new UserError(`pooling must be flatten or avg, got "${full.pooling}".`);
   if (full.activation !== 'linear' && full.activation !== 'relu')
-    throw new UserError(`--head-activation must be linear or relu, got "${full.activation}".`);
+    throw new UserError(`activation must be linear or relu, got "${full.activation}".`);
   return full;
 }
 

@@ -118,7 +118,8 @@ test('preprocessing presets and custom specs; BGR order; the NHWC -> NCHW transp
   assert.deepEqual(parsePreprocess('clip').mean, [0.48145466, 0.4578275, 0.40821073]);
   const custom = parsePreprocess('scale=1/255,mean=0.5,std=0.5/0.25/0.5,order=bgr');
   assert.deepEqual(custom, { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 0.5], channelOrder: 'bgr' });
-  assert.throws(() => parsePreprocess('imagenet'), /--preprocess must be one of caffe, tf, torch, clip, none/);
+  assert.throws(() => parsePreprocess('imagenet'), /^UserError: preprocess must be one of caffe, tf, torch, clip, none/);
+  assert.throws(() => parsePreprocess('imagenet', '--preprocess'), /^UserError: --preprocess must be one of caffe/);
   assert.throws(() => parsePreprocess('std=0'), /std must not be 0/);
   // one 1x2 image: pixels (R, G, B) = (10, 20, 30) and (40, 50, 60)
   const px = Float32Array.of(10, 20, 30, 40, 50, 60);

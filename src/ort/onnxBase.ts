@@ -27,24 +27,25 @@ export const PREPROCESS_PRESETS: Record<OnnxPreprocessPreset, OnnxPreprocess> = 
   none: { scale: 1, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb' },
 };
 
-function triple(text: string, what: string): [number, number, number] {
+function triple(text: string, what: string, option: string): [number, number, number] {
   const v = text.split('/').map(Number);
   if (v.length === 1 && Number.isFinite(v[0])) return [v[0], v[0], v[0]];
   if (v.length !== 3 || !v.every(Number.isFinite))
-    throw new UserError(`--preprocess ${what} must be one number or three separated by "/", got "${text}".`);
+    throw new UserError(`${option} ${what} must be one number or three separated by "/", got "${text}".`);
   return v as [number, number, number];
 }
 
 /**
  * A preset name, or "scale=1/255,mean=0.5/0.5/0.5,std=0.5/0.5/0.5,order=rgb" (any of the
- * four keys; the others default to the identity: scale 1, mean 0, std 1, rgb).
+ * four keys; the others default to the identity: scale 1, mean 0, std 1, rgb). Errors name
+ * the option as the caller knows it (`preprocess` from code, `--preprocess` from the CLI).
  */
-export function parsePreprocess(text: string): OnnxPreprocess {
+export function parsePreprocess(text: string, option = 'preprocess'): OnnxPreprocess {
   if (text in PREPROCESS_PRESETS) return PREPROCESS_PRESETS[text as OnnxPreprocessPreset];
   const out: OnnxPreprocess = { ...PREPROCESS_PRESETS.none };
   const bad = () =>
     new UserError(
-      `--preprocess must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, or keys such as "scale=1/255,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,order=rgb", got "${text}".`,
+      `${option} must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, or keys such as "scale=1/255,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,order=rgb", got "${text}".`,
     );
   for (const part of text.split(',')) {
     const [key, value] = part.split('=').map((s) => s.trim());
@@ -53,12 +54,12 @@ export function parsePreprocess(text: string): OnnxPreprocess {
       const [a, b] = value.split('/').map(Number);
       out.scale = b === undefined ? a : a / b;
       if (!Number.isFinite(out.scale)) throw bad();
-    } else if (key === 'mean') out.mean = triple(value, 'mean');
+    } else if (key === 'mean') out.mean = triple(value, 'mean', option);
     else if (key === 'std') {
-      out.std = triple(value, 'std');
-      if (out.std.some((s) => s === 0)) throw new UserError(`--preprocess std must not be 0, got "${value}".`);
+      out.std = triple(value, 'std', option);
+      if (out.std.some((s) => s === 0)) throw new UserError(`${option} std must not be 0, got "${value}".`);
     } else if (key === 'order') {
-      if (value !== 'rgb' && value !== 'bgr') throw new UserError(`--preprocess order must be rgb or bgr, got "${value}".`);
+      if (value !== 'rgb' && value !== 'bgr') throw new UserError(`${option} order must be rgb or bgr, got "${value}".`);
       out.channelOrder = value;
     } else throw bad();
   }
@@ -188,7 +189,7 @@ export function inspectOnnxBase(file: string, opts: OnnxBaseOptions = {}): { inf
       throw onnxError(
         file,
         `takes ${fixed[0]}x${fixed[1]} images, but an image size of ${opts.imageSize.join('x')} was asked for`,
-        `Drop --image-size (the model fixes it), or use ${fixed[0]}.`,
+        `Leave the image size (imageSize, --image-size) out: the model fixes it. Or use ${fixed[0]}.`,
       );
     }
     imageSize = [fixed[0], fixed[1]];

@@ -8,7 +8,7 @@ import { Rng } from '../io/rng.js';
 import { headLossFromLogits } from '../fit/head.js';
 import { buildModelGraphs } from './modelGraph.js';
 import { gradientOutput, INPUT } from './trainingOps.js';
-import { NotDifferentiable } from './autodiff.js';
+import { NotDifferentiable } from './notDifferentiable.js';
 import { GroupedConv2D } from '../layers/groupedConv2d.js';
 import { LayerScale } from '../layers/layerScale.js';
 import { relativeError } from '../testing/numerics.js';

@@ -4,7 +4,11 @@ import { configOf, one, type Converter, type Layer } from '../onnx/converters/ty
 import { emitModel } from '../onnx/export.js';
 import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { makeValueInfo, type ITensorProto } from '../onnx/proto.js';
-import { constantData, emitBackward, inferShapes, NotDifferentiable, type ConvInputGradient, type Shape } from './autodiff.js';
+import { emitBackward } from './autodiff.js';
+import type { ConvInputGradient } from './gradientRules.js';
+import { constantData } from './nodeAttributes.js';
+import { NotDifferentiable } from './notDifferentiable.js';
+import { inferShapes, type Shape } from './shapeInference.js';
 import {
   emitLossAndAccuracy,
   encodeEvaluation,
@@ -53,7 +57,7 @@ export interface ModelGraphOptions {
   gradients?: boolean;
   /** Where the optimizer runs (default 'graph'). */
   update?: UpdateSite;
-  /** How stride-1 convolutions' input gradients are written (autodiff.ts; default 'transpose'). */
+  /** How stride-1 convolutions' input gradients are written (gradientRules.ts; default 'transpose'). */
   convInputGradient?: ConvInputGradient;
 }
 

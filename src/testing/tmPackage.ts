@@ -116,7 +116,8 @@ export async function runTmPackage(
     await page.goto(`${server.base}/index.html`);
     const result = await page.evaluate(
       async ({ canvases, size, images }) => {
-        const g = globalThis as unknown as { tf: any; tmImage: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+        // biome-ignore lint/suspicious/noExplicitAny: the page's globals come from script tags that carry no types
+        const g = globalThis as unknown as { tf: any; tmImage: any };
         await g.tf.setBackend('cpu');
         const model = await g.tmImage.load('/model/model.json', '/model/metadata.json');
         const onCanvases: TmClasses[] = [];

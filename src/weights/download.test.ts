@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { initBackend } from '../tfjs/backend.js';
 import { ensureWeightFile, cacheRoot, weightsBaseUrl, cachedWeightPath } from './download.js';
 import { kerasWeightFile, KERAS_WEIGHTS_BASE_URL } from './kerasWeightFiles.js';

@@ -25,6 +25,11 @@ test('train() from code: every default filled in, errors name the API option (no
     /augmentation\.zoom must be a number from 0 to 1, got 2/,
   );
   await assert.rejects(train({ data: '', base: 'vgg16', out: 'o' }), /^UserError: data is required/);
+  // A misspelt option is refused, not dropped.
+  await assert.rejects(
+    train({ data: 'd', base: 'vgg16', out: 'o', epoch: 3 } as never),
+    /^UserError: There is no training option 'epoch'\. Did you mean epochs\?/,
+  );
   await assert.rejects(
     train({ data: 'd', base: 'vgg16', out: 'o', headActivation: 'tanh' as 'relu' }),
     /headActivation must be one of linear, relu, got 'tanh'/,

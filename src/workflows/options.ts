@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
+import { closeMatches } from '../io/closeMatches.js';
 import { isOnnxBasePath, parsePreprocess } from '../ort/onnxBase.js';
 import type { HistoryData } from '../run/history.js';
 import { runPaths } from '../run/paths.js';
@@ -15,10 +16,6 @@ export type { HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
 export type { OptimizerName } from '../fit/optimizer.js';
 export type { OptionNaming } from './optionKinds.js';
 export {
-  HEAD_ACTIVATIONS,
-  HEAD_ENGINES,
-  OPTIMIZERS,
-  POOLINGS,
   TRAIN_DEFAULTS,
   TRAIN_MODES,
   TRAIN_OPTIONS,
@@ -109,6 +106,15 @@ export function trainOptionsFromText(values: Record<string, unknown>, naming: Op
 /** Every check that needs no file system: types, ranges, choices, options that only one mode or kind of base reads. */
 export function validateTrainOptions(o: TrainOptions, naming: OptionNaming): void {
   const name = (k: string) => optionName(k, naming);
+  // A misspelt option from code (epoch: 3) would otherwise be dropped without a word.
+  const known = [...new Set(TRAIN_OPTIONS.map((opt) => opt.path[0])), 'signal'];
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) continue;
+    const close = closeMatches(key, known);
+    throw new UserError(
+      `There is no training option '${key}'.${close.length ? ` Did you mean ${close.join(' or ')}?` : ''} The options are listed in docs/options.md.`,
+    );
+  }
   for (const opt of TRAIN_OPTIONS) {
     const v = valueAt(o, opt.path);
     if (opt.presence === 'required' && (v === undefined || (typeof v === 'string' && v.trim() === ''))) {
@@ -163,7 +169,7 @@ function checkOnnxBase(o: TrainOptions, naming: OptionNaming): void {
       `${name('precision')} int8 quantizes tlkit's own bases (the Keras families); ${name('base')} ${o.base} is an ONNX file, which runs at fp32. Drop ${name('precision')} int8, or quantize the ONNX file with its own tools.`,
     );
   }
-  if (o.preprocess !== undefined) parsePreprocess(o.preprocess);
+  if (o.preprocess !== undefined) parsePreprocess(o.preprocess, name('preprocess'));
 }
 
 export interface TrainResult {

@@ -5,7 +5,8 @@ import { DivergenceGuard, EarlyStopping, ProgressLogger } from '../fit/callbacks
 import { fit, type FitCallback } from '../fit/fitLoop.js';
 import { compileHeadForTraining, trainableHead } from '../fit/head.js';
 import { makeOptimizer, type OptimizerName } from '../fit/optimizer.js';
-import { NotTrainableOnOrt, OrtTrainer } from '../ortTraining/ortTrainer.js';
+import { OrtTrainer } from '../ortTraining/ortTrainer.js';
+import { NotTrainableOnOrt } from '../ortTraining/trainingPlan.js';
 import type { RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import type { TrainState } from '../run/trainState.js';

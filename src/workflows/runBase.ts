@@ -24,7 +24,11 @@ export function onnxBaseOfOptions(opts: TrainOptions, naming: OptionNaming, runS
     );
   }
   const size: [number, number] | undefined = opts.imageSize !== undefined ? [opts.imageSize, opts.imageSize] : runSize;
-  return loadOnnxFeatureBase(opts.base, { preprocess: parsePreprocess(opts.preprocess ?? 'none'), upTo: opts.upTo, imageSize: size });
+  return loadOnnxFeatureBase(opts.base, {
+    preprocess: parsePreprocess(opts.preprocess ?? 'none', optionName('preprocess', naming)),
+    upTo: opts.upTo,
+    imageSize: size,
+  });
 }
 
 /**

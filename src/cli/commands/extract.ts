@@ -86,7 +86,7 @@ async function extractBase(o: ExtractArgs, size: number | undefined, precision: 
     if (o.weights !== undefined)
       throw new UserError(`--weights cannot be combined with the ONNX base ${o.base}, which brings its own weights. Drop --weights.`);
     const base = loadOnnxFeatureBase(o.base, {
-      preprocess: parsePreprocess(o.preprocess ?? 'none'),
+      preprocess: parsePreprocess(o.preprocess ?? 'none', '--preprocess'),
       upTo: o.upTo,
       imageSize: size ? [size, size] : undefined,
     });

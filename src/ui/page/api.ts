@@ -1,4 +1,5 @@
 // The page's calls to the server: same-origin fetches (the token travels as the cookie).
+import type { ApiError } from '../protocol.js';
 
 async function parse<T>(r: Response): Promise<T> {
   const text = await r.text();
@@ -8,7 +9,7 @@ async function parse<T>(r: Response): Promise<T> {
   } catch {
     throw new Error(`${r.status} ${r.statusText}: ${text.slice(0, 200)}`);
   }
-  if (!r.ok) throw new Error((body as { error?: string }).error ?? `${r.status} ${r.statusText}`);
+  if (!r.ok) throw new Error((body as Partial<ApiError>).error ?? `${r.status} ${r.statusText}`);
   return body as T;
 }
 

@@ -1,0 +1,2 @@
+/** The graph holds an op or an attribute these rules do not differentiate. */
+export class NotDifferentiable extends Error {}
