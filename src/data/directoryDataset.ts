@@ -38,8 +38,11 @@ export interface ImageDataset {
   labelMode: LabelMode | null;
   /** ceil(size / batchSize); fewer batches may come when bad images are skipped. */
   numBatches: number;
-  /** One epoch of batches, decoded ahead with bounded memory; reshuffled every epoch when shuffle is on. */
-  batches(): AsyncIterable<Batch>;
+  /**
+   * One epoch of batches, decoded ahead with bounded memory; reshuffled every epoch when shuffle is on.
+   * `epoch` picks the epoch whose order to give (a resumed run's); by default the next one, as tf.data.
+   */
+  batches(epoch?: number): AsyncIterable<Batch>;
   /** One epoch of single images, [height, width, channels] each (what Keras yields with batch_size=None). */
   elements(): AsyncIterable<Element>;
   /** Files skipped so far because they could not be decoded (skipBadImages). */
@@ -77,7 +80,8 @@ export class DirectoryDataset implements ImageDataset {
     this.numBatches = Math.ceil(this.size / this.batchSize);
   }
 
-  batches(): AsyncIterable<Batch> {
+  batches(epoch?: number): AsyncIterable<Batch> {
+    if (epoch !== undefined) this.epoch = epoch;
     const order = Array.from(this.files.keys());
     if (this.reshuffle) new Rng(deriveSeed(this.seed, this.epoch)).shuffle(order);
     this.epoch++;

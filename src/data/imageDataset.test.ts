@@ -93,6 +93,17 @@ test('same seed gives the same batches; each epoch reshuffles; no seed differs',
   );
   const c = (await collect(await imageDatasetFromDirectory(flat, { ...opts, seed: 43 }))).flatMap((x) => x.files);
   assert.notDeepEqual(a1, c);
+  // batches(epoch) gives that epoch's order, however many epochs the dataset gave before (a resumed run's
+  // first epoch), and counts on from it.
+  const files = async (it: AsyncIterable<Batch>) => {
+    const out: string[] = [];
+    for await (const x of it) out.push(...x.files);
+    return out;
+  };
+  const fresh = await imageDatasetFromDirectory(flat, opts);
+  assert.deepEqual(await files(fresh.batches(1)), a2);
+  assert.deepEqual(await files(fresh.batches(0)), a1);
+  assert.deepEqual(await files(fresh.batches()), a2);
   // Pixels and labels travel with their files.
   const batch = (await collect(await imageDatasetFromDirectory(flat, opts)))[0];
   batch.files.forEach((f, i) => {

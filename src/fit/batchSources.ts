@@ -82,7 +82,7 @@ export function augmentedBatches(args: {
     samples: args.dataset.size,
     async *batches(epoch: number) {
       const rng = new Rng(deriveSeed(args.seed, epoch, 1));
-      const it = args.dataset.batches()[Symbol.asyncIterator]();
+      const it = args.dataset.batches(epoch)[Symbol.asyncIterator]();
       const prepare = async (): Promise<Prepared | undefined> => {
         const r = await it.next();
         if (r.done) return undefined;

@@ -174,12 +174,26 @@ export class Calibrator {
       const record: CalibrationRecord = { settings, fp32Depthwise, images: this.images, ranges, error: await this.error(graph, threads) };
       return { record, graph };
     };
-    const auto = settings.fp32Depthwise === 'auto';
-    const first = await attempt(auto ? false : settings.fp32Depthwise === true);
-    if (!auto || !this.hasDepthwise || first.record.error.cosine >= AUTO_DEPTHWISE_COSINE) return first;
-    const second = await attempt(true);
-    return second.record.error.cosine > first.record.error.cosine ? second : first;
+    return settleDepthwise(settings.fp32Depthwise, () => this.hasDepthwise, attempt);
   }
+}
+
+/**
+ * How the depthwise convs' precision is settled: `true` or `false` builds that graph; 'auto'
+ * builds the all-int8 graph and, when the model has depthwise convs and that graph's cosine to fp32
+ * is under AUTO_DEPTHWISE_COSINE, the one with depthwise convs in fp32 too, keeping whichever is
+ * closer to fp32 (the all-int8 one on a tie). `attempt` builds and measures one graph.
+ */
+export async function settleDepthwise<T extends { record: { error: Pick<QuantError, 'cosine'> } }>(
+  setting: CalibrationSettings['fp32Depthwise'],
+  hasDepthwise: () => boolean,
+  attempt: (fp32Depthwise: boolean) => Promise<T>,
+): Promise<T> {
+  const auto = setting === 'auto';
+  const first = await attempt(auto ? false : setting === true);
+  if (!auto || !hasDepthwise() || first.record.error.cosine >= AUTO_DEPTHWISE_COSINE) return first;
+  const second = await attempt(true);
+  return second.record.error.cosine > first.record.error.cosine ? second : first;
 }
 
 /** Relative L2 over everything, cosine per image, over batches of [fp32, int8] outputs. */

@@ -235,10 +235,11 @@ test('finetune without --from: Ctrl-C in the head phase records phase head, and 
 // VGG16 only: a random-weight MobileNet at 32x32 gives near-constant features and a flat curve, which
 // would compare nothing; every family's fine-tuning gradients are compared in ortTraining/families.test.ts.
 for (const base of ['vgg16'] as const) {
-  test(`finetune on ONNX Runtime (generated graphs for the unfrozen layers + head): 3 epochs give the tfjs path's curve within 1e-3 per epoch (${base})`, async () => {
+  test(`finetune on ONNX Runtime (generated graphs for the unfrozen layers + head): 3 epochs give the tfjs path's curve within 1e-6 per epoch, and learn (${base})`, async () => {
     const headRun = path.join(root, `parity-head-${base}`);
     await train(await options(headRun, { base, mode: 'features', dropout: 0, engine: 'tfjs' }), quiet);
-    const curves: Record<string, { loss: number[]; val_loss: number[] }> = {};
+    type Curves = Record<'loss' | 'val_loss' | 'accuracy' | 'val_accuracy', number[]>;
+    const curves: Record<string, Curves> = {};
     for (const engine of ['ort', 'tfjs'] as const) {
       const lines: string[] = [];
       const out = path.join(root, `parity-${base}-${engine}`);
@@ -252,15 +253,27 @@ for (const base of ['vgg16'] as const) {
       }
       const h = (await readHistory(out))!;
       const start = h.fineTuneStartEpoch ?? 0;
-      curves[engine] = { loss: h.history.loss.slice(start), val_loss: h.history.val_loss.slice(start) };
+      const tuned = (key: keyof Curves) => h.history[key].slice(start);
+      curves[engine] = {
+        loss: tuned('loss'),
+        val_loss: tuned('val_loss'),
+        accuracy: tuned('accuracy'),
+        val_accuracy: tuned('val_accuracy'),
+      };
       assert.equal(curves[engine].loss.length, 3);
     }
-    for (const key of ['loss', 'val_loss'] as const) {
+    // Measured over six runs (random VGG16 weights, so each run differs): ORT and tfjs within 1.2e-7
+    // on loss and val_loss, the same accuracies. Allowed: 1e-6, and the same counts (1/48 or 1/16 apart).
+    for (const key of ['loss', 'val_loss', 'accuracy', 'val_accuracy'] as const) {
       curves.ort[key].forEach((v, i) =>
-        assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-3, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`),
+        assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-6, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`),
       );
     }
-    // Training moved the loss (by far more than the tolerance): the comparison is not between two untouched models.
-    assert.ok(curves.ort.loss[0] - curves.ort.loss[2] > 0.02, `the loss barely moved: ${JSON.stringify(curves.ort.loss)}`);
+    // It learned: the loss and val_loss fall every epoch, by 0.03 and 0.02 or more in all (measured over
+    // six runs: 0.069 to 0.140 and 0.050 to 0.100; 3 * 10^4 times the tolerance). Accuracy is no
+    // measure here: in some runs every image stays on one side of 0.5 for all three epochs.
+    const { loss, val_loss } = curves.ort;
+    for (const c of [loss, val_loss]) assert.ok(c[1] < c[0] && c[2] < c[1], `falls every epoch: ${JSON.stringify(curves.ort)}`);
+    assert.ok(loss[0] - loss[2] >= 0.03 && val_loss[0] - val_loss[2] >= 0.02, `barely moved: ${JSON.stringify(curves.ort)}`);
   });
 }
