@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import ts from 'typescript';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -15,6 +16,46 @@ function libraryExamples(): string[] {
   const section = readme.slice(readme.indexOf('### Library API'), readme.indexOf('\n### ', readme.indexOf('### Library API') + 1));
   return [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 }
+
+/**
+ * A folder where `import ... from 'tlkit'` resolves to this repository's package (its
+ * exports: dist/), with the packages the examples import beside it.
+ */
+function packageFolder(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.mkdirSync(path.join(dir, 'node_modules', '@tensorflow'), { recursive: true });
+  fs.symlinkSync(repo, path.join(dir, 'node_modules', 'tlkit'));
+  fs.symlinkSync(path.join(repo, 'node_modules', '@tensorflow', 'tfjs-core'), path.join(dir, 'node_modules', '@tensorflow', 'tfjs-core'));
+  fs.symlinkSync(path.join(repo, 'node_modules', '@types'), path.join(dir, 'node_modules', '@types'));
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ type: 'module', private: true })}\n`);
+  return dir;
+}
+
+test("the README's TypeScript examples type-check as a user's project compiles them (tsc --init's strict and skipLibCheck)", () => {
+  const examples = libraryExamples();
+  assert.equal(examples.length, 2, 'two examples in the Library API section');
+  const dir = packageFolder('tlkit-readme-tsc-');
+  try {
+    examples.forEach((code, i) => fs.writeFileSync(path.join(dir, `example${i + 1}.ts`), code));
+    const tsconfig = {
+      compilerOptions: {
+        strict: true,
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        noEmit: true,
+        types: ['node'],
+        skipLibCheck: true,
+      },
+      include: ['*.ts'],
+    };
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
+    const tsc = spawnSync(process.execPath, [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+    assert.equal(tsc.status, 0, `tsc --strict rejects the README's examples:\n${tsc.stdout}${tsc.stderr}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 /** The book's layout with the file names of Kaggle's cats vs dogs: reddish "cats", bluish "dogs", noisy JPEGs. */
 async function writeDataset(root: string): Promise<void> {
@@ -52,17 +93,14 @@ async function writeDataset(root: string): Promise<void> {
 test("the README's library examples run as written (against the built package)", { timeout: 600_000 }, async () => {
   const examples = libraryExamples();
   assert.equal(examples.length, 2, 'two examples in the Library API section');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-readme-'));
+  const dir = packageFolder('tlkit-readme-');
   try {
     await writeDataset(path.join(dir, 'data', 'cats_vs_dogs_small'));
-    // `import ... from 'tlkit'` resolves to this repository's package (its exports: dist/).
-    fs.mkdirSync(path.join(dir, 'node_modules', '@tensorflow'), { recursive: true });
-    fs.symlinkSync(repo, path.join(dir, 'node_modules', 'tlkit'));
-    fs.symlinkSync(path.join(repo, 'node_modules', '@tensorflow', 'tfjs-core'), path.join(dir, 'node_modules', '@tensorflow', 'tfjs-core'));
     examples.forEach((code, i) => {
-      // The examples are plain JavaScript modules (no type annotations): run them as such.
+      // TypeScript, run as its compiler emits it (the test above type-checks it).
       const file = path.join(dir, `example${i + 1}.mjs`);
-      fs.writeFileSync(file, code);
+      const js = ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
+      fs.writeFileSync(file, js.outputText);
       // Its own cache: features land in the temporary folder, not in the user's ~/.cache.
       const r = spawnSync(process.execPath, [file], {
         cwd: dir,

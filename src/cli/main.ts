@@ -37,7 +37,8 @@ program
     'after',
     '\nExit status: 0 done; 2 bad input (usage, data, weights), with a one-paragraph message on stderr; 1 an internal error.\nRun `tlkit <command> --help` for the options of a command.',
   )
-  .showHelpAfterError()
+  // A typo gets commander's hint ("Did you mean --epochs?") and one line on where help is, not the whole help.
+  .showHelpAfterError("(run 'tlkit --help' for the commands)")
   .exitOverride()
   // One setting for every command that reads images (train, extract, evaluate, predict, check-data, ...).
   .option(
@@ -93,6 +94,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 try {
   for (const name of commandsFor(process.argv.slice(2))) (await COMMANDS[name]()).register(program);
+  for (const command of program.commands) command.showHelpAfterError(`(run 'tlkit ${command.name()} --help' for its options)`);
   await program.parseAsync(process.argv);
 } catch (e) {
   reportAndExit(e);

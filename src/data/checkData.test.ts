@@ -167,3 +167,19 @@ test('check-data on a missing folder exits 2 with a one-paragraph message', asyn
   assert.match(run.stderr, /^tlkit: The data folder .*nope does not exist/);
   assert.doesNotMatch(run.stderr, /at .*\.ts:\d+/);
 });
+
+test('one class is an error finding (train refuses it), in the book layout and in class folders; exit 2', async () => {
+  const root = tempDir();
+  for (const [s, split] of ['train', 'validation'].entries())
+    for (let i = 0; i < 2; i++) await writeImage(path.join(root, split, 'cats', `${i}.png`), solid(40, 40, [i, 10 * s, 0]), 40, 40);
+  const r = await checkDataset(root);
+  assert.deepEqual(kinds(r), ['one-class ']);
+  assert.equal(r.errors, 1);
+  assert.match(r.problems[0].message, /only one class, 'cats' \(in train\/, validation\/\): a classifier needs at least 2 classes/);
+  assert.doesNotMatch(formatCheckReport(r), /No problems found/);
+  const flat = await checkDataset(path.join(root, 'train'));
+  assert.deepEqual(kinds(flat), ['one-class ']);
+  const run = await cli('check-data', root);
+  assert.equal(run.code, 2, run.stdout);
+  assert.match(run.stdout, /error +\[one-class\]/);
+});

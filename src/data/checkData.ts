@@ -25,6 +25,7 @@ export type ProblemKind =
   | 'imbalance' // largest class / smallest class above maxImbalance within a split
   | 'empty-class' // a class folder with no images
   | 'missing-class' // a class present in one split but not another
+  | 'one-class' // a single class: no classifier can be trained on it
   | 'ignored-file' // a file training will not read (not an image extension, or not inside a class folder)
   | 'hidden-file' // dot files and macOS ._* AppleDouble files: skipped by every command
   | 'symlink'; // a symlinked class folder (read, as Keras does) or sub-folder (not followed, as Keras's follow_links=False)
@@ -40,6 +41,7 @@ export const SEVERITY: Readonly<Record<ProblemKind, Severity>> = {
   duplicate: 'error', // leakage: validation/test accuracy is overstated
   'empty-class': 'error', // train refuses it
   'missing-class': 'error', // train refuses splits whose classes differ
+  'one-class': 'error', // train refuses it: a classifier needs at least 2 classes
   'wrong-extension': 'warning', // tlkit reads by content
   tiny: 'warning',
   imbalance: 'warning',
@@ -194,6 +196,14 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
 
   // Every split must have the classes of the others.
   const allClasses = [...new Set([...classesBySplit.values()].flat())].sort(byCodePoint);
+  if (allClasses.length === 1) {
+    const where = layout === 'splits' ? splitDirs.map(([s]) => `${s}/`).join(', ') : `${path.basename(root)}/`;
+    problems.push({
+      kind: 'one-class',
+      files: [],
+      message: `only one class, '${allClasses[0]}' (in ${where}): a classifier needs at least 2 classes; add a folder of images for each other class${layout === 'splits' ? ' in every split' : ''}`,
+    });
+  }
   for (const [split, classes] of classesBySplit) {
     for (const c of allClasses.filter((c) => !classes.includes(c))) {
       const has = [...classesBySplit].filter(([, cs]) => cs.includes(c)).map(([s]) => s);

@@ -140,6 +140,20 @@ test('split refuses: --out inside the source, an existing non-empty --out, too m
   refuse({ out: path.join(path.dirname(src), 'big'), train: 15, validation: 5 }, /Class 'a' has 10 images, fewer than the 20 asked for/);
   assert.ok(!fs.existsSync(path.join(path.dirname(src), 'big')), 'nothing written when refused');
   refuse({ out: path.join(path.dirname(src), 'x'), labelFromName: '^(cat|dog)\\.' }, /0 of|do not match --label-from-name/);
+  // One class is refused from class folders as it is from a flat folder: a classifier needs two.
+  const lone = path.join(tempDir(), 'lone');
+  for (let i = 0; i < 3; i++) await writeImage(path.join(lone, 'cats', `${i}.png`), solid(8, 8, [i, 1, 1]), 8, 8);
+  assert.throws(
+    () => splitDataset(lone, { out: path.join(path.dirname(lone), 'lone-split') }),
+    (e: unknown) => isUserError(e) && /one class folder \('cats'\); a classifier needs at least 2 classes/.test((e as Error).message),
+  );
+  assert.ok(!fs.existsSync(path.join(path.dirname(lone), 'lone-split')));
+  const flatLone = path.join(tempDir(), 'flat');
+  for (let i = 0; i < 3; i++) await writeImage(path.join(flatLone, `cat.${i}.png`), solid(8, 8, [i, 1, 1]), 8, 8);
+  assert.throws(
+    () => splitDataset(flatLone, { out: path.join(path.dirname(flatLone), 'flat-split'), labelFromName: '^(cat|dog)\\.' }),
+    (e: unknown) => isUserError(e) && /a classifier needs at least 2 classes/.test((e as Error).message),
+  );
   assert.ok(!fs.readdirSync(src).some((n) => n !== 'a' && n !== 'b'), 'nothing written into the source');
 });
 

@@ -179,6 +179,11 @@ function classesFromFolders(source: string, shown: string): Map<string, SourceFi
       `${shown} is already split (it has ${classes.map((c) => c + '/').join(', ')}). Pass a folder of class folders, or one flat folder of images with --label-from-name.`,
     );
   }
+  if (classes.length === 1) {
+    throw new UserError(
+      `${shown} has one class folder ('${classes[0]}'); a classifier needs at least 2 classes. Add a folder of images for each other class beside it, or, for one flat folder of images, give the class pattern with --label-from-name.`,
+    );
+  }
   const map = new Map<string, SourceFile[]>();
   for (const c of classes) {
     const dir = path.join(source, c);

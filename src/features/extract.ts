@@ -61,6 +61,12 @@ export interface ExtractOptions {
   /** int8: how many training images calibrate the activations (default 128). */
   calibrationImages?: number;
   onProgress?: (p: ExtractProgress) => void;
+  /**
+   * Aborting it stops extraction after the current batch (Ctrl-C in train): extractFeatures
+   * then rejects with ExtractionInterrupted. The splits finished before are cached; the
+   * split in progress is not written.
+   */
+  signal?: AbortSignal;
   /** Lines about the int8 calibration (its progress, the int8-vs-fp32 error, a warning when large). */
   log?: (line: string) => void;
 }
@@ -93,6 +99,18 @@ export interface ExtractResult {
 }
 
 const DEFAULT_BATCH = 8;
+
+/** What extractFeatures rejects with when its `signal` is aborted: nothing is wrong, the user stopped it. */
+export class ExtractionInterrupted extends Error {
+  constructor(readonly split: string) {
+    super(`Feature extraction was interrupted in the ${split} split; the splits finished before it are cached.`);
+    this.name = 'ExtractionInterrupted';
+  }
+}
+
+function stopIfAborted(signal: AbortSignal | undefined, split: string): void {
+  if (signal?.aborted) throw new ExtractionInterrupted(split);
+}
 
 /**
  * Run the frozen base (preprocessing layer in front, so it takes raw 0..255 RGB)
@@ -209,7 +227,8 @@ async function extractLocked(
     for (const plan of plans) {
       let meta = plan.cached;
       if (!meta) {
-        const r = await extractSplit(plan, runner as FrozenRunner, dataDir.root, dataDir.classNames, progress, opts.onProgress);
+        stopIfAborted(opts.signal, plan.split);
+        const r = await extractSplit(plan, runner as FrozenRunner, dataDir.root, dataDir.classNames, progress, opts);
         meta = r.meta;
         inferenceSeconds += r.inferenceSeconds;
         imagesExtracted += meta.count;
@@ -278,7 +297,7 @@ async function extractSplit(
   dataRoot: string,
   classNames: string[],
   progress: { doneAll: number; totalAll: number; started: number },
-  onProgress?: (p: ExtractProgress) => void,
+  { onProgress, signal }: Pick<ExtractOptions, 'onProgress' | 'signal'>,
 ): Promise<{ meta: SplitMeta; inferenceSeconds: number }> {
   const { dataset, split } = plan;
   let meta: SplitMeta | undefined;
@@ -295,6 +314,11 @@ async function extractSplit(
       // threads) proceeds while ONNX Runtime computes.
       let next = markHandled(it.next());
       for (;;) {
+        if (signal?.aborted) {
+          // Stop decoding ahead; the split's temporary folder is removed by writeDirAtomic.
+          void next.then(() => it.return?.()).catch(() => {});
+          stopIfAborted(signal, split);
+        }
         const r = await next;
         if (r.done) break;
         const batch: Batch = r.value;

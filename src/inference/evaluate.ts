@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { RunEvaluation } from '../run/evaluation.js';
+import { savedTemperature } from '../run/calibratedModel.js';
 import { runPaths } from '../run/paths.js';
+import { expectedCalibrationError, rescaleScores } from '../run/temperature.js';
 import { partitionReadable, warnSkipped } from '../data/collect.js';
 import { loadClassifier } from './classifier.js';
 import type { Precision } from '../ort/int8.js';
@@ -12,7 +14,9 @@ export type { RunEvaluation } from '../run/evaluation.js';
 /**
  * Evaluate a run on labelled data (test/ of the book's layout, or class folders):
  * the whole saved model on ONNX Runtime. Also writes `<run>/evaluation.json`, which
- * `tlkit report` reads for the confusion matrix and the most confidently wrong images.
+ * `tlkit report` reads for the confusion matrix, the reliability diagram and the most
+ * confidently wrong images. `ece` is the model's expected calibration error; a model
+ * calibrated when it was trained also gets its `temperature` and `eceUncalibrated`.
  */
 export async function evaluateRun(
   runDir: string,
@@ -47,6 +51,8 @@ export async function evaluateRun(
     const t0 = performance.now();
     const scores = await classifier.scoresOfFiles(files, opts.batchSize ?? 16);
     const seconds = (performance.now() - t0) / 1000;
+    // A calibrated model: its ECE without the temperature too (the same scores with the logits times T).
+    const temperature = await savedTemperature(runDir, classifier.meta);
     result = {
       ...scoreEvaluation(scores, labels, classifier.classNames),
       dir,
@@ -54,6 +60,9 @@ export async function evaluateRun(
       seconds,
       imagesPerSecond: files.length / Math.max(seconds, 1e-9),
       basePrecision: classifier.precision,
+      ...(temperature !== undefined
+        ? { temperature, eceUncalibrated: expectedCalibrationError(rescaleScores(scores, temperature), labels) }
+        : {}),
       ...(skipped.length ? { skipped } : {}),
     };
   } finally {

@@ -9,6 +9,7 @@ import { int8Graph, type CalibrationRecord } from '../ort/int8.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import type { Evaluation } from '../run/evaluation.js';
+import { expectedCalibrationError } from '../run/temperature.js';
 
 /**
  * Inference with a saved run: the WHOLE model (preprocessing + base + head, all
@@ -198,7 +199,7 @@ export function evaluationFiles(data: string, classes: string[]): LabelledFiles 
 
 const EPSILON = 1e-7; // Keras's backend epsilon, used to clip probabilities in cross-entropy.
 
-/** Accuracy, Keras's cross-entropy loss, confusion matrix and per-class precision/recall/F1/support. */
+/** Accuracy, Keras's cross-entropy loss, confusion matrix, per-class precision/recall/F1/support and the ECE. */
 export function scoreEvaluation(scores: number[][], labels: number[], classes: string[]): Evaluation {
   const k = classes.length;
   const confusion = classes.map(() => new Array<number>(k).fill(0));
@@ -223,5 +224,6 @@ export function scoreEvaluation(scores: number[][], labels: number[], classes: s
   });
   const f1 = classes.map((_, c) => (precision[c] + recall[c] === 0 ? 0 : (2 * precision[c] * recall[c]) / (precision[c] + recall[c])));
   const support = confusion.map((row) => row.reduce((a, b) => a + b, 0));
-  return { accuracy: n ? correct / n : 0, loss: n ? lossSum / n : 0, n, classes, confusion, precision, recall, f1, support };
+  const ece = expectedCalibrationError(scores, labels);
+  return { accuracy: n ? correct / n : 0, loss: n ? lossSum / n : 0, n, classes, confusion, precision, recall, f1, support, ece };
 }

@@ -5,7 +5,9 @@ import type { RunEvaluation, FileResult } from '../run/evaluation.js';
 import type { HistoryData } from '../run/history.js';
 import type { RunMeta } from '../run/meta.js';
 import { accuracyChart, curveChartSvg, lossChart } from './plots.js';
-import { describeHeadSpec, precisionFact, type DataFacts, type ModelFacts } from './runFacts.js';
+import { reliabilityDiagramSvg } from './reliability.js';
+import { calibrationFact, describeHeadSpec, extractionFact, precisionFact, type DataFacts, type ModelFacts } from './runFacts.js';
+import { expectedCalibrationError, reliabilityBins, rescaleScores } from '../run/temperature.js';
 import { escapeXml } from './strokeFont.js';
 
 export interface ReportInput {
@@ -127,6 +129,33 @@ export function describeOnnxBase(meta: RunMeta): string | undefined {
   return `${b.file}; sha256 ${b.sha256}; input ${b.inputName} (${b.layout} ${meta.imageSize.join('x')}${batch}); preprocessing ${meta.preprocessing}; features from ${b.outputName}${b.upTo ? ' (--up-to)' : ''}`;
 }
 
+/** The evaluation's expected calibration error, and without the temperature when the model has one. */
+function eceText(e: NonNullable<ReportInput['evaluation']>): string {
+  const scores = e.files.map((f) => f.scores);
+  const labels = e.files.map((f) => f.label);
+  const ece = e.ece ?? expectedCalibrationError(scores, labels);
+  if (e.temperature === undefined) return ece.toFixed(4);
+  const before = e.eceUncalibrated ?? expectedCalibrationError(rescaleScores(scores, e.temperature), labels);
+  return `${ece.toFixed(4)} (without the temperature T = ${e.temperature.toPrecision(4)}: ${before.toFixed(4)})`;
+}
+
+/** The reliability diagram of the evaluated images (with the uncalibrated model's bins when it has a temperature). */
+function reliabilityFigure(e: NonNullable<ReportInput['evaluation']>): string {
+  if (e.files.length === 0) return '';
+  const scores = e.files.map((f) => f.scores);
+  const labels = e.files.map((f) => f.label);
+  const raw = e.temperature !== undefined ? rescaleScores(scores, e.temperature) : undefined;
+  const svg = reliabilityDiagramSvg({
+    bins: reliabilityBins(scores, labels),
+    ece: e.ece ?? expectedCalibrationError(scores, labels),
+    split: path.basename(e.dir),
+    ...(raw && e.temperature !== undefined
+      ? { uncalibrated: { bins: reliabilityBins(raw, labels), ece: expectedCalibrationError(raw, labels), temperature: e.temperature } }
+      : {}),
+  });
+  return `<div class="charts"><figure id="reliability-chart">${svg}</figure></div>`;
+}
+
 export async function renderReport(input: ReportInput): Promise<string> {
   const { meta, history, evaluation } = input;
   const o = meta.options ?? {};
@@ -159,6 +188,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
         ),
     ],
     ['Augmentation', describeAugmentation(meta)],
+    ['Calibration', calibrationFact(meta)],
     [
       'Model size',
       input.model
@@ -177,13 +207,10 @@ export async function renderReport(input: ReportInput): Promise<string> {
   ];
   const t = meta.timings ?? {};
   const timings: Array<[string, unknown]> = [
-    [
-      'Feature extraction',
-      t.extractSeconds !== undefined
-        ? `${fmt(t.extractSeconds, 1)} s${t.imagesExtracted ? ` (${t.imagesExtracted} images, ${fmt(t.extractImagesPerSecond, 1)} images/s)` : ' (cache hit)'}`
-        : undefined,
-    ],
+    ['Feature extraction', extractionFact(t, 'extract')],
+    ['Frozen prefix features (fine-tuning)', extractionFact(t, 'prefixFeatures')],
     ['Training', t.trainSeconds !== undefined ? `${fmt(t.trainSeconds, 1)} s` : undefined],
+    ['Temperature fit', t.calibrationSeconds !== undefined ? `${fmt(t.calibrationSeconds, 1)} s` : undefined],
     [
       'Evaluation',
       evaluation ? `${fmt(evaluation.seconds, 1)} s (${evaluation.n} images, ${fmt(evaluation.imagesPerSecond, 1)} images/s)` : undefined,
@@ -225,7 +252,8 @@ export async function renderReport(input: ReportInput): Promise<string> {
       ['Images', evaluation.n],
       ['Accuracy', evaluation.accuracy.toFixed(4)],
       ['Loss', evaluation.loss.toFixed(4)],
-    ])}${confusionTable(evaluation)}${perClass}`;
+      ['ECE (15 bins)', eceText(evaluation)],
+    ])}${confusionTable(evaluation)}${perClass}${reliabilityFigure(evaluation)}`;
     const losses = topLossesPerClass(evaluation.files, evaluation.classes, input.topLossesPerClass ?? 6);
     const groups = await Promise.all(
       losses.map(async (items, c) => {

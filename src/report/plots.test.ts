@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { accuracyChart, chooseScale, curveChartSvg, lossChart, niceTicks, writeHistoryPlots } from './plots.js';
+import { accuracyChart, curveChartSvg, lossChart, niceTicks, readableLimit, writeHistoryPlots } from './plots.js';
 import { textPath, textWidth } from './strokeFont.js';
 import type { HistoryData } from '../run/history.js';
 
@@ -84,20 +84,73 @@ test('the fine-tuning marker label is never clipped, even when fine-tuning start
   }
 });
 
-test('a loss spike does not flatten the loss curve: more than two decades -> log scale', () => {
-  assert.equal(chooseScale([0.5, 0.3, 0.2]), 'linear');
-  assert.equal(chooseScale([0.5, 0.3, 40, 0.1]), 'log');
-  assert.equal(chooseScale([0, 0.3, 40]), 'linear', 'a zero cannot go on a log scale');
+test('a loss spike does not flatten the loss curve: values beyond the far-out fence are clipped to the top edge, marked', () => {
+  assert.equal(readableLimit([0.5, 0.3, 0.2]), undefined, 'too few values to call one an outlier');
+  assert.equal(readableLimit([0.9, 0.5, 0.4, 0.35, 0.3, 0.28]), undefined, 'an ordinary first epoch stays inside');
+  assert.equal(readableLimit([0.5, 0.3, 40, 0.1, 0.05, 0.4, 0.3, 0.25, 0.2, 0.2]), 0.5);
   const spike: HistoryData = { epoch: [0, 1, 2, 3, 4], history: { loss: [0.5, 0.3, 40, 0.1, 0.05], val_loss: [0.4, 0.3, 0.25, 0.2, 0.2] } };
-  const chart = lossChart(spike);
-  assert.equal(chart.scale, 'log');
-  const svg = curveChartSvg(chart);
-  assert.ok(svg.includes('<title>Loss (log scale)</title>'));
-  for (const tick of ['0.1', '1', '10']) assert.ok(svg.includes(`<title>${tick}</title>`), `tick ${tick}`);
+  const svg = curveChartSvg(lossChart(spike));
+  assert.ok(svg.includes('<title>Loss</title>'), 'a linear axis, as the book draws it');
+  assert.equal(svg.match(/<g class="clipped training">/g)?.length, 1);
+  assert.ok(svg.includes('<title>40.0</title>'), 'the clipped value is printed');
+  assert.ok(svg.includes('<title>1 value above 0.500 drawn at the top edge</title>'));
   const ys = [...svg.matchAll(/<circle class="training" cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
-  // On a linear axis up to 40, 0.5 and 0.05 would sit 3 px apart; on the log axis a decade is a third of the plot.
-  assert.ok(ys[4] - ys[0] > 80, `0.5 vs 0.05: ${ys[4] - ys[0]} px apart`);
-  assert.ok(ys[2] >= 48 && ys[4] <= 480 - 60, 'every point inside the plot');
+  assert.equal(ys.length, 4, 'the other four training points are drawn as dots');
+  // On an axis up to 40, 0.5 and 0.05 would sit 10 px apart; clipped, they span most of the plot.
+  assert.ok(ys[3] - ys[0] > 250, `0.5 vs 0.05: ${ys[3] - ys[0]} px apart`);
   const linear = curveChartSvg(lossChart(history));
-  assert.ok(linear.includes('<title>Loss</title>'));
+  assert.doesNotMatch(linear, /class="clipped/);
+});
+
+/** Every stroke-font text of an SVG: its title and the bounding box of its path. */
+function texts(svg: string): Array<{ text: string; x0: number; x1: number; y0: number; y1: number }> {
+  return [...svg.matchAll(/<path d="([^"]+)"[^>]*><title>([^<]*)<\/title><\/path>/g)].map((m) => {
+    const pts = pathPoints(m[1]);
+    const xs = pts.map(([x]) => x);
+    const ys = pts.map(([, y]) => y);
+    return { text: m[2], x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) };
+  });
+}
+
+test('a run whose loss spans 1e-29 to 1e3: readable tick labels inside the image, the outliers marked, loss.png rendered', async () => {
+  // The new user's run: the first epoch at 247.5, a jump to 43, training loss down to 2.2e-29 at times.
+  const loss = [247.5, 1.9, 43, 0.41, 2.2e-29, 0.8, 3.1e-12, 0.05, 1e3, 0.2, 1e-29, 0.3];
+  const val = [0.9, 0.35, 4.8, 0.3, 0.42, 0.31, 0.6, 0.33, 0.5, 0.29, 0.38, 0.3];
+  const h: HistoryData = { epoch: loss.map((_, i) => i), history: { loss, val_loss: val } };
+  const svg = curveChartSvg(lossChart(h));
+  const ticks = texts(svg.match(/<g class="y-ticks">(.*?)<\/g>/s)?.[1] ?? '');
+  assert.ok(ticks.length >= 4, `${ticks.length} y ticks`);
+  for (const t of ticks) {
+    assert.match(t.text, /^-?\d+(\.\d+)?$/, `tick label '${t.text}' is a plain number`);
+    assert.ok(t.text.length <= 5, `tick label '${t.text}' is short`);
+    assert.ok(t.x0 >= 0 && t.x1 <= 640 && t.y0 >= 0 && t.y1 <= 480, `tick label '${t.text}' inside the image: ${JSON.stringify(t)}`);
+  }
+  // Every text of the chart is inside the image too (title, note, clipped values, legend).
+  for (const t of texts(svg)) assert.ok(t.x0 >= 0 && t.x1 <= 640 && t.y0 >= 0 && t.y1 <= 480, `'${t.text}' inside: ${JSON.stringify(t)}`);
+  // The readable range is the ordinary values': the axis tops out near the largest of them, not at 1000.
+  const top = Math.max(...ticks.map((t) => Number(t.text)));
+  assert.ok(top <= 2.5, `axis top ${top}`);
+  assert.equal(svg.match(/<g class="clipped training">/g)?.length, 3, '247.5, 43 and 1000');
+  assert.equal(svg.match(/<g class="clipped validation">/g)?.length, 1, '4.8');
+  for (const v of ['248', '43.0', '1000', '4.80']) assert.ok(svg.includes(`<title>${v}</title>`), `clipped value ${v} printed`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  const files = await writeHistoryPlots(h, dir);
+  assert.equal((await sharp(files.lossPng).metadata()).width, 960);
+});
+
+test('tick labels of tiny and huge ranges stay short numbers', () => {
+  for (const scale of [1e-7, 1e-3, 1, 1e4, 1e7]) {
+    const v = [5, 4, 3.2, 3, 2.9, 2.5].map((x) => x * scale);
+    const ticks = texts(
+      curveChartSvg(lossChart({ epoch: v.map((_, i) => i), history: { loss: v, val_loss: v } })).match(
+        /<g class="y-ticks">(.*?)<\/g>/s,
+      )?.[1] ?? '',
+    );
+    const labels = ticks.map((t) => t.text);
+    assert.equal(new Set(labels).size, labels.length, `distinct labels at ${scale}: ${labels}`);
+    for (const t of ticks) {
+      assert.match(t.text, /^-?\d+(\.\d+)?(e-?\d+)?$/, `'${t.text}' at ${scale}`);
+      assert.ok(t.text.length <= 7 && t.x0 >= 0, `'${t.text}' at ${scale}: ${JSON.stringify(t)}`);
+    }
+  }
 });

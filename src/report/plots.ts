@@ -20,59 +20,70 @@ export interface CurveChart {
   /** 1-based epoch where fine-tuning started (marker drawn just before it). */
   markerEpoch?: number;
   markerLabel?: string;
-  /** y axis scale; 'log' draws only positive values. Default 'linear'. */
-  scale?: 'linear' | 'log';
+  /**
+   * Draw values above a robust upper fence (readableLimit) at the plot's top edge, as red
+   * triangles labelled with their value, so that one exploding epoch does not flatten
+   * every other point into the bottom row (the loss). Default false.
+   */
+  clip?: boolean;
 }
 
-/** Above this ratio between the largest and smallest value (two decades), the loss is drawn on a log scale. */
-export const LOG_SCALE_RATIO = 100;
-
-/** 'log' when the positive finite values span more than two decades (one spike would flatten a linear plot). */
-export function chooseScale(values: number[]): 'linear' | 'log' {
-  const v = values.filter((x) => Number.isFinite(x));
-  if (v.length < 2 || v.some((x) => x <= 0)) return 'linear';
-  return Math.max(...v) / Math.min(...v) > LOG_SCALE_RATIO ? 'log' : 'linear';
-}
-
-function formatLogTick(k: number): string {
-  // 10^k as plain decimals: 0.001, 0.01, 0.1, 1, 10, 100.
-  return k >= 0 ? String(10 ** k) : (10 ** k).toFixed(-k);
+/**
+ * The top of the readable range of `values`, or undefined when nothing needs clipping:
+ * the largest value within Tukey's far-out fence, Q3 + 3 x IQR. A loss curve's ordinary
+ * spread (a first epoch at three times the last) stays inside it; a loss of 247.5 among
+ * values around 1 does not.
+ */
+export function readableLimit(values: number[]): number | undefined {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length < 4) return undefined;
+  const q = (p: number) => {
+    const i = p * (v.length - 1);
+    const lo = Math.floor(i);
+    return v[lo] + (v[Math.ceil(i)] - v[lo]) * (i - lo);
+  };
+  const fence = q(0.75) + 3 * (q(0.75) - q(0.25));
+  const kept = v.filter((x) => x <= fence);
+  return kept.length < v.length ? kept[kept.length - 1] : undefined;
 }
 
 const W = 640;
 const H = 480;
 const M = { left: 84, right: 24, top: 48, bottom: 60 };
 const BLUE = '#1f77b4';
+const RED = '#d62728';
+const TICK_SIZE = 10;
 
 export function curveChartSvg(c: CurveChart): string {
   const n = Math.max(c.training.length, c.validation.length);
   const xs = Array.from({ length: n }, (_, i) => i + 1);
-  const log = c.scale === 'log';
-  const drawable = (v: number) => Number.isFinite(v) && (!log || v > 0);
-  const tv = (v: number) => (log ? Math.log10(v) : v);
-  const values = [...c.training, ...c.validation].filter(drawable).map(tv);
+  const finite = [...c.training, ...c.validation].filter((v) => Number.isFinite(v));
+  const limit = c.clip ? readableLimit(finite) : undefined;
+  const clipped = (v: number) => limit !== undefined && v > limit;
+  const values = finite.filter((v) => !clipped(v));
   let lo = values.length ? Math.min(...values) : 0;
   let hi = values.length ? Math.max(...values) : 1;
-  if (hi - lo < 1e-9) {
-    lo -= 0.5;
-    hi += 0.5;
+  if (!(hi - lo > 1e-9 * Math.max(1, Math.abs(hi)))) {
+    const half = Math.abs(hi) > 1e-9 ? Math.abs(hi) / 2 : 0.5;
+    lo -= half;
+    hi += half;
   }
   const pad = (hi - lo) * 0.05;
-  const yTicks = log
-    ? Array.from({ length: Math.ceil(hi + pad) - Math.floor(lo - pad) + 1 }, (_, i) => Math.floor(lo - pad) + i).filter(
-        (k) => k >= lo - pad && k <= hi + pad,
-      )
-    : niceTicks(lo - pad, hi + pad, 6);
-  const yMin = log ? lo - pad : Math.min(lo - pad, yTicks[0]);
-  const yMax = log ? hi + pad : Math.max(hi + pad, yTicks[yTicks.length - 1]);
+  const yTicks = niceTicks(lo - pad, hi + pad, 6);
+  const tickLabels = yTicks.map((t) => formatTick(t, yTicks));
+  const yMin = Math.min(lo - pad, yTicks[0]);
+  const yMax = Math.max(hi + pad, yTicks[yTicks.length - 1]);
+  // The left margin fits the widest tick label and, left of it, the rotated axis label.
+  const left = Math.max(M.left, Math.ceil(Math.max(...tickLabels.map((l) => textWidth(l, TICK_SIZE))) + 9 + 30));
+  const clippedCount = finite.length - values.length;
+  const top = clippedCount > 0 ? M.top + 14 : M.top;
   const xMin = n > 1 ? 1 - (n - 1) * 0.05 : 0;
   const xMax = n > 1 ? n + (n - 1) * 0.05 : 2;
-  const plotW = W - M.left - M.right;
-  const plotH = H - M.top - M.bottom;
-  const sx = (x: number) => M.left + ((x - xMin) / (xMax - xMin)) * plotW;
-  /** A value (not yet on the log scale) to its pixel row. */
-  const sy = (y: number) => M.top + (1 - (tv(y) - yMin) / (yMax - yMin)) * plotH;
-  const syT = (t: number) => M.top + (1 - (t - yMin) / (yMax - yMin)) * plotH;
+  const plotW = W - left - M.right;
+  const plotH = H - top - M.bottom;
+  const sx = (x: number) => left + ((x - xMin) / (xMax - xMin)) * plotW;
+  /** A value to its pixel row; a clipped one to the plot's top edge. */
+  const sy = (y: number) => top + (1 - (Math.min(y, yMax) - yMin) / (yMax - yMin)) * plotH;
   const xTicks = niceTicks(1, Math.max(2, n), 8).filter((t) => Number.isInteger(t) && t >= 1 && t <= Math.max(1, n));
 
   const out: string[] = [];
@@ -82,42 +93,52 @@ export function curveChartSvg(c: CurveChart): string {
   out.push(`<title>${escapeXml(c.title)}</title>`);
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   // Axes box.
-  out.push(`<rect x="${M.left}" y="${M.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#222" stroke-width="1"/>`);
-  for (const t of yTicks) {
-    if (t < yMin || t > yMax) continue;
-    const y = r(syT(t));
-    out.push(`<line x1="${M.left - 5}" y1="${y}" x2="${M.left}" y2="${y}" stroke="#222"/>`);
-    out.push(svgText(log ? formatLogTick(t) : formatTick(t, yTicks), M.left - 9, y + 5, 10, { anchor: 'end' }));
-  }
+  out.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#222" stroke-width="1"/>`);
+  const ticks: string[] = [];
+  yTicks.forEach((t, i) => {
+    if (t < yMin || t > yMax) return;
+    const y = r(sy(t));
+    ticks.push(`<line x1="${left - 5}" y1="${y}" x2="${left}" y2="${y}" stroke="#222"/>`);
+    ticks.push(svgText(tickLabels[i], left - 9, y + 5, TICK_SIZE, { anchor: 'end' }));
+  });
+  out.push(`<g class="y-ticks">${ticks.join('')}</g>`);
   for (const t of xTicks) {
     const x = r(sx(t));
-    out.push(`<line x1="${x}" y1="${M.top + plotH}" x2="${x}" y2="${M.top + plotH + 5}" stroke="#222"/>`);
-    out.push(svgText(String(t), x, M.top + plotH + 20, 10, { anchor: 'middle' }));
+    out.push(`<line x1="${x}" y1="${top + plotH}" x2="${x}" y2="${top + plotH + 5}" stroke="#222"/>`);
+    out.push(svgText(String(t), x, top + plotH + 20, TICK_SIZE, { anchor: 'middle' }));
   }
   out.push(svgText(c.title, W / 2, 30, 14, { anchor: 'middle' }));
-  out.push(svgText('Epochs', M.left + plotW / 2, H - 14, 11, { anchor: 'middle' }));
-  out.push(svgText(log ? `${c.yLabel} (log scale)` : c.yLabel, 20, M.top + plotH / 2, 11, { anchor: 'middle', rotate: -90 }));
+  if (clippedCount > 0) {
+    const note = `${clippedCount} value${clippedCount > 1 ? 's' : ''} above ${formatValue(limit as number)} drawn at the top edge`;
+    out.push(`<g class="clip-note">${svgText(note, W / 2, 50, 9, { anchor: 'middle', color: RED })}</g>`);
+  }
+  out.push(svgText('Epochs', left + plotW / 2, H - 14, 11, { anchor: 'middle' }));
+  out.push(svgText(c.yLabel, 20, top + plotH / 2, 11, { anchor: 'middle', rotate: -90 }));
 
-  const line = c.validation.map((v, i) => (drawable(v) ? `${r(sx(xs[i]))},${r(sy(v))}` : null)).filter((p): p is string => p !== null);
+  const line = c.validation
+    .map((v, i) => (Number.isFinite(v) ? `${r(sx(xs[i]))},${r(sy(v))}` : null))
+    .filter((p): p is string => p !== null);
   if (line.length > 0)
     out.push(
       `<polyline class="validation" points="${line.join(' ')}" fill="none" stroke="${BLUE}" stroke-width="2" stroke-linejoin="round"/>`,
     );
   c.training.forEach((v, i) => {
-    if (drawable(v)) out.push(`<circle class="training" cx="${r(sx(xs[i]))}" cy="${r(sy(v))}" r="4" fill="${BLUE}"/>`);
+    if (Number.isFinite(v) && !clipped(v))
+      out.push(`<circle class="training" cx="${r(sx(xs[i]))}" cy="${r(sy(v))}" r="4" fill="${BLUE}"/>`);
   });
+  out.push(...clippedMarks(c, clipped, { left: left, right: left + plotW, top }, (i) => r(sx(xs[i]))));
 
   // Legend in the corner that hides the fewest points (matplotlib's loc="best", simplified).
   const legendW = 50 + Math.max(textWidth(c.trainingLabel, 10), textWidth(c.validationLabel, 10));
   const legendH = 48;
   const points = [...c.training, ...c.validation]
-    .map((v, i) => [sx(xs[i % n]), drawable(v) ? sy(v) : NaN] as const)
+    .map((v, i) => [sx(xs[i % n]), Number.isFinite(v) ? sy(v) : NaN] as const)
     .filter(([, y]) => Number.isFinite(y));
   const corners = [
-    [M.left + plotW - legendW - 12, M.top + 12],
-    [M.left + plotW - legendW - 12, M.top + plotH - legendH - 12],
-    [M.left + 12, M.top + 12],
-    [M.left + 12, M.top + plotH - legendH - 12],
+    [left + plotW - legendW - 12, top + 12],
+    [left + plotW - legendW - 12, top + plotH - legendH - 12],
+    [left + 12, top + 12],
+    [left + 12, top + plotH - legendH - 12],
   ];
   const hidden = ([x0, y0]: number[]) =>
     points.filter(([x, y]) => x >= x0 - 6 && x <= x0 + legendW + 6 && y >= y0 - 6 && y <= y0 + legendH + 6).length;
@@ -131,22 +152,58 @@ export function curveChartSvg(c: CurveChart): string {
   out.push(svgText(c.validationLabel, lx + 38, ly + 39, 10));
   if (c.markerEpoch !== undefined && c.markerEpoch >= 1 && c.markerEpoch <= n) {
     // Half an epoch before the first fine-tuning epoch, kept inside the plot (fine-tuning from epoch 1 marks the left edge).
-    const x = r(Math.min(M.left + plotW, Math.max(M.left, sx(c.markerEpoch - 0.5))));
+    const x = r(Math.min(left + plotW, Math.max(left, sx(c.markerEpoch - 0.5))));
     out.push(
-      `<line class="marker" x1="${x}" y1="${M.top}" x2="${x}" y2="${M.top + plotH}" stroke="#888" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+      `<line class="marker" x1="${x}" y1="${top}" x2="${x}" y2="${top + plotH}" stroke="#888" stroke-width="1.5" stroke-dasharray="6 4"/>`,
     );
     // The label goes right of the marker, or left of it when it would cross the plot's right edge: never clipped.
     const label = c.markerLabel ?? 'Fine-tuning';
     const width = textWidth(label, 9);
-    const right = x + 6 + width <= M.left + plotW - 4;
-    const lx2 = right ? x + 6 : Math.max(M.left + 4 + width, x - 6);
+    const right = x + 6 + width <= left + plotW - 4;
+    const lx2 = right ? x + 6 : Math.max(left + 4 + width, x - 6);
     out.push(
-      `<g class="marker-label">${svgText(label, lx2, ly > M.top + plotH / 2 ? M.top + 18 : M.top + plotH - 10, 9, { color: '#555', anchor: right ? 'start' : 'end' })}</g>`,
+      `<g class="marker-label">${svgText(label, lx2, ly > top + plotH / 2 ? top + 18 : top + plotH - 10, 9, { color: '#555', anchor: right ? 'start' : 'end' })}</g>`,
     );
   }
 
   out.push('</svg>');
   return out.join('\n');
+}
+
+/**
+ * The clipped values: a triangle on the top edge at their epoch (filled: training, open:
+ * validation), the value below it, right of it (left near the right edge); labels that
+ * would overlap go a row lower, three rows at most, and a label with no room left is
+ * not drawn (its triangle is).
+ */
+function clippedMarks(
+  c: CurveChart,
+  clipped: (v: number) => boolean,
+  plot: { left: number; right: number; top: number },
+  xAt: (i: number) => number,
+): string[] {
+  const marks = (
+    [
+      [c.training, 'training'],
+      [c.validation, 'validation'],
+    ] as const
+  ).flatMap(([series, kind]) =>
+    series.flatMap((v, i) => (Number.isFinite(v) && clipped(v) ? [{ kind, x: xAt(i), label: formatValue(v) }] : [])),
+  );
+  marks.sort((p, q) => p.x - q.x || (p.kind === 'training' ? -1 : 1));
+  const rowEnds = [-Infinity, -Infinity, -Infinity];
+  const { top } = plot;
+  return marks.map(({ kind, x, label }) => {
+    const width = textWidth(label, 8);
+    const right = x + 7 + width <= plot.right - 2;
+    const x0 = right ? x + 7 : x - 7 - width;
+    const row = rowEnds.findIndex((end) => x0 >= end + 4);
+    const triangle = `<path d="M${x - 5} ${top + 9}L${x} ${top + 1}L${x + 5} ${top + 9}Z" fill="${kind === 'training' ? RED : '#ffffff'}" stroke="${RED}" stroke-width="1.5"/>`;
+    if (row < 0) return `<g class="clipped ${kind}">${triangle}</g>`;
+    rowEnds[row] = x0 + width;
+    const text = svgText(label, x0, top + 19 + row * 11, 8, { color: RED });
+    return `<g class="clipped ${kind}">${triangle}${text}</g>`;
+  });
 }
 
 export function accuracyChart(h: HistoryData): CurveChart {
@@ -169,7 +226,7 @@ export function lossChart(h: HistoryData): CurveChart {
     validation: h.history.val_loss ?? [],
     trainingLabel: 'Training loss',
     validationLabel: 'Validation loss',
-    scale: chooseScale([...(h.history.loss ?? []), ...(h.history.val_loss ?? [])]),
+    clip: true,
     ...marker(h),
   };
 }
@@ -224,11 +281,27 @@ export function niceTicks(lo: number, hi: number, target: number): number[] {
   return ticks;
 }
 
+/** A tick label: as many decimals as the step needs (0.25, 0.5), in exponent form below 1e-4 steps (2.5e-6). */
 function formatTick(t: number, all: number[]): string {
-  const step = all.length > 1 ? Math.abs(all[1] - all[0]) : 1;
+  const step = all.length > 1 ? Math.abs(all[1] - all[0]) : Math.abs(t) || 1;
+  if (t === 0) return '0';
+  if (step < 1e-4 || Math.abs(t) >= 1e6) {
+    const digits = Math.max(0, Math.min(3, Math.ceil(Math.log10(Math.abs(t) / step) - 1e-9)));
+    return trimExponent(t.toExponential(digits));
+  }
   let decimals = 0;
-  while (decimals < 6 && Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6) decimals++;
+  while (decimals < 4 && Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6) decimals++;
   return t.toFixed(decimals);
+}
+
+/** A clipped value's label: three significant digits, whole numbers from 100 (43.0, 248, 1000, 1.2e5). */
+function formatValue(v: number): string {
+  if (v !== 0 && (Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3)) return trimExponent(v.toExponential(1));
+  return Math.abs(v) >= 100 ? String(Math.round(v)) : v.toPrecision(3);
+}
+
+function trimExponent(s: string): string {
+  return s.replace(/\.?0+e/, 'e').replace('e+', 'e');
 }
 
 function r(v: number): number {

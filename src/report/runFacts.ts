@@ -128,3 +128,34 @@ export function precisionFact(runDir: string, meta: Pick<RunMeta, 'precision'>):
     return 'int8 (the calibration file int8-calibration.json is missing)';
   }
 }
+
+/**
+ * What the run's frozen-base pass did (`key`: 'extract', or 'prefixFeatures' for
+ * fine-tuning's frozen prefix): its seconds, and how many images it ran the base on, or
+ * that every split came from the cache. Undefined when the run had no such pass.
+ */
+export function extractionFact(t: Record<string, number>, key: 'extract' | 'prefixFeatures'): string | undefined {
+  const seconds = t[`${key}Seconds`];
+  if (seconds === undefined) return undefined;
+  const images = t[`${key}Images`];
+  const rate = t[`${key}ImagesPerSecond`];
+  // Runs recorded before the image count: a rate is recorded only when images were extracted.
+  const extracted = images !== undefined ? images > 0 : rate !== undefined;
+  if (!extracted) return `${seconds.toFixed(1)} s (cache hit: every split from the feature cache)`;
+  const what = images ? `${images} images extracted` : 'extracted';
+  return `${seconds.toFixed(1)} s (${what}${rate !== undefined ? `, ${rate.toFixed(1)} images/s on ONNX Runtime` : ''})`;
+}
+
+/** The calibration of the saved model (temperature scaling when training ended), in words. */
+export function calibrationFact(meta: Pick<RunMeta, 'calibration' | 'options' | 'finished' | 'interrupted'>): string {
+  const c = meta.calibration;
+  if (c) {
+    const v = c.validation;
+    if (c.note) return `temperature scaling: T = 1, ${c.note}`;
+    return `temperature scaling: T = ${c.temperature.toPrecision(4)}, folded into ${c.layer} (fitted on ${v.n} validation images when training ended: loss ${v.nllBefore.toFixed(4)} -> ${v.nllAfter.toFixed(4)}, ECE ${v.eceBefore.toFixed(4)} -> ${v.eceAfter.toFixed(4)})`;
+  }
+  if (meta.options?.calibration === 'none') return 'none (calibration none: the raw model)';
+  if (!meta.finished)
+    return `none yet: the model is calibrated when training ends${meta.interrupted ? ' (resume the run to finish it)' : ''}`;
+  return 'none (trained before tlkit calibrated models)';
+}

@@ -1,5 +1,6 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { runPaths } from './paths.js';
+import { expectedCalibrationError } from './temperature.js';
 
 /** Accuracy, Keras's cross-entropy loss, confusion matrix and per-class precision/recall/F1/support. */
 export interface Evaluation {
@@ -15,6 +16,8 @@ export interface Evaluation {
   f1: number[];
   /** Per class: how many images of that class were evaluated. */
   support: number[];
+  /** Expected calibration error: 15 equal-width bins on the top-class probability, the count-weighted |accuracy - confidence| (absent in evaluation.json files older than it). */
+  ece?: number;
 }
 
 export interface FileResult {
@@ -35,6 +38,10 @@ export interface RunEvaluation extends Evaluation {
   imagesPerSecond: number;
   /** The precision the base ran at, fp32 or int8 (absent in evaluations written before int8: fp32). */
   basePrecision?: 'fp32' | 'int8';
+  /** The temperature folded into the model evaluated (meta.json's calibration), when it has one. */
+  temperature?: number;
+  /** With a temperature: the ECE of the same model without it (its probabilities with the logits times T). */
+  eceUncalibrated?: number;
 }
 
 export async function readEvaluationFile(runDir: string): Promise<(RunEvaluation & { data?: string }) | undefined> {
@@ -46,9 +53,14 @@ export async function readEvaluationFile(runDir: string): Promise<(RunEvaluation
   } catch {
     return undefined;
   }
-  // Files written before F1 and support were recorded: both follow from the confusion matrix.
+  // Files written before F1, support and the ECE were recorded: they follow from the confusion matrix and the scores.
   if (Array.isArray(e.confusion)) {
     e.support ??= e.confusion.map((row) => row.reduce((a, b) => a + b, 0));
+    if (e.ece === undefined && Array.isArray(e.files))
+      e.ece = expectedCalibrationError(
+        e.files.map((f) => f.scores),
+        e.files.map((f) => f.label),
+      );
     e.f1 ??= (e.precision ?? []).map((p, c) => (p + (e.recall?.[c] ?? 0) === 0 ? 0 : (2 * p * e.recall[c]) / (p + e.recall[c])));
   }
   return e;

@@ -8,6 +8,31 @@ import { runPaths } from './paths.js';
 export type TrainMode = 'features' | 'augment' | 'finetune';
 export type HeadPooling = 'flatten' | 'avg';
 export type HeadActivation = 'linear' | 'relu';
+/** What happens to the saved model when training ends: temperature scaling (fitted on validation), or nothing. */
+export type CalibrationMethod = 'temperature' | 'none';
+
+/**
+ * Temperature scaling, fitted on the validation split when training ended: the saved
+ * model's last Dense (`layer`) holds kernel / T and bias / T, so every reader of model/
+ * (predict, evaluate, the exports, the browser page) gives the calibrated probabilities.
+ * It describes model/ only while `sha256` is that layer's saved weights: a newer
+ * checkpoint (an epoch that beat the best) is uncalibrated again until training ends.
+ */
+export interface TemperatureRecord {
+  method: 'temperature';
+  /** T: the logits are divided by it (T > 1 softens overconfident probabilities). */
+  temperature: number;
+  /** The Dense layer T is folded into (the head's output layer). */
+  layer: string;
+  /** sha256 of that layer's kernel and bias bytes as saved, after folding. */
+  sha256: string;
+  /** The 0-based epoch of the checkpoint that was calibrated. */
+  epoch: number;
+  /** On the validation split: images, cross-entropy and expected calibration error (15 bins) before and after. */
+  validation: { n: number; nllBefore: number; nllAfter: number; eceBefore: number; eceAfter: number };
+  /** Why T is what it is when the data gave no finite optimum (every validation image right: T stays 1). */
+  note?: string;
+}
 
 /** The dense head on the base: [pooling] -> Dense(units, activation) -> Dropout -> Dense(classes). */
 export interface HeadSpec {
@@ -78,6 +103,8 @@ export interface RunMeta {
   unfrozen?: string[];
   trainableLayers?: string[];
   augmentation?: AugmentationParams;
+  /** Set when the saved model is calibrated (temperature scaling folded into its last Dense; see TemperatureRecord). */
+  calibration?: TemperatureRecord;
   /** The precision of the frozen base (or prefix) that computed the features: 'int8' with int8-calibration.json beside (absent: fp32). */
   precision?: 'fp32' | 'int8';
   /** The training options as given (without the abort signal). */

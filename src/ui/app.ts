@@ -9,25 +9,15 @@ import { checkDataset } from '../data/checkData.js';
 import { listImageFiles, resolveDataDir } from '../data/splits.js';
 import { evaluateRun } from '../inference/evaluate.js';
 import { exportRun, EXPORT_FORMATS, type ExportFormat } from '../export/exportRun.js';
-import { topLossesPerClass } from '../report/htmlReport.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
-import { readEvaluationFile, type RunEvaluation } from '../run/evaluation.js';
+import { readEvaluationFile } from '../run/evaluation.js';
 import { readMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { describeTrainResult, TRAIN_DEFAULTS, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
+import { evaluationView } from './evaluationView.js';
 import { pageHtml } from './pageHtml.js';
-import type {
-  DataState,
-  DataSummary,
-  EvaluationView,
-  ExportView,
-  FileLink,
-  ImagePage,
-  RunSummary,
-  TrainEvent,
-  TrainRequest,
-} from './protocol.js';
+import type { DataState, DataSummary, ExportView, FileLink, ImagePage, RunSummary, TrainEvent, TrainRequest } from './protocol.js';
 import { confinedFile, encodeRel, guard } from './security.js';
 import { Trainer } from './trainer.js';
 import { trainFormSpec, trainOptionsFromForm } from './trainForm.js';
@@ -188,22 +178,9 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     };
   }
 
-  function evaluationView(e: RunEvaluation): EvaluationView {
-    const rel = (f: string) =>
-      dataDir && path.resolve(f).startsWith(dataDir + path.sep) ? dataUrl(path.relative(dataDir, path.resolve(f))) : null;
-    const topLosses = topLossesPerClass(e.files, e.classes, 4).map((items) =>
-      items.map((i) => ({
-        file: i.file,
-        url: rel(i.file),
-        label: e.classes[i.label],
-        predicted: e.classes[i.predicted],
-        loss: i.loss,
-        probability: i.scores[i.label],
-      })),
-    );
-    const { dir, n, accuracy, loss, classes, confusion, precision, recall, f1, support } = e;
-    return { dir, n, accuracy, loss, classes, confusion, precision, recall, f1, support, topLosses };
-  }
+  /** The URL of an image under the chosen data folder (its thumbnail), else null. */
+  const imageUrl = (f: string) =>
+    dataDir && path.resolve(f).startsWith(dataDir + path.sep) ? dataUrl(path.relative(dataDir, path.resolve(f))) : null;
 
   app.use('*', guard(o.token, o.port));
   app.onError((e, c) => {
@@ -293,15 +270,17 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
   app.post('/api/train', async (c) => {
     if (!dataDir) throw new UserError('Choose a data folder first.');
     const r = (await c.req.json()) as TrainRequest;
-    // The declaration's parsing and checks, with tlkit train's messages (--epochs must be ...), before anything starts.
+    // The declaration's parsing and checks, naming the form's fields ("Epochs" must be ...), before anything starts.
     const given = trainOptionsFromForm(r.options ?? {});
     const mode = given.mode ?? TRAIN_DEFAULTS.mode;
     const id = blankToUndefined(r.run) ?? `${mode}-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
     const out = runDir(id);
     if (fs.existsSync(out)) throw new UserError(`A run named ${id} exists already (${out}). Choose another name.`);
     const options = { ...given, data: dataDir, out, verbose: 0 as const };
-    validateTrainOptions(withTrainDefaults(options), 'cli');
-    void trainer.start(id, options, (result) => describeTrainResult(result, out, isOnnxBasePath(options.base) ? options.base : undefined));
+    validateTrainOptions(withTrainDefaults(options), 'form');
+    void trainer.start(id, options, (result) =>
+      describeTrainResult(result, out, isOnnxBasePath(options.base) ? options.base : undefined, 'form'),
+    );
     return c.json({ run: id });
   });
 
@@ -354,7 +333,7 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
 
   app.get('/api/runs/:id/evaluation', async (c) => {
     const e = await readEvaluationFile(runDir(c.req.param('id')));
-    return c.json(e ? evaluationView(e) : null);
+    return c.json(e ? evaluationView(e, imageUrl) : null);
   });
 
   app.post('/api/runs/:id/evaluate', async (c) => {
@@ -367,7 +346,7 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     // The test split when there is one, else the validation images (what training measured val_accuracy on).
     const d = resolveDataDir(data);
     const on = d.splits.test ? data : (d.splits.validation ?? data);
-    return c.json(evaluationView(await evaluateRun(dir, on)));
+    return c.json(evaluationView(await evaluateRun(dir, on), imageUrl));
   });
 
   app.post('/api/runs/:id/export', async (c) => {

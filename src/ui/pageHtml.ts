@@ -24,6 +24,10 @@ header span { color: #bbb; font-size: .85rem; }
 main { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1rem; padding: 1rem; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; min-width: 0; }
 section h2 { font-size: 1.05rem; margin: 0 0 .6rem; }
+/* The runs table has ten columns: its own row, and a scroll bar rather than cut-off columns on a narrow screen. */
+#runs-section { grid-column: 1 / -1; }
+#runs { overflow-x: auto; }
+#runs td { white-space: nowrap; }
 section h2 small { color: var(--muted); font-weight: normal; }
 label { font-size: .85rem; color: #333; }
 input[type=text], input[type=number], select { padding: .25rem .4rem; border: 1px solid #bbb; border-radius: 4px; font: inherit; }

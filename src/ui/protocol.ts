@@ -49,7 +49,7 @@ export interface TrainFormField {
   /** The option's id: the field's name and its key in TrainRequest.options. */
   name: string;
   label: string;
-  /** Its `tlkit train` flag: the server's messages name it. */
+  /** Its `tlkit train` flag (the page's messages name the field by its label instead). */
   flag: string;
   help: string;
   input: 'text' | 'select' | 'checkbox';
@@ -111,7 +111,9 @@ export interface LossImage {
 /** evaluateRun's figures (Evaluation: accuracy, loss, confusion[true][predicted], per-class metrics) and the highest losses per class. */
 export interface EvaluationView extends Evaluation {
   dir: string;
+  /** Per class, the images with the highest loss that were misclassified or had P(true) below lossShownBelow (possibly none). */
   topLosses: LossImage[][];
+  lossShownBelow: number;
 }
 
 export interface ExportView {

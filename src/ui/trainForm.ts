@@ -1,12 +1,21 @@
 import { FAMILY_NAMES } from '../applications/index.js';
 import { UserError } from '../errors.js';
 import { EXPORT_FORMATS } from '../export/exportRun.js';
-import { TRAIN_MODES, TRAIN_OPTIONS, trainOptionsFromText, type TrainOption, type TrainOptionsInput } from '../workflows/options.js';
+import {
+  formLabel,
+  optionName,
+  TRAIN_MODES,
+  TRAIN_OPTIONS,
+  trainOptionsFromText,
+  type TrainOption,
+  type TrainOptionsInput,
+} from '../workflows/options.js';
 import { FORM_GROUPS, type FormGroup } from '../workflows/trainOptions.js';
 import type { TrainFormField, TrainFormSpec } from './protocol.js';
 
 // The page's training form is made from the options' declaration, and what it sends is
-// parsed and checked by the same declaration, with `tlkit train`'s messages.
+// parsed and checked by the same declaration, with messages that name the form's fields
+// ("Epochs" must be ...), not command-line flags: the page is for people who never open a terminal.
 
 const GROUP_TITLES: Record<FormGroup, string> = {
   basics: 'Training',
@@ -17,10 +26,11 @@ const GROUP_TITLES: Record<FormGroup, string> = {
   more: 'More',
 };
 
-const words = (id: string) => id.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+/** The base field's suggestions: the families, and nsfwjs, the one base that needs no download. */
+const BASE_SUGGESTIONS = [...FAMILY_NAMES, 'nsfwjs'];
 
 function field(o: TrainOption): TrainFormField {
-  const label = o.form?.label ?? words(o.path.at(-1) as string).replace(/^./, (c) => c.toUpperCase());
+  const label = formLabel(o);
   const input = o.kind.name === 'switch' ? 'checkbox' : o.kind.choices ? 'select' : 'text';
   const f: TrainFormField = {
     name: o.id,
@@ -35,7 +45,7 @@ function field(o: TrainOption): TrainFormField {
   };
   if (o.kind.choices) f.choices = o.kind.choices.map(String);
   if (o.default !== undefined) f.default = o.default as string | number | boolean;
-  if (o.form?.list === 'bases') f.list = [...FAMILY_NAMES];
+  if (o.form?.list === 'bases') f.list = [...BASE_SUGGESTIONS];
   return f;
 }
 
@@ -57,15 +67,31 @@ export function trainFormSpec(): TrainFormSpec {
 
 const FORM_IDS = new Set(FORM_OPTIONS.map((o) => o.id));
 
-/** The form's values to train()'s options (blank fields left out: their defaults apply); messages name the flags. */
+/** The form's values to train()'s options (blank fields left out: their defaults apply); messages name the fields by their labels. */
 export function trainOptionsFromForm(values: Record<string, unknown>): TrainOptionsInput {
   const given: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(values)) {
     if (!FORM_IDS.has(name)) throw new UserError(`The training form has no field '${name}'.`);
     if (typeof v === 'string' && v.trim() !== '') given[name] = v.trim();
     else if (typeof v === 'boolean') given[name] = v;
-    else if (v !== '' && v !== null && v !== undefined)
-      throw new UserError(`The field ${name} takes text or a tick, got ${JSON.stringify(v)}.`);
+    else if (v !== '' && v !== null && v !== undefined) {
+      const o = FORM_OPTIONS.find((f) => f.id === name) as TrainOption;
+      throw new UserError(`The field "${formLabel(o)}" takes text or a tick, got ${JSON.stringify(v)}.`);
+    }
   }
-  return trainOptionsFromText(given, 'cli');
+  return trainOptionsFromText(given, 'form');
+}
+
+const BY_FLAG = new Map(TRAIN_OPTIONS.map((o) => [o.flag, o]));
+
+/**
+ * A message from below train() (a weights download, a base file) as the page says it: the
+ * training options' flags it names become the form's fields ("--weights none" becomes
+ * '"Weights" none'). train()'s own checks name the fields already.
+ */
+export function inFormWords(message: string): string {
+  return message.replace(/--[a-z][a-z0-9-]*/g, (flag) => {
+    const o = BY_FLAG.get(flag);
+    return o ? optionName(o.id, 'form') : flag;
+  });
 }

@@ -4,6 +4,7 @@ import { readMeta } from '../run/meta.js';
 import { train } from '../workflows/train.js';
 import type { TrainOptionsInput, TrainResult } from '../workflows/options.js';
 import type { TrainEvent } from './protocol.js';
+import { inFormWords } from './trainForm.js';
 
 type Listener = (e: TrainEvent) => void;
 
@@ -104,11 +105,11 @@ export class Trainer {
       try {
         const result = await train(
           { ...options, verbose: 0, signal: controller.signal },
-          { naming: 'cli', log: () => {}, callbacks: [new EventCallback(run, options.out, emit)] },
+          { naming: 'form', log: () => {}, callbacks: [new EventCallback(run, options.out, emit)] },
         );
         emit({ type: 'end', run, bestEpoch: result.bestEpoch + 1, interrupted: Boolean(result.interrupted), message: describe(result) });
       } catch (e) {
-        emit({ type: 'error', run, message: e instanceof Error ? e.message : String(e) });
+        emit({ type: 'error', run, message: inFormWords(e instanceof Error ? e.message : String(e)) });
       } finally {
         this.current = undefined;
       }

@@ -139,15 +139,15 @@ test(
       await fillTrainForm(page, { base, preprocess: 'torch', run: 'bad' });
       await page.click('#train-start');
       await page.waitForFunction(() =>
-        /--preprocess applies to an ONNX base/.test(document.getElementById('train-message')?.textContent ?? ''),
+        /^"Preprocess" applies to an ONNX base/.test(document.getElementById('train-message')?.textContent ?? ''),
       );
       await fillTrainForm(page, { preprocess: '' });
 
-      // The CLI's validation message, before anything starts.
+      // The declaration's validation, before anything starts, naming the field (not a command-line flag).
       await fillTrainForm(page, { base, epochs: '0', run: 'bad' });
       await page.click('#train-start');
       await page.waitForFunction(() =>
-        /--epochs must be a whole number >= 1, got '0'/.test(document.getElementById('train-message')?.textContent ?? ''),
+        /^"Epochs" must be a whole number >= 1, got '0'/.test(document.getElementById('train-message')?.textContent ?? ''),
       );
 
       // A base that is not there: train() itself refuses it, and its message comes back as an event.
@@ -186,6 +186,7 @@ test(
       const evaluation = JSON.parse(fs.readFileSync(path.join(root, 'runs/tiny/evaluation.json'), 'utf8')) as {
         confusion: number[][];
         dir: string;
+        files: Array<{ label: number; scores: number[] }>;
       };
       assert.deepEqual(matrix, evaluation.confusion);
       assert.equal(
@@ -194,7 +195,13 @@ test(
         'the 16 test images',
       );
       assert.equal(evaluation.dir, path.join(data, 'test'));
-      assert.equal(await page.locator('#top-losses .loss img').count(), 8, '4 top losses per class, with thumbnails');
+      // Top losses: at most 4 a class, each misclassified or with P(true) below 0.8, with thumbnails.
+      const losses = [0, 1].map((c) =>
+        evaluation.files.filter((f) => f.label === c && (f.scores[c] < 0.8 || f.scores[1 - c] > f.scores[c])),
+      );
+      const shown = losses.reduce((n, l) => n + Math.min(4, l.length), 0);
+      assert.equal(await page.locator('#top-losses .loss img').count(), shown, 'top losses are losses, with thumbnails');
+      if (shown === 0) assert.match((await page.textContent('#top-losses-note')) ?? '', /^None: every image is classified correctly/);
       await shot(page, 'trained');
 
       // 4. Try it: drop a photo (EXIF-rotated JPEG) on the page: tfjs in the page gives tlkit predict's probabilities.
@@ -293,6 +300,15 @@ test(
       await page.check('#runs-table input.compare[value=tiny]');
       await page.check('#runs-table input.compare[value=stopped]');
       await page.waitForSelector('#compare-chart[data-runs="2"]');
+      // Every column of the runs table is inside its section (none cut off), val_loss and val_accuracy included.
+      const box = (await page.locator('#runs').boundingBox())!;
+      for (const header of ['val_loss', 'val_accuracy']) {
+        const cell = (await page.locator('#runs-table th', { hasText: new RegExp(`^${header}$`) }).boundingBox())!;
+        assert.ok(
+          cell.x >= box.x && cell.x + cell.width <= box.x + box.width,
+          `${header} at ${cell.x}+${cell.width}, section ${box.x}+${box.width}`,
+        );
+      }
       await shot(page, 'compare');
       assert.deepEqual(errors, []);
     } catch (e) {

@@ -80,12 +80,15 @@ export async function cachedFeatures(
     precision: ctx.opts.precision,
     log: ctx.log,
     onProgress: progressLines(ctx),
+    signal: ctx.opts.signal,
   });
   if (extracted.calibration) await saveCalibration(ctx.run.dir, extracted.calibration);
   const seconds = (performance.now() - t0) / 1000;
   const key = upTo ? 'prefixFeatures' : 'extract';
   ctx.timings[`${key}Seconds`] = (ctx.timings[`${key}Seconds`] ?? 0) + seconds;
   const imagesPerSecond = extracted.imagesExtracted / Math.max(extracted.inferenceSeconds, 1e-9);
+  // How many images this run's extraction ran the base on (0: every split came from the cache), for the report.
+  ctx.timings[`${key}Images`] = (ctx.timings[`${key}Images`] ?? 0) + extracted.imagesExtracted;
   if (extracted.imagesExtracted > 0) ctx.timings[`${key}ImagesPerSecond`] = imagesPerSecond;
   if (ctx.opts.verbose) {
     ctx.log(

@@ -235,7 +235,7 @@ test('finetune without --from: Ctrl-C in the head phase records phase head, and 
 // VGG16 only: a random-weight MobileNet at 32x32 gives near-constant features and a flat curve, which
 // would compare nothing; every family's fine-tuning gradients are compared in ortTraining/families.test.ts.
 for (const base of ['vgg16'] as const) {
-  test(`finetune on ONNX Runtime (generated graphs for the unfrozen layers + head): 3 epochs give the tfjs path's curve within 1e-6 per epoch, and learn (${base})`, async () => {
+  test(`finetune on ONNX Runtime (generated graphs for the unfrozen layers + head): 3 epochs give the tfjs path's curve within 1e-4 per epoch, and learn (${base})`, async () => {
     const headRun = path.join(root, `parity-head-${base}`);
     await train(await options(headRun, { base, mode: 'features', dropout: 0, engine: 'tfjs' }), quiet);
     type Curves = Record<'loss' | 'val_loss' | 'accuracy' | 'val_accuracy', number[]>;
@@ -262,11 +262,12 @@ for (const base of ['vgg16'] as const) {
       };
       assert.equal(curves[engine].loss.length, 3);
     }
-    // Measured over six runs (random VGG16 weights, so each run differs): ORT and tfjs within 1.2e-7
-    // on loss and val_loss, the same accuracies. Allowed: 1e-6, and the same counts (1/48 or 1/16 apart).
+    // Measured (random VGG16 weights, so each run differs): ORT and tfjs within 1.2e-7 on loss and
+    // val_loss in six runs, 7e-6 in the worst run seen since; the same accuracies. Allowed: 1e-4, about
+    // 10x the worst seen, and accuracies within 1e-4 (one image is 1/48 or 1/16).
     for (const key of ['loss', 'val_loss', 'accuracy', 'val_accuracy'] as const) {
       curves.ort[key].forEach((v, i) =>
-        assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-6, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`),
+        assert.ok(Math.abs(v - curves.tfjs[key][i]) <= 1e-4, `${key} epoch ${i + 1}: ORT ${v}, tfjs ${curves.tfjs[key][i]}`),
       );
     }
     // It learned: the loss and val_loss fall every epoch, by 0.03 and 0.02 or more in all (measured over

@@ -17,12 +17,14 @@ import { readHistory } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { cachedFeatures } from './featureCache.js';
 import { headOnFeatures } from './features.js';
+import { describeUnfreeze } from './fineTuneText.js';
 import { fullModelSaver } from './fullModelSaver.js';
 import { headSpec, newHead } from './head.js';
 import { optionName } from './options.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
 import { recordedOptions, RunRecords } from './records.js';
 import { loadRunBase } from './runBase.js';
+import { withoutTemperature } from './temperature.js';
 import { augmentedTraining, featureSource } from './trainingBatches.js';
 import { startRecords, type WorkflowContext, type WorkflowResult } from './workflow.js';
 
@@ -79,6 +81,8 @@ async function unfreezePhase(
   const base = await loadRunBase(ctx, source.meta.imageSize);
   // The source's base weights (changed by an earlier fine-tuning) and its head; a resumed run's own.
   const sourceModel = await tfl.loadLayersModel(fileSystemIO(runPaths(resume ? opts.out : sourceDir).model));
+  // Fine-tuning continues the model as it trained: a temperature folded into it comes out.
+  await withoutTemperature(sourceModel, resume ? opts.out : sourceDir, source.meta);
   copyWeightsByName(sourceModel, base.model);
   const numClasses = ctx.data.classNames.length;
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
@@ -104,12 +108,9 @@ async function unfreezePhase(
     name: 'finetune',
   });
   const learningRate = opts.learningRate ?? FINETUNE_LEARNING_RATE;
-  const frozenInSuffix = cut.unfrozen.filter((n) => !suffix.trainable.includes(n));
   if (opts.verbose) {
     ctx.log(
-      `Fine-tuning ${cut.unfrozen.length} layers of ${base.source} (${cut.unfrozen.join(', ')}); trainable: ${suffix.trainable.join(', ') || 'none'} + head` +
-        `${frozenInSuffix.length ? ` (${frozenInSuffix.join(', ')}: no trainable weights${frozenInSuffix.some((n) => /bn|batch/i.test(n)) ? '; BatchNormalization stays frozen, in inference mode' : ''})` : ''}. ` +
-        `Frozen prefix up to ${cut.cutLayer} on ONNX Runtime; learning rate ${learningRate}.`,
+      describeUnfreeze({ source: base.source, unfrozen: cut.unfrozen, trainable: suffix.trainable, cutLayer: cut.cutLayer, learningRate }),
     );
   }
 

@@ -4,8 +4,8 @@ import { DECIMAL_NUMBER, WHOLE_NUMBER } from './optionLimits.js';
 // The kinds of value an option can take. Each kind is checked by zod and described in
 // words, so that one declaration gives the check, the message and the help text.
 
-/** Who is calling: options are named `epochs` for code, `--epochs` for the command line. */
-export type OptionNaming = 'api' | 'cli';
+/** Who is calling: options are named `epochs` for code, `--epochs` for the command line, `"Epochs"` (the field's label) on the page's form. */
+export type OptionNaming = 'api' | 'cli' | 'form';
 
 type KindName = 'int' | 'number' | 'choice' | 'text' | 'switch';
 

@@ -38,7 +38,19 @@ export type TrainOptionsInput = Simplify<z.input<typeof TRAIN_OPTIONS_SCHEMA> & 
 export function optionName(key: keyof TrainOptions | string, naming: OptionNaming): string {
   const o = trainOption(key);
   if (naming === 'api') return o?.api ?? key;
+  if (naming === 'form') return o ? formName(o) : `"${key}"`;
   return o?.flag ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The label of an option's field on the page's form: its declared label, else its name in words ("Batch size"). */
+export function formLabel(o: TrainOption): string {
+  const words = (o.path.at(-1) as string).replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+  return o.form?.label ?? words.replace(/^./, (c) => c.toUpperCase());
+}
+
+/** How the page's messages name an option: its field, quoted, or what the page sets instead of a field ("the run name"). */
+function formName(o: TrainOption): string {
+  return o.form?.hidden !== undefined ? o.form.hidden.split(':')[0] : `"${formLabel(o)}"`;
 }
 
 /** Fill in every default (undefined counts as not given). */
@@ -54,7 +66,7 @@ function valueAt(o: object, path: readonly string[]): unknown {
 }
 
 function nameOf(o: TrainOption, naming: OptionNaming): string {
-  return naming === 'api' ? o.api : o.flag;
+  return naming === 'api' ? o.api : naming === 'form' ? formName(o) : o.flag;
 }
 
 function shown(v: unknown): string {
@@ -68,7 +80,7 @@ function invalid(o: TrainOption, got: string, naming: OptionNaming): UserError {
   if (o.kind.name === 'int' || o.kind.name === 'number') {
     const example = o.example ?? (o.default !== undefined ? String(o.default) : o.defaultText);
     const inCode = o.path.length > 1 ? `${o.path[0]}: { ${o.path[1]}: ${example} }` : `${o.api}: ${example}`;
-    fix = ` ${naming === 'cli' ? `Pass e.g. ${o.flag} ${example}` : `Use e.g. ${inCode}`}.`;
+    fix = ` ${naming === 'cli' ? `Pass e.g. ${o.flag} ${example}` : naming === 'form' ? `Enter e.g. ${example}` : `Use e.g. ${inCode}`}.`;
   }
   return new UserError(`${nameOf(o, naming)} must be ${o.kind.expect}, got ${got}.${fix}`);
 }
@@ -186,7 +198,7 @@ export interface TrainResult {
 }
 
 /** What a finished run says (the CLI prints it, the page shows it): best epoch, where the model and curves are. */
-export function describeTrainResult(r: TrainResult, out: string, onnxBase?: string): string {
+export function describeTrainResult(r: TrainResult, out: string, onnxBase?: string, naming: OptionNaming = 'cli'): string {
   const h = r.history.history;
   const lines: string[] = [];
   if (r.bestEpoch >= 0) {
@@ -201,9 +213,19 @@ export function describeTrainResult(r: TrainResult, out: string, onnxBase?: stri
   } else {
     lines.push('No checkpoint was saved (no epoch finished).');
   }
-  lines.push(`Curves: ${runPaths(out).dir}/accuracy.png, loss.png; log: ${runPaths(out).log}`);
-  if (r.interrupted) {
-    lines.push(`Training was interrupted after ${r.history.epoch.length} epoch(s). Continue it with the same command plus --resume.`);
+  const epochs = r.history.epoch.length;
+  // The curves and the log exist once an epoch has finished.
+  if (epochs > 0) lines.push(`Curves: ${runPaths(out).dir}/accuracy.png, loss.png; log: ${runPaths(out).log}`);
+  // The page starts a new run each time: it has no command to repeat and no resume.
+  const again = naming === 'form' ? 'Start the training again' : 'Run the same command again';
+  if (r.interrupted && epochs > 0) {
+    lines.push(
+      `Training was interrupted after ${epochs} epoch(s).${naming === 'form' ? '' : ` Continue it with the same command plus ${optionName('resume', naming)}.`}`,
+    );
+  } else if (r.interrupted) {
+    lines.push(
+      `Stopped before the first epoch finished. ${again} to start over; the splits whose features were extracted in full come from the cache.`,
+    );
   }
   return lines.join('\n');
 }

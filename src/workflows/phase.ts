@@ -10,9 +10,11 @@ import { NotTrainableOnOrt } from '../ortTraining/trainingPlan.js';
 import type { RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import type { TrainState } from '../run/trainState.js';
+import { fineTuneEpochLabel } from './fineTuneText.js';
 import type { FullModelSaver } from './fullModelSaver.js';
 import { optionName } from './options.js';
 import { MONITOR, type RunRecords } from './records.js';
+import { calibrateSavedModel } from './temperature.js';
 import type { WorkflowContext } from './workflow.js';
 
 /** The optimizer of a phase, built fresh when the phase starts. */
@@ -63,6 +65,9 @@ const PHASE_WORDS: Record<PhaseDescription['name'], string> = {
   finetune: 'fine-tuning',
 };
 
+/** The phases that end a run: when one ends (not interrupted), the saved model is calibrated (option calibration). */
+const ENDS_RUN: Record<PhaseDescription['name'], boolean> = { features: true, augment: true, head: false, finetune: true };
+
 /** What a phase needs of a workflow's context. */
 export type PhaseContext = Pick<WorkflowContext, 'opts' | 'naming' | 'run' | 'log' | 'callbacks'>;
 
@@ -70,7 +75,8 @@ export type PhaseContext = Pick<WorkflowContext, 'opts' | 'naming' | 'run' | 'lo
  * Run one phase through the fit loop: compile its model, pick the engine that trains it,
  * put the run's records around the callbacks (the divergence guard and progress first,
  * the caller's after the checkpoint, history and log), fit, and dispose what it holds.
- * A phase that diverged is a UserError naming the checkpoint that is kept.
+ * A phase that diverged is a UserError naming the checkpoint that is kept. The phase that
+ * ends a run calibrates its saved model (calibrateSavedModel) unless it was interrupted.
  */
 export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: PhaseDescription): Promise<PhaseOutcome> {
   const { opts } = ctx;
@@ -106,7 +112,7 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
     const guard = new DivergenceGuard({ weights: !trainer, learningRateOption: name('learningRate') });
     const callbacks: FitCallback[] = [
       guard,
-      ...(opts.verbose === 1 ? [new ProgressLogger({ epochs: last })] : []),
+      ...(opts.verbose === 1 ? [new ProgressLogger({ epochs: last, header: epochHeader(phase, last) })] : []),
       ...early,
       ...(opts.earlyStoppingPatience > 0 ? [new EarlyStopping({ monitor: MONITOR, patience: opts.earlyStoppingPatience })] : []),
       ...(ctx.callbacks ?? []),
@@ -126,6 +132,8 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
         `${guard.message} ${bestEpoch >= 0 ? `The best model so far (epoch ${bestEpoch + 1}, val_loss ${fmt(bestValLoss)}) is kept in ${runPaths(ctx.run.dir).model}.` : 'No checkpoint was saved before that.'}`,
       );
     }
+    // Training ends here: the best model gets its temperature (docs/calibration.md).
+    if (ENDS_RUN[phase.name] && !result.interrupted) await calibrateSavedModel(ctx, records, phase);
     return { interrupted: result.interrupted, stoppedEarly: result.stopped };
   } finally {
     await trainer?.dispose();
@@ -147,6 +155,12 @@ async function engineTrainer(ctx: PhaseContext, logits: tfl.LayersModel, what: s
     ctx.log(`${e.message} ${what} trains on tfjs instead.`);
     return undefined;
   }
+}
+
+/** Fine-tuning after earlier epochs counts its own from 1 (`Epoch 1/2 (fine-tuning; 21 overall)`); other phases, Keras's header. */
+function epochHeader(phase: PhaseDescription, last: number): ((epoch: number) => string) | undefined {
+  if (phase.name !== 'finetune' || phase.firstEpoch === 0) return undefined;
+  return (epoch) => fineTuneEpochLabel(epoch, phase.firstEpoch, last);
 }
 
 function fmt(v: number | null): string {

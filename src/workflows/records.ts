@@ -96,6 +96,8 @@ export class RunRecords {
       onSave: async (epoch, value) => {
         this.meta.bestEpoch = epoch;
         this.meta.bestValLoss = value ?? null;
+        // A new checkpoint holds the raw model: it is calibrated when training ends.
+        delete this.meta.calibration;
         await writeMeta(dir, this.meta);
         await this.run.checkpointSaved();
       },

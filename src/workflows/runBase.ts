@@ -57,7 +57,9 @@ export async function loadFeatureBase(ctx: WorkflowContext): Promise<FeatureBase
 /** The run's conv base at the requested image size (or the size of the run it resumes or fine-tunes, `runSize`). */
 export async function loadRunBase(ctx: WorkflowContext, runSize?: [number, number]): Promise<ConvBase> {
   const size = ctx.opts.imageSize;
-  let sized = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : undefined });
+  let sized =
+    ctx.preloadedBase ?? (await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : undefined }));
+  ctx.preloadedBase = undefined;
   // A resumed or fine-tuned run keeps the size it was trained at.
   const wanted = size ? undefined : (runSize ?? ctx.resumed?.meta.imageSize);
   if (wanted && sized.imageSize.join('x') !== wanted.join('x')) {

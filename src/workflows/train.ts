@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import path from 'node:path';
+import { loadBase, type ConvBase } from '../applications/loadBase.js';
 import { UserError } from '../errors.js';
+import { ExtractionInterrupted } from '../features/extract.js';
 import { resolveDataDir, type DataDir } from '../data/splits.js';
 import { initBackend } from '../tfjs/backend.js';
 import { isOnnxBasePath } from '../ort/onnxBase.js';
@@ -59,45 +61,105 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
   const opts = withTrainDefaults(input);
   validateTrainOptions(opts, naming);
   const data = checkData(opts, naming);
-  if (opts.from !== undefined) await checkSourceRun(opts, data, naming);
+  const source = opts.from !== undefined ? await checkSourceRun(opts, data, naming) : undefined;
   ensureWritableDir(optionName('cacheDir', naming), featureCacheRoot(opts.cacheDir));
   if (opts.resume && !existsSync(runPaths(opts.out).meta) && !existsSync(runPaths(opts.out).replaced)) {
     throw new UserError(
       `${optionName('resume', naming)}: ${opts.out} holds no run to continue (no meta.json). Drop ${optionName('resume', naming)} to start a new run there.`,
     );
   }
-  const onnxBase = isOnnxBasePath(opts.base)
-    ? onnxBaseOfOptions(opts, naming, opts.resume ? await recordedImageSize(opts.out) : undefined)
-    : undefined;
+  // Every check before the run folder is created: whether it can be, and the base (a typo, a failed download).
+  const createsOut = !existsSync(opts.out);
+  ensureWritableDir(optionName('out', naming), opts.out, { keep: false });
+  // The run to resume (unless a crashed replacement holds it aside, which opening the folder repairs) must match first.
+  const recorded = opts.resume && existsSync(runPaths(opts.out).meta) ? await readMeta(opts.out) : undefined;
+  if (recorded) checkSameRun(recorded, opts, data, optionName('resume', naming));
+  const runSize = source?.imageSize ?? recorded?.imageSize;
+  const onnxBase = isOnnxBasePath(opts.base) ? onnxBaseOfOptions(opts, naming, runSize) : undefined;
+  await initBackend();
+  registerWasmGradientKernels();
+  let preloadedBase = onnxBase ? undefined : await loadTfjsBase(opts, runSize);
   // Fine-tuning a run in its own folder continues it: nothing is set aside.
   const inPlace = opts.from !== undefined && path.resolve(opts.from) === path.resolve(opts.out);
-  const run = await RunWriter.open(opts.out, { resume: opts.resume || inPlace, log, flag: optionName('out', naming) });
+  let run: RunWriter;
+  try {
+    run = await RunWriter.open(opts.out, { resume: opts.resume || inPlace, log, flag: optionName('out', naming) });
+  } catch (e) {
+    preloadedBase?.model.dispose();
+    throw e;
+  }
   try {
     const resumed = opts.resume ? await resumeState(opts, data, naming) : undefined;
-    await initBackend();
-    registerWasmGradientKernels();
     const timings: Record<string, number> = { ...(resumed?.meta.timings ?? {}) };
-    const result = await MODES[opts.mode]({ opts, naming, data, run, resumed, timings, log, callbacks: hooks.callbacks, onnxBase });
+    const context: WorkflowContext = {
+      opts,
+      naming,
+      data,
+      run,
+      resumed,
+      timings,
+      log,
+      callbacks: hooks.callbacks,
+      onnxBase,
+      preloadedBase,
+    };
+    let result: WorkflowResult;
+    try {
+      result = await MODES[opts.mode](context);
+    } catch (e) {
+      if (!(e instanceof ExtractionInterrupted)) throw e;
+      return await interruptedBeforeTraining(opts.out, timings);
+    } finally {
+      preloadedBase = context.preloadedBase;
+    }
     const outcome = { interrupted: result.interrupted, stoppedEarly: result.stoppedEarly };
     await result.records.finish(outcome);
     const { meta, history } = result.records;
     return { runDir: opts.out, bestEpoch: meta.bestEpoch, bestValue: meta.bestValLoss ?? NaN, history, ...outcome, timings: meta.timings };
   } finally {
+    preloadedBase?.model.dispose();
     await run.close();
+    // A run that stopped before writing anything leaves no empty folder behind.
+    if (createsOut) await fsp.rmdir(opts.out).catch(() => {});
   }
 }
 
-/** The image size meta.json of the run in `out` records, if it can be read. */
-async function recordedImageSize(out: string): Promise<[number, number] | undefined> {
-  try {
-    return (await readMeta(out)).imageSize;
-  } catch {
-    return undefined;
-  }
+/** The tfjs base of a run (a family, nsfwjs, a tfjs folder, a .h5) at the size the options or the run fine-tuned or resumed give. */
+async function loadTfjsBase(opts: TrainOptions, runSize: [number, number] | undefined): Promise<ConvBase> {
+  const size = opts.imageSize;
+  const base = await loadBase({ base: opts.base, weights: opts.weights, imageSize: size ? [size, size] : undefined });
+  if (size || !runSize || base.imageSize.join('x') === runSize.join('x')) return base;
+  base.model.dispose();
+  return loadBase({ base: opts.base, weights: opts.weights, imageSize: runSize });
+}
+
+/**
+ * Ctrl-C while the frozen base extracted features: no epoch of this call ran. The run folder
+ * holds what earlier phases or calls saved (if anything): that is the result.
+ */
+async function interruptedBeforeTraining(out: string, timings: Record<string, number>): Promise<TrainResult> {
+  const meta = existsSync(runPaths(out).meta) ? await readMeta(out) : undefined;
+  const history = (meta && (await readHistory(out))) || emptyHistory();
+  const bestEpoch = meta && existsSync(path.join(runPaths(out).model, 'model.json')) ? meta.bestEpoch : -1;
+  return {
+    runDir: out,
+    bestEpoch,
+    bestValue: bestEpoch >= 0 ? (meta?.bestValLoss ?? NaN) : NaN,
+    history,
+    interrupted: true,
+    stoppedEarly: false,
+    timings: meta?.timings ?? timings,
+  };
 }
 
 function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
   const data = resolveDataDir(opts.data);
+  if (data.classNames.length < 2) {
+    const where = data.layout === 'splits' ? path.join(opts.data, 'train') : opts.data;
+    throw new UserError(
+      `${where} has one class folder ('${data.classNames[0]}'); a classifier needs at least 2 classes. Add a folder of images for each other class${data.layout === 'splits' ? ' in every split (train/, validation/, test/)' : ''}.`,
+    );
+  }
   if (!data.splits.validation) {
     if (opts.mode !== 'features') {
       throw new UserError(
@@ -113,7 +175,8 @@ function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
   return data;
 }
 
-async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<void> {
+/** The run `from` names, checked against the options and the data: its meta. */
+async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<RunMeta> {
   const from = opts.from!;
   const p = runPaths(from);
   if (!existsSync(p.meta) || !existsSync(path.join(p.model, 'model.json'))) {
@@ -137,16 +200,12 @@ async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionN
         `${optionName('from', naming)} ${from} takes ${meta.imageSize.join('x')} images, but ${optionName('imageSize', naming)} is ${opts.imageSize}. Drop ${optionName('imageSize', naming)} (fine-tuning uses the run's size).`,
       );
     }
+    return meta;
   });
 }
 
-/** The run to continue: same mode, base, image size and classes, and its saved training state. */
-async function resumeState(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<WorkflowContext['resumed']> {
-  const flag = optionName('resume', naming);
-  if (!existsSync(runPaths(opts.out).meta)) {
-    throw new UserError(`${flag}: ${opts.out} holds no run to continue (no meta.json). Drop ${flag} to start a new run there.`);
-  }
-  const meta: RunMeta = await readMeta(opts.out);
+/** The run to continue was trained with the same mode, base, image size and classes. */
+function checkSameRun(meta: RunMeta, opts: TrainOptions, data: DataDir, flag: string): void {
   const differences: string[] = [];
   if (meta.mode !== opts.mode) differences.push(`mode ${meta.mode}, not ${opts.mode}`);
   if (meta.base !== opts.base) differences.push(`base ${meta.base}, not ${opts.base}`);
@@ -159,6 +218,16 @@ async function resumeState(opts: TrainOptions, data: DataDir, naming: OptionNami
       `${flag}: ${opts.out} was trained with ${differences.join('; ')}. Resume with the run's own settings, or drop ${flag} (and choose another out folder) to start anew.`,
     );
   }
+}
+
+/** The run to continue: same mode, base, image size and classes, and its saved training state. */
+async function resumeState(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<WorkflowContext['resumed']> {
+  const flag = optionName('resume', naming);
+  if (!existsSync(runPaths(opts.out).meta)) {
+    throw new UserError(`${flag}: ${opts.out} holds no run to continue (no meta.json). Drop ${flag} to start a new run there.`);
+  }
+  const meta: RunMeta = await readMeta(opts.out);
+  checkSameRun(meta, opts, data, flag);
   const state = await loadTrainState(opts.out);
   // A phase with no whole epoch yet has no state of its own (fine-tuning from another run, stopped in its first epoch): it starts again.
   const phaseStart = meta.phase === 'finetune' ? (meta.fineTuneStartEpoch ?? 0) : 0;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BOOK_AUGMENTATION, FLIP_CHOICES, type AugmentationParams } from '../augment/params.js';
 import type { OptimizerName } from '../fit/optimizer.js';
 import { PRECISIONS } from '../ort/int8.js';
-import type { HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
+import type { CalibrationMethod, HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
 import { decimal, int, oneOf, onOff, text, type Kind } from './optionKinds.js';
 import { MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE } from './optionLimits.js';
 
@@ -21,6 +21,7 @@ export const TRAIN_MODES: readonly TrainMode[] = keys<TrainMode>({ features: tru
 export const OPTIMIZERS: readonly OptimizerName[] = keys<OptimizerName>({ rmsprop: true, adam: true, sgd: true });
 export const POOLINGS: readonly HeadPooling[] = keys<HeadPooling>({ flatten: true, avg: true });
 export const HEAD_ACTIVATIONS: readonly HeadActivation[] = keys<HeadActivation>({ linear: true, relu: true });
+export const CALIBRATIONS: readonly CalibrationMethod[] = keys<CalibrationMethod>({ temperature: true, none: true });
 /** Where the head trains when it trains alone (features mode, finetune's head phase). */
 export type HeadEngine = 'tfjs' | 'ort';
 export const HEAD_ENGINES: readonly HeadEngine[] = keys<HeadEngine>({ tfjs: true, ort: true });
@@ -179,6 +180,10 @@ const TOP = {
     arg: 'patience',
     example: '5',
     form: { group: 'more', label: 'Early stopping patience' },
+  }),
+  calibration: withDefault(oneOf(CALIBRATIONS, 'method'), 'temperature', {
+    help: 'when training ends: temperature = fit a temperature T on the validation split and fold it into the last Dense layer of the saved model, so that its probabilities match its accuracy (accuracy unchanged); none = keep the raw model',
+    form: { group: 'more' },
   }),
   engine: withDefault(oneOf(HEAD_ENGINES, 'e'), 'ort', {
     help: 'what trains the head and, in finetune mode, the unfrozen layers: ort = ONNX Runtime (generated training graphs), tfjs = the wasm backend',

@@ -1,3 +1,4 @@
+import type { ConvBase } from '../applications/loadBase.js';
 import type { DataDir } from '../data/splits.js';
 import type { FeatureBase, OnnxFeatureBase } from '../features/frozenBase.js';
 import type { FitCallback } from '../fit/fitLoop.js';
@@ -23,6 +24,11 @@ export interface WorkflowContext {
   callbacks?: FitCallback[];
   /** The ONNX base (--base model.onnx), loaded and checked by train() before the run folder opens. */
   onnxBase?: OnnxFeatureBase;
+  /**
+   * A tfjs base, loaded (weights downloaded) by train() before the run folder opens, so that
+   * a misspelt base or a failed download leaves nothing behind; the first loadRunBase takes it.
+   */
+  preloadedBase?: ConvBase;
 }
 
 export interface WorkflowResult {

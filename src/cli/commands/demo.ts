@@ -71,6 +71,9 @@ export function register(program: Command): void {
       const { buildReport } = await import('./report.js');
       const report = await buildReport(run);
       process.stdout.write(`Report: ${path.resolve(report)}\n`);
-      process.stdout.write(`Done in ${((performance.now() - t0) / 1000).toFixed(0)} s. Next: tlkit predict --model ${run} <image>\n`);
+      const { tlkitCommand } = await import('../invocation.js');
+      process.stdout.write(
+        `Done in ${((performance.now() - t0) / 1000).toFixed(0)} s. Next: ${tlkitCommand()} predict --model ${run} <image>\n`,
+      );
     });
 }

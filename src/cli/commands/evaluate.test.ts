@@ -25,7 +25,10 @@ test('evaluate --json prints exactly the contract shape; text mode has precision
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1);
   const e = JSON.parse(lines[0]);
-  assert.deepEqual(Object.keys(e), ['accuracy', 'loss', 'n', 'classes', 'confusion', 'precision', 'recall', 'f1', 'support']);
+  const contract = ['accuracy', 'loss', 'n', 'classes', 'confusion', 'precision', 'recall', 'f1', 'support', 'ece'];
+  const calibrated = e.temperature !== undefined ? ['temperature', 'eceUncalibrated'] : [];
+  assert.deepEqual(Object.keys(e), [...contract, ...calibrated]);
+  assert.ok(e.ece >= 0 && e.ece <= 1, `ece ${e.ece}`);
   assert.deepEqual(e.support, [8, 8]);
   for (let c = 0; c < 2; c++) {
     assert.equal(e.recall[c], e.confusion[c][c] / 8);

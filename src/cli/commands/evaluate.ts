@@ -23,6 +23,33 @@ export function formatEvaluation(e: RunEvaluation): string {
   return lines.join('\n');
 }
 
+/**
+ * Without --data: the data folder the run records (meta.json), when it has a test/ split;
+ * its other images trained the model, and would overstate its accuracy. Says which it used.
+ */
+async function recordedTestData(runDir: string): Promise<string> {
+  const { existsSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { UserError } = await import('../../errors.js');
+  const { readRun } = await import('../../run/runDir.js');
+  const { resolveDataDir } = await import('../../data/splits.js');
+  const { meta } = await readRun(runDir);
+  // meta.data is absolute; runs from before it was recorded have only options.data, as typed.
+  const recorded = meta.data ?? (typeof meta.options?.data === 'string' ? meta.options.data : undefined);
+  const pass = 'Pass --data DIR with labelled images the model was not trained on (a test/ split, or class folders).';
+  if (!recorded) throw new UserError(`--data is needed: ${runDir} does not record the data folder it was trained on. ${pass}`);
+  if (!existsSync(recorded)) throw new UserError(`--data is needed: ${runDir} was trained on ${recorded}, which no longer exists. ${pass}`);
+  if (!resolveDataDir(recorded).splits.test) {
+    throw new UserError(
+      `--data is needed: ${recorded}, the data folder ${runDir} was trained on, has no test/ split, and its other images trained the model. ${pass}`,
+    );
+  }
+  process.stderr.write(
+    `tlkit: evaluating on ${path.join(recorded, 'test')}, the test split of the data folder the run was trained on (--data DIR for other images).\n`,
+  );
+  return recorded;
+}
+
 export function register(program: Command): void {
   program
     .command('evaluate')
@@ -30,11 +57,14 @@ export function register(program: Command): void {
       "Evaluate a trained run on labelled images (the test/ split, or class folders), with the run's own preprocessing and image size, on ONNX Runtime.",
     )
     .requiredOption('--model <run dir>', 'the --out folder of tlkit train')
-    .requiredOption('--data <dir>', 'data folder: test/ of the book layout is used, or class folders directly')
+    .option(
+      '--data <dir>',
+      'data folder: test/ of the book layout is used, or class folders directly (default: the test/ split of the data folder the run was trained on)',
+    )
     .option('--batch-size <n>', 'images per ONNX Runtime call', '16')
     .option(
       '--json',
-      'print one JSON object: accuracy, loss, n, classes, confusion, then per class (in class order) precision, recall, f1, support',
+      'print one JSON object: accuracy, loss, n, classes, confusion, then per class (in class order) precision, recall, f1, support; then ece (15 bins), and temperature and eceUncalibrated when the run was calibrated',
     )
     .option('--skip-bad-images', 'leave out images that cannot be decoded, with a warning each (n counts the images evaluated)')
     .option('--base <model.onnx>', "a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run's)")
@@ -45,7 +75,7 @@ export function register(program: Command): void {
     .action(
       async (o: {
         model: string;
-        data: string;
+        data?: string;
         batchSize: string;
         json?: boolean;
         skipBadImages?: boolean;
@@ -55,12 +85,13 @@ export function register(program: Command): void {
         const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' });
         const precision = parsePrecisionOption(o.precision);
         const { evaluateRun } = await import('../../inference/evaluate.js');
-        const e = await evaluateRun(o.model, o.data, { batchSize, skipBadImages: Boolean(o.skipBadImages), base: o.base, precision });
+        const data = o.data ?? (await recordedTestData(o.model));
+        const e = await evaluateRun(o.model, data, { batchSize, skipBadImages: Boolean(o.skipBadImages), base: o.base, precision });
         const left = e.skipped?.length ?? 0;
         if (left) process.stderr.write(`tlkit: ${left} unreadable image${left > 1 ? 's' : ''} left out; evaluated ${e.n}.\n`);
         if (o.json) {
           process.stdout.write(
-            `${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion, precision: e.precision, recall: e.recall, f1: e.f1, support: e.support })}\n`,
+            `${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion, precision: e.precision, recall: e.recall, f1: e.f1, support: e.support, ece: e.ece, ...(e.temperature !== undefined ? { temperature: e.temperature, eceUncalibrated: e.eceUncalibrated } : {}) })}\n`,
           );
         } else {
           process.stdout.write(`${formatEvaluation(e)}\n`);

@@ -99,9 +99,12 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files, or folders searched for images (hidden files skipped, symlinked folders not followed)')
     .option(
       '--format <format>',
-      `output: ${PREDICT_FORMATS.join('|')} (text: tab-separated; ndjson: one object a line; json: one array; csv: a header then one row an image)`,
+      `output: ${PREDICT_FORMATS.join('|')} (text: tab-separated; ndjson: one JSON object a line, what --json prints; json: one JSON array of those objects; csv: a header then one row an image)`,
     )
-    .option('--json', 'the same as --format ndjson: one object a line {"file","label","probability","probabilities"}')
+    .option(
+      '--json',
+      'an alias of --format ndjson: one JSON object a line {"file","label","probability","probabilities"}, not an array (for one JSON array: --format json)',
+    )
     .option('--top-k <n>', 'keep only the n most probable classes of each image')
     .option(
       '--threshold <p>',

@@ -48,7 +48,7 @@ function withValue(p: readonly string[], value: unknown, into: Record<string, un
   return { ...into, [p[0]]: { [p[1]]: value } } as TrainOptionsInput;
 }
 
-test("one declaration: every option is a flag showing its default, parses to train()'s default, is refused out of range in both namings, and has a field in the page's form", async () => {
+test("one declaration: every option is a flag showing its default, parses to train()'s default, is refused out of range in the three namings (code, flags, the form's labels), and has a field in the page's form", async () => {
   const program = new Command().exitOverride();
   register(program);
   const train = program.commands.find((c) => c.name() === 'train') as Command;
@@ -89,8 +89,10 @@ test("one declaration: every option is a flag showing its default, parses to tra
       base: o.base === 'onnx' ? 'm.onnx' : 'vgg16',
     };
     if (o.needsAugment && context.mode === 'finetune') context.augment = true;
-    for (const naming of ['api', 'cli'] as const) {
-      const name = naming === 'api' ? o.api : o.flag;
+    const label = form.fields.find((f) => f.name === o.id)?.label;
+    for (const naming of ['api', 'cli', 'form'] as const) {
+      // The page names a field by its label; an option it sets itself, by what it sets instead.
+      const name = naming === 'api' ? o.api : naming === 'cli' ? o.flag : o.form?.hidden ? o.form.hidden.split(':')[0] : `"${label}"`;
       assert.throws(
         () => validateTrainOptions(withTrainDefaults(withValue(o.path, bad.value, context)), naming),
         (e: Error) => e.name === 'UserError' && e.message.startsWith(`${name} `),
@@ -117,7 +119,7 @@ test("one declaration: every option is a flag showing its default, parses to tra
     if (bad.text)
       assert.throws(
         () => trainOptionsFromForm({ [o.id]: bad.text }),
-        (e: Error) => e.message.startsWith(`${o.flag} must be`),
+        (e: Error) => e.message.startsWith(`"${field.label}" must be`) && !e.message.includes('--'),
         `${o.id}: form value`,
       );
   }

@@ -96,12 +96,16 @@ function finite(logs: Record<string, unknown> | undefined): Record<string, numbe
 async function jsonProgress(out: string, write: (line: string) => void): Promise<import('@tensorflow/tfjs-layers').Callback> {
   const tfl = await import('@tensorflow/tfjs-layers');
   const { readMeta } = await import('../../run/meta.js');
+  const { fineTuneEpochLabel } = await import('../../workflows/fineTuneText.js');
   const t0 = performance.now();
   class JsonProgress extends tfl.Callback {
     override async onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void> {
       let saved = false;
+      let fineTuneStart = 0;
       try {
-        saved = (await readMeta(out)).bestEpoch === epoch;
+        const meta = await readMeta(out);
+        saved = meta.bestEpoch === epoch;
+        if (meta.phase === 'finetune') fineTuneStart = meta.fineTuneStartEpoch ?? 0;
       } catch {
         saved = false;
       }
@@ -118,7 +122,8 @@ async function jsonProgress(out: string, write: (line: string) => void): Promise
       const m = Object.entries(event.metrics)
         .map(([k, v]) => `${k} ${v === null ? 'nan' : v.toFixed(4)}`)
         .join(' - ');
-      process.stderr.write(`Epoch ${event.epoch}/${epochs} - ${m} - ${event.elapsed.toFixed(1)} s${saved ? ' - checkpoint saved' : ''}\n`);
+      const header = fineTuneStart > 0 ? fineTuneEpochLabel(epoch, fineTuneStart, epochs) : `Epoch ${event.epoch}/${epochs}`;
+      process.stderr.write(`${header} - ${m} - ${event.elapsed.toFixed(1)} s${saved ? ' - checkpoint saved' : ''}\n`);
     }
   }
   return new JsonProgress();

@@ -10,6 +10,8 @@ export interface ProgressLoggerArgs {
   epochs?: number;
   /** Milliseconds; defaults to performance.now (tests pass a fake clock). */
   now?: () => number;
+  /** The line that opens an epoch (0-based); default `Epoch i/N`. */
+  header?: (epoch: number) => string;
 }
 
 const BAR_WIDTH = 30;
@@ -23,6 +25,7 @@ export class ProgressLogger extends Callback {
   private readonly stream: NonNullable<ProgressLoggerArgs['stream']>;
   private readonly epochsArg?: number;
   private readonly now: () => number;
+  private readonly header?: (epoch: number) => string;
   private epochStart = 0;
   private seen = 0;
   private totals: Record<string, number> = {};
@@ -34,6 +37,7 @@ export class ProgressLogger extends Callback {
     this.stream = args.stream ?? process.stdout;
     this.epochsArg = args.epochs;
     this.now = args.now ?? (() => performance.now());
+    this.header = args.header;
   }
 
   private get steps(): number | undefined {
@@ -45,7 +49,7 @@ export class ProgressLogger extends Callback {
 
   override async onEpochBegin(epoch: number): Promise<void> {
     const epochs = this.epochsArg ?? (this.params?.epochs as number | undefined);
-    this.stream.write(`Epoch ${epoch + 1}/${epochs ?? '?'}\n`);
+    this.stream.write(`${this.header?.(epoch) ?? `Epoch ${epoch + 1}/${epochs ?? '?'}`}\n`);
     this.epochStart = this.now();
     this.seen = 0;
     this.totals = {};

@@ -5,6 +5,7 @@ import type { DataState, TrainFormSpec } from '../protocol.js';
 import { getJson } from './api.js';
 import { showData, wireData } from './dataPanel.js';
 import { el } from './dom.js';
+import { wireResults } from './resultsPanel.js';
 import { refreshRuns } from './runsPanel.js';
 import { fillForm, wireTrain } from './trainPanel.js';
 import { wireTry } from './tryPanel.js';
@@ -12,6 +13,7 @@ import { wireTry } from './tryPanel.js';
 async function main(): Promise<void> {
   wireData();
   wireTrain();
+  wireResults();
   wireTry();
   fillForm(await getJson<TrainFormSpec>('/api/options'));
   showData(await getJson<DataState>('/api/data'));

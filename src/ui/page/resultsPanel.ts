@@ -3,7 +3,7 @@
 import type { EvaluationView } from '../protocol.js';
 import { getJson, postJson } from './api.js';
 import { byId, el, fixed, table } from './dom.js';
-import { charts, say, state } from './pageState.js';
+import { action, charts, say, state } from './pageState.js';
 
 function showEvaluation(v: EvaluationView | null): void {
   if (!v) {
@@ -29,13 +29,24 @@ function showEvaluation(v: EvaluationView | null): void {
       v.classes.map((c, i) => [c, fixed(v.precision[i], 3), fixed(v.recall[i], 3), fixed(v.f1[i], 3), String(v.support[i])]),
     ),
   );
+  // Only misclassified images and unsure right ones are losses; say so when there are none.
+  const below = fixed(v.lossShownBelow, 2);
+  const none = v.topLosses.every((items) => items.length === 0);
   byId('top-losses').replaceChildren(
     el('h3', {}, 'Top losses per class'),
-    ...v.topLosses.map((items, i) =>
+    el(
+      'p',
+      { class: 'message', id: 'top-losses-note' },
+      none
+        ? `None: every image is classified correctly with P(true) >= ${below}.`
+        : `The misclassified images, and the right ones with P(true) below ${below}, highest loss first.`,
+    ),
+    ...(none ? [] : v.topLosses).map((items, i) =>
       el(
         'div',
-        {},
+        { class: 'losses' },
         el('strong', {}, `${v.classes[i]}: `),
+        items.length === 0 ? el('span', {}, `none (all classified correctly with P(true) >= ${below})`) : null,
         ...items.map((t) =>
           el(
             'span',
@@ -70,4 +81,11 @@ export async function selectRun(id: string, evaluate: boolean): Promise<void> {
   } else {
     showEvaluation(await getJson<EvaluationView | null>(`/api/runs/${encodeURIComponent(id)}/evaluation`));
   }
+}
+
+/** The Evaluate button: evaluates the selected run again (on its test split, else its validation images). */
+export function wireResults(): void {
+  action(byId<HTMLButtonElement>('evaluate'), 'results-message', async () => {
+    if (state.selected) await selectRun(state.selected, true);
+  });
 }

@@ -11,7 +11,8 @@ export async function refreshRuns(): Promise<void> {
   state.runs = await getJson<RunSummary[]>('/api/runs');
   byId('runs').replaceChildren(
     table(
-      ['', 'compare', 'run', 'mode', 'base', 'epochs', 'best epoch', 'val_loss', 'val_accuracy', ''],
+      // The figures come right after the name, so that a narrow window shows them before it scrolls.
+      ['', 'compare', 'run', 'val_loss', 'val_accuracy', 'best epoch', 'epochs', 'mode', 'base', ''],
       state.runs.map((r) => {
         const pick = el('input', { type: 'radio', name: 'run', value: r.id });
         pick.checked = r.id === state.selected;
@@ -27,12 +28,12 @@ export async function refreshRuns(): Promise<void> {
           pick,
           cmp,
           r.id,
-          r.mode,
-          r.base.length > 24 ? `...${r.base.slice(-21)}` : r.base,
-          String(r.epochsDone),
-          r.bestEpoch ? String(r.bestEpoch) : '-',
           fixed(r.bestValLoss),
           fixed(r.bestValAccuracy),
+          r.bestEpoch ? String(r.bestEpoch) : '-',
+          String(r.epochsDone),
+          r.mode,
+          r.base.length > 24 ? `...${r.base.slice(-21)}` : r.base,
           r.training ? 'training' : r.interrupted ? 'stopped' : '',
         ];
       }),

@@ -23,7 +23,7 @@ function control(f: TrainFormField): Control {
 }
 
 function fieldLabel(f: TrainFormField): HTMLElement {
-  const title = `${f.flag}: ${f.help}`;
+  const title = f.help;
   const c = control(f);
   const suggestions = f.list ? el('datalist', { id: `${f.name}-list` }, ...f.list.map((v) => el('option', { value: v }))) : null;
   if (f.input === 'checkbox') return el('label', { title, class: 'check' }, el('span', {}, c, ` ${f.label}`));
@@ -47,9 +47,7 @@ function showApplicable(form: HTMLFormElement, spec: TrainFormSpec): void {
     label?.classList.toggle('off', !applies);
     label?.setAttribute(
       'title',
-      applies
-        ? `${f.flag}: ${f.help}`
-        : `${f.flag} applies to mode ${f.modes.join(' or ')}${f.needsAugment ? ' (finetune with augment)' : ''}`,
+      applies ? f.help : `Applies to mode ${f.modes.join(' or ')}${f.needsAugment ? ' (finetune with augment ticked)' : ''}`,
     );
   }
 }
