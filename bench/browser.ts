@@ -1,6 +1,6 @@
 /**
  * Browser parity of `tlkit export --format tfjs` on a real run (issue 12): the export
- * folder's index.html in headless Chromium (tfjs from node_modules in place of the CDN,
+ * folder's index.html in headless Chromium (offline: the TensorFlow.js the export carries,
  * cpu backend) classifies real JPEGs; the largest probability difference against
  * `tlkit predict` (the Classifier, ONNX Runtime, same decoding) is printed.
  *
@@ -9,10 +9,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { exportRun } from '../src/export/exportRun.js';
-import { TFJS_CDN } from '../src/export/browserPage.js';
 import { loadClassifier } from '../src/inference/classifier.js';
 import { evaluationFiles } from '../src/inference/predictor.js';
 import { stringArg, SHARED_DATA } from './args.js';
@@ -21,7 +19,6 @@ const run = stringArg('--run');
 if (!run) throw new Error('usage: bench/browser.ts --run RUN [--data DIR] [--n 10]');
 const data = stringArg('--data', SHARED_DATA);
 const n = Number(stringArg('--n', '10'));
-const tfjsBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist/tf.min.js');
 
 const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-browser-')), 'web');
 await exportRun(run, { format: 'tfjs', out });
@@ -35,8 +32,12 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', arg
 let worst = 0;
 try {
   const page = await browser.newPage();
-  await page.route(TFJS_CDN, (r) => r.fulfill({ path: tfjsBundle, contentType: 'text/javascript' }));
-  await page.route('http://tlkit.test/**', (r) => r.fulfill({ path: path.join(out, new URL(r.request().url()).pathname) }));
+  // no network: the export's own files only
+  await page.route('**', (r) =>
+    r.request().url().startsWith('http://tlkit.test/')
+      ? r.fulfill({ path: path.join(out, new URL(r.request().url()).pathname) })
+      : r.abort('internetdisconnected'),
+  );
   await page.goto('http://tlkit.test/index.html?backend=cpu');
   await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Model loaded'), undefined, {
     timeout: 120_000,

@@ -1,6 +1,7 @@
-// The export folder's index.html, opened in headless Chromium with real JPEGs: the
-// browser decodes (EXIF orientation applied), the page resizes with tlkit's rule, and the
-// probabilities match `tlkit predict` to 1e-4.
+// The export folder's index.html, opened in headless Chromium with real JPEGs and no network
+// (every request outside the export's own origin aborted): the browser decodes (EXIF
+// orientation applied), the page resizes with tlkit's rule, and the probabilities match
+// `tlkit predict` to 1e-4. A missing model or TensorFlow.js shows the error in the page.
 import { test, before } from 'node:test';
 import { launchChromium, needsChromium } from '../testing/chromium.js';
 import { requiring } from '../testing/requirements.js';
@@ -8,13 +9,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { makeTinyRun } from '../testing/tinyRun.js';
 import { writeRotatedPhoto } from '../testing/images.js';
 import { decodeImageInto } from '../data/decode.js';
 import { readMeta } from '../run/meta.js';
-import { TFJS_CDN } from './browserPage.js';
+import type { Page } from 'playwright-core';
+import { TFJS_DIR, TFJS_FILE } from './browserPage.js';
 
 const SHARED_CATS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/cats_vs_dogs_small/test/cats');
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,9 +24,36 @@ const cli = (...args: string[]) =>
     encoding: 'utf8',
     env: { ...process.env, TLKIT_BACKEND: 'cpu' },
   });
-const TFJS_BUNDLE = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist/tf.min.js');
 // onnxruntime-web's package exports hide package.json; its dist/ sits under the package root.
 const ORT_WEB_DIST = [path.join(repo, 'node_modules/onnxruntime-web/dist')].find((d) => fs.existsSync(path.join(d, 'ort.min.js')));
+
+/**
+ * Serve the export folder `out` at http://tlkit.test/ as a web server would, and abort every
+ * other request (no network: no CDN); the URLs aborted are returned for the test to check.
+ */
+async function serveOffline(page: Page, out: string): Promise<string[]> {
+  const aborted: string[] = [];
+  await page.route('**', (route) => {
+    const url = new URL(route.request().url());
+    if (url.origin !== 'http://tlkit.test') {
+      aborted.push(url.href);
+      return route.abort('internetdisconnected');
+    }
+    const file = path.join(out, url.pathname);
+    return fs.existsSync(file) && fs.statSync(file).isFile()
+      ? route.fulfill({ path: file })
+      : route.fulfill({ status: 404, body: 'not found' });
+  });
+  return aborted;
+}
+
+/** The page's #status once it has loaded the model or failed to. */
+async function settledStatus(page: Page): Promise<string> {
+  await page.waitForFunction(() => /^(Model loaded|Error)/.test(document.getElementById('status')?.textContent ?? ''), undefined, {
+    timeout: 60_000,
+  });
+  return (await page.locator('#status').textContent()) ?? '';
+}
 
 let run = '';
 let root = '';
@@ -59,16 +87,11 @@ for (const format of ['tfjs', 'tm'] as const) {
         const page = await browser.newPage();
         const errors: string[] = [];
         page.on('pageerror', (e) => errors.push(String(e)));
-        // No network: the CDN's tfjs is the one in node_modules, the folder is served as a web server would.
-        await page.route(TFJS_CDN, (route) => route.fulfill({ path: TFJS_BUNDLE, contentType: 'text/javascript' }));
-        await page.route('http://tlkit.test/**', (route) => {
-          const file = path.join(out, new URL(route.request().url()).pathname);
-          return fs.existsSync(file) ? route.fulfill({ path: file }) : route.fulfill({ status: 404, body: 'not found' });
-        });
+        // No network: the export's own files only (TensorFlow.js included).
+        const aborted = await serveOffline(page, out);
         await page.goto('http://tlkit.test/index.html?backend=cpu');
-        await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Model loaded'), undefined, {
-          timeout: 60_000,
-        });
+        assert.match(await settledStatus(page), /^Model loaded \(cpu\)/);
+        assert.ok(fs.existsSync(path.join(out, TFJS_DIR, TFJS_FILE)) && fs.existsSync(path.join(out, TFJS_DIR, 'LICENSE')));
         for (const photo of photos) {
           const want = cli('predict', '--model', run, photo, '--json');
           assert.equal(want.status, 0, want.stderr);
@@ -93,12 +116,57 @@ for (const format of ['tfjs', 'tm'] as const) {
           }
         }
         assert.deepEqual(errors, []);
+        assert.deepEqual(aborted, [], 'the page asked for nothing outside its folder');
       } finally {
         await browser.close();
       }
     }),
   );
 }
+
+test(
+  'index.html shows why it cannot run: the model missing, TensorFlow.js missing, opened from a file',
+  requiring(needsChromium, async () => {
+    const out = path.join(root, 'page-broken');
+    const r = cli('export', run, '--format', 'tfjs', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    const browser = await launchChromium();
+    try {
+      fs.rmSync(path.join(out, 'model.json'));
+      let page = await browser.newPage();
+      await serveOffline(page, out);
+      await page.goto('http://tlkit.test/index.html?backend=cpu');
+      assert.match(
+        await settledStatus(page),
+        /^Error: the model did not load \(.*\)\. model\.json and the weights it lists must be beside index\.html\.$/,
+      );
+      assert.equal(await page.locator('#status').getAttribute('class'), 'error');
+      await page.close();
+
+      fs.rmSync(path.join(out, TFJS_DIR), { recursive: true });
+      page = await browser.newPage();
+      await serveOffline(page, out);
+      await page.goto('http://tlkit.test/index.html');
+      assert.equal(
+        await settledStatus(page),
+        `Error: TensorFlow.js did not load: ${TFJS_DIR}/${TFJS_FILE}, which the export carries, must stay beside index.html.`,
+      );
+      await page.close();
+
+      // a page opened from the disk cannot fetch model.json: it says to serve the folder
+      const whole = path.join(root, 'page-file');
+      assert.equal(cli('export', run, '--format', 'tfjs', '--out', whole).status, 0);
+      page = await browser.newPage();
+      await page.goto(`file://${path.join(whole, 'index.html')}`);
+      assert.match(
+        await settledStatus(page),
+        /^Error: the model did not load .*serve the folder over http, e\.g\. python3 -m http\.server\.$/,
+      );
+    } finally {
+      await browser.close();
+    }
+  }),
+);
 
 const needsOrtWeb = { missing: !ORT_WEB_DIST && 'onnxruntime-web is not installed (a devDependency)', install: 'npm ci' };
 

@@ -1,7 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import type { ExportMetadata } from './metadata.js';
 
-/** Where the page loads TensorFlow.js from (the version tlkit builds its models with). */
-export const TFJS_CDN = 'https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@4.22.0/dist/tf.min.js';
+/** The TensorFlow.js bundle an export carries beside index.html (no CDN: the page works offline). */
+export const TFJS_DIR = 'tfjs';
+export const TFJS_FILE = 'tf.es2017.min.js';
+
+/** The installed @tensorflow/tfjs's browser bundle (the version tlkit builds its models with): its path, package and version. */
+export function tfjsBundle(): { file: string; pkg: string; version: string } {
+  const pkgJson = createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json');
+  const { name, version } = JSON.parse(readFileSync(pkgJson, 'utf8')) as { name: string; version: string };
+  return { file: path.join(path.dirname(pkgJson), 'dist', TFJS_FILE), pkg: name, version };
+}
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -12,8 +23,9 @@ function escapeHtml(s: string): string {
  * image; the browser decodes it with its EXIF orientation applied, the page resizes it
  * with tlkit's exact rule (bilinear, half-pixel centres) and shows every class
  * probability, most probable first. Serve the folder over http (e.g.
- * `python3 -m http.server`); `?backend=cpu` picks a tfjs backend.
- * The result is also left as JSON in #result (what tlkit's browser test reads).
+ * `python3 -m http.server`); `?backend=cpu` picks a tfjs backend. TensorFlow.js comes from
+ * tfjs/ beside it (no network needed); an error (tfjs or the model not loading) is shown
+ * in #status. The result is also left as JSON in #result (what tlkit's browser test reads).
  */
 export function browserPage(meta: ExportMetadata): string {
   const title = `${meta.labels.join(' vs ')} (tlkit ${meta.format} export)`;
@@ -25,7 +37,7 @@ export function browserPage(meta: ExportMetadata): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<script src="${TFJS_CDN}"></script>
+<script src="${TFJS_DIR}/${TFJS_FILE}"></script>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 720px; margin: 2rem auto; padding: 0 1rem; color: #222; }
 #drop { border: 2px dashed #aaa; border-radius: 8px; padding: 1.5rem; text-align: center; }
@@ -34,11 +46,14 @@ body { font-family: system-ui, sans-serif; max-width: 720px; margin: 2rem auto; 
 table { border-collapse: collapse; width: 100%; } td { padding: .25rem .5rem; border-bottom: 1px solid #eee; }
 .bar { background: #1f77b4; height: .8rem; }
 #result { display: none; }
+#status.error { color: #b00020; font-weight: 600; }
+#quantization { color: #555; font-size: .9rem; }
 </style>
 </head>
 <body>
 <h1>${escapeHtml(meta.labels.join(' vs '))}</h1>
 <div id="drop">Drop an image here, or <input type="file" id="file" accept="image/*"></div>
+<p id="quantization"></p>
 <p id="status">Loading the model ...</p>
 <img id="preview" alt="">
 <table id="probabilities"></table>
@@ -46,13 +61,35 @@ table { border-collapse: collapse; width: 100%; } td { padding: .25rem .5rem; bo
 <script>
 const META = ${embedded};
 const params = new URLSearchParams(location.search);
+const statusEl = document.getElementById('status');
+function fail(message) {
+  statusEl.textContent = 'Error: ' + message;
+  statusEl.className = 'error';
+}
+const agreement = META.agreement;
+if (agreement) {
+  document.getElementById('quantization').textContent = META.quantization + ' weights: ' + (agreement.measured
+    ? 'the same label as the unquantized model on ' + (agreement.labelAgreement * 100).toFixed(2) + '% of ' + agreement.images + ' validation images (largest probability difference ' + agreement.maxProbabilityDifference.toFixed(4) + ').'
+    : 'not checked against the unquantized model (' + agreement.reason + ')');
+}
 const ready = (async () => {
+  if (typeof tf === 'undefined') {
+    throw new Error('TensorFlow.js did not load: ${TFJS_DIR}/${TFJS_FILE}, which the export carries, must stay beside index.html.');
+  }
   if (params.get('backend')) await tf.setBackend(params.get('backend'));
   await tf.ready();
-  const model = await tf.loadLayersModel('model.json');
-  document.getElementById('status').textContent = 'Model loaded (' + tf.getBackend() + '). Choose an image.';
+  let model;
+  try {
+    model = await tf.loadLayersModel('model.json');
+  } catch (e) {
+    throw new Error('the model did not load (' + e.message + '). ' + (location.protocol === 'file:'
+      ? 'A page opened from a file cannot read model.json: serve the folder over http, e.g. python3 -m http.server.'
+      : 'model.json and the weights it lists must be beside index.html.'));
+  }
+  statusEl.textContent = 'Model loaded (' + tf.getBackend() + '). Choose an image.';
   return model;
 })();
+ready.catch((e) => fail(e.message));
 
 // Every class probability of one image file, most probable first.
 async function classify(blob) {
@@ -76,7 +113,8 @@ async function classify(blob) {
 }
 
 async function show(file) {
-  document.getElementById('status').textContent = 'Classifying ' + file.name + ' ...';
+  statusEl.className = '';
+  statusEl.textContent = 'Classifying ' + file.name + ' ...';
   document.getElementById('preview').src = URL.createObjectURL(file);
   try {
     const r = await classify(file);
@@ -84,9 +122,9 @@ async function show(file) {
       '<tr><td>' + p.label.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]) + '</td><td>' + (p.probability * 100).toFixed(2) +
       '%</td><td style="width:50%"><div class="bar" style="width:' + (p.probability * 100).toFixed(1) + '%"></div></td></tr>').join('');
     document.getElementById('result').textContent = JSON.stringify(r);
-    document.getElementById('status').textContent = file.name + ': ' + r.label;
+    statusEl.textContent = file.name + ': ' + r.label;
   } catch (e) {
-    document.getElementById('status').textContent = 'Error: ' + e.message;
+    fail(e.message);
   }
 }
 

@@ -73,7 +73,7 @@ function twoClass(out: tf.Tensor): number[][] {
   return v.map((row) => (row.length === 1 ? [1 - row[0], row[0]] : row));
 }
 
-test('float16 and uint8 encodings: tfjs decodes them back within their precision', () => {
+test('float16, uint16 and uint8 encodings: tfjs decodes them back within their precision', () => {
   assert.equal(float16Bits(1), 0x3c00);
   assert.equal(float16Bits(-2), 0xc000);
   assert.equal(float16Bits(65504), 0x7bff);
@@ -83,6 +83,8 @@ test('float16 and uint8 encodings: tfjs decodes them back within their precision
   assert.equal(float16Bits(0), 0);
   const r = affineRange(-0.3, 1.2);
   assert.ok(Math.abs(Math.round(-r.min / r.scale) * r.scale + r.min) < 1e-12, '0 is exactly representable');
+  const r16 = affineRange(-0.3, 1.2, 65535);
+  assert.ok(Math.abs(Math.round(-r16.min / r16.scale) * r16.scale + r16.min) < 1e-12, '0 is exactly representable at uint16');
 
   const values = new Float32Array(1000).map((_, i) => Math.sin(i * 0.37) * (i % 7) * 0.1);
   const ints = new Int32Array([1, -2, 3]);
@@ -95,6 +97,7 @@ test('float16 and uint8 encodings: tfjs decodes them back within their precision
   joined.set(new Uint8Array(ints.buffer), 4000);
   for (const [mode, bytes, tol] of [
     ['float16', 2000 + 12, 5e-4],
+    ['uint16', 2000 + 12, (1.2 / 65535 / 2) * 1.001 + 1e-7],
     ['uint8', 1000 + 12, (1.2 / 255 / 2) * 1.001 + 1e-6],
   ] as const) {
     const q = quantizeWeights(specs, joined.buffer, mode);
@@ -111,7 +114,10 @@ test('export --format tfjs: loads with tf.loadLayersModel, metadata says labels/
   const out = path.join(root, 'export-tfjs');
   const r = cli('export', run, '--format', 'tfjs', '--out', out);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /Exported .* as tfjs to .*: index\.html, metadata\.json, model\.json, weights\.bin/);
+  assert.match(
+    r.stdout,
+    /Exported .* as tfjs to .*: index\.html, metadata\.json, model\.json, tfjs\/LICENSE, tfjs\/tf\.es2017\.min\.js, weights\.bin\n/,
+  );
   const meta = JSON.parse(fs.readFileSync(path.join(out, 'metadata.json'), 'utf8'));
   assert.deepEqual(meta.labels, ['cats', 'dogs']);
   assert.deepEqual(meta.imageSize, size);
@@ -123,6 +129,20 @@ test('export --format tfjs: loads with tf.loadLayersModel, metadata says labels/
   assert.deepEqual([meta.input.scale, meta.input.offset], [1, 0]);
   const page = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
   assert.match(page, /tf\.image\.resizeBilinear\(pixels, \[h, w\], false, true\)/);
+  // TensorFlow.js travels with the page (no CDN), with its licence
+  assert.match(page, /<script src="tfjs\/tf\.es2017\.min\.js"><\/script>/);
+  assert.doesNotMatch(page, /https?:\/\//);
+  assert.equal(
+    fs
+      .readFileSync(path.join(out, 'tfjs', 'tf.es2017.min.js'), 'utf8')
+      .slice(0, 200)
+      .includes('@license'),
+    true,
+  );
+  assert.match(
+    fs.readFileSync(path.join(out, 'tfjs', 'LICENSE'), 'utf8'),
+    /@tensorflow\/tfjs 4\.\d+\.\d+[\s\S]*Apache License\s+Version 2\.0/,
+  );
 
   const model = await tfl.loadLayersModel(fileSystemIO(out));
   const x = tf.tensor4d(pixels, [files.length, size[0], size[1], 3]);
@@ -142,15 +162,17 @@ test('export --format tfjs: loads with tf.loadLayersModel, metadata says labels/
   assert.match(refused.stderr, /--out .*foreign already holds files \(notes\.txt\) and is not an earlier tlkit export/);
 });
 
-test('export --quantize float16|uint8: smaller weights, tfjs decodes them, predictions stay close and accuracy the same', async () => {
+test('export --quantize float16|uint16|uint8: smaller weights, tfjs decodes them, predictions stay close and accuracy the same', async () => {
   const x = tf.tensor4d(pixels, [files.length, size[0], size[1], 3]);
   const labels = files.map((f) => (path.basename(path.dirname(f)) === 'dogs' ? 1 : 0));
   const accuracy = (p: number[][]) => p.filter((row, i) => (row[1] >= row[0] ? 1 : 0) === labels[i]).length / p.length;
   const full = tfjsModelBytes(path.join(run, 'model'));
   const fullWeights = fs.statSync(path.join(run, 'model', 'weights.bin')).size;
+  // the tiny model's tensors are all under 65,536 values: uint8 stores them at float16 (a MobileNet's large kernels: bench/exportAgreement.ts)
   for (const [mode, ratio, tol] of [
     ['float16', 1.9, 2e-3],
-    ['uint8', 3.5, 0.05],
+    ['uint16', 1.9, 2e-3],
+    ['uint8', 1.9, 2e-3],
   ] as const) {
     const out = path.join(root, `export-${mode}`);
     const r = cli('export', run, '--format', 'tfjs', '--quantize', mode, '--out', out);
@@ -174,7 +196,7 @@ test('export --quantize float16|uint8: smaller weights, tfjs decodes them, predi
   assert.match(bad.stderr, /--quantize applies to the tfjs weights/);
   const badQ = cli('export', run, '--format', 'tfjs', '--quantize', 'int4', '--out', path.join(root, 'x'));
   assert.equal(badQ.status, 2);
-  assert.match(badQ.stderr, /--quantize must be float16 or uint8, got 'int4'/);
+  assert.match(badQ.stderr, /--quantize must be float16, uint16 or uint8, got 'int4'/);
   const badF = cli('export', run, '--format', 'coreml', '--out', path.join(root, 'x'));
   assert.equal(badF.status, 2);
   assert.match(badF.stderr, /--format must be one of tfjs, onnx, tm, keras, got 'coreml'/);

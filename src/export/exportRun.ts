@@ -12,9 +12,12 @@ import { readRun } from '../run/runDir.js';
 import { runOnnxModel } from '../run/runOnnx.js';
 import { tlkitVersion } from '../version.js';
 import { fileSystemIO, MODEL_JSON, readModelJson } from '../weights/tfjsFiles.js';
-import { browserPage } from './browserPage.js';
+import { browserPage, TFJS_DIR, TFJS_FILE, tfjsBundle } from './browserPage.js';
+import { tfjsLicense } from './tfjsLicense.js';
 import { EXPORT_FORMATS, type ExportFormat, type ExportMetadata } from './metadata.js';
-import { quantizeWeights, type QuantizeMode } from './quantize.js';
+import { type Agreement, measureAgreement } from './agreement.js';
+import { encodingCounts, encodingOf, quantizeWeights, type QuantizeMode } from './quantize.js';
+import { agreementImages } from './validationImages.js';
 import { teachableMachineMetadata, teachableMachineModel, TM_FEED_NOTE, TM_TFJS_VERSION, tmReadsQuantization } from './teachableMachine.js';
 
 // Kept here too: callers import the formats with exportRun.
@@ -34,6 +37,10 @@ export interface ExportOptions {
   quantize?: QuantizeMode;
   /** A run trained on an ONNX base: where that file is now, when it moved (format onnx). */
   base?: string;
+  /** Where the quantized export's agreement is measured: a data folder (its validation/), instead of the run's recorded one. */
+  data?: string;
+  /** Progress of that measurement (images done of total). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ExportResult {
@@ -45,6 +52,8 @@ export interface ExportResult {
   /** Bytes of the run's own model/ folder. */
   runModelBytes: number;
   metadata: ExportMetadata;
+  /** A quantized export's agreement with the unquantized model (null: not quantized). */
+  agreement: Agreement | null;
 }
 
 /** Bytes of a tfjs model folder: model.json plus every weight shard it lists. */
@@ -93,6 +102,7 @@ export function exportMetadata(meta: RunMeta, format: ExportFormat, quantize: Qu
       ? { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' }
       : outputOf(meta),
     quantization: quantize ?? null,
+    agreement: null,
     run: {
       base: meta.base,
       baseFamily: meta.baseFamily,
@@ -126,33 +136,59 @@ function checkOut(out: string): void {
   }
 }
 
+async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      captured = a;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+    }),
+  );
+  return captured as tf.io.ModelArtifacts;
+}
+
+/**
+ * The tfjs model (model.json + weights.bin) in `dir`, its weights quantized when asked; a
+ * quantized model's agreement with the unquantized one measured on the run's validation images.
+ */
 async function saveTfjs(
-  model: tfl.LayersModel | null,
-  source: tf.io.ModelArtifacts | null,
+  artifacts: tf.io.ModelArtifacts,
   dir: string,
-  quantize: QuantizeMode | undefined,
-): Promise<void> {
-  let artifacts: tf.io.ModelArtifacts;
-  if (model) {
-    let captured: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (a) => {
-        captured = a;
-        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-      }),
-    );
-    artifacts = captured as tf.io.ModelArtifacts;
-  } else {
-    artifacts = source as tf.io.ModelArtifacts;
-  }
-  if (quantize) {
+  meta: RunMeta,
+  metadata: ExportMetadata,
+  opts: ExportOptions,
+): Promise<Agreement | null> {
+  let agreement: Agreement | null = null;
+  let saved = artifacts;
+  if (opts.quantize) {
+    const mode = opts.quantize;
     const data = artifacts.weightData;
     const joined = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data as ArrayBuffer);
-    const q = quantizeWeights(artifacts.weightSpecs ?? [], joined, quantize);
-    artifacts = { ...artifacts, weightSpecs: q.specs, weightData: q.data };
+    // the tensors uint8 leaves at 16 bits: float16 (relative precision), uint16 for Teachable Machine's tfjs 1.3.1
+    const wide = metadata.format === 'tm' ? 'uint16' : 'float16';
+    const q = quantizeWeights(artifacts.weightSpecs ?? [], joined, (_spec, values) => encodingOf(mode, values, wide));
+    saved = { ...artifacts, weightSpecs: q.specs, weightData: q.data };
+    metadata.weightEncodings = encodingCounts(q.specs);
+    const images = agreementImages(meta, opts.data);
+    if ('reason' in images) agreement = { measured: false, reason: images.reason };
+    else {
+      try {
+        agreement = await measureAgreement({ ...artifacts, weightData: joined }, saved, {
+          ...images,
+          labels: meta.classes,
+          imageSize: meta.imageSize,
+          scale: metadata.input.scale,
+          offset: metadata.input.offset,
+          onProgress: opts.onProgress,
+        });
+      } catch (e) {
+        agreement = { measured: false, reason: `measuring it failed: ${(e as Error).message}` };
+      }
+    }
   }
   const io = fileSystemIO(dir) as Required<Pick<tf.io.IOHandler, 'save'>>;
-  await io.save({ ...artifacts, generatedBy: `tlkit ${tlkitVersion()}` });
+  await io.save({ ...saved, generatedBy: `tlkit ${tlkitVersion()}` });
+  return agreement;
 }
 
 /**
@@ -161,7 +197,9 @@ async function saveTfjs(
  * - onnx: model.onnx (preprocessing + base + head, NHWC RGB 0..255 in, metadata in its metadata_props) + metadata.json
  * - tm:   Teachable Machine's model.json + weights.bin + metadata.json (@teachablemachine/image), index.html
  * - keras: model.h5, a legacy Keras HDF5 model (model_config + model_weights) for `keras.models.load_model` + metadata.json
- * `quantize` stores the tfjs weights as float16 or uint8 (tfjs-converter's encodings).
+ * `quantize` stores the tfjs weights as float16, uint16 or uint8 (tfjs-converter's encodings; uint8 keeps
+ * at 16 bits the tensors it would not hold well: encodingOf) and measures the agreement with the unquantized
+ * model on the run's validation images (`agreement`, also in metadata.json).
  */
 export async function exportRun(runDir: string, opts: ExportOptions): Promise<ExportResult> {
   const { format, out, quantize } = opts;
@@ -175,8 +213,16 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   }
   if (format === 'tm' && !tmReadsQuantization(quantize)) {
     throw new UserError(
-      `--quantize ${quantize} cannot be read by Teachable Machine's package (it runs TensorFlow.js ${TM_TFJS_VERSION}, which decodes float32 and uint8 weights only). Use --quantize uint8 with --format tm, or --format tfjs for float16.`,
+      `--quantize ${quantize} cannot be read by Teachable Machine's package (it runs TensorFlow.js ${TM_TFJS_VERSION}, which decodes float32, uint16 and uint8 weights, not float16). Use --quantize uint8 or uint16 with --format tm, or --format tfjs for float16.`,
     );
+  }
+  if (opts.data !== undefined && !quantize) {
+    throw new UserError(
+      "--data names the images a quantized export is checked on; without --quantize the weights are the run's and there is nothing to check. Drop --data, or add --quantize.",
+    );
+  }
+  if (opts.data !== undefined && !existsSync(opts.data)) {
+    throw new UserError(`--data ${opts.data} does not exist. Pass the data folder (with validation/, or class folders) where it is now.`);
   }
   checkOut(out);
   await initBackend();
@@ -195,6 +241,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     );
   }
   let files: string[] = [];
+  let agreement: Agreement | null = null;
   await writeDirAtomic(out, async (dir) => {
     if (format === 'onnx') {
       // an ONNX-base run: its base (checked against the recorded hash) stitched to the head
@@ -224,19 +271,32 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
         throw e;
       }
       try {
-        await saveTfjs(wrapped, null, dir, quantize);
+        agreement = await saveTfjs(await artifactsOf(wrapped), dir, meta, metadata, opts);
       } finally {
         wrapped.dispose(); // and the run's model nested in it
       }
     } else {
       await readModelJson(source);
       const io = fileSystemIO(source) as Required<Pick<tf.io.IOHandler, 'load'>>;
-      await saveTfjs(null, await io.load(), dir, quantize);
+      agreement = await saveTfjs(await io.load(), dir, meta, metadata, opts);
     }
+    metadata.agreement = agreement;
     const metaJson = format === 'tm' ? teachableMachineMetadata(meta, metadata, runDir) : metadata;
     await writeFileAtomic(path.join(dir, METADATA_JSON), `${JSON.stringify(metaJson, null, 2)}\n`);
-    if (format === 'tfjs' || format === 'tm') await writeFileAtomic(path.join(dir, PAGE_FILE), browserPage(metadata));
-    files = (await fsp.readdir(dir)).sort();
+    if (format === 'tfjs' || format === 'tm') {
+      await writeFileAtomic(path.join(dir, PAGE_FILE), browserPage(metadata));
+      // the page's TensorFlow.js, so that it runs offline (Apache-2.0: the licence travels with it)
+      const bundle = tfjsBundle();
+      await fsp.mkdir(path.join(dir, TFJS_DIR));
+      await fsp.copyFile(bundle.file, path.join(dir, TFJS_DIR, TFJS_FILE));
+      await writeFileAtomic(path.join(dir, TFJS_DIR, 'LICENSE'), tfjsLicense(bundle.pkg, bundle.version, TFJS_FILE));
+    }
+    // every file, those of a folder (tfjs/) as FOLDER/NAME
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    const nested = entries
+      .filter((e) => e.isDirectory())
+      .map(async (e) => (await fsp.readdir(path.join(dir, e.name))).map((f) => `${e.name}/${f}`));
+    files = [...entries.filter((e) => e.isFile()).map((e) => e.name), ...(await Promise.all(nested)).flat()].sort();
   });
   const modelBytes =
     format === 'onnx'
@@ -244,5 +304,5 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       : format === 'keras'
         ? statSync(path.join(out, KERAS_FILE)).size
         : tfjsModelBytes(out);
-  return { out, format, files, modelBytes, runModelBytes: tfjsModelBytes(source), metadata };
+  return { out, format, files, modelBytes, runModelBytes: tfjsModelBytes(source), metadata, agreement };
 }

@@ -1,5 +1,9 @@
 import type { RunMeta } from '../run/meta.js';
+import type { Agreement } from './agreement.js';
 import type { QuantizeMode } from './quantize.js';
+
+/** Below this label agreement with the unquantized model, a quantized export warns and names a safer --quantize. */
+export const AGREEMENT_WARN_BELOW = 0.99;
 
 export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tm', 'keras'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -34,6 +38,13 @@ export interface ExportMetadata {
   };
   output: { kind: 'sigmoid' | 'softmax'; units: number; meaning: string };
   quantization: QuantizeMode | null;
+  /** A quantized export: tensors and values per stored encoding (uint8 keeps some at float16, or uint16 for tm). */
+  weightEncodings?: Record<string, { tensors: number; values: number }>;
+  /**
+   * A quantized export: its agreement with the unquantized model on the run's validation images
+   * (label agreement, largest probability difference), or why it was not measured. null: not quantized.
+   */
+  agreement: Agreement | null;
   run: { base: string; baseFamily: string; mode: string; head: RunMeta['head']; bestEpoch: number; bestValLoss: number | null };
   exportedAt: string;
 }

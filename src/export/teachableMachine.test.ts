@@ -18,6 +18,7 @@ import { decodeImageInto } from '../data/decode.js';
 import { readMeta } from '../run/meta.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { TM_FEED_NOTE } from './teachableMachine.js';
+import { quantizeWeights } from './quantize.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHARED_CATS = path.resolve(repo, '../shared/data/cats_vs_dogs_small/test/cats');
@@ -161,34 +162,60 @@ test(
 );
 
 test(
-  'export --format tm --quantize uint8: the package decodes the uint8 weights as tfjs 4 does; float16 (which tfjs 1.3.1 cannot read) is refused',
+  'export --format tm --quantize uint8: the package decodes the uint16 and uint8 weights as tfjs 4 does, agreement measured; float16 (which tfjs 1.3.1 cannot read) is refused',
   requiring(needsTmPackage, async () => {
     const out = path.join(root, 'tm-uint8');
     const r = cli('export', run, '--format', 'tm', '--quantize', 'uint8', '--out', out);
     assert.equal(r.status, 0, r.stderr);
-    const model = await tfl.loadLayersModel(fileSystemIO(out));
-    // What the package feeds for each canvas: its RGB / 127 - 1.
-    const rgb = Float32Array.from(canvases.flatMap((c) => Array.from(c).filter((_, i) => i % 4 !== 3)));
-    const x = tf.tidy(() => tf.sub(tf.div(tf.tensor4d(rgb, [canvases.length, size[0], size[1], 3]), 127), 1));
-    const y = model.predict(x) as tf.Tensor;
-    const want = y.arraySync() as number[][];
-    tf.dispose([x, y]);
-    model.dispose();
-    const got = await runTmPackage(out, canvases, size);
-    got.onCanvases.forEach((classes, i) =>
-      classes.forEach((c, j) => {
-        assert.ok(
-          Math.abs(c.probability - want[i][j]) <= 1e-4,
-          `${path.basename(photos[i])} ${c.className}: package ${c.probability}, tfjs 4 ${want[i][j]}`,
-        );
-      }),
-    );
+    // the tiny model's tensors are small: --quantize uint8 stores them at uint16 (Teachable Machine's tfjs 1.3.1 reads no float16)
+    const agreement = JSON.parse(fs.readFileSync(path.join(out, 'metadata.json'), 'utf8')).userMetadata.tlkit.agreement;
+    assert.equal(agreement.measured, true);
+    assert.equal(agreement.images, 16);
+    assert.equal(agreement.labelAgreement, 1);
+    assert.match(r.stdout, /same label on 16\/16 \(100\.00%\)/);
+    // and the same export with every tensor at uint8 (tfjs-converter's encoding), for the package's uint8 decoding
+    const every = path.join(root, 'tm-every-uint8');
+    fs.cpSync(out, every, { recursive: true });
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
+    const decoded = await (fileSystemIO(out) as Required<Pick<tf.io.IOHandler, 'load'>>).load();
+    const specs = (decoded.weightSpecs ?? []).map(({ quantization, ...spec }) => spec);
+    const floats = tf.io.decodeWeights(decoded.weightData as ArrayBuffer, decoded.weightSpecs ?? []);
+    const raw = tf.io.concatenateArrayBuffers(specs.map((s) => (floats[s.name].dataSync() as Float32Array).slice().buffer));
+    tf.dispose(Object.values(floats));
+    const q = quantizeWeights(specs, raw, 'uint8');
+    json.weightsManifest = [{ paths: ['weights.bin'], weights: q.specs }];
+    fs.writeFileSync(path.join(every, 'model.json'), JSON.stringify(json));
+    fs.writeFileSync(path.join(every, 'weights.bin'), new Uint8Array(q.data));
+    for (const [dir, dtype] of [
+      [out, 'uint16'],
+      [every, 'uint8'],
+    ] as const) {
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].weights;
+      assert.ok(manifest.every((w: { quantization?: { dtype: string } }) => w.quantization?.dtype === dtype));
+      const model = await tfl.loadLayersModel(fileSystemIO(dir));
+      // What the package feeds for each canvas: its RGB / 127 - 1.
+      const rgb = Float32Array.from(canvases.flatMap((c) => Array.from(c).filter((_, i) => i % 4 !== 3)));
+      const x = tf.tidy(() => tf.sub(tf.div(tf.tensor4d(rgb, [canvases.length, size[0], size[1], 3]), 127), 1));
+      const y = model.predict(x) as tf.Tensor;
+      const want = y.arraySync() as number[][];
+      tf.dispose([x, y]);
+      model.dispose();
+      const got = await runTmPackage(dir, canvases, size);
+      got.onCanvases.forEach((classes, i) =>
+        classes.forEach((c, j) => {
+          assert.ok(
+            Math.abs(c.probability - want[i][j]) <= 1e-4,
+            `${dtype} ${path.basename(photos[i])} ${c.className}: package ${c.probability}, tfjs 4 ${want[i][j]}`,
+          );
+        }),
+      );
+    }
 
     const f16 = cli('export', run, '--format', 'tm', '--quantize', 'float16', '--out', path.join(root, 'tm-f16'));
     assert.equal(f16.status, 2);
     assert.match(
       f16.stderr,
-      /--quantize float16 cannot be read by Teachable Machine's package \(it runs TensorFlow\.js 1\.3\.1, .*\)\. Use --quantize uint8 with --format tm, or --format tfjs for float16\./,
+      /--quantize float16 cannot be read by Teachable Machine's package \(it runs TensorFlow\.js 1\.3\.1, .*\)\. Use --quantize uint8 or uint16 with --format tm, or --format tfjs for float16\./,
     );
     assert.equal(fs.existsSync(path.join(root, 'tm-f16')), false);
   }),

@@ -21,9 +21,9 @@ export const TM_FEED_NOTE =
   'on those same pixels to 1e-7. Against the original photo the rounding alone costs up to 1.1e-4 (MobileNet run). TensorFlow.js 1.3.1, which the ' +
   "package runs on, has no halfPixelCenters in resizeBilinear: compute the resized pixels with a tfjs that has it (index.html's 4.22 does) or any resize implementing the rule.";
 
-/** Formats of tfjs weights that tfjs 1.3.1 (the package's) decodes: float32 and uint8, not float16. */
+/** Formats of tfjs weights that tfjs 1.3.1 (the package's) decodes: float32, uint16 and uint8, not float16. */
 export function tmReadsQuantization(mode: string | undefined): boolean {
-  return mode === undefined || mode === 'uint8';
+  return mode === undefined || mode === 'uint8' || mode === 'uint16';
 }
 
 /**
