@@ -6,7 +6,7 @@ const TIERS = [
   ['cli'],
   ['ui'],
   ['workflows'],
-  ['fit', 'inference', 'report', 'export'],
+  ['fit', 'inference', 'report', 'export', 'shard'],
   ['features'],
   ['run'],
   ['augment'],

@@ -26,6 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/tfjs/backend.js';
 import { OrtTrainer, type OrtTrainerOptions } from '../src/ortTraining/ortTrainer.js';
 import { featureBatches } from '../src/fit/batchSources.js';
+import { memoryRows } from '../src/features/featureRows.js';
 import { evaluateOn } from '../src/fit/fitLoop.js';
 import type { TrainableModel } from '../src/fit/trainable.js';
 import { buildHeadForTraining, compileHeadForTraining, trainableHead } from '../src/fit/head.js';
@@ -78,8 +79,8 @@ const validation = makeSplit(2, nVal, proj);
 
 function sources() {
   return {
-    train: featureBatches(train, { batchSize: BATCH, numClasses: 2, seed: SEED, shuffle: true }),
-    validation: featureBatches(validation, { batchSize: BATCH, numClasses: 2, seed: SEED, shuffle: false }),
+    train: featureBatches(memoryRows(train), { batchSize: BATCH, numClasses: 2, seed: SEED, shuffle: true }),
+    validation: featureBatches(memoryRows(validation), { batchSize: BATCH, numClasses: 2, seed: SEED, shuffle: false }),
   };
 }
 

@@ -50,6 +50,7 @@ console.log(JSON.stringify({ exports: Object.keys(m).sort(), params: model.count
     'loadClassifier',
     'loadOnnxFeatureBase',
     'loadSplitFeatures',
+    'lrFind',
     'mobilenet',
     'mobilenetArchitecture',
     'mobilenetV2',

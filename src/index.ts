@@ -4,6 +4,8 @@
 
 // Train, then use what was trained.
 export { train, type TrainHooks } from './workflows/train.js';
+export { lrFind, type LrFindOptionsInput, type LrFindHooks, type LrFindResult } from './workflows/lrFind.js';
+export type { LrSuggestions, Suggestion } from './fit/lrSuggestions.js';
 export {
   TRAIN_DEFAULTS,
   type TrainOptions,
@@ -22,9 +24,11 @@ export {
   type ClassifierOptions,
   type ClassifierPrediction,
   type ClassProbability,
+  type PredictOptions,
 } from './inference/classifier.js';
 export { evaluateRun } from './inference/evaluate.js';
-export type { Evaluation, RunEvaluation } from './run/evaluation.js';
+export type { TtaOptions, TtaSetting } from './inference/tta.js';
+export type { Evaluation, RunEvaluation, TtaRecord } from './run/evaluation.js';
 export type { RunMeta, HeadSpec, OnnxBaseRecord } from './run/meta.js';
 export type { HistoryData, EpochLogs } from './run/history.js';
 

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FAMILIES, FAMILY_NAMES, type FamilyName } from './index.js';
+import { FAMILIES, FAMILY_NAMES, isFamilyName, type FamilyName } from './index.js';
 import { preprocessingLayer } from './preprocess.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { forwardFlops } from '../onnx/flops.js';
@@ -10,6 +10,28 @@ import { exportToOnnx } from '../onnx/export.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import { kerasWeightFile } from '../weights/kerasWeightFiles.js';
 import { cacheRoot, cachedWeightPath } from '../weights/download.js';
+
+/**
+ * The last layer of each stage of a family's conv base (the base's last layer ends the last
+ * stage and is not listed), as the architecture's paper groups its blocks: where the
+ * resolution or the width changes. Discriminative fine-tuning (fit/layerGroups.ts) splits the
+ * unfrozen layers after these, as fastai's model_meta splits a body into layer groups. The
+ * top convolutions of MobileNetV2 and EfficientNetB0 and ConvNeXt's final LayerNorm belong to
+ * the last stage; ConvNeXt's downsampling blocks open the stage they feed.
+ */
+export const STAGE_ENDS: Record<FamilyName, readonly string[]> = {
+  vgg16: ['block1_pool', 'block2_pool', 'block3_pool', 'block4_pool'],
+  mobilenet: ['conv_pw_1_relu', 'conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu'],
+  mobilenet_v2: ['expanded_conv_project_BN', 'block_2_add', 'block_5_add', 'block_9_add', 'block_12_add', 'block_15_add'],
+  resnet50: ['pool1_pool', 'conv2_block3_out', 'conv3_block4_out', 'conv4_block6_out'],
+  efficientnet_b0: ['stem_activation', 'block1a_project_bn', 'block2b_add', 'block3b_add', 'block4c_add', 'block5c_add', 'block6d_add'],
+  convnext_tiny: ['convnext_tiny_stem', 'add_2', 'add_5', 'add_14'],
+};
+
+/** The stage ends of a base's family; none (one group) for an architecture tlkit does not know. */
+export function stageEndsOf(family: string): readonly string[] {
+  return isFamilyName(family) ? STAGE_ENDS[family] : [];
+}
 
 /** One row of `tlkit models`: what a family is and costs, and whether its weights are here. */
 export interface FamilyInfo {

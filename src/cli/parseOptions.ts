@@ -51,6 +51,13 @@ export interface NumberRange {
   example?: string;
 }
 
+/** --tta [views]: absent -> undefined, bare -> fastai's 4 views, else a whole number >= 0. */
+export function parseTtaOption(value: string | boolean | undefined): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return 4;
+  return parseIntOption('--tta', value, { min: 0, example: '4' });
+}
+
 /** `flag` as a finite decimal number within the range; undefined when not given. */
 export function parseNumberOption(flag: string, text: string | undefined, range: NumberRange): number | undefined {
   if (text === undefined) return undefined;

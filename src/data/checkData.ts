@@ -1,82 +1,21 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import {
-  BadImageError,
-  decodeRgb,
-  extensionOf,
-  formatName,
-  hasImageExtension,
-  sniffImageType,
-  typeFromExtension,
-  type ImageType,
-} from './decode.js';
+  finishReport,
+  imbalanceFindings,
+  scanImages,
+  type CheckReport,
+  type Finding,
+  type ImageEntry,
+  type SplitReport,
+} from './checkFindings.js';
+import { checkTableDataset } from './checkTable.js';
+import { hasImageExtension } from './decode.js';
+import type { LabelsTableOptions } from './labelsTable.js';
 import { byCodePoint, isHiddenName, listAllFiles, listClassDirs, newWalkReport, SPLIT_NAMES } from './splits.js';
 
-export type ProblemKind =
-  | 'corrupt' // unreadable, truncated or otherwise undecodable image
-  | 'empty-file' // zero bytes
-  | 'not-an-image' // content is not JPEG/PNG/GIF/BMP (e.g. a text file named .jpg)
-  | 'wrong-extension' // a real image whose content type differs from its extension
-  | 'tiny' // smaller than minSize on a side
-  | 'duplicate' // identical bytes in two different splits (leakage)
-  | 'imbalance' // largest class / smallest class above maxImbalance within a split
-  | 'empty-class' // a class folder with no images
-  | 'missing-class' // a class present in one split but not another
-  | 'one-class' // a single class: no classifier can be trained on it
-  | 'ignored-file' // a file training will not read (not an image extension, or not inside a class folder)
-  | 'hidden-file' // dot files and macOS ._* AppleDouble files: skipped by every command
-  | 'symlink'; // a symlinked class folder (read, as Keras does) or sub-folder (not followed, as Keras's follow_links=False)
-
-/** 'error': breaks or misleads training; 'warning': harmless, or only worth a look. */
-export type Severity = 'error' | 'warning';
-
-/** Each kind's severity, from how train and the loaders treat it. */
-export const SEVERITY: Readonly<Record<ProblemKind, Severity>> = {
-  corrupt: 'error', // training stops on it (unless --skip-bad-images)
-  'empty-file': 'error', // ditto
-  'not-an-image': 'error', // its image extension makes training decode it, and stop
-  duplicate: 'error', // leakage: validation/test accuracy is overstated
-  'empty-class': 'error', // train refuses it
-  'missing-class': 'error', // train refuses splits whose classes differ
-  'one-class': 'error', // train refuses it: a classifier needs at least 2 classes
-  'wrong-extension': 'warning', // tlkit reads by content
-  tiny: 'warning',
-  imbalance: 'warning',
-  'ignored-file': 'warning', // not read, as Keras does not
-  'hidden-file': 'warning', // skipped by every command
-  symlink: 'warning', // read or skipped as Keras does
-};
-
-export interface Problem {
-  kind: ProblemKind;
-  severity: Severity;
-  /** Files concerned, relative to the checked folder. */
-  files: string[];
-  message: string;
-}
-
-export interface SplitReport {
-  /** 'train', 'validation', 'test', or '.' when class folders sit directly in the checked folder. */
-  split: string;
-  counts: Record<string, number>;
-  total: number;
-}
-
-export interface CheckReport {
-  dir: string;
-  layout: 'splits' | 'classes';
-  classNames: string[];
-  splits: SplitReport[];
-  /** Errors first, then warnings. */
-  problems: Problem[];
-  /** No findings at all. check-data exits 0 when `errors` is 0 (any finding with --strict). */
-  ok: boolean;
-  errors: number;
-  warnings: number;
-}
+export type { CheckReport, Severity } from './checkFindings.js';
 
 export interface CheckOptions {
   /** Images with a side shorter than this many pixels are 'tiny'. Default 32. */
@@ -86,15 +25,10 @@ export interface CheckOptions {
   /** Files read and decoded at once. Default 8. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
-}
-
-/** A problem before its severity is looked up. */
-type Finding = Omit<Problem, 'severity'>;
-
-interface ImageEntry {
-  file: string;
-  rel: string;
-  split: string;
+  /** Labels from a table over the folder (`labels`: its file) instead of class folders: see checkTableDataset. */
+  table?: LabelsTableOptions;
+  /** With a table: the expected classes; any other label is an 'unknown-label' error. */
+  classes?: string[];
 }
 
 /**
@@ -105,10 +39,16 @@ interface ImageEntry {
  * image is fully decoded once, with the same decoder training uses, since headers
  * alone miss truncated JPEGs.
  */
+export function checkDataset(
+  dir: string,
+  opts?: CheckOptions & { table?: undefined },
+): Promise<CheckReport & { layout: 'splits' | 'classes' }>;
+export function checkDataset(dir: string, opts?: CheckOptions): Promise<CheckReport>;
 export async function checkDataset(dir: string, opts: CheckOptions = {}): Promise<CheckReport> {
   const minSize = opts.minSize ?? 32;
   const maxImbalance = opts.maxImbalance ?? 1.5;
   const root = path.resolve(dir);
+  if (opts.table?.labels && fs.existsSync(root) && fs.statSync(root).isDirectory()) return checkTableDataset(dir, opts.table, opts);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
     throw new UserError(
       `The data folder ${dir} does not exist or is not a folder. Pass a folder with train/, validation/, test/ sub-folders, or one sub-folder per class.`,
@@ -215,125 +155,18 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     }
   }
 
-  for (const s of splits) {
-    const nonEmpty = Object.entries(s.counts).filter(([, n]) => n > 0);
-    if (nonEmpty.length < 2) continue;
-    const max = nonEmpty.reduce((a, b) => (b[1] > a[1] ? b : a));
-    const min = nonEmpty.reduce((a, b) => (b[1] < a[1] ? b : a));
-    if (max[1] / min[1] > maxImbalance) {
-      problems.push({
-        kind: 'imbalance',
-        files: [],
-        message: `${s.split === '.' ? 'the dataset' : s.split + '/'} is imbalanced: '${max[0]}' has ${max[1]} images, '${min[0]}' only ${min[1]} (${(max[1] / min[1]).toFixed(1)}x); accuracy will be misleading — collect more '${min[0]}' images or weight the classes`,
-      });
-    }
-  }
+  imbalanceFindings(splits, maxImbalance, problems);
 
-  // Read, hash and decode every image with bounded concurrency.
-  const hashes = new Map<string, ImageEntry[]>();
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < images.length) {
-      const img = images[next++];
-      const p = await inspectImage(img, minSize);
-      if (p.problem) problems.push(p.problem);
-      if (p.hash) {
-        const group = hashes.get(p.hash);
-        if (group) group.push(img);
-        else hashes.set(p.hash, [img]);
-      }
-      opts.onProgress?.(++done, images.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
-
-  for (const group of hashes.values()) {
-    const splitsOf = new Set(group.map((g) => g.split));
-    if (splitsOf.size < 2) continue;
-    const files = group.map((g) => g.rel).sort(byCodePoint);
-    problems.push({
-      kind: 'duplicate',
-      files,
-      message: `identical files in ${[...splitsOf].join(' and ')} (validation/test leakage): ${files.join(', ')}`,
-    });
-  }
-
-  const found = problems.map(({ kind, files, message }): Problem => ({ kind, severity: SEVERITY[kind], files, message }));
-  const rank = (p: Problem) => (p.severity === 'error' ? 0 : 1);
-  found.sort((a, b) => rank(a) - rank(b) || byCodePoint(a.kind, b.kind) || byCodePoint(a.files[0] ?? '', b.files[0] ?? ''));
-  const errors = found.filter((p) => p.severity === 'error').length;
-  return { dir, layout, classNames: allClasses, splits, problems: found, ok: found.length === 0, errors, warnings: found.length - errors };
-}
-
-async function inspectImage(img: ImageEntry, minSize: number): Promise<{ hash?: string; problem?: Finding }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(img.file);
-  } catch (e) {
-    return {
-      problem: {
-        kind: 'corrupt',
-        files: [img.rel],
-        message: `${img.rel} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      },
-    };
-  }
-  if (bytes.length === 0) return { problem: { kind: 'empty-file', files: [img.rel], message: `${img.rel} is empty (0 bytes)` } };
-  const hash = createHash('sha256').update(bytes).digest('hex');
-  const actual = sniffImageType(bytes.subarray(0, 16));
-  if (!actual) {
-    const text = looksLikeText(bytes) ? ' (it looks like a text file)' : '';
-    return {
-      hash,
-      problem: {
-        kind: 'not-an-image',
-        files: [img.rel],
-        message: `${img.rel} is not an image (not JPEG, PNG, GIF, BMP, WebP, TIFF or AVIF)${text}`,
-      },
-    };
-  }
-  try {
-    const decoded = await decodeRgb(img.file, bytes);
-    const expected = typeFromExtension(img.file);
-    if (expected && expected !== actual) {
-      return { hash, problem: { kind: 'wrong-extension', files: [img.rel], message: wrongExtensionMessage(img, actual) } };
-    }
-    if (Math.min(decoded.width, decoded.height) < minSize) {
-      return {
-        hash,
-        problem: {
-          kind: 'tiny',
-          files: [img.rel],
-          message: `${img.rel} is tiny (${decoded.width}x${decoded.height}, under ${minSize} px a side); upscaling it adds no information`,
-        },
-      };
-    }
-    return { hash };
-  } catch (e) {
-    const reason = e instanceof BadImageError ? e.reason : (e as Error).message;
-    return { hash, problem: { kind: 'corrupt', files: [img.rel], message: `${img.rel} cannot be decoded: ${reason}` } };
-  }
-}
-
-/** tlkit reads the file by its content; the advice depends on whether Keras could read it. */
-function wrongExtensionMessage(img: ImageEntry, actual: ImageType): string {
-  const base = `${img.rel} is a ${formatName(actual)} image named ${path.extname(img.file)}`;
-  if (['jpeg', 'png', 'gif', 'bmp'].includes(actual))
-    return `${base}; tlkit reads it by its content, but rename it to ${extensionOf(actual)}`;
-  return `${base}; tlkit reads it by its content, but Keras (tf.io.decode_image) cannot read ${formatName(actual)}: convert it to PNG or JPEG for Keras parity`;
-}
-
-function looksLikeText(bytes: Uint8Array): boolean {
-  const head = bytes.subarray(0, 512);
-  return head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128);
+  await scanImages(images, { minSize, concurrency: opts.concurrency, onProgress: opts.onProgress }, problems);
+  return finishReport({ dir, layout, classNames: allClasses, splits }, problems);
 }
 
 /** The report as text: counts per split and class, one line a problem with its severity, then the counts of each. */
 export function formatCheckReport(r: CheckReport): string {
   const lines: string[] = [];
   const total = r.splits.reduce((a, s) => a + s.total, 0);
-  lines.push(`${r.dir}: ${total.toLocaleString('en-US')} images in ${r.classNames.length} classes (${r.classNames.join(', ')})`);
+  const what = r.table ? `rows of ${r.table} with ${r.classNames.length} labels` : `images in ${r.classNames.length} classes`;
+  lines.push(`${r.dir}: ${total.toLocaleString('en-US')} ${what} (${r.classNames.join(', ')})`);
   const w = Math.max(5, ...r.splits.map((s) => s.split.length));
   lines.push(`  ${'split'.padEnd(w)}  ${r.classNames.map((c) => c.padStart(Math.max(6, c.length))).join('  ')}  ${'total'.padStart(6)}`);
   for (const s of r.splits) {

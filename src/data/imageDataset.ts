@@ -3,7 +3,7 @@ import { deriveSeed, randomSeed, Rng } from '../io/rng.js';
 import { indexDirectory, indexUnlabelled } from './datasetIndex.js';
 import { IMAGE_EXTENSIONS } from './decode.js';
 import { DirectoryDataset, type ImageDataset } from './directoryDataset.js';
-import { checkOptions, type ImageDatasetOptions } from './imageDatasetOptions.js';
+import { checkOptions, type CheckedOptions, type ImageDatasetOptions } from './imageDatasetOptions.js';
 
 export type { Batch, ImageDataset } from './directoryDataset.js';
 export type { ImageDatasetOptions, LabelMode } from './imageDatasetOptions.js';
@@ -33,6 +33,27 @@ export async function imageDatasetFromDirectory(
     o.labels === 'inferred'
       ? indexDirectory(dir, o.classNames, { followLinks: o.followLinks })
       : indexUnlabelled(dir, o.labels, o.followLinks);
+  return datasetOfIndex(indexed, o, dir);
+}
+
+/**
+ * A dataset of files already listed with their class ids (a labels table's rows), with
+ * every other behaviour of imageDatasetFromDirectory: the same seeded shuffle and split,
+ * so the same files in the same order give the same batches. `where` names the data in errors.
+ */
+export function imageDatasetFromFiles(
+  indexed: { classNames: string[]; files: string[]; labels: Int32Array },
+  opts: Omit<ImageDatasetOptions, 'labels' | 'classNames'> & { subset?: 'training' | 'validation' },
+  where: string,
+): Promise<ImageDataset> {
+  return Promise.resolve(datasetOfIndex(indexed, checkOptions(opts), where) as ImageDataset);
+}
+
+function datasetOfIndex(
+  indexed: { classNames: string[]; files: string[]; labels: Int32Array },
+  o: CheckedOptions,
+  dir: string,
+): ImageDataset | [ImageDataset, ImageDataset] {
   const { files, labels } = indexed;
   const classNames = o.labelMode === null ? null : indexed.classNames;
   if (o.labelMode === 'binary' && indexed.classNames.length !== 2) {

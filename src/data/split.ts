@@ -3,7 +3,9 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { Rng } from '../io/rng.js';
 import { IMAGE_EXTENSIONS } from './decode.js';
+import { readLabelsTable, type LabelsTableOptions } from './labelsTable.js';
 import { byCodePoint, listClassDirs, listImageFiles, SPLIT_NAMES, type SplitName } from './splits.js';
+import { tableClassFiles } from './tableData.js';
 
 /** How `splitDataset` puts a file into the output: a symlink to the source, a hard link, or a copy. */
 export type LinkMode = 'symlink' | 'hardlink' | 'copy';
@@ -31,6 +33,8 @@ export interface SplitOptions {
    * Kaggle's cat.123.jpg. Without it, the source must hold one folder per class.
    */
   labelFromName?: string;
+  /** Labels from a table over the source (`labels`: its file; one label a row) instead of class folders or names. */
+  table?: LabelsTableOptions;
 }
 
 export interface SplitResult {
@@ -81,7 +85,13 @@ export function splitDataset(src: string, opts: SplitOptions): SplitResult {
   const seed = opts.seed ?? 1337;
   const amounts = resolveAmounts(opts);
 
-  const byClass = opts.labelFromName !== undefined ? classesFromNames(source, src, opts.labelFromName) : classesFromFolders(source, src);
+  if (opts.table?.labels && opts.labelFromName !== undefined)
+    throw new UserError('--labels and --label-from-name both give the classes: keep one of them.');
+  const byClass = opts.table?.labels
+    ? classesFromTable(source, src, opts.table)
+    : opts.labelFromName !== undefined
+      ? classesFromNames(source, src, opts.labelFromName)
+      : classesFromFolders(source, src);
   const classNames = [...byClass.keys()].sort(byCodePoint);
   const counts = Object.fromEntries(SPLIT_NAMES.map((s) => [s, {}])) as SplitResult['counts'];
   const plan: Array<{ from: string; split: SplitName; cls: string; name: string }> = [];
@@ -193,6 +203,29 @@ function classesFromFolders(source: string, shown: string): Map<string, SourceFi
         `The class folder ${path.join(shown, c)} has no images (files ending in ${IMAGE_EXTENSIONS.join(', ')}). Add images or remove it.`,
       );
     map.set(c, files);
+  }
+  return map;
+}
+
+function classesFromTable(source: string, shown: string, table: LabelsTableOptions): Map<string, SourceFile[]> {
+  const read = readLabelsTable(shown, table);
+  const byLabel = tableClassFiles(read, 'split');
+  if (byLabel.size < 2)
+    throw new UserError(
+      `${read.shown} gives every row the label ${[...byLabel.keys()].map((k) => `'${k}'`).join('')}; a classifier needs at least 2 classes. Check the label column ('${read.columns.label}').`,
+    );
+  const map = new Map<string, SourceFile[]>();
+  for (const [label, files] of byLabel) {
+    if (label.includes('/') || label.includes('\\') || label.startsWith('.')) {
+      const row = read.rows.find((r) => r.labels[0] === label)!;
+      throw new UserError(
+        `${read.shown} line ${row.line}: the label '${label}' cannot be a folder name (it has a slash or starts with a dot). Rename the label in the table.`,
+      );
+    }
+    map.set(
+      label,
+      files.map((f) => ({ file: f, name: path.relative(source, f).split(path.sep).join('__') })),
+    );
   }
   return map;
 }

@@ -14,12 +14,28 @@ export interface DataDir {
    * 'splits': the book's layout, `train/` (required), `validation/`, `test/`, each
    * with one folder per class. 'classes': class folders directly under root; the
    * caller splits it with validationSplit; `splits.train` is then the root itself.
+   * 'table': images anywhere under root, labelled by a table (`table`).
    */
-  layout: 'splits' | 'classes';
-  /** Folder holding the class folders, per split present. */
+  layout: 'splits' | 'classes' | 'table';
+  /** Folder holding the class folders, per split present (layout 'table': the data folder, for each split the table has). */
   splits: { train: string; validation?: string; test?: string };
   /** Class names, sorted alphanumerically (Keras order); identical in every split. */
   classNames: string[];
+  /** Layout 'table': the labels table and the images and class ids of each split it gives (tableData.ts). */
+  table?: TableSplits;
+}
+
+/** The images of a labels table, per split, in the order the class-folder layout of the same images would list them. */
+export interface TableSplits {
+  /** The table as the user named it, and the sha256 of its bytes. */
+  file: string;
+  sha256: string;
+  splits: { train: LabelledList; validation?: LabelledList };
+}
+
+export interface LabelledList {
+  files: string[];
+  labels: Int32Array;
 }
 
 /**
@@ -27,7 +43,7 @@ export interface DataDir {
  * there are class folders, that no class folder is empty, and that validation/test
  * have exactly the classes of train. Every problem is a UserError naming the folder.
  */
-export function resolveDataDir(dir: string): DataDir {
+export function resolveDataDir(dir: string): DataDir & { layout: 'splits' | 'classes' } {
   const root = path.resolve(dir);
   assertDirectory(root, dir);
   const sub = listClassDirs(root);

@@ -14,7 +14,8 @@ import { makeTinyRun } from '../testing/tinyRun.js';
 import { decodeImageInto } from '../data/decode.js';
 import { listImageFiles } from '../data/splits.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { measureAgreement, type MeasuredAgreement } from './agreement.js';
+import { measureAgreement, SKIPPED_AGREEMENT, type MeasuredAgreement } from './agreement.js';
+import { exportRun } from './exportRun.js';
 import { encodingOf, quantizeWeights, UINT8_MIN_VALUES, uint8RelativeError } from './quantize.js';
 import { describeAgreement } from '../cli/commands/export.js';
 
@@ -220,6 +221,56 @@ test('validation data out of reach: the export says so and stores agreement.meas
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--data .*nowhere does not exist/);
   assert.equal(fs.existsSync(path.join(root, 'nd')), false);
+});
+
+test('--skip-agreement (skipAgreement): no check runs, and the output, metadata.json and the page say it was not measured', async () => {
+  // the library: no validation image is read (no progress), metadata records the skip
+  let progressed = 0;
+  const lib = await exportRun(run, {
+    format: 'tfjs',
+    quantize: 'uint8',
+    out: path.join(root, 'skip-lib'),
+    skipAgreement: true,
+    onProgress: () => progressed++,
+  });
+  assert.equal(progressed, 0, 'no image was run');
+  assert.deepEqual(lib.agreement, { ...SKIPPED_AGREEMENT });
+  const stored = JSON.parse(fs.readFileSync(path.join(root, 'skip-lib', 'metadata.json'), 'utf8')).agreement;
+  assert.equal(stored.measured, false);
+  assert.equal(stored.skipped, true);
+  assert.match(stored.reason, /skipped on request \(--skip-agreement, skipAgreement: true\)/);
+  assert.match(fs.readFileSync(path.join(root, 'skip-lib', 'index.html'), 'utf8'), /"skipped":true/);
+  // the CLI: one line on stdout, no warning (it was asked for)
+  const out = path.join(root, 'skip-cli');
+  const r = cli('export', run, '--format', 'tm', '--quantize', 'uint8', '--skip-agreement', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /agreement with the unquantized model: not measured \(--skip-agreement; metadata\.json records agreement\.skipped\)/,
+  );
+  assert.doesNotMatch(r.stdout, /same label on/);
+  assert.doesNotMatch(r.stderr, /warning|not checked/);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'metadata.json'), 'utf8')).userMetadata.tlkit.agreement.skipped, true);
+  // nothing to skip without --quantize, and --data contradicts it: refused before any work
+  const plain = cli('export', run, '--format', 'tfjs', '--skip-agreement', '--out', path.join(root, 'skip-plain'));
+  assert.equal(plain.status, 2);
+  assert.match(plain.stderr, /--skip-agreement skips a quantized export's check .* without --quantize/);
+  const both = cli(
+    'export',
+    run,
+    '--format',
+    'tfjs',
+    '--quantize',
+    'uint8',
+    '--skip-agreement',
+    '--data',
+    data,
+    '--out',
+    path.join(root, 'skip-both'),
+  );
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--skip-agreement and --data contradict each other/);
+  assert.equal(fs.existsSync(path.join(root, 'skip-both')), false);
 });
 
 test('the uint8 rule: small tensors and tensors one range holds badly at 16 bits, large well-held ones at uint8', () => {

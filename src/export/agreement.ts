@@ -38,9 +38,19 @@ export interface MeasuredAgreement {
 
 export interface UnmeasuredAgreement {
   measured: false;
-  /** Why not (e.g. the data folder moved), and how to measure it. */
+  /** Why not (e.g. the data folder moved, or the export was asked to skip it), and how to measure it. */
   reason: string;
+  /** Present when the export was asked not to measure it (--skip-agreement, skipAgreement: true). */
+  skipped?: true;
 }
+
+/** The record of a quantized export whose agreement was skipped on request. */
+export const SKIPPED_AGREEMENT: UnmeasuredAgreement = {
+  measured: false,
+  skipped: true,
+  reason:
+    'skipped on request (--skip-agreement, skipAgreement: true): the quantized weights were not checked against the unquantized model. Export again without it to measure the agreement.',
+};
 
 export type Agreement = MeasuredAgreement | UnmeasuredAgreement;
 

@@ -16,6 +16,7 @@ import { decodeImageInto } from '../data/decode.js';
 import { readMeta } from '../run/meta.js';
 import type { Page } from 'playwright-core';
 import { TFJS_DIR, TFJS_FILE } from './browserPage.js';
+import { exportRun } from './exportRun.js';
 
 const SHARED_CATS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/cats_vs_dogs_small/test/cats');
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -162,6 +163,61 @@ test(
         await settledStatus(page),
         /^Error: the model did not load .*serve the folder over http, e\.g\. python3 -m http\.server\.$/,
       );
+    } finally {
+      await browser.close();
+    }
+  }),
+);
+
+test(
+  'index.html ?backend=NAME: a backend that cannot start is named in the page, with why and the backend used instead',
+  requiring(needsChromium, async () => {
+    const out = path.join(root, 'page-backend');
+    await exportRun(run, { format: 'tfjs', out });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await serveOffline(page, out);
+      // The page's TensorFlow.js bundle has no wasm backend: it says so and runs on another one.
+      await page.goto('http://tlkit.test/index.html?backend=wasm');
+      const status = await settledStatus(page);
+      const used = /^Model loaded \((\w+), not wasm: see above\)\. Choose an image\.$/.exec(status)?.[1];
+      assert.ok(used && used !== 'wasm', status);
+      assert.equal(
+        await page.locator('#backend').textContent(),
+        `The backend "wasm" asked for in the address (?backend=wasm) cannot run: this page's TensorFlow.js has no such backend (it has ${await page.evaluate(() => Object.keys((globalThis as unknown as { tf: { engine(): { registryFactory: object } } }).tf.engine().registryFactory).join(', '))}). Running on ${used} instead.`,
+      );
+      assert.equal(await page.locator('#backend').getAttribute('class'), 'warning');
+      assert.ok(await page.locator('#backend').isVisible());
+      // ... and it still classifies, on the backend it names.
+      await page.setInputFiles('#file', photos[0]);
+      await page.waitForFunction(() => (document.getElementById('result')?.textContent ?? '') !== '', undefined, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { tf: { getBackend(): string } }).tf.getBackend()), used);
+      await page.close();
+
+      // A backend that starts: no note. webgl may or may not start in headless Chromium; either way the page says which runs.
+      for (const name of ['cpu', 'webgl']) {
+        const p = await browser.newPage();
+        await serveOffline(p, out);
+        await p.goto(`http://tlkit.test/index.html?backend=${name}`);
+        const said = await settledStatus(p);
+        const note = (await p.locator('#backend').textContent()) ?? '';
+        if (said.startsWith(`Model loaded (${name})`)) assert.equal(note, '', name);
+        else {
+          assert.match(said, new RegExp(`^Model loaded \\(\\w+, not ${name}: see above\\)`));
+          assert.match(
+            note,
+            new RegExp(
+              `^The backend "${name}" asked for in the address \\(\\?backend=${name}\\) cannot run: it failed to start in this browser`,
+            ),
+          );
+        }
+        if (name === 'cpu') assert.match(said, /^Model loaded \(cpu\)/);
+        await p.close();
+      }
+      assert.deepEqual(errors, []);
     } finally {
       await browser.close();
     }

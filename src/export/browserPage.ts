@@ -23,7 +23,8 @@ function escapeHtml(s: string): string {
  * image; the browser decodes it with its EXIF orientation applied, the page resizes it
  * with tlkit's exact rule (bilinear, half-pixel centres) and shows every class
  * probability, most probable first. Serve the folder over http (e.g.
- * `python3 -m http.server`); `?backend=cpu` picks a tfjs backend. TensorFlow.js comes from
+ * `python3 -m http.server`); `?backend=cpu` picks a tfjs backend (one that cannot start here is
+ * named in #backend, with why and the backend used instead). TensorFlow.js comes from
  * tfjs/ beside it (no network needed); an error (tfjs or the model not loading) is shown
  * in #status. The result is also left as JSON in #result (what tlkit's browser test reads).
  */
@@ -48,12 +49,14 @@ table { border-collapse: collapse; width: 100%; } td { padding: .25rem .5rem; bo
 #result { display: none; }
 #status.error { color: #b00020; font-weight: 600; }
 #quantization { color: #555; font-size: .9rem; }
+#backend.warning { color: #8a5300; }
 </style>
 </head>
 <body>
 <h1>${escapeHtml(meta.labels.join(' vs '))}</h1>
 <div id="drop">Drop an image here, or <input type="file" id="file" accept="image/*"></div>
 <p id="quantization"></p>
+<p id="backend"></p>
 <p id="status">Loading the model ...</p>
 <img id="preview" alt="">
 <table id="probabilities"></table>
@@ -72,12 +75,30 @@ if (agreement) {
     ? 'the same label as the unquantized model on ' + (agreement.labelAgreement * 100).toFixed(2) + '% of ' + agreement.images + ' validation images (largest probability difference ' + agreement.maxProbabilityDifference.toFixed(4) + ').'
     : 'not checked against the unquantized model (' + agreement.reason + ')');
 }
+// Start the backend the address asks for: '' when it runs, else why not (tfjs falls back to its best one).
+async function startBackend(name) {
+  const known = Object.keys(tf.engine().registryFactory);
+  if (!known.includes(name)) return "this page's TensorFlow.js has no such backend (it has " + known.join(', ') + ')';
+  try {
+    return (await tf.setBackend(name)) ? '' : 'it failed to start in this browser';
+  } catch (e) {
+    return 'it failed to start in this browser (' + e.message + ')';
+  }
+}
 const ready = (async () => {
   if (typeof tf === 'undefined') {
     throw new Error('TensorFlow.js did not load: ${TFJS_DIR}/${TFJS_FILE}, which the export carries, must stay beside index.html.');
   }
-  if (params.get('backend')) await tf.setBackend(params.get('backend'));
+  const requested = params.get('backend');
+  const why = requested ? await startBackend(requested) : '';
   await tf.ready();
+  const running = tf.getBackend();
+  if (requested && running !== requested) {
+    // Never silently: the page names the backend it runs on instead, and why.
+    const note = document.getElementById('backend');
+    note.textContent = 'The backend "' + requested + '" asked for in the address (?backend=' + requested + ') cannot run: ' + why + '. Running on ' + running + ' instead.';
+    note.className = 'warning';
+  }
   let model;
   try {
     model = await tf.loadLayersModel('model.json');
@@ -86,7 +107,7 @@ const ready = (async () => {
       ? 'A page opened from a file cannot read model.json: serve the folder over http, e.g. python3 -m http.server.'
       : 'model.json and the weights it lists must be beside index.html.'));
   }
-  statusEl.textContent = 'Model loaded (' + tf.getBackend() + '). Choose an image.';
+  statusEl.textContent = 'Model loaded (' + running + (requested && running !== requested ? ', not ' + requested + ': see above' : '') + '). Choose an image.';
   return model;
 })();
 ready.catch((e) => fail(e.message));

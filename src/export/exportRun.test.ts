@@ -15,7 +15,7 @@ import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { readMeta } from '../run/meta.js';
 import { tlkitVersion } from '../version.js';
 import { affineRange, float16Bits, quantizeWeights } from './quantize.js';
-import { RESIZE_RULE, tfjsModelBytes } from './exportRun.js';
+import { exportRun, RESIZE_RULE, tfjsModelBytes } from './exportRun.js';
 import { readKerasH5 } from '../weights/kerasH5.js';
 import { h5 } from '../weights/h5wasmLoader.js';
 
@@ -160,6 +160,19 @@ test('export --format tfjs: loads with tf.loadLayersModel, metadata says labels/
   const refused = cli('export', run, '--format', 'tfjs', '--out', foreign);
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /--out .*foreign already holds files \(notes\.txt\) and is not an earlier tlkit export/);
+});
+
+test('metadata.json\'s run.bestEpoch counts from 1, as train prints "Best epoch N" (meta.json counts from 0)', async () => {
+  const recorded = (await readMeta(run)).bestEpoch;
+  assert.ok(recorded >= 0, 'the tiny run saved a checkpoint');
+  for (const format of ['tfjs', 'tm'] as const) {
+    const out = path.join(root, `best-epoch-${format}`);
+    const r = await exportRun(run, { format, out });
+    assert.equal(r.metadata.run.bestEpoch, recorded + 1, format);
+    const written = JSON.parse(fs.readFileSync(path.join(out, 'metadata.json'), 'utf8'));
+    const ours = format === 'tm' ? written.userMetadata.tlkit : written;
+    assert.equal(ours.run.bestEpoch, recorded + 1, `${format}: metadata.json`);
+  }
 });
 
 test('export --quantize float16|uint16|uint8: smaller weights, tfjs decodes them, predictions stay close and accuracy the same', async () => {

@@ -45,6 +45,15 @@ export interface ExportMetadata {
    * (label agreement, largest probability difference), or why it was not measured. null: not quantized.
    */
   agreement: Agreement | null;
-  run: { base: string; baseFamily: string; mode: string; head: RunMeta['head']; bestEpoch: number; bestValLoss: number | null };
+  run: {
+    base: string;
+    baseFamily: string;
+    mode: string;
+    head: RunMeta['head'];
+    /** The epoch of the exported checkpoint, counted from 1 as `tlkit train` prints it ("Best epoch 4"); meta.json's bestEpoch is that minus 1. */
+    bestEpoch: number;
+    /** val_loss at that epoch. */
+    bestValLoss: number | null;
+  };
   exportedAt: string;
 }

@@ -60,6 +60,52 @@ export interface SplitMeta {
   /** Byte sizes of features.npy and labels.npy, checked before trusting the cache. */
   bytes: { features: number; labels: number };
   createdAt: string;
+  /** Only in a shard's split: where its files sit in the split's full listing. */
+  part?: PartRecord;
+}
+
+/**
+ * A shard's split: where its files sit in the split's full listing, and their key
+ * entries, so that a merge restores the unsharded row order and the unsharded key
+ * without reading the data folder.
+ */
+export interface PartRecord {
+  /** Files in the split's full listing (every shard lists them all). */
+  listed: number;
+  /** sha256 over the full listing (relative paths and labels): the shards of one extraction agree on it. */
+  listingDigest: string;
+  /** cacheKeyHeader() of the extraction: base, weights, preprocessing, image size, classes, precision. */
+  keyHeader: string;
+  /** The files this shard was given (its rows and the skipped ones) as ascending positions in the full listing. */
+  positions: number[];
+  /** Their key entries, in the same order. */
+  entries: KeyEntry[];
+}
+
+/** A split's meta.json text, fields in one fixed order (a merged cache is byte-equal to an extracted one). */
+export function splitMetaText(m: SplitMeta): string {
+  const ordered: SplitMeta = {
+    format: m.format,
+    version: m.version,
+    key: m.key,
+    split: m.split,
+    count: m.count,
+    featureShape: m.featureShape,
+    classNames: m.classNames,
+    files: m.files,
+    skipped: m.skipped,
+    bytes: { features: m.bytes.features, labels: m.bytes.labels },
+    createdAt: m.createdAt,
+    ...(m.part ? { part: m.part } : {}),
+  };
+  return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+/** sha256 over a full listing's relative paths and labels, in order. */
+export function listingDigest(relativePaths: readonly string[], labels: ArrayLike<number>): string {
+  const hash = crypto.createHash('sha256');
+  relativePaths.forEach((rel, i) => hash.update(`${rel}\t${labels[i]}\n`));
+  return hash.digest('hex');
 }
 
 export interface Manifest {
@@ -76,33 +122,43 @@ export interface Manifest {
   createdAt: string;
 }
 
-/** sha256 over everything a split's features depend on, including each file's size and mtime. */
-export async function computeCacheKey(input: CacheKeyInput): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  hash.update(
-    JSON.stringify({
-      format: FEATURES_FORMAT,
-      version: FEATURES_VERSION,
-      weightsHash: input.weightsHash,
-      cutLayer: input.cutLayer,
-      preprocessing: input.preprocessing,
-      imageSize: input.imageSize,
-      classNames: input.classNames,
-      skipBadImages: input.skipBadImages,
-      // Photos decode differently with EXIF orientation applied or ignored (--exif).
-      exif: getExifDefault(),
-      precision: input.precision,
-    }),
-  );
-  // stat in parallel chunks: 4,000 files take a few tens of milliseconds.
+/** One file as a split's cache key hashes it: path relative to the data folder, label, byte size, mtime (ms). */
+export type KeyEntry = [relativePath: string, label: number, size: number, mtimeMs: number];
+
+/** The part of a split's key that does not depend on its files: the same for every shard of one extraction. */
+export function cacheKeyHeader(input: Omit<CacheKeyInput, 'files' | 'labels' | 'dataRoot'>): string {
+  return JSON.stringify({
+    format: FEATURES_FORMAT,
+    version: FEATURES_VERSION,
+    weightsHash: input.weightsHash,
+    cutLayer: input.cutLayer,
+    preprocessing: input.preprocessing,
+    imageSize: input.imageSize,
+    classNames: input.classNames,
+    skipBadImages: input.skipBadImages,
+    // Photos decode differently with EXIF orientation applied or ignored (--exif).
+    exif: getExifDefault(),
+    precision: input.precision,
+  });
+}
+
+/** Each file's key entry, in order; stat runs in parallel chunks (4,000 files take a few tens of milliseconds). */
+export async function keyEntries(files: string[], labels: ArrayLike<number>, dataRoot: string): Promise<KeyEntry[]> {
+  const entries: KeyEntry[] = [];
   const chunk = 256;
-  for (let i = 0; i < input.files.length; i += chunk) {
-    const part = input.files.slice(i, i + chunk);
+  for (let i = 0; i < files.length; i += chunk) {
+    const part = files.slice(i, i + chunk);
     const stats = await Promise.all(part.map((f) => fsp.stat(f)));
-    part.forEach((f, j) => {
-      hash.update(`\n${path.relative(input.dataRoot, f)}\t${input.labels[i + j]}\t${stats[j].size}\t${stats[j].mtimeMs}`);
-    });
+    part.forEach((f, j) => entries.push([path.relative(dataRoot, f), labels[i + j], stats[j].size, stats[j].mtimeMs]));
   }
+  return entries;
+}
+
+/** sha256 of the header, then one line per file: what a split's features depend on. */
+export function cacheKeyOf(header: string, entries: Iterable<KeyEntry>): string {
+  const hash = crypto.createHash('sha256');
+  hash.update(header);
+  for (const [rel, label, size, mtimeMs] of entries) hash.update(`\n${rel}\t${label}\t${size}\t${mtimeMs}`);
   return hash.digest('hex');
 }
 

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodedBatches, SHARED, SHARED_TRAIN, sharedPhotos } from '../testing/photos.js';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
+import { randomizeWeights } from '../testing/testModels.js';
 import { loadBase } from '../applications/loadBase.js';
 import { vgg16Architecture, VGG16_PREPROCESSING } from '../applications/vgg16.js';
 import { exportToOnnx } from '../onnx/export.js';
@@ -118,4 +120,47 @@ test("the shared pretrained MobileNet in int8 on real photos: all-int8 falls und
   // Measured: cosine 0.99859 (worst image 0.99817), closer to fp32 than the all-int8 graph.
   const c1 = auto.record.error.cosine;
   assert.ok(c1 >= 0.998 && c1 > c0, `depthwise fp32: ${JSON.stringify(auto.record.error)}`);
+});
+
+test('an aborted signal stops calibration after the batch it is running, and the int8 error measurement between batches', async () => {
+  const size: [number, number] = [8, 8];
+  const x = tfl.input({ shape: [size[0], size[1], 3] });
+  const y = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: x, outputs: tfl.layers.conv2d({ filters: 4, kernelSize: 3 }).apply(y) as tfl.SymbolicTensor });
+  randomizeWeights(model, 3);
+  const base: ConvBase = { model, family: 'custom', preprocessing: 'caffe', imageSize: size, weightsHash: 'tiny', source: 'a test model' };
+  const fp32 = exportToOnnx(frozenModel(base, size));
+  const batch = (k: number): InputBatch => ({
+    images: Float32Array.from({ length: 2 * size[0] * size[1] * 3 }, (_, i) => (i * 31 + k * 17) % 256),
+    shape: [2, size[0], size[1], 3],
+  });
+  const controller = new AbortController();
+  const handed: number[] = [];
+  let closed = false;
+  async function* batches(): AsyncGenerator<InputBatch> {
+    try {
+      for (let k = 0; k < 5; k++) {
+        // Ctrl-C while the second batch is handed over: it still runs, the third is never asked for.
+        if (k === 1) controller.abort();
+        handed.push(k);
+        yield batch(k);
+      }
+    } finally {
+      closed = true;
+    }
+  }
+  await assert.rejects(Calibrator.run(fp32, batches(), { signal: controller.signal }), (e: Error) => e.name === 'AbortError');
+  assert.deepEqual(handed, [0, 1]);
+  assert.ok(closed, 'the batches were let go (no decoding ahead)');
+
+  // The same graph calibrated in full; its error measurement stops on an aborted signal too.
+  const cal = await Calibrator.run(
+    fp32,
+    (async function* () {
+      for (let k = 0; k < 3; k++) yield batch(k);
+    })(),
+  );
+  const done = await cal.record(DEFAULT_CALIBRATION);
+  assert.equal(done.record.images, 6);
+  await assert.rejects(cal.record(DEFAULT_CALIBRATION, undefined, AbortSignal.abort()), (e: Error) => e.name === 'AbortError');
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ConvBase } from '../applications/loadBase.js';
 import { BadImageError, decodeImageInto, getExifDefault } from '../data/decode.js';
-import { imageDatasetFromDirectory } from '../data/imageDataset.js';
+import { imageDatasetOfSplit } from '../data/tableData.js';
 import type { DataDir } from '../data/splits.js';
 import { exportToOnnx } from '../onnx/export.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from '../ort/int8.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { frozenModel } from './frozenBase.js';
+import { CalibrationInterrupted } from './interrupted.js';
 
 // The frozen graph a feature cache is computed with, at either precision. int8
 // graphs are calibrated on a sample of the training images; the calibration
@@ -49,6 +50,8 @@ export interface FrozenGraphOptions {
   cacheDir: string;
   /** Progress and the calibration's error report. */
   log?: (line: string) => void;
+  /** Aborting it stops int8 calibration after the current batch (CalibrationInterrupted); nothing is cached. */
+  signal?: AbortSignal;
 }
 
 export interface StoredCalibration {
@@ -79,9 +82,8 @@ async function calibrationPlan(opts: FrozenGraphOptions): Promise<CalibrationPla
     throw new UserError(
       `int8 precision (precision: 'int8', --precision int8) calibrates on the training images, and ${opts.dataDir.root} has no train/ folder (or class folders). Add training images or use fp32 precision.`,
     );
-  const listed = await imageDatasetFromDirectory(train, {
+  const listed = await imageDatasetOfSplit(opts.dataDir, 'train', {
     labelMode: 'int',
-    classNames: opts.dataDir.classNames,
     imageSize: opts.imageSize,
     shuffle: false,
     batchSize: 1,
@@ -176,11 +178,26 @@ export async function calibration(opts: FrozenGraphOptions, fp32: Uint8Array): P
   const stored = readStored(file, plan.key);
   if (stored) return { record: stored.record, cached: true };
   const log = opts.log ?? (() => {});
+  const { signal } = opts;
   log(`int8: calibrating on ${plan.files.length} training images ...`);
-  const calibrator = await Calibrator.run(fp32, decodedBatches(plan.files, opts.imageSize, opts.skipBadImages ?? false), {
-    threads: opts.threads,
-  });
-  const { record } = await calibrator.record(plan.settings, opts.threads);
+  let images = 0;
+  async function* counted(): AsyncGenerator<InputBatch> {
+    for await (const b of decodedBatches(plan.files, opts.imageSize, opts.skipBadImages ?? false)) {
+      // Counted as handed over: the calibrator runs a batch it is given before it stops.
+      images += b.shape[0];
+      yield b;
+    }
+  }
+  let record: CalibrationRecord;
+  try {
+    signal?.throwIfAborted();
+    const calibrator = await Calibrator.run(fp32, counted(), { threads: opts.threads, signal });
+    ({ record } = await calibrator.record(plan.settings, opts.threads, signal));
+  } catch (e) {
+    // Stopped between two batches: nothing below is written, so no half calibration is ever cached.
+    if (signal?.aborted) throw new CalibrationInterrupted(images, plan.files.length);
+    throw e;
+  }
   for (const line of describeError(record)) log(line);
   const out: StoredCalibration = {
     format: CALIBRATION_FORMAT,

@@ -2,26 +2,31 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { acquireLock, isProcessAlive } from '../io/lock.js';
-import { imageDatasetFromDirectory, type Batch, type ImageDataset } from '../data/imageDataset.js';
-import { resolveDataDir, type DataDir } from '../data/splits.js';
+import type { Batch } from '../data/imageDataset.js';
+import type { LabelsTableOptions } from '../data/labelsTable.js';
+import type { DataDir, SplitName } from '../data/splits.js';
+import { imageDatasetOfSplit, resolveData } from '../data/tableData.js';
 import { checkPrecision, type CalibrationRecord, type Precision } from '../ort/int8.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import { frozenGraph, precisionKey, storedCalibration, type FrozenGraphOptions } from './calibration.js';
+import { ExtractionInterrupted } from './interrupted.js';
 import { removeDeadTemporaries, writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
 import { markHandled } from '../io/markHandled.js';
 import {
-  computeCacheKey,
+  cacheKeyHeader,
   FEATURES_FILE,
   FEATURES_FORMAT,
   FEATURES_VERSION,
   LABELS_FILE,
   MANIFEST,
   SPLIT_META,
+  splitMetaText,
   validSplitCache,
   type Manifest,
   type SplitMeta,
 } from './cache.js';
 import { NpyStreamWriter, writeNpy } from '../io/npy.js';
+import { splitFiles, type SplitFiles } from './extractPlan.js';
 import { featureKeyParts, isOnnxFeatureBase, openFrozenRunner, type FeatureBase, type FrozenRunner } from './frozenBase.js';
 
 export { frozenModel } from './frozenBase.js';
@@ -43,6 +48,8 @@ export interface ExtractOptions {
   base: FeatureBase;
   /** Data folder: the book's layout (train/ validation/ test/ with class folders) or class folders directly. */
   data: string;
+  /** Labels from a table over `data` (its images anywhere under it) instead of class folders. */
+  table?: LabelsTableOptions;
   /** Output folder for features (see featureCache.ts for the layout). */
   out: string;
   /** [height, width]; default the base's image size. */
@@ -54,6 +61,10 @@ export interface ExtractOptions {
   upTo?: string;
   /** Splits to extract; default every split the data folder has. */
   splits?: string[];
+  /** A shard: extract only the files whose path relative to the data folder it keeps (meta.json records their listing positions). */
+  subset?: (relativePath: string) => boolean;
+  /** Only say whether every split in `out` is cached and current (`cacheHit`): extract and write nothing. */
+  checkOnly?: boolean;
   /** Intra-op threads for ONNX Runtime; default all cores. */
   threads?: number;
   /** 'fp32' (default) or 'int8': the base quantized, calibrated on the training images (cached as calibration-int8.json in `out`). */
@@ -100,13 +111,8 @@ export interface ExtractResult {
 
 const DEFAULT_BATCH = 8;
 
-/** What extractFeatures rejects with when its `signal` is aborted: nothing is wrong, the user stopped it. */
-export class ExtractionInterrupted extends Error {
-  constructor(readonly split: string) {
-    super(`Feature extraction was interrupted in the ${split} split; the splits finished before it are cached.`);
-    this.name = 'ExtractionInterrupted';
-  }
-}
+// What extractFeatures rejects with when its `signal` is aborted (int8 calibration included).
+export { ExtractionInterrupted };
 
 function stopIfAborted(signal: AbortSignal | undefined, split: string): void {
   if (signal?.aborted) throw new ExtractionInterrupted(split);
@@ -124,7 +130,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new UserError(`batchSize must be a whole number >= 1, got ${opts.batchSize}. Use e.g. batchSize: ${DEFAULT_BATCH}.`);
   const out = path.resolve(opts.out);
-  const dataDir = resolveDataDir(opts.data);
+  const dataDir = resolveData(opts.data, opts.table);
   const available = Object.entries(dataDir.splits).filter(([, dir]) => dir !== undefined) as Array<[string, string]>;
   const wanted = opts.splits ?? available.map(([s]) => s);
   for (const s of wanted) {
@@ -174,36 +180,34 @@ async function extractLocked(
         threads: opts.threads,
         cacheDir: out,
         log: opts.log,
+        signal: opts.signal,
       };
   const graphKey = graphOpts ? await precisionKey(graphOpts) : 'fp32';
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
   const keyParts = featureKeyParts(base, opts.upTo);
-  const plans: Array<{ split: string; dataset: ImageDataset; key: string; dir: string; cached?: SplitMeta }> = [];
-  for (const [split, splitDir] of available.filter(([s]) => wanted.includes(s))) {
-    const dataset = await imageDatasetFromDirectory(splitDir, {
-      labelMode: 'int',
-      classNames: dataDir.classNames,
-      batchSize,
-      imageSize,
-      shuffle: false,
-      skipBadImages: opts.skipBadImages ?? false,
-      prefetch: 2,
-    });
-    const key = await computeCacheKey({
-      ...keyParts,
-      imageSize,
-      classNames: dataDir.classNames,
-      skipBadImages: opts.skipBadImages ?? false,
-      files: dataset.files,
-      labels: dataset.labels,
+  const plans: Array<SplitFiles & { split: string; dir: string; cached?: SplitMeta }> = [];
+  const skipBadImages = opts.skipBadImages ?? false;
+  const header = cacheKeyHeader({ ...keyParts, imageSize, classNames: dataDir.classNames, skipBadImages, precision: graphKey });
+  for (const [split] of available.filter(([s]) => wanted.includes(s))) {
+    const options = { labelMode: 'int' as const, batchSize, imageSize, shuffle: false, skipBadImages, prefetch: 2 };
+    // A table's split: its rows' images, labelled by it (each file's label is in the key, so a relabelled table re-extracts).
+    const listed = await imageDatasetOfSplit(dataDir, split as SplitName, options);
+    const files = await splitFiles({
+      listed,
+      header,
       dataRoot: dataDir.root,
-      precision: graphKey,
+      classNames: dataDir.classNames,
+      subset: opts.subset,
+      options,
     });
     const dir = path.join(out, split);
-    plans.push({ split, dataset, key, dir, cached: validSplitCache(dir, key) });
+    plans.push({ split, ...files, dir, cached: validSplitCache(dir, files.key) });
   }
 
   const todo = plans.filter((p) => !p.cached);
+  // A check whether `out` is complete and current (a retried shard): nothing is written.
+  const nothing = { out, manifest: path.join(out, MANIFEST), classNames: dataDir.classNames, splits: [], inferenceSeconds: 0 };
+  if (opts.checkOnly) return { ...nothing, cacheHit: todo.length === 0, imagesExtracted: 0, precision };
   let runner: FrozenRunner | undefined;
   let inferenceSeconds = 0;
   let imagesExtracted = 0;
@@ -292,7 +296,7 @@ function sameManifest(previousText: string, next: Manifest): boolean {
 }
 
 async function extractSplit(
-  plan: { split: string; dataset: ImageDataset; key: string; dir: string },
+  plan: SplitFiles & { split: string; dir: string },
   runner: FrozenRunner,
   dataRoot: string,
   classNames: string[],
@@ -349,6 +353,8 @@ async function extractSplit(
           });
         }
       }
+      // A shard may hold no image of a split: an empty part, whose rows a merge simply has none of.
+      if (!writer && plan.part) writer = NpyStreamWriter.open(path.join(tmp, FEATURES_FILE), '<f4', []);
       if (!writer) {
         throw new UserError(
           `No readable image in ${split} of the data folder (${dataset.skipped.length} skipped). Add images or check the files.`,
@@ -374,9 +380,10 @@ async function extractSplit(
       skipped: dataset.skipped.map((f) => path.relative(dataRoot, f)),
       bytes: { features: features.size, labels: labelsStat.size },
       createdAt: new Date().toISOString(),
+      ...(plan.part ? { part: plan.part } : {}),
     };
     // meta.json (with the key) is the last file of the split; the directory rename publishes all three at once.
-    await writeFileAtomic(path.join(tmp, SPLIT_META), `${JSON.stringify(meta, null, 2)}\n`);
+    await writeFileAtomic(path.join(tmp, SPLIT_META), splitMetaText(meta));
   });
   return { meta: meta as SplitMeta, inferenceSeconds };
 }

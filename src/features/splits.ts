@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readNpy } from '../io/npy.js';
-import { Rng } from '../io/rng.js';
 
 /** The features of one split: row i of `features` (one `featureShape` sample) has label `labels[i]`. */
 export interface FeatureSplit {
@@ -23,21 +22,4 @@ export async function readFeatureSplit(featuresFile: string, labelsFile: string)
     );
   }
   return { features: features.data, labels: labels.data, n: features.shape[0], featureShape: features.shape.slice(1) };
-}
-
-/** Hold out the last `fraction` of a seeded permutation, as Keras's validation_split does after shuffling. */
-export function holdOutValidation(all: FeatureSplit, fraction: number, seed: number): { train: FeatureSplit; validation: FeatureSplit } {
-  const per = all.featureShape.reduce((a, b) => a * b, 1);
-  const order = new Rng(seed).shuffle(Int32Array.from({ length: all.n }, (_, i) => i));
-  const nVal = Math.max(1, Math.round(all.n * fraction));
-  const take = (idx: Int32Array): FeatureSplit => {
-    const features = new Float32Array(idx.length * per);
-    const labels = new Int32Array(idx.length);
-    idx.forEach((src, i) => {
-      features.set(all.features.subarray(src * per, (src + 1) * per), i * per);
-      labels[i] = all.labels[src];
-    });
-    return { features, labels, n: idx.length, featureShape: all.featureShape };
-  };
-  return { train: take(order.subarray(0, all.n - nVal)), validation: take(order.subarray(all.n - nVal)) };
 }

@@ -3,7 +3,7 @@ import type { AugmentationParams } from '../augment/params.js';
 import { augmentImages } from '../augment/pipeline.js';
 import type { ImageDataset } from '../data/imageDataset.js';
 import type { OrtModel } from '../ort/ortRunner.js';
-import type { FeatureSplit } from '../features/splits.js';
+import { rowSize, type FeatureRows } from '../features/featureRows.js';
 import { markHandled } from '../io/markHandled.js';
 import { deriveSeed, Rng } from '../io/rng.js';
 
@@ -27,30 +27,43 @@ export function encodeLabels(ids: ArrayLike<number>, numClasses: number): tf.Ten
   return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(ids), 'int32'), numClasses), 'float32') as tf.Tensor2D);
 }
 
+/** Batches a feature source reads ahead of the one training uses (each a batch of rows in memory). */
+export const FEATURE_READ_AHEAD = 2;
+
 /**
- * Batches of features held in JS memory (not the wasm heap), sliced on demand;
- * reshuffled every epoch by a generator seeded with (seed, epoch), or in order.
+ * Batches of feature rows (on disk or in memory), reshuffled every epoch by a generator
+ * seeded with (seed, epoch), or in order. Rows are read a batch at a time, up to
+ * `readAhead` batches ahead of training, so memory holds a few batches whatever the
+ * number of rows; the batches are those of the whole split sliced in memory.
  */
 export function featureBatches(
-  data: FeatureSplit,
-  args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean },
+  data: FeatureRows,
+  args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean; readAhead?: number },
 ): BatchSource {
-  const per = data.featureShape.reduce((a, b) => a * b, 1);
+  const per = rowSize(data.featureShape);
+  const readAhead = Math.max(1, args.readAhead ?? FEATURE_READ_AHEAD);
   return {
     size: Math.ceil(data.n / args.batchSize),
     samples: data.n,
     async *batches(epoch: number) {
       const order = Int32Array.from({ length: data.n }, (_, i) => i);
       if (args.shuffle) new Rng(deriveSeed(args.seed, epoch)).shuffle(order);
-      for (let start = 0; start < data.n; start += args.batchSize) {
+      const load = async (start: number) => {
         const idx = order.subarray(start, Math.min(data.n, start + args.batchSize));
         const xs = new Float32Array(idx.length * per);
-        const ids = new Int32Array(idx.length);
-        idx.forEach((src, i) => {
-          xs.set(data.features.subarray(src * per, (src + 1) * per), i * per);
-          ids[i] = data.labels[src];
-        });
-        yield { xs: tf.tensor(xs, [idx.length, ...data.featureShape]), ys: encodeLabels(ids, args.numClasses) };
+        await data.read(idx, xs);
+        return { xs, ids: Int32Array.from(idx, (src) => data.labels[src]) };
+      };
+      const pending: Array<Promise<{ xs: Float32Array; ids: Int32Array }>> = [];
+      let next = 0;
+      const fill = () => {
+        for (; pending.length < readAhead && next < data.n; next += args.batchSize) pending.push(markHandled(load(next)));
+      };
+      fill();
+      while (pending.length > 0) {
+        const { xs, ids } = await (pending.shift() as Promise<{ xs: Float32Array; ids: Int32Array }>);
+        fill();
+        yield { xs: tf.tensor(xs, [ids.length, ...data.featureShape]), ys: encodeLabels(ids, args.numClasses) };
       }
     },
   };

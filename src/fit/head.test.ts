@@ -168,3 +168,47 @@ test("the hidden Dense is linear by default, as the book's listing (`layers.Dens
   assert.equal(hidden('relu'), 'relu');
   assert.throws(() => hidden('tanh' as 'relu'), /^UserError: activation must be linear or relu, got "tanh"/);
 });
+
+test('label smoothing as Keras: binary targets y (1 - s) + s / 2, categorical y (1 - s) + s / k; the compiled model reports it and its loss; accuracy reads the true labels', async () => {
+  await initBackend('cpu');
+  const { headLossFromLogits, labelSmoothingOf, compileHeadForTraining } = await import('./head.js');
+  const close = (got: number, want: number) => assert.ok(Math.abs(got - want) < 1e-6, `${got} vs ${want}`);
+  const lossOf = (loss: (y: tf.Tensor, l: tf.Tensor) => tf.Tensor, y: number[][], logits: number[][]) =>
+    loss(tf.tensor2d(y), tf.tensor2d(logits)).dataSync()[0];
+
+  // Binary, s = 0.2: labels 1 and 0 become 0.9 and 0.1; the cross-entropy of a sigmoid, by hand.
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  const bce = (z: number, x: number) => -(z * Math.log(sigmoid(x)) + (1 - z) * Math.log(1 - sigmoid(x)));
+  close(lossOf(headLossFromLogits(2, 0.2), [[1], [0]], [[2], [-1]]), (bce(0.9, 2) + bce(0.1, -1)) / 2);
+  close(lossOf(headLossFromLogits(2), [[1], [0]], [[2], [-1]]), (bce(1, 2) + bce(0, -1)) / 2);
+
+  // Three classes, s = 0.3: one-hot rows become 0.1 / 0.8 / 0.1; the cross-entropy of a softmax, by hand.
+  const ce = (z: number[], x: number[]) => {
+    const lse = Math.log(x.reduce((a, v) => a + Math.exp(v), 0));
+    return -z.reduce((a, zi, i) => a + zi * (x[i] - lse), 0);
+  };
+  const logits = [
+    [1, 2, 0],
+    [0.5, -1, 3],
+  ];
+  const want = (ce([0.1, 0.8, 0.1], logits[0]) + ce([0.1, 0.1, 0.8], logits[1])) / 2;
+  const labels = [
+    [0, 1, 0],
+    [0, 0, 1],
+  ];
+  close(lossOf(headLossFromLogits(3, 0.3), labels, logits), want);
+  assert.ok(Math.abs(want - (ce(labels[0], logits[0]) + ce(labels[1], logits[1])) / 2) > 0.1, 'smoothing changes the loss');
+  assert.throws(() => headLossFromLogits(3, 1), /label smoothing must be a number from 0 to below 1, got 1/);
+
+  // Compiled: a head whose logits are its input (identity kernel) reports the same loss, and accuracy 1 on the true labels.
+  const { logits: model } = buildHeadForTraining([3], { numClasses: 3, units: 0, dropout: 0, seed: 1 });
+  model.getLayer(HEAD_LAYER_NAMES.output).setWeights([tf.eye(3), tf.zeros([3])]);
+  compileHeadForTraining(model, 3, makeOptimizer('sgd'), 0.3);
+  assert.equal(labelSmoothingOf(model), 0.3);
+  const [loss, acc] = (model.evaluate(tf.tensor2d(logits), tf.tensor2d(labels)) as tf.Scalar[]).map((s) => s.dataSync()[0]);
+  close(loss, want);
+  assert.equal(acc, 1);
+  const plain = buildHeadForTraining([3], { numClasses: 3, units: 0, dropout: 0, seed: 1 }).logits;
+  compileHeadForTraining(plain, 3, makeOptimizer('sgd'));
+  assert.equal(labelSmoothingOf(plain), 0);
+});

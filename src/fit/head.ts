@@ -109,11 +109,30 @@ export function applyHeadWithLogits(
   return { logits, probabilities };
 }
 
-/** Keras's cross-entropy computed from logits (numerically stable, never a zero gradient from clipping). */
-export function headLossFromLogits(numClasses: number): (yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor {
-  return numClasses === 2
-    ? (yTrue, logits) => tf.losses.sigmoidCrossEntropy(yTrue, logits)
-    : (yTrue, logits) => tf.losses.softmaxCrossEntropy(yTrue, logits);
+/** A head loss; it carries its label smoothing, so that another engine training the compiled model reads it (labelSmoothingOf). */
+export type HeadLoss = ((yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor) & { readonly labelSmoothing: number };
+
+/**
+ * Keras's cross-entropy computed from logits (numerically stable, never a zero gradient from
+ * clipping), with Keras's label smoothing: the targets become y (1 - ls) + ls / numClasses
+ * (categorical) or y (1 - ls) + 0.5 ls (binary, one sigmoid unit). The accuracy still reads
+ * the true labels.
+ */
+export function headLossFromLogits(numClasses: number, labelSmoothing = 0): HeadLoss {
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+    throw new UserError(`label smoothing must be a number from 0 to below 1, got ${labelSmoothing}.`);
+  // tfjs's losses smooth as Keras does; their default reduction is the mean over the batch.
+  const loss =
+    numClasses === 2
+      ? (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.sigmoidCrossEntropy(yTrue, logits, undefined, labelSmoothing)
+      : (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits, undefined, labelSmoothing);
+  return Object.assign(loss, { labelSmoothing });
+}
+
+/** The label smoothing a model was compiled with by compileHeadForTraining (0 for any other loss). */
+export function labelSmoothingOf(model: tfl.LayersModel): number {
+  const loss = model.loss as unknown as Partial<HeadLoss> | undefined;
+  return typeof loss?.labelSmoothing === 'number' ? loss.labelSmoothing : 0;
 }
 
 /** Accuracy on logits (threshold 0 for one unit, argmax otherwise), reported as `accuracy`. */
@@ -145,9 +164,14 @@ export function buildHeadForTraining(featureShape: number[], opts: HeadOptions):
   };
 }
 
-/** Compile the logits model as Keras trains the head: optimizer, cross-entropy, accuracy. */
-export function compileHeadForTraining(logitsModel: tfl.LayersModel, numClasses: number, optimizer: tf.Optimizer): void {
-  logitsModel.compile({ optimizer, loss: headLossFromLogits(numClasses), metrics: [headAccuracyFromLogits(numClasses)] });
+/** Compile the logits model as Keras trains the head: optimizer, cross-entropy (label smoothing 0 by default), accuracy. */
+export function compileHeadForTraining(
+  logitsModel: tfl.LayersModel,
+  numClasses: number,
+  optimizer: tf.Optimizer,
+  labelSmoothing = 0,
+): void {
+  logitsModel.compile({ optimizer, loss: headLossFromLogits(numClasses, labelSmoothing), metrics: [headAccuracyFromLogits(numClasses)] });
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-
-type NamedTensor = { name: string; tensor: tf.Tensor };
+import type { OptimizerConfig } from './optimizerConfig.js';
+import { RateOptimizer } from './rateOptimizer.js';
 
 /**
  * Keras's RMSprop without momentum or centering, the only form the book uses:
@@ -10,68 +10,50 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
  * time: tfjs's version also keeps and updates a momentum slot (even at momentum 0) and
  * computes the mean square twice. On a Flatten -> Dense(256) head over 7x7x1024
  * features (12.8M weights) that is ~60 ms a step on 2 cores.
+ * A schedule's momentum term sets rho (setStepRates); `lr` is learningRate x the variable's multiplier.
  */
-export class KerasRMSprop extends tf.Optimizer {
+export class KerasRMSprop extends RateOptimizer {
   static get className(): string {
     // Its own name: registering as 'RMSProp' would replace tfjs's optimizer for every deserializer.
     return 'KerasRMSprop';
   }
 
-  private slots: Array<{ originalName: string; variable: tf.Variable } | undefined> = [];
+  readonly kind = 'rmsprop';
+  protected readonly slotNames = ['rms'] as const;
 
   constructor(
-    readonly learningRate = 1e-3,
-    readonly rho = 0.9,
+    learningRate = 1e-3,
+    private rho = 0.9,
     readonly epsilon = 1e-7,
+    multipliers: Record<string, number> = {},
   ) {
-    super();
+    super(learningRate, multipliers);
   }
 
-  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
-    names.forEach((name, i) => {
-      const value = tf.engine().registeredVariables[name];
-      const g = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
-      if (g == null) return;
-      let slot = this.slots[i];
-      if (!slot) {
-        slot = { originalName: `${name}/rms`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-        this.slots[i] = slot;
-      }
-      const v = slot.variable;
-      tf.tidy(() => {
-        const vNew = tf.add(tf.mul(v, this.rho), tf.mul(tf.square(g), 1 - this.rho));
-        v.assign(vNew);
-        value.assign(tf.sub(value, tf.div(tf.mul(g, this.learningRate), tf.sqrt(tf.add(vNew, this.epsilon)))));
-      });
-    });
-    this.incrementIterations();
+  protected momentumTerm(): number {
+    return this.rho;
   }
 
-  override dispose(): void {
-    for (const s of this.slots) s?.variable.dispose();
-    this.slots = [];
+  protected setMomentumTerm(value: number): void {
+    this.rho = value;
   }
 
-  override async getWeights(): Promise<NamedTensor[]> {
-    const slots = this.slots.filter((s): s is NonNullable<typeof s> => s !== undefined);
-    return [await this.saveIterations(), ...slots.map((s) => ({ name: s.originalName, tensor: s.variable }))];
+  protected update(value: tf.Variable, g: tf.Tensor, [v]: tf.Variable[], lr: number): void {
+    const vNew = tf.add(tf.mul(v, this.rho), tf.mul(tf.square(g), 1 - this.rho));
+    v.assign(vNew);
+    value.assign(tf.sub(value, tf.div(tf.mul(g, lr), tf.sqrt(tf.add(vNew, this.epsilon)))));
   }
 
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const rest = await this.extractIterations(weightValues);
-    this.slots = rest.map((w) => ({ originalName: w.name, variable: w.tensor.variable(false) }));
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { learningRate: this.learningRate, decay: this.rho, momentum: 0, epsilon: this.epsilon, centered: false };
+  protected ruleConfig(): Pick<OptimizerConfig, 'rho' | 'epsilon'> & { decay: number } {
+    // `decay` is tfjs's RMSProp name for rho, kept for readers of the older config.
+    return { rho: this.rho, epsilon: this.epsilon, decay: this.rho };
   }
 
   static override fromConfig<T extends tf.serialization.Serializable>(
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    return new cls(config.learningRate, config.decay, config.epsilon);
+    return new cls(config.learningRate, config.rho ?? config.decay, config.epsilon, config.multipliers ?? {});
   }
 }
 

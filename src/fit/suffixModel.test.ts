@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
 import { loadBase } from '../applications/loadBase.js';
+import { registerWasmGradientKernels } from '../tfjs/gradients/index.js';
 import { buildSuffixModel, cutForUnfreeze, defaultUnfreeze } from './suffixModel.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -77,4 +78,44 @@ test("the newer families: the default unfreeze point is the family table's last 
   const x = tf.randomUniform([1, ...(suffix.model.inputs[0].shape.slice(1) as number[])]);
   assert.deepEqual((suffix.model.predict(x) as tf.Tensor).shape, [1, 1, 1, 768]);
   for (const [, model] of cases) model.dispose();
+});
+
+/** One SGD step of the MobileNet suffix + a Dense on random features; conv_dw_13_bn's gamma and moving mean before and after. */
+async function batchNormAfterStep(trainBn: boolean): Promise<{ trainable: string[]; before: Float32Array[]; after: Float32Array[] }> {
+  await initBackend();
+  registerWasmGradientKernels();
+  const base = await loadBase({ base: sharedMobileNet, imageSize: [64, 64] });
+  const cut = cutForUnfreeze(base.model, defaultUnfreeze(base.model, base.family));
+  const suffix = buildSuffixModel(base.model, cut, { trainBn });
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(suffix.model.outputs[0]) as tfl.SymbolicTensor;
+  const logits = tfl.layers.dense({ units: 1 }).apply(pooled) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: suffix.model.inputs, outputs: logits });
+  model.compile({ optimizer: tf.train.sgd(0.1), loss: (y: tf.Tensor, p: tf.Tensor) => tf.losses.sigmoidCrossEntropy(y, p) });
+  const bn = base.model.getLayer('conv_dw_13_bn');
+  const read = () => [bn.getWeights()[0], bn.getWeights()[2]].map((w) => w.dataSync().slice() as Float32Array);
+  const before = read();
+  const features = tf.randomUniform([4, ...suffix.inputShape], 0, 6, 'float32', 11);
+  await model.trainOnBatch(features, tf.tensor2d([[0], [1], [0], [1]]));
+  const after = read();
+  base.model.dispose();
+  return { trainable: suffix.trainable, before, after };
+}
+
+test('trainBn: the suffix trains BatchNormalization in training mode (gamma and the moving mean change after a step); without it, both stay', async () => {
+  const frozen = await batchNormAfterStep(false);
+  assert.ok(!frozen.trainable.includes('conv_dw_13_bn'));
+  assert.deepEqual(frozen.after, frozen.before, 'frozen BN: gamma and moving mean unchanged');
+
+  const trained = await batchNormAfterStep(true);
+  assert.ok(trained.trainable.includes('conv_dw_13_bn'), trained.trainable.join(', '));
+  const [gammaBefore, meanBefore] = trained.before;
+  const [gammaAfter, meanAfter] = trained.after;
+  assert.ok(
+    gammaAfter.some((v, i) => Math.abs(v - gammaBefore[i]) > 1e-7),
+    'gamma trained',
+  );
+  assert.ok(
+    meanAfter.some((v, i) => Math.abs(v - meanBefore[i]) > 1e-7),
+    'moving mean updated from the batch',
+  );
 });

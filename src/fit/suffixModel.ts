@@ -77,21 +77,39 @@ export function cutForUnfreeze(model: tfl.LayersModel, unfreeze: number, option 
  * inference mode (moving statistics, no updates), and fine-tuning guides keep
  * it so. tfjs-layers passes fit's `training: true` to every layer regardless,
  * so the frozen BN layers of the suffix get their `call` pinned to inference.
+ * `trainBn` (fastai's train_bn) takes the pin off again: the layer then trains
+ * its gamma and beta and, called as in training, normalises with the batch's
+ * statistics and updates its moving ones.
  */
-function pinInference(layer: tfl.layers.Layer): void {
-  const pinned = layer as tfl.layers.Layer & { __tlkitInference?: boolean };
-  if (pinned.__tlkitInference) return;
-  const call = layer.call.bind(layer);
+type PinnableLayer = tfl.layers.Layer & { __tlkitOwnCall?: tfl.layers.Layer['call'] };
+
+function setInferencePin(layer: tfl.layers.Layer, pinned: boolean): void {
+  const l = layer as PinnableLayer;
+  if (!pinned) {
+    if (l.__tlkitOwnCall) layer.call = l.__tlkitOwnCall;
+    delete l.__tlkitOwnCall;
+    return;
+  }
+  if (l.__tlkitOwnCall) return;
+  const own = layer.call;
+  const call = own.bind(layer);
+  l.__tlkitOwnCall = own;
   layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => call(inputs, { ...kwargs, training: false });
-  pinned.__tlkitInference = true;
 }
 
 export interface SuffixModel {
   /** Input = the cut layer's output (without the batch axis: `inputShape`). */
   model: tfl.LayersModel;
   inputShape: number[];
-  /** The layers whose weights train (BatchNormalization excluded: frozen, inference mode). */
+  /** The layers whose weights train (BatchNormalization excluded: frozen, inference mode, unless `trainBn`). */
   trainable: string[];
+}
+
+export interface SuffixOptions {
+  /** How errors name the unfreeze option ('--unfreeze' or 'unfreeze'). */
+  unfreezeOption?: string;
+  /** fastai's train_bn: the suffix's BatchNormalization layers train (gamma, beta, batch statistics) instead of staying frozen. */
+  trainBn?: boolean;
 }
 
 /**
@@ -106,11 +124,12 @@ function wiringNode(layer: tfl.layers.Layer): tfl.layers.Layer['inboundNodes'][n
 /**
  * A tfjs model from the cut layer's output to the base's output, made of the
  * base's own layer objects (weights shared). Unfrozen layers are made
- * trainable except BatchNormalization, which stays frozen in inference mode.
- * Branches inside the suffix (residual adds) are followed; a branch that
+ * trainable except BatchNormalization, which stays frozen in inference mode
+ * (or trains, in training mode, with `trainBn`). Branches inside the suffix (residual adds) are followed; a branch that
  * starts before the cut is a UserError (cut elsewhere).
  */
-export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut, unfreezeOption = '--unfreeze'): SuffixModel {
+export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut, options: SuffixOptions = {}): SuffixModel {
+  const { unfreezeOption = '--unfreeze', trainBn = false } = options;
   const cutLayer = base.getLayer(cut.cutLayer);
   const cutOutput = wiringNode(cutLayer).outputTensors;
   if (cutOutput.length !== 1)
@@ -131,10 +150,11 @@ export function buildSuffixModel(base: tfl.LayersModel, cut: BaseCut, unfreezeOp
       }
       return m;
     });
-    if (layer.getClassName() === 'BatchNormalization') {
+    if (layer.getClassName() === 'BatchNormalization' && !trainBn) {
       layer.trainable = false;
-      pinInference(layer);
+      setInferencePin(layer, true);
     } else {
+      setInferencePin(layer, false);
       layer.trainable = true;
       if (layer.trainableWeights.length > 0) trainable.push(name);
     }

@@ -12,8 +12,10 @@ import { runPaths } from '../run/paths.js';
 import { readRun } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { runOnnxModel } from '../run/runOnnx.js';
+import { ttaPlan, ttaScoresOfPixels, type TtaPlan, type TtaScores, type TtaSetting } from './tta.js';
 import {
   checkRankOptions,
+  decodeBatch,
   evaluationFiles,
   rankScores,
   RunPredictor,
@@ -26,6 +28,15 @@ import {
 export type ClassifierInput = string | Uint8Array | tf.Tensor3D | tf.Tensor4D;
 
 export type { ClassProbability, RankOptions };
+
+export interface PredictOptions extends RankOptions {
+  /**
+   * Test-time augmentation: the number of augmented views (or { views, beta, seed,
+   * augmentation }); each image's probabilities become fastai's blend of its views' mean
+   * and its plain prediction. 0 or absent: the plain prediction.
+   */
+  tta?: TtaSetting;
+}
 
 export interface ClassifierPrediction {
   /** The predicted class (the most probable one, or by `threshold` on a two-class model) and its probability. */
@@ -96,36 +107,72 @@ export class Classifier {
    * class most probable first. `topK` keeps the first k; `threshold` (two-class models)
    * predicts classNames[1] when its probability is >= threshold.
    */
-  async predict(input: ClassifierInput | ClassifierInput[], opts: RankOptions = {}): Promise<ClassifierPrediction[]> {
+  async predict(input: ClassifierInput | ClassifierInput[], opts: PredictOptions = {}): Promise<ClassifierPrediction[]> {
     checkRankOptions(opts, this.classNames);
+    const plan = opts.tta !== undefined ? this.ttaPlan(opts.tta) : undefined;
     const inputs = Array.isArray(input) ? input : [input];
     const scores: number[][] = [];
-    for (const x of inputs) scores.push(...(await this.scoresOf(x)));
+    for (const x of inputs) {
+      const { pixels, n } = await this.pixelsOf(x);
+      scores.push(
+        ...(plan
+          ? (await ttaScoresOfPixels(this.predictor, pixels, n, this.imageSize, plan)).tta
+          : await this.predictor.scoresOfPixels(pixels, n)),
+      );
+    }
     return scores.map((s) => rankScores(s, this.classNames, opts));
   }
 
-  /** Accuracy, loss, confusion matrix and per-class precision/recall/F1/support on labelled images (test/ or class folders). */
-  async evaluate(dir: string, opts: { batchSize?: number } = {}): Promise<Evaluation> {
+  /**
+   * Accuracy, loss, confusion matrix and per-class precision/recall/F1/support on labelled
+   * images (test/ or class folders). With `tta`, the figures are the TTA prediction's, and
+   * `tta.plain` holds the plain prediction's accuracy, loss and ECE on the same images.
+   */
+  async evaluate(dir: string, opts: { batchSize?: number; tta?: TtaSetting } = {}): Promise<Evaluation> {
     const { files, labels } = evaluationFiles(dir, this.classNames);
-    return scoreEvaluation(await this.scoresOfFiles(files, opts.batchSize ?? 16), labels, this.classNames);
+    if (opts.tta === undefined) return scoreEvaluation(await this.scoresOfFiles(files, opts.batchSize ?? 16), labels, this.classNames);
+    const plan = this.ttaPlan(opts.tta);
+    const s = await this.ttaScoresOfFiles(files, plan, opts.batchSize ?? 16);
+    return withTtaRecord(scoreEvaluation(s.tta, labels, this.classNames), scoreEvaluation(s.plain, labels, this.classNames), plan);
   }
 
-  /** Raw class scores of image files, in order. */
-  async scoresOfFiles(files: string[], batchSize = 16): Promise<number[][]> {
-    return this.predictor.scores(files, batchSize);
+  /** Raw class scores of image files, in order; with `tta`, the TTA blend of each. */
+  async scoresOfFiles(
+    files: string[],
+    batchSize = 16,
+    opts: { tta?: TtaSetting; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<number[][]> {
+    if (opts.tta === undefined) return this.predictor.scores(files, batchSize, opts.onProgress);
+    return (await this.ttaScoresOfFiles(files, this.ttaPlan(opts.tta), batchSize, opts.onProgress)).tta;
+  }
+
+  /** The test-time augmentation of this run checked (UserError on a bad value): views, beta, seed and the views' augmentation. */
+  ttaPlan(setting: TtaSetting, name?: string): TtaPlan {
+    return ttaPlan(setting, this.meta, name);
+  }
+
+  /** The plain and the TTA class scores of image files, in order, from one pass over the plain images and their views. */
+  async ttaScoresOfFiles(
+    files: string[],
+    plan: TtaPlan,
+    batchSize = 16,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<TtaScores> {
+    return this.predictor.ttaScores(files, plan, batchSize, onProgress);
   }
 
   async dispose(): Promise<void> {
     await this.predictor.dispose();
   }
 
-  private async scoresOf(x: ClassifierInput): Promise<number[][]> {
+  /** An input as float32 NHWC RGB 0..255 pixels at the model's size. */
+  private async pixelsOf(x: ClassifierInput): Promise<{ pixels: Float32Array; n: number }> {
     const [h, w] = this.imageSize;
-    if (typeof x === 'string') return this.predictor.scores([x]);
+    if (typeof x === 'string') return { pixels: await decodeBatch([x], this.imageSize), n: 1 };
     if (x instanceof Uint8Array) {
       const pixels = new Float32Array(h * w * 3);
       resizeDecoded(await decodeRgb('<image bytes>', x), [h, w], pixels, 0);
-      return this.predictor.scoresOfPixels(pixels, 1);
+      return { pixels, n: 1 };
     }
     if (x instanceof tf.Tensor) {
       if ((x.rank !== 3 && x.rank !== 4) || x.shape[x.rank - 1] !== 3) {
@@ -141,7 +188,7 @@ export class Classifier {
       const pixels = (await batch.data()) as Float32Array;
       const n = batch.shape[0];
       batch.dispose();
-      return this.predictor.scoresOfPixels(pixels, n);
+      return { pixels, n };
     }
     throw new UserError(`predict takes a file path, the bytes of an image file (Buffer) or a tfjs tensor, got ${typeof x}.`);
   }
@@ -171,4 +218,10 @@ function readCalibration(runDir: string): CalibrationRecord {
 /** Load a trained run folder as a Classifier. */
 export function loadClassifier(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
   return Classifier.load(runDir, opts);
+}
+
+/** A TTA evaluation with its record: how the views were made, and the plain prediction's figures beside. */
+export function withTtaRecord<E extends Evaluation>(tta: E, plain: Evaluation, plan: TtaPlan): E {
+  const { views, beta, seed, augmentation } = plan;
+  return { ...tta, tta: { views, beta, seed, augmentation, plain: { accuracy: plain.accuracy, loss: plain.loss, ece: plain.ece ?? 0 } } };
 }

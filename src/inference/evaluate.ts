@@ -5,9 +5,12 @@ import { savedTemperature } from '../run/calibratedModel.js';
 import { runPaths } from '../run/paths.js';
 import { expectedCalibrationError, rescaleScores } from '../run/temperature.js';
 import { partitionReadable, warnSkipped } from '../data/collect.js';
-import { loadClassifier } from './classifier.js';
+import { loadClassifier, withTtaRecord } from './classifier.js';
+import type { TtaSetting } from './tta.js';
 import type { Precision } from '../ort/int8.js';
 import { evaluationFiles, scoreEvaluation } from './predictor.js';
+import type { LabelsTableOptions } from '../data/labelsTable.js';
+import { tableEvaluationFiles } from '../data/tableData.js';
 
 export type { RunEvaluation } from '../run/evaluation.js';
 
@@ -17,6 +20,8 @@ export type { RunEvaluation } from '../run/evaluation.js';
  * `tlkit report` reads for the confusion matrix, the reliability diagram and the most
  * confidently wrong images. `ece` is the model's expected calibration error; a model
  * calibrated when it was trained also gets its `temperature` and `eceUncalibrated`.
+ * With `tta`, every figure is the test-time-augmented prediction's, and `tta` records the
+ * views and the plain prediction's accuracy, loss and ECE on the same images (one pass).
  */
 export async function evaluateRun(
   runDir: string,
@@ -26,16 +31,25 @@ export async function evaluateRun(
     save?: boolean;
     /** Leave out images that cannot be decoded, with a warning each (n counts the rest). */
     skipBadImages?: boolean;
+    /** Labels from a table over `data` (every row is evaluated) instead of class folders. */
+    table?: LabelsTableOptions;
     /** A run trained on an ONNX base: the file where it is now (see loadClassifier). */
     base?: string;
     /** The base's precision; default the run's own. */
     precision?: Precision;
+    /** Test-time augmentation: the number of augmented views, or { views, beta, seed, augmentation } (see tta.ts). */
+    tta?: TtaSetting;
+    /** Called after each batch with the images done and the total. */
+    onProgress?: (done: number, total: number) => void;
   } = {},
 ): Promise<RunEvaluation> {
   const classifier = await loadClassifier(runDir, { base: opts.base, precision: opts.precision });
   let result: RunEvaluation;
   try {
-    const listed = evaluationFiles(data, classifier.classNames);
+    const plan = opts.tta !== undefined ? classifier.ttaPlan(opts.tta) : undefined;
+    const listed = opts.table?.labels
+      ? tableEvaluationFiles(data, opts.table, classifier.classNames)
+      : evaluationFiles(data, classifier.classNames);
     let skipped: string[] = [];
     if (opts.skipBadImages) {
       // Found up front (one decode per image), then left out of the evaluation.
@@ -49,19 +63,23 @@ export async function evaluateRun(
     const files = listed.files.filter((_, i) => keep[i]);
     const labels = listed.labels.filter((_, i) => keep[i]);
     const t0 = performance.now();
-    const scores = await classifier.scoresOfFiles(files, opts.batchSize ?? 16);
+    const batchSize = opts.batchSize ?? 16;
+    const both = plan ? await classifier.ttaScoresOfFiles(files, plan, batchSize, opts.onProgress) : undefined;
+    const scores = both ? both.tta : await classifier.scoresOfFiles(files, batchSize, { onProgress: opts.onProgress });
     const seconds = (performance.now() - t0) / 1000;
+    const scored = scoreEvaluation(scores, labels, classifier.classNames);
     // A calibrated model: its ECE without the temperature too (the same scores with the logits times T).
+    // Not for a TTA blend: rescaling a mean of probabilities is not the mean of the rescaled views.
     const temperature = await savedTemperature(runDir, classifier.meta);
     result = {
-      ...scoreEvaluation(scores, labels, classifier.classNames),
+      ...(both && plan ? withTtaRecord(scored, scoreEvaluation(both.plain, labels, classifier.classNames), plan) : scored),
       dir,
       files: files.map((file, i) => ({ file, label: labels[i], scores: scores[i] })),
       seconds,
       imagesPerSecond: files.length / Math.max(seconds, 1e-9),
       basePrecision: classifier.precision,
       ...(temperature !== undefined
-        ? { temperature, eceUncalibrated: expectedCalibrationError(rescaleScores(scores, temperature), labels) }
+        ? { temperature, ...(plan ? {} : { eceUncalibrated: expectedCalibrationError(rescaleScores(scores, temperature), labels) }) }
         : {}),
       ...(skipped.length ? { skipped } : {}),
     };

@@ -10,6 +10,7 @@ import { OrtModel } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import type { Evaluation } from '../run/evaluation.js';
 import { expectedCalibrationError } from '../run/temperature.js';
+import { ttaScoresOfPixels, type TtaPlan, type TtaScores } from './tta.js';
 
 /**
  * Inference with a saved run: the WHOLE model (preprocessing + base + head, all
@@ -40,17 +41,31 @@ export class RunPredictor {
 
   /** Class scores per image: [P(class 0), P(class 1), ...] (a sigmoid output p becomes [1-p, p]). */
   async scores(files: string[], batchSize = 16, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
-    const [h, w] = this.meta.imageSize;
-    const per = h * w * 3;
     const out: number[][] = [];
     for (let start = 0; start < files.length; start += batchSize) {
       const batch = files.slice(start, start + batchSize);
-      const buf = new Float32Array(batch.length * per);
-      await Promise.all(batch.map((f, i) => decodeImageInto(f, [h, w], buf, i * per)));
-      out.push(...(await this.scoresOfPixels(buf, batch.length)));
+      out.push(...(await this.scoresOfPixels(await decodeBatch(batch, this.meta.imageSize), batch.length)));
       onProgress?.(Math.min(files.length, start + batchSize), files.length);
     }
     return out;
+  }
+
+  /**
+   * The plain and the test-time-augmented class scores of image files, in order: each
+   * batch's images and their views go through the model in one call (see tta.ts).
+   */
+  async ttaScores(files: string[], plan: TtaPlan, batchSize = 16, onProgress?: (done: number, total: number) => void): Promise<TtaScores> {
+    const plain: number[][] = [];
+    const tta: number[][] = [];
+    for (let start = 0; start < files.length; start += batchSize) {
+      const batch = files.slice(start, start + batchSize);
+      const pixels = await decodeBatch(batch, this.meta.imageSize);
+      const s = await ttaScoresOfPixels(this, pixels, batch.length, this.meta.imageSize, plan);
+      plain.push(...s.plain);
+      tta.push(...s.tta);
+      onProgress?.(Math.min(files.length, start + batchSize), files.length);
+    }
+    return { plain, tta };
   }
 
   /** Class scores of `n` images already at the run's size: float32 NHWC RGB 0..255. */
@@ -81,6 +96,14 @@ export class RunPredictor {
   async dispose(): Promise<void> {
     await this.ort.dispose();
   }
+}
+
+/** Image files decoded and resized to [h, w]: float32 NHWC RGB 0..255, the files' order. */
+export async function decodeBatch(files: string[], [h, w]: [number, number]): Promise<Float32Array> {
+  const per = h * w * 3;
+  const buf = new Float32Array(files.length * per);
+  await Promise.all(files.map((f, i) => decodeImageInto(f, [h, w], buf, i * per)));
+  return buf;
 }
 
 export type { Evaluation };

@@ -105,7 +105,12 @@ export class Calibrator {
     private readonly fp32Outputs: Float32Array[],
   ) {}
 
-  static async run(fp32: Uint8Array, batches: AsyncIterable<InputBatch>, opts: { threads?: number } = {}): Promise<Calibrator> {
+  /** Aborting `opts.signal` stops the pass after the current batch: it rejects with the signal's reason. */
+  static async run(
+    fp32: Uint8Array,
+    batches: AsyncIterable<InputBatch>,
+    opts: { threads?: number; signal?: AbortSignal } = {},
+  ): Promise<Calibrator> {
     const model = await prepared(fp32);
     const plan = planQuantization(model);
     const session = await OrtSession.create(encodeModel(withOutputs(model, plan.observe)), { threads: opts.threads });
@@ -120,6 +125,7 @@ export class Calibrator {
         for (const t of plan.observe) collector.add(t, out[t].data);
         inputs.push(b);
         outputs.push(out[outputName].data.slice());
+        opts.signal?.throwIfAborted();
       }
     } finally {
       await session.dispose();
@@ -151,12 +157,15 @@ export class Calibrator {
     );
   }
 
-  /** Run `graph` over the calibration images and compare with the fp32 outputs. */
-  async error(graph: Uint8Array, threads?: number): Promise<QuantError> {
+  /** Run `graph` over the calibration images and compare with the fp32 outputs (stopped between batches by `signal`). */
+  async error(graph: Uint8Array, threads?: number, signal?: AbortSignal): Promise<QuantError> {
     const m = await OrtModel.create(graph, { threads });
     try {
       const pairs: Array<[Float32Array, Float32Array]> = [];
-      for (const [i, b] of this.inputs.entries()) pairs.push([this.fp32Outputs[i], (await m.run(b.images, b.shape)).data]);
+      for (const [i, b] of this.inputs.entries()) {
+        signal?.throwIfAborted();
+        pairs.push([this.fp32Outputs[i], (await m.run(b.images, b.shape)).data]);
+      }
       return compareOutputs(
         pairs,
         this.inputs.map((b) => b.shape[0]),
@@ -167,11 +176,21 @@ export class Calibrator {
   }
 
   /** Ranges, int8 graph and its error for `settings` (trying depthwise convs both ways under 'auto'). */
-  async record(settings: CalibrationSettings, threads?: number): Promise<{ record: CalibrationRecord; graph: Uint8Array }> {
+  async record(
+    settings: CalibrationSettings,
+    threads?: number,
+    signal?: AbortSignal,
+  ): Promise<{ record: CalibrationRecord; graph: Uint8Array }> {
     const ranges = this.ranges(settings);
     const attempt = async (fp32Depthwise: boolean) => {
       const graph = this.graph(settings, fp32Depthwise);
-      const record: CalibrationRecord = { settings, fp32Depthwise, images: this.images, ranges, error: await this.error(graph, threads) };
+      const record: CalibrationRecord = {
+        settings,
+        fp32Depthwise,
+        images: this.images,
+        ranges,
+        error: await this.error(graph, threads, signal),
+      };
       return { record, graph };
     };
     return settleDepthwise(settings.fp32Depthwise, () => this.hasDepthwise, attempt);

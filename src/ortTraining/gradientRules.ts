@@ -41,6 +41,12 @@ export class Backward {
     return this.op('Shape', [name], `${name}/shape`);
   }
 
+  /** The number of elements of `x` along `axes`, as a float scalar computed from its runtime shape. */
+  private dynamicCount(x: string, axes: number[], hint: string): string {
+    const sizes = this.op('Gather', [this.dynamicShape(x), this.b.int64(`${hint}/count_axes`, axes)], `${hint}/sizes`);
+    return this.op('ReduceProd', [this.op('Cast', [sizes], `${hint}/sizes_f`, { to: 1 })], `${hint}/count`, { keepdims: 0 });
+  }
+
   /** Sum `grad` (shaped like `from`) over the axes that broadcasting expanded, back to the shape of `target`. */
   reduceTo(grad: string, from: Shape, target: string): string {
     const t = this.shape(target);
@@ -177,16 +183,12 @@ export class Backward {
           s.map((_, i) => i),
         ).map((a) => (a < 0 ? a + s.length : a));
         const count = product(axes.map((a) => s[a]));
-        if (!Number.isFinite(count)) throw new NotDifferentiable(`ReduceMean ${node.name} over the batch`);
         const kept = int(node, 'keepdims', 1) ? dy : this.op('Unsqueeze', [dy, this.b.int64(`${hint}/axes`, axes)], `${hint}/unsqueezed`);
-        g.set(
-          x,
-          this.op(
-            'Expand',
-            [this.op('Mul', [kept, this.b.scalar(`${hint}/inv_count`, 1 / count)], `${hint}/scaled`), this.dynamicShape(x)],
-            hint,
-          ),
-        );
+        // Over the batch (a training BatchNormalization's statistics) the count is the graph's: the product of those sizes.
+        const scaled = Number.isFinite(count)
+          ? this.op('Mul', [kept, this.b.scalar(`${hint}/inv_count`, 1 / count)], `${hint}/scaled`)
+          : this.op('Div', [kept, this.dynamicCount(x, axes, hint)], `${hint}/scaled`);
+        g.set(x, this.op('Expand', [scaled, this.dynamicShape(x)], hint));
         break;
       }
       case 'Pad': {

@@ -7,6 +7,7 @@ import { initBackend } from '../tfjs/backend.js';
 import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
 import { Rng } from '../io/rng.js';
 import { buildHeadGraphs, gradientOutput, INPUT, type HeadGraphSpec } from './headGraph.js';
+import { rateInput } from './trainingOps.js';
 import { randn } from '../testing/normalSamples.js';
 import { relativeError } from '../testing/numerics.js';
 
@@ -28,6 +29,8 @@ interface GradCase {
   dropout: boolean;
   outputs: number;
   dense: 'gemm' | 'matmul';
+  /** Keras's label smoothing, compared with tfjs's losses' own. */
+  labelSmoothing?: number;
 }
 
 const GRAD_CASES: GradCase[] = [
@@ -48,6 +51,26 @@ const GRAD_CASES: GradCase[] = [
     dropout: true,
     outputs: 1,
     dense: 'matmul',
+  },
+  {
+    name: 'flatten, relu hidden, binary, label smoothing 0.2 (targets y 0.8 + 0.1)',
+    featureShape: [3, 3, 4],
+    pooling: 'flatten',
+    units: 8,
+    dropout: false,
+    outputs: 1,
+    dense: 'gemm',
+    labelSmoothing: 0.2,
+  },
+  {
+    name: 'global average pooling, 3 classes, label smoothing 0.1 (targets y 0.9 + 0.1 / 3)',
+    featureShape: [4, 5, 6],
+    pooling: 'avg',
+    units: 7,
+    dropout: false,
+    outputs: 3,
+    dense: 'gemm',
+    labelSmoothing: 0.1,
   },
   {
     name: "flatten, linear hidden (the book's Dense(256)), dropout mask, binary",
@@ -104,7 +127,10 @@ for (const c of GRAD_CASES) {
       [INPUT.invBatch]: { data: Float32Array.of(1 / n), dims: [] },
     };
     if (c.dropout) feeds[INPUT.mask] = { data: mask, dims: [n, width] };
-    graphs.params.forEach((p, i) => (feeds[p.name] = { data: params[i], dims: p.shape }));
+    graphs.params.forEach((p, i) => {
+      feeds[p.name] = { data: params[i], dims: p.shape };
+      feeds[rateInput(p.name)] = { data: Float32Array.of(-0.1), dims: [] };
+    });
     const out = await session.run(feeds);
     await session.dispose();
 
@@ -123,7 +149,10 @@ for (const c of GRAD_CASES) {
       }
       if (c.dropout) h = tf.mul(h, maskT);
       const z = tf.add(tf.matMul(h as tf.Tensor2D, ws[k] as tf.Tensor2D), ws[k + 1]);
-      return (c.outputs === 1 ? tf.losses.sigmoidCrossEntropy(ys, z) : tf.losses.softmaxCrossEntropy(ys, z)) as tf.Scalar;
+      const ls = c.labelSmoothing ?? 0;
+      return (
+        c.outputs === 1 ? tf.losses.sigmoidCrossEntropy(ys, z, undefined, ls) : tf.losses.softmaxCrossEntropy(ys, z, undefined, ls)
+      ) as tf.Scalar;
     };
     const expectedLoss = lossOf(...vars).dataSync()[0];
     const grads = tf.grads(lossOf)(vars);

@@ -7,6 +7,7 @@ import {
   INPUT,
   optimizerState,
   OUTPUT,
+  reserveTrainingNames,
   type GraphTensor,
   type OptimizerSpec,
   type UpdateSite,
@@ -24,7 +25,7 @@ export { gradientOutput, INPUT, type OptimizerSpec } from './trainingOps.js';
  *   H  = relu(P W1 + b1)           when units > 0
  *   Hd = H * mask                  when dropout > 0: mask is 0 or 1/keep, drawn by tlkit's Rng
  *   Z  = Hd W2 + b2                logits, [N, 1] (2 classes) or [N, k]
- *   loss = mean(relu(Z) - Z y + softplus(-|Z|))      (binary, from logits, as tf.losses.sigmoidCrossEntropy)
+ *   loss = mean(relu(Z) - Z y + softplus(-|Z|))      (binary, from logits, as tf.losses.sigmoidCrossEntropy; y label-smoothed)
  *        = -sum(y * logsoftmax(Z)) / N               (k classes, as tf.losses.softmaxCrossEntropy)
  *   dZ = (sigmoid(Z) - y) / N  |  (softmax(Z) - y) / N
  *   dW2 = Hd^T dZ, db2 = sum_N dZ, dH = (dZ W2^T) * mask, dA = dH * sign(H), dW1 = P^T dA, db1 = sum_N dA
@@ -46,6 +47,8 @@ export interface HeadGraphSpec {
   dropout: boolean;
   /** Output units: 1 (binary, sigmoid cross-entropy) or k (softmax cross-entropy). */
   outputs: number;
+  /** Keras's label smoothing of the loss (0: none). */
+  labelSmoothing?: number;
   optimizer: OptimizerSpec;
   /**
    * How a Dense and its gradients are written: 'gemm' = Gemm with transA/transB
@@ -148,7 +151,7 @@ class HeadEmitter {
 
   /** Loss and accuracy outputs; returns dL/dZ. */
   lossAndAccuracy(z: string): string {
-    return emitLossAndAccuracy(this.b, z, this.spec.outputs);
+    return emitLossAndAccuracy(this.b, z, this.spec.outputs, this.spec.labelSmoothing);
   }
 
   /** Gradients of every parameter, by name. */
@@ -191,10 +194,7 @@ export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
   const state = optimizerState(spec.optimizer, params);
 
   const t = new HeadEmitter(spec);
-  for (const p of [...params, ...state]) {
-    t.b.reserve(p.name);
-    t.b.reserve(`${p.name}_new`);
-  }
+  reserveTrainingNames(t.b, spec.optimizer, params, true);
   const f = t.forward(true);
   const dz = t.lossAndAccuracy(f.z);
   const grads = t.backward(f, dz);

@@ -30,12 +30,15 @@ interface Case {
   name: string;
   input: number[];
   classes: number;
+  /** Keras's label smoothing of the loss, compared with tfjs's losses' own. */
+  labelSmoothing?: number;
   build(x: Sym): Sym;
 }
 
 const CASES: Case[] = [
   {
-    name: 'VGG block: conv relu same s1, conv same s2 on an even size, max pool, flatten, dense relu, dense',
+    name: 'VGG block: conv relu same s1, conv same s2 on an even size, max pool, flatten, dense relu, dense; label smoothing 0.1',
+    labelSmoothing: 0.1,
     input: [10, 10, 3],
     classes: 1,
     build: (x) => {
@@ -61,7 +64,8 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'MobileNet block: zero padding, depthwise s2 valid, frozen BN, ReLU6, pointwise conv, 3x3 overlapping max pool, GAP, 3 classes',
+    name: 'MobileNet block: zero padding, depthwise s2 valid, frozen BN, ReLU6, pointwise conv, 3x3 overlapping max pool, GAP, 3 classes; label smoothing 0.2',
+    labelSmoothing: 0.2,
     input: [9, 9, 4],
     classes: 3,
     build: (x) => {
@@ -150,7 +154,12 @@ for (const c of CASES)
       const n = 5;
       const input = tfl.input({ shape: c.input, name: 'features' });
       const model = tfl.model({ inputs: input, outputs: c.build(input), name: 'suffix' });
-      const graphs = buildModelGraphs(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, gradients: true, convInputGradient });
+      const graphs = buildModelGraphs(model, {
+        optimizer: { kind: 'sgd', learningRate: 0.1 },
+        update: 'host',
+        convInputGradient,
+        labelSmoothing: c.labelSmoothing,
+      });
       assert.equal(graphs.params.length, model.trainableWeights.length);
       const xData = Float32Array.from({ length: n * c.input.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
       const yData = new Float32Array(n * c.classes);
@@ -174,7 +183,7 @@ for (const c of CASES)
 
       const x = tf.tensor(xData, [n, ...c.input]);
       const y = tf.tensor(yData, [n, c.classes]);
-      const lossFn = headLossFromLogits(c.classes === 1 ? 2 : c.classes);
+      const lossFn = headLossFromLogits(c.classes === 1 ? 2 : c.classes, c.labelSmoothing);
       const { value, grads } = tf.variableGrads(
         () => lossFn(y, model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar,
         model.trainableWeights.map((w) => w.read() as tf.Variable),

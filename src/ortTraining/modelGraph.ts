@@ -5,6 +5,7 @@ import { emitModel } from '../onnx/export.js';
 import { GraphBuilder } from '../onnx/graphBuilder.js';
 import { makeValueInfo, type ITensorProto } from '../onnx/proto.js';
 import { emitBackward } from './autodiff.js';
+import { batchNormForTraining, movingStatisticNames, trainsBatchNorm, type TrainingBatchNorm } from './batchNormTraining.js';
 import type { ConvInputGradient } from './gradientRules.js';
 import { constantData } from './nodeAttributes.js';
 import { NotDifferentiable } from './notDifferentiable.js';
@@ -16,6 +17,7 @@ import {
   INPUT,
   optimizerState,
   OUTPUT,
+  reserveTrainingNames,
   type GraphTensor,
   type OptimizerSpec,
   type UpdateSite,
@@ -47,12 +49,20 @@ export interface ModelGraphs {
   update: UpdateSite;
   /** The dropout mask input (`mask`, [N, width]), when the model has a dropout layer with rate > 0. */
   dropout?: { rate: number; seed: number; width: number };
+  /**
+   * BatchNormalization layers that train (batchNormTraining.ts): the training graph outputs
+   * their batch statistics; the evaluation graph takes their moving statistics as inputs
+   * (movingStatisticNames), in this order.
+   */
+  batchNorms?: TrainingBatchNorm[];
   train: Uint8Array;
   evaluate: Uint8Array;
 }
 
 export interface ModelGraphOptions {
   optimizer: OptimizerSpec;
+  /** Keras's label smoothing of the loss (0: none). */
+  labelSmoothing?: number;
   /** Also output each gradient as `gradientOutput(param)` (tests). */
   gradients?: boolean;
   /** Where the optimizer runs (default 'graph'). */
@@ -87,6 +97,9 @@ interface Forward {
   layouts: ParamLayout[];
   constants: Map<string, ITensorProto>;
   dropout?: ModelGraphs['dropout'];
+  batchNorms: TrainingBatchNorm[];
+  /** Evaluation: the moving statistics of the BatchNormalization layers that train, as inputs. */
+  statistics: GraphTensor[];
 }
 
 /** The model's forward graph into a fresh builder, trainable weights as inputs. */
@@ -107,7 +120,12 @@ function forward(model: tfl.LayersModel, training: boolean): Forward {
     dropout = { rate, seed: Number(cfg.seed ?? 0), width: v.shape[1] };
     return [{ ...v, name: gb.op('Mul', [v.name, INPUT.mask], `${layer.name}/mask`) }];
   };
-  const overrides: Record<string, Converter> = { SeededDropout: maskedDropout, Dropout: maskedDropout };
+  const batchNorms: TrainingBatchNorm[] = [];
+  const overrides: Record<string, Converter> = {
+    SeededDropout: maskedDropout,
+    Dropout: maskedDropout,
+    ...(training ? { BatchNormalization: batchNormForTraining((bn) => batchNorms.push(bn)) } : {}),
+  };
   if (model.inputs.length !== 1 || model.outputs.length !== 1)
     throw new NotDifferentiable(`model ${model.name} has several inputs or outputs`);
   const out = b.asKeras(emitModel(b, model, { name: INPUT.x, shape: model.inputs[0].shape, nchw: false }, overrides));
@@ -148,7 +166,18 @@ function forward(model: tfl.LayersModel, training: boolean): Forward {
     params.push({ name: name as string, shape: dims });
     layouts.push(layout);
   }
-  return { b, logits: out.name, params, variables, layouts, constants: new Map(b.initializers.map((t) => [t.name as string, t])), dropout };
+  // Evaluating, a training BatchNormalization's moving statistics are inputs: they change as the model trains.
+  const statistics: GraphTensor[] = [];
+  for (const layer of training ? [] : leafLayers(model).filter(trainsBatchNorm)) {
+    for (const name of movingStatisticNames(layer.name)) {
+      const init = byName.get(name);
+      if (!init) throw new NotDifferentiable(`BatchNormalization ${layer.name}: no moving statistic ${name} in the graph`);
+      b.initializers.splice(b.initializers.indexOf(init), 1);
+      statistics.push({ name, shape: (init.dims ?? []).map(Number) });
+    }
+  }
+  const constants = new Map(b.initializers.map((t) => [t.name as string, t]));
+  return { b, logits: out.name, params, variables, layouts, constants, dropout, batchNorms, statistics };
 }
 
 function dataInputs(f: Forward, outputs: number, training: boolean, xShape: Shape) {
@@ -173,9 +202,8 @@ export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions
 
   const update = opts.update ?? 'graph';
   const state = optimizerState(opts.optimizer, t.params);
-  for (const p of [...t.params, ...state]) t.b.reserve(`${p.name}_new`);
-  for (const p of state) t.b.reserve(p.name);
-  const dz = emitLossAndAccuracy(t.b, t.logits, outputs);
+  reserveTrainingNames(t.b, opts.optimizer, t.params, false);
+  const dz = emitLossAndAccuracy(t.b, t.logits, outputs, opts.labelSmoothing);
   const grads = emitBackward(
     t.b,
     forwardNodes,
@@ -195,18 +223,26 @@ export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions
     optimizer: opts.optimizer,
     update,
     gradients: opts.gradients,
+    outputs: t.batchNorms.flatMap((bn) => [bn.batchMean, bn.batchVariance].map((name) => ({ name, shape: bn.batchShape }))),
     opset: TRAINING_OPSET,
   });
 
   const e = forward(model, false);
-  emitLossAndAccuracy(e.b, e.logits, outputs);
-  const evaluate = encodeEvaluation(e.b, `${model.name}_evaluate`, dataInputs(e, outputs, false, xShape), e.params, TRAINING_OPSET);
+  emitLossAndAccuracy(e.b, e.logits, outputs, opts.labelSmoothing);
+  const evaluate = encodeEvaluation(
+    e.b,
+    `${model.name}_evaluate`,
+    dataInputs(e, outputs, false, xShape),
+    [...e.params, ...e.statistics],
+    TRAINING_OPSET,
+  );
   return {
     params: t.params,
     state,
     variables: t.variables,
     layouts: t.layouts,
     dropout: t.dropout,
+    batchNorms: t.batchNorms,
     update,
     train,
     evaluate,

@@ -95,6 +95,7 @@ const CURVE_CASES: Array<{
   units?: number;
   activation?: 'relu' | 'linear';
   update?: 'graph' | 'host';
+  labelSmoothing?: number;
 }> = [
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'relu' },
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'relu', update: 'graph' },
@@ -105,10 +106,12 @@ const CURVE_CASES: Array<{
   { optimizer: 'sgd', numClasses: 2, pooling: 'flatten', lr: 0.05, activation: 'relu', update: 'graph' },
   { optimizer: 'rmsprop', numClasses: 3, pooling: 'avg', activation: 'relu' },
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', units: 0 },
+  { optimizer: 'adamw', numClasses: 2, pooling: 'flatten', activation: 'relu', labelSmoothing: 0.1 },
+  { optimizer: 'rmsprop', numClasses: 3, pooling: 'avg', activation: 'relu', labelSmoothing: 0.2, update: 'graph' },
 ];
 
 for (const c of CURVE_CASES) {
-  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-6 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units (${c.activation ?? 'linear'}), update ${c.update ?? 'host (default)'}`, async () => {
+  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-6 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units (${c.activation ?? 'linear'}), update ${c.update ?? 'host (default)'}${c.labelSmoothing ? `, label smoothing ${c.labelSmoothing}` : ''}`, async () => {
     await initBackend('cpu');
     const featureShape = [3, 3, 8];
     const outputs = c.numClasses === 2 ? 1 : c.numClasses;
@@ -123,12 +126,17 @@ for (const c of CURVE_CASES) {
         pooling: c.pooling,
         seed: 5,
       });
-      compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr));
+      compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr), c.labelSmoothing);
       return models;
     };
     const ref = make();
     const mine = make();
-    const trainer = await OrtTrainer.create(mine.logits, { threads: 1, update: c.update, head: trainableHead(mine.logits) });
+    const trainer = await OrtTrainer.create(mine.logits, {
+      threads: 1,
+      update: c.update,
+      head: trainableHead(mine.logits),
+      labelSmoothing: c.labelSmoothing,
+    });
     const expected = await curves(ref.logits, train, val, featureShape, outputs, 3, 8);
     const got = await curves(trainer, train, val, featureShape, outputs, 3, 8);
     // Tolerances at about 10x what is achieved (measured on x86-64, all nine cases): loss and
@@ -160,7 +168,10 @@ for (const c of CURVE_CASES) {
       refState.map((s) => unsuffixed(s.name)),
     );
     const nParams = (c.units ?? 16) > 0 ? 4 : 2;
-    assert.equal(ortState.length, c.optimizer === 'sgd' ? 1 : c.optimizer === 'adam' ? 1 + 2 * nParams : 1 + nParams);
+    assert.equal(
+      ortState.length,
+      c.optimizer === 'sgd' ? 1 : c.optimizer === 'adam' || c.optimizer === 'adamw' ? 1 + 2 * nParams : 1 + nParams,
+    );
     if (ortState.length > 1) assert.equal(ortState[1].name.startsWith(`${mine.logits.trainableWeights[0].name}/`), true);
     ortState.forEach((s, i) => assert.ok(relativeError(s.tensor.dataSync(), refState[i].tensor.dataSync()) <= 3e-6, `state ${s.name}`));
     await trainer.dispose();
@@ -334,4 +345,28 @@ test('ORT head: a model that is not a declared head is refused with NotTrainable
   await assert.rejects(OrtTrainer.create(sig), NotTrainableOnOrt);
   m.dispose();
   sig.dispose();
+});
+
+test('ORT label smoothing: taken from the compiled loss when not given, and refused when the option contradicts it', async () => {
+  await initBackend('cpu');
+  const featureShape = [4];
+  const d = makeData(7, 8, featureShape, 1);
+  const models = buildHeadForTraining(featureShape, { numClasses: 2, units: 3, dropout: 0, seed: 2 });
+  compileHeadForTraining(models.logits, 2, makeOptimizer('sgd', 0.1), 0.3);
+  await assert.rejects(
+    OrtTrainer.create(models.logits, { threads: 1, head: trainableHead(models.logits), labelSmoothing: 0.1 }),
+    /labelSmoothing 0\.1 differs from the 0\.3/,
+  );
+  const trainer = await OrtTrainer.create(models.logits, { threads: 1, head: trainableHead(models.logits) });
+  const [xs, ys] = [tf.tensor2d(d.x, [8, 4]), tf.tensor2d(d.y, [8, 1])];
+  const expected = (await models.logits.evaluate(xs, ys)) as tf.Scalar[];
+  const [loss] = await trainer.trainOnBatch(xs, ys);
+  // Smoothed targets 0.85 / 0.15: the loss tfjs computes with them, not the one without.
+  assert.ok(Math.abs(loss - expected[0].dataSync()[0]) <= 1e-6, `loss ${loss} vs tfjs ${expected[0].dataSync()[0]}`);
+  const logits = models.logits.predict(xs) as tf.Tensor;
+  const unsmoothed = tf.losses.sigmoidCrossEntropy(ys, logits).dataSync()[0];
+  assert.ok(Math.abs(loss - unsmoothed) > 1e-3, 'the smoothing changed the loss');
+  tf.dispose([xs, ys, logits, ...expected]);
+  await trainer.dispose();
+  models.head.dispose();
 });

@@ -2,12 +2,33 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Rng } from '../io/rng.js';
 import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
+import { MovingStatistics } from './batchNormTraining.js';
 import type { ConvInputGradient } from './gradientRules.js';
 import type { HeadGraphSpec } from './headGraph.js';
-import { gradientOutput, INPUT, OUTPUT, type OptimizerSpec, type UpdateSite } from './trainingOps.js';
+import {
+  decayInput,
+  gradientOutput,
+  INPUT,
+  isAdam,
+  OUTPUT,
+  rateInput,
+  type OptimizerSpec,
+  type StepValues,
+  type UpdateSite,
+} from './trainingOps.js';
 import type { TrainableHead } from './trainableHead.js';
-import { headPlan, modelPlan, NotTrainableOnOrt, optimizerSpec, type TrainingPlan } from './trainingPlan.js';
+import {
+  headPlan,
+  labelSmoothingFor,
+  modelPlan,
+  NotTrainableOnOrt,
+  optimizerSpec,
+  planMultipliers,
+  type PlanOptions,
+  type TrainingPlan,
+} from './trainingPlan.js';
 import { arenaFits, UpdateKernels } from './updateKernels.js';
+import { UpdateRates, type Rates } from './updateRates.js';
 
 type LayerVariable = tfl.LayersModel['trainableWeights'][number];
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -41,9 +62,20 @@ export interface OrtTrainerOptions {
   update?: UpdateSite;
   /** Generated graphs: how stride-1 convolutions' input gradients are written (default 'transpose'). */
   convInputGradient?: ConvInputGradient;
+  /**
+   * Keras's label smoothing of the loss, as the model was compiled with (fit/head.ts's
+   * compileHeadForTraining); default: the compiled loss's own `labelSmoothing`, else 0.
+   */
+  labelSmoothing?: number;
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** A tensor's values as float32 (a cast tensor's data can still be an Int32Array on some backends). */
+async function floats(t: tf.Tensor): Promise<Float32Array> {
+  const d = await t.data();
+  return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+}
 
 /** The arena of a host update: weights, then their gradients, then the optimizer slots. */
 const arenaLengths = (plan: TrainingPlan) => [...plan.params, ...plan.params, ...plan.state].map((p) => size(p.shape));
@@ -70,12 +102,14 @@ export class OrtTrainer {
   /** Host updates: the gradients, in the arena, that the graph writes every step. */
   private grads: Float32Array[] = [];
   private iterations = 0;
-  private accBeta1 = 1;
-  private accBeta2 = 1;
+  /** The learning rate and momentum term of the next step (set by a schedule), and the values they give. */
+  private readonly rates: UpdateRates;
   private readonly rng: Rng | undefined;
   private handedOut: tf.Tensor[] = [];
   /** Host updates: the arena that holds weights, gradients and slots, and its kernels. */
   private readonly kernels: UpdateKernels | undefined;
+  /** BatchNormalization layers that train: their moving statistics, owned like the weights. */
+  private readonly statistics: MovingStatistics;
 
   private constructor(
     readonly layersModel: tfl.LayersModel,
@@ -97,10 +131,8 @@ export class OrtTrainer {
       this.state = graphs.state.map((s) => new Float32Array(size(s.shape)));
       this.spareState = graphs.state.map((s) => new Float32Array(reuseBuffers ? size(s.shape) : 0));
     }
-    if (opt.kind === 'adam') {
-      this.accBeta1 = Math.fround(opt.beta1);
-      this.accBeta2 = Math.fround(opt.beta2);
-    }
+    this.rates = new UpdateRates(opt, planMultipliers(graphs, opt));
+    this.statistics = new MovingStatistics(graphs.batchNorms ?? []);
     this.rng = graphs.dropout ? new Rng(graphs.dropout.seed) : undefined;
   }
 
@@ -113,13 +145,15 @@ export class OrtTrainer {
       throw new NotTrainableOnOrt(
         `ONNX Runtime cannot train model '${model.name}' on the head graphs: it is not a head (none was declared in the options' head).`,
       );
+    const labelSmoothing = labelSmoothingFor(model, opts.labelSmoothing);
     const build = (update: UpdateSite): TrainingPlan => {
-      if (!head) return modelPlan(model, opt, update, opts.convInputGradient);
+      const plan: PlanOptions = { optimizer: opt, update, labelSmoothing };
+      if (!head) return modelPlan(model, plan, opts.convInputGradient);
       try {
-        return headPlan(model, head, opt, opts.dense ?? 'gemm', update);
+        return headPlan(model, head, opts.dense ?? 'gemm', plan);
       } catch (e) {
         if (!(e instanceof NotTrainableOnOrt) || which === 'head') throw e;
-        return modelPlan(model, opt, update, opts.convInputGradient);
+        return modelPlan(model, plan, opts.convInputGradient);
       }
     };
     let plan = build(opts.update ?? 'host');
@@ -128,6 +162,15 @@ export class OrtTrainer {
     const trainSession = await OrtSession.create(plan.train, { threads: opts.threads });
     const evalSession = await OrtSession.create(plan.evaluate, { threads: opts.threads });
     return new OrtTrainer(model, plan, opt, trainSession, evalSession, opts.reuseBuffers ?? true);
+  }
+
+  /** The learning rate and momentum term (rho, beta1) the next trainOnBatch uses: a schedule sets them before every batch. */
+  setStepRates(rates: Rates): void {
+    this.rates.set(rates);
+  }
+
+  stepRates(): Rates {
+    return this.rates.get();
   }
 
   get metricsNames(): string[] {
@@ -177,11 +220,13 @@ export class OrtTrainer {
       v.write(t);
       t.dispose();
     });
+    this.statistics.write();
   }
 
   private takeFromTfjs(): void {
     if (this.owner !== 'tfjs') return;
     this.graphs.variables.forEach((v, i) => this.fromTfjs(i, v.read().dataSync() as Float32Array, this.params[i]));
+    this.statistics.read();
     this.owner = 'ort';
   }
 
@@ -197,11 +242,28 @@ export class OrtTrainer {
     this.graphs.params.forEach((p, i) => (feeds[p.name] = { data: this.params[i], dims: p.shape }));
   }
 
+  /** The graph update's scalar inputs for one step (updateInputs). */
+  private updateFeeds(feeds: Record<string, HostTensor>, step: StepValues): void {
+    const scalar = (v: number): HostTensor => ({ data: Float32Array.of(v), dims: [] });
+    this.graphs.params.forEach((p, i) => {
+      feeds[rateInput(p.name)] = scalar(step.rates[i]);
+      if (this.opt.kind === 'adamw') feeds[decayInput(p.name)] = scalar(step.decays[i]);
+    });
+    if (this.opt.kind !== 'sgd') {
+      feeds[INPUT.momentum] = scalar(step.momentum);
+      feeds[INPUT.keepMomentum] = scalar(step.keepMomentum);
+    }
+    if (isAdam(this.opt)) {
+      feeds[INPUT.adamC1] = scalar(step.c1);
+      feeds[INPUT.adamC2] = scalar(step.c2);
+    }
+  }
+
   /** One training step on a batch: returns [loss, accuracy] (before the update, as tfjs). */
   async trainOnBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<number[]> {
     this.takeFromTfjs();
     const n = xs.shape[0];
-    const feeds = this.dataFeeds((await xs.data()) as Float32Array, xs.shape, (await ys.data()) as Float32Array, ys.shape);
+    const feeds = this.dataFeeds(await floats(xs), xs.shape, await floats(ys), ys.shape);
     this.paramFeeds(feeds);
     if (this.graphs.dropout && this.rng) {
       const { width } = this.graphs.dropout;
@@ -211,20 +273,17 @@ export class OrtTrainer {
       for (let i = 0; i < mask.length; i++) mask[i] = this.rng.next() < keep ? scale : 0;
       feeds[INPUT.mask] = { data: mask, dims: [n, width] };
     }
-    const adam = this.opt.kind === 'adam' ? { c1: 1 - this.accBeta1, c2: 1 - this.accBeta2 } : undefined;
+    const step = this.rates.values(this.iterations + 1);
     let out: Record<string, HostTensor>;
     if (this.graphs.update === 'host') {
       // The graph writes the gradients into the arena; one SIMD loop per tensor updates weights and slots in place.
       const into: Record<string, HostTensor> = {};
       this.graphs.params.forEach((p, i) => (into[gradientOutput(p.name)] = { data: this.grads[i], dims: p.shape }));
       out = await this.trainSession.run(feeds, into);
-      (this.kernels as UpdateKernels).update(this.opt, this.params, this.grads, this.state, adam);
+      (this.kernels as UpdateKernels).update(this.opt, this.params, this.grads, this.state, step);
     } else {
       this.graphs.state.forEach((s, i) => (feeds[s.name] = { data: this.state[i], dims: s.shape }));
-      if (adam) {
-        feeds[INPUT.adamC1] = { data: Float32Array.of(adam.c1), dims: [] };
-        feeds[INPUT.adamC2] = { data: Float32Array.of(adam.c2), dims: [] };
-      }
+      this.updateFeeds(feeds, step);
       const into: Record<string, HostTensor> = {};
       if (this.reuseBuffers) {
         this.graphs.params.forEach((p, i) => (into[`${p.name}_new`] = { data: this.spare[i], dims: p.shape }));
@@ -240,19 +299,17 @@ export class OrtTrainer {
       this.params = next;
       this.state = nextState;
     }
+    this.statistics.update(out);
     this.iterations++;
-    if (this.opt.kind === 'adam') {
-      this.accBeta1 = Math.fround(this.accBeta1 * Math.fround(this.opt.beta1));
-      this.accBeta2 = Math.fround(this.accBeta2 * Math.fround(this.opt.beta2));
-    }
     return [out[OUTPUT.loss].data[0], out[OUTPUT.accuracy].data[0]];
   }
 
   /** Loss and accuracy of a batch in inference mode (no dropout), as tfjs scalars. */
   async evaluate(xs: tf.Tensor, ys: tf.Tensor, _args?: { batchSize?: number; verbose?: number }): Promise<tf.Scalar[]> {
     this.takeFromTfjs();
-    const feeds = this.dataFeeds((await xs.data()) as Float32Array, xs.shape, (await ys.data()) as Float32Array, ys.shape);
+    const feeds = this.dataFeeds(await floats(xs), xs.shape, await floats(ys), ys.shape);
     this.paramFeeds(feeds);
+    this.statistics.feed(feeds);
     const out = await this.evalSession.run(feeds);
     return [tf.scalar(out[OUTPUT.loss].data[0]), tf.scalar(out[OUTPUT.accuracy].data[0])];
   }
@@ -262,7 +319,7 @@ export class OrtTrainer {
     const names = this.graphs.variables.map((v) => v.name);
     return this.opt.kind === 'rmsprop'
       ? names.map((n) => `${n}/rms`)
-      : this.opt.kind === 'adam'
+      : isAdam(this.opt)
         ? [...names.map((n) => `${n}/m`), ...names.map((n) => `${n}/v`)]
         : [];
   }
@@ -314,11 +371,8 @@ export class OrtTrainer {
           throw new Error(`optimizer.setWeights: slot ${s.name} holds ${s.tensor.size} values, expected ${this.state[i].length}`);
         this.fromTfjs(i % this.graphs.params.length, s.tensor.dataSync() as Float32Array, this.state[i]);
       });
+      // Adam's bias corrections follow from the iterations (updateRates.ts): nothing else to restore.
       if (slots.length === 0) for (const s of this.state) s.fill(0);
-      if (this.opt.kind === 'adam') {
-        this.accBeta1 = Math.fround(this.opt.beta1 ** (this.iterations + 1));
-        this.accBeta2 = Math.fround(this.opt.beta2 ** (this.iterations + 1));
-      }
     },
   };
 

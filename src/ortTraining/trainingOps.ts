@@ -8,10 +8,52 @@ import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo, type IValue
  * (INPUT, OUTPUT; a parameter `p` comes out updated as `p_new`, its state `s` as `s_new`).
  */
 
+/**
+ * The update rule a graph or the kernels apply (trainingPlan.ts reads it from the compiled
+ * optimizer's getConfig). What is fixed for a trainer's life (the kind, beta2, epsilon, the
+ * weight decay) is written into the graph; what a schedule changes between batches (the
+ * learning rate, the momentum term) is fed every step as StepValues.
+ *
+ *   rmsprop (Keras): v <- rho v + (1 - rho) g^2;  w <- w - lr g / sqrt(v + eps)
+ *   adam (tfjs):     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w + (-lr) (m / c1) / (sqrt(v / c2) + eps)
+ *   adamw:           w <- w - (lr wd) w, then adam's update
+ *   sgd (tfjs):      w <- (-lr) g + w
+ */
 export type OptimizerSpec =
-  | { kind: 'rmsprop'; learningRate: number; rho: number; epsilon: number }
-  | { kind: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number }
-  | { kind: 'sgd'; learningRate: number };
+  | { kind: 'rmsprop'; learningRate: number; rho: number; epsilon: number; multipliers?: Record<string, number> }
+  | { kind: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number; multipliers?: Record<string, number> }
+  | {
+      kind: 'adamw';
+      learningRate: number;
+      beta1: number;
+      beta2: number;
+      epsilon: number;
+      weightDecay: number;
+      multipliers?: Record<string, number>;
+    }
+  | { kind: 'sgd'; learningRate: number; multipliers?: Record<string, number> };
+
+type OptimizerKind = OptimizerSpec['kind'];
+
+/** Whether the rule keeps Adam's moments and bias corrections (adam, adamw). */
+export const isAdam = (o: { kind: OptimizerKind }): boolean => o.kind === 'adam' || o.kind === 'adamw';
+
+/**
+ * The values of one step's update that may change between batches (updateRates.ts computes them).
+ * `rates[i]` is parameter i's rate as its rule multiplies by it: +lr for rmsprop, -lr for the
+ * others, where lr = learningRate * the parameter's multiplier.
+ */
+export interface StepValues {
+  rates: number[];
+  /** adamw, per parameter: lr * weightDecay (w <- w - decay w). */
+  decays: number[];
+  /** rho (rmsprop) or beta1 (adam, adamw), and 1 minus it (each rounded once, from float64, as tfjs). */
+  momentum: number;
+  keepMomentum: number;
+  /** adam, adamw: the bias corrections 1 - beta1^t and 1 - beta2^t. */
+  c1: number;
+  c2: number;
+}
 
 export const INPUT = {
   x: 'x',
@@ -20,6 +62,8 @@ export const INPUT = {
   invBatch: 'inv_batch',
   adamC1: 'adam_one_minus_beta1_t',
   adamC2: 'adam_one_minus_beta2_t',
+  momentum: 'opt_momentum',
+  keepMomentum: 'opt_one_minus_momentum',
 } as const;
 export const OUTPUT = { loss: 'loss', accuracy: 'accuracy' } as const;
 
@@ -35,12 +79,18 @@ export function gradientOutput(param: string): string {
   return `dloss_d${param}`;
 }
 
+/** A parameter's rate input (a scalar fed each step) when the graph updates. */
+export const rateInput = (param: string): string => `${param}/rate`;
+/** A parameter's decoupled weight decay factor input (adamw). */
+export const decayInput = (param: string): string => `${param}/decay`;
+
 /** Optimizer state per parameter, in order: rms | m then v | none (tfjs's slot order). */
 export function optimizerState(optimizer: OptimizerSpec, params: GraphTensor[]): GraphTensor[] {
   switch (optimizer.kind) {
     case 'rmsprop':
       return params.map((p) => ({ name: `${p.name}_rms`, shape: p.shape }));
     case 'adam':
+    case 'adamw':
       return [
         ...params.map((p) => ({ name: `${p.name}_m`, shape: p.shape })),
         ...params.map((p) => ({ name: `${p.name}_v`, shape: p.shape })),
@@ -50,9 +100,29 @@ export function optimizerState(optimizer: OptimizerSpec, params: GraphTensor[]):
   }
 }
 
-/** Scalar inputs fed every step besides x, y and masks: 1/N, and Adam's bias corrections when the graph updates. */
-export function scalarInputs(optimizer: OptimizerSpec, updates: boolean): string[] {
-  return [INPUT.invBatch, ...(updates && optimizer.kind === 'adam' ? [INPUT.adamC1, INPUT.adamC2] : [])];
+/**
+ * The scalar inputs of the update, fed every step (StepValues) when the graph updates: each
+ * parameter's rate (and decay), the momentum term and 1 minus it, Adam's bias corrections.
+ */
+export function updateInputs(optimizer: OptimizerSpec, params: GraphTensor[]): string[] {
+  const momentum = optimizer.kind === 'sgd' ? [] : [INPUT.momentum, INPUT.keepMomentum];
+  const adam = isAdam(optimizer) ? [INPUT.adamC1, INPUT.adamC2] : [];
+  const decays = optimizer.kind === 'adamw' ? params.map((p) => decayInput(p.name)) : [];
+  return [...params.map((p) => rateInput(p.name)), ...decays, ...momentum, ...adam];
+}
+
+/** Scalar inputs fed every step besides x, y and masks: 1/N, and the update's when the graph updates. */
+function scalarInputs(optimizer: OptimizerSpec, params: GraphTensor[], updates: boolean): string[] {
+  return [INPUT.invBatch, ...(updates ? updateInputs(optimizer, params) : [])];
+}
+
+/** Reserve in `b` the names a training step's graph gives its parameters', slots' and update's inputs and outputs. */
+export function reserveTrainingNames(b: GraphBuilder, optimizer: OptimizerSpec, params: GraphTensor[], reserveParams: boolean): void {
+  const state = optimizerState(optimizer, params);
+  for (const p of reserveParams ? params : []) b.reserve(p.name);
+  for (const p of state) b.reserve(p.name);
+  for (const p of [...params, ...state]) b.reserve(`${p.name}_new`);
+  for (const n of updateInputs(optimizer, params)) if (!Object.values(INPUT).includes(n as never)) b.reserve(n);
 }
 
 /**
@@ -74,6 +144,8 @@ export interface TrainStepGraph {
   update: UpdateSite;
   /** Output every gradient even when the graph updates (tests). */
   gradients?: boolean;
+  /** Further outputs computed by the forward pass (a training BatchNormalization's batch statistics). */
+  outputs?: GraphTensor[];
   opset?: number;
 }
 
@@ -94,7 +166,7 @@ export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
     g.name,
     [
       ...g.dataInputs,
-      ...scalarInputs(g.optimizer, inGraph).map((n) => makeValueInfo(n, [])),
+      ...scalarInputs(g.optimizer, g.params, inGraph).map((n) => makeValueInfo(n, [])),
       ...[...g.params, ...state].map((p) => makeValueInfo(p.name, p.shape)),
     ],
     [
@@ -102,6 +174,7 @@ export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
       makeValueInfo(OUTPUT.accuracy, []),
       ...(inGraph ? [...g.params, ...state].map((p) => makeValueInfo(`${p.name}_new`, p.shape)) : []),
       ...gradOutputs.map((name, i) => makeValueInfo(name, g.params[i].shape)),
+      ...(g.outputs ?? []).map((o) => makeValueInfo(o.name, o.shape)),
     ],
     b.initializers,
   );
@@ -138,16 +211,32 @@ function opTo(b: GraphBuilder, type: string, inputs: string[], output: string): 
  * Loss and accuracy outputs for logits `z` [N, outputs] against `y`; returns dL/dz.
  *   binary:  loss = mean(relu(z) - z y + softplus(-|z|))   (tf.losses.sigmoidCrossEntropy), dz = (sigmoid(z) - y) / N
  *   k-class: loss = -sum(y * logsoftmax(z)) / N            (tf.losses.softmaxCrossEntropy), dz = (softmax(z) - y) / N
+ * With label smoothing `ls` (Keras's, as tfjs's losses apply it) the loss and its gradient
+ * see y (1 - ls) + ls / 2 (binary) or y (1 - ls) + ls / k; accuracy counts against y itself.
  * 1/N is the input `inv_batch`, so the smaller last batch of an epoch needs no other graph.
  */
-export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number): string {
+export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number, labelSmoothing = 0): string {
   const op = (type: string, inputs: string[], hint: string, attrs: Record<string, number | number[]> = {}) =>
     b.op(type, inputs, hint, attrs);
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new Error(`label smoothing must be in [0, 1), got ${labelSmoothing}`);
+  // tfjs: y * (1 - ls) + ls * 0.5 | y * (1 - ls) + ls / k, each a float32 op on float32 scalars.
+  const ls = Math.fround(labelSmoothing);
+  const target =
+    ls > 0
+      ? op(
+          'Add',
+          [
+            op('Mul', [INPUT.y, b.scalar('loss/keep_label', Math.fround(1 - ls))], 'loss/y_kept'),
+            b.scalar('loss/label_floor', outputs === 1 ? Math.fround(0.5 * ls) : Math.fround(ls / outputs)),
+          ],
+          'loss/y_smoothed',
+        )
+      : INPUT.y;
   let loss: string;
   let correct: string;
   let prob: string;
   if (outputs === 1) {
-    const zy = op('Mul', [z, INPUT.y], 'loss/zy');
+    const zy = op('Mul', [z, target], 'loss/zy');
     const sp = op('Softplus', [op('Neg', [op('Abs', [z], 'loss/abs')], 'loss/negabs')], 'loss/softplus');
     const per = op('Add', [op('Sub', [op('Relu', [z], 'loss/relu'), zy], 'loss/diff'), sp], 'loss/per');
     loss = op('ReduceMean', [per], 'loss/mean', { keepdims: 0 });
@@ -155,8 +244,8 @@ export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number)
     correct = op('Equal', [predicted, INPUT.y], 'acc/equal');
     prob = op('Sigmoid', [z], 'grad/prob');
   } else {
-    const ls = op('LogSoftmax', [z], 'loss/logsoftmax', { axis: 1 });
-    const sum = op('ReduceSum', [op('Mul', [INPUT.y, ls], 'loss/ylogp')], 'loss/sum', { keepdims: 0 });
+    const logp = op('LogSoftmax', [z], 'loss/logsoftmax', { axis: 1 });
+    const sum = op('ReduceSum', [op('Mul', [target, logp], 'loss/ylogp')], 'loss/sum', { keepdims: 0 });
     loss = op('Mul', [op('Neg', [sum], 'loss/neg'), INPUT.invBatch], 'loss/mean');
     correct = op(
       'Equal',
@@ -168,12 +257,17 @@ export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number)
   b.nodes.push(makeNode('Identity', [loss], [OUTPUT.loss], b.uniqueName('loss/out')));
   const acc = op('ReduceMean', [op('Cast', [correct], 'acc/cast', { to: 1 })], 'acc/mean', { keepdims: 0 });
   b.nodes.push(makeNode('Identity', [acc], [OUTPUT.accuracy], b.uniqueName('acc/out')));
-  return op('Mul', [op('Sub', [prob, INPUT.y], 'grad/residual'), INPUT.invBatch], 'grad/z');
+  // Smoothed targets of k classes still sum to 1, so dL/dz keeps its form.
+  return op('Mul', [op('Sub', [prob, target], 'grad/residual'), INPUT.invBatch], 'grad/z');
 }
 
-/** The optimizer's update of parameter `p` with gradient `g`: its last nodes write `<p>_new` and `<slot>_new`. */
+/**
+ * The optimizer's update of parameter `p` with gradient `g`: its last nodes write `<p>_new` and `<slot>_new`.
+ * The rate, the momentum term and Adam's bias corrections are inputs (updateInputs), the rest constants.
+ */
 export function emitUpdate(b: GraphBuilder, o: OptimizerSpec, p: string, g: string): void {
   const op = (type: string, inputs: string[], hint: string) => b.op(type, inputs, hint);
+  const rate = rateInput(p);
   switch (o.kind) {
     case 'rmsprop': {
       // Keras: v <- rho v + (1 - rho) g^2; w <- w - lr g / sqrt(v + eps) (the order of KerasRMSprop's ops).
@@ -181,32 +275,26 @@ export function emitUpdate(b: GraphBuilder, o: OptimizerSpec, p: string, g: stri
       const v = opTo(
         b,
         'Add',
-        [
-          op('Mul', [s, b.scalar('rho', o.rho)], `${s}/decay`),
-          op('Mul', [op('Mul', [g, g], `${s}/g2`), b.scalar('one_minus_rho', 1 - o.rho)], `${s}/new_part`),
-        ],
+        [op('Mul', [s, INPUT.momentum], `${s}/decay`), op('Mul', [op('Mul', [g, g], `${s}/g2`), INPUT.keepMomentum], `${s}/new_part`)],
         `${s}_new`,
       );
       const step = op(
         'Div',
-        [
-          op('Mul', [g, b.scalar('lr', o.learningRate)], `${p}/lr_g`),
-          op('Sqrt', [op('Add', [v, b.scalar('eps', o.epsilon)], `${s}/v_eps`)], `${s}/rms`),
-        ],
+        [op('Mul', [g, rate], `${p}/lr_g`), op('Sqrt', [op('Add', [v, b.scalar('eps', o.epsilon)], `${s}/v_eps`)], `${s}/rms`)],
         `${p}/step`,
       );
       opTo(b, 'Sub', [p, step], `${p}_new`);
       return;
     }
-    case 'adam': {
+    case 'adam':
+    case 'adamw': {
+      // adamw first decays the weight, decoupled from the gradient: w <- w - (lr wd) w.
+      const w = o.kind === 'adamw' ? op('Sub', [p, op('Mul', [p, decayInput(p)], `${p}/decay_part`)], `${p}/decayed`) : p;
       // tfjs's AdamOptimizer: m, v moving averages; w <- w + (-lr) (m / c1) / (sqrt(v / c2) + eps), c = 1 - beta^t.
       const m = opTo(
         b,
         'Add',
-        [
-          op('Mul', [`${p}_m`, b.scalar('beta1', o.beta1)], `${p}_m/decay`),
-          op('Mul', [g, b.scalar('one_minus_beta1', 1 - o.beta1)], `${p}_m/new_part`),
-        ],
+        [op('Mul', [`${p}_m`, INPUT.momentum], `${p}_m/decay`), op('Mul', [g, INPUT.keepMomentum], `${p}_m/new_part`)],
         `${p}_m_new`,
       );
       const v = opTo(
@@ -225,12 +313,12 @@ export function emitUpdate(b: GraphBuilder, o: OptimizerSpec, p: string, g: stri
         [mHat, op('Add', [op('Sqrt', [vHat], `${p}/sqrt_v_hat`), b.scalar('eps', o.epsilon)], `${p}/denominator`)],
         `${p}/ratio`,
       );
-      opTo(b, 'Add', [op('Mul', [ratio, b.scalar('minus_lr', -o.learningRate)], `${p}/step`), p], `${p}_new`);
+      opTo(b, 'Add', [op('Mul', [ratio, rate], `${p}/step`), w], `${p}_new`);
       return;
     }
     case 'sgd':
       // tfjs's SGDOptimizer: w <- (-lr) g + w.
-      opTo(b, 'Add', [op('Mul', [b.scalar('minus_lr', -o.learningRate), g], `${p}/step`), p], `${p}_new`);
+      opTo(b, 'Add', [op('Mul', [rate, g], `${p}/step`), p], `${p}_new`);
       return;
   }
 }

@@ -14,16 +14,23 @@ export class NotTrainableOnOrt extends Error {}
 /** What the trainer runs: graphs, the tfjs variables they train, and how weights map between the two. */
 export type TrainingPlan = Omit<ModelGraphs, 'dropout'> & { dropout?: ModelGraphs['dropout'] };
 
+/** What every plan is built with besides the model. */
+export interface PlanOptions {
+  optimizer: OptimizerSpec;
+  update: UpdateSite;
+  /** Keras's label smoothing of the loss (0: none). */
+  labelSmoothing: number;
+}
+
 export function headPlan(
   model: tfl.LayersModel,
   head: TrainableHead,
-  optimizer: OptimizerSpec,
   dense: HeadGraphSpec['dense'],
-  update: UpdateSite,
+  { optimizer, update, labelSmoothing }: PlanOptions,
 ): TrainingPlan {
   const fail = (why: string) => new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}' as a head: ${why}.`);
   const spec = headSpec(model, head, fail);
-  const graphs = buildHeadGraphs({ ...spec, optimizer, dense, update });
+  const graphs = buildHeadGraphs({ ...spec, optimizer, dense, update, labelSmoothing });
   // The graph's params are the model's trainable weights, in order: the declared head must be the whole model.
   const variables = model.trainableWeights;
   const shapes = (list: Array<{ shape: unknown }>) => JSON.stringify(list.map((v) => v.shape));
@@ -38,14 +45,9 @@ export function headPlan(
   };
 }
 
-export function modelPlan(
-  model: tfl.LayersModel,
-  optimizer: OptimizerSpec,
-  update: UpdateSite,
-  convInputGradient?: ConvInputGradient,
-): TrainingPlan {
+export function modelPlan(model: tfl.LayersModel, plan: PlanOptions, convInputGradient?: ConvInputGradient): TrainingPlan {
   try {
-    return buildModelGraphs(model, { optimizer, update, convInputGradient });
+    return buildModelGraphs(model, { ...plan, convInputGradient });
   } catch (e) {
     // NotDifferentiable: an op without a gradient rule; UserError: a layer the exporter cannot write.
     if (e instanceof NotDifferentiable || isUserError(e))
@@ -59,7 +61,7 @@ function headSpec(
   model: tfl.LayersModel,
   head: TrainableHead,
   fail: (why: string) => Error,
-): Omit<HeadGraphSpec, 'optimizer' | 'dense' | 'gradients' | 'update'> {
+): Omit<HeadGraphSpec, 'optimizer' | 'dense' | 'gradients' | 'update' | 'labelSmoothing'> {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw fail('it has several inputs or outputs');
   const featureShape = model.inputs[0].shape.slice(1);
   if (featureShape.some((d) => d === null)) throw fail(`its input shape ${JSON.stringify(model.inputs[0].shape)} is not fixed`);
@@ -76,13 +78,78 @@ function headSpec(
   };
 }
 
-/** The update rule of a compiled tfjs optimizer: KerasRMSprop, tfjs Adam, tfjs SGD. */
+/**
+ * The update rule of a compiled tfjs optimizer: tlkit's (getConfig() is an OptimizerConfig,
+ * fit/optimizerConfig.ts: kind rmsprop | adam | adamw | sgd) or the classes tlkit used before
+ * (KerasRMSprop with `decay`, tfjs's Adam and SGD).
+ */
 export function optimizerSpec(optimizer: tf.Optimizer | undefined): OptimizerSpec {
   if (!optimizer) throw new NotTrainableOnOrt('ONNX Runtime training needs a compiled model (no optimizer).');
   const cls = optimizer.getClassName();
-  const cfg = optimizer.getConfig() as Record<string, number>;
-  if (cls === 'KerasRMSprop') return { kind: 'rmsprop', learningRate: cfg.learningRate, rho: cfg.decay, epsilon: cfg.epsilon };
-  if (cls === 'Adam') return { kind: 'adam', learningRate: cfg.learningRate, beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon };
-  if (cls === 'SGD') return { kind: 'sgd', learningRate: cfg.learningRate };
-  throw new NotTrainableOnOrt(`ONNX Runtime training has no update rule for optimizer ${cls} (it has KerasRMSprop, Adam and SGD).`);
+  const cfg = optimizer.getConfig() as Record<string, unknown>;
+  if (typeof cfg.kind === 'string') return fromOptimizerConfig(cls, cfg);
+  const n = (k: string) => cfg[k] as number;
+  if (cls === 'KerasRMSprop') return { kind: 'rmsprop', learningRate: n('learningRate'), rho: n('decay'), epsilon: n('epsilon') };
+  if (cls === 'Adam') return { kind: 'adam', learningRate: n('learningRate'), beta1: n('beta1'), beta2: n('beta2'), epsilon: n('epsilon') };
+  if (cls === 'SGD') return { kind: 'sgd', learningRate: n('learningRate') };
+  throw new NotTrainableOnOrt(`ONNX Runtime training has no update rule for optimizer ${cls} (it has RMSprop, Adam, AdamW and SGD).`);
+}
+
+function fromOptimizerConfig(cls: string, cfg: Record<string, unknown>): OptimizerSpec {
+  const kind = cfg.kind as string;
+  const number = (k: string): number => {
+    const v = cfg[k];
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new NotTrainableOnOrt(`ONNX Runtime training cannot read optimizer ${cls}'s config: its ${kind} ${k} is ${String(v)}.`);
+    return v;
+  };
+  const multipliers = (cfg.multipliers ?? {}) as Record<string, number>;
+  const common = { learningRate: number('learningRate'), multipliers };
+  switch (kind) {
+    case 'rmsprop':
+      return { kind, ...common, rho: number('rho'), epsilon: number('epsilon') };
+    case 'adam':
+      return { kind, ...common, beta1: number('beta1'), beta2: number('beta2'), epsilon: number('epsilon') };
+    case 'adamw':
+      return {
+        kind,
+        ...common,
+        beta1: number('beta1'),
+        beta2: number('beta2'),
+        epsilon: number('epsilon'),
+        weightDecay: number('weightDecay'),
+      };
+    case 'sgd':
+      return { kind, ...common };
+    default:
+      throw new NotTrainableOnOrt(
+        `ONNX Runtime training has no update rule for optimizer ${cls} of kind ${kind} (it has rmsprop, adam, adamw and sgd).`,
+      );
+  }
+}
+
+/**
+ * Each trained variable's rate multiplier, in the plan's order (1 where the config names none).
+ * A name that is no trained variable is refused, as the tfjs optimizer refuses it.
+ */
+export function planMultipliers(plan: TrainingPlan, spec: OptimizerSpec): number[] {
+  const given = spec.multipliers ?? {};
+  const names = plan.variables.map((v) => v.name);
+  const unknown = Object.keys(given).filter((n) => !names.includes(n));
+  if (unknown.length > 0)
+    throw new Error(
+      `Rate multipliers were given for ${unknown.join(', ')}, which the model does not train (it trains ${names.join(', ')}).`,
+    );
+  return names.map((n) => given[n] ?? 1);
+}
+
+/** The label smoothing to train with: the option, which must agree with the compiled loss's own when it carries one. */
+export function labelSmoothingFor(model: tfl.LayersModel, option: number | undefined): number {
+  const compiled = (model.loss as unknown as { labelSmoothing?: unknown } | undefined)?.labelSmoothing;
+  const fromLoss = typeof compiled === 'number' ? compiled : undefined;
+  if (option !== undefined && fromLoss !== undefined && option !== fromLoss)
+    throw new Error(`OrtTrainer: labelSmoothing ${option} differs from the ${fromLoss} model '${model.name}' was compiled with.`);
+  const ls = option ?? fromLoss ?? 0;
+  if (!(ls >= 0 && ls < 1)) throw new RangeError(`OrtTrainer: labelSmoothing must be in [0, 1), got ${ls}.`);
+  return ls;
 }

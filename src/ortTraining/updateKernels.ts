@@ -1,5 +1,5 @@
 import { assembleModule, op, ValueType, type Bytes, type FunctionSpec } from './wasmAssembler.js';
-import type { OptimizerSpec } from './trainingOps.js';
+import type { OptimizerSpec, StepValues } from './trainingOps.js';
 
 /**
  * The optimizer's update as one WebAssembly SIMD loop per tensor, over arrays that
@@ -13,7 +13,9 @@ import type { OptimizerSpec } from './trainingOps.js';
  * order, so the result is the graph's to the bit (updateKernels.test.ts):
  *   RMSprop (Keras): v <- rho v + (1 - rho) g^2;  w <- w - lr g / sqrt(v + eps)
  *   Adam (tfjs):     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w + (-lr) (m / c1) / (sqrt(v / c2) + eps)
+ *   AdamW:           w <- w - (lr wd) w, then Adam's update
  *   SGD (tfjs):      w <- (-lr) g + w
+ * The rates are arguments of every call, so a schedule changes them between batches for free.
  * Each array is padded to whole 4-float vectors; the loops update the padding too,
  * which nothing reads (gradients there stay 0).
  */
@@ -82,6 +84,48 @@ function kernel(s: KernelShape): FunctionSpec {
 
 const { f32x4Add: add, f32x4Sub: sub, f32x4Mul: mul, f32x4Div: div, f32x4Sqrt: sqrt } = op;
 
+/** Adam's update; AdamW's first decays the weight (w - w decay) and adds the step to that. */
+function adamKernel(name: string, decoupledDecay: boolean): FunctionSpec {
+  return kernel({
+    name,
+    arrays: ['w', 'g', 'm', 'v'],
+    scalars: ['minusLr', 'beta1', 'keep1', 'beta2', 'keep2', 'eps', 'c1', 'c2', ...(decoupledDecay ? ['decay'] : [])],
+    temps: ['g', 'm', 'v'],
+    body: (k) => {
+      const w = decoupledDecay ? [...k.load('w'), ...k.load('w'), ...k.scalar('decay'), ...mul, ...sub] : k.load('w');
+      return [
+        ...k.set('g', k.load('g')),
+        // m = m b1 + g (1 - b1); v = v b2 + (g g) (1 - b2)
+        ...k.store('m', k.tee('m', [...k.load('m'), ...k.scalar('beta1'), ...mul, ...k.get('g'), ...k.scalar('keep1'), ...mul, ...add])),
+        ...k.store(
+          'v',
+          k.tee('v', [
+            ...k.load('v'),
+            ...k.scalar('beta2'),
+            ...mul,
+            ...k.get('g'),
+            ...k.get('g'),
+            ...mul,
+            ...k.scalar('keep2'),
+            ...mul,
+            ...add,
+          ]),
+        ),
+        // w = ((m / c1) / (sqrt(v / c2) + eps)) (-lr) + w
+        ...k.store('w', [
+          ...[...k.get('m'), ...k.scalar('c1'), ...div],
+          ...[...k.get('v'), ...k.scalar('c2'), ...div, ...sqrt, ...k.scalar('eps'), ...add],
+          ...div,
+          ...k.scalar('minusLr'),
+          ...mul,
+          ...w,
+          ...add,
+        ]),
+      ];
+    },
+  });
+}
+
 const KERNELS: FunctionSpec[] = [
   kernel({
     name: 'rmsprop',
@@ -110,41 +154,8 @@ const KERNELS: FunctionSpec[] = [
       ]),
     ],
   }),
-  kernel({
-    name: 'adam',
-    arrays: ['w', 'g', 'm', 'v'],
-    scalars: ['minusLr', 'beta1', 'keep1', 'beta2', 'keep2', 'eps', 'c1', 'c2'],
-    temps: ['g', 'm', 'v'],
-    body: (k) => [
-      ...k.set('g', k.load('g')),
-      // m = m b1 + g (1 - b1); v = v b2 + (g g) (1 - b2)
-      ...k.store('m', k.tee('m', [...k.load('m'), ...k.scalar('beta1'), ...mul, ...k.get('g'), ...k.scalar('keep1'), ...mul, ...add])),
-      ...k.store(
-        'v',
-        k.tee('v', [
-          ...k.load('v'),
-          ...k.scalar('beta2'),
-          ...mul,
-          ...k.get('g'),
-          ...k.get('g'),
-          ...mul,
-          ...k.scalar('keep2'),
-          ...mul,
-          ...add,
-        ]),
-      ),
-      // w = ((m / c1) / (sqrt(v / c2) + eps)) (-lr) + w
-      ...k.store('w', [
-        ...[...k.get('m'), ...k.scalar('c1'), ...div],
-        ...[...k.get('v'), ...k.scalar('c2'), ...div, ...sqrt, ...k.scalar('eps'), ...add],
-        ...div,
-        ...k.scalar('minusLr'),
-        ...mul,
-        ...k.load('w'),
-        ...add,
-      ]),
-    ],
-  }),
+  adamKernel('adam', false),
+  adamKernel('adamw', true),
   kernel({
     name: 'sgd',
     arrays: ['w', 'g'],
@@ -173,6 +184,22 @@ type Exports = {
     eps: number,
     c1: number,
     c2: number,
+  ): void;
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    end: number,
+    minusLr: number,
+    beta1: number,
+    keep1: number,
+    beta2: number,
+    keep2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+    decay: number,
   ): void;
   sgd(w: number, g: number, end: number, minusLr: number): void;
 };
@@ -219,35 +246,38 @@ export class UpdateKernels {
     return a.byteOffset;
   }
 
-  /** Update `params` in place with `grads`; `state` holds the slots as optimizerState() lists them. */
-  update(o: OptimizerSpec, params: Float32Array[], grads: Float32Array[], state: Float32Array[], adam?: { c1: number; c2: number }): void {
+  /** Update `params` in place with `grads` at this step's values; `state` holds the slots as optimizerState() lists them. */
+  update(o: OptimizerSpec, params: Float32Array[], grads: Float32Array[], state: Float32Array[], step: StepValues): void {
     const at = (a: Float32Array) => this.offsetOf(a);
     params.forEach((w, p) => {
       const end = at(w) + padded(w.length) * 4;
       switch (o.kind) {
         case 'rmsprop':
-          this.kernels.rmsprop(at(w), at(grads[p]), at(state[p]), end, o.learningRate, o.rho, 1 - o.rho, o.epsilon);
+          this.kernels.rmsprop(at(w), at(grads[p]), at(state[p]), end, step.rates[p], step.momentum, step.keepMomentum, o.epsilon);
           return;
         case 'adam':
-          if (!adam) throw new Error('update kernels: Adam needs its bias corrections');
-          this.kernels.adam(
+        case 'adamw': {
+          const args = [
             at(w),
             at(grads[p]),
             at(state[p]),
             at(state[params.length + p]),
             end,
-            -o.learningRate,
-            o.beta1,
-            1 - o.beta1,
+            step.rates[p],
+            step.momentum,
+            step.keepMomentum,
             o.beta2,
             1 - o.beta2,
             o.epsilon,
-            adam.c1,
-            adam.c2,
-          );
+            step.c1,
+            step.c2,
+          ] as const;
+          if (o.kind === 'adamw') this.kernels.adamw(...args, step.decays[p]);
+          else this.kernels.adam(...args);
           return;
+        }
         case 'sgd':
-          this.kernels.sgd(at(w), at(grads[p]), end, -o.learningRate);
+          this.kernels.sgd(at(w), at(grads[p]), end, step.rates[p]);
           return;
       }
     });

@@ -282,7 +282,7 @@ export function niceTicks(lo: number, hi: number, target: number): number[] {
 }
 
 /** A tick label: as many decimals as the step needs (0.25, 0.5), in exponent form below 1e-4 steps (2.5e-6). */
-function formatTick(t: number, all: number[]): string {
+export function formatTick(t: number, all: number[]): string {
   const step = all.length > 1 ? Math.abs(all[1] - all[0]) : Math.abs(t) || 1;
   if (t === 0) return '0';
   if (step < 1e-4 || Math.abs(t) >= 1e6) {

@@ -16,7 +16,7 @@ import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
 import { train } from '../workflows/train.js';
 import { tlkitVersion } from '../version.js';
 import { buildReport } from '../cli/commands/report.js';
-import { topLossesPerClass } from './htmlReport.js';
+import { topLossesPerClass } from './topLosses.js';
 import { describeHeadOf } from './runFacts.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -77,7 +77,27 @@ test('the report has images per class, augmentation, the model head and size, pe
   assert.match(perClass, /<th>dogs<\/th><td>\d\.\d{4}<\/td><td>\d\.\d{4}<\/td><td>\d\.\d{4}<\/td><td>5<\/td>/);
   const losses = html.match(/<div id="top-losses">(.*?)<\/div>\n<h2>/s)?.[1] ?? '';
   assert.match(losses, /<h3>cats<\/h3>.*<h3>dogs<\/h3>/s);
-  assert.equal(losses.match(/<figure class="loss">/g)?.length, 10, 'the 5 test images of each class (at most 6 a class)');
+  // Only losses: misclassified, or right with P(true) < 0.8 (loss > -log 0.8); at most 6 a class, fewer said so.
+  const evaluation = JSON.parse(fs.readFileSync(path.join(run, 'evaluation.json'), 'utf8')) as {
+    files: Array<{ label: number; scores: number[] }>;
+  };
+  const lossesOf = [0, 1].map(
+    (c) => evaluation.files.filter((f) => f.label === c && (f.scores[c] < 0.8 || f.scores[1 - c] > f.scores[c])).length,
+  );
+  const shown = [...losses.matchAll(/<figcaption>loss ([0-9.]+)/g)].map((m) => Number(m[1]));
+  assert.equal(
+    shown.length,
+    lossesOf.reduce((n, k) => n + Math.min(6, k), 0),
+    `losses per class ${lossesOf}`,
+  );
+  for (const loss of shown) assert.ok(loss > -Math.log(0.8) - 1e-3, `a shown image is a loss: ${loss}`);
+  const notes = [...losses.matchAll(/<p class="losses-note">([^<]*)<\/p>/g)].map((m) => m[1]);
+  assert.equal(notes.length, lossesOf.filter((k) => k < 6).length, notes.join('\n'));
+  for (const note of notes)
+    assert.match(
+      note,
+      /^(Only \d+ of the 5 \w+ images (is|are) misclassified|None: all 5 \w+ images are classified right with P\(true\) &gt;= 0\.80)/,
+    );
 });
 
 test('topLossesPerClass: each class its own highest losses; describeHeadOf folds the activation into the Dense', () => {
@@ -89,10 +109,10 @@ test('topLossesPerClass: each class its own highest losses; describeHeadOf folds
   ];
   const top = topLossesPerClass(files, ['cats', 'dogs'], 1);
   assert.deepEqual(
-    top.map((g) => g.map((x) => x.file)),
+    top.map((g) => g.items.map((x) => x.file)),
     [['b'], ['c']],
   );
-  assert.ok(Math.abs(top[0][0].loss + Math.log(0.2)) < 1e-12);
+  assert.ok(Math.abs(top[0].items[0].loss + Math.log(0.2)) < 1e-12);
   const layers = [
     { class_name: 'Conv2D', config: { name: 'conv1' } },
     { class_name: 'GlobalAveragePooling2D', config: { name: 'head_pool' } },

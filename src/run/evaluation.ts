@@ -18,6 +18,19 @@ export interface Evaluation {
   support: number[];
   /** Expected calibration error: 15 equal-width bins on the top-class probability, the count-weighted |accuracy - confidence| (absent in evaluation.json files older than it). */
   ece?: number;
+  /** Set when the figures above are test-time augmentation's (evaluate --tta). */
+  tta?: TtaRecord;
+}
+
+/** How a TTA evaluation's views were made, and the plain prediction's figures on the same images. */
+export interface TtaRecord {
+  /** Augmented views per image, blended with the plain image as fastai does: (1 - beta) x their mean + beta x plain. */
+  views: number;
+  beta: number;
+  seed: number;
+  /** The views' augmentation (the run's, or horizontal flips and the book's zoom for a run trained without). */
+  augmentation: { flip: string; rotation: number; zoom: number };
+  plain: { accuracy: number; loss: number; ece: number };
 }
 
 export interface FileResult {

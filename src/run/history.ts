@@ -9,6 +9,12 @@ export interface HistoryData {
   history: Record<string, number[]>;
   /** Epoch (0-based) where fine-tuning started, for the plots' marker. */
   fineTuneStartEpoch?: number;
+  /**
+   * The learning rate of every batch, one list an epoch (aligned with `epoch`), when a
+   * schedule set them; an epoch trained at a fixed rate has an empty list. Absent in runs
+   * that never scheduled a rate (and in runs written before schedules existed).
+   */
+  lrs?: number[][];
 }
 
 export function emptyHistory(): HistoryData {
@@ -22,6 +28,7 @@ export function truncateHistory(h: HistoryData, epochs: number): HistoryData {
     ...h,
     epoch: h.epoch.slice(0, keep),
     history: Object.fromEntries(Object.entries(h.history).map(([k, v]) => [k, v.slice(0, keep)])),
+    ...(h.lrs ? { lrs: h.lrs.slice(0, keep).map((l) => [...l]) } : {}),
   };
 }
 
@@ -34,5 +41,6 @@ export function parseHistory(text: string): HistoryData {
   const raw = JSON.parse(text) as HistoryData;
   const history: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(raw.history ?? {})) history[k] = v.map((x) => (x === null ? NaN : x));
-  return { ...raw, epoch: raw.epoch ?? [], history };
+  const lrs = Array.isArray(raw.lrs) ? raw.lrs.map((l) => (Array.isArray(l) ? l.map((x) => (x === null ? NaN : x)) : [])) : undefined;
+  return { ...raw, epoch: raw.epoch ?? [], history, ...(lrs ? { lrs } : {}) };
 }

@@ -16,6 +16,7 @@ import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { describeTrainResult, TRAIN_DEFAULTS, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
 import { evaluationView } from './evaluationView.js';
+import { registerLrFind } from './lrFindRoute.js';
 import { pageHtml } from './pageHtml.js';
 import type { DataState, DataSummary, ExportView, FileLink, ImagePage, RunSummary, TrainEvent, TrainRequest } from './protocol.js';
 import { confinedFile, encodeRel, guard } from './security.js';
@@ -285,6 +286,7 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
   });
 
   app.post('/api/train/stop', (c) => c.json({ stopping: trainer.stop() }));
+  registerLrFind(app, { runsDir, dataDir: () => dataDir, trainer });
 
   app.get('/api/events', (c) =>
     streamSSE(c, async (stream) => {

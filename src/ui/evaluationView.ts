@@ -1,28 +1,43 @@
-import { topLossesPerClass } from '../report/htmlReport.js';
+import { fewerLossesNote, LOSS_SHOWN_BELOW, topLossesPerClass } from '../report/topLosses.js';
 import type { RunEvaluation } from '../run/evaluation.js';
 import type { EvaluationView } from './protocol.js';
 
-/** Top losses: misclassified images, and right ones with P(true) below this. */
-export const LOSS_SHOWN_BELOW = 0.8;
+/** Top losses a class on the page. */
+const TOP_LOSSES = 4;
 
 /**
  * What the page shows of an evaluation: the figures, and the top 4 losses per class, only
- * what went wrong or nearly so (a correct, confident image is no loss to look at), each
- * with the URL of its thumbnail when the page can serve it (`url`).
+ * what went wrong or nearly so (a correct, confident image is no loss to look at; see
+ * report/topLosses.ts), each with the URL of its thumbnail when the page can serve it
+ * (`url`), and per class a note when it has fewer.
  */
 export function evaluationView(e: RunEvaluation, url: (file: string) => string | null): EvaluationView {
-  const topLosses = topLossesPerClass(e.files, e.classes, 4).map((items) =>
-    items
-      .filter((i) => i.predicted !== i.label || i.scores[i.label] < LOSS_SHOWN_BELOW)
-      .map((i) => ({
-        file: i.file,
-        url: url(i.file),
-        label: e.classes[i.label],
-        predicted: e.classes[i.predicted],
-        loss: i.loss,
-        probability: i.scores[i.label],
-      })),
+  const groups = topLossesPerClass(e.files, e.classes, TOP_LOSSES);
+  const topLosses = groups.map((g) =>
+    g.items.map((i) => ({
+      file: i.file,
+      url: url(i.file),
+      label: e.classes[i.label],
+      predicted: e.classes[i.predicted],
+      loss: i.loss,
+      probability: i.scores[i.label],
+    })),
   );
+  const topLossesNotes = groups.map((g, c) => fewerLossesNote(g, e.classes[c], TOP_LOSSES));
   const { dir, n, accuracy, loss, classes, confusion, precision, recall, f1, support } = e;
-  return { dir, n, accuracy, loss, classes, confusion, precision, recall, f1, support, topLosses, lossShownBelow: LOSS_SHOWN_BELOW };
+  return {
+    dir,
+    n,
+    accuracy,
+    loss,
+    classes,
+    confusion,
+    precision,
+    recall,
+    f1,
+    support,
+    topLosses,
+    topLossesNotes,
+    lossShownBelow: LOSS_SHOWN_BELOW,
+  };
 }

@@ -123,6 +123,11 @@ test('top losses list misclassified and unsure images only, and none when every 
     'the wrong cat, then the unsure one; no image right with P(true) 1.000',
   );
   assert.equal(mixed.lossShownBelow, 0.8);
+  // Fewer than 4 a class: the page is told how many of the class are losses at all.
+  assert.deepEqual(mixed.topLossesNotes, [
+    'Only 2 of the 3 cats images are misclassified or have P(true) below 0.80; the other 1 is classified right with P(true) >= 0.80.',
+    'None: all 2 dogs images are classified right with P(true) >= 0.80.',
+  ]);
   assert.deepEqual((await get('perfect')).topLosses, [[], []]);
 
   // The server's refusal of a form value names the field.

@@ -113,6 +113,8 @@ export interface EvaluationView extends Evaluation {
   dir: string;
   /** Per class, the images with the highest loss that were misclassified or had P(true) below lossShownBelow (possibly none). */
   topLosses: LossImage[][];
+  /** Per class, why its list is shorter than the others' limit ('' when it is full): "Only 2 of the 500 cats images ...". */
+  topLossesNotes: string[];
   lossShownBelow: number;
 }
 
@@ -120,6 +122,21 @@ export interface ExportView {
   format: string;
   out: string;
   files: FileLink[];
+}
+
+/** What the form's "Find learning rate" answers: lr-find's suggestions (fastai's) and the plot of its sweep. */
+export interface LrFindView {
+  /** What swept ('The head', 'Fine-tuning (... + head)'), how many batches, in how many seconds. */
+  what: string;
+  batches: number;
+  seconds: number;
+  /** The suggested rates; null when the loss diverged too early to read any. */
+  suggestions: { valley: number; steep: number; minimum: number } | null;
+  /** The valley as the learning-rate field takes it (e.g. '2.8e-6'), or null. */
+  learningRate: string | null;
+  /** The plot (PNG) under /files/runs/, or null. */
+  plotUrl: string | null;
+  message: string;
 }
 
 /** Server-Sent Events of the training in progress (event name = `type`). */
@@ -136,6 +153,8 @@ export type TrainEvent =
       batches: number;
       imagesDone: number;
       elapsed: number;
+      /** Fine-tuning after earlier epochs (the head's, or the run it started from): the 0-based epoch it started at. */
+      fineTuneStart?: number;
     }
   | { type: 'epoch'; run: string; epoch: number; epochs: number; metrics: Record<string, number | null>; checkpointSaved: boolean }
   | { type: 'end'; run: string; bestEpoch: number; interrupted: boolean; message: string }

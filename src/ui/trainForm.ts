@@ -44,7 +44,9 @@ function field(o: TrainOption): TrainFormField {
     group: o.form?.group ?? 'more',
   };
   if (o.kind.choices) f.choices = o.kind.choices.map(String);
-  if (o.default !== undefined) f.default = o.default as string | number | boolean;
+  // The page may start a field elsewhere than the option's default (--recipe: fastai's fine-tune here, the book's on the command line).
+  const start = o.form?.default ?? o.default;
+  if (start !== undefined) f.default = start as string | number | boolean;
   if (o.form?.list === 'bases') f.list = [...BASE_SUGGESTIONS];
   return f;
 }

@@ -16,6 +16,7 @@ class EventCallback extends tfl.Callback {
   private batches = 0;
   private imagesDone = 0;
   private epoch = 0;
+  private fineTuneStart = 0;
 
   constructor(
     private readonly run: string,
@@ -36,6 +37,8 @@ class EventCallback extends tfl.Callback {
 
   override async onEpochBegin(epoch: number): Promise<void> {
     this.epoch = epoch;
+    // The phase's first epoch: meta.json says by now whether it fine-tunes (as the CLI's epoch lines read it).
+    if (epoch === this.firstEpoch) this.fineTuneStart = await fineTuneStartOf(this.out);
   }
 
   override async onBatchEnd(batch: number, logs?: Record<string, unknown>): Promise<void> {
@@ -50,6 +53,7 @@ class EventCallback extends tfl.Callback {
       batches: this.batches,
       imagesDone: this.imagesDone,
       elapsed: (performance.now() - this.t0) / 1000,
+      ...(this.fineTuneStart > 0 ? { fineTuneStart: this.fineTuneStart } : {}),
     });
   }
 
@@ -63,6 +67,16 @@ class EventCallback extends tfl.Callback {
     const metrics: Record<string, number | null> = {};
     for (const [k, v] of Object.entries(logs ?? {})) if (typeof v === 'number') metrics[k] = Number.isFinite(v) ? v : null;
     this.emit({ type: 'epoch', run: this.run, epoch: epoch + 1, epochs: this.epochs, metrics, checkpointSaved: saved });
+  }
+}
+
+/** The epoch fine-tuning started at when meta.json says the run is fine-tuning, else 0. */
+async function fineTuneStartOf(out: string): Promise<number> {
+  try {
+    const meta = await readMeta(out);
+    return meta.phase === 'finetune' ? (meta.fineTuneStartEpoch ?? 0) : 0;
+  } catch {
+    return 0;
   }
 }
 

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -314,6 +315,65 @@ test(
     } catch (e) {
       for (const page of browser.contexts().flatMap((c) => c.pages())) await shot(page, 'failure').catch(() => {});
       throw e;
+    } finally {
+      await browser.close();
+    }
+  }),
+);
+
+test(
+  'tlkit ui: "Find learning rate" sweeps with the form\'s values on the server, shows the plot and fills the learning-rate field',
+  requiring(needsChromium, async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(url);
+      await page.waitForSelector('body[data-ready=true]');
+      await page.fill('#data-path', data);
+      await page.click('#data-open');
+      await page.waitForSelector('#counts');
+      // Every file of every run folder (the first test's, when it ran), to show that none changes.
+      const runs = path.join(root, 'runs');
+      const runFiles = () =>
+        fs
+          .readdirSync(runs, { withFileTypes: true })
+          .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+          .flatMap((d) => fs.readdirSync(path.join(runs, d.name), { recursive: true }).map((f) => path.join(d.name, String(f))))
+          .filter((f) => fs.statSync(path.join(runs, f)).isFile())
+          .sort()
+          .map(
+            (f) =>
+              `${f} ${createHash('sha256')
+                .update(fs.readFileSync(path.join(runs, f)))
+                .digest('hex')}`,
+          );
+      const runsBefore = runFiles();
+      await fillTrainForm(page, { base, batchSize: '4', headUnits: '4' });
+      assert.equal(await page.inputValue('#train-form [name=learningRate]'), '');
+      await page.click('#lr-find');
+      await page.waitForFunction(
+        () => /Suggested learning rates/.test(document.getElementById('train-message')?.textContent ?? ''),
+        undefined,
+        { timeout: 120_000 },
+      );
+      // The plot appears: the sweep's PNG, served by the server and loaded by the page.
+      await page.waitForFunction(() => {
+        const img = document.getElementById('lr-find-plot') as HTMLImageElement;
+        return img.complete && img.naturalWidth === 960;
+      });
+      assert.equal(await page.locator('#lr-find-result').isVisible(), true);
+      // The valley is in the learning-rate field, as the message says.
+      const value = await page.inputValue('#train-form [name=learningRate]');
+      assert.match(value, /^\d\.\de-\d+$/);
+      assert.match((await page.textContent('#train-message')) ?? '', new RegExp(`valley ${value.replace('.', '\\.')},`));
+      assert.equal(await page.locator('#train-start').isDisabled(), false, 'training can start once the sweep is done');
+      // No run was written or changed: the plot lives in the runs folder's own .lr-find/.
+      assert.deepEqual(runFiles(), runsBefore);
+      assert.ok(fs.existsSync(path.join(runs, '.lr-find', 'lr-find.svg')));
+      await shot(page, 'lr-find');
+      assert.deepEqual(errors, []);
     } finally {
       await browser.close();
     }

@@ -3,6 +3,7 @@ import { cachedFeatures } from './featureCache.js';
 import { fullModelSaver } from './fullModelSaver.js';
 import { headSpec, newHead } from './head.js';
 import { runPhase } from './phase.js';
+import { phaseOptimizer } from './scheduleOptions.js';
 import { loadFeatureBase } from './runBase.js';
 import { augmentedTraining, featureSource } from './trainingBatches.js';
 import { startRecords, type WorkflowContext, type WorkflowResult } from './workflow.js';
@@ -36,7 +37,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
     numClasses,
     train,
     validation: featureSource(ctx, validation, false),
-    optimizer: { name: opts.optimizer, learningRate: opts.learningRate },
+    optimizer: phaseOptimizer(opts, ctx.naming, opts.learningRate),
     firstEpoch: 0,
     epochs: opts.epochs,
     saver,

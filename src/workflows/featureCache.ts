@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { labelsTableOptions } from '../data/labelsTable.js';
+import { readManifest, type Manifest } from '../features/cache.js';
 import { extractFeatures, type ExtractProgress } from '../features/extract.js';
 import { featureKeyParts, type FeatureBase } from '../features/frozenBase.js';
-import { holdOutValidation, readFeatureSplit, type FeatureSplit } from '../features/splits.js';
+import { diskRows, holdOutRows, type FeatureRows } from '../features/featureRows.js';
 import type { Precision } from '../ort/int8.js';
 import { cacheRoot } from '../weights/download.js';
 import { saveCalibration } from './records.js';
-import type { WorkflowContext } from './workflow.js';
+import type { BuildContext } from './workflow.js';
 
 /** The root of the feature cache: `cacheDir`, else `<tlkit cache>/features` ($TLKIT_CACHE, else $XDG_CACHE_HOME/tlkit, else ~/.cache/tlkit). */
 export function featureCacheRoot(cacheDir?: string): string {
@@ -29,6 +31,8 @@ export function featureCacheFolder(args: {
 }): string {
   const { base } = args;
   const k = featureKeyParts(base);
+  // `tlkit extract --out DIR` (or `tlkit merge DIR`) of this data and base: train reads it as it is.
+  if (args.cacheDir && isFeatureFolderOf(args.cacheDir, args, args.upTo ?? k.cutLayer)) return path.resolve(args.cacheDir);
   const parts = [path.resolve(args.dataRoot), k.weightsHash, base.imageSize, k.preprocessing, ...(k.cutLayer ? [k.cutLayer] : [])];
   const hash = createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   const folder = path.join(featureCacheRoot(args.cacheDir), `${base.family}-${hash.slice(0, 16)}`);
@@ -36,13 +40,32 @@ export function featureCacheFolder(args: {
   return args.precision === 'int8' ? path.join(cut, 'int8') : cut;
 }
 
+/** Whether `dir` is a feature folder (manifest.json) of this data folder, base, cut, image size and precision. */
+function isFeatureFolderOf(dir: string, args: { dataRoot: string; base: FeatureBase; precision: Precision }, cutLayer: string): boolean {
+  let m: Manifest;
+  try {
+    m = readManifest(dir);
+  } catch {
+    return false;
+  }
+  const { base } = args;
+  return (
+    m.dataRoot === path.resolve(args.dataRoot) &&
+    m.base.weightsHash === base.weightsHash &&
+    (m.base.cutLayer ?? '') === cutLayer &&
+    m.preprocessing === base.preprocessing &&
+    m.imageSize.join('x') === base.imageSize.join('x') &&
+    (m.precision ?? 'fp32') === args.precision
+  );
+}
+
 /** The feature cache folder of the run's data, base (cut at `upTo`) and precision. */
-export function runFeatureFolder(ctx: WorkflowContext, base: FeatureBase, upTo?: string): string {
+export function runFeatureFolder(ctx: BuildContext, base: FeatureBase, upTo?: string): string {
   return featureCacheFolder({ cacheDir: ctx.opts.cacheDir, dataRoot: ctx.data.root, base, upTo, precision: ctx.opts.precision });
 }
 
 /** Extraction progress as log lines (verbose), at most one a second and the last one. */
-function progressLines(ctx: WorkflowContext): ((p: ExtractProgress) => void) | undefined {
+function progressLines(ctx: BuildContext): ((p: ExtractProgress) => void) | undefined {
   if (!ctx.opts.verbose) return undefined;
   let lastPrint = 0;
   return (p) => {
@@ -55,15 +78,16 @@ function progressLines(ctx: WorkflowContext): ((p: ExtractProgress) => void) | u
 
 /**
  * Features of some splits at the base's output (or at a cut layer), extracted once on
- * ONNX Runtime and cached on disk, loaded into JS memory. Without a validation/ folder,
+ * ONNX Runtime and cached on disk, and read from there a batch at a time (memory does
+ * not grow with the number of images). Without a validation/ folder,
  * validation is held out of train (Keras validation_split) when the options allow it.
  */
 export async function cachedFeatures(
-  ctx: WorkflowContext,
+  ctx: BuildContext,
   base: FeatureBase,
   splits: Array<'train' | 'validation'>,
   upTo?: string,
-): Promise<{ train?: FeatureSplit; validation: FeatureSplit }> {
+): Promise<{ train?: FeatureRows; validation: FeatureRows }> {
   const out = runFeatureFolder(ctx, base, upTo);
   const hasValidation = Boolean(ctx.data.splits.validation);
   const wanted = hasValidation ? splits : ['train'];
@@ -73,6 +97,7 @@ export async function cachedFeatures(
   const extracted = await extractFeatures({
     base,
     data: ctx.opts.data,
+    table: labelsTableOptions(ctx.opts),
     out,
     splits: wanted,
     skipBadImages: ctx.opts.skipBadImages,
@@ -82,7 +107,7 @@ export async function cachedFeatures(
     onProgress: progressLines(ctx),
     signal: ctx.opts.signal,
   });
-  if (extracted.calibration) await saveCalibration(ctx.run.dir, extracted.calibration);
+  if (extracted.calibration && ctx.run) await saveCalibration(ctx.run.dir, extracted.calibration);
   const seconds = (performance.now() - t0) / 1000;
   const key = upTo ? 'prefixFeatures' : 'extract';
   ctx.timings[`${key}Seconds`] = (ctx.timings[`${key}Seconds`] ?? 0) + seconds;
@@ -97,10 +122,10 @@ export async function cachedFeatures(
         : `Features: ${extracted.imagesExtracted} images in ${seconds.toFixed(1)}s (${imagesPerSecond.toFixed(1)} images/s on ONNX Runtime).`,
     );
   }
-  const loaded: Record<string, FeatureSplit> = {};
-  for (const s of extracted.splits) loaded[s.split] = await readFeatureSplit(s.features, s.labels);
+  const loaded: Record<string, FeatureRows> = {};
+  for (const s of extracted.splits) loaded[s.split] = await diskRows(s.features, s.labels);
   if (hasValidation) return { train: loaded.train, validation: loaded.validation };
   if (!ctx.opts.validationSplit) throw new Error('train() lets no run without validation data through');
-  const held = holdOutValidation(loaded.train, ctx.opts.validationSplit, ctx.opts.seed);
+  const held = holdOutRows(loaded.train, ctx.opts.validationSplit, ctx.opts.seed);
   return { train: splits.includes('train') ? held.train : undefined, validation: held.validation };
 }

@@ -3,7 +3,8 @@ import type { TrainState } from '../run/trainState.js';
 import { cachedFeatures } from './featureCache.js';
 import { fullModelSaver } from './fullModelSaver.js';
 import { headSpec, newHead } from './head.js';
-import { runPhase, type PhaseOutcome } from './phase.js';
+import { runPhase, type PhaseDescription, type PhaseOutcome } from './phase.js';
+import { phaseOptimizer } from './scheduleOptions.js';
 import type { RunRecords } from './records.js';
 import { loadFeatureBase } from './runBase.js';
 import { featureSource } from './trainingBatches.js';
@@ -27,6 +28,8 @@ export async function headOnFeatures(
   records: RunRecords,
   name: 'features' | 'head',
   resume?: { state?: TrainState },
+  // Finetune's head phase: its epochs and optimizer as the recipe sets them (recipe.ts).
+  plan?: Pick<PhaseDescription, 'epochs' | 'optimizer'>,
 ): Promise<PhaseOutcome> {
   const { opts } = ctx;
   const numClasses = ctx.data.classNames.length;
@@ -40,9 +43,9 @@ export async function headOnFeatures(
     numClasses,
     train: featureSource(ctx, train!, true),
     validation: featureSource(ctx, validation, false),
-    optimizer: { name: opts.optimizer, learningRate: opts.learningRate },
+    optimizer: plan?.optimizer ?? phaseOptimizer(opts, ctx.naming, opts.learningRate),
     firstEpoch: 0,
-    epochs: opts.epochs,
+    epochs: plan?.epochs ?? opts.epochs,
     saver,
     // Finetune's head phase: meta.json says so, so that resume continues the right phase.
     meta: name === 'head' ? { phase: 'head' } : undefined,

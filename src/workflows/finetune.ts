@@ -1,13 +1,16 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { hashWeights } from '../applications/loadBase.js';
+import { stageEndsOf } from '../applications/catalog.js';
+import { hashWeights, type ConvBase } from '../applications/loadBase.js';
 import { withAugmentationDefaults } from '../augment/params.js';
 import { UserError } from '../errors.js';
 import type { FrozenRunner } from '../features/frozenBase.js';
 import { copyWeightsByName } from '../fit/assembleModel.js';
 import type { BatchSource } from '../fit/batchSources.js';
-import { buildSuffixModel, cutForUnfreeze, defaultUnfreeze } from '../fit/suffixModel.js';
+import type { HeadModels } from '../fit/head.js';
+import { describeLayerGroups, layerGroups, rateMultipliers, splitAtStageEnds } from '../fit/layerGroups.js';
+import { buildSuffixModel, cutForUnfreeze, defaultUnfreeze, type BaseCut, type SuffixModel } from '../fit/suffixModel.js';
 import { writeDirAtomic } from '../io/atomicWrite.js';
 import { emptyHistory, saveHistory, type HistoryData } from '../run/history.js';
 import { readMeta, type RunMeta } from '../run/meta.js';
@@ -22,22 +25,22 @@ import { fullModelSaver } from './fullModelSaver.js';
 import { headSpec, newHead } from './head.js';
 import { optionName } from './options.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
+import { FINETUNE_LEARNING_RATE, fineTunePlan, recipeUnfreeze, type PhasePlan } from './recipe.js';
 import { recordedOptions, RunRecords } from './records.js';
 import { loadRunBase } from './runBase.js';
 import { withoutTemperature } from './temperature.js';
 import { augmentedTraining, featureSource } from './trainingBatches.js';
-import { startRecords, type WorkflowContext, type WorkflowResult } from './workflow.js';
-
-/** The book's fine-tuning learning rate (RMSprop). */
-export const FINETUNE_LEARNING_RATE = 1e-5;
+import { startRecords, type BuildContext, type WorkflowContext, type WorkflowResult } from './workflow.js';
 
 type Phase = 'head' | 'finetune';
 
 /**
- * The book's fine-tuning, as fastai's fine_tune composes it: freeze (a head trained on the
- * frozen base, in this run folder, unless `from` names a run that has one), then unfreeze
- * (the last N layers of the base, default the family's last block, train with the head;
- * BatchNormalization stays frozen in inference mode; RMSprop 1e-5). The frozen prefix runs
+ * Fine-tuning as fastai's fine_tune composes it: freeze (a head trained on the frozen base,
+ * in this run folder, unless `from` names a run that has one), then unfreeze (the last N
+ * layers of the base, default the family's last block, train with the head, over layer
+ * groups when `lrMult` spreads their rates; BatchNormalization stays frozen in inference
+ * mode unless `trainBn`). Each phase's epochs, optimizer and schedule come from the recipe
+ * (recipe.ts: the book's RMSprop 1e-5, or fastai's one-cycles). The frozen prefix runs
  * on ONNX Runtime (its output cached on disk unless augmenting). The run holds both
  * phases' curves, fine-tuning marked, and keeps the best model over both: a fine-tuning
  * epoch replaces the head's model only when it beats it.
@@ -50,6 +53,7 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
   const resumeOf = (phase: Phase) =>
     resumedPhase === phase ? { state: ctx.resumed?.state?.phase === phase ? ctx.resumed.state : undefined } : undefined;
   let records: RunRecords | undefined;
+  const plan = fineTunePlan(opts, ctx.naming);
 
   // Fine-tuning a randomly initialised head would wreck the base's features: the head first.
   if (!opts.from && resumedPhase !== 'finetune') {
@@ -57,14 +61,14 @@ export async function finetuneWorkflow(ctx: WorkflowContext): Promise<WorkflowRe
     records = startRecords(ctx, base, 'finetune', headSpec(opts));
     if (opts.verbose && !ctx.resumed) {
       ctx.log(
-        `No ${optionName('from', ctx.naming)} run given: first training a head on the frozen base (${opts.epochs} epochs), as Keras recommends before fine-tuning.`,
+        `No ${optionName('from', ctx.naming)} run given: first training a head on the frozen base (${plan.head.epochs} epoch${plan.head.epochs === 1 ? '' : 's'}), as Keras recommends before fine-tuning.`,
       );
     }
-    const head = await headOnFeatures(ctx, base, records, 'head', resumeOf('head'));
+    const head = await headOnFeatures(ctx, base, records, 'head', resumeOf('head'), plan.head);
     base.model.dispose();
     if (head.interrupted) return { records, ...head };
   }
-  return unfreezePhase(ctx, records, resumeOf('finetune'));
+  return unfreezePhase(ctx, records, resumeOf('finetune'), plan.unfreeze);
 }
 
 /** The top of the base and the head of the source run, trained together. */
@@ -72,46 +76,24 @@ async function unfreezePhase(
   ctx: WorkflowContext,
   headRecords: RunRecords | undefined,
   resume: { state?: TrainState } | undefined,
+  plan: PhasePlan,
 ): Promise<WorkflowResult> {
   const { opts } = ctx;
   const name = (k: string) => optionName(k, ctx.naming);
   const sourceDir = opts.from ?? opts.out;
   const source = await sourceRun(ctx, sourceDir, headRecords);
 
-  const base = await loadRunBase(ctx, source.meta.imageSize);
   // The source's base weights (changed by an earlier fine-tuning) and its head; a resumed run's own.
-  const sourceModel = await tfl.loadLayersModel(fileSystemIO(runPaths(resume ? opts.out : sourceDir).model));
-  // Fine-tuning continues the model as it trained: a temperature folded into it comes out.
-  await withoutTemperature(sourceModel, resume ? opts.out : sourceDir, source.meta);
-  copyWeightsByName(sourceModel, base.model);
+  const { base, models, cut, suffix, trainable } = await unfrozenModel(ctx, sourceDir, resume ? opts.out : sourceDir, source.meta);
   const numClasses = ctx.data.classNames.length;
-  const featureShape = base.model.outputs[0].shape.slice(1) as number[];
-  const models = newHead(featureShape, source.meta.head, numClasses, opts.seed);
-  const missing = models.head.layers.filter((l) => l.weights.length > 0 && !sourceModel.layers.some((s) => s.name === l.name));
-  if (missing.length > 0) {
-    throw new UserError(
-      `${name('from')} ${sourceDir}: its model has no layer ${missing[0].name}; it was not trained by tlkit with the same head options.`,
-    );
-  }
-  copyWeightsByName(sourceModel, models.head);
-  sourceModel.dispose();
-
-  const unfreeze = opts.unfreeze ?? (ctx.resumed?.meta.unfrozen?.length || undefined) ?? defaultUnfreeze(base.model, base.family);
-  const cut = cutForUnfreeze(base.model, unfreeze, name('unfreeze'));
-  // The prefix's cached output depends on the prefix's weights only (a fine-tuned source changed the suffix).
-  base.weightsHash = hashWeights(base.model, (layer) => !cut.unfrozen.includes(layer));
-  const suffix = buildSuffixModel(base.model, cut, name('unfreeze'));
-  // Suffix -> head logits trains (stable cross-entropy); `models.head` (with its sigmoid/softmax) is what gets saved.
-  const trainable = tfl.model({
-    inputs: suffix.model.inputs,
-    outputs: models.logits.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor,
-    name: 'finetune',
-  });
-  const learningRate = opts.learningRate ?? FINETUNE_LEARNING_RATE;
+  const learningRate = plan.optimizer.learningRate ?? FINETUNE_LEARNING_RATE;
+  // Discriminative rates: the unfrozen layers in groups at the family's stage ends, the head last.
+  const groups = layerGroups(trainable, splitAtStageEnds(cut.unfrozen, stageEndsOf(base.family)), plan.lrMult);
   if (opts.verbose) {
     ctx.log(
       describeUnfreeze({ source: base.source, unfrozen: cut.unfrozen, trainable: suffix.trainable, cutLayer: cut.cutLayer, learningRate }),
     );
+    if (plan.lrMult !== 1) ctx.log(`Layer groups (${name('lrMult')} ${plan.lrMult}): ${describeLayerGroups(groups, learningRate)}.`);
   }
 
   const augment = opts.augment || Boolean(ctx.resumed?.meta.augmentation);
@@ -133,9 +115,9 @@ async function unfreezePhase(
     numClasses,
     train,
     validation: featureSource(ctx, cached.validation, false),
-    optimizer: { name: opts.optimizer, learningRate },
+    optimizer: { ...plan.optimizer, multipliers: rateMultipliers(trainable, groups) },
     firstEpoch,
-    epochs: opts.epochs,
+    epochs: plan.epochs,
     saver,
     meta: {
       phase: 'finetune',
@@ -151,6 +133,59 @@ async function unfreezePhase(
     owns: [...(frozen ? [frozen] : []), trainable, saver],
   });
   return { records, ...outcome };
+}
+
+/** What fine-tuning trains, built from a run's model. */
+export interface UnfrozenModel {
+  base: ConvBase;
+  /** The run's head (saved) and its logits (trained). */
+  models: HeadModels;
+  cut: BaseCut;
+  suffix: SuffixModel;
+  /** The unfrozen suffix -> the head's logits, one model. */
+  trainable: tfl.LayersModel;
+}
+
+/**
+ * The run's base with the weights of the model in `weightsDir` (that run's meta: `meta`),
+ * cut where `unfreeze` says, and the unfrozen suffix + that model's head as one logits
+ * model. `sourceDir` is the run that errors name.
+ */
+export async function unfrozenModel(ctx: BuildContext, sourceDir: string, weightsDir: string, meta: RunMeta): Promise<UnfrozenModel> {
+  const { opts } = ctx;
+  const name = (k: string) => optionName(k, ctx.naming);
+  const base = await loadRunBase(ctx, meta.imageSize);
+  const sourceModel = await tfl.loadLayersModel(fileSystemIO(runPaths(weightsDir).model));
+  // Fine-tuning continues the model as it trained: a temperature folded into it comes out.
+  await withoutTemperature(sourceModel, weightsDir, meta);
+  copyWeightsByName(sourceModel, base.model);
+  const featureShape = base.model.outputs[0].shape.slice(1) as number[];
+  const models = newHead(featureShape, meta.head, ctx.data.classNames.length, opts.seed);
+  const missing = models.head.layers.filter((l) => l.weights.length > 0 && !sourceModel.layers.some((s) => s.name === l.name));
+  if (missing.length > 0) {
+    throw new UserError(
+      `${name('from')} ${sourceDir}: its model has no layer ${missing[0].name}; it was not trained by tlkit with the same head options.`,
+    );
+  }
+  copyWeightsByName(sourceModel, models.head);
+  sourceModel.dispose();
+
+  const unfreeze =
+    opts.unfreeze ??
+    (ctx.resumed?.meta.unfrozen?.length || undefined) ??
+    (opts.recipe === 'fine-tune' ? recipeUnfreeze(base.model, base.family) : undefined) ??
+    defaultUnfreeze(base.model, base.family);
+  const cut = cutForUnfreeze(base.model, unfreeze, name('unfreeze'));
+  // The prefix's cached output depends on the prefix's weights only (a fine-tuned source changed the suffix).
+  base.weightsHash = hashWeights(base.model, (layer) => !cut.unfrozen.includes(layer));
+  const suffix = buildSuffixModel(base.model, cut, { unfreezeOption: name('unfreeze'), trainBn: opts.trainBn });
+  // Suffix -> head logits trains (stable cross-entropy); `models.head` (with its sigmoid/softmax) is what gets saved.
+  const trainable = tfl.model({
+    inputs: suffix.model.inputs,
+    outputs: models.logits.apply(suffix.model.outputs[0]) as tfl.SymbolicTensor,
+    name: 'finetune',
+  });
+  return { base, models, cut, suffix, trainable };
 }
 
 interface SourceRun {

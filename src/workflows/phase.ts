@@ -3,8 +3,9 @@ import { UserError } from '../errors.js';
 import type { BatchSource } from '../fit/batchSources.js';
 import { DivergenceGuard, EarlyStopping, ProgressLogger } from '../fit/callbacks/index.js';
 import { fit, type FitCallback } from '../fit/fitLoop.js';
-import { compileHeadForTraining, trainableHead } from '../fit/head.js';
+import { compileHeadForTraining, labelSmoothingOf, trainableHead } from '../fit/head.js';
 import { makeOptimizer, type OptimizerName } from '../fit/optimizer.js';
+import type { ScheduleSpec } from '../fit/schedule.js';
 import { OrtTrainer } from '../ortTraining/ortTrainer.js';
 import { NotTrainableOnOrt } from '../ortTraining/trainingPlan.js';
 import type { RunMeta } from '../run/meta.js';
@@ -14,15 +15,21 @@ import { fineTuneEpochLabel } from './fineTuneText.js';
 import type { FullModelSaver } from './fullModelSaver.js';
 import { optionName } from './options.js';
 import { MONITOR, type RunRecords } from './records.js';
+import { checkEngineFollows, phaseSchedulers } from './scheduleOptions.js';
 import { calibrateSavedModel } from './temperature.js';
 import type { WorkflowContext } from './workflow.js';
 
 /** The optimizer of a phase, built fresh when the phase starts. */
 export interface PhaseOptimizer {
   name: OptimizerName;
-  /** Undefined: the optimizer's Keras default. */
+  /** Undefined: the optimizer's Keras default. The peak of a schedule. */
   learningRate?: number;
-  // A learning-rate schedule belongs here: set per batch by a callback that this phase adds.
+  /** adamw's decoupled weight decay; undefined: its default. */
+  weightDecay?: number;
+  /** tfjs variable name to its rate multiplier (layer groups); absent names train at 1. */
+  multipliers?: Record<string, number>;
+  /** The rates before every batch (a callback this phase adds); undefined: constant. */
+  schedule?: ScheduleSpec;
 }
 
 /** One training phase as data: what trains, on which batches, with which optimizer, for how long. */
@@ -83,8 +90,10 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
   const name = (k: string) => optionName(k, ctx.naming);
   let trainer: OrtTrainer | undefined;
   try {
-    compileHeadForTraining(phase.model, phase.numClasses, makeOptimizer(phase.optimizer.name, phase.optimizer.learningRate));
+    const optimizer = makeOptimizer(phase.optimizer);
+    compileHeadForTraining(phase.model, phase.numClasses, optimizer, opts.labelSmoothing);
     trainer = await engineTrainer(ctx, phase.model, phase.what);
+    checkEngineFollows(trainer, phase.optimizer, ctx.naming);
     if (trainer && phase.ortNote && opts.verbose) ctx.log(phase.ortNote);
     const model = trainer ?? phase.model;
     const state = phase.resume?.state;
@@ -113,6 +122,8 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
     const callbacks: FitCallback[] = [
       guard,
       ...(opts.verbose === 1 ? [new ProgressLogger({ epochs: last, header: epochHeader(phase, last) })] : []),
+      // After the progress line (a rate is no metric to average), before the history and log that record it.
+      ...phaseSchedulers(phase, model, optimizer.stepRates().learningRate),
       ...early,
       ...(opts.earlyStoppingPatience > 0 ? [new EarlyStopping({ monitor: MONITOR, patience: opts.earlyStoppingPatience })] : []),
       ...(ctx.callbacks ?? []),
@@ -146,10 +157,15 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
  * undefined when tfjs trains it: engine 'tfjs', or a model the generated graphs cannot
  * express (said once, naming what is missing, e.g. "The head trains on tfjs instead.").
  */
-async function engineTrainer(ctx: PhaseContext, logits: tfl.LayersModel, what: string): Promise<OrtTrainer | undefined> {
+export async function engineTrainer(
+  ctx: Pick<PhaseContext, 'opts' | 'log'>,
+  logits: tfl.LayersModel,
+  what: string,
+): Promise<OrtTrainer | undefined> {
   if (ctx.opts.engine !== 'ort') return undefined;
   try {
-    return await OrtTrainer.create(logits, { head: trainableHead(logits) });
+    // The loss as compiled (compileHeadForTraining): the same label smoothing on both engines.
+    return await OrtTrainer.create(logits, { head: trainableHead(logits), labelSmoothing: labelSmoothingOf(logits) });
   } catch (e) {
     if (!(e instanceof NotTrainableOnOrt)) throw e;
     ctx.log(`${e.message} ${what} trains on tfjs instead.`);

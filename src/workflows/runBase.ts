@@ -9,7 +9,7 @@ import { isOnnxBasePath, parsePreprocess } from '../ort/onnxBase.js';
 import { runPaths } from '../run/paths.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { optionName, type OptionNaming, type TrainOptions } from './options.js';
-import type { WorkflowContext } from './workflow.js';
+import type { BuildContext } from './workflow.js';
 
 /**
  * The ONNX base the options name (base model.onnx, preprocess, upTo, imageSize or the
@@ -35,7 +35,7 @@ export function onnxBaseOfOptions(opts: TrainOptions, naming: OptionNaming, runS
  * The base of a features or augment run: an ONNX file (a resumed run must find the same
  * file), or a tfjs base (loadRunBase).
  */
-export async function loadFeatureBase(ctx: WorkflowContext): Promise<FeatureBase> {
+export async function loadFeatureBase(ctx: BuildContext): Promise<FeatureBase> {
   const { opts } = ctx;
   if (!isOnnxBasePath(opts.base)) return loadRunBase(ctx);
   const base = ctx.onnxBase ?? onnxBaseOfOptions(opts, ctx.naming, ctx.resumed?.meta.imageSize);
@@ -55,7 +55,7 @@ export async function loadFeatureBase(ctx: WorkflowContext): Promise<FeatureBase
 }
 
 /** The run's conv base at the requested image size (or the size of the run it resumes or fine-tunes, `runSize`). */
-export async function loadRunBase(ctx: WorkflowContext, runSize?: [number, number]): Promise<ConvBase> {
+export async function loadRunBase(ctx: BuildContext, runSize?: [number, number]): Promise<ConvBase> {
   const size = ctx.opts.imageSize;
   let sized =
     ctx.preloadedBase ?? (await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: size ? [size, size] : undefined }));
@@ -66,7 +66,7 @@ export async function loadRunBase(ctx: WorkflowContext, runSize?: [number, numbe
     sized.model.dispose();
     sized = await loadBase({ base: ctx.opts.base, weights: ctx.opts.weights, imageSize: wanted });
   }
-  if (!ctx.resumed) return sized;
+  if (!ctx.resumed || !ctx.run) return sized;
   // ... and the base weights its checkpoint holds.
   const checkpoint = runPaths(ctx.run.dir).model;
   if (existsSync(path.join(checkpoint, 'model.json'))) {

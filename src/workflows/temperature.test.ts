@@ -125,6 +125,26 @@ test('features mode: T fitted on validation and folded into head_output; trainin
   await rawClf.dispose();
 });
 
+test("T is fitted on the saved best model's logits over the whole validation split, dropout off: evaluate on that split gives the recorded figures", async () => {
+  // With dropout 0.5 in the head: logits taken with it on (or from another epoch's weights) would not match the saved model's.
+  await train(await options('dropout', { dropout: 0.5, epochs: 4 }), quiet);
+  const c = (await metaOf('dropout')).calibration;
+  assert.ok(c && c.temperature !== 1, JSON.stringify(c));
+  const { data } = await ready;
+  // The saved (calibrated) model, run whole on ONNX Runtime from the images, as `tlkit evaluate` runs it.
+  const e = await evaluateRun(path.join(root, 'dropout'), path.join(data, 'validation'), { save: false });
+  assert.equal(e.n, c.validation.n, 'every validation image');
+  assert.ok(
+    Math.abs(e.loss - c.validation.nllAfter) <= 1e-4 * Math.max(1, c.validation.nllAfter),
+    `loss ${e.loss} vs fitted ${c.validation.nllAfter}`,
+  );
+  assert.ok(Math.abs((e.ece as number) - c.validation.eceAfter) < 1e-5, `ECE ${e.ece} vs fitted ${c.validation.eceAfter}`);
+  assert.ok(
+    Math.abs((e.eceUncalibrated as number) - c.validation.eceBefore) < 1e-5,
+    `ECE without T ${e.eceUncalibrated} vs ${c.validation.eceBefore}`,
+  );
+});
+
 /** Aborts its controller after `n` training batches, as Ctrl-C mid-epoch would. */
 function abortAfterBatches(n: number, controller: AbortController): tfl.Callback {
   let seen = 0;

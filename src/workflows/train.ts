@@ -4,7 +4,9 @@ import path from 'node:path';
 import { loadBase, type ConvBase } from '../applications/loadBase.js';
 import { UserError } from '../errors.js';
 import { ExtractionInterrupted } from '../features/extract.js';
-import { resolveDataDir, type DataDir } from '../data/splits.js';
+import { CalibrationInterrupted } from '../features/interrupted.js';
+import type { DataDir } from '../data/splits.js';
+import { resolveData } from '../data/tableData.js';
 import { initBackend } from '../tfjs/backend.js';
 import { isOnnxBasePath } from '../ort/onnxBase.js';
 import { registerWasmGradientKernels } from '../tfjs/gradients/index.js';
@@ -19,6 +21,7 @@ import { augmentWorkflow } from './augment.js';
 import { featureCacheRoot } from './featureCache.js';
 import { featuresWorkflow } from './features.js';
 import { finetuneWorkflow } from './finetune.js';
+import { withRecipeDefaults } from './recipe.js';
 import { onnxBaseOfOptions } from './runBase.js';
 import type { WorkflowContext, WorkflowResult } from './workflow.js';
 import {
@@ -58,7 +61,8 @@ export interface TrainHooks {
 export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): Promise<TrainResult> {
   const naming = hooks.naming ?? 'api';
   const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const opts = withTrainDefaults(input);
+  // fastai's recipe fills in its own defaults first (recipe.ts); the book's fill in the rest.
+  const opts = withTrainDefaults(withRecipeDefaults(input));
   validateTrainOptions(opts, naming);
   const data = checkData(opts, naming);
   const source = opts.from !== undefined ? await checkSourceRun(opts, data, naming) : undefined;
@@ -108,6 +112,8 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
       result = await MODES[opts.mode](context);
     } catch (e) {
       if (!(e instanceof ExtractionInterrupted)) throw e;
+      // What the stopped calibration kept (nothing); extraction's own stop is told by the result.
+      if (e instanceof CalibrationInterrupted) log(e.message);
       return await interruptedBeforeTraining(opts.out, timings);
     } finally {
       preloadedBase = context.preloadedBase;
@@ -152,8 +158,13 @@ async function interruptedBeforeTraining(out: string, timings: Record<string, nu
   };
 }
 
-function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
-  const data = resolveDataDir(opts.data);
+export function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
+  const data = resolveData(opts.data, opts);
+  if (data.table && !data.splits.validation && (opts.mode !== 'features' || !opts.validationSplit)) {
+    throw new UserError(
+      `${data.table.file} has no validation column${opts.mode === 'features' ? '' : `, which mode ${opts.mode} needs`}. Add a true/false column (e.g. is_valid) and name it with ${optionName('validColumn', naming)}${opts.mode === 'features' ? `, or pass ${optionName('validationSplit', naming)} 0.2 to hold out part of the rows` : ''}.`,
+    );
+  }
   if (data.classNames.length < 2) {
     const where = data.layout === 'splits' ? path.join(opts.data, 'train') : opts.data;
     throw new UserError(
@@ -176,7 +187,7 @@ function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
 }
 
 /** The run `from` names, checked against the options and the data: its meta. */
-async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<RunMeta> {
+export async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: OptionNaming): Promise<RunMeta> {
   const from = opts.from!;
   const p = runPaths(from);
   if (!existsSync(p.meta) || !existsSync(path.join(p.model, 'model.json'))) {

@@ -53,6 +53,46 @@ test('Ctrl-C during feature extraction stops after the current batch: no epoch, 
   assert.match(said, /Stopped before the first epoch finished/);
 });
 
+test('Ctrl-C during int8 calibration stops after the current batch: no calibration cached, no features, no run folder, and it says what was kept', async () => {
+  const data = await makeTinyDataset(path.join(root, 'calibrate'), { train: 32, validation: 4 });
+  const out = path.join(root, 'runs', 'calibration-stopped');
+  const cacheDir = path.join(root, 'cache-calibration');
+  const controller = new AbortController();
+  const lines: string[] = [];
+  const log = (line: string) => {
+    lines.push(line);
+    // Ctrl-C as calibration starts: it stops before its first batch (calibration.test.ts stops one mid-way).
+    if (/^int8: calibrating on 64 training images/.test(line)) controller.abort();
+  };
+  const result = await train(
+    { data, base: await baseReady, out, epochs: 2, batchSize: 8, headUnits: 4, cacheDir, precision: 'int8', signal: controller.signal },
+    { log },
+  );
+  assert.ok(controller.signal.aborted, `calibration started: ${lines.join('\n')}`);
+  assert.equal(result.interrupted, true);
+  assert.equal(result.bestEpoch, -1);
+  assert.deepEqual(result.history.epoch, []);
+  assert.ok(
+    lines.some((l) =>
+      /int8 calibration was interrupted after 0 of 64 training images\. Nothing of it was kept \(no calibration-int8\.json was written\) and no features were extracted/.test(
+        l,
+      ),
+    ),
+    lines.join('\n'),
+  );
+  assert.ok(
+    !lines.some((l) => /relative L2|^ {2}(train|validation): /.test(l)),
+    `neither the error measurement nor extraction ran:\n${lines.join('\n')}`,
+  );
+  const cached = fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir, { recursive: true }).map(String) : [];
+  assert.ok(
+    !cached.some((f) => /calibration-int8\.json|meta\.json$|\.npy$/.test(f)),
+    `nothing half-written is cached: ${cached.join(', ')}`,
+  );
+  assert.ok(!fs.existsSync(out), 'no empty run folder is left');
+  assert.match(describeTrainResult(result, out), /Stopped before the first epoch finished/);
+});
+
 test('one class is refused before any image is read or any folder made', async () => {
   const data = await makeTinyDataset(path.join(root, 'one-class'), { train: 2, validation: 2 });
   for (const split of ['train', 'validation']) fs.rmSync(path.join(data, split, 'dogs'), { recursive: true });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BOOK_AUGMENTATION, FLIP_CHOICES, type AugmentationParams } from '../augment/params.js';
 import type { OptimizerName } from '../fit/optimizer.js';
+import type { ScheduleName } from '../fit/schedule.js';
 import { PRECISIONS } from '../ort/int8.js';
 import type { CalibrationMethod, HeadActivation, HeadPooling, TrainMode } from '../run/meta.js';
 import { decimal, int, oneOf, onOff, text, type Kind } from './optionKinds.js';
@@ -18,10 +19,14 @@ import { MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE } from './optionLimits.js';
 // Each list is the keys of a record over its type, so that tsc says when a value is missing.
 const keys = <T extends string>(all: Record<T, true>) => Object.keys(all) as T[];
 export const TRAIN_MODES: readonly TrainMode[] = keys<TrainMode>({ features: true, augment: true, finetune: true });
-export const OPTIMIZERS: readonly OptimizerName[] = keys<OptimizerName>({ rmsprop: true, adam: true, sgd: true });
+export const OPTIMIZERS: readonly OptimizerName[] = keys<OptimizerName>({ rmsprop: true, adam: true, adamw: true, sgd: true });
+export const SCHEDULES: readonly ScheduleName[] = keys<ScheduleName>({ constant: true, 'one-cycle': true, cosine: true });
 export const POOLINGS: readonly HeadPooling[] = keys<HeadPooling>({ flatten: true, avg: true });
 export const HEAD_ACTIVATIONS: readonly HeadActivation[] = keys<HeadActivation>({ linear: true, relu: true });
+export const RECIPES: readonly Recipe[] = keys<Recipe>({ book: true, 'fine-tune': true });
 export const CALIBRATIONS: readonly CalibrationMethod[] = keys<CalibrationMethod>({ temperature: true, none: true });
+/** How finetune trains: the book's (Keras) or fastai's fine_tune (workflows/recipe.ts). */
+export type Recipe = 'book' | 'fine-tune';
 /** Where the head trains when it trains alone (features mode, finetune's head phase). */
 export type HeadEngine = 'tfjs' | 'ort';
 export const HEAD_ENGINES: readonly HeadEngine[] = keys<HeadEngine>({ tfjs: true, ort: true });
@@ -38,6 +43,8 @@ interface FormHint {
   list?: 'bases';
   /** Why the form has no field for it (the page sets the value itself). */
   hidden?: string;
+  /** The value a choice's field starts on when it is not the option's default (the page aims at the best model, the command line keeps the book's); the page sends a choice's value whatever it is. */
+  default?: string | number | boolean;
 }
 
 interface About<T> {
@@ -86,6 +93,13 @@ function optional<T>(kind: Kind<T>, about: About<NoInfer<T>>): OptionSpec<T, z.Z
   return { ...about, kind, zod: kind.zod.optional(), presence: 'optional' };
 }
 
+/** 0 up to, not including, 1 (label smoothing 1 would leave no label). */
+const FRACTION_BELOW_ONE: Kind<number> = {
+  ...decimal(0, 1, { minInclusive: true }),
+  zod: z.number().gte(0).lt(1),
+  expect: 'a number from 0 to below 1',
+};
+
 const FINETUNE = ['finetune'] as const;
 const AUGMENTING = ['augment', 'finetune'] as const;
 
@@ -95,6 +109,41 @@ const TOP = {
     help: 'data folder: train/, validation/ (test/) with class folders, or class folders directly (then with a validation split)',
     missing: 'a folder path',
     form: { hidden: 'the folder chosen under 1. Data' },
+  }),
+  // A labels table instead of class folders (src/data/labelsTable.ts reads these five by these names).
+  labels: optional(text('a table file', 'file'), {
+    help: 'labels from a table (CSV, TSV or JSON lines) instead of class folders: one column names each image, relative to the data folder (an id without extension matches any image extension), one holds its label',
+    defaultText: 'class folders',
+    example: 'train.csv',
+    form: { group: 'more' },
+  }),
+  // Any non-empty string: a space is fastai's usual separator.
+  labelDelim: optional(
+    { ...text('a separator', 'sep'), zod: z.string().min(1) },
+    {
+      help: 'with labels: the separator of several labels in one cell (fastai label_delim)',
+      defaultText: 'one label a cell',
+      example: '" "',
+      form: { group: 'more' },
+    },
+  ),
+  fileColumn: optional(text('a column name', 'name'), {
+    help: "with labels: the table's file column",
+    defaultText: 'id, file, filename, path, image, image_name ... by header',
+    example: 'id',
+    form: { group: 'more' },
+  }),
+  labelColumn: optional(text('a column name', 'name'), {
+    help: "with labels: the table's label column",
+    defaultText: 'label, labels, tags, class, category ... by header',
+    example: 'label',
+    form: { group: 'more' },
+  }),
+  validColumn: optional(text('a column name', 'name'), {
+    help: 'with labels: a true/false column that picks the validation rows (fastai is_valid); without one, a validation split',
+    defaultText: 'is_valid when present',
+    example: 'is_valid',
+    form: { group: 'more' },
   }),
   base: required(text('a conv base', 'base'), {
     help: 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), nsfwjs, a tfjs model folder, a Keras .h5 file, or an ONNX image model (model.onnx: features and augment modes)',
@@ -122,8 +171,47 @@ const TOP = {
     form: { group: 'basics' },
   }),
   optimizer: withDefault(oneOf(OPTIMIZERS), 'rmsprop', {
-    help: 'Keras defaults (RMSprop: rho 0.9, epsilon 1e-7, no momentum)',
+    help: 'Keras defaults (RMSprop: rho 0.9, epsilon 1e-7, no momentum; Adam: beta1 0.9, beta2 0.999, epsilon 1e-7; AdamW: Adam with decoupled weight decay; SGD: no momentum)',
     form: { group: 'basics' },
+  }),
+  weightDecay: optional(decimal(0, 1, { minInclusive: true }), {
+    help: "adamw: decoupled weight decay, w -= lr x decay x w every step (0.01 as PyTorch's and fastai's AdamW; Keras 3's default is 0.004)",
+    defaultText: '0.01 with adamw',
+    example: '0.01',
+    form: { group: 'more' },
+  }),
+  // Schedules: src/fit/schedule.ts; docs/training.md, "Schedules", maps each to PyTorch.
+  schedule: withDefault(oneOf(SCHEDULES), 'constant', {
+    help: 'the learning rate over each training phase, set before every batch: constant (the book); one-cycle (fastai fit_one_cycle = PyTorch OneCycleLR: up from lr/div to lr, down to lr/final-div, the momentum term cycled 0.95-0.85-0.95); cosine (warmup, then cosine annealing to 0)',
+    form: { group: 'basics' },
+  }),
+  warmup: withDefault(decimal(0, 1, { minInclusive: true }), 0, {
+    help: 'constant and cosine schedules: the fraction of the steps over which the rate rises linearly to the learning rate (0 = none)',
+    example: '0.1',
+    form: { group: 'more' },
+  }),
+  div: optional(decimal(1, undefined, { minInclusive: true }), {
+    help: 'one-cycle: the first rate is the learning rate / div (fastai div, PyTorch div_factor)',
+    defaultText: '25',
+    example: '25',
+    form: { group: 'more', label: 'One-cycle div' },
+  }),
+  finalDiv: optional(decimal(1, undefined, { minInclusive: true }), {
+    help: 'one-cycle: the last rate is the learning rate / final-div (fastai div_final; PyTorch final_div_factor = final-div / div)',
+    defaultText: '1e5',
+    example: '1e5',
+    form: { group: 'more', label: 'One-cycle final div' },
+  }),
+  pctStart: optional(decimal(0, 1), {
+    help: 'one-cycle: the fraction of the steps that rise to the learning rate (fastai and PyTorch pct_start)',
+    defaultText: "0.25 (fastai's fit_one_cycle)",
+    example: '0.25',
+    form: { group: 'more', label: 'One-cycle pct start' },
+  }),
+  labelSmoothing: withDefault(FRACTION_BELOW_ONE, 0, {
+    help: 'the targets become y (1 - s) + s / classes (binary: y (1 - s) + s / 2), as Keras label_smoothing (0 = off)',
+    example: '0.1',
+    form: { group: 'more' },
   }),
   imageSize: optional(int(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE), {
     help: 'N means N x N images',
@@ -151,7 +239,7 @@ const TOP = {
   unfreeze: optional(int(1), {
     help: 'layers at the end of the base to train',
     modes: FINETUNE,
-    defaultText: "the family's last block",
+    defaultText: "the family's last block; its last two stages with --recipe fine-tune",
     example: '4',
     form: { group: 'finetune' },
   }),
@@ -166,6 +254,31 @@ const TOP = {
     modes: FINETUNE,
     modeNotes: { augment: 'which always augments' },
     form: { group: 'finetune', label: 'Augment (finetune)' },
+  }),
+  // fastai's fine-tuning (workflows/recipe.ts): what --recipe fine-tune sets is said in its help and docs/training.md.
+  recipe: withDefault(oneOf(RECIPES, 'r'), 'book', {
+    help: "how finetune trains. book: Keras's (a head for --epochs, then the top of the base at one constant rate, RMSprop 1e-5). fine-tune: fastai's fine_tune (and --mode finetune): a head for --freeze-epochs with one-cycle (pct_start 0.99), then the base's last two stages (--unfreeze) + the head with one-cycle (pct_start 0.3, div 5) at half the rate, over layer groups (--lr-mult); unless given, it sets --optimizer adamw, --learning-rate 2e-3, --schedule one-cycle, --lr-mult 100, --freeze-epochs 1, --pooling avg, --head-activation relu",
+    modes: FINETUNE,
+    form: { group: 'finetune', default: 'fine-tune' },
+  }),
+  freezeEpochs: optional(int(1), {
+    help: 'epochs of the head phase, trained on the frozen base before the base is unfrozen (when no --from run gives a head)',
+    modes: FINETUNE,
+    defaultText: '--epochs; 1 with --recipe fine-tune',
+    example: '1',
+    form: { group: 'finetune' },
+  }),
+  lrMult: optional(decimal(1, undefined, { minInclusive: true }), {
+    help: "discriminative learning rates: the unfrozen layers are split into groups at the base's stage ends, the head is the last group; the first group trains at lr/N, the head at lr, the groups between at geometric steps (fastai's slice(lr/N, lr))",
+    modes: FINETUNE,
+    defaultText: '1 (one rate for all); 100 with --recipe fine-tune',
+    example: '100',
+    form: { group: 'finetune', label: 'LR mult' },
+  }),
+  trainBn: withDefault(onOff, false, {
+    help: "fastai's train_bn: the BatchNormalization layers among the unfrozen layers train their scale and offset and normalise with batch statistics (updating the moving ones), instead of staying frozen in inference mode (Keras's way). The frozen prefix, cached or run on ONNX Runtime, keeps its BatchNormalization frozen. Where ONNX Runtime's training graphs cannot run BatchNormalization in training mode, fine-tuning says so and trains on tfjs",
+    modes: FINETUNE,
+    form: { group: 'finetune', label: 'Train BatchNorm' },
   }),
   validationSplit: optional(decimal(0, 0.9), {
     help: 'fraction of train to validate on when the data has no validation/ folder',
@@ -207,7 +320,7 @@ const TOP = {
     form: { group: 'onnx', label: 'Up to (node output)' },
   }),
   cacheDir: optional(text('a folder path', 'dir'), {
-    help: 'where extracted features are cached',
+    help: 'where extracted features are cached (a folder `tlkit extract --out` or `tlkit merge` wrote for this data, base and image size is read as it is)',
     defaultText: '<tlkit cache>/features',
     form: { group: 'more' },
   }),

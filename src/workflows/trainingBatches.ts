@@ -1,34 +1,34 @@
 import type { AugmentationParams } from '../augment/params.js';
-import { imageDatasetFromDirectory, type ImageDataset } from '../data/imageDataset.js';
+import type { ImageDataset } from '../data/imageDataset.js';
+import { imageDatasetOfSplit } from '../data/tableData.js';
 import { UserError } from '../errors.js';
 import { frozenGraph } from '../features/calibration.js';
 import { isOnnxFeatureBase, openFrozenRunner, type FeatureBase, type FrozenRunner } from '../features/frozenBase.js';
-import type { FeatureSplit } from '../features/splits.js';
+import type { FeatureRows } from '../features/featureRows.js';
 import { augmentedBatches, featureBatches, type BatchSource } from '../fit/batchSources.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import { runFeatureFolder } from './featureCache.js';
 import { saveCalibration } from './records.js';
-import type { WorkflowContext } from './workflow.js';
+import type { BuildContext } from './workflow.js';
 
-/** Batches of cached features: shuffled per epoch with the run's seed (training), or in order (validation). */
-export function featureSource(ctx: WorkflowContext, split: FeatureSplit, shuffle: boolean): BatchSource {
+/** Batches of cached features, read from disk a batch at a time: shuffled per epoch with the run's seed (training), or in order (validation). */
+export function featureSource(ctx: BuildContext, split: FeatureRows, shuffle: boolean): BatchSource {
   return featureBatches(split, { batchSize: ctx.opts.batchSize, numClasses: ctx.data.classNames.length, seed: ctx.opts.seed, shuffle });
 }
 
 /** The training images of the data folder, shuffled per epoch with the run's seed. */
-export async function trainingImages(ctx: WorkflowContext, imageSize: [number, number]): Promise<ImageDataset> {
+export async function trainingImages(ctx: BuildContext, imageSize: [number, number]): Promise<ImageDataset> {
   const train = ctx.data.splits.train;
   if (!train) throw new UserError(`${ctx.opts.data} has no training images (expected a train/ folder or class folders).`);
-  return (await imageDatasetFromDirectory(train, {
+  return imageDatasetOfSplit(ctx.data, 'train', {
     labelMode: 'int',
-    classNames: ctx.data.classNames,
     batchSize: ctx.opts.batchSize,
     imageSize,
     shuffle: true,
     seed: ctx.opts.seed,
     skipBadImages: ctx.opts.skipBadImages,
     prefetch: 2,
-  })) as ImageDataset;
+  });
 }
 
 /**
@@ -37,7 +37,7 @@ export async function trainingImages(ctx: WorkflowContext, imageSize: [number, n
  * caller disposes `frozen`. ONNX Runtime's seconds add up in timings[timingKey].
  */
 export async function augmentedTraining(
-  ctx: WorkflowContext,
+  ctx: BuildContext,
   base: FeatureBase,
   augmentation: AugmentationParams,
   timingKey: string,
@@ -56,8 +56,9 @@ export async function augmentedTraining(
       skipBadImages: ctx.opts.skipBadImages,
       cacheDir: runFeatureFolder(ctx, base, upTo),
       log: ctx.log,
+      signal: ctx.opts.signal,
     });
-    if (graph.calibration) await saveCalibration(ctx.run.dir, graph.calibration);
+    if (graph.calibration && ctx.run) await saveCalibration(ctx.run.dir, graph.calibration);
     frozen = await OrtModel.create(graph.bytes);
   }
   ctx.timings[timingKey] = 0;

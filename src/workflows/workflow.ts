@@ -31,6 +31,9 @@ export interface WorkflowContext {
   preloadedBase?: ConvBase;
 }
 
+/** What building a phase's model and batches takes: a workflow's context, the run folder optional (lr-find opens none). */
+export type BuildContext = Omit<WorkflowContext, 'run'> & { run?: Pick<RunWriter, 'dir'> };
+
 export interface WorkflowResult {
   records: RunRecords;
   interrupted: boolean;

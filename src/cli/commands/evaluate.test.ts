@@ -186,3 +186,69 @@ test('bad input exits 2 with a clear message', () => {
   assert.match(dec.stderr, /broken\.jpg/);
   assert.doesNotMatch(dec.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('evaluate --tta 2 --json reports the TTA figures and the plain ones; the text says both; predict --tta 2 prints probabilities that sum to 1', () => {
+  const plain = JSON.parse(cli('evaluate', '--model', run, '--data', data, '--json').stdout);
+  const r = cli('evaluate', '--model', run, '--data', data, '--json', '--tta', '2');
+  assert.equal(r.status, 0, r.stderr);
+  const e = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(e.tta), ['views', 'beta', 'seed', 'augmentation', 'plain']);
+  assert.equal(e.tta.views, 2);
+  assert.equal(e.tta.beta, 0.25);
+  // A features run has no augmentation of its own: horizontal flips and the book's zoom.
+  assert.deepEqual(e.tta.augmentation, { flip: 'horizontal', rotation: 0, zoom: 0.2 });
+  assert.equal(e.tta.plain.accuracy, plain.accuracy);
+  assert.ok(Math.abs(e.tta.plain.loss - plain.loss) < 1e-5);
+  assert.equal(e.accuracy, (e.confusion[0][0] + e.confusion[1][1]) / 16);
+  assert.notEqual(e.loss, plain.loss, 'the TTA figures are the blend, not the plain prediction');
+  // A bare --tta is fastai's 4 views.
+  const text = cli('evaluate', '--model', run, '--data', data, '--tta');
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /Test-time augmentation: each image and 4 views of it \(horizontal flips, zoom 0\.2, seed 0\)/);
+  assert.match(text.stdout, /accuracy: \d\.\d{4} with TTA, \d\.\d{4} plain \([+-]\d\.\d{4}\)/);
+  assert.match(text.stdout, /loss: +\d\.\d{4} with TTA, \d\.\d{4} plain/);
+
+  const dir = path.join(data, 'test');
+  const p = cli('predict', '--model', run, dir, '--tta', '2', '--json');
+  assert.equal(p.status, 0, p.stderr);
+  const rows = p.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const plainRows = cli('predict', '--model', run, dir, '--json')
+    .stdout.trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(rows.length, 16);
+  for (const row of rows) {
+    const sum = row.probabilities.reduce((a: number, c: { probability: number }) => a + c.probability, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-6, `${row.file}: probabilities sum to ${sum}`);
+  }
+  assert.ok(rows.some((row, i) => row.probability !== plainRows[i].probability));
+  // --tta 0 is the plain prediction exactly.
+  assert.equal(
+    cli('predict', '--model', run, dir, '--tta', '0', '--json').stdout,
+    plainRows.map((row) => `${JSON.stringify(row)}\n`).join(''),
+  );
+});
+
+test('--tta -1, --tta abc, and an image taken as --tta: exit 2 with the value and the fix', () => {
+  const image = path.join(data, 'test', 'cats', 'cats.0.png');
+  for (const cmd of [
+    ['evaluate', '--model', run, '--data', data],
+    ['predict', '--model', run, image],
+  ]) {
+    for (const value of ['-1', 'abc']) {
+      const r = cli(...cmd, '--tta', value);
+      assert.equal(r.status, 2, `${cmd[0]} --tta ${value}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`--tta must be a whole number >= 0, got '${value}'\\. Pass e\\.g\\. --tta 4`));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+  }
+  const took = cli('predict', '--model', run, '--tta', image, path.join(data, 'test', 'dogs'));
+  assert.equal(took.status, 2);
+  assert.match(
+    took.stderr,
+    /--tta takes an optional number of views and took '.*cats\.0\.png' as it\. Write --tta 4 .*or put --tta after the images/,
+  );
+});

@@ -1,14 +1,40 @@
 import type { Command } from 'commander';
 import type { RunEvaluation } from '../../run/evaluation.js';
-import { parseIntOption, parsePrecisionOption } from '../parseOptions.js';
+import { addLabelsTableFlags, labelsTableFromFlags, type LabelsTableFlags } from '../labelsTableFlags.js';
+import { parseIntOption, parsePrecisionOption, parseTtaOption } from '../parseOptions.js';
+
+/** Progress on stderr, only when a person watches it (a terminal): "evaluating: 320/1000 images". */
+function stderrProgress(what: string): ((done: number, total: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (done, total) => process.stderr.write(`\r${what}: ${done}/${total} images${done === total ? '\n' : ''}`);
+}
+
+/** The TTA lines: how the views were made, then each figure beside the plain prediction's. */
+function ttaLines(e: RunEvaluation): string[] {
+  const t = e.tta;
+  if (!t) return [`accuracy: ${e.accuracy.toFixed(4)}`, `loss:     ${e.loss.toFixed(4)}`];
+  const a = t.augmentation;
+  const made = [
+    a.flip !== 'none' ? `${a.flip} flips` : '',
+    a.rotation > 0 ? `rotation ${a.rotation}` : '',
+    a.zoom > 0 ? `zoom ${a.zoom}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const gain = e.accuracy - t.plain.accuracy;
+  return [
+    `Test-time augmentation: each image and ${t.views} view${t.views === 1 ? '' : 's'} of it (${made}, seed ${t.seed}), probabilities blended as fastai does: ${1 - t.beta} x the views' mean + ${t.beta} x the plain image's`,
+    `accuracy: ${e.accuracy.toFixed(4)} with TTA, ${t.plain.accuracy.toFixed(4)} plain (${gain >= 0 ? '+' : ''}${gain.toFixed(4)})`,
+    `loss:     ${e.loss.toFixed(4)} with TTA, ${t.plain.loss.toFixed(4)} plain`,
+  ];
+}
 
 /** The text report: accuracy, loss, confusion matrix, per-class precision, recall, F1 and support. */
 export function formatEvaluation(e: RunEvaluation): string {
   const w = Math.max(10, ...e.classes.map((c) => c.length + 2));
   const lines = [
     `Evaluated ${e.n} images from ${e.dir} (${e.imagesPerSecond.toFixed(1)} images/s on ONNX Runtime, ${e.basePrecision ?? 'fp32'})`,
-    `accuracy: ${e.accuracy.toFixed(4)}`,
-    `loss:     ${e.loss.toFixed(4)}`,
+    ...ttaLines(e),
     '',
     'Confusion matrix (rows: true class, columns: predicted):',
     `${''.padEnd(w)}${e.classes.map((c) => c.padStart(w)).join('')}`,
@@ -51,8 +77,9 @@ async function recordedTestData(runDir: string): Promise<string> {
 }
 
 export function register(program: Command): void {
-  program
-    .command('evaluate')
+  addLabelsTableFlags(program.command('evaluate'), 'labels from a table over --data instead of class folders: every row is evaluated', {
+    valid: false,
+  })
     .description(
       "Evaluate a trained run on labelled images (the test/ split, or class folders), with the run's own preprocessing and image size, on ONNX Runtime.",
     )
@@ -67,31 +94,52 @@ export function register(program: Command): void {
       'print one JSON object: accuracy, loss, n, classes, confusion, then per class (in class order) precision, recall, f1, support; then ece (15 bins), and temperature and eceUncalibrated when the run was calibrated',
     )
     .option('--skip-bad-images', 'leave out images that cannot be decoded, with a warning each (n counts the images evaluated)')
+    .option(
+      '--tta [views]',
+      "test-time augmentation (fastai's): each image's probabilities blended with those of N augmented views (flips and the run's training augmentation; default 4). The figures are the blend's; --json adds tta: {views, beta, seed, augmentation, plain: {accuracy, loss, ece}}",
+    )
     .option('--base <model.onnx>', "a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run's)")
     .option(
       '--precision <p>',
       "fp32 | int8: the base on ONNX Runtime (default: the run's own; int8 needs a run trained with --precision int8)",
     )
     .action(
-      async (o: {
-        model: string;
-        data?: string;
-        batchSize: string;
-        json?: boolean;
-        skipBadImages?: boolean;
-        base?: string;
-        precision?: string;
-      }) => {
+      async (
+        o: {
+          model: string;
+          data?: string;
+          batchSize: string;
+          json?: boolean;
+          skipBadImages?: boolean;
+          base?: string;
+          precision?: string;
+          tta?: string | boolean;
+        } & LabelsTableFlags,
+      ) => {
         const batchSize = parseIntOption('--batch-size', o.batchSize, { min: 1, example: '16' });
         const precision = parsePrecisionOption(o.precision);
+        const tta = parseTtaOption(o.tta);
         const { evaluateRun } = await import('../../inference/evaluate.js');
+        const table = labelsTableFromFlags(o);
+        if (table && o.data === undefined) {
+          const { UserError } = await import('../../errors.js');
+          throw new UserError('--labels needs --data DIR: the folder the file names of the table are relative to.');
+        }
         const data = o.data ?? (await recordedTestData(o.model));
-        const e = await evaluateRun(o.model, data, { batchSize, skipBadImages: Boolean(o.skipBadImages), base: o.base, precision });
+        const e = await evaluateRun(o.model, data, {
+          batchSize,
+          skipBadImages: Boolean(o.skipBadImages),
+          base: o.base,
+          precision,
+          tta,
+          table,
+          onProgress: stderrProgress(tta ? `evaluating with ${tta} TTA views` : 'evaluating'),
+        });
         const left = e.skipped?.length ?? 0;
         if (left) process.stderr.write(`tlkit: ${left} unreadable image${left > 1 ? 's' : ''} left out; evaluated ${e.n}.\n`);
         if (o.json) {
           process.stdout.write(
-            `${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion, precision: e.precision, recall: e.recall, f1: e.f1, support: e.support, ece: e.ece, ...(e.temperature !== undefined ? { temperature: e.temperature, eceUncalibrated: e.eceUncalibrated } : {}) })}\n`,
+            `${JSON.stringify({ accuracy: e.accuracy, loss: e.loss, n: e.n, classes: e.classes, confusion: e.confusion, precision: e.precision, recall: e.recall, f1: e.f1, support: e.support, ece: e.ece, ...(e.temperature !== undefined ? { temperature: e.temperature, eceUncalibrated: e.eceUncalibrated } : {}), ...(e.tta ? { tta: e.tta } : {}) })}\n`,
           );
         } else {
           process.stdout.write(`${formatEvaluation(e)}\n`);

@@ -7,11 +7,13 @@ import { DEFAULT_CALIBRATION_IMAGES } from '../../features/calibration.js';
 import { initBackend } from '../../tfjs/backend.js';
 import { loadBase } from '../../applications/loadBase.js';
 import { isOnnxBasePath, parsePreprocess } from '../../ort/onnxBase.js';
-import { extractFeatures, type ExtractProgress } from '../../features/extract.js';
+import { extractFeatures, type ExtractOptions, type ExtractProgress } from '../../features/extract.js';
+import { extractShardTask, shardFromFlags, shardOption, shardsOption, type ShardFlags } from '../shardFlags.js';
 import { loadOnnxFeatureBase, type FeatureBase } from '../../features/frozenBase.js';
 import type { Precision } from '../../ort/int8.js';
 import { trainOption, trainOptionsFromText } from '../../workflows/options.js';
 import { optionFlag } from './train.js';
+import { labelsTableFromFlags } from '../labelsTableFlags.js';
 
 /**
  * Progress on stderr: a live bar with images/s and ETA on a terminal, otherwise
@@ -57,11 +59,18 @@ function progressReporter(enabled: boolean): { update(p: ExtractProgress): void;
   };
 }
 
-interface ExtractArgs {
+interface ExtractArgs extends ShardFlags {
+  merge?: boolean;
   base: string;
   weights?: string;
   preprocess?: string;
   data: string;
+  /** --labels and its column flags (train's names). */
+  labels?: string;
+  labelDelim?: string;
+  fileColumn?: string;
+  labelColumn?: string;
+  validColumn?: string;
   out: string;
   /** Typed text, or the declared default. */
   imageSize?: string;
@@ -119,6 +128,11 @@ export function register(program: Command): void {
     .addOption(shared('weights'))
     .addOption(shared('preprocess'))
     .addOption(shared('data', { help: 'data folder: train/, validation/, test/ with class folders, or class folders directly' }))
+    .addOption(shared('labels'))
+    .addOption(shared('labelDelim'))
+    .addOption(shared('fileColumn'))
+    .addOption(shared('labelColumn'))
+    .addOption(shared('validColumn'))
     .requiredOption('--out <dir>', 'output folder for the features')
     .addOption(shared('imageSize'))
     .addOption(shared('batchSize', { help: 'images per ONNX Runtime call', default: 8 }))
@@ -131,7 +145,15 @@ export function register(program: Command): void {
     )
     .option('--calibration-images <N>', 'int8: training images the calibration runs on', String(DEFAULT_CALIBRATION_IMAGES))
     .option('--json', 'print the result as one JSON object on stdout')
+    .addOption(shardOption('extract'))
+    .addOption(shardsOption())
+    .option(
+      '--merge',
+      'merge the finished shards in --out into the feature cache there (what `tlkit merge OUT` does); with --shards N: of that count',
+    )
     .action(async (o: ExtractArgs) => {
+      if (o.merge) return (await import('./merge.js')).mergeFolder(o.out, { shards: o.shards, json: o.json });
+      const shard = await shardFromFlags(o);
       const {
         imageSize: size,
         batchSize,
@@ -147,7 +169,9 @@ export function register(program: Command): void {
       const onSigint = () => {
         progress.stop();
         process.stderr.write(
-          `\ntlkit: interrupted. The splits finished so far are kept in ${o.out}; run the same command again to extract the rest.\n`,
+          shard
+            ? `\ntlkit: interrupted. Shard ${shard.index} of ${shard.count} is not published (a merge reports it missing); run the same command again to extract it.\n`
+            : `\ntlkit: interrupted. The splits finished so far are kept in ${o.out}; run the same command again to extract the rest.\n`,
         );
         process.exit(130);
       };
@@ -155,9 +179,10 @@ export function register(program: Command): void {
       const t0 = performance.now();
       let result;
       try {
-        result = await extractFeatures({
+        const options: ExtractOptions = {
           base,
           data: o.data,
+          table: labelsTableFromFlags(o),
           out: o.out,
           // an ONNX base is loaded at its size and cut already
           imageSize: size && !onnx ? [size, size] : undefined,
@@ -171,12 +196,14 @@ export function register(program: Command): void {
             process.stderr.write(`${line}\n`);
           },
           onProgress: (p) => progress.update(p),
-        });
+        };
+        result = shard ? await extractShardTask(options, shard) : await extractFeatures(options);
       } finally {
         process.off('SIGINT', onSigint);
         progress.stop();
       }
       const seconds = (performance.now() - t0) / 1000;
+      if (!result) return;
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ ...result, seconds })}\n`);
         return;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import type { RankedPrediction } from '../../inference/predictor.js';
-import { parseIntOption, parseNumberOption, parsePrecisionOption } from '../parseOptions.js';
+import { parseIntOption, parseNumberOption, parsePrecisionOption, parseTtaOption } from '../parseOptions.js';
+import { predictShardTask, shardOption, shardsOption, type ShardFlags } from '../shardFlags.js';
 
 export const PREDICT_FORMATS = ['text', 'json', 'ndjson', 'csv'] as const;
 export type PredictFormat = (typeof PREDICT_FORMATS)[number];
@@ -111,7 +112,14 @@ export function register(program: Command): void {
       'two-class models: predict the second class (the sigmoid output) when its probability is >= p (default: the most probable class)',
     )
     .option('--skip-bad-images', 'skip files that cannot be decoded, with a warning each, instead of stopping')
+    .option(
+      '--tta [views]',
+      "test-time augmentation (fastai's): each image's probabilities blended with those of N augmented views (flips and the run's training augmentation; default 4). Give N, or put a bare --tta after the images",
+    )
     .option('--follow-links', 'also search symlinked folders inside the given folders (a loop is followed once)')
+    .addOption(shardOption('predict'))
+    .addOption(shardsOption())
+    .option('--out <folder>', 'with --shard: where the shard folders go (`tlkit merge FOLDER` joins them into one file in the input order)')
     .option('--base <model.onnx>', "a run trained on an ONNX base: where that file is now, if it moved (its sha256 must match the run's)")
     .option(
       '--precision <p>',
@@ -130,9 +138,17 @@ export function register(program: Command): void {
           followLinks?: boolean;
           base?: string;
           precision?: string;
-        },
+          tta?: string | boolean;
+        } & ShardFlags & { out?: string },
       ) => {
         const precision = parsePrecisionOption(o.precision);
+        if (typeof o.tta === 'string' && !/^\d+$/.test(o.tta) && (await import('node:fs')).existsSync(o.tta)) {
+          // The optional value took an image: say so rather than "not a number".
+          throw new UserError(
+            `--tta takes an optional number of views and took '${o.tta}' as it. Write --tta 4 ${o.tta}, or put --tta after the images.`,
+          );
+        }
+        const tta = parseTtaOption(o.tta);
         const format = parseFormat(o.format, o.json);
         const topK = parseIntOption('--top-k', o.topK, { min: 1, example: '3' });
         const threshold = parseNumberOption('--threshold', o.threshold, { min: 0, max: 1, minInclusive: true, example: '0.5' });
@@ -145,9 +161,15 @@ export function register(program: Command): void {
         let total = 0;
         try {
           checkRankOptions({ topK, threshold }, classifier.classNames, { topK: '--top-k', threshold: '--threshold' });
-          const files = collectImageFiles(inputs, { followLinks: o.followLinks });
+          if (tta !== undefined) classifier.ttaPlan(tta, '--tta');
+          let files = collectImageFiles(inputs, { followLinks: o.followLinks });
+          // One task of a job array: its shard of the files, its rows into <out>/shard-K-of-N.
+          const part = await predictShardTask(o, inputs, files, { format, topK, threshold, tta, precision }, classifier.classNames);
+          if (part?.alreadyDone) return;
+          if (part) files = part.files;
           total = files.length;
-          const out = new PredictionWriter(format, classifier.classNames, topK, (s) => process.stdout.write(s));
+          const write = part ? part.write : (s: string) => void process.stdout.write(s);
+          const out = new PredictionWriter(part ? 'ndjson' : format, classifier.classNames, topK, write);
           out.header();
           // One batch at a time, printed as it comes, so a large folder streams.
           const batch = 16;
@@ -155,7 +177,7 @@ export function register(program: Command): void {
             let chunk = files.slice(i, i + batch);
             let scores: number[][];
             try {
-              scores = await classifier.scoresOfFiles(chunk, batch);
+              scores = await classifier.scoresOfFiles(chunk, batch, { tta });
             } catch (e) {
               if (!(e instanceof BadImageError) || !o.skipBadImages) throw e;
               // Only a batch holding a bad file pays for finding it: decode each, drop the bad ones.
@@ -163,12 +185,13 @@ export function register(program: Command): void {
               for (const b of bad) warnSkipped(b.file, b.reason);
               skipped += bad.length;
               chunk = readable;
-              scores = chunk.length ? await classifier.scoresOfFiles(chunk, batch) : [];
+              scores = chunk.length ? await classifier.scoresOfFiles(chunk, batch, { tta }) : [];
             }
             for (let j = 0; j < chunk.length; j++)
               out.row({ file: chunk[j], ...rankScores(scores[j], classifier.classNames, { topK, threshold }) });
           }
           out.end();
+          await part?.publish();
         } finally {
           await classifier.dispose();
         }

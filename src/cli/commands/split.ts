@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { formatSplitResult, LINK_MODES, splitDataset, type LinkMode } from '../../data/split.js';
+import { addLabelsTableFlags, labelsTableFromFlags, type LabelsTableFlags } from '../labelsTableFlags.js';
 import { MAX_SEED, parseIntOption, parseNumberOption } from '../parseOptions.js';
 
 /** An amount per class: a whole count, or a fraction in (0, 1). */
@@ -14,8 +15,9 @@ function parseAmount(flag: string, text: string | undefined): number | undefined
 
 /** `tlkit split SRC --out DIR`: the book's train/validation/test layout from class folders or one flat folder. */
 export function register(program: Command): void {
-  program
-    .command('split')
+  addLabelsTableFlags(program.command('split'), 'classes from a table over <src> (one label a row) instead of class folders', {
+    valid: false,
+  })
     .description(
       "Make the book's layout (train/, validation/, test/, one folder per class) from class folders, or from one flat folder with --label-from-name. The source is never moved or changed.",
     )
@@ -30,7 +32,15 @@ export function register(program: Command): void {
     .action(
       (
         src: string,
-        o: { out: string; train?: string; validation?: string; test?: string; seed: string; link: string; labelFromName?: string },
+        o: {
+          out: string;
+          train?: string;
+          validation?: string;
+          test?: string;
+          seed: string;
+          link: string;
+          labelFromName?: string;
+        } & LabelsTableFlags,
       ) => {
         if (!(LINK_MODES as readonly string[]).includes(o.link))
           throw new UserError(`--link must be one of ${LINK_MODES.join(', ')}, got '${o.link}'.`);
@@ -42,6 +52,7 @@ export function register(program: Command): void {
           seed: parseIntOption('--seed', o.seed, { min: 0, max: MAX_SEED, example: '1337' }),
           link: o.link as LinkMode,
           labelFromName: o.labelFromName,
+          table: labelsTableFromFlags(o),
         });
         process.stdout.write(`${formatSplitResult(result, o.link as LinkMode)}\n`);
       },

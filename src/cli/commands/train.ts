@@ -35,12 +35,16 @@ export function optionFlag(o: TrainOption, own: { help?: string; default?: unkno
 
 const ID_OF_ATTRIBUTE = new Map(TRAIN_OPTIONS.map((o) => [new Option(o.flag).attributeName(), o.id]));
 
-/** Command-line values to train()'s options, parsed and range-checked by their declaration; train() checks the rest. */
-export function toTrainOptions(a: TrainArgs): TrainOptionsInput {
+/**
+ * Command-line values to train()'s options, parsed and range-checked by their declaration; train() checks the rest.
+ * With `command`, the defaults commander filled in are left out (train() fills in the same), so that what a
+ * recipe sets when nothing was typed (--recipe fine-tune: --optimizer adamw) is not taken for typed.
+ */
+export function toTrainOptions(a: TrainArgs, command?: Pick<Command, 'getOptionValueSource'>): TrainOptionsInput {
   const values: Record<string, unknown> = {};
   for (const [attribute, v] of Object.entries(a)) {
     const id = ID_OF_ATTRIBUTE.get(attribute);
-    if (id !== undefined) values[id] = v;
+    if (id !== undefined && command?.getOptionValueSource(attribute) !== 'default') values[id] = v;
   }
   const options = trainOptionsFromText(values, 'cli');
   // --json: stdout carries the NDJSON events only; the progress bar (which writes to stdout) is replaced by one stderr line an epoch.
@@ -141,8 +145,8 @@ export function register(program: Command): void {
       '--json',
       'machine-readable progress: one JSON object a line on stdout per epoch {event:"epoch", epoch, epochs, metrics, elapsed, checkpointSaved}, then {event:"end", ...}; human progress on stderr',
     )
-    .action(async (a: TrainArgs) => {
-      const options = toTrainOptions(a);
+    .action(async (a: TrainArgs, cmd: Command) => {
+      const options = toTrainOptions(a, cmd);
       const { train } = await import('../../workflows/train.js');
       const interrupt = interruptController(options.out);
       const onnxBase = isOnnxBasePath(options.base) ? options.base : undefined;

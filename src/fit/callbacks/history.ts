@@ -2,6 +2,7 @@ import { Callback } from '@tensorflow/tfjs-layers';
 import type { Logs } from '@tensorflow/tfjs-layers/dist/logs.js';
 import { saveHistory, type HistoryData } from '../../run/history.js';
 import { isPartialEpoch, resolveLogs } from './logs.js';
+import { batchRatesOf } from './lrScheduler.js';
 
 export interface HistoryRecorderArgs {
   /** When set, history.json is rewritten (atomically) after every epoch. */
@@ -12,7 +13,9 @@ export interface HistoryRecorderArgs {
 
 /**
  * Keras's History (epoch -> metrics), kept as plain numbers and saved as
- * history.json after each epoch so an interrupted run keeps its curves.
+ * history.json after each epoch so an interrupted run keeps its curves. The rate of each
+ * batch, when a LearningRateScheduler before it set them, goes into `lrs`, one list an
+ * epoch, as fastai's Recorder keeps them.
  */
 export class HistoryRecorder extends Callback {
   readonly data: HistoryData;
@@ -26,6 +29,7 @@ export class HistoryRecorder extends Callback {
           ...args.initial,
           epoch: [...args.initial.epoch],
           history: Object.fromEntries(Object.entries(args.initial.history).map(([k, v]) => [k, [...v]])),
+          ...(args.initial.lrs ? { lrs: args.initial.lrs.map((l) => [...l]) } : {}),
         }
       : { epoch: [], history: {} };
   }
@@ -35,6 +39,13 @@ export class HistoryRecorder extends Callback {
     if (isPartialEpoch(this.params, logs)) return;
     const n = this.data.epoch.length;
     this.data.epoch.push(epoch);
+    // Once one epoch has rates, every epoch has a list (empty at a fixed rate), aligned with `epoch`.
+    const rates = batchRatesOf(rawLogs);
+    if (rates || this.data.lrs) {
+      const lrs = (this.data.lrs ??= []);
+      while (lrs.length < n) lrs.push([]);
+      lrs.push(rates ? [...rates] : []);
+    }
     for (const [key, value] of Object.entries(logs)) {
       // A metric first seen now (e.g. after resuming) gets NaN for the epochs before.
       const series = (this.data.history[key] ??= new Array<number>(n).fill(NaN));

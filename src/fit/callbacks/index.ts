@@ -7,3 +7,4 @@ export { DivergenceGuard } from './divergenceGuard.js';
 export { TerminateOnNaN } from './terminateOnNaN.js';
 export { StopOnAbort } from './interrupt.js';
 export { BackupAndRestore } from './backupAndRestore.js';
+export { LearningRateScheduler } from './lrScheduler.js';

@@ -12,6 +12,8 @@ export interface BatchProgress {
   /** Images trained on since the phase started, and its seconds. */
   imagesDone: number;
   elapsed: number;
+  /** Fine-tuning after earlier epochs: the 0-based epoch it started at (its own epochs count from there). */
+  fineTuneStart?: number;
 }
 
 export interface ProgressView {
@@ -34,6 +36,16 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
+ * The epoch as the CLI prints it: `Epoch 3/20`, and fine-tuning's own epochs after earlier
+ * ones, `Epoch 1/2 (fine-tuning; 21 overall)` (workflows/fineTuneText.ts, which the page cannot import).
+ */
+function epochLabel(p: BatchProgress): string {
+  const start = p.fineTuneStart ?? 0;
+  if (start <= 0) return `Epoch ${p.epoch}/${p.epochs}`;
+  return `Epoch ${p.epoch - start}/${p.epochs - start} (fine-tuning; ${p.epoch} overall)`;
+}
+
+/**
  * Where a training is: the fraction of the phase's batches done, images a second so
  * far, and the time left at that rate (validation's share is in the rate, as it is in
  * the elapsed time).
@@ -45,6 +57,6 @@ export function progressOf(p: BatchProgress): ProgressView {
   const imagesPerSecond = p.elapsed > 0 ? p.imagesDone / p.elapsed : NaN;
   const etaSeconds = p.elapsed > 0 && done > 0 ? (p.elapsed * (total - done)) / done : NaN;
   const rate = Number.isFinite(imagesPerSecond) ? `${imagesPerSecond.toFixed(1)} images/s` : '- images/s';
-  const text = `Epoch ${p.epoch}/${p.epochs}, batch ${p.batch}/${p.batches} - ${rate} - ETA ${formatDuration(etaSeconds)}`;
+  const text = `${epochLabel(p)}, batch ${p.batch}/${p.batches} - ${rate} - ETA ${formatDuration(etaSeconds)}`;
   return { fraction, imagesPerSecond, etaSeconds, text };
 }

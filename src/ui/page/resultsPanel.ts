@@ -46,7 +46,8 @@ function showEvaluation(v: EvaluationView | null): void {
         'div',
         { class: 'losses' },
         el('strong', {}, `${v.classes[i]}: `),
-        items.length === 0 ? el('span', {}, `none (all classified correctly with P(true) >= ${below})`) : null,
+        // Fewer than the others' limit: how many of the class are losses at all (no confident right answer fills the list).
+        v.topLossesNotes?.[i] ? el('span', { class: 'losses-note' }, v.topLossesNotes[i]) : null,
         ...items.map((t) =>
           el(
             'span',

@@ -5,6 +5,7 @@ import { postJson } from './api.js';
 import { CurveCharts } from './charts.js';
 import { byId, el, fixed } from './dom.js';
 import { exportRun } from './exportPanel.js';
+import { wireLrFind } from './lrFindPanel.js';
 import { action, charts, say, setCharts, state } from './pageState.js';
 import { progressOf } from './progress.js';
 import { selectRun } from './resultsPanel.js';
@@ -63,6 +64,7 @@ export function wireTrain(): void {
   action(byId<HTMLButtonElement>('train-start'), 'train-message', async () => {
     await postJson<{ run: string }>('/api/train', trainRequest(byId<HTMLFormElement>('train-form'), formSpec));
   });
+  wireLrFind(() => trainRequest(byId<HTMLFormElement>('train-form'), formSpec));
   action(byId<HTMLButtonElement>('train-stop'), 'train-message', async () => {
     // Said before asking: the run's end event may arrive before this request's answer, and must not be overwritten.
     say('train-message', 'Stopping after the current batch; the best checkpoint is kept ...');
