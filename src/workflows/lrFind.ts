@@ -21,6 +21,7 @@ import { headSpec, newHead } from './head.js';
 import { checkSweepOptions, type LrSweepOptions } from './lrFindOptions.js';
 import { optionName, validateTrainOptions, withTrainDefaults, type OptionNaming, type TrainOptionsInput } from './options.js';
 import { engineTrainer, type PhaseDescription } from './phase.js';
+import { withRecipeDefaults } from './recipe.js';
 import { loadFeatureBase, onnxBaseOfOptions } from './runBase.js';
 import { phaseOptimizer } from './scheduleOptions.js';
 import { checkData, checkSourceRun } from './train.js';
@@ -87,7 +88,8 @@ export async function lrFind(input: LrFindOptionsInput, hooks: LrFindHooks = {})
       `${name('resume')} does not apply to lr-find, which starts no run. Drop it; to sweep from a trained run's model, use ${name('mode')} finetune with ${name('from')} RUN.`,
     );
   }
-  const opts = withTrainDefaults({ ...trainInput, out: trainInput.out ?? NO_RUN });
+  // As train(): a recipe's defaults first (recipe.ts), so that the sweep trains what that run would.
+  const opts = withTrainDefaults(withRecipeDefaults({ ...trainInput, out: trainInput.out ?? NO_RUN }));
   validateTrainOptions(opts, naming);
   const data = checkData(opts, naming);
   const source = opts.from !== undefined ? await checkSourceRun(opts, data, naming) : undefined;

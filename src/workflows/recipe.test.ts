@@ -53,6 +53,8 @@ test("--recipe fine-tune fills in fastai's fine_tune defaults where nothing was 
     freezeEpochs: 1,
     pooling: 'avg',
     headActivation: 'relu',
+    augment: true,
+    epochs: 8,
   });
   const given = withRecipeDefaults({ ...required, recipe: 'fine-tune', optimizer: 'sgd', learningRate: 0.01, lrMult: undefined });
   assert.equal(given.optimizer, 'sgd');
@@ -71,6 +73,7 @@ test("the plans: the book's phases (the optimizer's rate, then RMSprop 1e-5, one
   assert.equal(planOf({ mode: 'finetune', freezeEpochs: 3, lrMult: 10 }).head.epochs, 3);
   assert.equal(planOf({ mode: 'finetune', lrMult: 10 }).unfreeze.lrMult, 10);
 
+  assert.equal(planOf({ recipe: 'fine-tune' }).unfreeze.epochs, 8);
   const fastai = planOf({ recipe: 'fine-tune', epochs: 4 });
   assert.deepEqual(fastai.head, {
     epochs: 1,

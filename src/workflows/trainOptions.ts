@@ -257,7 +257,7 @@ const TOP = {
   }),
   // fastai's fine-tuning (workflows/recipe.ts): what --recipe fine-tune sets is said in its help and docs/training.md.
   recipe: withDefault(oneOf(RECIPES, 'r'), 'book', {
-    help: "how finetune trains. book: Keras's (a head for --epochs, then the top of the base at one constant rate, RMSprop 1e-5). fine-tune: fastai's fine_tune (and --mode finetune): a head for --freeze-epochs with one-cycle (pct_start 0.99), then the base's last two stages (--unfreeze) + the head with one-cycle (pct_start 0.3, div 5) at half the rate, over layer groups (--lr-mult); unless given, it sets --optimizer adamw, --learning-rate 2e-3, --schedule one-cycle, --lr-mult 100, --freeze-epochs 1, --pooling avg, --head-activation relu",
+    help: "how finetune trains. book: Keras's (a head for --epochs, then the top of the base at one constant rate, RMSprop 1e-5). fine-tune: fastai's fine_tune (and --mode finetune): a head for --freeze-epochs with one-cycle (pct_start 0.99), then the base's last two stages (--unfreeze) + the head with one-cycle (pct_start 0.3, div 5) at half the rate, over layer groups (--lr-mult); unless given, it sets --optimizer adamw, --learning-rate 2e-3, --schedule one-cycle, --lr-mult 100, --freeze-epochs 1, --epochs 8, --augment, --pooling avg, --head-activation relu",
     modes: FINETUNE,
     form: { group: 'finetune', default: 'fine-tune' },
   }),
