@@ -11,7 +11,7 @@ import { loadTrainState } from '../run/trainState.js';
 import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
 import type { EpochLogs } from '../run/history.js';
 import { SHARED } from '../testing/photos.js';
-import { withTrainDefaults, type TrainOptionsInput } from './options.js';
+import { validateTrainOptions, withTrainDefaults, type TrainOptionsInput } from './options.js';
 import { FINE_TUNE_DEFAULTS, FINETUNE_LEARNING_RATE, fineTunePlan, withRecipeDefaults } from './recipe.js';
 import { train } from './train.js';
 
@@ -61,6 +61,13 @@ test("--recipe fine-tune fills in fastai's fine_tune defaults where nothing was 
   assert.equal(given.learningRate, 0.01);
   assert.equal(given.lrMult, 100, 'undefined counts as not given');
   assert.deepEqual(withRecipeDefaults({ ...required, recipe: 'book' }), { ...required, recipe: 'book' });
+  // With another mode it adds nothing, and train()'s checks name the recipe itself.
+  const features = { ...required, recipe: 'fine-tune' as const, mode: 'features' as const };
+  assert.deepEqual(withRecipeDefaults(features), features);
+  assert.throws(
+    () => validateTrainOptions(withTrainDefaults(withRecipeDefaults(features)), 'cli'),
+    /^UserError: --recipe applies to --mode finetune only \(got --mode features\)/,
+  );
   assert.deepEqual(withRecipeDefaults({ ...required }), required);
 });
 

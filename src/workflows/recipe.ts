@@ -70,7 +70,8 @@ export function recipeUnfreeze(model: tfl.LayersModel, family: string): number |
 
 /** train()'s input with the recipe's defaults filled in where nothing was given (before the book's defaults). */
 export function withRecipeDefaults<T extends Partial<TrainOptionsInput>>(input: T): T {
-  if (input.recipe !== 'fine-tune') return input;
+  // Given with another mode, the recipe adds nothing: the checks then name --recipe, not an option it set.
+  if (input.recipe !== 'fine-tune' || (input.mode !== undefined && input.mode !== 'finetune')) return input;
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   return { ...FINE_TUNE_DEFAULTS, ...given } as T;
 }
