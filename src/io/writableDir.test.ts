@@ -47,3 +47,18 @@ test('ensureWritableDir { keep: false }: the same checks, and the disk left as i
   rejects(() => ensureWritableDir('--out', path.join(file, 'y'), { keep: false }), /ENOTDIR/);
   assert.deepEqual(fs.readdirSync(root).sort(), ['kept', 'notes.txt']);
 });
+
+test('ensureWritableDir: a folder another process creates between the look and the mkdir is accepted', (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  const dir = path.join(root, 'shards');
+  // Two shards of one --out start at once: both see the folder missing, the other one makes it first.
+  const realMkdir = fs.mkdirSync;
+  t.mock.method(fs, 'mkdirSync', (p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {
+    if (path.resolve(String(p)) === dir && !fs.existsSync(dir)) realMkdir(dir);
+    return realMkdir(p, o);
+  });
+  ensureWritableDir('--out', dir);
+  t.mock.restoreAll();
+  assert.ok(fs.statSync(dir).isDirectory());
+  assert.deepEqual(fs.readdirSync(dir), [], 'the probe file is gone');
+});

@@ -75,8 +75,13 @@ export function ensureWritableDir(flag: string, dir: string, opts: WritableDirOp
     const missing: string[] = [];
     for (let cur = path.resolve(dir); !fs.existsSync(cur); cur = path.dirname(cur)) missing.unshift(cur);
     for (const d of missing) {
-      fs.mkdirSync(d);
-      created.push(d);
+      try {
+        fs.mkdirSync(d);
+        created.push(d);
+      } catch (e) {
+        // Another process (a parallel shard of the same --out) made it first: that is fine.
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw e;
+      }
     }
     if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'EEXIST' });
     fs.writeFileSync(probe, 'x');

@@ -70,8 +70,16 @@ export interface RunMeta {
   version: number;
   tool: 'tlkit';
   classes: string[];
-  /** 'binary': one sigmoid output = P(classes[1]); 'categorical': softmax over classes. */
-  labelMode: 'binary' | 'categorical';
+  /**
+   * 'binary': one sigmoid output = P(classes[1]); 'categorical': softmax over classes;
+   * 'multi-label': one sigmoid per class (independent probabilities), a label is given when
+   * its probability reaches its threshold.
+   */
+  labelMode: 'binary' | 'categorical' | 'multi-label';
+  /** Multi-label only: one decision threshold per class, in `classes` order (probability >= threshold gives the label). */
+  thresholds?: number[];
+  /** Multi-label only: 'validation-f1' (each class's F1 maximised on the validation split) or 'given' (--threshold). */
+  thresholdSource?: 'validation-f1' | 'given';
   /** A Keras preprocessing mode; for an ONNX base, its --preprocess (a preset name or keys). */
   preprocessing: PreprocessMode | string;
   /** [height, width] the model takes. */
