@@ -1,5 +1,5 @@
 /**
- * Accuracy benchmark (issue 5): the book's fast feature-extraction workflow on the
+ * Accuracy benchmark: the book's fast feature-extraction workflow on the
  * shared cats-vs-dogs data (2,000 train / 1,000 validation / 1,000 test) with the
  * shared pretrained MobileNet v1 at 224x224, features mode with its defaults
  * (head Flatten-Dense(256)-Dropout(0.5)-Dense(1), RMSprop 1e-3, 20 epochs, batch 32),
@@ -12,7 +12,7 @@
  *
  *   node --import tsx bench/accuracy.ts [--modes features] [--precisions fp32,int8] [--epochs 20] [--cache DIR]
  *
- * Each mode runs at each precision (issue 13: the frozen base in int8, calibrated on
+ * Each mode runs at each precision (the frozen base in int8, calibrated on
  * 128 training images); the table gives int8's test accuracy minus fp32's, in points
  * (target: within 0.5 for MobileNet features mode), and the int8 calibration's error.
  *
@@ -94,9 +94,9 @@ export const MODES: Record<string, (ctx: BenchContext) => Promise<ModeResult>> =
   features: (ctx) => runAndEvaluate(ctx, 'features'),
   // The same with Dense(256, relu), tlkit's head before --head-activation, side by side.
   'features-relu': (ctx) => runAndEvaluate(ctx, 'features', { headActivation: 'relu' }, 'features-relu'),
-  // Engineer D: the head trains on augmented images through the frozen base on ONNX Runtime (10 epochs unless --epochs).
+  // The head trains on augmented images through the frozen base on ONNX Runtime (10 epochs unless --epochs).
   augment: (ctx) => runAndEvaluate(ctx, 'augment', { epochs: ctx.epochs ?? 10 }),
-  // Engineer D: continue from the features run when this bench made one (else finetune trains a head first);
+  // Continue from the features run when this bench made one (else finetune trains a head first);
   // the last two depthwise-separable blocks train, their prefix's output cached on disk (10 epochs unless --epochs).
   finetune: (ctx) => {
     const features = path.join(ctx.workDir, 'runs', ctx.precision === 'fp32' ? 'features' : `features-${ctx.precision}`);

@@ -1,5 +1,5 @@
 /**
- * Browser parity of `tlkit export --format tfjs` on a real run (issue 12): the export
+ * Browser parity of `tlkit export --format tfjs` on a real run: the export
  * folder's index.html in headless Chromium (offline: the TensorFlow.js the export carries,
  * cpu backend) classifies real JPEGs; the largest probability difference against
  * `tlkit predict` (the Classifier, ONNX Runtime, same decoding) is printed.

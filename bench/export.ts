@@ -1,5 +1,5 @@
 /**
- * Export benchmark (issue 12): a trained run exported as tfjs float32, float16, uint16 and
+ * Export benchmark: a trained run exported as tfjs float32, float16, uint16 and
  * uint8 (`tlkit export --quantize`), each loaded back with tf.loadLayersModel and
  * evaluated on the same test split (ONNX Runtime, the run's own decoding and resize).
  * Prints each export's size against the unquantized export (the baseline, measured in

@@ -9,7 +9,7 @@
 //   (b) bare OrtModel.run on pre-decoded, pre-batched tensors, fp32 and int8
 //   (t) PyTorch fp32 (Debian's python3-torch as Debian builds it, set to use every core): end to end from the same JPEGs (PIL decode + bilinear resize in a
 //       DataLoader worker, the usual PyTorch script), and the bare forward pass
-// Prints images/s and the ratios int8/fp32 and int8/PyTorch (issue 13's targets for
+// Prints images/s and the ratios int8/fp32 and int8/PyTorch (the targets for
 // VGG16: int8 end to end >= 1.8x PyTorch end to end and >= 1.6x tlkit fp32).
 // Then the time of a second, cached extract (target < 5 s), and tfjs wasm on VGG16 (c).
 //

@@ -260,7 +260,7 @@ console.log('speed ratios (higher = the first is faster):');
 console.log(`  ORT / tfjs, steps:           ${ratio(get('tlkit ORT, steps (default'), get('tlkit tfjs, steps'))}`);
 console.log(`  ORT / tfjs, fit loop:        ${ratio(get('tlkit ORT, fit loop'), get('tlkit tfjs, fit loop'))}`);
 if (torch) {
-  console.log(`  tlkit ORT fit loop / PyTorch:  ${ratio(get('tlkit ORT, fit loop'), torch.seconds)}   (issue 10 asks >= 1.5x)`);
+  console.log(`  tlkit ORT fit loop / PyTorch:  ${ratio(get('tlkit ORT, fit loop'), torch.seconds)}   (the target: >= 1.5x)`);
   console.log(`  tlkit tfjs fit loop / PyTorch: ${ratio(get('tlkit tfjs, fit loop'), torch.seconds)}`);
   console.log(`  tlkit ORT steps / PyTorch:     ${ratio(get('tlkit ORT, steps (default'), torch.seconds)}`);
   console.log(`  PyTorch BLAS: ${torch.blas.join(' | ') || 'not reported'}`);

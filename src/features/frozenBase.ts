@@ -97,7 +97,7 @@ export async function openFrozenRunner(
 
 /**
  * The network ONNX Runtime runs: raw RGB input -> preprocessing layer -> base.
- * The preprocessing is a fixed 1x1 conv (Engineer A's preprocessingLayer), so the
+ * The preprocessing is a fixed 1x1 conv (applications/preprocess.ts), so the
  * exporter needs no special case.
  */
 export function frozenModel(base: ConvBase, imageSize: [number, number]): tfl.LayersModel {

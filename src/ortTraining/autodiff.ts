@@ -9,7 +9,7 @@ import type { Shape } from './shapeInference.js';
  * forward nodes, the static shapes of their values and the values to differentiate
  * with respect to, emit the nodes of the backward pass into the same builder.
  *
- * The rules are written for ONNX Runtime's fast CPU kernels (issue 10's measurements):
+ * The rules are written for ONNX Runtime's fast CPU kernels (as measured on them):
  *   Conv         dX as ConvTranspose; dW as a Conv over batch-and-channel-swapped tensors
  *                (the input's channels become the batch, the output gradient the filter);
  *                the bias as ReduceSum. Depthwise (group = channels) the same per group.

@@ -1,4 +1,4 @@
-// The report answers a user's questions (issue 12): the head the model has, images per class,
+// The report answers a user's questions: the head the model has, images per class,
 // augmentation, per-class precision/recall/F1/support, model size, tlkit version, top losses
 // per class; it works from any directory and says clearly when the data moved. The screenshot
 // test renders it for a fine-tuning run in Chromium and checks that each section is visible.
