@@ -10,12 +10,11 @@
  * The images whose label differs are listed with both probabilities.
  *
  *   node --import tsx bench/exportAgreement.ts --run RUN [--data DIR] [--split test] [--n 1000]
- *     [--quantize uint8,uint16,float16,uint8-every-tensor] [--backend cpu|webgl|wasm]
+ *     [--quantize uint8,uint16,float16,uint8-every-tensor] [--backend cpu|wasm]
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import type * as tf from '@tensorflow/tfjs-core';
 import { measureAgreement } from '../src/export/agreement.js';
@@ -35,8 +34,6 @@ const split = stringArg('--split', 'test');
 const n = numberArg('--n', 1000);
 const backend = stringArg('--backend', 'cpu');
 const modes = stringArg('--quantize', 'uint8,uint16,uint8-every-tensor').split(',');
-// --backend wasm: tfjs-backend-wasm from node_modules, added to the page by the bench (the export carries webgl and cpu)
-const WASM_DIST = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-agreement-'));
 
 const clf = await loadClassifier(run);
@@ -56,9 +53,8 @@ function everyTensorUint8(dir: string): void {
   fs.writeFileSync(path.join(dir, 'weights.bin'), new Uint8Array(q.data));
 }
 
-// webgl: Chromium's software GL (SwiftShader), no GPU needed
-const gl = backend === 'webgl' ? ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'] : ['--disable-gpu'];
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', ...gl] });
+// the export carries the cpu and wasm backends (and the wasm binaries) in tfjs/
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
 try {
   for (const mode of modes) {
     const out = path.join(root, mode);
@@ -90,16 +86,6 @@ try {
       const url = new URL(route.request().url());
       if (url.origin !== 'http://tlkit.test') return route.abort('internetdisconnected');
       if (url.pathname.startsWith('/img/')) return route.fulfill({ path: files[Number(url.pathname.slice(5))] });
-      if (url.pathname.startsWith('/wasm/')) return route.fulfill({ path: path.join(WASM_DIST, url.pathname.slice(6)) });
-      if (url.pathname === '/index.html' && backend === 'wasm') {
-        const html = fs
-          .readFileSync(path.join(out, 'index.html'), 'utf8')
-          .replace(
-            '</script>',
-            '</script>\n<script src="/wasm/tf-backend-wasm.es2017.min.js"></script>\n<script>tf.wasm.setWasmPaths("/wasm/");</script>',
-          );
-        return route.fulfill({ body: html, contentType: 'text/html' });
-      }
       return route.fulfill({ path: path.join(out, url.pathname) });
     });
     await page.goto(`http://tlkit.test/index.html?backend=${backend}`);

@@ -51,6 +51,7 @@ console.log(JSON.stringify({ exports: Object.keys(m).sort(), params: model.count
     'loadOnnxFeatureBase',
     'loadSplitFeatures',
     'lrFind',
+    'mapFeatures',
     'mobilenet',
     'mobilenetArchitecture',
     'mobilenetV2',
@@ -62,5 +63,6 @@ console.log(JSON.stringify({ exports: Object.keys(m).sort(), params: model.count
     'train',
     'vgg16',
     'vgg16Architecture',
+    'writeDatasetMap',
   ]);
 });

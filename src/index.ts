@@ -25,10 +25,12 @@ export {
   type ClassifierPrediction,
   type ClassProbability,
   type PredictOptions,
+  type MultiLabelPrediction,
 } from './inference/classifier.js';
 export { evaluateRun } from './inference/evaluate.js';
 export type { TtaOptions, TtaSetting } from './inference/tta.js';
-export type { Evaluation, RunEvaluation, TtaRecord } from './run/evaluation.js';
+export type { Evaluation, RunEvaluation, TtaRecord, FileResult } from './run/evaluation.js';
+export type { MultiLabelMetrics, ClassMetrics } from './run/multiLabelMetrics.js';
 export type { RunMeta, HeadSpec, OnnxBaseRecord } from './run/meta.js';
 export type { HistoryData, EpochLogs } from './run/history.js';
 
@@ -60,6 +62,10 @@ export { loadOnnxFeatureBase, type FeatureBase, type OnnxFeatureBase } from './f
 export type { Precision, CalibrationRecord, QuantError } from './ort/int8.js';
 export { loadSplitFeatures } from './features/cache.js';
 export type { FeatureSplit } from './features/splits.js';
+
+// A map of the dataset (UMAP of the pooled features) and its outliers.
+export { mapFeatures, type DatasetMap, type MapOptions, type MapPoint, type MapProgress } from './explore/datasetMap.js';
+export { writeDatasetMap, type MapFiles } from './explore/mapFiles.js';
 
 // Keras callbacks for any tfjs model.fit.
 export {

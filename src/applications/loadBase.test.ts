@@ -72,7 +72,7 @@ test('the shared pretrained MobileNet (tfjs folder): family recognised, sane 7x7
   assert.ok(y180.dataSync().every(Number.isFinite));
 });
 
-test('nsfwjs: its Keras MobileNetV2 conv base loads from the npm package, 1/255 folded in exactly', async () => {
+test('nsfwjs: its Keras MobileNetV2 conv base loads from the copy tlkit ships (models/), 1/255 folded in exactly', async () => {
   const base = await loadBase({ base: 'nsfwjs' });
   assert.equal(base.family, 'mobilenet_v2');
   assert.equal(base.preprocessing, 'none');

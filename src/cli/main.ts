@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ register(program: Command): void 
   extract: () => import('./commands/extract.js'),
   merge: () => import('./commands/merge.js'),
   'lr-find': () => import('./commands/lrFind.js'),
+  map: () => import('./commands/map.js'),
   models: () => import('./commands/models.js'),
   predict: () => import('./commands/predict.js'),
   report: () => import('./commands/report.js'),

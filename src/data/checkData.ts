@@ -167,6 +167,11 @@ export function formatCheckReport(r: CheckReport): string {
   const total = r.splits.reduce((a, s) => a + s.total, 0);
   const what = r.table ? `rows of ${r.table} with ${r.classNames.length} labels` : `images in ${r.classNames.length} classes`;
   lines.push(`${r.dir}: ${total.toLocaleString('en-US')} ${what} (${r.classNames.join(', ')})`);
+  if (r.multiLabelRows !== undefined) {
+    lines.push(
+      `  multi-label: ${r.multiLabelRows.toLocaleString('en-US')} of the rows have several labels (train makes one sigmoid a label); a row counts once under each of its labels`,
+    );
+  }
   const w = Math.max(5, ...r.splits.map((s) => s.split.length));
   lines.push(`  ${'split'.padEnd(w)}  ${r.classNames.map((c) => c.padStart(Math.max(6, c.length))).join('  ')}  ${'total'.padStart(6)}`);
   for (const s of r.splits) {

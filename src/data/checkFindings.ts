@@ -27,7 +27,7 @@ export type ProblemKind =
   | 'unknown-label' // a label that is not one of the classes given
   | 'not-in-table' // an image of the data folder that no row names: training leaves it out
   | 'rare-label' // a label only one row has: it cannot be both learnt and validated
-  | 'multi-label'; // rows with several labels: multi-label training is not supported yet
+  | 'unvalidated-label'; // multi-label: a label no validation row has, so no threshold can be chosen for it
 
 /** 'error': breaks or misleads training; 'warning': harmless, or only worth a look. */
 export type Severity = 'error' | 'warning';
@@ -53,7 +53,7 @@ export const SEVERITY: Readonly<Record<ProblemKind, Severity>> = {
   'unknown-label': 'error', // a typo makes a class of its own
   'not-in-table': 'warning', // left out, as intended or not
   'rare-label': 'warning',
-  'multi-label': 'warning', // train refuses it for now; the table itself is fine
+  'unvalidated-label': 'warning', // trains, with the threshold 0.5 and no validation figure for that label
 };
 
 export interface Problem {
@@ -78,6 +78,11 @@ export interface CheckReport {
   splits: SplitReport[];
   /** Layout 'table': the table as given. */
   table?: string;
+  /**
+   * A multi-label table (some row has several labels): how many rows have several. The
+   * counts are then rows with each label, and a row counts once per label it has.
+   */
+  multiLabelRows?: number;
   /** Errors first, then warnings. */
   problems: Problem[];
   /** No findings at all. check-data exits 0 when `errors` is 0 (any finding with --strict). */
@@ -152,7 +157,10 @@ export function imbalanceFindings(splits: SplitReport[], maxImbalance: number, p
 }
 
 /** The report: each finding with its severity, errors first. */
-export function finishReport(r: Pick<CheckReport, 'dir' | 'layout' | 'classNames' | 'splits' | 'table'>, problems: Finding[]): CheckReport {
+export function finishReport(
+  r: Pick<CheckReport, 'dir' | 'layout' | 'classNames' | 'splits' | 'table' | 'multiLabelRows'>,
+  problems: Finding[],
+): CheckReport {
   const found = problems.map(({ kind, files, message }): Problem => ({ kind, severity: SEVERITY[kind], files, message }));
   const rank = (p: Problem) => (p.severity === 'error' ? 0 : 1);
   found.sort((a, b) => rank(a) - rank(b) || byCodePoint(a.kind, b.kind) || byCodePoint(a.files[0] ?? '', b.files[0] ?? ''));

@@ -26,10 +26,11 @@ const SHOWN_LINES = 10;
 /**
  * check-data over a data folder labelled by a table: each problem of the table named with
  * its lines (rows naming no image, a file named twice, empty labels, labels not among
- * `classes`, labels used once, images no row names), the label counts per split (the
- * validation column's rows apart), then every image the table names checked as
- * check-data checks class folders (unreadable, not an image, tiny, identical files in
- * training and validation rows, imbalance). A table that cannot be read is a UserError.
+ * `classes`, labels used once, images no row names; in a multi-label table, labels no
+ * validation row has), the label counts per split (the validation column's rows apart),
+ * then every image the table names checked as check-data checks class folders
+ * (unreadable, not an image, tiny, identical files in training and validation rows, and
+ * for a single-label table imbalance). A table that cannot be read is a UserError.
  */
 export async function checkTableDataset(dir: string, tableOptions: LabelsTableOptions, opts: TableCheckOptions = {}): Promise<CheckReport> {
   const table = readLabelsTable(dir, tableOptions);
@@ -84,13 +85,16 @@ export async function checkTableDataset(dir: string, tableOptions: LabelsTableOp
       message: `${shown} line ${rows[0].line}: the label '${label}' is used once (${rows[0].name}): one image cannot be both learnt and validated; add images of it, or fix a typo`,
     });
   }
-  if (table.multiLabel) {
-    const several = table.rows.filter((r) => r.labels.length > 1);
-    problems.push({
-      kind: 'multi-label',
-      files: several.map((r) => r.name),
-      message: `${shown} ${at(several)}: ${several.length} row${several.length > 1 ? 's have' : ' has'} several labels; multi-label training is not supported yet (train refuses the table)`,
-    });
+  if (table.multiLabel && table.columns.valid !== undefined) {
+    // Each label's threshold is chosen on the validation rows that have it.
+    for (const [label, rows] of rowsOf) {
+      if (rows.length < 2 || rows.some((r) => r.valid)) continue;
+      problems.push({
+        kind: 'unvalidated-label',
+        files: rows.map((r) => r.name),
+        message: `${shown}: no validation row has the label '${label}' (${at(rows)}): its threshold stays 0.5 and its precision cannot be measured; mark some of its rows true in '${table.columns.valid}'`,
+      });
+    }
   }
   if (table.unlisted.length) {
     const files = table.unlisted.map(rel);
@@ -110,7 +114,9 @@ export async function checkTableDataset(dir: string, tableOptions: LabelsTableOp
   }
 
   const splits = splitCounts(table);
-  imbalanceFindings(splits, opts.maxImbalance ?? 1.5, problems);
+  // A multi-label model answers one yes/no question a label, scored by per-label precision
+  // and mAP: labels of different frequencies do not mislead it as they mislead accuracy.
+  if (!table.multiLabel) imbalanceFindings(splits, opts.maxImbalance ?? 1.5, problems);
   const split = (r: TableRow) => (table.columns.valid === undefined ? '.' : r.valid ? 'validation' : 'train');
   const images: ImageEntry[] = [...byFile].map(([file, rows]) => ({ file, rel: rel(file), split: split(rows[0]) }));
   const before = problems.length;
@@ -121,7 +127,11 @@ export async function checkTableDataset(dir: string, tableOptions: LabelsTableOp
     const lines = p.files.map((f) => lineOf.get(f)).filter((l) => l !== undefined);
     if (lines.length) p.message += ` (${shown} ${lines.length > 1 ? 'lines' : 'line'} ${lines.join(', ')})`;
   }
-  return finishReport({ dir, layout: 'table', classNames: labelNames, splits, table: shown }, problems);
+  const multiLabelRows = table.multiLabel ? table.rows.filter((r) => r.labels.length > 1).length : undefined;
+  return finishReport(
+    { dir, layout: 'table', classNames: labelNames, splits, table: shown, ...(multiLabelRows !== undefined ? { multiLabelRows } : {}) },
+    problems,
+  );
 }
 
 /** Rows per label in each split ('train' and 'validation' by the validation column, else '.'); total: the rows. */

@@ -6,7 +6,7 @@ export interface Batch {
   /** NHWC, float32 values in 0..255; C = 3 (rgb), 4 (rgba) or 1 (grayscale). */
   images: Float32Array;
   shape: [number, number, number, number];
-  /** int32 class ids ('int'), float32 0/1 ('binary') or one-hot rows ('categorical'); empty without labels. */
+  /** int32 class ids ('int'), float32 0/1 ('binary'), one-hot rows ('categorical') or multi-hot rows ('multi_hot'); empty without labels. */
   labels: Int32Array | Float32Array;
   labelShape: number[];
   /** The files in this batch, in order. */
@@ -28,8 +28,10 @@ export interface ImageDataset {
   classNames: string[] | null;
   /** Files of this dataset (after the split), in their initial (seed-shuffled or sorted) order. */
   files: string[];
-  /** Class id of each file in `files` (zeros without labels). */
+  /** Class id of each file in `files` (zeros without labels; multi-label: its first class). */
   labels: Int32Array;
+  /** Multi-label: each file's labels, row-major files x classes (1 = the file has that label). */
+  targets?: Uint8Array;
   size: number;
   /** Images per batch; 1 when batchSize is null (then `unbatched` is true). */
   batchSize: number;
@@ -71,6 +73,7 @@ export class DirectoryDataset implements ImageDataset {
     private readonly o: CheckedOptions,
     private readonly reshuffle: boolean,
     private readonly seed: number,
+    readonly targets?: Uint8Array,
   ) {
     this.size = files.length;
     this.batchSize = o.batchSize;
@@ -181,11 +184,13 @@ export class DirectoryDataset implements ImageDataset {
       // Keras yields int32 class ids in 'int' mode, float32 in the two others.
       return { images, shape, labels: Int32Array.from(items, (it) => this.labels[it.index]), labelShape: [n], files };
     }
-    const labelWidth = this.labelMode === 'categorical' ? k : 1;
+    const labelWidth = this.labelMode === 'binary' ? 1 : k;
     const labels = new Float32Array(n * labelWidth);
     items.forEach((it, j) => {
       const y = this.labels[it.index];
-      if (this.labelMode === 'categorical') labels[j * k + y] = 1;
+      if (this.labelMode === 'multi_hot' && this.targets) {
+        for (let c = 0; c < k; c++) labels[j * k + c] = this.targets[it.index * k + c];
+      } else if (this.labelMode !== 'binary') labels[j * k + y] = 1;
       else labels[j] = y;
     });
     return { images, shape, labels, labelShape: [n, labelWidth], files };

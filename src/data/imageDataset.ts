@@ -39,22 +39,27 @@ export async function imageDatasetFromDirectory(
 /**
  * A dataset of files already listed with their class ids (a labels table's rows), with
  * every other behaviour of imageDatasetFromDirectory: the same seeded shuffle and split,
- * so the same files in the same order give the same batches. `where` names the data in errors.
+ * so the same files in the same order give the same batches. `multiHot` (multi-label) gives
+ * labelMode 'multi_hot' each file's labels. `where` names the data in errors.
  */
 export function imageDatasetFromFiles(
-  indexed: { classNames: string[]; files: string[]; labels: Int32Array },
+  indexed: Indexed,
   opts: Omit<ImageDatasetOptions, 'labels' | 'classNames'> & { subset?: 'training' | 'validation' },
   where: string,
 ): Promise<ImageDataset> {
   return Promise.resolve(datasetOfIndex(indexed, checkOptions(opts), where) as ImageDataset);
 }
 
-function datasetOfIndex(
-  indexed: { classNames: string[]; files: string[]; labels: Int32Array },
-  o: CheckedOptions,
-  dir: string,
-): ImageDataset | [ImageDataset, ImageDataset] {
-  const { files, labels } = indexed;
+/** Files with their class ids, and (multi-label) their multi-hot rows, files x classes. */
+interface Indexed {
+  classNames: string[];
+  files: string[];
+  labels: Int32Array;
+  multiHot?: Uint8Array;
+}
+
+function datasetOfIndex(indexed: Indexed, o: CheckedOptions, dir: string): ImageDataset | [ImageDataset, ImageDataset] {
+  const { files, labels, multiHot } = indexed;
   const classNames = o.labelMode === null ? null : indexed.classNames;
   if (o.labelMode === 'binary' && indexed.classNames.length !== 2) {
     throw new UserError(
@@ -75,6 +80,7 @@ function datasetOfIndex(
       o,
       reshuffle,
       deriveSeed(seed, tag),
+      multiHot && rowsOf(multiHot, indexed.classNames.length, idx),
     );
   const train = () => make(order.slice(0, order.length - nVal), 1, o.shuffle);
   // With subset 'both', Keras builds the validation set with shuffle=False: its order
@@ -99,4 +105,11 @@ function datasetOfIndex(
     }
   }
   return result;
+}
+
+/** Rows `idx` of a row-major table of `width` columns. */
+function rowsOf(table: Uint8Array, width: number, idx: number[]): Uint8Array {
+  const out = new Uint8Array(idx.length * width);
+  idx.forEach((i, j) => out.set(table.subarray(i * width, (i + 1) * width), j * width));
+  return out;
 }

@@ -1,7 +1,8 @@
 import { UserError } from '../errors.js';
 import { COLOR_MODES, EXIF_MODES, type ColorMode, type ExifMode, type Interpolation } from './decode.js';
 
-export type LabelMode = 'int' | 'binary' | 'categorical';
+/** Keras's label modes, and 'multi_hot' (float32 [n, classes], 1 for each label a file has: multi-label targets). */
+export type LabelMode = 'int' | 'binary' | 'categorical' | 'multi_hot';
 
 /** Options of imageDatasetFromDirectory, Keras's names in camelCase, Keras's defaults. */
 export interface ImageDatasetOptions {
@@ -11,7 +12,7 @@ export interface ImageDatasetOptions {
    * of the files' sorted paths (Keras's os.walk order) under `dir`.
    */
   labels?: 'inferred' | null | number[];
-  /** 'int' (default): int32 class ids, shape [n]; 'binary': float32 0/1, [n, 1] (exactly 2 classes); 'categorical': float32 one-hot, [n, classes]; null: no labels. */
+  /** 'int' (default): int32 class ids, shape [n]; 'binary': float32 0/1, [n, 1] (exactly 2 classes); 'categorical': float32 one-hot, [n, classes]; 'multi_hot': float32 [n, classes], a 1 for each of a file's labels (one-hot where a file has one); null: no labels. */
   labelMode?: LabelMode | null;
   /** Class folders to use, in this label order (a subset of the sub-folders). Default: all, sorted alphanumerically. Only with labels 'inferred'. */
   classNames?: string[];
@@ -86,8 +87,8 @@ export function checkOptions(opts: ImageDatasetOptions): CheckedOptions {
     }
   }
   let labelMode: LabelMode | null = 'labelMode' in given ? (given.labelMode as LabelMode | null) : 'int';
-  if (labelMode !== null && !['int', 'binary', 'categorical'].includes(labelMode)) {
-    throw new UserError(`labelMode must be 'int', 'binary', 'categorical' or null, got '${labelMode}'.`);
+  if (labelMode !== null && !['int', 'binary', 'categorical', 'multi_hot'].includes(labelMode)) {
+    throw new UserError(`labelMode must be 'int', 'binary', 'categorical', 'multi_hot' or null, got '${labelMode}'.`);
   }
   // As Keras: no labels either way means images only, read from the whole tree.
   if (labels === null || labelMode === null) {

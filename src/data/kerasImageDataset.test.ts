@@ -179,7 +179,7 @@ test("keras test_image_dataset_from_directory_errors: each bad argument is named
   const dir = await prepareDirectory({ numClasses: 3, count: 5 });
   const cases: Array<[ImageDatasetOptions, RegExp]> = [
     [{ labels: 'other' as unknown as 'inferred' }, /^labels must be 'inferred'/],
-    [{ labelMode: 'other' as 'int' }, /^labelMode must be 'int', 'binary', 'categorical' or null/],
+    [{ labelMode: 'other' as 'int' }, /^labelMode must be 'int', 'binary', 'categorical', 'multi_hot' or null/],
     [{ colorMode: 'other' as 'rgb' }, /^colorMode must be one of/],
     [{ labels: [0, 0, 1, 1, 1], classNames: ['class_0', 'class_1', 'class_2'] }, /^classNames can only be given with labels 'inferred'/],
     [{ labels: [0, 0, 1, 1] }, /^labels has 4 entries but .* holds 5 image files/],

@@ -171,7 +171,7 @@ test('a single-label table lists its images as the class-folder layout of the sa
   }
 });
 
-test('training refuses what it cannot use, each with its line: no file, a file twice, an empty label, several labels, one class, no validation rows', async () => {
+test('training refuses what it cannot use, each with its line: no file, a file twice, an empty label, one class, no validation rows', async () => {
   const { dir, table } = await flat(['a.png', 'b.png', 'c.png'], '');
   const write = (text: string, extra = {}) => {
     fs.writeFileSync(table, text);
@@ -186,10 +186,6 @@ test('training refuses what it cannot use, each with its line: no file, a file t
     /labels\.csv line 4 names a\.png, which line 2 names already\. Keep one row a file/,
   );
   throwsUserError(write('file,label\na,cat\nb, \n'), /labels\.csv: 1 row has an empty label \(line 3: b\)/);
-  throwsUserError(
-    write('file,tags\na,cat dog\nb,dog\n', { labelDelim: ' ' }),
-    /labels\.csv line 2 gives 'a' 2 labels \(cat, dog\): multi-label training is not supported yet/,
-  );
   throwsUserError(write('file,label\na,cat\nb,cat\n'), /gives every row the label 'cat'; a classifier needs at least 2 classes/);
   throwsUserError(write('file,label,is_valid\na,cat,0\nb,dog,0\n'), /the validation column 'is_valid' marks no row true/);
   throwsUserError(write('file,label,is_valid\na,cat,0\nb,dog,1\n'), /the class 'dog' appears only in validation rows/);
@@ -215,4 +211,31 @@ test('split --labels: the book layout from a flat folder and its table', async (
     () => splitDataset(dir, { out: path.join(tempDir(), 'x'), table: { labels: table }, labelFromName: '^(img)' }),
     /--labels and --label-from-name both give the classes/,
   );
+});
+
+test('a table with several labels in a row is multi-label: sorted union of labels, multi-hot rows; multiLabel makes one label a row multi-hot too', async () => {
+  const { dir, table } = await flat(['a.png', 'b.png', 'c.png', 'd.png'], '');
+  fs.writeFileSync(table, 'file,tags,is_valid\na,dog cat,0\nb,dog,0\nc,bird,0\nd,cat bird,1\n');
+  const data = resolveData(dir, { labels: table, labelDelim: ' ' });
+  assert.equal(data.multiLabel, true);
+  assert.deepEqual(data.classNames, ['bird', 'cat', 'dog']);
+  const train = data.table!.splits.train;
+  // Ordered by first class, then walk order: c (bird), a (cat dog), b (dog).
+  assert.deepEqual(
+    train.files.map((f) => path.basename(f)),
+    ['c.png', 'a.png', 'b.png'],
+  );
+  assert.deepEqual([...train.multiHot!], [1, 0, 0, 0, 1, 1, 0, 0, 1]);
+  assert.deepEqual([...data.table!.splits.validation!.multiHot!], [1, 1, 0]);
+  const dataset = await imageDatasetOfSplit(data, 'train', { labelMode: 'multi_hot', batchSize: 3, imageSize: 4, shuffle: false });
+  for await (const b of dataset.batches()) {
+    assert.deepEqual(b.labelShape, [3, 3]);
+    assert.deepEqual([...b.labels], [1, 0, 0, 0, 1, 1, 0, 0, 1]);
+  }
+  // The same table with one label a row: single-label, unless multiLabel asks.
+  fs.writeFileSync(table, 'file,tags,is_valid\na,dog,0\nb,cat,0\nc,cat,1\n');
+  assert.equal(resolveData(dir, { labels: table }).multiLabel, undefined);
+  const forced = resolveData(dir, { labels: table }, true);
+  assert.equal(forced.multiLabel, true);
+  assert.deepEqual([...forced.table!.splits.train.multiHot!], [1, 0, 0, 1]);
 });

@@ -23,6 +23,8 @@ export interface DataDir {
   classNames: string[];
   /** Layout 'table': the labels table and the images and class ids of each split it gives (tableData.ts). */
   table?: TableSplits;
+  /** Each image has any number of the classes (a table row with several labels, or the multiLabel option): targets are multi-hot. */
+  multiLabel?: boolean;
 }
 
 /** The images of a labels table, per split, in the order the class-folder layout of the same images would list them. */
@@ -35,7 +37,10 @@ export interface TableSplits {
 
 export interface LabelledList {
   files: string[];
+  /** A class id a file (multi-label: its first class, which orders the files). */
   labels: Int32Array;
+  /** Multi-label: row-major files x classes, 1 where the file has that label. */
+  multiHot?: Uint8Array;
 }
 
 /**

@@ -297,6 +297,7 @@ test('describeAgreement: the line printed, and a warning below 99% naming a safe
     split: 'validation',
     dir: '/data/validation',
     images: 1000,
+    compared: 'top label',
     sameLabel: 983,
     labelAgreement: 0.983,
     maxProbabilityDifference: 0.998,
@@ -321,4 +322,24 @@ test('describeAgreement: the line printed, and a warning below 99% naming a safe
   assert.match(describeAgreement(a, 'uint16', 'tm').warning ?? '', /Use no --quantize \(float32 weights/);
   assert.match(describeAgreement(a, 'float16', 'tfjs').warning ?? '', /Use no --quantize \(float32 weights/);
   assert.equal(describeAgreement({ ...a, sameLabel: 990, labelAgreement: 0.99 }, 'uint8', 'tfjs').warning, undefined);
+  // multi-label: label sets compared, the example names the label whose decision changed
+  const sets = describeAgreement(
+    {
+      ...a,
+      compared: 'label set',
+      disagreements: [
+        {
+          file: '/v/x.png',
+          reference: { label: 'cats+noisy', probability: 0.51 },
+          quantized: { label: 'cats', probability: 0.49 },
+          changed: 'noisy',
+        },
+      ],
+    },
+    'uint8',
+    'tfjs',
+  );
+  assert.match(sets.text, /same label set on 983\/1000/);
+  assert.match(sets.warning ?? '', /change the predicted label set of 17 of 1000 images/);
+  assert.match(sets.warning ?? '', /x\.png: cats\+noisy 0\.5100 -> cats 0\.4900 \(P\(noisy\)\)/);
 });

@@ -7,12 +7,23 @@ import { OrtModel } from '../ort/ortRunner.js';
 // How far a quantized export's predictions are from the unquantized model's: both run on the
 // same decoded images (the run's validation split), on ONNX Runtime, with the weights exactly
 // as tf.loadLayersModel decodes them.
+//
+// What "the same label" means: for a single-label model, the same most probable label; for a
+// multi-label model (thresholds given), the same SET of labels at or above their thresholds,
+// since that set is the prediction a user sees (an image may keep its top label and still gain
+// or lose another one). The largest probability difference is measured over every class either way.
 
-/** One image whose predicted label the quantization changed. */
+/**
+ * One image whose predicted label the quantization changed. Multi-label: `label` is the set at
+ * or above the thresholds joined by '+' ('(none)' when empty), and `probability` that of the
+ * first label the two weights decide differently (`changed`).
+ */
 export interface Disagreement {
   file: string;
   reference: { label: string; probability: number };
   quantized: { label: string; probability: number };
+  /** Multi-label: the label whose decision changed first (in the order of labels). */
+  changed?: string;
 }
 
 export interface MeasuredAgreement {
@@ -22,7 +33,9 @@ export interface MeasuredAgreement {
   /** The folder holding those images' class folders. */
   dir: string;
   images: number;
-  /** Images whose most probable label is the same with both weights. */
+  /** What counts as the same prediction: the most probable label, or (multi-label) the set of labels at or above their thresholds. */
+  compared: 'top label' | 'label set';
+  /** Images whose most probable label (multi-label: whose label set) is the same with both weights. */
   sameLabel: number;
   /** sameLabel / images. */
   labelAgreement: number;
@@ -78,12 +91,36 @@ function argmax(v: number[]): number {
   return best;
 }
 
+type Difference = Omit<Disagreement, 'file'>;
+
+/** The two most probable labels when they differ, else undefined. */
+function differentTop(pa: number[], pb: number[], labels: string[]): Difference | undefined {
+  const la = argmax(pa);
+  const lb = argmax(pb);
+  if (la === lb) return undefined;
+  return { reference: { label: labels[la], probability: pa[la] }, quantized: { label: labels[lb], probability: pb[lb] } };
+}
+
+/** The two label sets (probability >= threshold) when they differ, else undefined. NaN gives no label. */
+function differentSets(pa: number[], pb: number[], thresholds: number[], labels: string[]): Difference | undefined {
+  const first = labels.findIndex((_, c) => pa[c] >= thresholds[c] !== pb[c] >= thresholds[c]);
+  if (first < 0) return undefined;
+  const set = (p: number[]) => labels.filter((_, c) => p[c] >= thresholds[c]).join('+') || '(none)';
+  return {
+    reference: { label: set(pa), probability: pa[first] },
+    quantized: { label: set(pb), probability: pb[first] },
+    changed: labels[first],
+  };
+}
+
 export interface AgreementInput {
   /** Image files, and where they came from. */
   files: string[];
   split: MeasuredAgreement['split'];
   dir: string;
   labels: string[];
+  /** A multi-label model: one threshold per label; the label sets at or above them are compared. */
+  thresholds?: number[];
   imageSize: [number, number];
   /** The models take pixel * scale + offset of RGB 0..255 pixels. */
   scale: number;
@@ -101,7 +138,8 @@ export async function measureAgreement(
   quantized: tf.io.ModelArtifacts,
   input: AgreementInput,
 ): Promise<MeasuredAgreement> {
-  const { files, labels } = input;
+  const { files, labels, thresholds } = input;
+  if (thresholds && thresholds.length !== labels.length) throw new Error(`${thresholds.length} thresholds for ${labels.length} labels`);
   const [h, w] = input.imageSize;
   const per = h * w * 3;
   const batchSize = input.batchSize ?? 16;
@@ -142,15 +180,9 @@ export async function measureAgreement(
         if (Number.isNaN(d)) d = 1;
         maxDiff = Math.max(maxDiff, d);
         sumDiff += d;
-        const la = argmax(pa);
-        const lb = argmax(pb);
-        if (la === lb) sameLabel++;
-        else if (disagreements.length < KEEP_DISAGREEMENTS)
-          disagreements.push({
-            file: batch[i],
-            reference: { label: labels[la], probability: pa[la] },
-            quantized: { label: labels[lb], probability: pb[lb] },
-          });
+        const differ = thresholds ? differentSets(pa, pb, thresholds, labels) : differentTop(pa, pb, labels);
+        if (!differ) sameLabel++;
+        else if (disagreements.length < KEEP_DISAGREEMENTS) disagreements.push({ file: batch[i], ...differ });
       }
       input.onProgress?.(Math.min(files.length, start + batchSize), files.length);
     }
@@ -164,6 +196,7 @@ export async function measureAgreement(
     split: input.split,
     dir: input.dir,
     images: n,
+    compared: thresholds ? 'label set' : 'top label',
     sameLabel,
     labelAgreement: n ? sameLabel / n : 1,
     maxProbabilityDifference: maxDiff,

@@ -116,7 +116,7 @@ test('export --format tfjs: loads with tf.loadLayersModel, metadata says labels/
   assert.equal(r.status, 0, r.stderr);
   assert.match(
     r.stdout,
-    /Exported .* as tfjs to .*: index\.html, metadata\.json, model\.json, tfjs\/LICENSE, tfjs\/tf\.es2017\.min\.js, weights\.bin\n/,
+    /Exported .* as tfjs to .*: index\.html, metadata\.json, model\.json, tfjs\/LICENSE, tfjs\/tf-backend-cpu\.es2017\.min\.js, tfjs\/tf-backend-wasm\.es2017\.min\.js, tfjs\/tf-core\.es2017\.min\.js, tfjs\/tf-layers\.es2017\.min\.js, tfjs\/tfjs-backend-wasm-simd\.wasm, tfjs\/tfjs-backend-wasm-threaded-simd\.wasm, tfjs\/tfjs-backend-wasm\.wasm, weights\.bin\n/,
   );
   const meta = JSON.parse(fs.readFileSync(path.join(out, 'metadata.json'), 'utf8'));
   assert.deepEqual(meta.labels, ['cats', 'dogs']);
@@ -129,20 +129,21 @@ test('export --format tfjs: loads with tf.loadLayersModel, metadata says labels/
   assert.deepEqual([meta.input.scale, meta.input.offset], [1, 0]);
   const page = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
   assert.match(page, /tf\.image\.resizeBilinear\(pixels, \[h, w\], false, true\)/);
-  // TensorFlow.js travels with the page (no CDN), with its licence
-  assert.match(page, /<script src="tfjs\/tf\.es2017\.min\.js"><\/script>/);
-  assert.doesNotMatch(page, /https?:\/\//);
-  assert.equal(
-    fs
-      .readFileSync(path.join(out, 'tfjs', 'tf.es2017.min.js'), 'utf8')
-      .slice(0, 200)
-      .includes('@license'),
-    true,
-  );
+  // TensorFlow.js travels with the page (no CDN), core first, from the packages tlkit trains with, with its licence
   assert.match(
-    fs.readFileSync(path.join(out, 'tfjs', 'LICENSE'), 'utf8'),
-    /@tensorflow\/tfjs 4\.\d+\.\d+[\s\S]*Apache License\s+Version 2\.0/,
+    page,
+    /<script src="tfjs\/tf-core\.es2017\.min\.js"><\/script>\n<script src="tfjs\/tf-backend-cpu\.es2017\.min\.js"><\/script>\n<script src="tfjs\/tf-backend-wasm\.es2017\.min\.js"><\/script>\n<script src="tfjs\/tf-layers\.es2017\.min\.js"><\/script>/,
   );
+  assert.doesNotMatch(page, /https?:\/\//);
+  for (const name of ['tf-core', 'tf-backend-cpu', 'tf-backend-wasm', 'tf-layers']) {
+    const head = fs.readFileSync(path.join(out, 'tfjs', `${name}.es2017.min.js`), 'utf8').slice(0, 200);
+    assert.ok(head.includes('@license'), name);
+  }
+  const licence = fs.readFileSync(path.join(out, 'tfjs', 'LICENSE'), 'utf8');
+  for (const pkg of ['tfjs-core', 'tfjs-backend-cpu', 'tfjs-backend-wasm', 'tfjs-layers']) {
+    assert.match(licence, new RegExp(`: @tensorflow/${pkg} 4\\.\\d+\\.\\d+\\n`), pkg);
+  }
+  assert.match(licence, /Apache License\s+Version 2\.0/);
 
   const model = await tfl.loadLayersModel(fileSystemIO(out));
   const x = tf.tensor4d(pixels, [files.length, size[0], size[1], 3]);

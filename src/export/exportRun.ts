@@ -12,7 +12,8 @@ import { readRun } from '../run/runDir.js';
 import { runOnnxModel } from '../run/runOnnx.js';
 import { tlkitVersion } from '../version.js';
 import { fileSystemIO, MODEL_JSON, readModelJson } from '../weights/tfjsFiles.js';
-import { browserPage, TFJS_DIR, TFJS_FILE, tfjsBundle } from './browserPage.js';
+import { browserPage, TFJS_DIR } from './browserPage.js';
+import { tfjsFiles } from './tfjsBundles.js';
 import { tfjsLicense } from './tfjsLicense.js';
 import { EXPORT_FORMATS, type ExportFormat, type ExportMetadata } from './metadata.js';
 import { type Agreement, measureAgreement, SKIPPED_AGREEMENT } from './agreement.js';
@@ -72,6 +73,13 @@ export function tfjsModelBytes(dir: string): number {
 }
 
 function outputOf(meta: RunMeta): ExportMetadata['output'] {
+  if (meta.labelMode === 'multi-label')
+    return {
+      kind: 'sigmoid',
+      units: meta.classes.length,
+      meaning:
+        'one independent probability per label, in the order of labels (they need not sum to 1): an image gets every label whose probability is >= its threshold (thresholds), possibly none',
+    };
   return meta.labelMode === 'binary'
     ? {
         kind: 'sigmoid',
@@ -81,7 +89,28 @@ function outputOf(meta: RunMeta): ExportMetadata['output'] {
     : { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' };
 }
 
-export function exportMetadata(meta: RunMeta, format: ExportFormat, quantize: QuantizeMode | undefined): ExportMetadata {
+/** A multi-label run's thresholds, one per class; a run without them (or with the wrong count) cannot be exported faithfully. */
+function multiLabelFields(meta: RunMeta, runDir: string): Pick<ExportMetadata, 'thresholds' | 'thresholdSource'> {
+  if (meta.labelMode !== 'multi-label') return {};
+  const t = meta.thresholds;
+  if (!Array.isArray(t) || t.length !== meta.classes.length || !t.every((x) => typeof x === 'number' && x > 0 && x < 1)) {
+    throw new UserError(
+      `${runDir}'s meta.json is a multi-label run without one threshold (0 < t < 1) per class (${meta.classes.length} classes, thresholds ${JSON.stringify(t ?? null)}): training stopped before it chose them. Train again (or resume) to finish the run.`,
+    );
+  }
+  return { thresholds: [...t], thresholdSource: meta.thresholdSource ?? 'validation-f1' };
+}
+
+/** What the Teachable Machine export of a multi-label run says (exit 2). */
+export const TM_MULTI_LABEL =
+  "Teachable Machine's format has no multi-label form (its package reads one softmax: one label an image); export --format onnx|tfjs|keras instead, which carry the thresholds and one sigmoid probability per label.";
+
+export function exportMetadata(
+  meta: RunMeta,
+  format: ExportFormat,
+  quantize: QuantizeMode | undefined,
+  runDir = 'the run',
+): ExportMetadata {
   const [h, w] = meta.imageSize;
   const tm = format === 'tm';
   return {
@@ -106,6 +135,9 @@ export function exportMetadata(meta: RunMeta, format: ExportFormat, quantize: Qu
     output: tm
       ? { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' }
       : outputOf(meta),
+    // tm turns a binary sigmoid into two softmax probabilities (teachableMachineModel)
+    labelMode: tm ? 'categorical' : meta.labelMode,
+    ...multiLabelFields(meta, runDir),
     quantization: quantize ?? null,
     agreement: null,
     run: {
@@ -167,6 +199,7 @@ async function agreementOf(
     return await measureAgreement(reference, quantized, {
       ...images,
       labels: meta.classes,
+      thresholds: metadata.thresholds,
       imageSize: meta.imageSize,
       scale: metadata.input.scale,
       offset: metadata.input.offset,
@@ -261,7 +294,8 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       `${runDir} was trained on the ONNX base ${meta.onnxBase.file}, which a ${format === 'keras' ? 'Keras .h5' : format === 'tm' ? 'Teachable Machine' : 'tfjs'} model cannot hold (its model/ is the head alone). Export --format onnx: one ONNX graph with the base, its preprocessing and the head.`,
     );
   }
-  const metadata = exportMetadata(meta, format, quantize);
+  if (format === 'tm' && meta.labelMode === 'multi-label') throw new UserError(`${runDir} is a multi-label run. ${TM_MULTI_LABEL}`);
+  const metadata = exportMetadata(meta, format, quantize, runDir);
   if (format === 'tm' && meta.imageSize[0] !== meta.imageSize[1]) {
     throw new UserError(
       `Teachable Machine models take square images, but ${runDir} was trained at ${meta.imageSize.join('x')}. Export --format tfjs instead.`,
@@ -277,6 +311,8 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       proto.metadataProps = [
         { key: 'labels', value: JSON.stringify(meta.classes) },
         { key: 'image_size', value: JSON.stringify(meta.imageSize) },
+        { key: 'label_mode', value: metadata.labelMode },
+        ...(metadata.thresholds ? [{ key: 'thresholds', value: JSON.stringify(metadata.thresholds) }] : []),
         { key: 'tlkit', value: JSON.stringify(metadata) },
       ];
       await writeFileAtomic(path.join(dir, ONNX_FILE), encodeModel(proto));
@@ -313,10 +349,10 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     if (format === 'tfjs' || format === 'tm') {
       await writeFileAtomic(path.join(dir, PAGE_FILE), browserPage(metadata));
       // the page's TensorFlow.js, so that it runs offline (Apache-2.0: the licence travels with it)
-      const bundle = tfjsBundle();
+      const bundles = tfjsFiles();
       await fsp.mkdir(path.join(dir, TFJS_DIR));
-      await fsp.copyFile(bundle.file, path.join(dir, TFJS_DIR, TFJS_FILE));
-      await writeFileAtomic(path.join(dir, TFJS_DIR, 'LICENSE'), tfjsLicense(bundle.pkg, bundle.version, TFJS_FILE));
+      for (const b of bundles) await fsp.copyFile(b.file, path.join(dir, TFJS_DIR, b.name));
+      await writeFileAtomic(path.join(dir, TFJS_DIR, 'LICENSE'), tfjsLicense(bundles));
     }
     // every file, those of a folder (tfjs/) as FOLDER/NAME
     const entries = await fsp.readdir(dir, { withFileTypes: true });

@@ -37,6 +37,16 @@ export interface ExportMetadata {
     teachableMachine?: string;
   };
   output: { kind: 'sigmoid' | 'softmax'; units: number; meaning: string };
+  /**
+   * The run's label mode: 'binary' (one sigmoid, P(labels[1])), 'categorical' (softmax: one label an
+   * image) or 'multi-label' (one independent sigmoid per label: an image gets every label whose
+   * probability reaches its threshold, possibly none). Teachable Machine's is always 'categorical'.
+   */
+  labelMode: RunMeta['labelMode'];
+  /** Multi-label only: one threshold per label, in the order of labels (probability >= threshold gives the label). */
+  thresholds?: number[];
+  /** Multi-label only: how the thresholds were chosen ('validation-f1': each label's F1 on the validation split; 'given': --threshold). */
+  thresholdSource?: RunMeta['thresholdSource'];
   quantization: QuantizeMode | null;
   /** A quantized export: tensors and values per stored encoding (uint8 keeps some at float16, or uint16 for tm). */
   weightEncodings?: Record<string, { tensors: number; values: number }>;

@@ -1,5 +1,5 @@
-// The licence text that travels with the TensorFlow.js bundle an export carries (tfjs/LICENSE):
-// @tensorflow/tfjs is Apache-2.0 (its tfjs-layers part Apache-2.0 AND MIT), which allows
+// The licence text that travels with the TensorFlow.js files an export carries (tfjs/LICENSE):
+// the @tensorflow/tfjs-* packages are Apache-2.0 (tfjs-layers Apache-2.0 AND MIT), which allows
 // redistribution with a copy of the licence and the notices kept (the bundle keeps its headers).
 
 /** The Apache License 2.0, verbatim. */
@@ -196,7 +196,7 @@ third-party archives.
    limitations under the License.
 `;
 
-const MIT_LAYERS = `Files of @tensorflow/tfjs-layers bundled in tf.es2017.min.js carry this licence instead:
+const MIT_LAYERS = `Parts of @tensorflow/tfjs-layers (in tf-layers.es2017.min.js) carry this licence instead:
 
 Copyright 2018 Google LLC
 
@@ -217,10 +217,11 @@ OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR
 DEALINGS IN THE SOFTWARE.
 `;
 
-/** tfjs/LICENSE of an export: what the bundle is, where it came from, and its licences. */
-export function tfjsLicense(pkg: string, version: string, file: string): string {
+/** tfjs/LICENSE of an export: what each file is, where it came from, and their licences. */
+export function tfjsLicense(files: ReadonlyArray<{ name: string; pkg: string; version: string }>): string {
   return (
-    `${file} is ${pkg} ${version} (https://github.com/tensorflow/tfjs), copied unchanged from its npm package.\n` +
+    'These files are TensorFlow.js (https://github.com/tensorflow/tfjs), copied unchanged from its npm packages:\n' +
+    files.map((f) => `  ${f.name}: ${f.pkg} ${f.version}\n`).join('') +
     'Copyright 2024 Google LLC. All Rights Reserved. Licensed under the Apache License, Version 2.0:\n\n' +
     `${APACHE_2_0}\n\n${MIT_LAYERS}`
   );

@@ -3,10 +3,9 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { acquireLock, isProcessAlive } from '../io/lock.js';
 import type { Batch } from '../data/imageDataset.js';
-import type { LabelsTableOptions } from '../data/labelsTable.js';
 import type { DataDir, SplitName } from '../data/splits.js';
 import { imageDatasetOfSplit, resolveData } from '../data/tableData.js';
-import { checkPrecision, type CalibrationRecord, type Precision } from '../ort/int8.js';
+import { checkPrecision, type CalibrationRecord } from '../ort/int8.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import { frozenGraph, precisionKey, storedCalibration, type FrozenGraphOptions } from './calibration.js';
 import { ExtractionInterrupted } from './interrupted.js';
@@ -26,88 +25,15 @@ import {
   type SplitMeta,
 } from './cache.js';
 import { NpyStreamWriter, writeNpy } from '../io/npy.js';
-import { splitFiles, type SplitFiles } from './extractPlan.js';
+import { datasetLabels, labelsArray, splitFiles, splitKeyHeader, type SplitFiles } from './extractPlan.js';
 import { featureKeyParts, isOnnxFeatureBase, openFrozenRunner, type FeatureBase, type FrozenRunner } from './frozenBase.js';
 
 export { frozenModel } from './frozenBase.js';
 
-export interface ExtractProgress {
-  split: string;
-  /** Images done in this split / in the split. */
-  done: number;
-  total: number;
-  /** Images done over all splits being extracted / their total. */
-  doneAll: number;
-  totalAll: number;
-  imagesPerSecond: number;
-  etaSeconds: number;
-}
+import type { ExtractedSplit, ExtractOptions, ExtractResult } from './extractTypes.js';
+import { featuresKeyOf, relabelSplit, reusableRows, rowsRecord, rowsToExtract, writeRowsRecord } from './rowReuse.js';
 
-export interface ExtractOptions {
-  /** A tfjs conv base, or an ONNX file (loadOnnxFeatureBase). */
-  base: FeatureBase;
-  /** Data folder: the book's layout (train/ validation/ test/ with class folders) or class folders directly. */
-  data: string;
-  /** Labels from a table over `data` (its images anywhere under it) instead of class folders. */
-  table?: LabelsTableOptions;
-  /** Output folder for features (see featureCache.ts for the layout). */
-  out: string;
-  /** [height, width]; default the base's image size. */
-  imageSize?: [number, number];
-  /** Images per ONNX Runtime call. Default 8. */
-  batchSize?: number;
-  skipBadImages?: boolean;
-  /** Cut a tfjs base after this layer (a frozen prefix); default the whole base. An ONNX base is cut when loaded. */
-  upTo?: string;
-  /** Splits to extract; default every split the data folder has. */
-  splits?: string[];
-  /** A shard: extract only the files whose path relative to the data folder it keeps (meta.json records their listing positions). */
-  subset?: (relativePath: string) => boolean;
-  /** Only say whether every split in `out` is cached and current (`cacheHit`): extract and write nothing. */
-  checkOnly?: boolean;
-  /** Intra-op threads for ONNX Runtime; default all cores. */
-  threads?: number;
-  /** 'fp32' (default) or 'int8': the base quantized, calibrated on the training images (cached as calibration-int8.json in `out`). */
-  precision?: Precision;
-  /** int8: how many training images calibrate the activations (default 128). */
-  calibrationImages?: number;
-  onProgress?: (p: ExtractProgress) => void;
-  /**
-   * Aborting it stops extraction after the current batch (Ctrl-C in train): extractFeatures
-   * then rejects with ExtractionInterrupted. The splits finished before are cached; the
-   * split in progress is not written.
-   */
-  signal?: AbortSignal;
-  /** Lines about the int8 calibration (its progress, the int8-vs-fp32 error, a warning when large). */
-  log?: (line: string) => void;
-}
-
-export interface ExtractedSplit {
-  split: string;
-  dir: string;
-  features: string;
-  labels: string;
-  meta: string;
-  count: number;
-  featureShape: number[];
-  cacheHit: boolean;
-  skipped: string[];
-}
-
-export interface ExtractResult {
-  out: string;
-  manifest: string;
-  classNames: string[];
-  /** True when every split came from the cache. */
-  cacheHit: boolean;
-  splits: ExtractedSplit[];
-  /** Seconds spent running the network (0 on a full cache hit). */
-  inferenceSeconds: number;
-  imagesExtracted: number;
-  precision: Precision;
-  /** int8: the calibration the features were computed with, when known. */
-  calibration?: CalibrationRecord;
-}
+export type { ExtractOptions, ExtractProgress, ExtractResult } from './extractTypes.js';
 
 const DEFAULT_BATCH = 8;
 
@@ -130,7 +56,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new UserError(`batchSize must be a whole number >= 1, got ${opts.batchSize}. Use e.g. batchSize: ${DEFAULT_BATCH}.`);
   const out = path.resolve(opts.out);
-  const dataDir = resolveData(opts.data, opts.table);
+  const dataDir = resolveData(opts.data, opts.table, opts.multiLabel);
   const available = Object.entries(dataDir.splits).filter(([, dir]) => dir !== undefined) as Array<[string, string]>;
   const wanted = opts.splits ?? available.map(([s]) => s);
   for (const s of wanted) {
@@ -185,26 +111,36 @@ async function extractLocked(
   const graphKey = graphOpts ? await precisionKey(graphOpts) : 'fp32';
   // Plan: list each split's files (sorted, labels kept, no shuffling) and its cache key.
   const keyParts = featureKeyParts(base, opts.upTo);
-  const plans: Array<SplitFiles & { split: string; dir: string; cached?: SplitMeta }> = [];
+  const plans: Array<SplitFiles & { split: string; dir: string; cached?: SplitMeta; reuse?: Int32Array; fresh?: SplitFiles }> = [];
   const skipBadImages = opts.skipBadImages ?? false;
   const header = cacheKeyHeader({ ...keyParts, imageSize, classNames: dataDir.classNames, skipBadImages, precision: graphKey });
+  const featuresKey = featuresKeyOf(cacheKeyHeader({ ...keyParts, imageSize, classNames: [], skipBadImages, precision: graphKey }));
   for (const [split] of available.filter(([s]) => wanted.includes(s))) {
-    const options = { labelMode: 'int' as const, batchSize, imageSize, shuffle: false, skipBadImages, prefetch: 2 };
-    // A table's split: its rows' images, labelled by it (each file's label is in the key, so a relabelled table re-extracts).
+    const labelMode = dataDir.multiLabel ? ('multi_hot' as const) : ('int' as const);
+    const options = { labelMode, batchSize, imageSize, shuffle: false, skipBadImages, prefetch: 2 };
+    // A table's split: its rows' images, labelled by it (each file's labels are in the key).
     const listed = await imageDatasetOfSplit(dataDir, split as SplitName, options);
-    const files = await splitFiles({
-      listed,
-      header,
-      dataRoot: dataDir.root,
-      classNames: dataDir.classNames,
-      subset: opts.subset,
-      options,
-    });
+    const of = (subset?: (rel: string) => boolean) =>
+      splitFiles({
+        listed,
+        header: splitKeyHeader(header, listed, dataDir.root),
+        dataRoot: dataDir.root,
+        classNames: dataDir.classNames,
+        subset,
+        options,
+      });
+    const files = await of(opts.subset);
     const dir = path.join(out, split);
-    plans.push({ split, ...files, dir, cached: validSplitCache(dir, files.key) });
+    const cached = validSplitCache(dir, files.key);
+    // Relabelled, or rows added (same base): the rows there are copied, only new images run through the base.
+    const reuse = cached || files.part ? undefined : reusableRows(dir, featuresKey, files.entries);
+    const missing = reuse && rowsToExtract(reuse, files.entries);
+    const fresh = missing?.size ? await of((rel) => missing.has(rel)) : undefined;
+    plans.push({ split, ...files, dir, cached, reuse, fresh });
   }
 
   const todo = plans.filter((p) => !p.cached);
+  const toExtract = todo.filter((p) => !p.reuse || p.fresh).map((p) => ({ ...p, ...(p.fresh ?? {}) }));
   // A check whether `out` is complete and current (a retried shard): nothing is written.
   const nothing = { out, manifest: path.join(out, MANIFEST), classNames: dataDir.classNames, splits: [], inferenceSeconds: 0 };
   if (opts.checkOnly) return { ...nothing, cacheHit: todo.length === 0, imagesExtracted: 0, precision };
@@ -214,9 +150,9 @@ async function extractLocked(
   const results: ExtractedSplit[] = [];
   let calibration: CalibrationRecord | undefined;
   try {
-    if (todo.length) {
-      // The manifest goes first, so no reader trusts it while splits are being replaced.
-      await fsp.rm(path.join(out, MANIFEST), { force: true });
+    // The manifest goes first, so no reader trusts it while splits are being replaced.
+    if (todo.length) await fsp.rm(path.join(out, MANIFEST), { force: true });
+    if (toExtract.length) {
       if (!graphOpts) runner = await openFrozenRunner(base, imageSize, { upTo: opts.upTo, threads: opts.threads });
       else {
         const graph = await frozenGraph(graphOpts);
@@ -226,13 +162,40 @@ async function extractLocked(
     } else if (graphOpts && precision === 'int8') {
       calibration = (await storedCalibration(graphOpts))?.record;
     }
-    const totalAll = todo.reduce((n, p) => n + p.dataset.size, 0);
+    const totalAll = toExtract.reduce((n, p) => n + p.dataset.size, 0);
     const progress = { doneAll: 0, totalAll, started: performance.now() };
     for (const plan of plans) {
       let meta = plan.cached;
-      if (!meta) {
+      if (!meta && plan.reuse) {
+        const freshDir = path.join(out, `.${plan.split}-fresh`);
+        if (plan.fresh) {
+          stopIfAborted(opts.signal, plan.split);
+          const r = await extractSplit(
+            { ...plan.fresh, split: plan.split, dir: freshDir, featuresKey },
+            runner as FrozenRunner,
+            dataDir.root,
+            dataDir.classNames,
+            progress,
+            opts,
+          );
+          inferenceSeconds += r.inferenceSeconds;
+          imagesExtracted += r.meta.count;
+        }
+        meta = await relabelSplit({
+          dir: plan.dir,
+          rows: plan.reuse,
+          fresh: plan.fresh ? freshDir : undefined,
+          key: plan.key,
+          split: plan.split,
+          classNames: dataDir.classNames,
+          entries: plan.entries,
+          labels: datasetLabels(plan.dataset, dataDir.classNames.length),
+          featuresKey,
+        });
+        await fsp.rm(freshDir, { recursive: true, force: true });
+      } else if (!meta) {
         stopIfAborted(opts.signal, plan.split);
-        const r = await extractSplit(plan, runner as FrozenRunner, dataDir.root, dataDir.classNames, progress, opts);
+        const r = await extractSplit({ ...plan, featuresKey }, runner as FrozenRunner, dataDir.root, dataDir.classNames, progress, opts);
         meta = r.meta;
         inferenceSeconds += r.inferenceSeconds;
         imagesExtracted += meta.count;
@@ -296,7 +259,7 @@ function sameManifest(previousText: string, next: Manifest): boolean {
 }
 
 async function extractSplit(
-  plan: SplitFiles & { split: string; dir: string },
+  plan: SplitFiles & { split: string; dir: string; featuresKey: string },
   runner: FrozenRunner,
   dataRoot: string,
   classNames: string[],
@@ -335,7 +298,7 @@ async function extractSplit(
           writer = NpyStreamWriter.open(path.join(tmp, FEATURES_FILE), '<f4', featureShape);
         }
         writer.append(y.data);
-        for (let i = 0; i < batch.files.length; i++) labels.push(batch.labels[i]);
+        for (const y of batch.labels) labels.push(y);
         files.push(...batch.files);
         done += batch.files.length;
         progress.doneAll += batch.files.length;
@@ -365,8 +328,8 @@ async function extractSplit(
       writer?.abort();
       throw e;
     }
-    const labelArray = Int32Array.from(labels);
-    await writeNpy(path.join(tmp, LABELS_FILE), labelArray, [labelArray.length]);
+    const labelArray = labelsArray(labels, dataset.labelMode === 'multi_hot' ? classNames.length : undefined);
+    await writeNpy(path.join(tmp, LABELS_FILE), labelArray.data, labelArray.shape);
     const [features, labelsStat] = await Promise.all([fsp.stat(path.join(tmp, FEATURES_FILE)), fsp.stat(path.join(tmp, LABELS_FILE))]);
     meta = {
       format: FEATURES_FORMAT,
@@ -382,7 +345,8 @@ async function extractSplit(
       createdAt: new Date().toISOString(),
       ...(plan.part ? { part: plan.part } : {}),
     };
-    // meta.json (with the key) is the last file of the split; the directory rename publishes all three at once.
+    await writeRowsRecord(tmp, rowsRecord(plan.featuresKey, meta.files, plan.entries));
+    // meta.json (with the key) is the last file of the split; the directory rename publishes them all at once.
     await writeFileAtomic(path.join(tmp, SPLIT_META), splitMetaText(meta));
   });
   return { meta: meta as SplitMeta, inferenceSeconds };

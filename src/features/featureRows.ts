@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { UserError } from '../errors.js';
 import { readNpy } from '../io/npy.js';
 import { Rng } from '../io/rng.js';
-import type { FeatureSplit } from './splits.js';
+import { splitLabels, type FeatureSplit } from './splits.js';
 
 /**
  * The rows of one split's features, read on demand: row i (one `featureShape` sample)
@@ -15,6 +15,8 @@ export interface FeatureRows {
   /** One sample's shape, e.g. [7, 7, 1024]. */
   featureShape: number[];
   labels: Int32Array;
+  /** Multi-label: row i's multi-hot targets, targets[i k .. (i + 1) k) (k classes). */
+  targets?: Float32Array;
   /** Copy rows `rows[0]`, `rows[1]`, ... into `into` one after the other (`into` holds rows.length rows). */
   read(rows: ArrayLike<number>, into: Float32Array): Promise<void>;
 }
@@ -31,6 +33,7 @@ export function memoryRows(split: FeatureSplit): FeatureRows {
     n: split.n,
     featureShape: split.featureShape,
     labels: split.labels,
+    ...(split.targets ? { targets: split.targets } : {}),
     async read(rows, into) {
       for (let i = 0; i < rows.length; i++) into.set(split.features.subarray(rows[i] * per, (rows[i] + 1) * per), i * per);
     },
@@ -39,10 +42,14 @@ export function memoryRows(split: FeatureSplit): FeatureRows {
 
 /** The rows `index[0]`, `index[1]`, ... of `rows`, as rows of their own (a held-out subset). */
 export function subsetRows(rows: FeatureRows, index: Int32Array): FeatureRows {
+  const k = rows.targets ? rows.targets.length / Math.max(rows.n, 1) : 0;
+  const targets = rows.targets && new Float32Array(index.length * k);
+  if (targets && rows.targets) index.forEach((i, j) => targets.set(rows.targets!.subarray(i * k, (i + 1) * k), j * k));
   return {
     n: index.length,
     featureShape: rows.featureShape,
     labels: Int32Array.from(index, (i) => rows.labels[i]),
+    ...(targets ? { targets } : {}),
     read: (wanted, into) =>
       rows.read(
         Int32Array.from({ length: wanted.length }, (_, i) => index[wanted[i]]),
@@ -101,9 +108,10 @@ function npyLayout(file: string): NpyLayout {
 export async function diskRows(featuresFile: string, labelsFile: string): Promise<FeatureRows> {
   const { shape, dataOffset } = npyLayout(featuresFile);
   const labels = await readNpy(labelsFile);
-  if (!(labels.data instanceof Int32Array) || shape.length < 1 || shape[0] !== labels.shape[0]) {
+  const read = splitLabels(labels);
+  if (!read || shape.length < 1 || shape[0] !== labels.shape[0]) {
     throw new UserError(
-      `${featuresFile} and ${labelsFile} do not belong together: features of shape (${shape.join(', ')}), labels ${labels.dtype} (${labels.shape.join(', ')}); labels.npy must be int32 with a row a feature row. Run \`tlkit extract\` again.`,
+      `${featuresFile} and ${labelsFile} do not belong together: features of shape (${shape.join(', ')}), labels ${labels.dtype} (${labels.shape.join(', ')}); labels.npy must be int32 (or float32 [n, classes], multi-label) with a row a feature row. Run \`tlkit extract\` again.`,
     );
   }
   const featureShape = shape.slice(1);
@@ -111,7 +119,7 @@ export async function diskRows(featuresFile: string, labelsFile: string): Promis
   return {
     n: shape[0],
     featureShape,
-    labels: labels.data,
+    ...read,
     async read(rows, into) {
       const fh = await fsp.open(featuresFile, 'r');
       try {

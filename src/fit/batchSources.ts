@@ -20,8 +20,12 @@ export interface BatchSource {
   batches(epoch: number): AsyncIterable<{ xs: tf.Tensor; ys: tf.Tensor }>;
 }
 
-/** Labels as the head wants them: [n, 1] of 0/1 for two classes, one-hot [n, k] otherwise. */
-export function encodeLabels(ids: ArrayLike<number>, numClasses: number): tf.Tensor2D {
+/**
+ * Labels as the head wants them: [n, 1] of 0/1 for two classes, one-hot [n, k] otherwise;
+ * multi-label, `ids` are already the multi-hot rows (n k values): [n, k] as they are.
+ */
+export function encodeLabels(ids: ArrayLike<number>, numClasses: number, multiLabel = false): tf.Tensor2D {
+  if (multiLabel) return tf.tensor2d(Float32Array.from(ids), [ids.length / numClasses, numClasses]);
   const n = ids.length;
   if (numClasses === 2) return tf.tensor2d(Float32Array.from(ids), [n, 1]);
   return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(ids), 'int32'), numClasses), 'float32') as tf.Tensor2D);
@@ -38,9 +42,19 @@ export const FEATURE_READ_AHEAD = 2;
  */
 export function featureBatches(
   data: FeatureRows,
-  args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean; readAhead?: number },
+  args: { batchSize: number; numClasses: number; seed: number; shuffle: boolean; readAhead?: number; multiLabel?: boolean },
 ): BatchSource {
   const per = rowSize(data.featureShape);
+  const k = args.numClasses;
+  const { targets } = data;
+  if (args.multiLabel && !targets) throw new Error("featureBatches: multi-label needs the rows' multi-hot targets");
+  // Multi-label: each row's multi-hot targets; else its class id.
+  const labelsOf = (idx: Int32Array): ArrayLike<number> => {
+    if (!args.multiLabel || !targets) return Int32Array.from(idx, (src) => data.labels[src]);
+    const out = new Float32Array(idx.length * k);
+    idx.forEach((src, j) => out.set(targets.subarray(src * k, (src + 1) * k), j * k));
+    return out;
+  };
   const readAhead = Math.max(1, args.readAhead ?? FEATURE_READ_AHEAD);
   return {
     size: Math.ceil(data.n / args.batchSize),
@@ -52,18 +66,18 @@ export function featureBatches(
         const idx = order.subarray(start, Math.min(data.n, start + args.batchSize));
         const xs = new Float32Array(idx.length * per);
         await data.read(idx, xs);
-        return { xs, ids: Int32Array.from(idx, (src) => data.labels[src]) };
+        return { xs, rows: idx.length, ids: labelsOf(idx) };
       };
-      const pending: Array<Promise<{ xs: Float32Array; ids: Int32Array }>> = [];
+      const pending: Array<Promise<{ xs: Float32Array; rows: number; ids: ArrayLike<number> }>> = [];
       let next = 0;
       const fill = () => {
         for (; pending.length < readAhead && next < data.n; next += args.batchSize) pending.push(markHandled(load(next)));
       };
       fill();
       while (pending.length > 0) {
-        const { xs, ids } = await (pending.shift() as Promise<{ xs: Float32Array; ids: Int32Array }>);
+        const { xs, rows, ids } = await (pending.shift() as Promise<{ xs: Float32Array; rows: number; ids: ArrayLike<number> }>);
         fill();
-        yield { xs: tf.tensor(xs, [ids.length, ...data.featureShape]), ys: encodeLabels(ids, args.numClasses) };
+        yield { xs: tf.tensor(xs, [rows, ...data.featureShape]), ys: encodeLabels(ids, args.numClasses, args.multiLabel) };
       }
     },
   };
@@ -86,6 +100,8 @@ export function augmentedBatches(args: {
   frozen: Pick<OrtModel, 'run'>;
   augmentation: AugmentationParams;
   numClasses: number;
+  /** The dataset's labels are multi-hot rows (labelMode 'multi_hot'). */
+  multiLabel?: boolean;
   seed: number;
   /** Called with the seconds ONNX Runtime took for each batch (for the timings). */
   onFrozenSeconds?: (s: number, images: number) => void;
@@ -113,7 +129,7 @@ export function augmentedBatches(args: {
         const p = await pending;
         if (!p) return;
         pending = markHandled(prepare());
-        yield { xs: tf.tensor(p.features, p.shape), ys: encodeLabels(p.labels, args.numClasses) };
+        yield { xs: tf.tensor(p.features, p.shape), ys: encodeLabels(p.labels, args.numClasses, args.multiLabel) };
       }
     },
   };

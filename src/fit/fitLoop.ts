@@ -33,6 +33,8 @@ export interface FitCallback {
   onEpochBegin?(epoch: number, logs?: EpochLogs): Promise<void> | void;
   onBatchBegin?(batch: number, logs?: BatchLogs): Promise<void> | void;
   onBatchEnd?(batch: number, logs?: BatchLogs): Promise<void> | void;
+  /** The epoch's training batches are done; the validation pass starts (Keras's on_test_begin). */
+  onTestBegin?(): Promise<void> | void;
   /** A whole epoch: training means and val_* over the validation source. */
   onEpochEnd?(epoch: number, logs?: EpochLogs): Promise<void> | void;
   /** The abort signal stopped training (after the current batch); onTrainEnd follows. */
@@ -123,6 +125,7 @@ export async function fit(model: TrainableModel, args: FitArgs): Promise<FitResu
     // Stopped inside the epoch: no validation, no onEpochEnd, no record of it.
     if (layersModel.stopTraining || interrupted) break;
     const logs: EpochLogs = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(seen, 1)]));
+    await each((cb) => cb.onTestBegin?.());
     const val = await evaluateOn(model, args.validation);
     for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
     if (isEngineTrainer(model)) await model.syncWeights();

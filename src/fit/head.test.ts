@@ -8,7 +8,16 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { preprocessInput } from '../applications/preprocess.js';
-import { buildHeadForTraining, buildHeadModel, headLoss, HEAD_LAYER_NAMES } from './head.js';
+import {
+  buildHeadForTraining,
+  buildHeadModel,
+  headAccuracyFromLogits,
+  headLabelMode,
+  headLoss,
+  headLossFromLogits,
+  HEAD_LAYER_NAMES,
+  trainableHead,
+} from './head.js';
 import { SeededDropout } from './seededDropout.js';
 import { makeOptimizer } from './optimizer.js';
 import { assembleFullModel } from './assembleModel.js';
@@ -211,4 +220,26 @@ test('label smoothing as Keras: binary targets y (1 - s) + s / 2, categorical y 
   const plain = buildHeadForTraining([3], { numClasses: 3, units: 0, dropout: 0, seed: 1 }).logits;
   compileHeadForTraining(plain, 3, makeOptimizer('sgd'));
   assert.equal(labelSmoothingOf(plain), 0);
+});
+
+test('multi-label head: Dense(k, sigmoid) even for 2 classes; loss is the mean binary cross-entropy over n k, accuracy binary accuracy', async () => {
+  await initBackend('cpu');
+  assert.equal(headLoss(3, true), 'binaryCrossentropy');
+  assert.equal(headLabelMode(2, true), 'multi-label');
+  assert.equal(headLabelMode(2), 'binary');
+  const models = buildHeadForTraining([4], { numClasses: 2, multiLabel: true, units: 0, dropout: 0, seed: 1 });
+  assert.deepEqual(models.head.outputs[0].shape, [null, 2]);
+  assert.equal(models.head.getLayer(HEAD_LAYER_NAMES.activation).getConfig().activation, 'sigmoid');
+  assert.equal(trainableHead(models.logits)?.output.units, 2);
+  const z = tf.tensor2d([2, -1, 0.5, 3], [2, 2]);
+  const y = tf.tensor2d([1, 1, 0, 1], [2, 2]);
+  const loss = (await headLossFromLogits(2, 0, true)(y, z).data())[0];
+  // By hand: mean over the 4 elements of log(1 + e^-z) (y = 1) or log(1 + e^z) (y = 0).
+  const expected = (Math.log1p(Math.exp(-2)) + Math.log1p(Math.exp(1)) + Math.log1p(Math.exp(0.5)) + Math.log1p(Math.exp(-3))) / 4;
+  assert.ok(Math.abs(loss - expected) < 1e-6, `${loss} vs ${expected}`);
+  // Decisions at logit 0: [1, 0] vs [1, 1] and [1, 1] vs [0, 1]: 2 of 4 right, 0.5 an image.
+  const acc = await headAccuracyFromLogits(2, true)(y, z).data();
+  assert.deepEqual([...acc], [0.5, 0.5]);
+  tf.dispose([z, y]);
+  models.head.dispose();
 });

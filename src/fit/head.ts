@@ -2,12 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import type { TrainableHead } from '../ortTraining/trainableHead.js';
+import type { LogitsTap } from '../ortTraining/trainingPlan.js';
 import type { HeadActivation, HeadPooling } from '../run/meta.js';
 import { SeededDropout } from './seededDropout.js';
 
 export interface HeadOptions {
   /** Number of classes: 2 -> Dense(1, sigmoid) + binary cross-entropy; k > 2 -> Dense(k, softmax) + categorical cross-entropy. */
   numClasses: number;
+  /** Any number of labels an image: Dense(k, sigmoid) + binary cross-entropy over the k outputs, even for k = 2. */
+  multiLabel?: boolean;
   /** Units of the hidden Dense layer. Default 256 (the book). 0 = no hidden layer. */
   units?: number;
   /** Activation of the hidden Dense: 'linear' (the book's listing: `layers.Dense(256)`) or 'relu'. Default 'linear'. */
@@ -29,13 +32,19 @@ export const HEAD_LAYER_NAMES = {
   activation: 'head_activation',
 } as const;
 
-export function headLoss(numClasses: number): 'binaryCrossentropy' | 'categoricalCrossentropy' {
-  return numClasses === 2 ? 'binaryCrossentropy' : 'categoricalCrossentropy';
+export function headLoss(numClasses: number, multiLabel = false): 'binaryCrossentropy' | 'categoricalCrossentropy' {
+  return numClasses === 2 || multiLabel ? 'binaryCrossentropy' : 'categoricalCrossentropy';
 }
 
-/** Label encoding the head expects (Keras label_mode). */
-export function headLabelMode(numClasses: number): 'binary' | 'categorical' {
+/** Label encoding the head expects (Keras label_mode; 'multi-label': multi-hot rows, one sigmoid a class). */
+export function headLabelMode(numClasses: number, multiLabel = false): 'binary' | 'categorical' | 'multi-label' {
+  if (multiLabel) return 'multi-label';
   return numClasses === 2 ? 'binary' : 'categorical';
+}
+
+/** Sigmoid units on the head's output: one for two classes, one a class for multi-label; 0 for a softmax. */
+function sigmoidUnits(numClasses: number, multiLabel: boolean): number {
+  return multiLabel ? numClasses : numClasses === 2 ? 1 : 0;
 }
 
 function checkOptions(o: HeadOptions): Required<HeadOptions> {
@@ -46,6 +55,7 @@ function checkOptions(o: HeadOptions): Required<HeadOptions> {
     dropout: 0.5,
     pooling: 'flatten' as HeadPooling,
     seed: 1337,
+    multiLabel: false,
     ...given,
   };
   if (!Number.isInteger(full.numClasses) || full.numClasses < 2) {
@@ -93,40 +103,49 @@ export function applyHeadWithLogits(
   }
   if (o.dropout > 0)
     y = new SeededDropout({ name: HEAD_LAYER_NAMES.dropout, rate: o.dropout, seed: seed + 1 }).apply(y) as tfl.SymbolicTensor;
-  const binary = o.numClasses === 2;
+  const sigmoid = sigmoidUnits(o.numClasses, o.multiLabel) > 0;
   const logits = tfl.layers
     .dense({
       name: HEAD_LAYER_NAMES.output,
-      units: binary ? 1 : o.numClasses,
+      units: sigmoidUnits(o.numClasses, o.multiLabel) || o.numClasses,
       activation: 'linear',
       kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 2 }),
       biasInitializer: 'zeros',
     })
     .apply(y) as tfl.SymbolicTensor;
   const probabilities = tfl.layers
-    .activation({ name: HEAD_LAYER_NAMES.activation, activation: binary ? 'sigmoid' : 'softmax' })
+    .activation({ name: HEAD_LAYER_NAMES.activation, activation: sigmoid ? 'sigmoid' : 'softmax' })
     .apply(logits) as tfl.SymbolicTensor;
   return { logits, probabilities };
 }
 
-/** A head loss; it carries its label smoothing, so that another engine training the compiled model reads it (labelSmoothingOf). */
-export type HeadLoss = ((yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor) & { readonly labelSmoothing: number };
+/**
+ * A head loss; it carries its label smoothing and whether it is multi-label, so that another
+ * engine training the compiled model reads them (labelSmoothingOf, multiLabelOf).
+ */
+export type HeadLoss = ((yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor) & {
+  readonly labelSmoothing: number;
+  readonly multiLabel: boolean;
+  /** Multi-label: where each batch's targets and logits go as either engine trains or evaluates (an epoch's mAP). */
+  readonly logitsTap?: LogitsTap;
+};
 
 /**
  * Keras's cross-entropy computed from logits (numerically stable, never a zero gradient from
  * clipping), with Keras's label smoothing: the targets become y (1 - ls) + ls / numClasses
  * (categorical) or y (1 - ls) + 0.5 ls (binary, one sigmoid unit). The accuracy still reads
- * the true labels.
+ * the true labels. Multi-label: sigmoid cross-entropy of each of the k logits against the
+ * multi-hot targets, the mean over the n k elements (Keras's binary_crossentropy).
  */
-export function headLossFromLogits(numClasses: number, labelSmoothing = 0): HeadLoss {
+export function headLossFromLogits(numClasses: number, labelSmoothing = 0, multiLabel = false, logitsTap?: LogitsTap): HeadLoss {
   if (!(labelSmoothing >= 0 && labelSmoothing < 1))
     throw new UserError(`label smoothing must be a number from 0 to below 1, got ${labelSmoothing}.`);
   // tfjs's losses smooth as Keras does; their default reduction is the mean over the batch.
   const loss =
-    numClasses === 2
+    numClasses === 2 || multiLabel
       ? (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.sigmoidCrossEntropy(yTrue, logits, undefined, labelSmoothing)
       : (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits, undefined, labelSmoothing);
-  return Object.assign(loss, { labelSmoothing });
+  return Object.assign(loss, { labelSmoothing, multiLabel, ...(logitsTap ? { logitsTap } : {}) });
 }
 
 /** The label smoothing a model was compiled with by compileHeadForTraining (0 for any other loss). */
@@ -135,13 +154,23 @@ export function labelSmoothingOf(model: tfl.LayersModel): number {
   return typeof loss?.labelSmoothing === 'number' ? loss.labelSmoothing : 0;
 }
 
-/** Accuracy on logits (threshold 0 for one unit, argmax otherwise), reported as `accuracy`. */
-export function headAccuracyFromLogits(numClasses: number): (yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor {
+/**
+ * Accuracy on logits (threshold 0 for one unit, argmax otherwise), reported as `accuracy`.
+ * Multi-label: Keras's binary_accuracy, each of the n k decisions at probability 0.5 (logit 0).
+ */
+export function headAccuracyFromLogits(
+  numClasses: number,
+  multiLabel = false,
+  logitsTap?: LogitsTap,
+): (yTrue: tf.Tensor, logits: tf.Tensor) => tf.Tensor {
   // tfjs names a metric function's log key after the function: `acc`, shown as `accuracy`.
   const acc =
-    numClasses === 2
-      ? (yTrue: tf.Tensor, logits: tf.Tensor) =>
-          tf.tidy(() => tf.mean(tf.cast(tf.equal(yTrue, tf.cast(tf.greater(logits, 0), 'float32')), 'float32'), -1))
+    numClasses === 2 || multiLabel
+      ? (yTrue: tf.Tensor, logits: tf.Tensor) => {
+          // tfjs calls its metrics once a batch, training and evaluating: the tap sees the logits it computed anyway.
+          if (logitsTap?.listener) logitsTap.listener(yTrue.dataSync() as Float32Array, logits.dataSync() as Float32Array);
+          return tf.tidy(() => tf.mean(tf.cast(tf.equal(yTrue, tf.cast(tf.greater(logits, 0), 'float32')), 'float32'), -1));
+        }
       : (yTrue: tf.Tensor, logits: tf.Tensor) => tf.tidy(() => tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(logits, -1)), 'float32'));
   Object.defineProperty(acc, 'name', { value: 'acc' });
   return acc;
@@ -170,13 +199,20 @@ export function compileHeadForTraining(
   numClasses: number,
   optimizer: tf.Optimizer,
   labelSmoothing = 0,
+  multiLabel = false,
 ): void {
-  logitsModel.compile({ optimizer, loss: headLossFromLogits(numClasses, labelSmoothing), metrics: [headAccuracyFromLogits(numClasses)] });
+  const tap: LogitsTap | undefined = multiLabel ? {} : undefined;
+  logitsModel.compile({
+    optimizer,
+    loss: headLossFromLogits(numClasses, labelSmoothing, multiLabel, tap),
+    metrics: [headAccuracyFromLogits(numClasses, multiLabel, tap)],
+  });
 }
 
 /**
  * Apply the book's head to `x` (the base's output):
- * Flatten -> Dense(256) -> Dropout(0.5) -> Dense(1, sigmoid) (or Dense(k, softmax)); the
+ * Flatten -> Dense(256) -> Dropout(0.5) -> Dense(1, sigmoid) (or Dense(k, softmax), or
+ * multi-label Dense(k, sigmoid)); the
  * hidden Dense is linear as in the book's listing, or relu (`activation`).
  * Kernels use Keras's glorot_uniform, seeded; dropout is SeededDropout (training only).
  */

@@ -12,22 +12,18 @@ import { runPaths } from '../run/paths.js';
 import { readRun } from '../run/runDir.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
 import { runOnnxModel } from '../run/runOnnx.js';
+import { explainPredictions, type ExplainInput, type ExplainSetting, type Explanation } from '../explain/explainImages.js';
+import { loadGradCam, type GradCamExplainer } from '../explain/runGradCam.js';
+import type { LabelsTableOptions } from '../data/labelsTable.js';
 import { ttaPlan, ttaScoresOfPixels, type TtaPlan, type TtaScores, type TtaSetting } from './tta.js';
-import {
-  checkRankOptions,
-  decodeBatch,
-  evaluationFiles,
-  rankScores,
-  RunPredictor,
-  scoreEvaluation,
-  type ClassProbability,
-  type RankOptions,
-} from './predictor.js';
+import { checkRankOptions, decodeBatch, rankScores, RunPredictor, type ClassProbability, type RankOptions } from './predictor.js';
+import { evaluationListing, scoreListing } from './labelledFiles.js';
+import { isMultiLabel, multiLabelPrediction, runThresholds, type MultiLabelPrediction } from './multiLabel.js';
 
 /** An image for `predict`: a file path, the bytes of an image file, or RGB 0..255 pixels ([H, W, 3] or [N, H, W, 3]). */
 export type ClassifierInput = string | Uint8Array | tf.Tensor3D | tf.Tensor4D;
 
-export type { ClassProbability, RankOptions };
+export type { ClassProbability, RankOptions, MultiLabelPrediction };
 
 export interface PredictOptions extends RankOptions {
   /**
@@ -36,14 +32,25 @@ export interface PredictOptions extends RankOptions {
    * and its plain prediction. 0 or absent: the plain prediction.
    */
   tta?: TtaSetting;
+  /**
+   * Grad-CAM of each image's predicted label over the base's last feature map, blended over
+   * the photo: true gives it in `explanation` (the PNG in memory); a folder also writes
+   * <image name>.gradcam.png there. See docs/exports.md.
+   */
+  explain?: ExplainSetting;
 }
 
+/** One image's prediction; a multi-label run's is a MultiLabelPrediction (`labels` set). */
 export interface ClassifierPrediction {
   /** The predicted class (the most probable one, or by `threshold` on a two-class model) and its probability. */
   label: string;
   probability: number;
   /** Every class, most probable first (the first `topK` when asked). */
   probabilities: ClassProbability[];
+  /** Multi-label runs only: every label at or above its threshold, in class order (`label` is then just the most probable class). */
+  labels?: string[];
+  /** With `explain`: the Grad-CAM of `label` (the heatmap, its PNG over the photo, and where it was written). */
+  explanation?: Explanation;
 }
 
 /**
@@ -52,6 +59,9 @@ export interface ClassifierPrediction {
  *   const clf = await loadClassifier('runs/finetune');
  *   const [p] = await clf.predict('photo.jpg');     // { label: 'dogs', probability: 0.98, probabilities: [...] }
  *   await clf.dispose();
+ *
+ * A multi-label run's predictions also give `labels`: every class whose probability is at
+ * or above its threshold (meta.json's, or `threshold` for all), none, one or several.
  *
  * Inference runs the whole saved model (preprocessing + base + head) on ONNX Runtime,
  * at the run's own image size, with the same decoding and resizing as training. A run
@@ -64,7 +74,11 @@ export class Classifier {
     private readonly predictor: RunPredictor,
     /** The precision the base runs at here (the run's own unless asked otherwise). */
     readonly precision: Precision,
+    /** --base as given (a moved ONNX base), for the Grad-CAM explainer loaded on the first `explain`. */
+    private readonly onnxBaseFile?: string,
   ) {}
+
+  private explainer?: Promise<GradCamExplainer>;
 
   static async load(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
     await initBackend();
@@ -73,7 +87,7 @@ export class Classifier {
     if (precision === 'fp32') {
       // The run's whole model as one ONNX graph (its ONNX base, checked by hash, stitched to the head when it has one).
       const onnx = encodeModel(await runOnnxModel(runDir, run.meta, { base: opts.base }));
-      return new Classifier(runDir, run.meta, await RunPredictor.fromOnnx(onnx, run.meta), precision);
+      return new Classifier(runDir, run.meta, await RunPredictor.fromOnnx(onnx, run.meta), precision, opts.base);
     }
     if (run.meta.onnxBase)
       throw new UserError(
@@ -97,43 +111,77 @@ export class Classifier {
     return this.meta.imageSize;
   }
 
-  /** True for a two-class model (sigmoid output = P(classNames[1]), or a two-way softmax): `threshold` applies. */
+  /** True for a two-class single-label model (sigmoid output = P(classNames[1]), or a two-way softmax). */
   get isBinary(): boolean {
-    return this.classNames.length === 2;
+    return this.classNames.length === 2 && !this.isMultiLabel;
+  }
+
+  /** True for a multi-label model: one sigmoid per class, each label given at or above its threshold. */
+  get isMultiLabel(): boolean {
+    return isMultiLabel(this.meta);
+  }
+
+  /** A multi-label run's thresholds, one per class in classNames order (meta.json's); undefined for a single-label run. */
+  get thresholds(): number[] | undefined {
+    return this.isMultiLabel ? runThresholds(this.meta) : undefined;
   }
 
   /**
    * Class probabilities of one input (or a batch tensor): one prediction per image, every
    * class most probable first. `topK` keeps the first k; `threshold` (two-class models)
-   * predicts classNames[1] when its probability is >= threshold.
+   * predicts classNames[1] when its probability is >= threshold. A multi-label run's
+   * predictions add `labels`, the classes at or above their thresholds (`threshold` replaces them all).
    */
   async predict(input: ClassifierInput | ClassifierInput[], opts: PredictOptions = {}): Promise<ClassifierPrediction[]> {
-    checkRankOptions(opts, this.classNames);
+    checkRankOptions(opts, this.classNames, {}, this.isMultiLabel);
+    const thresholds = this.isMultiLabel ? runThresholds(this.meta, opts.threshold) : undefined;
     const plan = opts.tta !== undefined ? this.ttaPlan(opts.tta) : undefined;
     const inputs = Array.isArray(input) ? input : [input];
     const scores: number[][] = [];
+    const explained: ExplainInput[] = [];
     for (const x of inputs) {
       const { pixels, n } = await this.pixelsOf(x);
+      if (opts.explain) explained.push({ source: typeof x === 'string' || x instanceof Uint8Array ? x : undefined, pixels, n });
       scores.push(
         ...(plan
           ? (await ttaScoresOfPixels(this.predictor, pixels, n, this.imageSize, plan)).tta
           : await this.predictor.scoresOfPixels(pixels, n)),
       );
     }
-    return scores.map((s) => rankScores(s, this.classNames, opts));
+    const predictions: ClassifierPrediction[] = scores.map((s) =>
+      thresholds ? multiLabelPrediction(s, this.classNames, thresholds, opts) : rankScores(s, this.classNames, opts),
+    );
+    if (opts.explain) {
+      this.explainer ??= loadGradCam(this.runDir, { base: this.onnxBaseFile });
+      const explanations = await explainPredictions(
+        await this.explainer,
+        explained,
+        predictions.map((p) => p.label),
+        opts.explain,
+      );
+      explanations.forEach((e, i) => (predictions[i].explanation = e));
+    }
+    return predictions;
   }
 
   /**
    * Accuracy, loss, confusion matrix and per-class precision/recall/F1/support on labelled
-   * images (test/ or class folders). With `tta`, the figures are the TTA prediction's, and
-   * `tta.plain` holds the plain prediction's accuracy, loss and ECE on the same images.
+   * images (test/ or class folders, or a labels `table` over `dir`). With `tta`, the figures
+   * are the TTA prediction's, and `tta.plain` holds the plain prediction's accuracy, loss and
+   * ECE on the same images. A multi-label run needs `table`, and gives `multiLabel` (see Evaluation).
    */
-  async evaluate(dir: string, opts: { batchSize?: number; tta?: TtaSetting } = {}): Promise<Evaluation> {
-    const { files, labels } = evaluationFiles(dir, this.classNames);
-    if (opts.tta === undefined) return scoreEvaluation(await this.scoresOfFiles(files, opts.batchSize ?? 16), labels, this.classNames);
+  async evaluate(dir: string, opts: { batchSize?: number; tta?: TtaSetting; table?: LabelsTableOptions } = {}): Promise<Evaluation> {
+    const listing = evaluationListing(dir, this.meta, opts.table);
+    const thresholds = this.thresholds;
+    if (opts.tta === undefined)
+      return scoreListing(await this.scoresOfFiles(listing.files, opts.batchSize ?? 16), listing, this.classNames, thresholds);
     const plan = this.ttaPlan(opts.tta);
-    const s = await this.ttaScoresOfFiles(files, plan, opts.batchSize ?? 16);
-    return withTtaRecord(scoreEvaluation(s.tta, labels, this.classNames), scoreEvaluation(s.plain, labels, this.classNames), plan);
+    const s = await this.ttaScoresOfFiles(listing.files, plan, opts.batchSize ?? 16);
+    return withTtaRecord(
+      scoreListing(s.tta, listing, this.classNames, thresholds),
+      scoreListing(s.plain, listing, this.classNames, thresholds),
+      plan,
+    );
   }
 
   /** Raw class scores of image files, in order; with `tta`, the TTA blend of each. */
@@ -163,6 +211,7 @@ export class Classifier {
 
   async dispose(): Promise<void> {
     await this.predictor.dispose();
+    await (await this.explainer?.catch(() => undefined))?.dispose();
   }
 
   /** An input as float32 NHWC RGB 0..255 pixels at the model's size. */
@@ -223,5 +272,9 @@ export function loadClassifier(runDir: string, opts: ClassifierOptions = {}): Pr
 /** A TTA evaluation with its record: how the views were made, and the plain prediction's figures beside. */
 export function withTtaRecord<E extends Evaluation>(tta: E, plain: Evaluation, plan: TtaPlan): E {
   const { views, beta, seed, augmentation } = plan;
-  return { ...tta, tta: { views, beta, seed, augmentation, plain: { accuracy: plain.accuracy, loss: plain.loss, ece: plain.ece ?? 0 } } };
+  const map = plain.multiLabel ? { meanAveragePrecision: plain.multiLabel.meanAveragePrecision } : {};
+  return {
+    ...tta,
+    tta: { views, beta, seed, augmentation, plain: { accuracy: plain.accuracy, loss: plain.loss, ece: plain.ece ?? 0, ...map } },
+  };
 }

@@ -8,9 +8,9 @@ import { partitionReadable, warnSkipped } from '../data/collect.js';
 import { loadClassifier, withTtaRecord } from './classifier.js';
 import type { TtaSetting } from './tta.js';
 import type { Precision } from '../ort/int8.js';
-import { evaluationFiles, scoreEvaluation } from './predictor.js';
 import type { LabelsTableOptions } from '../data/labelsTable.js';
-import { tableEvaluationFiles } from '../data/tableData.js';
+import { evaluationListing, keepListed, scoreListing } from './labelledFiles.js';
+import { labelsAbove } from './multiLabel.js';
 
 export type { RunEvaluation } from '../run/evaluation.js';
 
@@ -22,6 +22,8 @@ export type { RunEvaluation } from '../run/evaluation.js';
  * calibrated when it was trained also gets its `temperature` and `eceUncalibrated`.
  * With `tta`, every figure is the test-time-augmented prediction's, and `tta` records the
  * views and the plain prediction's accuracy, loss and ECE on the same images (one pass).
+ * A multi-label run is evaluated on a labels `table` (its rows' label lists) at the run's
+ * thresholds: `multiLabel` holds the figures, and each file its true and predicted labels.
  */
 export async function evaluateRun(
   runDir: string,
@@ -31,7 +33,7 @@ export async function evaluateRun(
     save?: boolean;
     /** Leave out images that cannot be decoded, with a warning each (n counts the rest). */
     skipBadImages?: boolean;
-    /** Labels from a table over `data` (every row is evaluated) instead of class folders. */
+    /** Labels from a table over `data` (every row is evaluated) instead of class folders; what a multi-label run needs. */
     table?: LabelsTableOptions;
     /** A run trained on an ONNX base: the file where it is now (see loadClassifier). */
     base?: string;
@@ -47,9 +49,9 @@ export async function evaluateRun(
   let result: RunEvaluation;
   try {
     const plan = opts.tta !== undefined ? classifier.ttaPlan(opts.tta) : undefined;
-    const listed = opts.table?.labels
-      ? tableEvaluationFiles(data, opts.table, classifier.classNames)
-      : evaluationFiles(data, classifier.classNames);
+    const listed = evaluationListing(data, classifier.meta, opts.table);
+    const classes = classifier.classNames;
+    const thresholds = classifier.thresholds;
     let skipped: string[] = [];
     if (opts.skipBadImages) {
       // Found up front (one decode per image), then left out of the evaluation.
@@ -58,23 +60,29 @@ export async function evaluateRun(
       skipped = bad.map((b) => b.file);
     }
     const left = new Set(skipped);
-    const keep = listed.files.map((f) => !left.has(f));
-    const { dir } = listed;
-    const files = listed.files.filter((_, i) => keep[i]);
-    const labels = listed.labels.filter((_, i) => keep[i]);
+    const kept = keepListed(
+      listed,
+      listed.files.map((f) => !left.has(f)),
+    );
+    const { dir, files, labels, labelLists } = kept;
     const t0 = performance.now();
     const batchSize = opts.batchSize ?? 16;
     const both = plan ? await classifier.ttaScoresOfFiles(files, plan, batchSize, opts.onProgress) : undefined;
     const scores = both ? both.tta : await classifier.scoresOfFiles(files, batchSize, { onProgress: opts.onProgress });
     const seconds = (performance.now() - t0) / 1000;
-    const scored = scoreEvaluation(scores, labels, classifier.classNames);
+    const scored = scoreListing(scores, kept, classes, thresholds);
     // A calibrated model: its ECE without the temperature too (the same scores with the logits times T).
     // Not for a TTA blend: rescaling a mean of probabilities is not the mean of the rescaled views.
-    const temperature = await savedTemperature(runDir, classifier.meta);
+    const temperature = thresholds ? undefined : await savedTemperature(runDir, classifier.meta);
     result = {
-      ...(both && plan ? withTtaRecord(scored, scoreEvaluation(both.plain, labels, classifier.classNames), plan) : scored),
+      ...(both && plan ? withTtaRecord(scored, scoreListing(both.plain, kept, classes, thresholds), plan) : scored),
       dir,
-      files: files.map((file, i) => ({ file, label: labels[i], scores: scores[i] })),
+      files: files.map((file, i) => ({
+        file,
+        label: labels[i],
+        scores: scores[i],
+        ...(labelLists && thresholds ? { labels: labelLists[i], predicted: labelsAbove(scores[i], classes, thresholds) } : {}),
+      })),
       seconds,
       imagesPerSecond: files.length / Math.max(seconds, 1e-9),
       basePrecision: classifier.precision,

@@ -10,6 +10,7 @@ import { OrtModel } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import type { Evaluation } from '../run/evaluation.js';
 import { expectedCalibrationError } from '../run/temperature.js';
+import { isMultiLabel } from './multiLabel.js';
 import { ttaScoresOfPixels, type TtaPlan, type TtaScores } from './tta.js';
 
 /**
@@ -39,7 +40,10 @@ export class RunPredictor {
     return new RunPredictor(await OrtModel.create(bytes), meta, meta.onnxBase?.batch ?? undefined);
   }
 
-  /** Class scores per image: [P(class 0), P(class 1), ...] (a sigmoid output p becomes [1-p, p]). */
+  /**
+   * Class scores per image: [P(class 0), P(class 1), ...] (a binary run's one sigmoid p becomes
+   * [1-p, p]; a multi-label run's k sigmoids are k independent probabilities, as they are).
+   */
   async scores(files: string[], batchSize = 16, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
     const out: number[][] = [];
     for (let start = 0; start < files.length; start += batchSize) {
@@ -85,10 +89,11 @@ export class RunPredictor {
     const [h, w] = this.meta.imageSize;
     const { data, shape } = await this.ort.run(pixels, [n, h, w, 3]);
     const k = shape[shape.length - 1];
+    const pair = k === 1 && !isMultiLabel(this.meta);
     const out: number[][] = [];
     for (let i = 0; i < n; i++) {
       const row = Array.from(data.subarray(i * k, (i + 1) * k));
-      out.push(k === 1 ? [1 - row[0], row[0]] : row);
+      out.push(pair ? [1 - row[0], row[0]] : row);
     }
     return out;
   }
@@ -137,14 +142,20 @@ export interface RankOptions {
   /** Keep only the `topK` most probable classes in `probabilities` (the label is still chosen among all). */
   topK?: number;
   /**
-   * Two-class models only: predict classes[1] (the positive class, P = the sigmoid output)
+   * Two-class models: predict classes[1] (the positive class, P = the sigmoid output)
    * when its probability is >= threshold, else classes[0]. Default: the most probable class (0.5).
+   * Multi-label models: every class's threshold (instead of the run's own, meta.json's).
    */
   threshold?: number;
 }
 
 /** Check topK / threshold against a model's classes; a UserError naming the value and the fix. */
-export function checkRankOptions(opts: RankOptions, classes: string[], names: { topK?: string; threshold?: string } = {}): void {
+export function checkRankOptions(
+  opts: RankOptions,
+  classes: string[],
+  names: { topK?: string; threshold?: string } = {},
+  multiLabel = false,
+): void {
   const { topK, threshold } = opts;
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) {
     throw new UserError(
@@ -152,6 +163,14 @@ export function checkRankOptions(opts: RankOptions, classes: string[], names: { 
     );
   }
   if (threshold !== undefined) {
+    if (multiLabel) {
+      if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= 1)) {
+        throw new UserError(
+          `${names.threshold ?? 'threshold'} must be a probability from 0 to 1 (every label at or above it is given), got ${threshold}. Pass e.g. ${names.threshold ?? 'threshold'} 0.5, or leave it out for the run's own thresholds.`,
+        );
+      }
+      return;
+    }
     if (classes.length !== 2) {
       throw new UserError(
         `${names.threshold ?? 'threshold'} applies to two-class (binary) models only; this model has ${classes.length} classes [${classes.join(', ')}]. Leave it out (the most probable class is predicted) or use ${names.topK ?? 'topK'}.`,

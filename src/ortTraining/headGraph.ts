@@ -25,7 +25,7 @@ export { gradientOutput, INPUT, type OptimizerSpec } from './trainingOps.js';
  *   H  = relu(P W1 + b1)           when units > 0
  *   Hd = H * mask                  when dropout > 0: mask is 0 or 1/keep, drawn by tlkit's Rng
  *   Z  = Hd W2 + b2                logits, [N, 1] (2 classes) or [N, k]
- *   loss = mean(relu(Z) - Z y + softplus(-|Z|))      (binary, from logits, as tf.losses.sigmoidCrossEntropy; y label-smoothed)
+ *   loss = mean(relu(Z) - Z y + softplus(-|Z|))      (binary and multi-label, from logits, as tf.losses.sigmoidCrossEntropy; y label-smoothed)
  *        = -sum(y * logsoftmax(Z)) / N               (k classes, as tf.losses.softmaxCrossEntropy)
  *   dZ = (sigmoid(Z) - y) / N  |  (softmax(Z) - y) / N
  *   dW2 = Hd^T dZ, db2 = sum_N dZ, dH = (dZ W2^T) * mask, dA = dH * sign(H), dW1 = P^T dA, db1 = sum_N dA
@@ -49,6 +49,8 @@ export interface HeadGraphSpec {
   outputs: number;
   /** Keras's label smoothing of the loss (0: none). */
   labelSmoothing?: number;
+  /** `outputs` independent sigmoid units against multi-hot targets (binary cross-entropy), not a softmax. */
+  multiLabel?: boolean;
   optimizer: OptimizerSpec;
   /**
    * How a Dense and its gradients are written: 'gemm' = Gemm with transA/transB
@@ -151,7 +153,7 @@ class HeadEmitter {
 
   /** Loss and accuracy outputs; returns dL/dZ. */
   lossAndAccuracy(z: string): string {
-    return emitLossAndAccuracy(this.b, z, this.spec.outputs, this.spec.labelSmoothing);
+    return emitLossAndAccuracy(this.b, z, this.spec.outputs, this.spec.labelSmoothing, this.spec.multiLabel);
   }
 
   /** Gradients of every parameter, by name. */

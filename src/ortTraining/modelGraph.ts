@@ -63,6 +63,8 @@ export interface ModelGraphOptions {
   optimizer: OptimizerSpec;
   /** Keras's label smoothing of the loss (0: none). */
   labelSmoothing?: number;
+  /** The logits are independent sigmoid units against multi-hot targets (binary cross-entropy). */
+  multiLabel?: boolean;
   /** Also output each gradient as `gradientOutput(param)` (tests). */
   gradients?: boolean;
   /** Where the optimizer runs (default 'graph'). */
@@ -203,7 +205,7 @@ export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions
   const update = opts.update ?? 'graph';
   const state = optimizerState(opts.optimizer, t.params);
   reserveTrainingNames(t.b, opts.optimizer, t.params, false);
-  const dz = emitLossAndAccuracy(t.b, t.logits, outputs, opts.labelSmoothing);
+  const dz = emitLossAndAccuracy(t.b, t.logits, outputs, opts.labelSmoothing, opts.multiLabel);
   const grads = emitBackward(
     t.b,
     forwardNodes,
@@ -228,7 +230,7 @@ export function buildModelGraphs(model: tfl.LayersModel, opts: ModelGraphOptions
   });
 
   const e = forward(model, false);
-  emitLossAndAccuracy(e.b, e.logits, outputs, opts.labelSmoothing);
+  emitLossAndAccuracy(e.b, e.logits, outputs, opts.labelSmoothing, opts.multiLabel);
   const evaluate = encodeEvaluation(
     e.b,
     `${model.name}_evaluate`,

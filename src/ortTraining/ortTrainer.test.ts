@@ -7,7 +7,7 @@ import { Rng } from '../io/rng.js';
 import { buildHeadForTraining, compileHeadForTraining, trainableHead } from '../fit/head.js';
 import { makeOptimizer, type OptimizerName } from '../fit/optimizer.js';
 import { OrtTrainer } from './ortTrainer.js';
-import { NotTrainableOnOrt } from './trainingPlan.js';
+import { logitsTapOf, NotTrainableOnOrt } from './trainingPlan.js';
 import { randn } from '../testing/normalSamples.js';
 import { relativeError } from '../testing/numerics.js';
 
@@ -17,8 +17,8 @@ interface Data {
   n: number;
 }
 
-/** Separable-ish features so the loss moves: the label is the sign of a fixed projection (or its argmax). */
-function makeData(seed: number, n: number, featureShape: number[], outputs: number): Data {
+/** Separable-ish features so the loss moves: the label is the sign of a fixed projection (or its argmax; multi-label: each sign). */
+function makeData(seed: number, n: number, featureShape: number[], outputs: number, multiLabel = false): Data {
   const rng = new Rng(seed);
   const d = featureShape.reduce((a, b) => a * b, 1);
   const x = randn(rng, n * d);
@@ -31,6 +31,7 @@ function makeData(seed: number, n: number, featureShape: number[], outputs: numb
       return s;
     });
     if (outputs === 1) y[i] = scores[0] > 0 ? 1 : 0;
+    else if (multiLabel) scores.forEach((s, k) => (y[i * outputs + k] = s > 0 ? 1 : 0));
     else y[i * outputs + scores.indexOf(Math.max(...scores))] = 1;
   }
   return { x, y, n };
@@ -96,6 +97,10 @@ const CURVE_CASES: Array<{
   activation?: 'relu' | 'linear';
   update?: 'graph' | 'host';
   labelSmoothing?: number;
+  /** k sigmoid units against multi-hot targets. */
+  multiLabel?: boolean;
+  /** The generated graphs (autodiff, as fine-tuning trains) instead of the head's hand-written ones. */
+  graphs?: 'model';
 }> = [
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'relu' },
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', activation: 'relu', update: 'graph' },
@@ -108,15 +113,18 @@ const CURVE_CASES: Array<{
   { optimizer: 'rmsprop', numClasses: 2, pooling: 'flatten', units: 0 },
   { optimizer: 'adamw', numClasses: 2, pooling: 'flatten', activation: 'relu', labelSmoothing: 0.1 },
   { optimizer: 'rmsprop', numClasses: 3, pooling: 'avg', activation: 'relu', labelSmoothing: 0.2, update: 'graph' },
+  { optimizer: 'rmsprop', numClasses: 3, pooling: 'flatten', activation: 'relu', multiLabel: true },
+  { optimizer: 'adam', numClasses: 2, pooling: 'avg', activation: 'linear', multiLabel: true, update: 'graph', labelSmoothing: 0.1 },
+  { optimizer: 'rmsprop', numClasses: 4, pooling: 'flatten', activation: 'relu', multiLabel: true, graphs: 'model' },
 ];
 
 for (const c of CURVE_CASES) {
-  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-6 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units (${c.activation ?? 'linear'}), update ${c.update ?? 'host (default)'}${c.labelSmoothing ? `, label smoothing ${c.labelSmoothing}` : ''}`, async () => {
+  test(`loss curves of 3 epochs, ONNX Runtime vs the tfjs path, within 1e-6 per epoch: ${c.optimizer}, ${c.numClasses} classes, ${c.pooling}, ${c.units ?? 16} hidden units (${c.activation ?? 'linear'}), update ${c.update ?? 'host (default)'}${c.labelSmoothing ? `, label smoothing ${c.labelSmoothing}` : ''}${c.multiLabel ? ', multi-label' : ''}${c.graphs ? ', generated graphs' : ''}`, async () => {
     await initBackend('cpu');
     const featureShape = [3, 3, 8];
-    const outputs = c.numClasses === 2 ? 1 : c.numClasses;
-    const train = makeData(1, 53, featureShape, outputs);
-    const val = makeData(2, 20, featureShape, outputs);
+    const outputs = c.numClasses === 2 && !c.multiLabel ? 1 : c.numClasses;
+    const train = makeData(1, 53, featureShape, outputs, c.multiLabel);
+    const val = makeData(2, 20, featureShape, outputs, c.multiLabel);
     const make = () => {
       const models = buildHeadForTraining(featureShape, {
         numClasses: c.numClasses,
@@ -125,8 +133,9 @@ for (const c of CURVE_CASES) {
         dropout: 0,
         pooling: c.pooling,
         seed: 5,
+        multiLabel: c.multiLabel,
       });
-      compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr), c.labelSmoothing);
+      compileHeadForTraining(models.logits, c.numClasses, makeOptimizer(c.optimizer, c.lr), c.labelSmoothing, c.multiLabel);
       return models;
     };
     const ref = make();
@@ -136,9 +145,22 @@ for (const c of CURVE_CASES) {
       update: c.update,
       head: trainableHead(mine.logits),
       labelSmoothing: c.labelSmoothing,
+      graphs: c.graphs,
     });
+    // Multi-label: both engines hand every batch's logits to the compiled loss's tap (the epoch's mAP reads them).
+    const tapped = { ref: [] as number[], mine: [] as number[] };
+    if (c.multiLabel) {
+      logitsTapOf(ref.logits)!.listener = (_y, z) => tapped.ref.push(...z);
+      logitsTapOf(mine.logits)!.listener = (_y, z) => tapped.mine.push(...z);
+    }
     const expected = await curves(ref.logits, train, val, featureShape, outputs, 3, 8);
     const got = await curves(trainer, train, val, featureShape, outputs, 3, 8);
+    if (c.multiLabel) {
+      // 3 epochs of 53 training and 20 validation rows, k logits each, the same on both engines.
+      assert.equal(tapped.ref.length, 3 * 73 * outputs);
+      assert.equal(tapped.mine.length, tapped.ref.length);
+      assert.ok(relativeError(Float32Array.from(tapped.mine), Float32Array.from(tapped.ref)) <= 1e-5, 'tapped logits');
+    }
     // Tolerances at about 10x what is achieved (measured on x86-64, all nine cases): loss and
     // val_loss within 1.2e-7; accuracy the same count (within 6e-8 of rounding; one sample
     // more or less is 1/53 or 1/20); weights within 7.8e-7 and optimizer slots within 2.5e-7, relative.

@@ -20,6 +20,8 @@ import type { TrainableHead } from './trainableHead.js';
 import {
   headPlan,
   labelSmoothingFor,
+  logitsTapOf,
+  multiLabelFor,
   modelPlan,
   NotTrainableOnOrt,
   optimizerSpec,
@@ -147,7 +149,7 @@ export class OrtTrainer {
       );
     const labelSmoothing = labelSmoothingFor(model, opts.labelSmoothing);
     const build = (update: UpdateSite): TrainingPlan => {
-      const plan: PlanOptions = { optimizer: opt, update, labelSmoothing };
+      const plan: PlanOptions = { optimizer: opt, update, labelSmoothing, multiLabel: multiLabelFor(model) };
       if (!head) return modelPlan(model, plan, opts.convInputGradient);
       try {
         return headPlan(model, head, opts.dense ?? 'gemm', plan);
@@ -263,7 +265,8 @@ export class OrtTrainer {
   async trainOnBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<number[]> {
     this.takeFromTfjs();
     const n = xs.shape[0];
-    const feeds = this.dataFeeds(await floats(xs), xs.shape, await floats(ys), ys.shape);
+    const targets = await floats(ys);
+    const feeds = this.dataFeeds(await floats(xs), xs.shape, targets, ys.shape);
     this.paramFeeds(feeds);
     if (this.graphs.dropout && this.rng) {
       const { width } = this.graphs.dropout;
@@ -300,6 +303,7 @@ export class OrtTrainer {
       this.state = nextState;
     }
     this.statistics.update(out);
+    this.tapLogits(targets, out);
     this.iterations++;
     return [out[OUTPUT.loss].data[0], out[OUTPUT.accuracy].data[0]];
   }
@@ -307,11 +311,19 @@ export class OrtTrainer {
   /** Loss and accuracy of a batch in inference mode (no dropout), as tfjs scalars. */
   async evaluate(xs: tf.Tensor, ys: tf.Tensor, _args?: { batchSize?: number; verbose?: number }): Promise<tf.Scalar[]> {
     this.takeFromTfjs();
-    const feeds = this.dataFeeds(await floats(xs), xs.shape, await floats(ys), ys.shape);
+    const targets = await floats(ys);
+    const feeds = this.dataFeeds(await floats(xs), xs.shape, targets, ys.shape);
     this.paramFeeds(feeds);
     this.statistics.feed(feeds);
     const out = await this.evalSession.run(feeds);
+    this.tapLogits(targets, out);
     return [tf.scalar(out[OUTPUT.loss].data[0]), tf.scalar(out[OUTPUT.accuracy].data[0])];
+  }
+
+  /** A multi-label graph's logits, to the compiled loss's tap (an epoch's mAP). */
+  private tapLogits(targets: Float32Array, out: Record<string, HostTensor>): void {
+    const logits = out[OUTPUT.logits];
+    if (logits) logitsTapOf(this.layersModel)?.listener?.(targets, logits.data);
   }
 
   /** The optimizer slots' names, tfjs's: `<variable>/rms` | `<variable>/m`..., `<variable>/v`... (after 'iter'). */

@@ -65,7 +65,13 @@ export const INPUT = {
   momentum: 'opt_momentum',
   keepMomentum: 'opt_one_minus_momentum',
 } as const;
-export const OUTPUT = { loss: 'loss', accuracy: 'accuracy' } as const;
+/** Graph outputs; `logits` only in multi-label graphs (a per-epoch mAP ranks them). */
+export const OUTPUT = { loss: 'loss', accuracy: 'accuracy', logits: 'logits' } as const;
+
+/** The logits output's value info when the graph built in `b` has one. */
+function logitsOutputs(b: GraphBuilder): IValueInfoProto[] {
+  return b.nodes.some((n) => n.output?.includes(OUTPUT.logits)) ? [makeValueInfo(OUTPUT.logits, [null, null])] : [];
+}
 
 /** One tensor that a graph takes and returns updated (a parameter or an optimizer slot). */
 export interface GraphTensor {
@@ -172,6 +178,7 @@ export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
     [
       makeValueInfo(OUTPUT.loss, []),
       makeValueInfo(OUTPUT.accuracy, []),
+      ...logitsOutputs(b),
       ...(inGraph ? [...g.params, ...state].map((p) => makeValueInfo(`${p.name}_new`, p.shape)) : []),
       ...gradOutputs.map((name, i) => makeValueInfo(name, g.params[i].shape)),
       ...(g.outputs ?? []).map((o) => makeValueInfo(o.name, o.shape)),
@@ -189,13 +196,14 @@ export function encodeEvaluation(
   params: GraphTensor[],
   opset?: number,
 ): Uint8Array {
-  const nodes = pruneTo(b.nodes, [OUTPUT.loss, OUTPUT.accuracy]);
+  const logits = logitsOutputs(b);
+  const nodes = pruneTo(b.nodes, [OUTPUT.loss, OUTPUT.accuracy, ...logits.map((l) => l.name as string)]);
   const used = new Set(nodes.flatMap((n) => n.input ?? []));
   const graph = makeGraph(
     nodes,
     name,
     [...dataInputs, makeValueInfo(INPUT.invBatch, []), ...params.map((p) => makeValueInfo(p.name, p.shape))],
-    [makeValueInfo(OUTPUT.loss, []), makeValueInfo(OUTPUT.accuracy, [])],
+    [makeValueInfo(OUTPUT.loss, []), makeValueInfo(OUTPUT.accuracy, []), ...logits],
     b.initializers.filter((i) => used.has(i.name as string)),
   );
   return encodeModel(makeModel(graph, { opset }));
@@ -211,23 +219,26 @@ function opTo(b: GraphBuilder, type: string, inputs: string[], output: string): 
  * Loss and accuracy outputs for logits `z` [N, outputs] against `y`; returns dL/dz.
  *   binary:  loss = mean(relu(z) - z y + softplus(-|z|))   (tf.losses.sigmoidCrossEntropy), dz = (sigmoid(z) - y) / N
  *   k-class: loss = -sum(y * logsoftmax(z)) / N            (tf.losses.softmaxCrossEntropy), dz = (softmax(z) - y) / N
+ *   multi-label (k sigmoid units, multi-hot y): the binary loss's mean over the N k elements,
+ *            dz = (sigmoid(z) - y) / (N k); accuracy is binary accuracy over the N k decisions
  * With label smoothing `ls` (Keras's, as tfjs's losses apply it) the loss and its gradient
  * see y (1 - ls) + ls / 2 (binary) or y (1 - ls) + ls / k; accuracy counts against y itself.
  * 1/N is the input `inv_batch`, so the smaller last batch of an epoch needs no other graph.
  */
-export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number, labelSmoothing = 0): string {
+export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number, labelSmoothing = 0, multiLabel = false): string {
   const op = (type: string, inputs: string[], hint: string, attrs: Record<string, number | number[]> = {}) =>
     b.op(type, inputs, hint, attrs);
   if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new Error(`label smoothing must be in [0, 1), got ${labelSmoothing}`);
   // tfjs: y * (1 - ls) + ls * 0.5 | y * (1 - ls) + ls / k, each a float32 op on float32 scalars.
   const ls = Math.fround(labelSmoothing);
+  const sigmoid = outputs === 1 || multiLabel;
   const target =
     ls > 0
       ? op(
           'Add',
           [
             op('Mul', [INPUT.y, b.scalar('loss/keep_label', Math.fround(1 - ls))], 'loss/y_kept'),
-            b.scalar('loss/label_floor', outputs === 1 ? Math.fround(0.5 * ls) : Math.fround(ls / outputs)),
+            b.scalar('loss/label_floor', sigmoid ? Math.fround(0.5 * ls) : Math.fround(ls / outputs)),
           ],
           'loss/y_smoothed',
         )
@@ -235,7 +246,7 @@ export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number,
   let loss: string;
   let correct: string;
   let prob: string;
-  if (outputs === 1) {
+  if (sigmoid) {
     const zy = op('Mul', [z, target], 'loss/zy');
     const sp = op('Softplus', [op('Neg', [op('Abs', [z], 'loss/abs')], 'loss/negabs')], 'loss/softplus');
     const per = op('Add', [op('Sub', [op('Relu', [z], 'loss/relu'), zy], 'loss/diff'), sp], 'loss/per');
@@ -257,8 +268,11 @@ export function emitLossAndAccuracy(b: GraphBuilder, z: string, outputs: number,
   b.nodes.push(makeNode('Identity', [loss], [OUTPUT.loss], b.uniqueName('loss/out')));
   const acc = op('ReduceMean', [op('Cast', [correct], 'acc/cast', { to: 1 })], 'acc/mean', { keepdims: 0 });
   b.nodes.push(makeNode('Identity', [acc], [OUTPUT.accuracy], b.uniqueName('acc/out')));
+  if (multiLabel) b.nodes.push(makeNode('Identity', [z], [OUTPUT.logits], b.uniqueName('logits/out')));
   // Smoothed targets of k classes still sum to 1, so dL/dz keeps its form.
-  return op('Mul', [op('Sub', [prob, target], 'grad/residual'), INPUT.invBatch], 'grad/z');
+  const dz = op('Mul', [op('Sub', [prob, target], 'grad/residual'), INPUT.invBatch], 'grad/z');
+  // k sigmoid units: the mean is over N k elements.
+  return sigmoid && outputs > 1 ? op('Mul', [dz, b.scalar('grad/inv_units', Math.fround(1 / outputs))], 'grad/z_units') : dz;
 }
 
 /**

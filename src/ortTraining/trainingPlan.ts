@@ -20,17 +20,19 @@ export interface PlanOptions {
   update: UpdateSite;
   /** Keras's label smoothing of the loss (0: none). */
   labelSmoothing: number;
+  /** Sigmoid units against multi-hot targets (binary cross-entropy over every output). */
+  multiLabel?: boolean;
 }
 
 export function headPlan(
   model: tfl.LayersModel,
   head: TrainableHead,
   dense: HeadGraphSpec['dense'],
-  { optimizer, update, labelSmoothing }: PlanOptions,
+  { optimizer, update, labelSmoothing, multiLabel }: PlanOptions,
 ): TrainingPlan {
   const fail = (why: string) => new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}' as a head: ${why}.`);
   const spec = headSpec(model, head, fail);
-  const graphs = buildHeadGraphs({ ...spec, optimizer, dense, update, labelSmoothing });
+  const graphs = buildHeadGraphs({ ...spec, optimizer, dense, update, labelSmoothing, multiLabel });
   // The graph's params are the model's trainable weights, in order: the declared head must be the whole model.
   const variables = model.trainableWeights;
   const shapes = (list: Array<{ shape: unknown }>) => JSON.stringify(list.map((v) => v.shape));
@@ -61,7 +63,7 @@ function headSpec(
   model: tfl.LayersModel,
   head: TrainableHead,
   fail: (why: string) => Error,
-): Omit<HeadGraphSpec, 'optimizer' | 'dense' | 'gradients' | 'update' | 'labelSmoothing'> {
+): Omit<HeadGraphSpec, 'optimizer' | 'dense' | 'gradients' | 'update' | 'labelSmoothing' | 'multiLabel'> {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw fail('it has several inputs or outputs');
   const featureShape = model.inputs[0].shape.slice(1);
   if (featureShape.some((d) => d === null)) throw fail(`its input shape ${JSON.stringify(model.inputs[0].shape)} is not fixed`);
@@ -141,6 +143,25 @@ export function planMultipliers(plan: TrainingPlan, spec: OptimizerSpec): number
       `Rate multipliers were given for ${unknown.join(', ')}, which the model does not train (it trains ${names.join(', ')}).`,
     );
   return names.map((n) => given[n] ?? 1);
+}
+
+/**
+ * Where a multi-label loss hands each batch's targets and logits (row-major n x k) as it
+ * trains or evaluates on either engine, so that an epoch's mAP needs no pass of its own.
+ * The listener must copy what it keeps: the arrays are reused.
+ */
+export interface LogitsTap {
+  listener?: (targets: Float32Array, logits: Float32Array) => void;
+}
+
+/** The logits tap a compiled loss carries (fit/head.ts's multi-label HeadLoss), if any. */
+export function logitsTapOf(model: tfl.LayersModel): LogitsTap | undefined {
+  return (model.loss as unknown as { logitsTap?: LogitsTap } | undefined)?.logitsTap;
+}
+
+/** Whether the compiled loss is multi-label (fit/head.ts's HeadLoss says so): sigmoid cross-entropy over k units. */
+export function multiLabelFor(model: tfl.LayersModel): boolean {
+  return (model.loss as unknown as { multiLabel?: unknown } | undefined)?.multiLabel === true;
 }
 
 /** The label smoothing to train with: the option, which must agree with the compiled loss's own when it carries one. */

@@ -1,14 +1,16 @@
 import path from 'node:path';
-import sharp from 'sharp';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { RunEvaluation, FileResult } from '../run/evaluation.js';
 import type { HistoryData } from '../run/history.js';
 import type { RunMeta } from '../run/meta.js';
-import { accuracyChart, curveChartSvg, lossChart } from './plots.js';
+import { accuracyChart, curveChartSvg, hasMap, lossChart, mapChart } from './plots.js';
+import { MULTI_LABEL_CSS, multiLabelEvaluationHtml, multiLabelLossesHtml, PR_CURVES_DIR, prCurveCharts } from './multiLabelReport.js';
+import { writePrCurves } from './prCurve.js';
 import { reliabilityDiagramSvg } from './reliability.js';
 import { calibrationFact, describeHeadSpec, extractionFact, precisionFact, type DataFacts, type ModelFacts } from './runFacts.js';
 import { expectedCalibrationError, reliabilityBins, rescaleScores } from '../run/temperature.js';
 import { escapeXml } from './strokeFont.js';
+import { thumbnail } from './thumbnail.js';
 import { fewerLossesNote, LOSS_SHOWN_BELOW, topLossesPerClass } from './topLosses.js';
 
 export interface ReportInput {
@@ -46,7 +48,7 @@ function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(2)} MB`;
 }
 
-export interface WrongPrediction extends FileResult {
+export interface WrongPrediction extends Omit<FileResult, 'predicted'> {
   predicted: number;
   confidence: number;
 }
@@ -60,16 +62,6 @@ export function mostConfidentlyWrong(files: FileResult[], top: number): WrongPre
     if (predicted !== f.label) wrong.push({ ...f, predicted, confidence: f.scores[predicted] });
   }
   return wrong.sort((a, b) => b.confidence - a.confidence).slice(0, top);
-}
-
-/** A small JPEG as a data: URI, so the report needs no other file and no network. */
-async function thumbnail(file: string, size = 160): Promise<string | null> {
-  try {
-    const buf = await sharp(file).rotate().resize(size, size, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
-    return `data:image/jpeg;base64,${buf.toString('base64')}`;
-  } catch {
-    return null;
-  }
 }
 
 const h = escapeXml;
@@ -141,6 +133,8 @@ function reliabilityFigure(e: NonNullable<ReportInput['evaluation']>): string {
 
 export async function renderReport(input: ReportInput): Promise<string> {
   const { meta, history, evaluation } = input;
+  const multiLabel = meta.labelMode === 'multi-label';
+  const multiEvaluation = evaluation?.multiLabel ? { ...evaluation, multiLabel: evaluation.multiLabel } : undefined;
   const o = meta.options ?? {};
   const best = meta.bestEpoch;
   const idx = history ? history.epoch.indexOf(best) : -1;
@@ -153,6 +147,14 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['Image size', meta.imageSize],
     ['Precision', precisionFact(input.runDir, meta)],
     ['Classes', meta.classes.join(', ')],
+    ...(multiLabel
+      ? ([
+          [
+            'Labels',
+            `multi-label: one sigmoid per label (${meta.classes.length}), binary cross-entropy; an image may get none, one or several`,
+          ],
+        ] as Array<[string, unknown]>)
+      : []),
     ['Data', meta.data ?? o.data],
     ['Epochs', o.epochs],
     ['Batch size', o.batchSize],
@@ -182,7 +184,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     [
       'Best epoch',
       best >= 0
-        ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''})`
+        ? `${best + 1} (val_loss ${fmt(meta.bestValLoss)}${idx >= 0 && history?.history.val_accuracy ? `, val_accuracy ${fmt(history.history.val_accuracy[idx])}` : ''}${idx >= 0 && history?.history.val_map ? `, val_map ${fmt(history.history.val_map[idx])}` : ''})`
         : 'none',
     ],
     ['Finished', meta.finished ? 'yes' : meta.interrupted ? 'no (interrupted; resume with --resume)' : 'no'],
@@ -200,26 +202,40 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ],
   ];
 
+  // A multi-label run's history has mAP: drawn first, beside the loss, its binary accuracy after them.
+  const mapFigure = history && hasMap(history) ? `<figure id="map-chart">${curveChartSvg(mapChart(history))}</figure>` : '';
   const curves = history?.epoch.length
-    ? `<div class="charts"><figure id="accuracy-chart">${curveChartSvg(accuracyChart(history))}</figure><figure id="loss-chart">${curveChartSvg(lossChart(history))}</figure></div>`
+    ? mapFigure
+      ? `<div class="charts">${mapFigure}<figure id="loss-chart">${curveChartSvg(lossChart(history))}</figure><figure id="accuracy-chart">${curveChartSvg(accuracyChart(history))}</figure></div>`
+      : `<div class="charts"><figure id="accuracy-chart">${curveChartSvg(accuracyChart(history))}</figure><figure id="loss-chart">${curveChartSvg(lossChart(history))}</figure></div>`
     : '<p>No finished epoch yet: no curves.</p>';
 
   let dataHtml = `<p>${h(input.data?.note ?? 'No data folder recorded for this run.')}</p>`;
   const facts = input.data?.facts;
   if (facts) {
     const splits = (['train', 'validation', 'test'] as const).filter((sp) => facts.counts[sp]);
-    const head = `<tr><th>class</th>${splits.map((sp) => `<th>${sp}${facts.layout === 'classes' && sp === 'train' ? ' (all, before --validation-split)' : ''}</th>`).join('')}</tr>`;
+    const beforeSplit = facts.layout === 'classes' || (facts.layout === 'table' && !facts.counts.validation);
+    const head = `<tr><th>${facts.layout === 'table' ? 'label' : 'class'}</th>${splits.map((sp) => `<th>${sp}${beforeSplit && sp === 'train' ? ' (all, before --validation-split)' : ''}</th>`).join('')}</tr>`;
     const rows = meta.classes
       .map((c) => `<tr><th>${h(c)}</th>${splits.map((sp) => `<td>${facts.counts[sp]?.[c] ?? 0}</td>`).join('')}</tr>`)
       .join('');
-    const totals = `<tr><th>total</th>${splits.map((sp) => `<td>${Object.values(facts.counts[sp] ?? {}).reduce((a, b) => a + b, 0)}</td>`).join('')}</tr>`;
-    dataHtml = `<p>Images per class in ${h(facts.dir)}:</p><table class="counts" id="counts">${head}${rows}${totals}</table>`;
+    const images = facts.images;
+    const totals = images
+      ? `<tr><th>images</th>${splits.map((sp) => `<td>${sp === 'test' ? 0 : (images[sp] ?? 0)}</td>`).join('')}</tr>`
+      : `<tr><th>total</th>${splits.map((sp) => `<td>${Object.values(facts.counts[sp] ?? {}).reduce((a, b) => a + b, 0)}</td>`).join('')}</tr>`;
+    const intro = facts.table
+      ? `Images per label in ${h(facts.dir)}, from the table ${h(facts.table)} (an image counts under each of its labels):`
+      : `Images per class in ${h(facts.dir)}:`;
+    dataHtml = `<p>${intro}</p><table class="counts" id="counts">${head}${rows}${totals}</table>`;
   }
 
   let evalHtml = `<p>${h(input.evaluationNote ?? 'Not evaluated. Run `tlkit evaluate --model RUN --data DIR` first.')}</p>`;
   let wrongHtml = '';
   let lossesHtml = '';
-  if (evaluation) {
+  if (multiEvaluation) {
+    evalHtml = multiLabelEvaluationHtml(multiEvaluation, meta);
+    lossesHtml = await multiLabelLossesHtml(multiEvaluation, input.topLossesPerClass ?? 6);
+  } else if (evaluation) {
     const f1 =
       evaluation.f1 ??
       evaluation.precision.map((p, i) => (p + evaluation.recall[i] ? (2 * p * evaluation.recall[i]) / (p + evaluation.recall[i]) : 0));
@@ -286,11 +302,11 @@ figure.wrong, figure.loss { margin: 0; border: 1px solid #eee; padding: .4rem; t
 figure.wrong img, figure.loss img { max-width: 160px; max-height: 160px; display: block; margin: 0 auto .3rem; }
 h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
 .file { color: #777; font-size: .8rem; word-break: break-all; }
-</style>
+${multiLabel || multiEvaluation ? `${MULTI_LABEL_CSS}\n` : ''}</style>
 </head>
 <body>
 <h1>Transfer learning report</h1>
-<p>${h(meta.classes.join(' vs '))}: ${h(meta.mode)} mode on ${h(meta.baseSource)}.</p>
+<p>${multiLabel ? `Labels ${h(meta.classes.join(', '))} (multi-label)` : h(meta.classes.join(' vs '))}: ${h(meta.mode)} mode on ${h(meta.baseSource)}.</p>
 <h2>Configuration</h2>
 ${table(config)}
 <h2>Data</h2>
@@ -299,8 +315,8 @@ ${dataHtml}
 ${curves}
 <h2>Evaluation</h2>
 ${evalHtml}
-${evaluation ? `<h2>Most confidently wrong images</h2>\n${wrongHtml}` : ''}
-${evaluation ? `<h2>Top losses per class</h2>\n<p>The misclassified images, and the right ones with P(true) below ${LOSS_SHOWN_BELOW}, highest loss first.</p>\n${lossesHtml}` : ''}
+${multiEvaluation ? `<h2>Top losses per label</h2>\n${lossesHtml}\n` : ''}${evaluation && !multiEvaluation ? `<h2>Most confidently wrong images</h2>\n${wrongHtml}` : ''}
+${evaluation && !multiEvaluation ? `<h2>Top losses per class</h2>\n<p>The misclassified images, and the right ones with P(true) below ${LOSS_SHOWN_BELOW}, highest loss first.</p>\n${lossesHtml}` : ''}
 <h2>Timings</h2>
 ${table(timings.filter(([, v]) => v !== undefined))}
 <p class="file">Generated by tlkit${input.version ? ` ${h(input.version)}` : ''} on ${h(new Date().toISOString())}.</p>
@@ -310,6 +326,9 @@ ${table(timings.filter(([, v]) => v !== undefined))}
 }
 
 export async function writeReport(file: string, input: ReportInput): Promise<string> {
+  const e = input.evaluation;
+  // A multi-label evaluation's curves also go beside the report as files, one PNG and SVG per label.
+  if (e?.multiLabel) await writePrCurves(prCurveCharts({ ...e, multiLabel: e.multiLabel }), path.join(path.dirname(file), PR_CURVES_DIR));
   await writeFileAtomic(file, await renderReport(input));
   return file;
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { accuracyChart, curveChartSvg, lossChart, niceTicks, readableLimit, writeHistoryPlots } from './plots.js';
+import { accuracyChart, curveChartSvg, hasMap, lossChart, mapChart, niceTicks, readableLimit, writeHistoryPlots } from './plots.js';
 import { textPath, textWidth } from './strokeFont.js';
 import type { HistoryData } from '../run/history.js';
 
@@ -153,4 +153,35 @@ test('tick labels of tiny and huge ranges stay short numbers', () => {
       assert.ok(t.text.length <= 7 && t.x0 >= 0, `'${t.text}' at ${scale}: ${JSON.stringify(t)}`);
     }
   }
+});
+
+test("a multi-label history's mAP: its own chart and map.svg/.png, and the accuracy named binary accuracy", async () => {
+  const multi: HistoryData = {
+    epoch: [0, 1, 2],
+    history: {
+      loss: [0.5, 0.4, 0.3],
+      val_loss: [0.6, 0.5, 0.45],
+      accuracy: [0.8, 0.85, 0.9],
+      val_accuracy: [0.8, 0.8, 0.85],
+      map: [0.5, 0.7, 0.8],
+      val_map: [0.55, 0.72, 0.78],
+    },
+  };
+  assert.ok(hasMap(multi));
+  assert.ok(!hasMap(history));
+  const svg = curveChartSvg(mapChart(multi));
+  assert.match(svg, /<title>Training and validation mAP<\/title>/);
+  for (const label of ['Training mAP', 'Validation mAP', 'Mean average precision'])
+    assert.ok(svg.includes(`<title>${label}</title>`), label);
+  assert.equal(svg.match(/<circle class="training"/g)?.length, 3);
+  assert.match(curveChartSvg(accuracyChart(multi)), /<title>Training and validation binary accuracy<\/title>/);
+  assert.match(curveChartSvg(accuracyChart(history)), /<title>Training and validation accuracy<\/title>/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-'));
+  const files = await writeHistoryPlots(multi, dir);
+  assert.ok(files.mapPng && files.mapSvg);
+  assert.equal((await sharp(files.mapPng).metadata()).width, 960);
+  assert.match(fs.readFileSync(files.mapSvg, 'utf8'), /Training and validation mAP/);
+  // A single-label history writes no mAP files.
+  const plain = await writeHistoryPlots(history, fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-')));
+  assert.deepEqual(Object.keys(plain).sort(), ['accuracyPng', 'accuracySvg', 'lossPng', 'lossSvg']);
 });

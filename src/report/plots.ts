@@ -207,13 +207,15 @@ function clippedMarks(
 }
 
 export function accuracyChart(h: HistoryData): CurveChart {
+  // A history with mAP is a multi-label run's, whose accuracy is Keras's binary accuracy (every image x label at 0.5).
+  const binary = hasMap(h) ? 'binary accuracy' : 'accuracy';
   return {
-    title: 'Training and validation accuracy',
-    yLabel: 'Accuracy',
+    title: `Training and validation ${binary}`,
+    yLabel: hasMap(h) ? 'Binary accuracy' : 'Accuracy',
     training: h.history.accuracy ?? h.history.acc ?? [],
     validation: h.history.val_accuracy ?? h.history.val_acc ?? [],
-    trainingLabel: 'Training accuracy',
-    validationLabel: 'Validation accuracy',
+    trainingLabel: `Training ${binary}`,
+    validationLabel: `Validation ${binary}`,
     ...marker(h),
   };
 }
@@ -227,6 +229,24 @@ export function lossChart(h: HistoryData): CurveChart {
     trainingLabel: 'Training loss',
     validationLabel: 'Validation loss',
     clip: true,
+    ...marker(h),
+  };
+}
+
+/** Whether the history records mean average precision (a multi-label run's `map` and `val_map`). */
+export function hasMap(h: HistoryData): boolean {
+  return (h.history.map?.length ?? 0) > 0 || (h.history.val_map?.length ?? 0) > 0;
+}
+
+/** A multi-label run's mean average precision per epoch, drawn beside its loss. */
+export function mapChart(h: HistoryData): CurveChart {
+  return {
+    title: 'Training and validation mAP',
+    yLabel: 'Mean average precision',
+    training: h.history.map ?? [],
+    validation: h.history.val_map ?? [],
+    trainingLabel: 'Training mAP',
+    validationLabel: 'Validation mAP',
     ...marker(h),
   };
 }
@@ -247,20 +267,26 @@ export interface PlotFiles {
   accuracyPng: string;
   lossSvg: string;
   lossPng: string;
+  /** map.svg/.png, when the history records mAP (multi-label runs). */
+  mapSvg?: string;
+  mapPng?: string;
 }
 
-/** Write accuracy.svg/.png and loss.svg/.png into `dir` (atomically). */
+/** Write accuracy.svg/.png and loss.svg/.png into `dir` (atomically), and map.svg/.png when the history has mAP. */
 export async function writeHistoryPlots(h: HistoryData, dir: string): Promise<PlotFiles> {
   const files: PlotFiles = {
     accuracySvg: path.join(dir, 'accuracy.svg'),
     accuracyPng: path.join(dir, 'accuracy.png'),
     lossSvg: path.join(dir, 'loss.svg'),
     lossPng: path.join(dir, 'loss.png'),
+    ...(hasMap(h) ? { mapSvg: path.join(dir, 'map.svg'), mapPng: path.join(dir, 'map.png') } : {}),
   };
-  for (const [chart, svgFile, pngFile] of [
+  const charts: Array<readonly [CurveChart, string, string]> = [
     [accuracyChart(h), files.accuracySvg, files.accuracyPng],
     [lossChart(h), files.lossSvg, files.lossPng],
-  ] as const) {
+  ];
+  if (files.mapSvg && files.mapPng) charts.push([mapChart(h), files.mapSvg, files.mapPng]);
+  for (const [chart, svgFile, pngFile] of charts) {
     const svg = curveChartSvg(chart);
     await writeFileAtomic(svgFile, svg);
     await writeFileAtomic(pngFile, svgToPng(svg));

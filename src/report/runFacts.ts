@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { readLabelsTable, type LabelsTableOptions } from '../data/labelsTable.js';
 import { listImageFiles, resolveDataDir } from '../data/splits.js';
 import type { HeadSpec, RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
@@ -56,7 +57,9 @@ export function describeHeadOf(modelJson: ModelJsonLike): string | undefined {
 /** The head from meta.json's settings, for a model whose layers do not say it. */
 export function describeHeadSpec(head: HeadSpec, meta: Pick<RunMeta, 'labelMode' | 'classes'>): string {
   const pool = head.pooling === 'avg' ? 'GlobalAveragePooling2D' : 'Flatten';
-  const out = meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${meta.classes.length}, softmax)`;
+  const k = meta.classes.length;
+  const out =
+    meta.labelMode === 'binary' ? 'Dense(1, sigmoid)' : `Dense(${k}, ${meta.labelMode === 'multi-label' ? 'sigmoid' : 'softmax'})`;
   return `${pool} -> Dense(${head.units}, ${head.activation ?? 'relu'}) -> Dropout(${head.dropout}) -> ${out}`;
 }
 
@@ -84,7 +87,10 @@ export interface DataFacts {
   dir: string;
   /** counts[split][class]: image files per class folder. */
   counts: Partial<Record<'train' | 'validation' | 'test', Record<string, number>>>;
-  layout: 'splits' | 'classes';
+  layout: 'splits' | 'classes' | 'table';
+  /** Layout 'table' (a multi-label run's): the table as named, and the images per split (an image counts under each of its labels above). */
+  table?: string;
+  images?: Partial<Record<'train' | 'validation', number>>;
 }
 
 /** Image files per class in each split of the run's data folder; a note instead when it cannot be read. */
@@ -106,6 +112,30 @@ export function dataFacts(dir: string, classes: string[]): { facts?: DataFacts; 
     return { facts: { dir: d.root, counts, layout: d.layout } };
   } catch (e) {
     return { note: `The training data folder ${dir} cannot be read as a dataset now (${(e as Error).message})` };
+  }
+}
+
+/**
+ * Images per label in each split of a multi-label run's labels table (rows the validation column
+ * marks true: validation; the others: train, before any --validation-split); a note instead when
+ * the folder or the table cannot be read now.
+ */
+export function tableFacts(dir: string, table: LabelsTableOptions, classes: string[]): { facts?: DataFacts; note?: string } {
+  if (!existsSync(dir)) return dataFacts(dir, classes);
+  try {
+    const t = readLabelsTable(dir, table);
+    const counts: DataFacts['counts'] = {};
+    const images: NonNullable<DataFacts['images']> = {};
+    for (const row of t.rows) {
+      if (!row.file) continue;
+      const split = row.valid ? 'validation' : 'train';
+      const perLabel = (counts[split] ??= Object.fromEntries(classes.map((c) => [c, 0])));
+      images[split] = (images[split] ?? 0) + 1;
+      for (const l of row.labels) if (l in perLabel) perLabel[l]++;
+    }
+    return { facts: { dir: t.root, counts, layout: 'table', table: t.shown, images } };
+  } catch (e) {
+    return { note: `The labels table ${table.labels} over ${dir} cannot be read now (${(e as Error).message})` };
   }
 }
 
@@ -147,8 +177,12 @@ export function extractionFact(t: Record<string, number>, key: 'extract' | 'pref
 }
 
 /** The calibration of the saved model (temperature scaling when training ended), in words. */
-export function calibrationFact(meta: Pick<RunMeta, 'calibration' | 'options' | 'finished' | 'interrupted'>): string {
+export function calibrationFact(
+  meta: Pick<RunMeta, 'calibration' | 'options' | 'finished' | 'interrupted'> & Partial<Pick<RunMeta, 'labelMode'>>,
+): string {
   const c = meta.calibration;
+  // Temperature scaling rescales one softmax (or one sigmoid); k independent labels have per-label thresholds instead.
+  if (!c && meta.labelMode === 'multi-label') return 'none (multi-label: each label has its own threshold instead)';
   if (c) {
     const v = c.validation;
     if (c.note) return `temperature scaling: T = 1, ${c.note}`;

@@ -7,7 +7,8 @@ import type { FileResult } from '../run/evaluation.js';
 /** A right answer is a loss worth showing only with P(true) below this. */
 export const LOSS_SHOWN_BELOW = 0.8;
 
-interface LossItem extends FileResult {
+// A multi-label file's `predicted` (its label list) is not this single-label index: left out.
+interface LossItem extends Omit<FileResult, 'predicted'> {
   /** Cross-entropy of the true class: -log P(true) (P clipped to [1e-7, 1 - 1e-7], as Keras's loss is). */
   loss: number;
   predicted: number;

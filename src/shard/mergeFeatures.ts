@@ -137,6 +137,9 @@ async function mergeSplit(out: string, split: string, shards: FeatureShard[]): P
   const per = rowSize(featureShape);
   const total = metas.reduce((n, m) => n + m.count, 0);
   const labels = new Int32Array(total);
+  // Multi-label shards hold multi-hot rows (labels.npy float32 [n, k]); they merge as rows.
+  const width = metas[0].classNames.length;
+  const multiHot = sources.some((s) => s.targets) ? new Float32Array(total * width) : undefined;
   const files: string[] = [];
   const skipped: string[] = [];
   let meta: SplitMeta | undefined;
@@ -165,6 +168,7 @@ async function mergeSplit(out: string, split: string, shards: FeatureShard[]): P
           continue;
         }
         labels[files.length] = sources[k].labels[row];
+        if (multiHot) multiHot.set(sources[k].targets!.subarray(row * width, (row + 1) * width), files.length * width);
         files.push(rel);
         if (run && run.shard === k && run.start + run.length === row && run.length < RUN_ROWS) run.length++;
         else {
@@ -178,7 +182,8 @@ async function mergeSplit(out: string, split: string, shards: FeatureShard[]): P
       writer.abort();
       throw e;
     }
-    await writeNpy(path.join(tmp, LABELS_FILE), labels, [labels.length]);
+    if (multiHot) await writeNpy(path.join(tmp, LABELS_FILE), multiHot, [labels.length, width]);
+    else await writeNpy(path.join(tmp, LABELS_FILE), labels, [labels.length]);
     const [f, l] = await Promise.all([fsp.stat(path.join(tmp, FEATURES_FILE)), fsp.stat(path.join(tmp, LABELS_FILE))]);
     // The unsharded key: the shared header, then every listed file in listing order.
     function* ordered(): Generator<KeyEntry> {

@@ -6,13 +6,10 @@ import { commandForShard, readShardRecord, type ShardRecord } from './record.js'
 import { PREDICTIONS_FILE, readPredictPart, type PredictPart } from './predictShard.js';
 import { shardCount } from './shardSet.js';
 
-/** One image's row as `tlkit predict --json` writes it. */
-export interface PredictionRow {
-  file: string;
-  label: string;
-  probability: number;
-  probabilities: Array<{ label: string; probability: number }>;
-}
+/** One image's row as `tlkit predict --json` writes it (a multi-label run's: file, labels and a probability per class). */
+export type PredictionRow =
+  | { file: string; label: string; probability: number; probabilities: Array<{ label: string; probability: number }> }
+  | { file: string; labels: string[]; probabilities: Record<string, number> };
 
 /** What writes rows in one output format (the CLI's PredictionWriter). */
 export interface RowWriter {
@@ -40,7 +37,13 @@ export async function mergePredictionShards(
   opts: {
     shards?: number;
     deleteShards?: boolean;
-    writer: (format: string, classes: string[], topK: number | undefined, write: (s: string) => void) => RowWriter;
+    writer: (
+      format: string,
+      classes: string[],
+      topK: number | undefined,
+      write: (s: string) => void,
+      settings: PredictPart['settings'],
+    ) => RowWriter;
   },
 ): Promise<PredictionMerge> {
   const t0 = performance.now();
@@ -95,7 +98,7 @@ export async function mergePredictionShards(
         buffered = '';
       }
     };
-    const writer = opts.writer(format, classes, settings.topK, write);
+    const writer = opts.writer(format, classes, settings.topK, write, settings);
     writer.header();
     // Each shard's rows come in its listing order: walk the listing, taking the next row of the shard that owns each file.
     const readers = parts.map((p) =>

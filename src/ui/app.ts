@@ -6,6 +6,7 @@ import { streamSSE } from 'hono/streaming';
 import { isUserError, UserError } from '../errors.js';
 import { isOnnxBasePath } from '../ort/onnxBase.js';
 import { checkDataset } from '../data/checkData.js';
+import { labelsTableOptions, type LabelsTableOptions } from '../data/labelsTable.js';
 import { listImageFiles, resolveDataDir } from '../data/splits.js';
 import { evaluateRun } from '../inference/evaluate.js';
 import { exportRun, EXPORT_FORMATS, type ExportFormat } from '../export/exportRun.js';
@@ -16,6 +17,7 @@ import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { describeTrainResult, TRAIN_DEFAULTS, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
 import { evaluationView } from './evaluationView.js';
+import { EXPLAIN_ROUTE, registerExplain } from './explainRoute.js';
 import { registerLrFind } from './lrFindRoute.js';
 import { pageHtml } from './pageHtml.js';
 import type { DataState, DataSummary, ExportView, FileLink, ImagePage, RunSummary, TrainEvent, TrainRequest } from './protocol.js';
@@ -38,6 +40,8 @@ export interface UiAppOptions {
 }
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** What a labels table may be called: CSV, TSV or JSON lines. */
+const TABLE_FILE = /\.(csv|tsv|tab|jsonl|ndjson|json)$/i;
 const RECENT_FILE = '.tlkit-ui-recent.json';
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -82,7 +86,13 @@ function blankToUndefined(v: string | undefined): string | undefined {
  * training's Server-Sent Events, and the files of the chosen data folder and of the runs
  * (/files/data/..., /files/runs/<run>/...), all behind the guard of ./security.ts.
  */
-export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; chooseData: (dir: string) => Promise<DataState> } {
+export function createUiApp(o: UiAppOptions): {
+  app: Hono;
+  trainer: Trainer;
+  chooseData: (dir: string) => Promise<DataState>;
+  /** Let go of what the routes hold (the Grad-CAM explainer). */
+  close: () => Promise<void>;
+} {
   const app = new Hono();
   const trainer = new Trainer();
   const runsDir = path.resolve(o.runs);
@@ -128,7 +138,12 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
       if (!isUserError(e)) throw e;
       error = (e as Error).message;
     }
-    return { dir, summary, error, recent: readRecent() };
+    // A flat folder with a labels table (Kaggle's train.csv, a tagging dataset's labels.csv): the form can train from it.
+    const tables = fs
+      .readdirSync(dir)
+      .filter((f) => TABLE_FILE.test(f) && fs.statSync(path.join(dir, f)).isFile())
+      .sort();
+    return { dir, summary, error, ...(tables.length ? { tables } : {}), recent: readRecent() };
   }
 
   async function chooseData(dir: string, create: boolean): Promise<DataState> {
@@ -161,6 +176,7 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     const history = (await readHistory(dir)) ?? { epoch: [], history: {} };
     const at = history.epoch.indexOf(meta.bestEpoch);
     const acc = at >= 0 ? history.history.val_accuracy?.[at] : undefined;
+    const map = at >= 0 ? history.history.val_map?.[at] : undefined;
     const clean = Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v.map((x) => (Number.isFinite(x) ? x : null))]));
     return {
       id,
@@ -171,6 +187,8 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
       bestEpoch: meta.bestEpoch + 1,
       bestValLoss: meta.bestValLoss,
       bestValAccuracy: acc !== undefined && Number.isFinite(acc) ? acc : null,
+      bestValMap: map !== undefined && Number.isFinite(map) ? map : null,
+      labelMode: meta.labelMode,
       finished: meta.finished,
       interrupted: Boolean(meta.interrupted),
       training: trainer.running === id,
@@ -203,7 +221,9 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
   app.get('/files/data/*', (c) => serveConfined(c, dataDir, '/files/data/', fileHeaders));
   app.get('/files/runs/*', (c) => serveConfined(c, runsDir, '/files/runs/', fileHeaders));
 
-  app.use('/api/*', async (c, next) => (c.req.path === '/api/upload' ? next() : bodyLimit({ maxSize: 64 * 1024 })(c, next)));
+  // Uploads and images to explain have their own, larger limits.
+  const ownLimit = (p: string) => p === '/api/upload' || EXPLAIN_ROUTE.test(p);
+  app.use('/api/*', async (c, next) => (ownLimit(c.req.path) ? next() : bodyLimit({ maxSize: 64 * 1024 })(c, next)));
 
   const formSpec = trainFormSpec();
   app.get('/api/options', (c) => c.json(formSpec));
@@ -287,6 +307,7 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
 
   app.post('/api/train/stop', (c) => c.json({ stopping: trainer.stop() }));
   registerLrFind(app, { runsDir, dataDir: () => dataDir, trainer });
+  const explain = registerExplain(app, { runDir, dataDir: () => dataDir, trainer, maxImageBytes: o.uploadLimits.fileBytes });
 
   app.get('/api/events', (c) =>
     streamSSE(c, async (stream) => {
@@ -345,6 +366,12 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     const meta = await readMeta(dir);
     const data = meta.data ?? dataDir;
     if (!data) throw new UserError(`The run ${id} does not record its data folder. Choose the data folder first.`);
+    // A run trained from a labels table (a multi-label run always is): every row of that table, as `tlkit evaluate --labels` does.
+    const table = labelsTableOptions((meta.options ?? {}) as LabelsTableOptions);
+    if (table) {
+      const view = evaluationView(await evaluateRun(dir, data, { table }), imageUrl);
+      return c.json({ ...view, evaluatedOn: `every row of the labels table ${table.labels}, its training rows too` });
+    }
     // The test split when there is one, else the validation images (what training measured val_accuracy on).
     const d = resolveDataDir(data);
     const on = d.splits.test ? data : (d.splits.validation ?? data);
@@ -368,5 +395,5 @@ export function createUiApp(o: UiAppOptions): { app: Hono; trainer: Trainer; cho
     return c.json(view);
   });
 
-  return { app, trainer, chooseData: (dir) => chooseData(dir, false) };
+  return { app, trainer, chooseData: (dir) => chooseData(dir, false), close: explain.dispose };
 }

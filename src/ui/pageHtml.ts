@@ -12,7 +12,9 @@ export function pageHtml(): string {
 <title>tlkit ui</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/vendor/uPlot.min.css">
-<script src="/vendor/tf.min.js"></script>
+<script src="/vendor/tf-core.min.js"></script>
+<script src="/vendor/tf-backend-cpu.min.js"></script>
+<script src="/vendor/tf-layers.min.js"></script>
 <script type="importmap">{ "imports": { "uplot": "/vendor/uPlot.esm.js" } }</script>
 <style>
 :root { --accent: #1f6feb; --muted: #666; --line: #ddd; }
@@ -55,9 +57,17 @@ progress { width: 100%; height: 1rem; }
 .charts { display: flex; flex-wrap: wrap; gap: .5rem; }
 #drop { border: 2px dashed #aaa; border-radius: 8px; padding: 1rem; text-align: center; }
 #drop.over { border-color: var(--accent); background: #f0f6fc; }
+img.gradcam { display: block; max-width: 240px; max-height: 240px; min-width: 96px; margin: .3rem auto; image-rendering: pixelated; }
+img.gradcam[hidden] { display: none; }
+.loss img.gradcam { width: 64px; height: 64px; min-width: 0; margin: 2px 0 0; }
+.loss button { padding: 0 .3rem; font-size: .7rem; }
 #try-preview { max-width: 160px; max-height: 160px; min-width: 96px; display: block; margin: .5rem auto; image-rendering: pixelated; }
 .bar { background: var(--accent); height: .7rem; border-radius: 2px; }
 .cm td { text-align: center; min-width: 3rem; }
+/* multi-label: a label's threshold marked on its bar; the labels given in bold */
+.track { position: relative; }
+.threshold { position: absolute; top: -.15rem; height: 1rem; border-left: 2px solid #d62728; }
+tr.given td { font-weight: 600; }
 .loss { display: inline-flex; flex-direction: column; font-size: .7rem; margin: 2px; width: 70px; }
 #try-result { display: none; }
 #probabilities table { width: 100%; }
@@ -126,6 +136,8 @@ progress { width: 100%; height: 1rem; }
   <div id="try-message" class="message"></div>
   <img id="try-preview" alt="">
   <div id="probabilities"></div>
+  <div class="row"><button id="try-why" class="secondary" hidden title="Where the model found the evidence for its answer (Grad-CAM, computed by the server)">Why?</button></div>
+  <img id="try-gradcam" class="gradcam" alt="" hidden>
   <pre id="try-result"></pre>
 </section>
 

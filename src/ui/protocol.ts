@@ -35,6 +35,8 @@ export interface DataState {
   summary: DataSummary | null;
   /** Why the folder cannot be trained on yet (no class folders, a missing split, ...). */
   error?: string;
+  /** Tables at the folder's top (CSV, TSV, JSON lines) that may hold its labels: the form's "Labels" field takes one. */
+  tables?: string[];
   recent: string[];
 }
 
@@ -65,6 +67,8 @@ export interface TrainFormField {
   group: string;
   /** Suggestions for a text field (the base families). */
   list?: string[];
+  /** Sent as typed, spaces included, not trimmed (a label separator may be one space). */
+  verbatim?: boolean;
 }
 
 /** The training form: every option of `tlkit train` the page can set, in groups. */
@@ -91,6 +95,10 @@ export interface RunSummary {
   bestEpoch: number;
   bestValLoss: number | null;
   bestValAccuracy: number | null;
+  /** Multi-label runs: val_map (the validation mAP) at the best epoch; null otherwise. */
+  bestValMap: number | null;
+  /** 'binary', 'categorical' or 'multi-label'. */
+  labelMode: string;
   finished: boolean;
   interrupted: boolean;
   training: boolean;
@@ -102,13 +110,23 @@ export interface LossImage {
   file: string;
   /** The image under /files/data/, when it is inside the chosen data folder. */
   url: string | null;
+  /** The true class; multi-label: the label of the list, with `present`. */
   label: string;
+  /** The predicted class; multi-label: the label too, with `given`. */
   predicted: string;
   loss: number;
+  /** P(true class); multi-label: P(label). */
   probability: number;
+  /** Multi-label: whether the image truly has the label, and whether the model gave it (P >= its threshold). */
+  present?: boolean;
+  given?: boolean;
 }
 
-/** evaluateRun's figures (Evaluation: accuracy, loss, confusion[true][predicted], per-class metrics) and the highest losses per class. */
+/**
+ * evaluateRun's figures (Evaluation: accuracy, loss, confusion[true][predicted], per-class metrics) and
+ * the highest losses per class. A multi-label run's has `multiLabel` (mAP, per-class AP and thresholds,
+ * micro/macro F1, exact match, Hamming loss), no confusion matrix, and its top losses per label.
+ */
 export interface EvaluationView extends Evaluation {
   dir: string;
   /** Per class, the images with the highest loss that were misclassified or had P(true) below lossShownBelow (possibly none). */
@@ -116,6 +134,8 @@ export interface EvaluationView extends Evaluation {
   /** Per class, why its list is shorter than the others' limit ('' when it is full): "Only 2 of the 500 cats images ...". */
   topLossesNotes: string[];
   lossShownBelow: number;
+  /** What was evaluated when it is not the folder's test or validation images (a labels table's rows). */
+  evaluatedOn?: string;
 }
 
 export interface ExportView {

@@ -111,7 +111,15 @@ test('ui: binds to 127.0.0.1 only (another address of this machine is refused)',
 });
 
 test('ui: every route answers 403 without the token, and with a wrong one', async () => {
-  for (const p of ['/', '/api/data', '/api/runs', '/page/main.js', '/vendor/tf.min.js', '/files/data/train/cats/000.png', '/api/events']) {
+  for (const p of [
+    '/',
+    '/api/data',
+    '/api/runs',
+    '/page/main.js',
+    '/vendor/tf-core.min.js',
+    '/files/data/train/cats/000.png',
+    '/api/events',
+  ]) {
     const r = await request(p, { cookie: false });
     assert.equal(r.status, 403, p);
     assert.match(r.body, /no valid token/);

@@ -25,7 +25,7 @@ export interface UiServer {
   token: string;
   server: Server;
   trainer: Trainer;
-  /** Stop a training cleanly (best checkpoint kept), then stop listening. */
+  /** Stop a training cleanly (best checkpoint kept), stop listening, then dispose the Grad-CAM explainer. */
   close(): Promise<void>;
 }
 
@@ -38,7 +38,7 @@ export function pageDir(): string {
 export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const token = newToken();
   let port = o.port ?? 0;
-  const { app, trainer, chooseData } = createUiApp({
+  const { app, trainer, chooseData, close } = createUiApp({
     runs: o.runs,
     token,
     port: () => port,
@@ -69,6 +69,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       await trainer.stopAndWait();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
     },
   };
 }

@@ -17,3 +17,25 @@ test("the page's form starts finetune on fastai's recipe while the command line 
   assert.deepEqual(trainOptionsFromForm({ mode: 'finetune', recipe: 'fine-tune' }), { mode: 'finetune', recipe: 'fine-tune' });
   assert.throws(() => trainOptionsFromForm({ recipe: 'fastai' }), /"Recipe" must be one of book, fine-tune, got 'fastai'/);
 });
+
+test('the form has a box for labels from a table, multi-label included; the separator keeps its spaces, other fields are trimmed', () => {
+  const spec = trainFormSpec();
+  const box = spec.groups.find((g) => g.id === 'labels');
+  assert.ok(box, 'a labels group');
+  assert.match(box.title, /^Labels from a table/);
+  const names = spec.fields.filter((f) => f.group === 'labels').map((f) => f.name);
+  assert.deepEqual(names, ['labels', 'labelDelim', 'fileColumn', 'labelColumn', 'validColumn', 'multiLabel', 'threshold']);
+  assert.equal(spec.fields.find((f) => f.name === 'multiLabel')?.input, 'checkbox');
+  const delim = spec.fields.find((f) => f.name === 'labelDelim');
+  assert.equal(delim?.verbatim, true);
+  assert.match(delim?.placeholder ?? '', /type a space/);
+  // a space is fastai's separator: not a blank field
+  assert.deepEqual(trainOptionsFromForm({ labels: ' labels.csv ', labelDelim: ' ', multiLabel: true, threshold: '0.4' }), {
+    labels: 'labels.csv',
+    labelDelim: ' ',
+    multiLabel: true,
+    threshold: 0.4,
+  });
+  assert.deepEqual(trainOptionsFromForm({ labelDelim: '', epochs: '  ' }), {});
+  assert.throws(() => trainOptionsFromForm({ threshold: '1' }), /"Threshold" must be/);
+});

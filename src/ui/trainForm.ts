@@ -19,6 +19,7 @@ import type { TrainFormField, TrainFormSpec } from './protocol.js';
 
 const GROUP_TITLES: Record<FormGroup, string> = {
   basics: 'Training',
+  labels: 'Labels from a table (instead of class folders; multi-label)',
   head: 'Head',
   augmentation: 'Augmentation (augment mode; finetune with augment)',
   finetune: 'Fine-tuning',
@@ -48,6 +49,7 @@ function field(o: TrainOption): TrainFormField {
   const start = o.form?.default ?? o.default;
   if (start !== undefined) f.default = start as string | number | boolean;
   if (o.form?.list === 'bases') f.list = [...BASE_SUGGESTIONS];
+  if (o.form?.verbatim) f.verbatim = true;
   return f;
 }
 
@@ -68,14 +70,19 @@ export function trainFormSpec(): TrainFormSpec {
 }
 
 const FORM_IDS = new Set(FORM_OPTIONS.map((o) => o.id));
+/** Fields whose text counts as typed, spaces included (a space is fastai's usual label separator). */
+const VERBATIM = new Set(FORM_OPTIONS.filter((o) => o.form?.verbatim).map((o) => o.id));
 
 /** The form's values to train()'s options (blank fields left out: their defaults apply); messages name the fields by their labels. */
 export function trainOptionsFromForm(values: Record<string, unknown>): TrainOptionsInput {
   const given: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(values)) {
     if (!FORM_IDS.has(name)) throw new UserError(`The training form has no field '${name}'.`);
-    if (typeof v === 'string' && v.trim() !== '') given[name] = v.trim();
-    else if (typeof v === 'boolean') given[name] = v;
+    if (typeof v === 'string') {
+      // blank (or, but for a separator, only spaces): the option's default
+      const text = VERBATIM.has(name) ? v : v.trim();
+      if (text !== '') given[name] = text;
+    } else if (typeof v === 'boolean') given[name] = v;
     else if (v !== '' && v !== null && v !== undefined) {
       const o = FORM_OPTIONS.find((f) => f.id === name) as TrainOption;
       throw new UserError(`The field "${formLabel(o)}" takes text or a tick, got ${JSON.stringify(v)}.`);

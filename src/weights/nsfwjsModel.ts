@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.js';
@@ -8,25 +8,18 @@ import { UserError } from '../errors.js';
 /**
  * The npm package nsfwjs ships a Keras MobileNetV2 (Keras 2.2.4, 224x224, with its own
  * dense head) as two browserify bundles: model.min.js exports the model.json object and
- * group1-shard1of1.min.js exports the weight bytes as one base64 string. Evaluating each
- * bundle in an empty VM context with a CommonJS `module` gives those values back without
- * a browser (and without letting the bundle see anything of this process).
+ * group1-shard1of1.min.js exports the weight bytes as one base64 string. tlkit carries
+ * those two files unchanged (models/nsfwjs-mobilenet_v2, 3.5 MB, MIT) instead of depending
+ * on nsfwjs: that package is 41 MB and its peer dependency, the @tensorflow/tfjs union
+ * package, would put 190 MB more into every install. Evaluating each bundle in an empty VM
+ * context with a CommonJS `module` gives those values back without a browser (and without
+ * letting the bundle see anything of this process).
  */
 export function nsfwjsModelDir(): string {
-  let entry: string;
-  try {
-    entry = createRequire(import.meta.url).resolve('nsfwjs');
-  } catch {
-    throw new UserError(
-      'The base "nsfwjs" needs the npm package nsfwjs, which is not installed. Run: ONNXRUNTIME_NODE_INSTALL=skip npm install nsfwjs',
-    );
-  }
-  // entry: <pkg>/dist/cjs/index.js -> models at <pkg>/dist/models/mobilenet_v2
-  const dir = path.resolve(path.dirname(entry), '..', 'models', 'mobilenet_v2');
+  // src/weights/ and dist/weights/ are both two levels below the package root
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'nsfwjs-mobilenet_v2');
   if (!existsSync(path.join(dir, 'model.min.js'))) {
-    throw new UserError(
-      `The nsfwjs package at ${path.resolve(path.dirname(entry), '../..')} has no dist/models/mobilenet_v2/model.min.js; reinstall nsfwjs (npm install nsfwjs@4).`,
-    );
+    throw new UserError(`The nsfwjs MobileNetV2 that tlkit carries is missing (${path.join(dir, 'model.min.js')}); reinstall tlkit.`);
   }
   return dir;
 }

@@ -23,7 +23,8 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
   const records = startRecords(ctx, base, 'augment', headSpec(opts));
   const { validation } = await cachedFeatures(ctx, base, ['validation']);
   const { train, frozen } = await augmentedTraining(ctx, base, augmentation, 'frozenBaseSeconds');
-  const models = newHead(validation.featureShape, records.meta.head, numClasses, opts.seed);
+  const multiLabel = Boolean(ctx.data.multiLabel);
+  const models = newHead(validation.featureShape, records.meta.head, numClasses, opts.seed, multiLabel);
   if (opts.verbose) {
     ctx.log(
       `Training the head on augmented images (flip ${augmentation.flip}, rotation ${augmentation.rotation}, zoom ${augmentation.zoom}); the frozen base runs on ONNX Runtime for every batch.`,
@@ -35,6 +36,7 @@ export async function augmentWorkflow(ctx: WorkflowContext): Promise<WorkflowRes
     what: 'The head',
     model: models.logits,
     numClasses,
+    multiLabel,
     train,
     validation: featureSource(ctx, validation, false),
     optimizer: phaseOptimizer(opts, ctx.naming, opts.learningRate),

@@ -98,6 +98,7 @@ export async function cachedFeatures(
     base,
     data: ctx.opts.data,
     table: labelsTableOptions(ctx.opts),
+    multiLabel: ctx.opts.multiLabel,
     out,
     splits: wanted,
     skipBadImages: ctx.opts.skipBadImages,
@@ -119,7 +120,9 @@ export async function cachedFeatures(
     ctx.log(
       extracted.cacheHit
         ? 'Features: cache hit.'
-        : `Features: ${extracted.imagesExtracted} images in ${seconds.toFixed(1)}s (${imagesPerSecond.toFixed(1)} images/s on ONNX Runtime).`,
+        : extracted.imagesExtracted === 0
+          ? 'Features: relabelled from the cache (the table changed, no image did).'
+          : `Features: ${extracted.imagesExtracted} images in ${seconds.toFixed(1)}s (${imagesPerSecond.toFixed(1)} images/s on ONNX Runtime).`,
     );
   }
   const loaded: Record<string, FeatureRows> = {};

@@ -34,13 +34,15 @@ export async function headOnFeatures(
   const { opts } = ctx;
   const numClasses = ctx.data.classNames.length;
   const { train, validation } = await cachedFeatures(ctx, base, ['train', 'validation']);
-  const models = newHead(validation.featureShape, records.meta.head, numClasses, opts.seed);
+  const multiLabel = Boolean(ctx.data.multiLabel);
+  const models = newHead(validation.featureShape, records.meta.head, numClasses, opts.seed, multiLabel);
   const saver = fullModelSaver(base, models.head);
   return runPhase(ctx, records, {
     name,
     what: 'The head',
     model: models.logits,
     numClasses,
+    multiLabel,
     train: featureSource(ctx, train!, true),
     validation: featureSource(ctx, validation, false),
     optimizer: plan?.optimizer ?? phaseOptimizer(opts, ctx.naming, opts.learningRate),

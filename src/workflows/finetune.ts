@@ -113,6 +113,7 @@ async function unfreezePhase(
     what: `Fine-tuning (${suffix.trainable.join(', ') || 'no base layer'} + head)`,
     model: trainable,
     numClasses,
+    multiLabel: Boolean(ctx.data.multiLabel),
     train,
     validation: featureSource(ctx, cached.validation, false),
     optimizer: { ...plan.optimizer, multipliers: rateMultipliers(trainable, groups) },
@@ -160,7 +161,7 @@ export async function unfrozenModel(ctx: BuildContext, sourceDir: string, weight
   await withoutTemperature(sourceModel, weightsDir, meta);
   copyWeightsByName(sourceModel, base.model);
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
-  const models = newHead(featureShape, meta.head, ctx.data.classNames.length, opts.seed);
+  const models = newHead(featureShape, meta.head, ctx.data.classNames.length, opts.seed, meta.labelMode === 'multi-label');
   const missing = models.head.layers.filter((l) => l.weights.length > 0 && !sourceModel.layers.some((s) => s.name === l.name));
   if (missing.length > 0) {
     throw new UserError(

@@ -142,7 +142,7 @@ export function fmtRate(rate: number): string {
   return rate.toExponential(1);
 }
 
-type SweptPhase = Pick<PhaseDescription, 'what' | 'model' | 'numClasses' | 'train' | 'owns'>;
+type SweptPhase = Pick<PhaseDescription, 'what' | 'model' | 'numClasses' | 'multiLabel' | 'train' | 'owns'>;
 
 /**
  * The phase train() would run first with these options, without its records: a fresh
@@ -181,6 +181,7 @@ async function sweptPhase(ctx: BuildContext, source: RunMeta | undefined): Promi
         what: `Fine-tuning (${m.suffix.trainable.join(', ') || 'no base layer'} + head)`,
         model: m.trainable,
         numClasses,
+        multiLabel: Boolean(ctx.data.multiLabel),
         train,
         owns,
       };
@@ -205,9 +206,10 @@ async function sweptPhase(ctx: BuildContext, source: RunMeta | undefined): Promi
       featureShape = features.featureShape;
       train = featureSource(ctx, features, true);
     }
-    const models = newHead(featureShape, headSpec(opts), numClasses, opts.seed);
+    const multiLabel = Boolean(ctx.data.multiLabel);
+    const models = newHead(featureShape, headSpec(opts), numClasses, opts.seed, multiLabel);
     owns.push(models.head);
-    return { what: 'The head', model: models.logits, numClasses, train, owns };
+    return { what: 'The head', model: models.logits, numClasses, multiLabel, train, owns };
   } catch (e) {
     await disposeAll(owns);
     throw e;
@@ -224,7 +226,7 @@ async function runSweep(ctx: BuildContext, phase: SweptPhase, sweep: LrSweepOpti
   const optimizer = makeOptimizer({ name, learningRate: sweep.start, weightDecay });
   try {
     if (phase.train.size === 0) throw new UserError(`${opts.data} has no training images to sweep the learning rate on.`);
-    compileHeadForTraining(phase.model, phase.numClasses, optimizer, opts.labelSmoothing);
+    compileHeadForTraining(phase.model, phase.numClasses, optimizer, opts.labelSmoothing, phase.multiLabel);
     trainer = await engineTrainer(ctx, phase.model, phase.what);
     const model = trainer ?? phase.model;
     if (opts.verbose) {

@@ -1,13 +1,13 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import type { BatchSource } from '../fit/batchSources.js';
-import { DivergenceGuard, EarlyStopping, ProgressLogger } from '../fit/callbacks/index.js';
+import { DivergenceGuard, EarlyStopping, MeanAveragePrecision, ProgressLogger } from '../fit/callbacks/index.js';
 import { fit, type FitCallback } from '../fit/fitLoop.js';
 import { compileHeadForTraining, labelSmoothingOf, trainableHead } from '../fit/head.js';
 import { makeOptimizer, type OptimizerName } from '../fit/optimizer.js';
 import type { ScheduleSpec } from '../fit/schedule.js';
 import { OrtTrainer } from '../ortTraining/ortTrainer.js';
-import { NotTrainableOnOrt } from '../ortTraining/trainingPlan.js';
+import { logitsTapOf, NotTrainableOnOrt } from '../ortTraining/trainingPlan.js';
 import type { RunMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import type { TrainState } from '../run/trainState.js';
@@ -17,6 +17,7 @@ import { optionName } from './options.js';
 import { MONITOR, type RunRecords } from './records.js';
 import { checkEngineFollows, phaseSchedulers } from './scheduleOptions.js';
 import { calibrateSavedModel } from './temperature.js';
+import { chooseSavedThresholds } from './thresholds.js';
 import type { WorkflowContext } from './workflow.js';
 
 /** The optimizer of a phase, built fresh when the phase starts. */
@@ -41,6 +42,8 @@ export interface PhaseDescription {
   /** The logits model that trains (the head, or the unfrozen suffix + head); compiled by the phase. */
   model: tfl.LayersModel;
   numClasses: number;
+  /** One sigmoid a class against multi-hot targets: binary cross-entropy, mAP each epoch, thresholds at the end. */
+  multiLabel?: boolean;
   train: BatchSource;
   validation: BatchSource;
   optimizer: PhaseOptimizer;
@@ -91,7 +94,7 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
   let trainer: OrtTrainer | undefined;
   try {
     const optimizer = makeOptimizer(phase.optimizer);
-    compileHeadForTraining(phase.model, phase.numClasses, optimizer, opts.labelSmoothing);
+    compileHeadForTraining(phase.model, phase.numClasses, optimizer, opts.labelSmoothing, phase.multiLabel);
     trainer = await engineTrainer(ctx, phase.model, phase.what);
     checkEngineFollows(trainer, phase.optimizer, ctx.naming);
     if (trainer && phase.ortNote && opts.verbose) ctx.log(phase.ortNote);
@@ -119,7 +122,10 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
     });
     // With another engine training, the tfjs weights are a copy synced at epoch ends: nothing to check per batch.
     const guard = new DivergenceGuard({ weights: !trainer, learningRateOption: name('learningRate') });
+    const tap = logitsTapOf(phase.model);
     const callbacks: FitCallback[] = [
+      // First: it adds map and val_map to the epoch's logs, which every later callback reads.
+      ...(phase.multiLabel && tap ? [new MeanAveragePrecision(tap, phase.numClasses)] : []),
       guard,
       ...(opts.verbose === 1 ? [new ProgressLogger({ epochs: last, header: epochHeader(phase, last) })] : []),
       // After the progress line (a rate is no metric to average), before the history and log that record it.
@@ -143,8 +149,11 @@ export async function runPhase(ctx: PhaseContext, records: RunRecords, phase: Ph
         `${guard.message} ${bestEpoch >= 0 ? `The best model so far (epoch ${bestEpoch + 1}, val_loss ${fmt(bestValLoss)}) is kept in ${runPaths(ctx.run.dir).model}.` : 'No checkpoint was saved before that.'}`,
       );
     }
-    // Training ends here: the best model gets its temperature (docs/calibration.md).
-    if (ENDS_RUN[phase.name] && !result.interrupted) await calibrateSavedModel(ctx, records, phase);
+    // Training ends here: the best model gets its temperature (docs/calibration.md), or multi-label its thresholds.
+    if (ENDS_RUN[phase.name] && !result.interrupted) {
+      if (phase.multiLabel) await chooseSavedThresholds(ctx, records.meta, phase);
+      else await calibrateSavedModel(ctx, records, phase);
+    }
     return { interrupted: result.interrupted, stoppedEarly: result.stopped };
   } finally {
     await trainer?.dispose();

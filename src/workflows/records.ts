@@ -13,6 +13,7 @@ import { runPaths } from '../run/paths.js';
 import type { RunWriter } from '../run/runFolder.js';
 import { saveTrainState, type TrainState } from '../run/trainState.js';
 import type { TrainOptions } from './options.js';
+import { initialThresholds } from './thresholds.js';
 
 /** Every workflow checkpoints on the Keras book's choice: the lowest validation loss. */
 export const MONITOR = 'val_loss';
@@ -227,6 +228,8 @@ export function recordedOptions(opts: TrainOptions): Record<string, unknown> {
 export function newRunMeta(args: {
   opts: TrainOptions;
   classNames: string[];
+  /** One sigmoid a class: labelMode 'multi-label', with thresholds (0.5, or the given one, until training ends). */
+  multiLabel?: boolean;
   timings: Record<string, number>;
   base: FeatureBase;
   mode: TrainMode;
@@ -237,7 +240,8 @@ export function newRunMeta(args: {
     version: META_VERSION,
     tool: 'tlkit',
     classes: args.classNames,
-    labelMode: headLabelMode(args.classNames.length),
+    labelMode: headLabelMode(args.classNames.length, args.multiLabel),
+    ...(args.multiLabel ? initialThresholds(args.classNames.length, opts.threshold) : {}),
     preprocessing: base.preprocessing,
     imageSize: base.imageSize,
     base: opts.base,

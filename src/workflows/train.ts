@@ -159,7 +159,12 @@ async function interruptedBeforeTraining(out: string, timings: Record<string, nu
 }
 
 export function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
-  const data = resolveData(opts.data, opts);
+  const data = resolveData(opts.data, opts, opts.multiLabel);
+  if (opts.threshold !== undefined && !data.multiLabel) {
+    throw new UserError(
+      `${optionName('threshold', naming)} sets the decision threshold of a multi-label run, and ${data.table?.file ?? opts.data} gives one label an image. Add ${optionName('multiLabel', naming)} to train one sigmoid a class, or drop ${optionName('threshold', naming)}.`,
+    );
+  }
   if (data.table && !data.splits.validation && (opts.mode !== 'features' || !opts.validationSplit)) {
     throw new UserError(
       `${data.table.file} has no validation column${opts.mode === 'features' ? '' : `, which mode ${opts.mode} needs`}. Add a true/false column (e.g. is_valid) and name it with ${optionName('validColumn', naming)}${opts.mode === 'features' ? `, or pass ${optionName('validationSplit', naming)} 0.2 to hold out part of the rows` : ''}.`,
@@ -201,6 +206,11 @@ export async function checkSourceRun(opts: TrainOptions, data: DataDir, naming: 
         `${optionName('from', naming)} ${from} was trained on the ONNX base ${meta.onnxBase.file}, a frozen graph that cannot be fine-tuned. Fine-tune a run trained on a Keras family (e.g. ${optionName('base', naming)} resnet50).`,
       );
     }
+    if ((meta.labelMode === 'multi-label') !== Boolean(data.multiLabel)) {
+      throw new UserError(
+        `${optionName('from', naming)} ${from} is a ${meta.labelMode} run and this data is ${data.multiLabel ? '' : 'not '}multi-label. Fine-tune a run trained on the same labels (${optionName('multiLabel', naming)} as it had).`,
+      );
+    }
     if (meta.classes.join('\n') !== data.classNames.join('\n')) {
       throw new UserError(
         `${optionName('from', naming)} ${from} was trained on classes [${meta.classes.join(', ')}], the data has [${data.classNames.join(', ')}]. Use the run trained on this data.`,
@@ -224,6 +234,8 @@ function checkSameRun(meta: RunMeta, opts: TrainOptions, data: DataDir, flag: st
     differences.push(`image size ${meta.imageSize.join('x')}, not ${opts.imageSize}`);
   if (meta.classes.join('\n') !== data.classNames.join('\n'))
     differences.push(`classes [${meta.classes.join(', ')}], not [${data.classNames.join(', ')}]`);
+  if ((meta.labelMode === 'multi-label') !== Boolean(data.multiLabel))
+    differences.push(`labels ${meta.labelMode}, not ${data.multiLabel ? 'multi-label' : 'one an image'}`);
   if (differences.length > 0) {
     throw new UserError(
       `${flag}: ${opts.out} was trained with ${differences.join('; ')}. Resume with the run's own settings, or drop ${flag} (and choose another out folder) to start anew.`,

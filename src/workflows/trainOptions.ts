@@ -32,7 +32,7 @@ export type HeadEngine = 'tfjs' | 'ort';
 export const HEAD_ENGINES: readonly HeadEngine[] = keys<HeadEngine>({ tfjs: true, ort: true });
 
 /** The page's training form is in these boxes, in this order. */
-export const FORM_GROUPS = ['basics', 'head', 'augmentation', 'finetune', 'onnx', 'more'] as const;
+export const FORM_GROUPS = ['basics', 'labels', 'head', 'augmentation', 'finetune', 'onnx', 'more'] as const;
 export type FormGroup = (typeof FORM_GROUPS)[number];
 
 interface FormHint {
@@ -43,6 +43,8 @@ interface FormHint {
   list?: 'bases';
   /** Why the form has no field for it (the page sets the value itself). */
   hidden?: string;
+  /** The field's text is taken as typed, spaces included (a separator may be one space), not trimmed. */
+  verbatim?: true;
   /** The value a choice's field starts on when it is not the option's default (the page aims at the best model, the command line keeps the book's); the page sends a choice's value whatever it is. */
   default?: string | number | boolean;
 }
@@ -115,7 +117,7 @@ const TOP = {
     help: 'labels from a table (CSV, TSV or JSON lines) instead of class folders: one column names each image, relative to the data folder (an id without extension matches any image extension), one holds its label',
     defaultText: 'class folders',
     example: 'train.csv',
-    form: { group: 'more' },
+    form: { group: 'labels' },
   }),
   // Any non-empty string: a space is fastai's usual separator.
   labelDelim: optional(
@@ -124,27 +126,41 @@ const TOP = {
       help: 'with labels: the separator of several labels in one cell (fastai label_delim)',
       defaultText: 'one label a cell',
       example: '" "',
-      form: { group: 'more' },
+      form: { group: 'labels', verbatim: true, placeholder: 'one label a cell (type a space for "cat dog")' },
     },
   ),
   fileColumn: optional(text('a column name', 'name'), {
     help: "with labels: the table's file column",
     defaultText: 'id, file, filename, path, image, image_name ... by header',
     example: 'id',
-    form: { group: 'more' },
+    form: { group: 'labels' },
   }),
   labelColumn: optional(text('a column name', 'name'), {
     help: "with labels: the table's label column",
     defaultText: 'label, labels, tags, class, category ... by header',
     example: 'label',
-    form: { group: 'more' },
+    form: { group: 'labels' },
   }),
   validColumn: optional(text('a column name', 'name'), {
     help: 'with labels: a true/false column that picks the validation rows (fastai is_valid); without one, a validation split',
     defaultText: 'is_valid when present',
     example: 'is_valid',
-    form: { group: 'more' },
+    form: { group: 'labels' },
   }),
+  // On by itself when a table row has several labels (data/tableData.ts).
+  multiLabel: withDefault(onOff, false, {
+    help: 'one sigmoid per class with binary cross-entropy, each image any number of labels (on by itself when a table row has several labels)',
+    form: { group: 'labels', label: 'Multi-label' },
+  }),
+  threshold: optional(
+    { ...decimal(0, 1), zod: z.number().gt(0).lt(1), expect: 'a number above 0 and below 1' },
+    {
+      help: "multi-label: the probability at which every class's label is given; default a threshold per class that maximises its F1 on the validation split",
+      defaultText: 'per class, best F1 on validation',
+      example: '0.5',
+      form: { group: 'labels' },
+    },
+  ),
   base: required(text('a conv base', 'base'), {
     help: 'conv base: a family (vgg16, mobilenet, mobilenet_v2, resnet50, efficientnet_b0, convnext_tiny), nsfwjs, a tfjs model folder, a Keras .h5 file, or an ONNX image model (model.onnx: features and augment modes)',
     missing: 'a conv base (e.g. vgg16)',

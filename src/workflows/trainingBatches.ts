@@ -13,7 +13,13 @@ import type { BuildContext } from './workflow.js';
 
 /** Batches of cached features, read from disk a batch at a time: shuffled per epoch with the run's seed (training), or in order (validation). */
 export function featureSource(ctx: BuildContext, split: FeatureRows, shuffle: boolean): BatchSource {
-  return featureBatches(split, { batchSize: ctx.opts.batchSize, numClasses: ctx.data.classNames.length, seed: ctx.opts.seed, shuffle });
+  return featureBatches(split, {
+    batchSize: ctx.opts.batchSize,
+    numClasses: ctx.data.classNames.length,
+    multiLabel: Boolean(ctx.data.multiLabel),
+    seed: ctx.opts.seed,
+    shuffle,
+  });
 }
 
 /** The training images of the data folder, shuffled per epoch with the run's seed. */
@@ -21,7 +27,7 @@ export async function trainingImages(ctx: BuildContext, imageSize: [number, numb
   const train = ctx.data.splits.train;
   if (!train) throw new UserError(`${ctx.opts.data} has no training images (expected a train/ folder or class folders).`);
   return imageDatasetOfSplit(ctx.data, 'train', {
-    labelMode: 'int',
+    labelMode: ctx.data.multiLabel ? 'multi_hot' : 'int',
     batchSize: ctx.opts.batchSize,
     imageSize,
     shuffle: true,
@@ -67,6 +73,7 @@ export async function augmentedTraining(
     frozen,
     augmentation,
     numClasses: ctx.data.classNames.length,
+    multiLabel: Boolean(ctx.data.multiLabel),
     seed: ctx.opts.seed,
     onFrozenSeconds: (s) => {
       ctx.timings[timingKey] += s;

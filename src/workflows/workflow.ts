@@ -44,6 +44,14 @@ export interface WorkflowResult {
 export function startRecords(ctx: WorkflowContext, base: FeatureBase, mode: TrainMode, head: HeadSpec): RunRecords {
   const meta = ctx.resumed
     ? { ...ctx.resumed.meta, options: recordedOptions(ctx.opts), timings: ctx.timings }
-    : newRunMeta({ opts: ctx.opts, classNames: ctx.data.classNames, timings: ctx.timings, base, mode, head });
+    : newRunMeta({
+        opts: ctx.opts,
+        classNames: ctx.data.classNames,
+        multiLabel: ctx.data.multiLabel,
+        timings: ctx.timings,
+        base,
+        mode,
+        head,
+      });
   return new RunRecords(ctx.run, meta, ctx.resumed?.history ?? emptyHistory());
 }

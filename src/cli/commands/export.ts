@@ -32,9 +32,11 @@ export function describeAgreement(a: Agreement, mode: string, format: string): {
     };
   }
   const pct = (a.labelAgreement * 100).toFixed(2);
+  // multi-label: the labels at or above their thresholds are compared as a set
+  const sets = a.compared === 'label set';
   const where = a.split === 'validation' ? `${a.images} validation images` : `${a.images} images`;
   const text =
-    `agreement with the unquantized model on ${where} (${a.dir}): same label on ${a.sameLabel}/${a.images} (${pct}%), ` +
+    `agreement with the unquantized model on ${where} (${a.dir}): ${sets ? 'same label set' : 'same label'} on ${a.sameLabel}/${a.images} (${pct}%), ` +
     `largest probability difference ${a.maxProbabilityDifference.toFixed(4)} (mean ${a.meanProbabilityDifference.toExponential(2)})` +
     (a.skipped?.length ? `; ${a.skipped.length} image${a.skipped.length > 1 ? 's' : ''} that could not be decoded left out` : '') +
     '\n';
@@ -43,13 +45,13 @@ export function describeAgreement(a: Agreement, mode: string, format: string): {
     .slice(0, 3)
     .map(
       (d) =>
-        `  ${path.basename(d.file)}: ${d.reference.label} ${d.reference.probability.toFixed(4)} -> ${d.quantized.label} ${d.quantized.probability.toFixed(4)}`,
+        `  ${path.basename(d.file)}: ${d.reference.label} ${d.reference.probability.toFixed(4)} -> ${d.quantized.label} ${d.quantized.probability.toFixed(4)}${d.changed ? ` (P(${d.changed}))` : ''}`,
     )
     .join('\n');
   return {
     text,
     warning:
-      `tlkit: warning: the ${mode} weights change the predicted label of ${a.images - a.sameLabel} of ${a.images} images (${pct}% agree, below ${WARN_BELOW * 100}%), e.g.\n${examples}\n` +
+      `tlkit: warning: the ${mode} weights change the predicted label${sets ? ' set' : ''} of ${a.images - a.sameLabel} of ${a.images} images (${pct}% agree, below ${WARN_BELOW * 100}%), e.g.\n${examples}\n` +
       `Use ${saferThan(mode, format)} for predictions that match tlkit predict.\n`,
   };
 }

@@ -19,7 +19,7 @@ import { labelsTableFromFlags } from '../labelsTableFlags.js';
  * Progress on stderr: a live bar with images/s and ETA on a terminal, otherwise
  * (logs, CI) one line every few seconds.
  */
-function progressReporter(enabled: boolean): { update(p: ExtractProgress): void; stop(): void } {
+export function progressReporter(enabled: boolean): { update(p: ExtractProgress): void; stop(): void } {
   if (!enabled) return { update() {}, stop() {} };
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -86,7 +86,11 @@ interface ExtractArgs extends ShardFlags {
 const shared = (id: string, own: { help?: string; default?: unknown } = {}) => optionFlag(trainOption(id)!, own);
 
 /** The base --base names: an ONNX file (with --preprocess, cut at --up-to) or a tfjs base. */
-async function extractBase(o: ExtractArgs, size: number | undefined, precision: Precision): Promise<FeatureBase> {
+export async function extractBase(
+  o: Pick<ExtractArgs, 'base' | 'weights' | 'preprocess' | 'upTo'>,
+  size: number | undefined,
+  precision: Precision,
+): Promise<FeatureBase> {
   if (isOnnxBasePath(o.base)) {
     if (precision === 'int8')
       throw new UserError(

@@ -213,9 +213,9 @@ test('bad tables exit 2 on every command, naming the file, the line and the fix'
       /latin1\.csv line 3 is not valid UTF-8 .*Save the table as UTF-8/,
     ],
     [
-      'multi-label',
-      train(table('multi.csv', 'id,tags,is_valid\ncat.1,cat dog,0\ndog.1,dog,1\n'), '--label-delim', ' '),
-      /multi\.csv line 2 gives 'cat\.1' 2 labels .*multi-label training is not supported yet/,
+      '--threshold with one label a row',
+      train(table('single.csv', 'id,label\ncat.1,cat\ndog.1,dog\n'), '--threshold', '0.4'),
+      /--threshold sets the decision threshold of a multi-label run.*Add --multi-label/,
     ],
     [
       'no validation',

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseIntOption } from '../parseOptions.js';
-import type { PredictFormat } from './predict.js';
+import type { MultiLabelRows, PredictFormat } from './predict.js';
 
 export interface MergeFlags {
   shards?: string;
@@ -22,7 +22,8 @@ export async function mergeFolder(folder: string, o: MergeFlags): Promise<void> 
     const r = await mergePredictionShards(folder, {
       shards,
       deleteShards: o.deleteShards,
-      writer: (format, classes, topK, write) => new PredictionWriter(format as PredictFormat, classes, topK, write),
+      writer: (format, classes, topK, write, settings) =>
+        new PredictionWriter(format as PredictFormat, classes, topK, write, settings.multiLabel as MultiLabelRows | undefined),
     });
     if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else process.stdout.write(`Merged ${r.shards} prediction shards into ${r.file}: ${r.rows} images in ${r.seconds.toFixed(1)} s.\n`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
+import type { MultiLabelPrediction } from '../../inference/multiLabel.js';
 import type { RankedPrediction } from '../../inference/predictor.js';
 import { parseIntOption, parseNumberOption, parsePrecisionOption, parseTtaOption } from '../parseOptions.js';
 import { predictShardTask, shardOption, shardsOption, type ShardFlags } from '../shardFlags.js';
@@ -9,6 +10,34 @@ export type PredictFormat = (typeof PREDICT_FORMATS)[number];
 
 export interface FileRanked extends RankedPrediction {
   file: string;
+}
+
+/** A multi-label run's row: the labels at or above their thresholds (class order), and each class's probability (class order). */
+export interface FileLabels {
+  file: string;
+  labels: string[];
+  probabilities: Record<string, number>;
+}
+
+/** How a multi-label run's rows are written: its label lists joined by `join` in a csv or text cell. */
+export interface MultiLabelRows {
+  join: string;
+}
+
+/** A multi-label prediction as a row; with topK, the k most probable classes (listed in class order). */
+export function fileLabels(file: string, p: MultiLabelPrediction, classes: string[]): FileLabels {
+  const kept = new Map(p.probabilities.map((c) => [c.label, c.probability]));
+  const probabilities: Record<string, number> = {};
+  for (const c of classes) if (kept.has(c)) probabilities[c] = kept.get(c)!;
+  return { file, labels: p.labels, probabilities };
+}
+
+/** A row's classes, most probable first (ties keep the row's class order). */
+function ranked(p: FileLabels): Array<[string, number]> {
+  return Object.entries(p.probabilities)
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => b.e[1] - a.e[1] || a.i - b.i)
+    .map((x) => x.e);
 }
 
 /** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
@@ -25,6 +54,9 @@ export function csvField(v: string | number): string {
  * - json:   one JSON array of those objects
  * - csv:    a header, then file,label,probability and one column per class in class order,
  *           or, with --top-k k, label_1,probability_1 ... label_k,probability_k
+ * A multi-label run (`multiLabel`) writes `labels` (those at or above their thresholds,
+ * joined by `multiLabel.join` in csv and text) where a single-label run writes label and
+ * probability, and ndjson/json give {file, labels: [...], probabilities: {class: p}}.
  */
 export class PredictionWriter {
   private count = 0;
@@ -34,19 +66,24 @@ export class PredictionWriter {
     private readonly classes: string[],
     private readonly topK: number | undefined,
     private readonly write: (s: string) => void,
+    private readonly multiLabel?: MultiLabelRows,
   ) {}
 
   header(): void {
     if (this.format === 'json') this.write('[');
     if (this.format === 'csv') {
-      const cols = ['file', 'label', 'probability'];
+      const cols = this.multiLabel ? ['file', 'labels'] : ['file', 'label', 'probability'];
       if (this.topK === undefined) cols.push(...this.classes);
       else for (let k = 1; k <= Math.min(this.topK, this.classes.length); k++) cols.push(`label_${k}`, `probability_${k}`);
       this.write(`${cols.map(csvField).join(',')}\n`);
     }
   }
 
-  row(p: FileRanked): void {
+  row(p: FileRanked | FileLabels): void {
+    if ('labels' in p) {
+      this.labelsRow(p);
+      return;
+    }
     const obj = { file: p.file, label: p.label, probability: p.probability, probabilities: p.probabilities };
     switch (this.format) {
       case 'ndjson':
@@ -77,6 +114,33 @@ export class PredictionWriter {
   end(): void {
     if (this.format === 'json') this.write(`${this.count ? '\n' : ''}]\n`);
   }
+
+  private labelsRow(p: FileLabels): void {
+    const obj = { file: p.file, labels: p.labels, probabilities: p.probabilities };
+    const joined = p.labels.join(this.multiLabel?.join ?? ';');
+    switch (this.format) {
+      case 'ndjson':
+        this.write(`${JSON.stringify(obj)}\n`);
+        break;
+      case 'json':
+        this.write(`${this.count ? ',' : ''}\n${JSON.stringify(obj)}`);
+        break;
+      case 'csv': {
+        const cols: Array<string | number> = [p.file, joined];
+        if (this.topK === undefined) cols.push(...this.classes.map((c) => p.probabilities[c] ?? ''));
+        else for (const [label, probability] of ranked(p)) cols.push(label, probability);
+        this.write(`${cols.map(csvField).join(',')}\n`);
+        break;
+      }
+      default:
+        this.write(
+          `${p.file}\t${joined}\t${ranked(p)
+            .map(([label, probability]) => `${label} ${probability.toFixed(4)}`)
+            .join('\t')}\n`,
+        );
+    }
+    this.count += 1;
+  }
 }
 
 function parseFormat(format: string | undefined, json: boolean | undefined): PredictFormat {
@@ -94,7 +158,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description(
-      'Classify images with a trained run (its own preprocessing and image size, on ONNX Runtime): every class probability, most probable first.',
+      "Classify images with a trained run (its own preprocessing and image size, on ONNX Runtime): every class probability, most probable first. A multi-label run gives each image's labels at or above their thresholds, and every probability.",
     )
     .requiredOption('--model <run dir>', 'the --out folder of tlkit train')
     .argument('<images...>', 'image files, or folders searched for images (hidden files skipped, symlinked folders not followed)')
@@ -104,12 +168,12 @@ export function register(program: Command): void {
     )
     .option(
       '--json',
-      'an alias of --format ndjson: one JSON object a line {"file","label","probability","probabilities"}, not an array (for one JSON array: --format json)',
+      'an alias of --format ndjson: one JSON object a line {"file","label","probability","probabilities"} (a multi-label run: {"file","labels","probabilities"}), not an array (for one JSON array: --format json)',
     )
     .option('--top-k <n>', 'keep only the n most probable classes of each image')
     .option(
       '--threshold <p>',
-      'two-class models: predict the second class (the sigmoid output) when its probability is >= p (default: the most probable class)',
+      "two-class models: predict the second class (the sigmoid output) when its probability is >= p (default: the most probable class); multi-label models: give every label whose probability is >= p (default: each class's threshold in meta.json)",
     )
     .option('--skip-bad-images', 'skip files that cannot be decoded, with a warning each, instead of stopping')
     .option(
@@ -125,6 +189,10 @@ export function register(program: Command): void {
       '--precision <p>',
       "fp32 | int8: the base on ONNX Runtime (default: the run's own; int8 needs a run trained with --precision int8)",
     )
+    .option(
+      '--explain <dir>',
+      "write a Grad-CAM heatmap of each image's predicted label (a multi-label run: its most probable one) over the photo to DIR/<image name>.gradcam.png",
+    )
     .action(
       async (
         inputs: string[],
@@ -139,6 +207,7 @@ export function register(program: Command): void {
           base?: string;
           precision?: string;
           tta?: string | boolean;
+          explain?: string;
         } & ShardFlags & { out?: string },
       ) => {
         const precision = parsePrecisionOption(o.precision);
@@ -156,20 +225,31 @@ export function register(program: Command): void {
         const { BadImageError } = await import('../../data/decode.js');
         const { loadClassifier } = await import('../../inference/classifier.js');
         const { checkRankOptions, rankScores } = await import('../../inference/predictor.js');
+        const { labelJoin, multiLabelPrediction, runThresholds } = await import('../../inference/multiLabel.js');
+        const gradCam = o.explain === undefined ? undefined : await import('../../explain/explainImages.js');
+        if (o.explain !== undefined) gradCam?.checkExplainDir(o.explain);
         const classifier = await loadClassifier(o.model, { base: o.base, precision });
+        const explainer =
+          o.explain === undefined ? undefined : await (await import('../../explain/runGradCam.js')).loadGradCam(o.model, { base: o.base });
+        const explainedNames = new Set<string>();
+        const classes = classifier.classNames;
         let skipped = 0;
         let total = 0;
         try {
-          checkRankOptions({ topK, threshold }, classifier.classNames, { topK: '--top-k', threshold: '--threshold' });
+          checkRankOptions({ topK, threshold }, classes, { topK: '--top-k', threshold: '--threshold' }, classifier.isMultiLabel);
+          const thresholds = classifier.isMultiLabel ? runThresholds(classifier.meta, threshold) : undefined;
+          // Label lists joined as the training table joined them (a tab would split a text row).
+          const multiLabel = thresholds ? { join: labelJoin(classifier.meta, '\t\r\n') } : undefined;
           if (tta !== undefined) classifier.ttaPlan(tta, '--tta');
           let files = collectImageFiles(inputs, { followLinks: o.followLinks });
           // One task of a job array: its shard of the files, its rows into <out>/shard-K-of-N.
-          const part = await predictShardTask(o, inputs, files, { format, topK, threshold, tta, precision }, classifier.classNames);
+          const settings = { format, topK, threshold, tta, precision, ...(multiLabel ? { multiLabel } : {}) };
+          const part = await predictShardTask(o, inputs, files, settings, classes);
           if (part?.alreadyDone) return;
           if (part) files = part.files;
           total = files.length;
           const write = part ? part.write : (s: string) => void process.stdout.write(s);
-          const out = new PredictionWriter(part ? 'ndjson' : format, classifier.classNames, topK, write);
+          const out = new PredictionWriter(part ? 'ndjson' : format, classes, topK, write, multiLabel);
           out.header();
           // One batch at a time, printed as it comes, so a large folder streams.
           const batch = 16;
@@ -187,14 +267,25 @@ export function register(program: Command): void {
               chunk = readable;
               scores = chunk.length ? await classifier.scoresOfFiles(chunk, batch, { tta }) : [];
             }
+            // Grad-CAM of the label printed (a multi-label run: its most probable class).
+            const targets = chunk.map((_, j) =>
+              thresholds ? undefined : classes.indexOf(rankScores(scores[j], classes, { threshold }).label),
+            );
+            if (explainer && gradCam) await gradCam.explainFiles(explainer, chunk, { targets, dir: o.explain, taken: explainedNames });
             for (let j = 0; j < chunk.length; j++)
-              out.row({ file: chunk[j], ...rankScores(scores[j], classifier.classNames, { topK, threshold }) });
+              out.row(
+                thresholds
+                  ? fileLabels(chunk[j], multiLabelPrediction(scores[j], classes, thresholds, { topK }), classes)
+                  : { file: chunk[j], ...rankScores(scores[j], classes, { topK, threshold }) },
+              );
           }
           out.end();
           await part?.publish();
         } finally {
           await classifier.dispose();
+          await explainer?.dispose();
         }
+        if (explainer) process.stderr.write(`tlkit: ${explainedNames.size} Grad-CAM overlays written to ${o.explain}.\n`);
         if (skipped) process.stderr.write(`tlkit: ${skipped} of ${total} images skipped (unreadable).\n`);
       },
     );

@@ -8,3 +8,4 @@ export { TerminateOnNaN } from './terminateOnNaN.js';
 export { StopOnAbort } from './interrupt.js';
 export { BackupAndRestore } from './backupAndRestore.js';
 export { LearningRateScheduler } from './lrScheduler.js';
+export { MeanAveragePrecision } from './meanAveragePrecision.js';

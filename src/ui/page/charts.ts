@@ -14,6 +14,9 @@ const EPOCH_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 /** Accuracy is drawn on 0..1 (uPlot would stretch a flat 1.0 curve to 0..2). */
 const ACCURACY_SCALE: uPlot.Scale = { range: [0, 1] };
 
+/** The accuracy chart's series: a multi-label run adds its mAP (training and validation). */
+const ACCURACY_KEYS = ['accuracy', 'val_accuracy', 'map', 'val_map'] as const;
+
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
 /** uPlot's columns: x = 1-based epochs, then one column per series (null where a series has no value). */
@@ -50,12 +53,15 @@ export class CurveCharts {
   ) {
     const width = Math.max(280, Math.min(520, lossHost.clientWidth || 460));
     this.loss = chart(lossHost, 'Loss', ['loss', 'val_loss'], width);
-    this.accuracy = chart(accuracyHost, 'Accuracy', ['accuracy', 'val_accuracy'], width, ACCURACY_SCALE);
+    this.accuracy = chart(accuracyHost, 'Accuracy', [...ACCURACY_KEYS], width, ACCURACY_SCALE);
   }
 
   show(c: Curves): void {
     this.loss.setData(columns(c, ['loss', 'val_loss']));
-    this.accuracy.setData(columns(c, ['accuracy', 'val_accuracy']));
+    this.accuracy.setData(columns(c, [...ACCURACY_KEYS]));
+    // a multi-label run's mAP beside its (binary) accuracy; the series are hidden for other runs
+    const map = c.history.val_map !== undefined || c.history.map !== undefined;
+    for (const i of [3, 4]) this.accuracy.setSeries(i, { show: map });
     // What the page's test reads: how many epochs the curves hold.
     this.lossHost.dataset.epochs = String(c.epoch.length);
     this.accuracyHost.dataset.epochs = String(c.epoch.length);

@@ -6,6 +6,8 @@ import { byId, el, table } from './dom.js';
 import { action, say, state } from './pageState.js';
 
 const PAGE_SIZE = 24;
+/** The training form's box of the labels-table fields (its title begins so). */
+const LABELS_GROUP = 'Labels from a table';
 
 export function showData(d: DataState): void {
   state.data = d;
@@ -61,11 +63,20 @@ export function showData(d: DataState): void {
       );
     }),
   );
+  const tableNote = d.tables?.length
+    ? ` It holds ${d.tables.join(', ')}: to train from a labels table, name it under 2. Train, "${LABELS_GROUP}".`
+    : '';
+  // a folder without class folders: the form's table field starts on its table (when the field is empty)
+  const labels = document.querySelector<HTMLInputElement>('#train-form [name=labels]');
+  if (d.error && d.tables?.length && labels && labels.value === '') {
+    labels.value = d.tables[0];
+    labels.closest('details')?.setAttribute('open', '');
+  }
   say(
     'data-message',
-    d.error ??
+    (d.error ? `${d.error}${tableNote}` : undefined) ??
       `${s.classNames.length} classes, ${s.splits.reduce((a, x) => a + x.total, 0)} images${s.ok ? ', no problems found' : `, ${counted(s.problems.filter((p) => p.severity === 'error').length, 'error')} and ${counted(s.problems.filter((p) => p.severity === 'warning').length, 'warning')} listed below`}.`,
-    d.error ? 'error' : s.ok ? 'ok' : '',
+    d.error ? (d.tables?.length ? '' : 'error') : s.ok ? 'ok' : '',
   );
   const splitSelect = byId<HTMLSelectElement>('thumb-split');
   splitSelect.replaceChildren(...splits.map((x) => el('option', { value: x === '.' ? '' : x }, x === '.' ? '(all)' : x)));

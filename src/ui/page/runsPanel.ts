@@ -29,7 +29,8 @@ export async function refreshRuns(): Promise<void> {
           cmp,
           r.id,
           fixed(r.bestValLoss),
-          fixed(r.bestValAccuracy),
+          // multi-label: binary accuracy, and the validation mAP beside it
+          r.bestValMap !== null ? `${fixed(r.bestValAccuracy)} (mAP ${fixed(r.bestValMap, 3)})` : fixed(r.bestValAccuracy),
           r.bestEpoch ? String(r.bestEpoch) : '-',
           String(r.epochsDone),
           r.mode,

@@ -78,7 +78,8 @@ export function trainRequest(form: HTMLFormElement, spec: TrainFormSpec): TrainR
     if (f.input === 'checkbox') {
       const ticked = (c as HTMLInputElement).checked;
       if (ticked !== (f.default === true)) options[f.name] = ticked;
-    } else if (c.value.trim() !== '') {
+    } else if (f.verbatim ? c.value !== '' : c.value.trim() !== '') {
+      // a separator field keeps its spaces: ' ' is a label separator, not a blank field
       options[f.name] = c.value;
     }
   }

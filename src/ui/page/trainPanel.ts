@@ -46,7 +46,7 @@ function onEvent(e: TrainEvent): void {
     charts.show(state.live);
     say(
       'train-message',
-      `Epoch ${e.epoch}/${e.epochs}: val_loss ${fixed(e.metrics.val_loss)}, val_accuracy ${fixed(e.metrics.val_accuracy)}${e.checkpointSaved ? ' (checkpoint saved)' : ''}`,
+      `Epoch ${e.epoch}/${e.epochs}: val_loss ${fixed(e.metrics.val_loss)}, val_accuracy ${fixed(e.metrics.val_accuracy)}${e.metrics.val_map !== undefined ? `, val_mAP ${fixed(e.metrics.val_map)}` : ''}${e.checkpointSaved ? ' (checkpoint saved)' : ''}`,
     );
   } else if (e.type === 'end' || e.type === 'error') {
     training(false);
