@@ -24,6 +24,7 @@ import { engineTrainer, type PhaseDescription } from './phase.js';
 import { withRecipeDefaults } from './recipe.js';
 import { loadFeatureBase, onnxBaseOfOptions } from './runBase.js';
 import { phaseOptimizer } from './scheduleOptions.js';
+import { withMultiLabelDefaults } from './multiLabelDefaults.js';
 import { checkData, checkSourceRun } from './train.js';
 import { augmentedTraining, featureSource } from './trainingBatches.js';
 import type { BuildContext } from './workflow.js';
@@ -89,9 +90,11 @@ export async function lrFind(input: LrFindOptionsInput, hooks: LrFindHooks = {})
     );
   }
   // As train(): a recipe's defaults first (recipe.ts), so that the sweep trains what that run would.
-  const opts = withTrainDefaults(withRecipeDefaults({ ...trainInput, out: trainInput.out ?? NO_RUN }));
-  validateTrainOptions(opts, naming);
-  const data = checkData(opts, naming);
+  const given = withRecipeDefaults({ ...trainInput, out: trainInput.out ?? NO_RUN });
+  const defaulted = withTrainDefaults(given);
+  validateTrainOptions(defaulted, naming);
+  const data = checkData(defaulted, naming);
+  const opts = withMultiLabelDefaults(defaulted, given, data);
   const source = opts.from !== undefined ? await checkSourceRun(opts, data, naming) : undefined;
   ensureWritableDir(name('cacheDir'), featureCacheRoot(opts.cacheDir));
   if (plotDir !== undefined) ensureWritableDir(naming === 'cli' ? '--plot-dir' : 'plotDir', plotDir, { keep: false });

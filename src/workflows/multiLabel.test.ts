@@ -65,10 +65,12 @@ async function savedProbabilities(run: string, data: string, files: string[]): P
 for (const engine of ['ort', 'tfjs'] as const) {
   test(`multi-label features mode on ${engine}: k sigmoids, multi-hot cache labels, mAP per epoch, thresholds in meta.json`, async () => {
     const { data, labels } = await ready;
-    const r = await train(await options(`features-${engine}`, { engine }), quiet);
+    // The book's flattened head, given: this tiny set is what it was tuned on.
+    const r = await train(await options(`features-${engine}`, { engine, pooling: 'flatten' }), quiet);
     const out = r.runDir;
     const meta = await readMeta(out);
     assert.equal(meta.labelMode, 'multi-label');
+    assert.equal(meta.head.pooling, 'flatten', 'pooling as given');
     assert.deepEqual(meta.classes, [...TINY_COLOURS]);
     assert.equal(meta.thresholdSource, 'validation-f1');
     assert.equal(meta.thresholds?.length, 3);
@@ -204,4 +206,14 @@ test('--multi-label on class folders: two classes give two sigmoids, each image 
   );
   assert.equal((await readMeta(single.runDir)).labelMode, 'binary');
   assert.equal(single.history.history.val_map, undefined);
+});
+
+test('multi-label data pools the feature map unless pooling is given (a flattened head saturates its sigmoids)', async () => {
+  const r = await train(await options('pooled-by-default', { epochs: 1 }), quiet);
+  const meta = await readMeta(r.runDir);
+  assert.equal(meta.labelMode, 'multi-label');
+  assert.equal(meta.head.pooling, 'avg');
+  assert.equal(meta.options.pooling, 'avg', 'recorded, so --resume checks the same head');
+  const resumed = await train(await options('pooled-by-default', { epochs: 2, resume: true }), quiet);
+  assert.equal((await readMeta(resumed.runDir)).head.pooling, 'avg');
 });

@@ -21,6 +21,7 @@ import { augmentWorkflow } from './augment.js';
 import { featureCacheRoot } from './featureCache.js';
 import { featuresWorkflow } from './features.js';
 import { finetuneWorkflow } from './finetune.js';
+import { withMultiLabelDefaults } from './multiLabelDefaults.js';
 import { withRecipeDefaults } from './recipe.js';
 import { onnxBaseOfOptions } from './runBase.js';
 import type { WorkflowContext, WorkflowResult } from './workflow.js';
@@ -62,9 +63,11 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
   const naming = hooks.naming ?? 'api';
   const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   // fastai's recipe fills in its own defaults first (recipe.ts); the book's fill in the rest.
-  const opts = withTrainDefaults(withRecipeDefaults(input));
-  validateTrainOptions(opts, naming);
-  const data = checkData(opts, naming);
+  const given = withRecipeDefaults(input);
+  const defaulted = withTrainDefaults(given);
+  validateTrainOptions(defaulted, naming);
+  const data = checkData(defaulted, naming);
+  const opts = withMultiLabelDefaults(defaulted, given, data);
   const source = opts.from !== undefined ? await checkSourceRun(opts, data, naming) : undefined;
   ensureWritableDir(optionName('cacheDir', naming), featureCacheRoot(opts.cacheDir));
   if (opts.resume && !existsSync(runPaths(opts.out).meta) && !existsSync(runPaths(opts.out).replaced)) {

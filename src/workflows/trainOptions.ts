@@ -251,7 +251,10 @@ const TOP = {
     form: { group: 'head', label: 'Activation' },
   }),
   dropout: withDefault(decimal(0, 0.95, { minInclusive: true }), 0.5, { help: 'dropout rate in the head', form: { group: 'head' } }),
-  pooling: withDefault(oneOf(POOLINGS, 'p'), 'flatten', { help: "how the base's feature map enters the head", form: { group: 'head' } }),
+  pooling: withDefault(oneOf(POOLINGS, 'p'), 'flatten', {
+    help: "how the base's feature map enters the head (multi-label data: avg unless given, since a flattened head saturates its sigmoids)",
+    form: { group: 'head' },
+  }),
   unfreeze: optional(int(1), {
     help: 'layers at the end of the base to train',
     modes: FINETUNE,
