@@ -39,3 +39,12 @@ test('the form has a box for labels from a table, multi-label included; the sepa
   assert.deepEqual(trainOptionsFromForm({ labelDelim: '', epochs: '  ' }), {});
   assert.throws(() => trainOptionsFromForm({ threshold: '1' }), /"Threshold" must be/);
 });
+
+test('the pooling field starts blank, so that train() pools a multi-label head and flattens a single-label one', () => {
+  const pooling = trainFormSpec().fields.find((f) => f.name === 'pooling');
+  assert.equal(pooling?.input, 'select');
+  assert.equal(pooling?.default, undefined, 'no choice made for the user');
+  assert.match(pooling?.placeholder ?? '', /avg for multi-label/);
+  assert.deepEqual(trainOptionsFromForm({ pooling: '' }), {}, 'blank: not given');
+  assert.deepEqual(trainOptionsFromForm({ pooling: 'flatten' }), { pooling: 'flatten' });
+});

@@ -46,7 +46,7 @@ function field(o: TrainOption): TrainFormField {
   };
   if (o.kind.choices) f.choices = o.kind.choices.map(String);
   // The page may start a field elsewhere than the option's default (--recipe: fastai's fine-tune here, the book's on the command line).
-  const start = o.form?.default ?? o.default;
+  const start = o.form?.blank ? undefined : (o.form?.default ?? o.default);
   if (start !== undefined) f.default = start as string | number | boolean;
   if (o.form?.list === 'bases') f.list = [...BASE_SUGGESTIONS];
   if (o.form?.verbatim) f.verbatim = true;

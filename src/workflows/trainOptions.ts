@@ -45,6 +45,8 @@ interface FormHint {
   hidden?: string;
   /** The field's text is taken as typed, spaces included (a separator may be one space), not trimmed. */
   verbatim?: true;
+  /** The field starts blank ("default (...)"), so that train() picks the value from the data (pooling: avg for multi-label). */
+  blank?: true;
   /** The value a choice's field starts on when it is not the option's default (the page aims at the best model, the command line keeps the book's); the page sends a choice's value whatever it is. */
   default?: string | number | boolean;
 }
@@ -253,7 +255,7 @@ const TOP = {
   dropout: withDefault(decimal(0, 0.95, { minInclusive: true }), 0.5, { help: 'dropout rate in the head', form: { group: 'head' } }),
   pooling: withDefault(oneOf(POOLINGS, 'p'), 'flatten', {
     help: "how the base's feature map enters the head (multi-label data: avg unless given, since a flattened head saturates its sigmoids)",
-    form: { group: 'head' },
+    form: { group: 'head', blank: true, placeholder: 'flatten; avg for multi-label' },
   }),
   unfreeze: optional(int(1), {
     help: 'layers at the end of the base to train',
