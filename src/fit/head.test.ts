@@ -243,3 +243,17 @@ test('multi-label head: Dense(k, sigmoid) even for 2 classes; loss is the mean b
   tf.dispose([z, y]);
   models.head.dispose();
 });
+
+test('a base that ends in a vector: no pooling layer, with avg as with flatten, and the trainable head says none', async () => {
+  await initBackend('cpu');
+  for (const pooling of ['avg', 'flatten'] as const) {
+    const { head, logits } = buildHeadForTraining([8], { numClasses: 3, pooling, units: 4, dropout: 0, seed: 1 });
+    assert.deepEqual(head.outputs[0].shape, [null, 3], pooling);
+    assert.ok(!head.layers.some((l) => l.name === HEAD_LAYER_NAMES.pool), `${pooling}: nothing to pool`);
+    assert.equal(trainableHead(logits)?.pooling, 'none', `${pooling}: ONNX Runtime trains it as it is`);
+    const y = head.predict(tf.ones([2, 8])) as tf.Tensor;
+    assert.deepEqual(y.shape, [2, 3]);
+    tf.dispose([y]);
+    head.dispose();
+  }
+});

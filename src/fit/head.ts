@@ -84,12 +84,13 @@ export function applyHeadWithLogits(
 ): { logits: tfl.SymbolicTensor; probabilities: tfl.SymbolicTensor } {
   const o = checkOptions(opts);
   const seed = o.seed;
+  // A base that ends in a vector (global pooling inside it, an ONNX embedding) is pooled already, whichever pooling.
   let y =
-    o.pooling === 'avg'
-      ? (tfl.layers.globalAveragePooling2d({ name: HEAD_LAYER_NAMES.pool }).apply(x) as tfl.SymbolicTensor)
-      : x.shape.length > 2
-        ? (tfl.layers.flatten({ name: HEAD_LAYER_NAMES.pool }).apply(x) as tfl.SymbolicTensor)
-        : x;
+    x.shape.length <= 2
+      ? x
+      : o.pooling === 'avg'
+        ? (tfl.layers.globalAveragePooling2d({ name: HEAD_LAYER_NAMES.pool }).apply(x) as tfl.SymbolicTensor)
+        : (tfl.layers.flatten({ name: HEAD_LAYER_NAMES.pool }).apply(x) as tfl.SymbolicTensor);
   if (o.units > 0) {
     y = tfl.layers
       .dense({
