@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OptimizerConfig } from './optimizerConfig.js';
 import { RateOptimizer } from './rateOptimizer.js';
+import { FloatPowers } from '../ortTraining/floatPowers.js';
 
 /**
  * tfjs's Adam, op for op (so its numbers are tf.train.adam's), with a rate per variable
@@ -100,31 +101,5 @@ export class AdamW extends Adam {
 
   protected override ruleConfig(): Pick<OptimizerConfig, 'beta1' | 'beta2' | 'epsilon' | 'weightDecay'> {
     return { ...super.ruleConfig(), weightDecay: this.weightDecay };
-  }
-}
-
-/**
- * b^t in float32 as tfjs accumulates it (a running product, rounded at every step), for
- * any t: computed again when b changes, extended when only t grows.
- */
-class FloatPowers {
-  private base = Number.NaN;
-  private t = 0;
-  private value = 1;
-
-  of(base: number, t: number): number {
-    if (base !== this.base || t < this.t) {
-      this.base = base;
-      this.t = 0;
-      this.value = 1;
-    }
-    const b = Math.fround(base);
-    // Once the product underflows to 0 it stays there.
-    while (this.t < t && this.value !== 0) {
-      this.value = Math.fround(this.value * b);
-      this.t++;
-    }
-    this.t = t;
-    return this.value;
   }
 }

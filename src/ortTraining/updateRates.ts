@@ -1,4 +1,5 @@
 import { isAdam, type OptimizerSpec, type StepValues } from './trainingOps.js';
+import { FloatPowers } from './floatPowers.js';
 
 /** The rates a schedule sets before a batch (fit/stepRates.ts's StepRates, by shape: this tier cannot import fit/). */
 export interface Rates {
@@ -61,31 +62,5 @@ export class UpdateRates {
       c1: adam ? Math.fround(1 - this.powers[0].of(this.momentum, t)) : 1,
       c2: adam ? Math.fround(1 - this.powers[1].of(this.beta2, t)) : 1,
     };
-  }
-}
-
-/**
- * b^t in float32 as a running product rounded at every step (tfjs's Adam keeps it so), for
- * any t: computed again when b changes, extended when only t grows.
- */
-class FloatPowers {
-  private base = Number.NaN;
-  private t = 0;
-  private value = 1;
-
-  of(base: number, t: number): number {
-    if (base !== this.base || t < this.t) {
-      this.base = base;
-      this.t = 0;
-      this.value = 1;
-    }
-    const b = Math.fround(base);
-    // Once the product underflows to 0 it stays there, which bounds the loop.
-    while (this.t < t && this.value !== 0) {
-      this.value = Math.fround(this.value * b);
-      this.t++;
-    }
-    this.t = t;
-    return this.value;
   }
 }
