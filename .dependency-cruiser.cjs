@@ -5,6 +5,7 @@ const TIERS = [
   ['index.ts'],
   ['cli'],
   ['ui'],
+  ['review'],
   ['workflows', 'explore'],
   ['fit', 'inference', 'report', 'export', 'shard'],
   ['features', 'explain'],

@@ -1,11 +1,13 @@
 /**
  * The book's head trained on cached features: tlkit on tfjs (wasm), tlkit on ONNX
  * Runtime (ortTraining/'s generated graphs) and PyTorch, in the same run.
- * Run: node --import tsx bench/head.ts [--train 300] [--val 100] [--epochs 20] [--no-torch] [--no-variants] [--no-tfjs]
+ * Run: node --import tsx bench/head.ts [--shape vgg16|mobilenet] [--train N] [--val N] [--epochs 20]
+ *        [--activation relu|linear] [--no-torch] [--no-variants] [--no-tfjs]
  *
- * Features: VGG16@180's output shape, 5x5x512, of `--train` + `--val` samples (random,
- * ReLU-like, labels from a fixed linear rule: no ImageNet VGG16 weights offline).
- * Head: Flatten -> Dense(256, relu) -> Dropout(0.5) -> Dense(1), RMSprop (Keras
+ * Features (random, ReLU-like, labels from a fixed linear rule: no ImageNet weights offline):
+ *   --shape vgg16      VGG16@180's output, 5x5x512; 300 train + 100 validation samples by default
+ *   --shape mobilenet  MobileNet@224's, 7x7x1024; 600 train + 200 validation by default
+ * Head: Flatten -> Dense(256, relu | linear) -> Dropout(0.5) -> Dense(1), RMSprop (Keras
  * defaults), binary cross-entropy from logits, batch 32, validation every epoch.
  *
  * Rows:
@@ -42,17 +44,25 @@ import { withTrainDefaults } from '../src/workflows/options.js';
 import { runPhase } from '../src/workflows/phase.js';
 import { RunRecords } from '../src/workflows/records.js';
 import { ensureTorch, machineLine, runPythonJson } from './pytorch.js';
-import { numberArg, flag } from './args.js';
+import { numberArg, flag, stringArg } from './args.js';
 
-const nTrain = numberArg('--train', 300);
-const nVal = numberArg('--val', 100);
+const SHAPES: Record<string, { features: number[]; train: number; val: number; base: string; size: number }> = {
+  vgg16: { features: [5, 5, 512], train: 300, val: 100, base: 'VGG16@180', size: 180 },
+  mobilenet: { features: [7, 7, 1024], train: 600, val: 200, base: 'MobileNet@224', size: 224 },
+};
+const shapeName = stringArg('--shape', 'vgg16');
+const SHAPE = SHAPES[shapeName];
+if (!SHAPE) throw new Error(`--shape ${shapeName}: one of ${Object.keys(SHAPES).join(', ')}`);
+const nTrain = numberArg('--train', SHAPE.train);
+const nVal = numberArg('--val', SHAPE.val);
+const activation = stringArg('--activation', 'relu') as 'relu' | 'linear';
 const epochs = numberArg('--epochs', 20);
 const withTorch = !flag('--no-torch');
 const withVariants = !flag('--no-variants');
 const withTfjs = !flag('--no-tfjs');
 const BATCH = 32;
 const SEED = 1337;
-const FEATURE_SHAPE = [5, 5, 512];
+const FEATURE_SHAPE = SHAPE.features;
 const D = FEATURE_SHAPE.reduce((a, b) => a * b, 1);
 
 function makeSplit(seed: number, n: number, proj: Float32Array): FeatureSplit {
@@ -85,7 +95,7 @@ function sources() {
 }
 
 function head() {
-  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, activation: 'relu', dropout: 0.5, seed: SEED });
+  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, activation, dropout: 0.5, seed: SEED });
   compileHeadForTraining(models.logits, 2, makeOptimizer('rmsprop'));
   return models;
 }
@@ -117,8 +127,21 @@ async function steps(engine: 'tfjs' | 'ort', ortOpts: OrtTrainerOptions = {}): P
   return { seconds, valLoss: val.loss, valAccuracy: val.accuracy };
 }
 
-/** tlkit's FitLoop into a run folder, checkpoints and records included. */
-async function fitLoop(engine: 'tfjs' | 'ort'): Promise<Timed> {
+/**
+ * tlkit's FitLoop into a run folder, checkpoints and records included. `ortOpts` reach the
+ * OrtTrainer the phase creates (the baseline row: the hidden kernel's gradient output by the graph).
+ */
+async function fitLoop(engine: 'tfjs' | 'ort', ortOpts: OrtTrainerOptions = {}): Promise<Timed> {
+  const create = OrtTrainer.create;
+  OrtTrainer.create = (model, opts) => create.call(OrtTrainer, model, { ...opts, ...ortOpts });
+  try {
+    return await fitLoopRun(engine);
+  } finally {
+    OrtTrainer.create = create;
+  }
+}
+
+async function fitLoopRun(engine: 'tfjs' | 'ort'): Promise<Timed> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tlkit-bench-head-${engine}-`));
   const run = await RunWriter.open(dir, { resume: false, log: () => {} });
   const meta: RunMeta = {
@@ -127,12 +150,12 @@ async function fitLoop(engine: 'tfjs' | 'ort'): Promise<Timed> {
     classes: ['cats', 'dogs'],
     labelMode: 'binary',
     preprocessing: 'caffe',
-    imageSize: [180, 180],
-    base: 'vgg16',
-    baseFamily: 'vgg16',
+    imageSize: [SHAPE.size, SHAPE.size],
+    base: shapeName,
+    baseFamily: shapeName === 'vgg16' ? 'vgg16' : 'mobilenet',
     baseSource: 'bench (random features)',
     mode: 'features',
-    head: { units: 256, activation: 'relu', dropout: 0.5, pooling: 'flatten' },
+    head: { units: 256, activation, dropout: 0.5, pooling: 'flatten' },
     bestEpoch: -1,
     bestValLoss: null,
     epochsDone: 0,
@@ -144,7 +167,7 @@ async function fitLoop(engine: 'tfjs' | 'ort'): Promise<Timed> {
   };
   const records = new RunRecords(run, meta, emptyHistory());
   // Compiled (and put on ONNX Runtime for 'ort') by the phase, as `tlkit train` does.
-  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, activation: 'relu', dropout: 0.5, seed: SEED });
+  const models = buildHeadForTraining(FEATURE_SHAPE, { numClasses: 2, units: 256, activation, dropout: 0.5, seed: SEED });
   const opts = withTrainDefaults({ data: dir, base: 'vgg16', out: dir, engine, verbose: 0 });
   const t0 = performance.now();
   await runPhase({ opts, naming: 'api', run, log: () => {} }, records, {
@@ -176,10 +199,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 d = sys.argv[1]
 epochs = int(sys.argv[2])
+torch.set_num_threads(int(sys.argv[3]))
 torch.manual_seed(1337)
 xtr = torch.from_numpy(np.load(d + '/train_x.npy')); ytr = torch.from_numpy(np.load(d + '/train_y.npy')).float().unsqueeze(1)
 xva = torch.from_numpy(np.load(d + '/val_x.npy')); yva = torch.from_numpy(np.load(d + '/val_y.npy')).float().unsqueeze(1)
-model = nn.Sequential(nn.Flatten(), nn.Linear(xtr[0].numel(), 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 1))
+hidden = [nn.ReLU()] if sys.argv[4] == 'relu' else []
+model = nn.Sequential(nn.Flatten(), nn.Linear(xtr[0].numel(), 256), *hidden, nn.Dropout(0.5), nn.Linear(256, 1))
 opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
 loss_fn = nn.BCEWithLogitsLoss()
 train_loader = DataLoader(TensorDataset(xtr, ytr), batch_size=32, shuffle=True)
@@ -219,7 +244,8 @@ async function pytorch(): Promise<(Timed & { torch: string; threads: number; bla
   await writeNpy(path.join(dir, 'val_y.npy'), validation.labels, [validation.n]);
   fs.writeFileSync(path.join(dir, 'head.py'), TORCH_SCRIPT);
   try {
-    return runPythonJson(path.join(dir, 'head.py'), [dir, String(epochs)]);
+    // Every core, as PyTorch's own default would use them on a quiet machine.
+    return runPythonJson(path.join(dir, 'head.py'), [dir, String(epochs), String(os.availableParallelism()), activation]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -227,7 +253,7 @@ async function pytorch(): Promise<(Timed & { torch: string; threads: number; bla
 
 const backend = await initBackend();
 console.log(
-  `the book's head on cached features: ${nTrain} train + ${nVal} validation samples of ${FEATURE_SHAPE.join('x')} (VGG16@180), batch ${BATCH}, ${epochs} epochs, RMSprop`,
+  `the book's head (Dense(256, ${activation})) on cached features: ${nTrain} train + ${nVal} validation samples of ${FEATURE_SHAPE.join('x')} (${SHAPE.base}), batch ${BATCH}, ${epochs} epochs, RMSprop`,
 );
 console.log(machineLine());
 console.log(`tlkit: tfjs backend ${backend}; ONNX Runtime ${os.availableParallelism()} threads`);
@@ -236,11 +262,12 @@ const rows: Array<[string, Timed]> = [];
 const show = (name: string, t: Timed) => {
   rows.push([name, t]);
   console.log(
-    `  ${name.padEnd(44)} ${t.seconds.toFixed(2).padStart(7)} s   val_loss ${t.valLoss.toFixed(4)}  val_accuracy ${t.valAccuracy.toFixed(3)}`,
+    `  ${name.padEnd(64)} ${t.seconds.toFixed(2).padStart(7)} s   val_loss ${t.valLoss.toFixed(4)}  val_accuracy ${t.valAccuracy.toFixed(3)}`,
   );
 };
 // ORT first: a warm-up of its sessions' one-off set-up is part of what a user waits for, so nothing is warmed.
-show('tlkit ORT, steps (default: Gemm, optimizer on the host)', await steps('ort'));
+show('tlkit ORT, steps (default: Gemm, kernel gradient in the update)', await steps('ort'));
+show('tlkit ORT, steps (before: kernel gradient output by the graph)', await steps('ort', { outerGradient: false }));
 if (withVariants) {
   show('tlkit ORT, steps (optimizer in the graph)', await steps('ort', { update: 'graph' }));
   show('tlkit ORT, steps (MatMul + Add + Transpose)', await steps('ort', { dense: 'matmul' }));
@@ -249,6 +276,7 @@ if (withVariants) {
 }
 if (withTfjs) show('tlkit tfjs, steps', await steps('tfjs'));
 show('tlkit ORT, fit loop (checkpoints, records)', await fitLoop('ort'));
+show('tlkit ORT, fit loop (before: kernel gradient output by the graph)', await fitLoop('ort', { outerGradient: false }));
 if (withTfjs) show('tlkit tfjs, fit loop (checkpoints, records)', await fitLoop('tfjs'));
 const torch = withTorch ? await pytorch() : undefined;
 if (torch) show(`PyTorch ${torch.torch} (${torch.threads} threads), checkpoints`, torch);
@@ -259,8 +287,10 @@ const ratio = (a?: number, b?: number) => (a && b ? `${(b / a).toFixed(2)}x` : '
 console.log('speed ratios (higher = the first is faster):');
 console.log(`  ORT / tfjs, steps:           ${ratio(get('tlkit ORT, steps (default'), get('tlkit tfjs, steps'))}`);
 console.log(`  ORT / tfjs, fit loop:        ${ratio(get('tlkit ORT, fit loop'), get('tlkit tfjs, fit loop'))}`);
+console.log(`  ORT fit loop, now / before:  ${ratio(get('tlkit ORT, fit loop (checkpoints'), get('tlkit ORT, fit loop (before'))}`);
 if (torch) {
-  console.log(`  tlkit ORT fit loop / PyTorch:  ${ratio(get('tlkit ORT, fit loop'), torch.seconds)}   (the target: >= 1.5x)`);
+  console.log(`  tlkit ORT fit loop / PyTorch:  ${ratio(get('tlkit ORT, fit loop (checkpoints'), torch.seconds)}   (the target: >= 1.5x)`);
+  console.log(`  before / PyTorch:              ${ratio(get('tlkit ORT, fit loop (before'), torch.seconds)}`);
   console.log(`  tlkit tfjs fit loop / PyTorch: ${ratio(get('tlkit tfjs, fit loop'), torch.seconds)}`);
   console.log(`  tlkit ORT steps / PyTorch:     ${ratio(get('tlkit ORT, steps (default'), torch.seconds)}`);
   console.log(`  PyTorch BLAS: ${torch.blas.join(' | ') || 'not reported'}`);

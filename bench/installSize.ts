@@ -5,8 +5,8 @@
  * the production entries of a lockfile (this checkout's; for the baseline, the one of
  * commit --baseline-rev with the same tarball), and `du -sb node_modules`. MB = 10^6 bytes
  * (MiB beside it). The issue that asked for the trim quoted "about 650 MB" for the baseline.
- * The largest packages, what the baseline had that is gone, and every install script
- * left in the tree are listed.
+ * The largest packages, what the baseline had that is gone, onnxruntime-node's native
+ * binaries by platform, and every install script left in the tree are listed.
  *
  *   node --import tsx bench/installSize.ts [--baseline-rev 785e182] [--top 12]
  */
@@ -82,6 +82,14 @@ try {
   const goneBytes = gone.reduce((sum, p) => sum + p.bytes, 0);
   console.log(`\nin the baseline only: ${gone.length} packages, ${(goneBytes / 1e6).toFixed(1)} MB; the largest:`);
   for (const p of gone.slice(0, top)) console.log(`  ${(p.bytes / 1e6).toFixed(1).padStart(7)} MB  ${p.name}`);
+  const ortBin = path.join(now.dir, 'node_modules/onnxruntime-node/bin/napi-v6');
+  if (fs.existsSync(ortBin)) {
+    // npm installs one package for every platform: its native libraries for all of them come along.
+    console.log('\nonnxruntime-node native binaries, by platform (npm cannot leave out the ones for other machines):');
+    for (const platform of fs.readdirSync(ortBin))
+      for (const arch of fs.readdirSync(path.join(ortBin, platform)))
+        console.log(`  ${(bytesUnder(path.join(ortBin, platform, arch)) / 1e6).toFixed(1).padStart(7)} MB  ${platform}/${arch}`);
+  }
   console.log('\ninstall scripts in the tree now (this measurement ran none):');
   for (const s of installScripts(now.dir)) console.log(`  ${s}`);
 } finally {

@@ -8,6 +8,8 @@ npx tsc -p tsconfig.json --noEmit
 npm run --silent depcheck
 npm run --silent lint
 npx tsc -p tsconfig.build.json   # incremental: a no-op after npm ci built dist/
+# Exported graphs the tests cache go to a folder of this run, not the user's ~/.cache/tlkit.
+export TLKIT_GRAPH_CACHE="${TLKIT_GRAPH_CACHE:-$(mktemp -d)/graphs}"
 mapfile -t files < <(find src bench -name '*.test.ts' | sort)
 # --test-timeout: nothing hangs forever. Node 20 applies it to each test file (its own process);
 # the slowest files take about 2 min (ortTraining/families.test.ts), so 10 min is generous.

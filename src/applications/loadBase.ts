@@ -24,6 +24,8 @@ export interface ConvBase {
   weightsHash: string;
   /** Human description of where the base came from. */
   source: string;
+  /** True for a fresh random initialisation (`weights: 'none'`): no other process has these weights, so caches skip it. */
+  randomWeights?: boolean;
 }
 
 export interface LoadBaseOptions {
@@ -103,7 +105,8 @@ async function fromFamily(family: Family, opts: LoadBaseOptions, size: [number, 
       : weights === 'none'
         ? 'random Keras-default initialisation'
         : `weights from ${weights}`;
-  return finish(model, family.name, family.preprocessing, `${family.name} conv base, ${what}`);
+  const base = finish(model, family.name, family.preprocessing, `${family.name} conv base, ${what}`);
+  return weights === 'none' ? { ...base, randomWeights: true } : base;
 }
 
 async function fromH5(file: string, size: [number, number] | undefined, alphaOverride?: number): Promise<ConvBase> {

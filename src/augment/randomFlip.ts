@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { flipImage } from './kernels.js';
 import { isTraining, onImages, withTrainingDefault } from './layerCall.js';
 import { Rng } from '../io/rng.js';
 
@@ -32,25 +33,15 @@ export function sampleTransform(rng: Rng, n: number, mode: FlipMode = 'horizonta
 
 /** Flip images left-right / top-bottom where the transform says so. */
 export function applyTransform(images: tf.Tensor4D, t: FlipTransform): tf.Tensor4D {
-  const n = images.shape[0];
+  const [n, h, w, c] = images.shape;
   if (t.horizontal.length !== n || t.vertical.length !== n)
     throw new Error(`flip transform for ${t.horizontal.length} images applied to ${n}`);
-  return tf.tidy(() => {
-    let out: tf.Tensor4D = images;
-    for (const [flags, axis] of [
-      [t.horizontal, 2],
-      [t.vertical, 1],
-    ] as const) {
-      if (!flags.some(Boolean)) continue;
-      const mask = tf.tensor4d(
-        flags.map((f) => (f ? 1 : 0)),
-        [n, 1, 1, 1],
-        'bool',
-      );
-      out = tf.where(mask, tf.reverse(out, axis), out) as tf.Tensor4D;
-    }
-    return out === images ? tf.clone(images) : out;
-  });
+  if (!t.horizontal.some(Boolean) && !t.vertical.some(Boolean)) return tf.clone(images);
+  const src = images.dataSync() as Float32Array | Int32Array | Uint8Array;
+  const out = new (src.constructor as Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor)(src.length);
+  const per = h * w * c;
+  for (let i = 0; i < n; i++) flipImage(src, i * per, out, i * per, [h, w, c], t.horizontal[i], t.vertical[i]);
+  return tf.tensor4d(out, [n, h, w, c], images.dtype);
 }
 
 export interface RandomFlipArgs {

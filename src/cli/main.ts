@@ -8,6 +8,7 @@ import { describeSystemError } from './systemErrors.js';
 // Only the command being run is imported (engines load with it), so that
 // `tlkit --version` and `tlkit <command> --help` start at once. Keep alphabetical.
 const COMMANDS: Record<string, () => Promise<{ register(program: Command): void }>> = {
+  add: () => import('./commands/add.js'),
   'augment-preview': () => import('./commands/augmentPreview.js'),
   'check-data': () => import('./commands/checkData.js'),
   demo: () => import('./commands/demo.js'),
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ register(program: Command): void 
   models: () => import('./commands/models.js'),
   predict: () => import('./commands/predict.js'),
   report: () => import('./commands/report.js'),
+  review: () => import('./commands/review.js'),
   split: () => import('./commands/split.js'),
   summary: () => import('./commands/summary.js'),
   train: () => import('./commands/train.js'),

@@ -94,7 +94,10 @@ export function resolveDataDir(dir: string): DataDir & { layout: 'splits' | 'cla
 export function listClassDirs(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || (e.isSymbolicLink() && isDir(path.join(dir, e.name)))))
+    .filter(
+      (e) =>
+        !e.name.startsWith('.') && e.name !== QUARANTINE_DIR && (e.isDirectory() || (e.isSymbolicLink() && isDir(path.join(dir, e.name)))),
+    )
     .map((e) => e.name)
     .sort(byCodePoint);
 }
@@ -125,6 +128,9 @@ export interface WalkReport {
 export function isHiddenName(name: string): boolean {
   return name.startsWith('.');
 }
+
+/** The folder inside a data folder where `tlkit review` sets images aside: never a class, never listed. */
+export const QUARANTINE_DIR = '_quarantine';
 
 /**
  * Image files (by extension) under `classDir`, recursively, in Keras's order:
@@ -167,8 +173,10 @@ export function listAllFiles(dir: string, opts: ListOptions = {}, report?: WalkR
         report?.hidden.push(full);
         continue;
       }
-      if (e.isDirectory()) walk(full, viaLink);
-      else if (e.isFile()) names.push(e.name);
+      if (e.isDirectory()) {
+        // What review set aside is out of the dataset (a table's images are listed from the data folder's top).
+        if (e.name !== QUARANTINE_DIR) walk(full, viaLink);
+      } else if (e.isFile()) names.push(e.name);
       else if (e.isSymbolicLink()) {
         const st = statOrUndefined(full);
         if (!st) report?.broken.push(full);

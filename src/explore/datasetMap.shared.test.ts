@@ -16,7 +16,7 @@ import { mapFeatures } from './datasetMap.js';
 // scored 0.91, too close to the bar; at 160 and 224, 0.945). The map of all of it is in docs/images/.
 const PLANTED = 'dogs/dog.planted.jpg';
 
-test('on the shared photos, cats and dogs form separate regions and a cat filed under dogs leads the outliers', async () => {
+test('on the shared photos, cats and dogs form separate regions (the same seed, the same map) and a cat filed under dogs leads the outliers', async () => {
   const root = catsDogsSubset(fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-map-shared-')), { train: 150, validation: 100 });
   // A cat photo the subset does not hold, filed under dogs.
   const cats = fs.readdirSync(path.join(SHARED_CATS_DOGS, 'train/cats')).sort();
@@ -31,6 +31,12 @@ test('on the shared photos, cats and dogs form separate regions and a cat filed 
   const accuracy = knn2dAccuracy(map);
   console.log(`5-NN on the map's coordinates (fit on train, scored on validation): ${accuracy.toFixed(3)}`);
   assert.ok(accuracy >= 0.9, `5-NN accuracy on the map ${accuracy}`);
+  // The same seed, the same coordinates, on real photos too.
+  const again = await mapFeatures(features, { seed: 1 });
+  assert.deepEqual(
+    again.points.map((p) => [p.file, p.x, p.y]),
+    map.points.map((p) => [p.file, p.x, p.y]),
+  );
 
   const rank = map.outliers.findIndex((i) => map.points[i].file === `train/${PLANTED}`);
   const planted = map.points[map.outliers[rank]];

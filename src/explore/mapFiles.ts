@@ -46,7 +46,7 @@ export async function writeDatasetMap(map: DatasetMap, dir: string): Promise<Map
   ] as const) {
     const svg = mapSvg(map, by);
     await writeFileAtomic(svgFile, svg);
-    await writeFileAtomic(pngFile, svgToPng(svg));
+    await writeFileAtomic(pngFile, await svgToPng(svg));
   }
   // Last: a map.json that exists comes with its plots.
   await writeFileAtomic(files.json, mapJsonText(map));

@@ -86,7 +86,13 @@ function outputOf(meta: RunMeta): ExportMetadata['output'] {
         units: 1,
         meaning: `one value: the probability of '${meta.classes[1]}' (labels[1]); '${meta.classes[0]}' is 1 - it`,
       }
-    : { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' };
+    : meta.knn
+      ? {
+          kind: 'softmax',
+          units: meta.classes.length,
+          meaning: `one probability per label, in the order of labels: the weighted votes of the ${meta.knn.k} stored images nearest by cosine similarity (weight max(similarity, 0) + 1e-6), over their sum`,
+        }
+      : { kind: 'softmax', units: meta.classes.length, meaning: 'one probability per label, in the order of labels' };
 }
 
 /** A multi-label run's thresholds, one per class; a run without them (or with the wrong count) cannot be exported faithfully. */
@@ -292,6 +298,11 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   if (meta.onnxBase && format !== 'onnx') {
     throw new UserError(
       `${runDir} was trained on the ONNX base ${meta.onnxBase.file}, which a ${format === 'keras' ? 'Keras .h5' : format === 'tm' ? 'Teachable Machine' : 'tfjs'} model cannot hold (its model/ is the head alone). Export --format onnx: one ONNX graph with the base, its preprocessing and the head.`,
+    );
+  }
+  if (meta.knn && format !== 'onnx') {
+    throw new UserError(
+      `${runDir} is a kNN run: its stored features vote, and a ${format === 'keras' ? 'Keras .h5' : format === 'tm' ? 'Teachable Machine' : 'tfjs'} model has no layer that holds them (its model/ is the base alone). Export --format onnx: one graph with the base, the stored features and the vote.`,
     );
   }
   if (format === 'tm' && meta.labelMode === 'multi-label') throw new UserError(`${runDir} is a multi-label run. ${TM_MULTI_LABEL}`);

@@ -24,10 +24,6 @@ async function photos(n: number, size: [number, number]): Promise<InputBatch[]> 
   return decodedBatches(sharedPhotos(0, n), size, 4);
 }
 
-async function* each<T>(xs: T[]): AsyncGenerator<T> {
-  yield* xs;
-}
-
 /** Op counts of the graph ONNX Runtime actually runs ('all' optimizations), by domain:op. */
 async function kernels(onnx: Uint8Array): Promise<Record<string, number>> {
   const ops: Record<string, number> = {};
@@ -54,7 +50,7 @@ test('VGG16 (random weights, 32x32) in int8: ORT runs every quantized conv as QL
     source: 'vgg16 random',
   };
   const fp32 = exportToOnnx(frozenModel(base, size));
-  const cal = await Calibrator.run(fp32, each(await photos(8, size)));
+  const cal = await Calibrator.run(fp32, await photos(8, size));
   const { record, graph } = await cal.record(DEFAULT_CALIBRATION);
   assert.equal(record.images, 8);
   assert.ok(record.error.cosine >= 0.99 && record.error.minCosine > 0.98, JSON.stringify(record.error));
@@ -107,7 +103,7 @@ test("the shared pretrained MobileNet in int8 on real photos: all-int8 falls und
 }, async () => {
   const base = await loadBase({ base: mobilenetDir });
   const fp32 = exportToOnnx(frozenModel(base, base.imageSize));
-  const cal = await Calibrator.run(fp32, each(await photos(8, base.imageSize)));
+  const cal = await Calibrator.run(fp32, await photos(8, base.imageSize));
   // 27 convs: the preprocessing conv and conv1 stay fp32, and the 13 depthwise ones when 'auto' says so.
   const int8 = await cal.record({ ...DEFAULT_CALIBRATION, fp32Depthwise: false });
   assert.equal((await kernels(int8.graph))['com.microsoft:QLinearConv'], 25);
@@ -140,7 +136,7 @@ test('an aborted signal stops calibration after the batch it is running, and the
   async function* batches(): AsyncGenerator<InputBatch> {
     try {
       for (let k = 0; k < 5; k++) {
-        // Ctrl-C while the second batch is handed over: it still runs, the third is never asked for.
+        // Ctrl-C while the second batch is decoded ahead (the first is running): the first finishes, the third is never asked for.
         if (k === 1) controller.abort();
         handed.push(k);
         yield batch(k);
@@ -149,8 +145,13 @@ test('an aborted signal stops calibration after the batch it is running, and the
       closed = true;
     }
   }
-  await assert.rejects(Calibrator.run(fp32, batches(), { signal: controller.signal }), (e: Error) => e.name === 'AbortError');
+  const ran: number[] = [];
+  await assert.rejects(
+    Calibrator.run(fp32, batches(), { signal: controller.signal, images: 10, onBatch: (n) => ran.push(n) }),
+    (e: Error) => e.name === 'AbortError',
+  );
   assert.deepEqual(handed, [0, 1]);
+  assert.deepEqual(ran, [2], 'the batch running when the signal came finished, no other');
   assert.ok(closed, 'the batches were let go (no decoding ahead)');
 
   // The same graph calibrated in full; its error measurement stops on an aborted signal too.
@@ -159,6 +160,7 @@ test('an aborted signal stops calibration after the batch it is running, and the
     (async function* () {
       for (let k = 0; k < 3; k++) yield batch(k);
     })(),
+    { images: 6 },
   );
   const done = await cal.record(DEFAULT_CALIBRATION);
   assert.equal(done.record.images, 6);

@@ -21,6 +21,7 @@ import {
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { frozenModel } from './frozenBase.js';
 import { CalibrationInterrupted } from './interrupted.js';
+import { knownRowsOf, type KnownRows } from './knownRows.js';
 
 // The frozen graph a feature cache is computed with, at either precision. int8
 // graphs are calibrated on a sample of the training images; the calibration
@@ -31,8 +32,10 @@ export const CALIBRATION_FILE = 'calibration-int8.json';
 const CALIBRATION_FORMAT = 'tlkit-int8-calibration';
 // 1: first version (QDQ, percentile 99.999, first conv fp32, depthwise 'auto' under cosine 0.99).
 // 2: depthwise 'auto' keeps them fp32 under cosine 0.997 (MobileNet lost 0.7 points of test accuracy at 0.994).
-const CALIBRATION_VERSION = 2;
-export const DEFAULT_CALIBRATION_IMAGES = 128;
+// 3: percentiles exact (computed in the graph), not rounded up to a histogram bin's edge.
+const CALIBRATION_VERSION = 3;
+// 32: as accurate as 128 (measured in docs/int8.md), and the pass costs a quarter.
+export const DEFAULT_CALIBRATION_IMAGES = 32;
 
 export interface FrozenGraphOptions {
   base: ConvBase;
@@ -42,7 +45,7 @@ export interface FrozenGraphOptions {
   /** The data folder; int8 calibrates on its training images. */
   dataDir: DataDir;
   skipBadImages?: boolean;
-  /** Calibration images (default 128, fewer when the training split is smaller). */
+  /** Calibration images (default DEFAULT_CALIBRATION_IMAGES, fewer when the training split is smaller). */
   calibrationImages?: number;
   calibration?: CalibrationSettings;
   threads?: number;
@@ -148,15 +151,16 @@ async function* decodedBatches(files: string[], size: [number, number], skipBad:
     if (!kept.length) continue;
     const images = kept.length === chunk.length ? buf : new Float32Array(kept.length * per);
     if (images !== buf) kept.forEach((k, j) => images.set(buf.subarray(k * per, (k + 1) * per), j * per));
-    yield { images, shape: [kept.length, size[0], size[1], 3] };
+    yield { images, shape: [kept.length, size[0], size[1], 3], files: kept.map((k) => chunk[k]) };
   }
 }
 
-/** One line on the int8 features' error, and a warning line when it is large. */
-export function describeError(r: CalibrationRecord): string[] {
+/** One line on the int8 features' error (and the calibration's cost, when given), and a warning line when the error is large. */
+export function describeError(r: CalibrationRecord, cost?: CalibrationCost): string[] {
   const e = r.error;
+  const took = cost ? `, ${cost.seconds.toFixed(1)} s` : '';
   const lines = [
-    `int8 calibration (${r.settings.method}${r.settings.method === 'percentile' ? ` ${r.settings.percentile}` : ''}, ${r.images} images, depthwise convs ${r.fp32Depthwise ? 'fp32' : 'int8'}): int8 vs fp32 features relative L2 ${e.relativeL2.toFixed(4)}, cosine ${e.cosine.toFixed(4)} (worst image ${e.minCosine.toFixed(4)})`,
+    `int8 calibration (${r.settings.method}${r.settings.method === 'percentile' ? ` ${r.settings.percentile}` : ''}, ${r.images} images${took}, depthwise convs ${r.fp32Depthwise ? 'fp32' : 'int8'}): int8 vs fp32 features relative L2 ${e.relativeL2.toFixed(4)}, cosine ${e.cosine.toFixed(4)} (worst image ${e.minCosine.toFixed(4)})`,
   ];
   if (e.cosine < WARN_COSINE) {
     lines.push(
@@ -171,34 +175,58 @@ export async function storedCalibration(opts: FrozenGraphOptions): Promise<Store
   return readStored(path.join(opts.cacheDir, CALIBRATION_FILE), (await calibrationPlan(opts)).key);
 }
 
+/** What a calibration cost (computed in this process: not when it came from the cache). */
+export interface CalibrationCost {
+  /** Wall time of the calibration: the fp32 pass with its statistics, the int8 graph and its check. */
+  seconds: number;
+  images: number;
+}
+
+/** A calibration, and when it was computed here: its int8 graph and that graph's features of the calibration images. */
+export interface CalibrationOutcome {
+  record: CalibrationRecord;
+  cached: boolean;
+  /** The int8 graph (computed here; from the cache, int8Graph() builds it from the record). */
+  graph?: Uint8Array;
+  /** The int8 graph's features of the calibration images, by file: an extraction with this graph takes them as they are. */
+  known?: KnownRows;
+  cost?: CalibrationCost;
+}
+
 /** The int8 calibration for `opts`: from the cache when its key matches, else computed (and cached). */
-export async function calibration(opts: FrozenGraphOptions, fp32: Uint8Array): Promise<{ record: CalibrationRecord; cached: boolean }> {
+export async function calibration(opts: FrozenGraphOptions, fp32: Uint8Array): Promise<CalibrationOutcome> {
   const plan = await calibrationPlan(opts);
   const file = path.join(opts.cacheDir, CALIBRATION_FILE);
   const stored = readStored(file, plan.key);
   if (stored) return { record: stored.record, cached: true };
   const log = opts.log ?? (() => {});
   const { signal } = opts;
+  const t0 = performance.now();
   log(`int8: calibrating on ${plan.files.length} training images ...`);
   let images = 0;
-  async function* counted(): AsyncGenerator<InputBatch> {
-    for await (const b of decodedBatches(plan.files, opts.imageSize, opts.skipBadImages ?? false)) {
-      // Counted as handed over: the calibrator runs a batch it is given before it stops.
-      images += b.shape[0];
-      yield b;
-    }
-  }
-  let record: CalibrationRecord;
+  let outcome: Awaited<ReturnType<Calibrator['record']>>;
+  let calibrator: Calibrator;
   try {
     signal?.throwIfAborted();
-    const calibrator = await Calibrator.run(fp32, counted(), { threads: opts.threads, signal });
-    ({ record } = await calibrator.record(plan.settings, opts.threads, signal));
+    calibrator = await Calibrator.run(fp32, decodedBatches(plan.files, opts.imageSize, opts.skipBadImages ?? false), {
+      threads: opts.threads,
+      signal,
+      images: plan.files.length,
+      lowestPercentile: plan.settings.percentile,
+      // Counted once run: the calibrator finishes the batch it is running before it stops.
+      onBatch: (n) => {
+        images += n;
+      },
+    });
+    outcome = await calibrator.record(plan.settings, opts.threads, signal);
   } catch (e) {
     // Stopped between two batches: nothing below is written, so no half calibration is ever cached.
     if (signal?.aborted) throw new CalibrationInterrupted(images, plan.files.length);
     throw e;
   }
-  for (const line of describeError(record)) log(line);
+  const cost = { seconds: (performance.now() - t0) / 1000, images: outcome.record.images };
+  const { record } = outcome;
+  for (const line of describeError(record, cost)) log(line);
   const out: StoredCalibration = {
     format: CALIBRATION_FORMAT,
     version: CALIBRATION_VERSION,
@@ -209,13 +237,20 @@ export async function calibration(opts: FrozenGraphOptions, fp32: Uint8Array): P
   };
   await fsp.mkdir(opts.cacheDir, { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify(out)}\n`);
-  return { record, cached: false };
+  const known = knownRowsOf(calibrator.batches, outcome.outputs, outcome.rowShape);
+  return { record, cached: false, graph: outcome.graph, known, cost };
 }
 
-/** The ONNX graph of the frozen base (cut at `upTo`) at the asked precision, with its calibration when int8. */
-export async function frozenGraph(opts: FrozenGraphOptions): Promise<{ bytes: Uint8Array; calibration?: CalibrationRecord }> {
+/**
+ * The ONNX graph of the frozen base (cut at `upTo`) at the asked precision, with its calibration when int8.
+ * A calibration computed here also gives its cost, and the int8 features of its images (`known`), which are
+ * exactly what `bytes` gives those images.
+ */
+export async function frozenGraph(
+  opts: FrozenGraphOptions,
+): Promise<{ bytes: Uint8Array; calibration?: CalibrationRecord; known?: KnownRows; cost?: CalibrationCost }> {
   const fp32 = exportToOnnx(frozenModel(opts.base, opts.imageSize), { upTo: opts.upTo });
   if (opts.precision === 'fp32') return { bytes: fp32 };
-  const { record } = await calibration(opts, fp32);
-  return { bytes: await int8Graph(fp32, record), calibration: record };
+  const c = await calibration(opts, fp32);
+  return { bytes: c.graph ?? (await int8Graph(fp32, c.record)), calibration: c.record, known: c.known, cost: c.cost };
 }

@@ -6,8 +6,9 @@ import type { Batch } from '../data/imageDataset.js';
 import type { DataDir, SplitName } from '../data/splits.js';
 import { imageDatasetOfSplit, resolveData } from '../data/tableData.js';
 import { checkPrecision, type CalibrationRecord } from '../ort/int8.js';
-import { OrtModel } from '../ort/ortRunner.js';
-import { frozenGraph, precisionKey, storedCalibration, type FrozenGraphOptions } from './calibration.js';
+import { precisionKey, storedCalibration, type CalibrationCost, type FrozenGraphOptions } from './calibration.js';
+import { runKnowing, type KnownRows } from './knownRows.js';
+import { openFrozenGraph } from './frozenGraph.js';
 import { ExtractionInterrupted } from './interrupted.js';
 import { removeDeadTemporaries, writeDirAtomic, writeFileAtomic } from '../io/atomicWrite.js';
 import { markHandled } from '../io/markHandled.js';
@@ -149,15 +150,21 @@ async function extractLocked(
   let imagesExtracted = 0;
   const results: ExtractedSplit[] = [];
   let calibration: CalibrationRecord | undefined;
+  // A calibration computed here: its cost, and its int8 features of the calibration images (not run again).
+  let calibrationCost: CalibrationCost | undefined;
+  let known: KnownRows | undefined;
   try {
     // The manifest goes first, so no reader trusts it while splits are being replaced.
     if (todo.length) await fsp.rm(path.join(out, MANIFEST), { force: true });
     if (toExtract.length) {
       if (!graphOpts) runner = await openFrozenRunner(base, imageSize, { upTo: opts.upTo, threads: opts.threads });
       else {
-        const graph = await frozenGraph(graphOpts);
+        // Through the graph cache; the session is created while the first batches decode.
+        const graph = await openFrozenGraph(graphOpts);
         calibration = graph.calibration;
-        runner = await OrtModel.create(graph.bytes, { threads: opts.threads });
+        calibrationCost = graph.cost;
+        known = graph.known;
+        runner = graph.runner;
       }
     } else if (graphOpts && precision === 'int8') {
       calibration = (await storedCalibration(graphOpts))?.record;
@@ -177,6 +184,7 @@ async function extractLocked(
             dataDir.classNames,
             progress,
             opts,
+            known,
           );
           inferenceSeconds += r.inferenceSeconds;
           imagesExtracted += r.meta.count;
@@ -195,7 +203,15 @@ async function extractLocked(
         await fsp.rm(freshDir, { recursive: true, force: true });
       } else if (!meta) {
         stopIfAborted(opts.signal, plan.split);
-        const r = await extractSplit({ ...plan, featuresKey }, runner as FrozenRunner, dataDir.root, dataDir.classNames, progress, opts);
+        const r = await extractSplit(
+          { ...plan, featuresKey },
+          runner as FrozenRunner,
+          dataDir.root,
+          dataDir.classNames,
+          progress,
+          opts,
+          known,
+        );
         meta = r.meta;
         inferenceSeconds += r.inferenceSeconds;
         imagesExtracted += meta.count;
@@ -246,6 +262,7 @@ async function extractLocked(
     imagesExtracted,
     precision,
     ...(calibration ? { calibration } : {}),
+    ...(calibrationCost ? { calibrationCost } : {}),
   };
 }
 
@@ -265,6 +282,7 @@ async function extractSplit(
   classNames: string[],
   progress: { doneAll: number; totalAll: number; started: number },
   { onProgress, signal }: Pick<ExtractOptions, 'onProgress' | 'signal'>,
+  known?: KnownRows,
 ): Promise<{ meta: SplitMeta; inferenceSeconds: number }> {
   const { dataset, split } = plan;
   let meta: SplitMeta | undefined;
@@ -291,7 +309,7 @@ async function extractSplit(
         const batch: Batch = r.value;
         next = markHandled(it.next());
         const t0 = performance.now();
-        const y = await runner.run(batch.images, batch.shape);
+        const { output: y } = await runKnowing(runner, batch, known);
         inferenceSeconds += (performance.now() - t0) / 1000;
         if (!writer) {
           featureShape = y.shape.slice(1);

@@ -1,5 +1,6 @@
 import type { LabelsTableOptions } from '../data/labelsTable.js';
 import type { CalibrationRecord, Precision } from '../ort/int8.js';
+import type { CalibrationCost } from './calibration.js';
 import type { FeatureBase } from './frozenBase.js';
 
 export interface ExtractProgress {
@@ -42,7 +43,7 @@ export interface ExtractOptions {
   threads?: number;
   /** 'fp32' (default) or 'int8': the base quantized, calibrated on the training images (cached as calibration-int8.json in `out`). */
   precision?: Precision;
-  /** int8: how many training images calibrate the activations (default 128). */
+  /** int8: how many training images calibrate the activations (default 32). */
   calibrationImages?: number;
   onProgress?: (p: ExtractProgress) => void;
   /**
@@ -80,4 +81,6 @@ export interface ExtractResult {
   precision: Precision;
   /** int8: the calibration the features were computed with, when known. */
   calibration?: CalibrationRecord;
+  /** int8: what the calibration cost, when this call computed it (included in the extraction's time). */
+  calibrationCost?: CalibrationCost;
 }

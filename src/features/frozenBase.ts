@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import type { ConvBase } from '../applications/loadBase.js';
@@ -5,6 +6,7 @@ import { preprocessingLayer } from '../applications/preprocess.js';
 import { exportToOnnx } from '../onnx/export.js';
 import { describePreprocess, inspectOnnxBase, OnnxBase, type OnnxBaseInfo, type OnnxBaseOptions } from '../ort/onnxBase.js';
 import { OrtModel, type OrtOutput } from '../ort/ortRunner.js';
+import { cachedGraph, type GraphCacheOptions, type GraphKey } from './graphCache.js';
 
 /**
  * An ONNX file as a frozen base (`--base model.onnx`): the inspected facts and the bytes
@@ -79,8 +81,10 @@ export async function openFrozenRunner(
   imageSize: [number, number],
   opts: { upTo?: string; threads?: number } = {},
 ): Promise<FrozenRunner> {
-  if (!isOnnxFeatureBase(base))
-    return OrtModel.create(exportToOnnx(frozenModel(base, imageSize), { upTo: opts.upTo }), { threads: opts.threads });
+  if (!isOnnxFeatureBase(base)) {
+    const { bytes } = await frozenGraphBytes(base, imageSize, opts.upTo);
+    return OrtModel.create(bytes, { threads: opts.threads });
+  }
   featureKeyParts(base, opts.upTo);
   const { info, bytes } = base.onnx;
   if (info.imageSize.join('x') !== imageSize.join('x')) {
@@ -110,4 +114,39 @@ export function frozenModel(base: ConvBase, imageSize: [number, number]): tfl.La
   const x = tfl.input({ shape: [imageSize[0], imageSize[1], 3], name: 'image' });
   const pre = preprocessingLayer(base.preprocessing).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: x, outputs: base.model.apply(pre) as tfl.SymbolicTensor, name: `${base.model.name}_frozen` });
+}
+
+/**
+ * What the fp32 frozen graph of a tfjs base is a function of: its weights, its layers'
+ * configuration, the preprocessing in front, the cut and the image size.
+ */
+export function frozenGraphKey(base: ConvBase, imageSize: [number, number], upTo?: string): GraphKey {
+  const topology = createHash('sha256')
+    .update(JSON.stringify(base.model.toJSON(null, false)))
+    .digest('hex');
+  return {
+    kind: 'frozen',
+    weightsHash: base.weightsHash,
+    cut: upTo ?? '',
+    imageSize,
+    precision: 'fp32',
+    extra: { preprocessing: base.preprocessing, topology },
+  };
+}
+
+/**
+ * The fp32 ONNX graph of the frozen base (cut at `upTo`): from the on-disk graph cache
+ * when a sound copy is there, else exported (and cached). A base with random weights
+ * is exported each time: nothing else will ever ask for its graph.
+ */
+export async function frozenGraphBytes(
+  base: ConvBase,
+  imageSize: [number, number],
+  upTo?: string,
+  cache: GraphCacheOptions = {},
+): Promise<{ bytes: Uint8Array; hit: boolean; key: GraphKey }> {
+  const key = frozenGraphKey(base, imageSize, upTo);
+  const build = () => exportToOnnx(frozenModel(base, imageSize), { upTo });
+  if (base.randomWeights) return { bytes: build(), hit: false, key };
+  return { ...(await cachedGraph(key, build, cache)), key };
 }

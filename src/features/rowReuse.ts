@@ -19,8 +19,9 @@ import { diskRows, rowSize } from './featureRows.js';
 // A split's key holds its labels, so a relabelled table misses the cache. Its features do not
 // depend on the labels: rows.json (beside features.npy) records what they do depend on and each
 // row's file (size and mtime), so that a split whose images are the same is relabelled, its rows
-// copied, without running the base again. A cache written before rows.json, or merged from
-// shards, has none: it is extracted again.
+// copied, without running the base again. A file moved to another folder (relabelled by
+// `tlkit review`) is found again by its name, size and mtime, which a rename keeps. A cache
+// written before rows.json, or merged from shards, has none: it is extracted again.
 
 /** The file beside a split's features that says which file each row is and what the features were computed with. */
 const ROWS_FILE = 'rows.json';
@@ -65,16 +66,33 @@ export function reusableRows(dir: string, featuresKey: string, entries: KeyEntry
   }
   if (record.featuresKey !== featuresKey || meta.version !== FEATURES_VERSION || record.files.length !== meta.count) return undefined;
   const rowOf = new Map(record.files.map((f, i) => [f, i]));
+  const movedFrom = rowsByNameAndStat(record);
   const rows = new Int32Array(entries.length);
   let found = 0;
   for (let i = 0; i < entries.length; i++) {
     const [rel, , size, mtime] = entries[i];
     const row = rowOf.get(rel);
     const same = row !== undefined && record.stats[row][0] === size && record.stats[row][1] === mtime;
-    rows[i] = same ? row : -1;
-    if (same) found++;
+    // A file moved to another class folder (a relabel by review) keeps its name, size and mtime: its row is still right.
+    const moved = same ? -1 : (movedFrom.get(nameAndStat(rel, size, mtime)) ?? -1);
+    rows[i] = same ? row : moved;
+    if (same || moved >= 0) found++;
   }
   return found > 0 ? rows : undefined;
+}
+
+function nameAndStat(rel: string, size: number, mtimeMs: number): string {
+  return `${path.posix.basename(rel.split(path.sep).join('/'))}\0${size}\0${mtimeMs}`;
+}
+
+/** Rows by file name, size and mtime, for files that moved folder; a combination that several rows share is left out (ambiguous). */
+function rowsByNameAndStat(record: RowsRecord): Map<string, number> {
+  const byKey = new Map<string, number>();
+  record.files.forEach((f, i) => {
+    const k = nameAndStat(f, record.stats[i][0], record.stats[i][1]);
+    byKey.set(k, byKey.has(k) ? -1 : i);
+  });
+  return byKey;
 }
 
 /** The files of a listing whose rows must be computed (`rows[i]` -1), relative to the data folder. */

@@ -1,8 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { AugmentationParams } from '../augment/params.js';
-import { augmentImages } from '../augment/pipeline.js';
-import type { ImageDataset } from '../data/imageDataset.js';
-import type { OrtModel } from '../ort/ortRunner.js';
 import { rowSize, type FeatureRows } from '../features/featureRows.js';
 import { markHandled } from '../io/markHandled.js';
 import { deriveSeed, Rng } from '../io/rng.js';
@@ -78,58 +74,6 @@ export function featureBatches(
         const { xs, rows, ids } = await (pending.shift() as Promise<{ xs: Float32Array; rows: number; ids: ArrayLike<number> }>);
         fill();
         yield { xs: tf.tensor(xs, [rows, ...data.featureShape]), ys: encodeLabels(ids, args.numClasses, args.multiLabel) };
-      }
-    },
-  };
-}
-
-interface Prepared {
-  features: Float32Array;
-  shape: number[];
-  labels: ArrayLike<number>;
-}
-
-/**
- * Every epoch: decode a batch, augment it (tfjs), run it through `frozen` (ONNX
- * Runtime: preprocessing + frozen base or prefix), hand the features to training.
- * The next batch is prepared while the current one trains, so decoding and ONNX
- * Runtime overlap the training step.
- */
-export function augmentedBatches(args: {
-  dataset: ImageDataset;
-  frozen: Pick<OrtModel, 'run'>;
-  augmentation: AugmentationParams;
-  numClasses: number;
-  /** The dataset's labels are multi-hot rows (labelMode 'multi_hot'). */
-  multiLabel?: boolean;
-  seed: number;
-  /** Called with the seconds ONNX Runtime took for each batch (for the timings). */
-  onFrozenSeconds?: (s: number, images: number) => void;
-}): BatchSource {
-  return {
-    size: args.dataset.numBatches,
-    samples: args.dataset.size,
-    async *batches(epoch: number) {
-      const rng = new Rng(deriveSeed(args.seed, epoch, 1));
-      const it = args.dataset.batches(epoch)[Symbol.asyncIterator]();
-      const prepare = async (): Promise<Prepared | undefined> => {
-        const r = await it.next();
-        if (r.done) return undefined;
-        const batch = r.value;
-        const augmented = tf.tidy(() => augmentImages(tf.tensor4d(batch.images, batch.shape), args.augmentation, rng));
-        const pixels = (await augmented.data()) as Float32Array;
-        augmented.dispose();
-        const t0 = performance.now();
-        const out = await args.frozen.run(pixels, batch.shape);
-        args.onFrozenSeconds?.((performance.now() - t0) / 1000, batch.shape[0]);
-        return { features: out.data, shape: out.shape, labels: batch.labels };
-      };
-      let pending = markHandled(prepare());
-      for (;;) {
-        const p = await pending;
-        if (!p) return;
-        pending = markHandled(prepare());
-        yield { xs: tf.tensor(p.features, p.shape), ys: encodeLabels(p.labels, args.numClasses, args.multiLabel) };
       }
     },
   };

@@ -1,22 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { decodeRgb, resizeDecoded } from '../data/decode.js';
 import { initBackend } from '../tfjs/backend.js';
-import { checkPrecision, type CalibrationRecord, type Precision } from '../ort/int8.js';
+import { checkPrecision, type Precision } from '../ort/int8.js';
 import type { Evaluation } from '../run/evaluation.js';
 import type { RunMeta } from '../run/meta.js';
-import { encodeModel } from '../onnx/proto.js';
-import { runPaths } from '../run/paths.js';
 import { readRun } from '../run/runDir.js';
-import { fileSystemIO } from '../weights/tfjsFiles.js';
-import { runOnnxModel } from '../run/runOnnx.js';
 import { explainPredictions, type ExplainInput, type ExplainSetting, type Explanation } from '../explain/explainImages.js';
 import { loadGradCam, type GradCamExplainer } from '../explain/runGradCam.js';
 import type { LabelsTableOptions } from '../data/labelsTable.js';
 import { ttaPlan, ttaScoresOfPixels, type TtaPlan, type TtaScores, type TtaSetting } from './tta.js';
-import { checkRankOptions, decodeBatch, rankScores, RunPredictor, type ClassProbability, type RankOptions } from './predictor.js';
+import { checkRankOptions, decodeBatch, rankScores, type ClassProbability, type RankOptions, type RunPredictor } from './predictor.js';
+import { openRunPredictor } from './runGraph.js';
 import { evaluationListing, scoreListing } from './labelledFiles.js';
 import { isMultiLabel, multiLabelPrediction, runThresholds, type MultiLabelPrediction } from './multiLabel.js';
 
@@ -84,22 +79,9 @@ export class Classifier {
     await initBackend();
     const run = await readRun(runDir);
     const precision = checkPrecision(opts.precision ?? run.meta.precision ?? 'fp32');
-    if (precision === 'fp32') {
-      // The run's whole model as one ONNX graph (its ONNX base, checked by hash, stitched to the head when it has one).
-      const onnx = encodeModel(await runOnnxModel(runDir, run.meta, { base: opts.base }));
-      return new Classifier(runDir, run.meta, await RunPredictor.fromOnnx(onnx, run.meta), precision, opts.base);
-    }
-    if (run.meta.onnxBase)
-      throw new UserError(
-        `--precision int8 quantizes tlkit's own bases; ${runDir} was trained on the ONNX file ${run.meta.onnxBase.file}, which runs at fp32. Use --precision fp32.`,
-      );
-    const int8 = readCalibration(runDir);
-    const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
-    try {
-      return new Classifier(runDir, run.meta, await RunPredictor.create(model, run.meta, int8), precision);
-    } finally {
-      model.dispose();
-    }
+    // The run's whole model as one ONNX graph (its ONNX base stitched to the head when it has one), through the graph cache.
+    const predictor = await openRunPredictor(runDir, run.meta, { precision, base: opts.base });
+    return new Classifier(runDir, run.meta, predictor, precision, opts.base);
   }
 
   get classNames(): string[] {
@@ -134,6 +116,10 @@ export class Classifier {
    */
   async predict(input: ClassifierInput | ClassifierInput[], opts: PredictOptions = {}): Promise<ClassifierPrediction[]> {
     checkRankOptions(opts, this.classNames, {}, this.isMultiLabel);
+    if (opts.explain && this.meta.knn)
+      throw new UserError(
+        `${this.runDir} is a kNN run: its stored neighbours vote, and no trained layer has a gradient for Grad-CAM to follow. Predict without explain, or explain a run trained with mode features, augment or finetune.`,
+      );
     const thresholds = this.isMultiLabel ? runThresholds(this.meta, opts.threshold) : undefined;
     const plan = opts.tta !== undefined ? this.ttaPlan(opts.tta) : undefined;
     const inputs = Array.isArray(input) ? input : [input];
@@ -249,21 +235,6 @@ export interface ClassifierOptions {
   /** 'fp32' or 'int8'; default the precision the run was trained at. int8 needs a run trained with precision int8. */
   precision?: Precision;
 }
-/** The calibration a run trained at int8 saved (int8-calibration.json). */
-function readCalibration(runDir: string): CalibrationRecord {
-  const file = runPaths(runDir).int8Calibration;
-  if (!existsSync(file)) {
-    throw new UserError(
-      `--precision int8 needs the run's int8 calibration, and ${file} does not exist: ${runDir} was trained at fp32. Train with --precision int8 (it calibrates on the training images), or use --precision fp32.`,
-    );
-  }
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as CalibrationRecord;
-  } catch (e) {
-    throw new UserError(`${file} is not a readable int8 calibration (${(e as Error).message}). Train the run again with --precision int8.`);
-  }
-}
-
 /** Load a trained run folder as a Classifier. */
 export function loadClassifier(runDir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
   return Classifier.load(runDir, opts);

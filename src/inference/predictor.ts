@@ -4,14 +4,16 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../errors.js';
 import { decodeImageInto } from '../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../data/splits.js';
-import { exportToOnnx } from '../onnx/export.js';
-import { int8Graph, type CalibrationRecord } from '../ort/int8.js';
+import type { CalibrationRecord } from '../ort/int8.js';
 import { OrtModel } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import type { Evaluation } from '../run/evaluation.js';
 import { expectedCalibrationError } from '../run/temperature.js';
 import { isMultiLabel } from './multiLabel.js';
-import { ttaScoresOfPixels, type TtaPlan, type TtaScores } from './tta.js';
+import type { TtaPlan, TtaScores } from './tta.js';
+
+// Imported here only as types: a predictor opened on a cached graph (runGraph.ts) runs
+// without loading tfjs, the exporter or the augmentation layers at all.
 
 /**
  * Inference with a saved run: the WHOLE model (preprocessing + base + head, all
@@ -20,7 +22,7 @@ import { ttaScoresOfPixels, type TtaPlan, type TtaScores } from './tta.js';
  */
 export class RunPredictor {
   private constructor(
-    private readonly ort: OrtModel,
+    private readonly ort: Pick<OrtModel, 'run' | 'dispose'>,
     readonly meta: RunMeta,
     /** The batch size the graph fixes (an ONNX base exported with batch 1), or undefined. */
     private readonly fixedBatch?: number,
@@ -31,13 +33,26 @@ export class RunPredictor {
    * prefix) is quantized with the ranges it was trained with, the rest stays fp32.
    */
   static async create(model: tfl.LayersModel, meta: RunMeta, int8?: CalibrationRecord): Promise<RunPredictor> {
-    const fp32 = exportToOnnx(model);
-    return new RunPredictor(await OrtModel.create(int8 ? await int8Graph(fp32, int8) : fp32), meta);
+    return new RunPredictor(await OrtModel.create(await modelGraph(model, int8)), meta);
   }
 
   /** The run's whole model as ONNX bytes (runOnnxModel): RGB 0..255 NHWC in, probabilities out. */
   static async fromOnnx(bytes: Uint8Array, meta: RunMeta): Promise<RunPredictor> {
     return new RunPredictor(await OrtModel.create(bytes), meta, meta.onnxBase?.batch ?? undefined);
+  }
+
+  /**
+   * Like fromOnnx, but the session is created while the first batch decodes: `scores`
+   * and `ttaScores` wait for it only when they run the model.
+   */
+  static whenReady(bytes: Uint8Array, meta: RunMeta, opts: { prepack?: boolean } = {}): RunPredictor {
+    const session = OrtModel.create(bytes, { prepack: opts.prepack });
+    session.catch(() => {}); // reported by the first run, or by dispose
+    const lazy = {
+      run: async (x: Float32Array, shape: number[]) => (await session).run(x, shape),
+      dispose: async () => (await session.catch(() => undefined))?.dispose(),
+    };
+    return new RunPredictor(lazy, meta, meta.onnxBase?.batch ?? undefined);
   }
 
   /**
@@ -64,6 +79,7 @@ export class RunPredictor {
     for (let start = 0; start < files.length; start += batchSize) {
       const batch = files.slice(start, start + batchSize);
       const pixels = await decodeBatch(batch, this.meta.imageSize);
+      const { ttaScoresOfPixels } = await import('./tta.js');
       const s = await ttaScoresOfPixels(this, pixels, batch.length, this.meta.imageSize, plan);
       plain.push(...s.plain);
       tta.push(...s.tta);
@@ -101,6 +117,15 @@ export class RunPredictor {
   async dispose(): Promise<void> {
     await this.ort.dispose();
   }
+}
+
+/** A tfjs model (the whole run: preprocessing, base, head) as the ONNX graph ORT runs; int8 quantizes its base with the run's calibration. */
+export async function modelGraph(model: tfl.LayersModel, int8?: CalibrationRecord): Promise<Uint8Array> {
+  const { exportToOnnx } = await import('../onnx/export.js');
+  const fp32 = exportToOnnx(model);
+  if (!int8) return fp32;
+  const { int8Graph } = await import('../ort/int8.js');
+  return int8Graph(fp32, int8);
 }
 
 /** Image files decoded and resized to [h, w]: float32 NHWC RGB 0..255, the files' order. */

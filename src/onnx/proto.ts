@@ -1,19 +1,26 @@
-import onnxProto from 'onnx-proto';
+import {
+  AttributeType,
+  type IAttributeProto,
+  type IGraphProto,
+  type IModelProto,
+  type INodeProto,
+  type ITensorProto,
+  type IValueInfoProto,
+  type ModelProto,
+  ONNX_SCHEMA,
+  TensorDataType,
+} from './onnxSchema.js';
+import { protobufCodec } from './protobuf.js';
 
 // Pure builders for ONNX protobuf messages, after onnx's helper.py: each returns a
 // plain message object; `encodeModel` turns the model into bytes. Attributes are
 // sorted by name and tensor sizes are checked against their dims, so a mistake
 // fails here with a clear message instead of deep inside ONNX Runtime.
 
-const { onnx } = onnxProto;
-type IModelProto = onnxProto.onnx.IModelProto;
-type IGraphProto = onnxProto.onnx.IGraphProto;
-type INodeProto = onnxProto.onnx.INodeProto;
-type ITensorProto = onnxProto.onnx.ITensorProto;
-type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
-type IAttributeProto = onnxProto.onnx.IAttributeProto;
+export type { IModelProto, IGraphProto, INodeProto, ITensorProto, IValueInfoProto, ModelProto };
+export { AttributeType, TensorDataType };
 
-export type { IModelProto, IGraphProto, INodeProto, ITensorProto, IValueInfoProto };
+const codec = protobufCodec(ONNX_SCHEMA);
 
 /** The opset every exported graph targets (Pad/Clip take tensors as inputs, Softmax is single-axis). */
 export const OPSET_VERSION = 13;
@@ -27,7 +34,7 @@ export type AttributeValue = number | string | number[] | { float: number } | { 
  * FLOAT/FLOATS (a JS number alone cannot tell 1 from 1.0).
  */
 export function makeAttribute(name: string, value: AttributeValue): IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
+  const T = AttributeType;
   if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) return { name, type: T.FLOAT, f: value };
@@ -58,7 +65,7 @@ export function makeNode(
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 function dataTypeOf(data: TensorData): number {
-  const D = onnx.TensorProto.DataType;
+  const D = TensorDataType;
   if (data instanceof Float32Array) return D.FLOAT;
   if (data instanceof BigInt64Array) return D.INT64;
   if (data instanceof Int8Array) return D.INT8;
@@ -83,7 +90,7 @@ export function makeValueInfo(name: string, shape: Array<number | null>): IValue
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: TensorDataType.FLOAT,
         shape: { dim: shape.map((d, i) => (d === null ? { dimParam: i === 0 ? 'batch' : `d${i}` } : { dimValue: d })) },
       },
     },
@@ -116,9 +123,10 @@ export function makeModel(graph: IGraphProto, opts: { producer?: string; opset?:
 }
 
 export function encodeModel(model: IModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+  return codec.encode(model, 'ModelProto');
 }
 
-export function decodeModel(bytes: Uint8Array): onnxProto.onnx.ModelProto {
-  return onnx.ModelProto.decode(bytes);
+/** The model in `bytes`; its byte fields (weights) are views into `bytes`, not copies. */
+export function decodeModel(bytes: Uint8Array): ModelProto {
+  return codec.decode(bytes, 'ModelProto') as ModelProto;
 }

@@ -1,5 +1,4 @@
-import onnxProto from 'onnx-proto';
-import { makeNode, makeTensor, type IModelProto, type INodeProto, type ITensorProto, type IValueInfoProto } from './proto.js';
+import { AttributeType, makeNode, makeTensor, TensorDataType, type IModelProto, type INodeProto, type ITensorProto } from './proto.js';
 
 // Static int8 quantization of an fp32 ONNX graph in QDQ form: QuantizeLinear/
 // DequantizeLinear pairs around the convolutions and matrix products, which ONNX
@@ -15,8 +14,7 @@ import { makeNode, makeTensor, type IModelProto, type INodeProto, type ITensorPr
 // A Relu/Clip right after a quantized op is left in place: its QuantizeLinear
 // starts at 0, so ORT drops it (ClipQuantFusion) and the int8 kernel clamps instead.
 
-const { onnx } = onnxProto;
-const DT = onnx.TensorProto.DataType;
+const DT = TensorDataType;
 
 export interface QuantizeOptions {
   /** How many of the first Conv nodes (graph order) stay fp32: tlkit's frozen graphs start with the preprocessing conv, then the base's first conv. */
@@ -58,7 +56,7 @@ function graphOf(model: IModelProto): Graph {
 function attr(n: INodeProto, name: string): number | undefined {
   const a = n.attribute?.find((x) => x.name === name);
   if (!a) return undefined;
-  return a.type === onnx.AttributeProto.AttributeType.FLOAT ? (a.f as number) : Number(a.i);
+  return a.type === AttributeType.FLOAT ? (a.f as number) : Number(a.i);
 }
 
 /** The float32 values of an initializer (raw little-endian bytes or float_data). */
@@ -144,16 +142,6 @@ export function planQuantization(model: IModelProto, opts: QuantizeOptions = {},
   }
   const observed = observe.filter((t) => !(t in sameAs));
   return { nodes, observe: observed, sameAs };
-}
-
-/** A copy of the model that also outputs `tensors` (for calibration). */
-export function withOutputs(model: IModelProto, tensors: string[]): IModelProto {
-  const g = model.graph!;
-  const existing = new Set((g.output ?? []).map((o) => o.name));
-  const extra: IValueInfoProto[] = tensors
-    .filter((t) => !existing.has(t))
-    .map((name) => ({ name, type: { tensorType: { elemType: DT.FLOAT } } }));
-  return { ...model, graph: { ...g, output: [...(g.output ?? []), ...extra] } };
 }
 
 /** uint8 scale and zero point for the range [lo, hi] (widened to include 0). */

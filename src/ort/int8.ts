@@ -1,7 +1,8 @@
 import { UserError } from '../errors.js';
-import { RangeCollector, type CalibrationMethod } from '../onnx/calibrate.js';
+import { StatsCollector, withStatistics, type CalibrationMethod } from '../onnx/calibrate.js';
+import { markHandled } from '../io/markHandled.js';
 import { decodeModel, encodeModel, type IModelProto } from '../onnx/proto.js';
-import { planQuantization, quantizeModel, withOutputs, type QuantizeOptions, type QuantPlan, type Ranges } from '../onnx/quantize.js';
+import { planQuantization, quantizeModel, type QuantizeOptions, type QuantPlan, type Ranges } from '../onnx/quantize.js';
 import { OrtModel, OrtSession, optimizedGraph } from './ortRunner.js';
 
 // int8 versions of tlkit's fp32 graphs: calibrate the activations on sample
@@ -40,6 +41,8 @@ export const DEFAULT_CALIBRATION: CalibrationSettings = {
   fp32Depthwise: 'auto',
 };
 export const AUTO_DEPTHWISE_COSINE = 0.997;
+/** The lowest percentile a calibration pass keeps the statistics for, unless told otherwise. */
+export const LOWEST_PERCENTILE = 99.99;
 /** Under this mean cosine between int8 and fp32 features, tlkit warns. */
 export const WARN_COSINE = 0.99;
 
@@ -69,6 +72,8 @@ export interface CalibrationRecord {
 export interface InputBatch {
   images: Float32Array;
   shape: number[];
+  /** The images' files, when they came from files. */
+  files?: string[];
 }
 
 /** The fp32 graph in the form the quantizer works on: ORT's basic rewrites (BatchNormalization folded into the convs, constants folded). */
@@ -91,47 +96,72 @@ export async function int8Graph(
 }
 
 /**
- * One calibration pass: the fp32 graph runs over `batches` reporting every
- * activation the plan quantizes. Ranges for any method come from the same pass;
- * the fp32 outputs are kept to measure the int8 graph against.
+ * One calibration pass: the fp32 graph runs over `batches`, reporting the statistics of every
+ * activation the plan quantizes (computed inside the graph: see withStatistics). Ranges for
+ * any method come from the same pass; the fp32 outputs are kept to measure the int8 graph
+ * against.
  */
 export class Calibrator {
   private constructor(
     private readonly model: IModelProto,
     /** Everything quantizable: its tensors are observed, so any settings' plan (a subset) finds its ranges. */
     readonly plan: QuantPlan,
-    private readonly collector: RangeCollector,
+    private readonly collector: StatsCollector,
     private readonly inputs: InputBatch[],
     private readonly fp32Outputs: Float32Array[],
   ) {}
 
-  /** Aborting `opts.signal` stops the pass after the current batch: it rejects with the signal's reason. */
+  /**
+   * `opts.images`: how many images `batches` holds at most (an array's count by default); the
+   * statistics keep what percentiles down to `opts.lowestPercentile` (default 99.99) need over
+   * that many. The next batch is asked for before the current one runs, so decoding overlaps.
+   * Aborting `opts.signal` stops the pass after the current batch: it rejects with the signal's reason.
+   */
   static async run(
     fp32: Uint8Array,
-    batches: AsyncIterable<InputBatch>,
-    opts: { threads?: number; signal?: AbortSignal } = {},
+    batches: AsyncIterable<InputBatch> | InputBatch[],
+    opts: { threads?: number; signal?: AbortSignal; images?: number; lowestPercentile?: number; onBatch?: (images: number) => void } = {},
   ): Promise<Calibrator> {
+    const images = opts.images ?? (Array.isArray(batches) ? batches.reduce((n, b) => n + b.shape[0], 0) : undefined);
+    if (images === undefined) throw new Error('calibration: say how many images the batches hold (images)');
     const model = await prepared(fp32);
     const plan = planQuantization(model);
-    const session = await OrtSession.create(encodeModel(withOutputs(model, plan.observe)), { threads: opts.threads });
-    const collector = new RangeCollector();
+    const stats = withStatistics(model, plan.observe, { images, lowestPercentile: opts.lowestPercentile ?? LOWEST_PERCENTILE });
+    const session = await OrtSession.create(encodeModel(stats.model), { threads: opts.threads });
+    const collector = new StatsCollector();
     const inputs: InputBatch[] = [];
     const outputs: Float32Array[] = [];
     const [inputName] = session.inputNames;
-    const [outputName] = session.outputNames;
+    const outputName = model.graph!.output![0].name as string;
+    const it = (Array.isArray(batches) ? each(batches) : batches)[Symbol.asyncIterator]();
     try {
-      for await (const b of batches) {
+      let next = markHandled(it.next());
+      for (;;) {
+        const r = await next;
+        if (r.done) break;
+        const b = r.value;
+        next = markHandled(it.next());
         const out = await session.run({ [inputName]: { data: b.images, dims: b.shape } });
-        for (const t of plan.observe) collector.add(t, out[t].data);
+        for (const t of plan.observe) {
+          const o = stats.outputs[t];
+          collector.add(t, out[o.min].data[0], out[o.max].data[0], out[o.top].data, out[o.shape].data);
+        }
         inputs.push(b);
-        outputs.push(out[outputName].data.slice());
+        outputs.push(out[outputName].data);
+        opts.onBatch?.(b.shape[0]);
         opts.signal?.throwIfAborted();
       }
     } finally {
+      await it.return?.();
       await session.dispose();
     }
     if (!inputs.length) throw new Error('calibration: no batches');
     return new Calibrator(model, plan, collector, inputs, outputs);
+  }
+
+  /** The calibration batches, in the order they ran. */
+  get batches(): readonly InputBatch[] {
+    return this.inputs;
   }
 
   get images(): number {
@@ -159,42 +189,58 @@ export class Calibrator {
 
   /** Run `graph` over the calibration images and compare with the fp32 outputs (stopped between batches by `signal`). */
   async error(graph: Uint8Array, threads?: number, signal?: AbortSignal): Promise<QuantError> {
+    return (await this.measure(graph, threads, signal)).error;
+  }
+
+  /** `graph`'s outputs on the calibration batches (in their order), and their error against fp32. */
+  async measure(
+    graph: Uint8Array,
+    threads?: number,
+    signal?: AbortSignal,
+  ): Promise<{ error: QuantError; outputs: Float32Array[]; rowShape: number[] }> {
     const m = await OrtModel.create(graph, { threads });
     try {
-      const pairs: Array<[Float32Array, Float32Array]> = [];
-      for (const [i, b] of this.inputs.entries()) {
+      const outputs: Float32Array[] = [];
+      let rowShape: number[] = [];
+      for (const b of this.inputs) {
         signal?.throwIfAborted();
-        pairs.push([this.fp32Outputs[i], (await m.run(b.images, b.shape)).data]);
+        const y = await m.run(b.images, b.shape);
+        outputs.push(y.data);
+        rowShape = y.shape.slice(1);
       }
-      return compareOutputs(
-        pairs,
+      const error = compareOutputs(
+        outputs.map((o, i) => [this.fp32Outputs[i], o]),
         this.inputs.map((b) => b.shape[0]),
       );
+      return { error, outputs, rowShape };
     } finally {
       await m.dispose();
     }
   }
 
-  /** Ranges, int8 graph and its error for `settings` (trying depthwise convs both ways under 'auto'). */
+  /**
+   * Ranges, int8 graph and its error for `settings` (trying depthwise convs both ways under
+   * 'auto'), with the kept graph's outputs on the calibration batches: exactly what that
+   * graph gives those images, so an extraction need not run them again.
+   */
   async record(
     settings: CalibrationSettings,
     threads?: number,
     signal?: AbortSignal,
-  ): Promise<{ record: CalibrationRecord; graph: Uint8Array }> {
+  ): Promise<{ record: CalibrationRecord; graph: Uint8Array; outputs: Float32Array[]; rowShape: number[] }> {
     const ranges = this.ranges(settings);
     const attempt = async (fp32Depthwise: boolean) => {
       const graph = this.graph(settings, fp32Depthwise);
-      const record: CalibrationRecord = {
-        settings,
-        fp32Depthwise,
-        images: this.images,
-        ranges,
-        error: await this.error(graph, threads, signal),
-      };
-      return { record, graph };
+      const { error, outputs, rowShape } = await this.measure(graph, threads, signal);
+      const record: CalibrationRecord = { settings, fp32Depthwise, images: this.images, ranges, error };
+      return { record, graph, outputs, rowShape };
     };
     return settleDepthwise(settings.fp32Depthwise, () => this.hasDepthwise, attempt);
   }
+}
+
+async function* each<T>(xs: T[]): AsyncGenerator<T> {
+  yield* xs;
 }
 
 /**

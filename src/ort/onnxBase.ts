@@ -113,12 +113,12 @@ export interface OnnxBaseInfo {
   preprocess: OnnxPreprocess;
 }
 
-type Dim = { dimValue?: number | { toNumber(): number } | null; dimParam?: string | null };
+type Dim = { dimValue?: number | bigint | null; dimParam?: string | null };
 
 function dimOf(d: Dim): number | null {
   const v = d.dimValue;
   if (v === undefined || v === null) return null;
-  const n = typeof v === 'number' ? v : v.toNumber();
+  const n = Number(v);
   return n > 0 ? n : null;
 }
 

@@ -1,5 +1,5 @@
 import { GraphBuilder } from '../onnx/graphBuilder.js';
-import { makeValueInfo } from '../onnx/proto.js';
+import { makeNode, makeValueInfo } from '../onnx/proto.js';
 import {
   emitLossAndAccuracy,
   encodeEvaluation,
@@ -61,6 +61,21 @@ export interface HeadGraphSpec {
   gradients?: boolean;
   /** Where the optimizer runs (default 'graph'). */
   update?: UpdateSite;
+  /**
+   * With a host update: the graph outputs the hidden layer's pre-activation gradient dA
+   * (`OUTER_GRADIENT`, [N, units]) instead of the hidden kernel's gradient, and the update
+   * kernels form that gradient row by row (outerProductKernels.ts). Needs flattened (or
+   * unpooled) features, so that the layer's input is the graph's input x.
+   */
+  outerKernelGradient?: boolean;
+}
+
+/** The output that carries dA when the hidden kernel's gradient is formed by the update (outerKernelGradient). */
+export const OUTER_GRADIENT = 'dloss_dhidden';
+
+/** Whether a head can train with outerKernelGradient: a hidden layer whose input is x, units in whole blocks of the kernels' columns. */
+export function outerGradientFits(spec: Pick<HeadGraphSpec, 'units' | 'pooling'>, columns: number): boolean {
+  return spec.units > 0 && spec.units % columns === 0 && spec.pooling !== 'avg';
 }
 
 /** One trainable tensor of the head, in the order of the tfjs model's trainableWeights. */
@@ -71,6 +86,8 @@ export interface HeadGraphs {
   /** Optimizer state per parameter, in order: rms | m then v | none (graph inputs `<name>` -> `<name>_new` when the graph updates). */
   state: HeadParam[];
   update: UpdateSite;
+  /** With outerKernelGradient: the parameter whose gradient the update forms from the graph's dA output. */
+  outer?: { param: string; output: string };
   train: Uint8Array;
   evaluate: Uint8Array;
 }
@@ -101,7 +118,7 @@ class HeadEmitter {
   readonly b = new GraphBuilder();
 
   constructor(readonly spec: HeadGraphSpec) {
-    for (const n of [...Object.values(INPUT), ...Object.values(OUTPUT)]) this.b.reserve(n);
+    for (const n of [...Object.values(INPUT), ...Object.values(OUTPUT), OUTER_GRADIENT]) this.b.reserve(n);
   }
 
   op(type: string, inputs: string[], hint: string, attrs: Record<string, number | number[] | string | { float: number }> = {}): string {
@@ -167,7 +184,8 @@ class HeadEmitter {
       if (this.spec.dropout) dh = this.op('Mul', [dh, INPUT.mask], 'grad/h');
       // relu'(A) = step(A) = sign(H), since H = relu(A) >= 0 (0 where A <= 0, as tfjs's step); linear: dA = dH.
       const da = this.spec.hiddenActivation === 'linear' ? dh : this.op('Mul', [dh, this.op('Sign', [f.h], 'grad/relu_mask')], 'grad/a');
-      grads.set('w1', this.kernelGrad(f.p, da, 'grad/w1'));
+      if (this.spec.outerKernelGradient) this.b.nodes.push(makeNode('Identity', [da], [OUTER_GRADIENT], this.b.uniqueName('grad/da/out')));
+      else grads.set('w1', this.kernelGrad(f.p, da, 'grad/w1'));
       grads.set('b1', this.op('ReduceSum', [da, axis0], 'grad/b1', { keepdims: 0 }));
     }
     return grads;
@@ -194,6 +212,8 @@ export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
   const params = headParams(spec);
   const update = spec.update ?? 'graph';
   const state = optimizerState(spec.optimizer, params);
+  if (spec.outerKernelGradient && (update !== 'host' || spec.units === 0 || spec.pooling === 'avg' || spec.gradients))
+    throw new Error('head graph: outerKernelGradient needs a host update, a hidden layer, flattened features and no gradient outputs');
 
   const t = new HeadEmitter(spec);
   reserveTrainingNames(t.b, spec.optimizer, params, true);
@@ -209,11 +229,13 @@ export function buildHeadGraphs(spec: HeadGraphSpec): HeadGraphs {
     optimizer: spec.optimizer,
     update,
     gradients: spec.gradients,
+    outputs: spec.outerKernelGradient ? [{ name: OUTER_GRADIENT, shape: [null, spec.units] }] : undefined,
   });
 
   const e = new HeadEmitter(spec);
   for (const p of params) e.b.reserve(p.name);
   e.lossAndAccuracy(e.forward(false).z);
   const evaluate = encodeEvaluation(e.b, 'tlkit_head_evaluate', dataInputs(spec, false), params);
-  return { params, state, update, train, evaluate };
+  const outer = spec.outerKernelGradient ? { param: 'w1', output: OUTER_GRADIENT } : undefined;
+  return { params, state, update, outer, train, evaluate };
 }

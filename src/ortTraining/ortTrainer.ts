@@ -5,17 +5,7 @@ import { OrtSession, type HostTensor } from '../ort/ortRunner.js';
 import { MovingStatistics } from './batchNormTraining.js';
 import type { ConvInputGradient } from './gradientRules.js';
 import type { HeadGraphSpec } from './headGraph.js';
-import {
-  decayInput,
-  gradientOutput,
-  INPUT,
-  isAdam,
-  OUTPUT,
-  rateInput,
-  type OptimizerSpec,
-  type StepValues,
-  type UpdateSite,
-} from './trainingOps.js';
+import { decayInput, INPUT, isAdam, OUTPUT, rateInput, type OptimizerSpec, type StepValues, type UpdateSite } from './trainingOps.js';
 import type { TrainableHead } from './trainableHead.js';
 import {
   headPlan,
@@ -29,7 +19,7 @@ import {
   type PlanOptions,
   type TrainingPlan,
 } from './trainingPlan.js';
-import { arenaFits, UpdateKernels } from './updateKernels.js';
+import { HostUpdate } from './hostUpdate.js';
 import { UpdateRates, type Rates } from './updateRates.js';
 
 type LayerVariable = tfl.LayersModel['trainableWeights'][number];
@@ -62,6 +52,8 @@ export interface OrtTrainerOptions {
    * also used when the arrays would not fit the kernels' 2 GiB arena).
    */
   update?: UpdateSite;
+  /** Head graphs, host update: the hidden kernel's gradient formed in its update (default true where the head allows: hostUpdate.ts), or output by the graph. */
+  outerGradient?: boolean;
   /** Generated graphs: how stride-1 convolutions' input gradients are written (default 'transpose'). */
   convInputGradient?: ConvInputGradient;
   /**
@@ -79,9 +71,6 @@ async function floats(t: tf.Tensor): Promise<Float32Array> {
   return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
 }
 
-/** The arena of a host update: weights, then their gradients, then the optimizer slots. */
-const arenaLengths = (plan: TrainingPlan) => [...plan.params, ...plan.params, ...plan.state].map((p) => size(p.shape));
-
 /**
  * Trains a compiled tfjs logits model on ONNX Runtime (the head, or fine-tuning's suffix + head), with the
  * surface FitLoop drives (trainOnBatch, evaluate, trainableWeights, optimizer state,
@@ -96,20 +85,19 @@ const arenaLengths = (plan: TrainingPlan) => [...plan.params, ...plan.params, ..
  */
 export class OrtTrainer {
   private owner: 'tfjs' | 'ort' = 'tfjs';
-  private params: Float32Array[];
-  private state: Float32Array[];
+  /** Graph updates: the weights and slots (host updates: the arena's, in `host`). */
+  private graphParams: Float32Array[] = [];
+  private graphState: Float32Array[] = [];
   /** Graph updates: the step before last's outputs, written into again (empty for host updates). */
   private spare: Float32Array[] = [];
   private spareState: Float32Array[] = [];
-  /** Host updates: the gradients, in the arena, that the graph writes every step. */
-  private grads: Float32Array[] = [];
   private iterations = 0;
   /** The learning rate and momentum term of the next step (set by a schedule), and the values they give. */
   private readonly rates: UpdateRates;
   private readonly rng: Rng | undefined;
   private handedOut: tf.Tensor[] = [];
   /** Host updates: the arena that holds weights, gradients and slots, and its kernels. */
-  private readonly kernels: UpdateKernels | undefined;
+  private readonly host: HostUpdate | undefined;
   /** BatchNormalization layers that train: their moving statistics, owned like the weights. */
   private readonly statistics: MovingStatistics;
 
@@ -121,21 +109,25 @@ export class OrtTrainer {
     private readonly evalSession: OrtSession,
     private readonly reuseBuffers: boolean,
   ) {
-    if (graphs.update === 'host') {
-      this.kernels = new UpdateKernels(arenaLengths(graphs));
-      const n = graphs.params.length;
-      this.params = this.kernels.arrays.slice(0, n);
-      this.grads = this.kernels.arrays.slice(n, 2 * n);
-      this.state = this.kernels.arrays.slice(2 * n);
-    } else {
-      this.params = graphs.params.map((p) => new Float32Array(size(p.shape)));
+    if (graphs.update === 'host') this.host = new HostUpdate(graphs, opt);
+    else {
+      this.graphParams = graphs.params.map((p) => new Float32Array(size(p.shape)));
       this.spare = graphs.params.map((p) => new Float32Array(reuseBuffers ? size(p.shape) : 0));
-      this.state = graphs.state.map((s) => new Float32Array(size(s.shape)));
+      this.graphState = graphs.state.map((s) => new Float32Array(size(s.shape)));
       this.spareState = graphs.state.map((s) => new Float32Array(reuseBuffers ? size(s.shape) : 0));
     }
     this.rates = new UpdateRates(opt, planMultipliers(graphs, opt));
     this.statistics = new MovingStatistics(graphs.batchNorms ?? []);
     this.rng = graphs.dropout ? new Rng(graphs.dropout.seed) : undefined;
+  }
+
+  /** The weights, wherever the update keeps them. */
+  private get params(): Float32Array[] {
+    return this.host ? this.host.params : this.graphParams;
+  }
+
+  private get state(): Float32Array[] {
+    return this.host ? this.host.state : this.graphState;
   }
 
   /** Build the graphs and sessions for `model` (compiled); throws NotTrainableOnOrt when ORT cannot train it. */
@@ -149,7 +141,8 @@ export class OrtTrainer {
       );
     const labelSmoothing = labelSmoothingFor(model, opts.labelSmoothing);
     const build = (update: UpdateSite): TrainingPlan => {
-      const plan: PlanOptions = { optimizer: opt, update, labelSmoothing, multiLabel: multiLabelFor(model) };
+      const outerGradient = opts.outerGradient ?? true;
+      const plan: PlanOptions = { optimizer: opt, update, labelSmoothing, multiLabel: multiLabelFor(model), outerGradient };
       if (!head) return modelPlan(model, plan, opts.convInputGradient);
       try {
         return headPlan(model, head, opts.dense ?? 'gemm', plan);
@@ -160,7 +153,7 @@ export class OrtTrainer {
     };
     let plan = build(opts.update ?? 'host');
     // Weights, gradients and slots share the kernels' arena; a model too big for it updates in the graph.
-    if (plan.update === 'host' && !arenaFits(arenaLengths(plan))) plan = build('graph');
+    if (plan.update === 'host' && !HostUpdate.fits(plan)) plan = build('graph');
     const trainSession = await OrtSession.create(plan.train, { threads: opts.threads });
     const evalSession = await OrtSession.create(plan.evaluate, { threads: opts.threads });
     return new OrtTrainer(model, plan, opt, trainSession, evalSession, opts.reuseBuffers ?? true);
@@ -266,7 +259,9 @@ export class OrtTrainer {
     this.takeFromTfjs();
     const n = xs.shape[0];
     const targets = await floats(ys);
-    const feeds = this.dataFeeds(await floats(xs), xs.shape, targets, ys.shape);
+    const x = await floats(xs);
+    // Taken before the weights' feeds: putting the features in the arena may move its arrays.
+    const feeds = this.dataFeeds(this.host ? this.host.features(x, n) : x, xs.shape, targets, ys.shape);
     this.paramFeeds(feeds);
     if (this.graphs.dropout && this.rng) {
       const { width } = this.graphs.dropout;
@@ -278,12 +273,10 @@ export class OrtTrainer {
     }
     const step = this.rates.values(this.iterations + 1);
     let out: Record<string, HostTensor>;
-    if (this.graphs.update === 'host') {
+    if (this.host) {
       // The graph writes the gradients into the arena; one SIMD loop per tensor updates weights and slots in place.
-      const into: Record<string, HostTensor> = {};
-      this.graphs.params.forEach((p, i) => (into[gradientOutput(p.name)] = { data: this.grads[i], dims: p.shape }));
-      out = await this.trainSession.run(feeds, into);
-      (this.kernels as UpdateKernels).update(this.opt, this.params, this.grads, this.state, step);
+      out = await this.trainSession.run(feeds, this.host.outputs());
+      this.host.update(step);
     } else {
       this.graphs.state.forEach((s, i) => (feeds[s.name] = { data: this.state[i], dims: s.shape }));
       this.updateFeeds(feeds, step);
@@ -299,8 +292,8 @@ export class OrtTrainer {
         this.spare = this.params;
         this.spareState = this.state;
       }
-      this.params = next;
-      this.state = nextState;
+      this.graphParams = next;
+      this.graphState = nextState;
     }
     this.statistics.update(out);
     this.tapLogits(targets, out);

@@ -151,7 +151,7 @@ export interface TrainStepGraph {
   /** Output every gradient even when the graph updates (tests). */
   gradients?: boolean;
   /** Further outputs computed by the forward pass (a training BatchNormalization's batch statistics). */
-  outputs?: GraphTensor[];
+  outputs?: Array<{ name: string; shape: Array<number | null> }>;
   opset?: number;
 }
 
@@ -161,7 +161,8 @@ export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
   const inGraph = g.update === 'graph';
   const state = inGraph ? optimizerState(g.optimizer, g.params) : [];
   if (inGraph) for (const p of g.params) emitUpdate(b, g.optimizer, p.name, g.grads.get(p.name) as string);
-  const gradOutputs = !inGraph || g.gradients ? g.params.map((p) => gradientOutput(p.name)) : [];
+  // A parameter without a gradient here is updated from another output (the head's hidden kernel: outerProductKernels.ts).
+  const gradOutputs = !inGraph || g.gradients ? g.params.map((p) => (g.grads.has(p.name) ? gradientOutput(p.name) : '')) : [];
   g.params.forEach(
     (p, i) =>
       gradOutputs[i] &&
@@ -180,7 +181,7 @@ export function encodeTrainStep(g: TrainStepGraph): Uint8Array {
       makeValueInfo(OUTPUT.accuracy, []),
       ...logitsOutputs(b),
       ...(inGraph ? [...g.params, ...state].map((p) => makeValueInfo(`${p.name}_new`, p.shape)) : []),
-      ...gradOutputs.map((name, i) => makeValueInfo(name, g.params[i].shape)),
+      ...gradOutputs.flatMap((name, i) => (name ? [makeValueInfo(name, g.params[i].shape)] : [])),
       ...(g.outputs ?? []).map((o) => makeValueInfo(o.name, o.shape)),
     ],
     b.initializers,

@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { isUserError } from '../errors.js';
 import type { ConvInputGradient } from './gradientRules.js';
-import { buildHeadGraphs, type HeadGraphSpec } from './headGraph.js';
+import { buildHeadGraphs, outerGradientFits, type HeadGraphs, type HeadGraphSpec } from './headGraph.js';
+import { OUTER_COLUMNS } from './outerProductKernels.js';
 import { buildModelGraphs, type ModelGraphs } from './modelGraph.js';
 import { NotDifferentiable } from './notDifferentiable.js';
 import type { OptimizerSpec, UpdateSite } from './trainingOps.js';
@@ -12,7 +13,7 @@ import type { TrainableHead } from './trainableHead.js';
 export class NotTrainableOnOrt extends Error {}
 
 /** What the trainer runs: graphs, the tfjs variables they train, and how weights map between the two. */
-export type TrainingPlan = Omit<ModelGraphs, 'dropout'> & { dropout?: ModelGraphs['dropout'] };
+export type TrainingPlan = Omit<ModelGraphs, 'dropout'> & { dropout?: ModelGraphs['dropout']; outer?: HeadGraphs['outer'] };
 
 /** What every plan is built with besides the model. */
 export interface PlanOptions {
@@ -22,17 +23,20 @@ export interface PlanOptions {
   labelSmoothing: number;
   /** Sigmoid units against multi-hot targets (binary cross-entropy over every output). */
   multiLabel?: boolean;
+  /** Head graphs with a host update: form the hidden kernel's gradient in the update where the head allows (HeadGraphSpec.outerKernelGradient). */
+  outerGradient?: boolean;
 }
 
 export function headPlan(
   model: tfl.LayersModel,
   head: TrainableHead,
   dense: HeadGraphSpec['dense'],
-  { optimizer, update, labelSmoothing, multiLabel }: PlanOptions,
+  { optimizer, update, labelSmoothing, multiLabel, outerGradient }: PlanOptions,
 ): TrainingPlan {
   const fail = (why: string) => new NotTrainableOnOrt(`ONNX Runtime cannot train model '${model.name}' as a head: ${why}.`);
   const spec = headSpec(model, head, fail);
-  const graphs = buildHeadGraphs({ ...spec, optimizer, dense, update, labelSmoothing, multiLabel });
+  const outerKernelGradient = outerGradient === true && update === 'host' && outerGradientFits(spec, OUTER_COLUMNS);
+  const graphs = buildHeadGraphs({ ...spec, optimizer, dense, update, labelSmoothing, multiLabel, outerKernelGradient });
   // The graph's params are the model's trainable weights, in order: the declared head must be the whole model.
   const variables = model.trainableWeights;
   const shapes = (list: Array<{ shape: unknown }>) => JSON.stringify(list.map((v) => v.shape));

@@ -1,3 +1,4 @@
+import { OUTER_COLUMNS, outerProductKernel, RULE_SLOTS } from './outerProductKernels.js';
 import { assembleModule, op, ValueType, type Bytes, type FunctionSpec } from './wasmAssembler.js';
 import type { OptimizerSpec, StepValues } from './trainingOps.js';
 
@@ -165,6 +166,8 @@ const KERNELS: FunctionSpec[] = [
     body: (k) => k.store('w', [...k.scalar('minusLr'), ...k.load('g'), ...mul, ...k.load('w'), ...add]),
   }),
 ];
+// The hidden kernel's updates with its gradient formed row by row (outerProductKernels.ts); each calls its rule's function above.
+KERNELS.push(...(['rmsprop', 'adam', 'adamw', 'sgd'] as const).map((rule, i) => outerProductKernel(rule, i)));
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -202,7 +205,15 @@ type Exports = {
     decay: number,
   ): void;
   sgd(w: number, g: number, end: number, minusLr: number): void;
-};
+} & Record<`outer_${OptimizerSpec['kind']}`, (...args: number[]) => void>;
+
+/** Where the outer-product update finds its operands in the arena (offsets in bytes). */
+interface OuterScratch {
+  x: Float32Array;
+  dA: Float32Array;
+  list: number;
+  row: number;
+}
 
 const PAGE = 65536;
 const VECTOR = 4;
@@ -219,26 +230,36 @@ export function arenaFits(lengths: number[]): boolean {
 /**
  * Arrays of the given lengths in one WebAssembly memory, zeroed, and the update
  * kernels over them. ONNX Runtime reads and writes the arrays in place (they are
- * ordinary Float32Arrays over the memory's buffer, which never grows).
+ * ordinary Float32Arrays over the memory's buffer). The memory grows only when the
+ * outer-product update needs more scratch for a bigger batch; `arrays` are then new
+ * views of the same values (`generation` counts the moves).
  */
 export class UpdateKernels {
-  readonly arrays: Float32Array[];
+  arrays: Float32Array[];
+  generation = 0;
   private readonly kernels: Exports;
   private readonly memory: WebAssembly.Memory;
+  private readonly offsets: number[] = [];
+  private readonly end: number;
+  private scratch: (OuterScratch & { samples: number; d: number; u: number }) | undefined;
 
-  constructor(lengths: number[]) {
+  constructor(private readonly lengths: number[]) {
     if (!arenaFits(lengths))
       throw new RangeError(`update kernels: ${lengths.length} arrays need more than ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
-    const bytes = lengths.reduce((a, n) => a + padded(n) * 4, 0);
-    this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)) });
+    let offset = 0;
+    for (const n of lengths) {
+      this.offsets.push(offset);
+      offset += padded(n) * 4;
+    }
+    this.end = offset;
+    this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(offset / PAGE)) });
     compiled ??= new WebAssembly.Module(assembleModule(KERNELS));
     this.kernels = new WebAssembly.Instance(compiled, { env: { memory: this.memory } }).exports as unknown as Exports;
-    let offset = 0;
-    this.arrays = lengths.map((n) => {
-      const a = new Float32Array(this.memory.buffer, offset, n);
-      offset += padded(n) * 4;
-      return a;
-    });
+    this.arrays = this.views();
+  }
+
+  private views(): Float32Array[] {
+    return this.lengths.map((n, i) => new Float32Array(this.memory.buffer, this.offsets[i], n));
   }
 
   private offsetOf(a: Float32Array): number {
@@ -246,10 +267,75 @@ export class UpdateKernels {
     return a.byteOffset;
   }
 
-  /** Update `params` in place with `grads` at this step's values; `state` holds the slots as optimizerState() lists them. */
-  update(o: OptimizerSpec, params: Float32Array[], grads: Float32Array[], state: Float32Array[], step: StepValues): void {
+  /**
+   * Scratch after the arrays for the outer-product update of a batch of `samples`: the
+   * features [samples, d], the graph's dA [samples, u], the sample list and the row.
+   * Grows the memory when a batch is bigger than any before (then `arrays` are new views).
+   */
+  outerScratch(samples: number, d: number, u: number): OuterScratch {
+    const s = this.scratch;
+    if (s && s.samples === samples && s.d === d && s.u === u) return s;
+    const x = this.end;
+    const dA = x + padded(samples * d) * 4;
+    const list = dA + padded(samples * u) * 4;
+    const row = list + samples * 32;
+    const bytes = row + u * 4;
+    if (bytes > MAX_ARENA_BYTES)
+      throw new RangeError(`update kernels: a batch of ${samples} needs more than ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
+    const pages = Math.ceil(bytes / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (pages > 0) {
+      this.memory.grow(pages);
+      this.arrays = this.views();
+      this.generation++;
+    }
+    const buffer = this.memory.buffer;
+    this.scratch = { x: new Float32Array(buffer, x, samples * d), dA: new Float32Array(buffer, dA, samples * u), list, row, samples, d, u };
+    return this.scratch;
+  }
+
+  /**
+   * Update the kernel `w` [d, u] and its `slots` with the gradient x^T dA of the batch now in
+   * `outerScratch(samples, d, u)` (outerProductKernels.ts); u must be a multiple of OUTER_COLUMNS.
+   */
+  updateOuter(
+    o: OptimizerSpec,
+    p: number,
+    w: Float32Array,
+    slots: Float32Array[],
+    samples: number,
+    d: number,
+    u: number,
+    step: StepValues,
+  ): void {
+    if (u % OUTER_COLUMNS !== 0)
+      throw new Error(`update kernels: the outer-product update needs units in multiples of ${OUTER_COLUMNS}, got ${u}`);
+    if (slots.length !== RULE_SLOTS[o.kind])
+      throw new Error(`update kernels: ${o.kind} keeps ${RULE_SLOTS[o.kind]} slots, got ${slots.length}`);
+    const s = this.outerScratch(samples, d, u);
+    const at = (a: Float32Array) => this.offsetOf(a);
+    const operands = [at(w), ...slots.map(at), at(s.x), at(s.dA), s.list, s.row, d, u * 4, samples, d * 4];
+    const f = this.kernels[`outer_${o.kind}`];
+    switch (o.kind) {
+      case 'rmsprop':
+        return f(...operands, step.rates[p], step.momentum, step.keepMomentum, o.epsilon);
+      case 'adam':
+      case 'adamw': {
+        const scalars = [step.rates[p], step.momentum, step.keepMomentum, o.beta2, 1 - o.beta2, o.epsilon, step.c1, step.c2];
+        return f(...operands, ...scalars, ...(o.kind === 'adamw' ? [step.decays[p]] : []));
+      }
+      case 'sgd':
+        return f(...operands, step.rates[p]);
+    }
+  }
+
+  /**
+   * Update `params` in place with `grads` at this step's values; `state` holds the slots as optimizerState() lists them.
+   * `except`: a parameter that updateOuter updates instead.
+   */
+  update(o: OptimizerSpec, params: Float32Array[], grads: Float32Array[], state: Float32Array[], step: StepValues, except = -1): void {
     const at = (a: Float32Array) => this.offsetOf(a);
     params.forEach((w, p) => {
+      if (p === except) return;
       const end = at(w) + padded(w.length) * 4;
       switch (o.kind) {
         case 'rmsprop':

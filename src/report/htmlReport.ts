@@ -2,6 +2,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { RunEvaluation, FileResult } from '../run/evaluation.js';
 import type { HistoryData } from '../run/history.js';
+import { knnConfigRows } from './knnFacts.js';
 import type { RunMeta } from '../run/meta.js';
 import { accuracyChart, curveChartSvg, hasMap, lossChart, mapChart } from './plots.js';
 import { MULTI_LABEL_CSS, multiLabelEvaluationHtml, multiLabelLossesHtml, PR_CURVES_DIR, prCurveCharts } from './multiLabelReport.js';
@@ -190,6 +191,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['Finished', meta.finished ? 'yes' : meta.interrupted ? 'no (interrupted; resume with --resume)' : 'no'],
     ['tlkit version', input.version],
   ];
+  if (meta.knn) config.splice(0, config.length, ...knnConfigRows(meta, config));
   const t = meta.timings ?? {};
   const timings: Array<[string, unknown]> = [
     ['Feature extraction', extractionFact(t, 'extract')],

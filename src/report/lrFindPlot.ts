@@ -7,7 +7,7 @@ import { escapeXml, svgText, textWidth } from './strokeFont.js';
 /**
  * The learning-rate finder's figure, as fastai's plot_lr_find draws it: the smoothed loss
  * against the learning rate on a log axis, a dot at each suggestion with a legend. In the
- * style of the run's curves (plots.ts): hand-written SVG, text as strokes, PNG by resvg.
+ * style of the run's curves (plots.ts): hand-written SVG, text as strokes, PNG by librsvg.
  */
 export interface LrFindChart {
   rates: number[];
@@ -130,6 +130,6 @@ export async function writeLrFindPlot(c: LrFindChart, dir: string): Promise<LrFi
   const files = { png: path.join(dir, 'lr-find.png'), svg: path.join(dir, 'lr-find.svg') };
   const svg = lrFindSvg(c);
   await writeFileAtomic(files.svg, svg);
-  await writeFileAtomic(files.png, svgToPng(svg));
+  await writeFileAtomic(files.png, await svgToPng(svg));
   return files;
 }

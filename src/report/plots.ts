@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
+import sharp from 'sharp';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { HistoryData } from '../run/history.js';
 import { svgText, escapeXml, textWidth } from './strokeFont.js';
@@ -8,7 +8,7 @@ import { svgText, escapeXml, textWidth } from './strokeFont.js';
  * The book's two figures (Deep Learning with Python, 8.3): training values as blue
  * dots ("bo"), validation values as a blue line ("b"), epochs 1..N on x, a legend,
  * and optionally a dashed vertical marker where fine-tuning started.
- * Hand-written SVG with text drawn as strokes (see strokeFont.ts), rendered to PNG by resvg.
+ * Hand-written SVG with text drawn as strokes (see strokeFont.ts), rendered to PNG by librsvg (through sharp).
  */
 export interface CurveChart {
   title: string;
@@ -257,9 +257,12 @@ function marker(h: HistoryData): Pick<CurveChart, 'markerEpoch' | 'markerLabel'>
   return { markerEpoch: h.fineTuneStartEpoch + 1, markerLabel: 'Fine-tuning starts' };
 }
 
-export function svgToPng(svg: string, scale = 1.5): Uint8Array {
-  const resvg = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: { loadSystemFonts: false }, background: '#ffffff' });
-  return resvg.render().asPng();
+/** The chart as a PNG `scale` times its SVG size, on white: sharp (tlkit's image library) renders SVG with librsvg. */
+export async function svgToPng(svg: string, scale = 1.5): Promise<Uint8Array> {
+  return sharp(Buffer.from(svg), { density: 72 * scale })
+    .flatten({ background: '#ffffff' })
+    .png()
+    .toBuffer();
 }
 
 export interface PlotFiles {
@@ -289,7 +292,7 @@ export async function writeHistoryPlots(h: HistoryData, dir: string): Promise<Pl
   for (const [chart, svgFile, pngFile] of charts) {
     const svg = curveChartSvg(chart);
     await writeFileAtomic(svgFile, svg);
-    await writeFileAtomic(pngFile, svgToPng(svg));
+    await writeFileAtomic(pngFile, await svgToPng(svg));
   }
   return files;
 }

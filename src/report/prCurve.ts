@@ -7,7 +7,7 @@ import { escapeXml, svgText, textWidth } from './strokeFont.js';
 
 /**
  * One label's precision-recall curve in the style of the run's curves (plots.ts): hand-written
- * SVG, text as strokes, PNG by resvg. The curve is the staircase whose area is the label's
+ * SVG, text as strokes, PNG by librsvg. The curve is the staircase whose area is the label's
  * average precision (one step per distinct score, no interpolation), with the label's threshold
  * marked as a dot and the precision of guessing (the label's frequency) as a dashed line.
  */
@@ -169,7 +169,7 @@ export async function writePrCurves(charts: PrCurveChart[], dir: string): Promis
     const svg = prCurveSvg(c);
     const f = { svg: path.join(dir, `${stem}.svg`), png: path.join(dir, `${stem}.png`) };
     await writeFileAtomic(f.svg, svg);
-    await writeFileAtomic(f.png, svgToPng(svg));
+    await writeFileAtomic(f.png, await svgToPng(svg));
     files.push(f);
   }
   return files;

@@ -1,6 +1,6 @@
 /**
  * A tiny stroke font, so charts carry their text as paths: the SVG and the PNG
- * rendered from it by resvg look the same on every machine, with or without
+ * rendered from it look the same on every machine, with or without
  * system fonts (CI images often have none).
  *
  * Glyphs live on a grid 4 units wide: cap height from y=0 to the baseline y=6,

@@ -5,7 +5,7 @@ import type { PreprocessMode } from '../applications/preprocess.js';
 import type { AugmentationParams } from '../augment/params.js';
 import { runPaths } from './paths.js';
 
-export type TrainMode = 'features' | 'augment' | 'finetune';
+export type TrainMode = 'features' | 'augment' | 'finetune' | 'knn';
 export type HeadPooling = 'flatten' | 'avg';
 export type HeadActivation = 'linear' | 'relu';
 /** What happens to the saved model when training ends: temperature scaling (fitted on validation), or nothing. */
@@ -64,6 +64,17 @@ export interface OnnxBaseRecord {
   preprocess: { scale: number; mean: [number, number, number]; std: [number, number, number]; channelOrder: 'rgb' | 'bgr' };
 }
 
+/** A kNN run: its neighbours, the features it stores, and how it scored on validation when built. */
+export interface KnnRecord {
+  /** Neighbours that vote (fewer when fewer images are stored). */
+  k: number;
+  /** Images stored (rows of knn/vectors.npy) and the length of each pooled vector. */
+  count: number;
+  dim: number;
+  /** On the validation split when the run was built (absent without one). */
+  validation?: { n: number; accuracy: number; loss: number };
+}
+
 /** meta.json: everything evaluate/predict/report and --resume need to know about a run. */
 export interface RunMeta {
   /** 3 since ONNX bases (onnxBase); 2 since the single training driver (1: head options only inside `options`). */
@@ -115,6 +126,8 @@ export interface RunMeta {
   calibration?: TemperatureRecord;
   /** The precision of the frozen base (or prefix) that computed the features: 'int8' with int8-calibration.json beside (absent: fp32). */
   precision?: 'fp32' | 'int8';
+  /** Mode knn: no model was trained; model/ is the base and knn/ holds the stored features (run/knnIndex.ts). */
+  knn?: KnnRecord;
   /** The training options as given (without the abort signal). */
   options: Record<string, unknown>;
   /** Seconds per phase (extract, train, ...). */

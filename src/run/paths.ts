@@ -12,6 +12,7 @@ import path from 'node:path';
  *   state/          the last epoch's trainable weights and optimizer state (what --resume reads)
  *   int8-calibration.json   --precision int8: the activation ranges of the frozen base/prefix
  *                   and the int8-vs-fp32 error (evaluate/predict quantize the same way)
+ *   knn/            --mode knn: the stored pooled features, their labels and files (model/ is then the base)
  *   report.html, evaluation.json       after `tlkit report` / `tlkit evaluate`
  * and, only while a run is being written:
  *   .lock           pid of the process writing the folder
@@ -26,6 +27,7 @@ export const RUN_FILES = {
   evaluation: 'evaluation.json',
   state: 'state',
   int8Calibration: 'int8-calibration.json',
+  knn: 'knn',
   lock: '.lock',
   replaced: '.replaced',
 } as const;
@@ -40,6 +42,7 @@ export const RUN_OUTPUTS = [
   RUN_FILES.evaluation,
   RUN_FILES.state,
   RUN_FILES.int8Calibration,
+  RUN_FILES.knn,
   'accuracy.png',
   'accuracy.svg',
   'loss.png',

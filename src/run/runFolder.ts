@@ -112,6 +112,7 @@ export async function recoverRunFolder(dir: string): Promise<string[]> {
   if (removeDeadLock(p.lock)) done.push(`removed the lock of a tlkit process that stopped while writing ${dir}`);
   done.push(...(await recoverDirSwap(p.model, isProcessAlive)));
   done.push(...(await recoverDirSwap(p.state, isProcessAlive)));
+  done.push(...(await recoverDirSwap(p.knn, isProcessAlive)));
   if (existsSync(`${p.replaced}.tmp`)) {
     await moveBack(`${p.replaced}.tmp`, dir);
     done.push(`put back the run in ${dir} that an interrupted run had begun to set aside`);

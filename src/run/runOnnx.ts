@@ -7,6 +7,8 @@ import type { IModelProto } from '../onnx/proto.js';
 import { stitchOnnxBase } from '../ort/stitch.js';
 import { inspectOnnxBase, type OnnxBaseInfo } from '../ort/onnxBase.js';
 import { fileSystemIO } from '../weights/tfjsFiles.js';
+import { readKnnIndex } from './knnIndex.js';
+import { knnOnnxModel } from './knnOnnx.js';
 import type { RunMeta } from './meta.js';
 import { runPaths } from './paths.js';
 
@@ -67,6 +69,8 @@ export async function runOnnxModel(runDir: string, meta: RunMeta, opts: RunOnnxO
   const base = meta.onnxBase ? locateRunOnnxBase(runDir, meta, opts.base && path.resolve(opts.base)) : undefined;
   const model = await tfl.loadLayersModel(fileSystemIO(runPaths(runDir).model));
   try {
+    // A kNN run: model/ is the base, the stored features vote (knnOnnx.ts).
+    if (meta.knn) return knnOnnxModel(model, await readKnnIndex(runDir, meta.classes), meta.knn.k);
     const own = buildOnnxModel(model).model;
     return base ? stitchOnnxBase(base.bytes, base.info, own) : own;
   } finally {

@@ -6,21 +6,21 @@ import { streamSSE } from 'hono/streaming';
 import { isUserError, UserError } from '../errors.js';
 import { isOnnxBasePath } from '../ort/onnxBase.js';
 import { checkDataset } from '../data/checkData.js';
-import { labelsTableOptions, type LabelsTableOptions } from '../data/labelsTable.js';
 import { listImageFiles, resolveDataDir } from '../data/splits.js';
-import { evaluateRun } from '../inference/evaluate.js';
-import { exportRun, EXPORT_FORMATS, type ExportFormat } from '../export/exportRun.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
-import { readEvaluationFile } from '../run/evaluation.js';
 import { readMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { describeTrainResult, TRAIN_DEFAULTS, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
 import { evaluationView } from './evaluationView.js';
 import { EXPLAIN_ROUTE, registerExplain } from './explainRoute.js';
+import { registerKnnPredict } from './knnRoute.js';
 import { registerLrFind } from './lrFindRoute.js';
+import { registerMap } from './mapRoute.js';
 import { pageHtml } from './pageHtml.js';
-import type { DataState, DataSummary, ExportView, FileLink, ImagePage, RunSummary, TrainEvent, TrainRequest } from './protocol.js';
+import { registerReview } from './reviewRoute.js';
+import { registerRunActions } from './runActionsRoute.js';
+import type { DataState, DataSummary, FileLink, ImagePage, RunSummary, TrainEvent, TrainRequest } from './protocol.js';
 import { confinedFile, encodeRel, guard } from './security.js';
 import { Trainer } from './trainer.js';
 import { trainFormSpec, trainOptionsFromForm } from './trainForm.js';
@@ -90,7 +90,7 @@ export function createUiApp(o: UiAppOptions): {
   app: Hono;
   trainer: Trainer;
   chooseData: (dir: string) => Promise<DataState>;
-  /** Let go of what the routes hold (the Grad-CAM explainer). */
+  /** Let go of what the routes hold (the Grad-CAM explainer, a map being computed). */
   close: () => Promise<void>;
 } {
   const app = new Hono();
@@ -175,7 +175,8 @@ export function createUiApp(o: UiAppOptions): {
     const meta = await readMeta(dir);
     const history = (await readHistory(dir)) ?? { epoch: [], history: {} };
     const at = history.epoch.indexOf(meta.bestEpoch);
-    const acc = at >= 0 ? history.history.val_accuracy?.[at] : undefined;
+    // A kNN run trains no epoch: its validation accuracy is the one measured when it was built.
+    const acc = at >= 0 ? history.history.val_accuracy?.[at] : meta.knn?.validation?.accuracy;
     const map = at >= 0 ? history.history.val_map?.[at] : undefined;
     const clean = Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v.map((x) => (Number.isFinite(x) ? x : null))]));
     return {
@@ -308,6 +309,9 @@ export function createUiApp(o: UiAppOptions): {
   app.post('/api/train/stop', (c) => c.json({ stopping: trainer.stop() }));
   registerLrFind(app, { runsDir, dataDir: () => dataDir, trainer });
   const explain = registerExplain(app, { runDir, dataDir: () => dataDir, trainer, maxImageBytes: o.uploadLimits.fileBytes });
+  const knnPredict = registerKnnPredict(app, { runDir, maxImageBytes: o.uploadLimits.fileBytes });
+  const datasetMap = registerMap(app, { runDir, dataDir: () => dataDir, trainer });
+  registerReview(app, { runDir, dataDir: () => dataDir, trainer });
 
   app.get('/api/events', (c) =>
     streamSSE(c, async (stream) => {
@@ -354,46 +358,12 @@ export function createUiApp(o: UiAppOptions): {
     return c.json(runs);
   });
 
-  app.get('/api/runs/:id/evaluation', async (c) => {
-    const e = await readEvaluationFile(runDir(c.req.param('id')));
-    return c.json(e ? evaluationView(e, imageUrl) : null);
-  });
+  registerRunActions(app, { runDir, dataDir: () => dataDir, notTraining, imageUrl });
 
-  app.post('/api/runs/:id/evaluate', async (c) => {
-    const id = c.req.param('id');
-    notTraining(id);
-    const dir = runDir(id);
-    const meta = await readMeta(dir);
-    const data = meta.data ?? dataDir;
-    if (!data) throw new UserError(`The run ${id} does not record its data folder. Choose the data folder first.`);
-    // A run trained from a labels table (a multi-label run always is): every row of that table, as `tlkit evaluate --labels` does.
-    const table = labelsTableOptions((meta.options ?? {}) as LabelsTableOptions);
-    if (table) {
-      const view = evaluationView(await evaluateRun(dir, data, { table }), imageUrl);
-      return c.json({ ...view, evaluatedOn: `every row of the labels table ${table.labels}, its training rows too` });
-    }
-    // The test split when there is one, else the validation images (what training measured val_accuracy on).
-    const d = resolveDataDir(data);
-    const on = d.splits.test ? data : (d.splits.validation ?? data);
-    return c.json(evaluationView(await evaluateRun(dir, on), imageUrl));
-  });
-
-  app.post('/api/runs/:id/export', async (c) => {
-    const id = c.req.param('id');
-    notTraining(id);
-    const dir = runDir(id);
-    const { format } = (await c.req.json()) as { format?: string };
-    if (!(EXPORT_FORMATS as readonly string[]).includes(String(format)))
-      throw new UserError(`The export format must be one of ${EXPORT_FORMATS.join(', ')}, got '${format}'.`);
-    const out = path.join(dir, 'exports', String(format));
-    const r = await exportRun(dir, { format: format as ExportFormat, out });
-    const view: ExportView = {
-      format: r.format,
-      out,
-      files: r.files.map((f) => ({ rel: f, url: `/files/runs/${encodeRel(path.join(id, 'exports', r.format, f))}` })),
-    };
-    return c.json(view);
-  });
-
-  return { app, trainer, chooseData: (dir) => chooseData(dir, false), close: explain.dispose };
+  return {
+    app,
+    trainer,
+    chooseData: (dir) => chooseData(dir, false),
+    close: () => datasetMap.dispose().then(explain.dispose).then(knnPredict.dispose),
+  };
 }

@@ -73,6 +73,36 @@ tr.given td { font-weight: 600; }
 #probabilities table { width: 100%; }
 #probabilities td:last-child { width: 60%; }
 .loss span { line-height: 1.2; }
+/* the dataset map: dots by label or split, outliers ringed, the lasso, the hover card */
+#map-section { grid-column: 1 / -1; }
+.map-body { display: flex; gap: 1rem; flex-wrap: wrap; align-items: flex-start; }
+#map-plot { position: relative; max-width: 100%; }
+#map-svg { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); cursor: crosshair; touch-action: none; user-select: none; }
+#map-svg circle { stroke: #fff; stroke-width: .6; fill-opacity: .85; }
+#map-svg circle.outlier { stroke: #111; stroke-width: 1.4; }
+#map-svg circle.selected { stroke: #000; stroke-width: 1.6; r: 4.5; fill-opacity: 1; }
+#map-svg circle.hover { stroke: #000; stroke-width: 2; r: 6; }
+#map-lasso { fill: rgba(31, 111, 235, .08); stroke: var(--accent); stroke-width: 1.5; stroke-dasharray: 5 3; pointer-events: none; }
+.tip { position: absolute; z-index: 2; width: 180px; background: #fff; border: 1px solid #999; border-radius: 6px; padding: 4px; font-size: .75rem; box-shadow: 0 2px 8px rgba(0,0,0,.25); pointer-events: none; word-break: break-all; }
+.tip[hidden] { display: none; }
+.tip img { display: block; width: 170px; height: 170px; object-fit: contain; background: #eee; }
+.muted { color: var(--muted); }
+#map-legend div { font-size: .85rem; margin: .2rem 0; }
+.swatch { display: inline-block; width: .8rem; height: .8rem; border-radius: 50%; margin-right: .4rem; vertical-align: middle; }
+.swatch.ring { border: 2px solid #111; background: #fff; }
+.outlier-list { display: flex; flex-wrap: wrap; gap: 4px; }
+.outlier-item { display: inline-flex; flex-direction: column; width: 120px; padding: 2px; background: #fff; color: #222; border: 1px solid var(--line); font-size: .7rem; text-align: left; word-break: break-all; }
+.outlier-item img { width: 114px; height: 80px; object-fit: cover; background: #eee; }
+/* the Review panel: a card an image, its reasons as tags, the journal with undo */
+#review { grid-column: 1 / -1; }
+.review-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: .5rem; }
+.review-item { border: 1px solid var(--line); border-radius: 6px; padding: .35rem; font-size: .75rem; display: flex; flex-direction: column; gap: .2rem; }
+.review-item img { width: 100%; height: 140px; object-fit: cover; border-radius: 4px; background: #eee; }
+.review-file { color: var(--muted); word-break: break-all; }
+.review-item button { padding: .1rem .4rem; font-size: .75rem; }
+.reason { display: inline-block; border-radius: 3px; padding: 0 .3rem; margin-right: .2rem; background: #eef; }
+.reason-top-loss { background: #fde2e1; } .reason-duplicate, .reason-tiny { background: #fff3c4; } .reason-outlier { background: #e2f0ff; }
+#review-journal { font-size: .8rem; } #review-journal li.undone { color: var(--muted); text-decoration: line-through; }
 </style>
 </head>
 <body>
@@ -129,6 +159,14 @@ tr.given td { font-weight: 600; }
   <div id="top-losses"></div>
 </section>
 
+<section id="review">
+  <h2>Review <small id="review-run"></small></h2>
+  <p class="message muted">The images of the selected run to look at first: its top losses per class, its most uncertain answers, check-data's findings, the map's outliers. Every action is journaled in the data folder and can be undone.</p>
+  <div class="row"><button id="review-load" class="secondary" disabled>Build the review queue</button><button id="review-undo" class="secondary" disabled>Undo last</button><span id="review-message" class="message"></span></div>
+  <div id="review-items"></div>
+  <details open><summary>Journal</summary><ul id="review-journal"></ul></details>
+</section>
+
 <section id="try">
   <h2>4. Try it <small>in this page, with TensorFlow.js</small></h2>
   <div id="drop">Drop an image here, or <input type="file" id="try-file" accept="image/*"> <button id="webcam" class="secondary">Webcam</button></div>
@@ -146,6 +184,22 @@ tr.given td { font-weight: 600; }
   <div class="row" id="export-buttons"></div>
   <div id="export-message" class="message"></div>
   <ul id="export-files"></ul>
+</section>
+
+<section id="map-section">
+  <h2>Map of the dataset <small>the selected run's images by its base's features (UMAP); hover, click or lasso to review</small></h2>
+  <div class="row">
+    <button id="map-show" class="secondary">Map the dataset</button>
+    <label>Seed <input type="number" id="map-seed" value="42" min="0" style="width:6rem"></label>
+    <label>Colour by <select id="map-colour"><option value="label">label</option><option value="split">split</option></select></label>
+    <button id="map-refresh" class="secondary" title="Compute the map again (after images moved, or with another seed)">Recompute</button>
+  </div>
+  <div id="map-message" class="message"></div>
+  <div class="map-body">
+    <div id="map-plot"></div>
+    <div><div id="map-legend"></div><div id="map-selection" class="message"></div></div>
+  </div>
+  <div id="map-outliers"></div>
 </section>
 </main>
 <script type="module" src="/page/main.js"></script>

@@ -183,3 +183,85 @@ export type TrainEvent =
 export interface ApiError {
   error: string;
 }
+
+/** One image on a run's dataset map (map.json's point, for the page). */
+export interface MapPointView {
+  /** Relative to the run's data folder, '/'-separated. */
+  file: string;
+  label: string;
+  split: string;
+  x: number;
+  y: number;
+  /** Most of its nearest neighbours (pooled features) carry another label. */
+  outlier: boolean;
+  /** The share of its nearest neighbours with another label, 0..1. */
+  score: number;
+  looksLike: string | null;
+}
+
+/** GET /api/runs/RUN/map: the map, or how far its computation is, or (with ?peek=1) that none is on disk. */
+export type MapAnswer =
+  | {
+      status: 'ready';
+      run: string;
+      seed: number;
+      dataRoot: string;
+      classNames: string[];
+      splits: string[];
+      points: MapPointView[];
+      /** Indices into points of the flagged outliers, most outlying first. */
+      outliers: number[];
+      outlierNeighbors: number;
+      /** Images of the map no longer in the data folder (moved since): recompute to see them where they are. */
+      missing: number;
+      seconds: number;
+    }
+  | { status: 'computing'; run: string; seed: number; stage: string; done: number; total: number; line: string }
+  | { status: 'absent'; run: string };
+
+/** One image of the Review panel: where it is, what the run says of it, why it is listed. */
+export interface ReviewItemView {
+  /** Relative to the data folder, '/'-separated. */
+  file: string;
+  /** Its thumbnail (served from the review's data folder). */
+  url: string;
+  split: string;
+  label: string | null;
+  predicted?: string;
+  confidence?: number;
+  probability?: number;
+  loss?: number;
+  reasons: Array<{ kind: string; text: string }>;
+}
+
+/** A done action of the review journal, newest first in ReviewView. */
+export interface ReviewEntryView {
+  id: string;
+  time: string;
+  action: string;
+  from: string;
+  to: string;
+  fromLabel?: string;
+  toLabel?: string;
+  undoes?: string;
+  undone: boolean;
+}
+
+/** The Review panel's queue (tlkit review's), the run's classes and the journal. */
+export interface ReviewView {
+  run: string;
+  dataRoot: string;
+  classes: string[];
+  table?: string;
+  journal: string;
+  items: ReviewItemView[];
+  checked: number;
+  entries: ReviewEntryView[];
+}
+
+/** POST /api/runs/:id/review/action: relabel (with `to`), quarantine or check one file of the data folder. */
+export interface ReviewActionRequest {
+  action: 'relabel' | 'quarantine' | 'check';
+  file: string;
+  to?: string;
+}

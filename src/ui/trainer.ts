@@ -121,7 +121,9 @@ export class Trainer {
           { ...options, verbose: 0, signal: controller.signal },
           { naming: 'form', log: () => {}, callbacks: [new EventCallback(run, options.out, emit)] },
         );
-        emit({ type: 'end', run, bestEpoch: result.bestEpoch + 1, interrupted: Boolean(result.interrupted), message: describe(result) });
+        // A kNN run has no epoch, and its model is whole once built: the page shows it as it shows a trained one.
+        const bestEpoch = result.knn ? 1 : result.bestEpoch + 1;
+        emit({ type: 'end', run, bestEpoch, interrupted: Boolean(result.interrupted), message: describe(result) });
       } catch (e) {
         emit({ type: 'error', run, message: inFormWords(e instanceof Error ? e.message : String(e)) });
       } finally {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { labelsTableOptions } from '../data/labelsTable.js';
 import { readManifest, type Manifest } from '../features/cache.js';
-import { extractFeatures, type ExtractProgress } from '../features/extract.js';
+import { extractFeatures, type ExtractProgress, type ExtractResult } from '../features/extract.js';
 import { featureKeyParts, type FeatureBase } from '../features/frozenBase.js';
 import { diskRows, holdOutRows, type FeatureRows } from '../features/featureRows.js';
 import type { Precision } from '../ort/int8.js';
@@ -64,8 +64,13 @@ export function runFeatureFolder(ctx: BuildContext, base: FeatureBase, upTo?: st
   return featureCacheFolder({ cacheDir: ctx.opts.cacheDir, dataRoot: ctx.data.root, base, upTo, precision: ctx.opts.precision });
 }
 
+/** The int8 calibration's cost, when this extraction computed it (its time is in the extraction's). */
+function calibrated(cost: ExtractResult['calibrationCost']): string {
+  return cost ? `; int8 calibration ${cost.images} images, ${cost.seconds.toFixed(1)}s` : '';
+}
+
 /** Extraction progress as log lines (verbose), at most one a second and the last one. */
-function progressLines(ctx: BuildContext): ((p: ExtractProgress) => void) | undefined {
+export function progressLines(ctx: BuildContext): ((p: ExtractProgress) => void) | undefined {
   if (!ctx.opts.verbose) return undefined;
   let lastPrint = 0;
   return (p) => {
@@ -121,8 +126,8 @@ export async function cachedFeatures(
       extracted.cacheHit
         ? 'Features: cache hit.'
         : extracted.imagesExtracted === 0
-          ? 'Features: relabelled from the cache (the table changed, no image did).'
-          : `Features: ${extracted.imagesExtracted} images in ${seconds.toFixed(1)}s (${imagesPerSecond.toFixed(1)} images/s on ONNX Runtime).`,
+          ? 'Features: relabelled from the cache (labels changed, no image did).'
+          : `Features: ${extracted.imagesExtracted} images in ${seconds.toFixed(1)}s (${imagesPerSecond.toFixed(1)} images/s on ONNX Runtime${calibrated(extracted.calibrationCost)}).`,
     );
   }
   const loaded: Record<string, FeatureRows> = {};

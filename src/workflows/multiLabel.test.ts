@@ -162,7 +162,7 @@ test('a changed table trains again without extracting an image: the cache is rel
   const meta = await readMeta(r.runDir);
   assert.deepEqual(meta.classes, ['cyan', 'green', 'red']);
   assert.equal(meta.timings.extractImages, 0, 'no image went through the base');
-  assert.ok(lines.includes('Features: relabelled from the cache (the table changed, no image did).'), lines.join('\n'));
+  assert.ok(lines.includes('Features: relabelled from the cache (labels changed, no image did).'), lines.join('\n'));
 });
 
 test('--multi-label on class folders: two classes give two sigmoids, each image its class folder as its one label', async () => {

@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import { closeMatches } from '../io/closeMatches.js';
 import { isOnnxBasePath, parsePreprocess } from '../ort/onnxBase.js';
 import type { HistoryData } from '../run/history.js';
+import type { KnnRecord } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import type { OptionNaming } from './optionKinds.js';
 import { TRAIN_DEFAULTS, TRAIN_MODES, TRAIN_OPTIONS, trainOption, type TRAIN_OPTIONS_SCHEMA, type TrainOption } from './trainOptions.js';
@@ -171,6 +172,11 @@ export function validateTrainOptions(o: TrainOptions, naming: OptionNaming): voi
 /** An ONNX base is a frozen graph at fp32: features and augment modes only. */
 function checkOnnxBase(o: TrainOptions, naming: OptionNaming): void {
   const name = (k: string) => optionName(k, naming);
+  if (o.mode === 'knn') {
+    throw new UserError(
+      `${name('mode')} knn runs tlkit's own bases for now (a Keras family, nsfwjs, a tfjs folder, a .h5), not the ONNX base ${o.base}. Use ${name('mode')} features with it, or ${name('mode')} knn with e.g. ${name('base')} mobilenet.`,
+    );
+  }
   if (o.mode === 'finetune') {
     throw new UserError(
       `${name('mode')} finetune cannot train an ONNX base (${o.base}): its graph is frozen, only the head on it trains. Use ${name('mode')} features or augment with it, or fine-tune a Keras family (${name('base')} resnet50, efficientnet_b0, convnext_tiny, mobilenet_v2, ...).`,
@@ -195,12 +201,24 @@ export interface TrainResult {
   interrupted: boolean;
   stoppedEarly: boolean;
   timings: Record<string, number>;
+  /** Mode knn: what the run stores (no epoch ran: bestEpoch is -1). */
+  knn?: KnnRecord;
 }
 
 /** What a finished run says (the CLI prints it, the page shows it): best epoch, where the model and curves are. */
 export function describeTrainResult(r: TrainResult, out: string, onnxBase?: string, naming: OptionNaming = 'cli'): string {
   const h = r.history.history;
   const lines: string[] = [];
+  if (r.knn) {
+    const v = r.knn.validation;
+    lines.push(
+      `kNN: ${r.knn.count} images stored (pooled features of length ${r.knn.dim}), k ${r.knn.k}; nothing was trained.${v ? ` Validation: accuracy ${v.accuracy.toFixed(4)}, loss ${v.loss.toFixed(4)} on ${v.n} images.` : ''}`,
+    );
+    lines.push(
+      `Base: ${runPaths(out).model}; stored features: ${runPaths(out).knn}. Add images or classes with \`tlkit add ${out} --data DIR\`.`,
+    );
+    return lines.join('\n');
+  }
   if (r.bestEpoch >= 0) {
     const acc = h.val_accuracy?.[r.history.epoch.indexOf(r.bestEpoch)];
     const num = (v: number) => (Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2));

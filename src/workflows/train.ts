@@ -21,6 +21,7 @@ import { augmentWorkflow } from './augment.js';
 import { featureCacheRoot } from './featureCache.js';
 import { featuresWorkflow } from './features.js';
 import { finetuneWorkflow } from './finetune.js';
+import { knnWorkflow } from './knn.js';
 import { withMultiLabelDefaults } from './multiLabelDefaults.js';
 import { withRecipeDefaults } from './recipe.js';
 import { onnxBaseOfOptions } from './runBase.js';
@@ -40,6 +41,7 @@ export const MODES: Record<TrainMode, (ctx: WorkflowContext) => Promise<Workflow
   features: featuresWorkflow,
   augment: augmentWorkflow,
   finetune: finetuneWorkflow,
+  knn: knnWorkflow,
 };
 
 export interface TrainHooks {
@@ -124,7 +126,16 @@ export async function train(input: TrainOptionsInput, hooks: TrainHooks = {}): P
     const outcome = { interrupted: result.interrupted, stoppedEarly: result.stoppedEarly };
     await result.records.finish(outcome);
     const { meta, history } = result.records;
-    return { runDir: opts.out, bestEpoch: meta.bestEpoch, bestValue: meta.bestValLoss ?? NaN, history, ...outcome, timings: meta.timings };
+    const knn = meta.knn ? { knn: meta.knn } : {};
+    return {
+      runDir: opts.out,
+      bestEpoch: meta.bestEpoch,
+      bestValue: meta.bestValLoss ?? NaN,
+      history,
+      ...outcome,
+      timings: meta.timings,
+      ...knn,
+    };
   } finally {
     preloadedBase?.model.dispose();
     await run.close();
@@ -168,7 +179,7 @@ export function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
       `${optionName('threshold', naming)} sets the decision threshold of a multi-label run, and ${data.table?.file ?? opts.data} gives one label an image. Add ${optionName('multiLabel', naming)} to train one sigmoid a class, or drop ${optionName('threshold', naming)}.`,
     );
   }
-  if (data.table && !data.splits.validation && (opts.mode !== 'features' || !opts.validationSplit)) {
+  if (data.table && !data.splits.validation && opts.mode !== 'knn' && (opts.mode !== 'features' || !opts.validationSplit)) {
     throw new UserError(
       `${data.table.file} has no validation column${opts.mode === 'features' ? '' : `, which mode ${opts.mode} needs`}. Add a true/false column (e.g. is_valid) and name it with ${optionName('validColumn', naming)}${opts.mode === 'features' ? `, or pass ${optionName('validationSplit', naming)} 0.2 to hold out part of the rows` : ''}.`,
     );
@@ -179,7 +190,8 @@ export function checkData(opts: TrainOptions, naming: OptionNaming): DataDir {
       `${where} has one class folder ('${data.classNames[0]}'); a classifier needs at least 2 classes. Add a folder of images for each other class${data.layout === 'splits' ? ' in every split (train/, validation/, test/)' : ''}.`,
     );
   }
-  if (!data.splits.validation) {
+  // A kNN run trains nothing: validation only reports how it scores.
+  if (!data.splits.validation && opts.mode !== 'knn') {
     if (opts.mode !== 'features') {
       throw new UserError(
         `${opts.data} has no validation/ folder, which mode ${opts.mode} needs. Add one beside train/ with the same class folders.`,

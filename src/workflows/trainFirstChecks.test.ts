@@ -62,7 +62,7 @@ test('Ctrl-C during int8 calibration stops after the current batch: no calibrati
   const log = (line: string) => {
     lines.push(line);
     // Ctrl-C as calibration starts: it stops before its first batch (calibration.test.ts stops one mid-way).
-    if (/^int8: calibrating on 64 training images/.test(line)) controller.abort();
+    if (/^int8: calibrating on 32 training images/.test(line)) controller.abort();
   };
   const result = await train(
     { data, base: await baseReady, out, epochs: 2, batchSize: 8, headUnits: 4, cacheDir, precision: 'int8', signal: controller.signal },
@@ -74,7 +74,7 @@ test('Ctrl-C during int8 calibration stops after the current batch: no calibrati
   assert.deepEqual(result.history.epoch, []);
   assert.ok(
     lines.some((l) =>
-      /int8 calibration was interrupted after 0 of 64 training images\. Nothing of it was kept \(no calibration-int8\.json was written\) and no features were extracted/.test(
+      /int8 calibration was interrupted after 0 of 32 training images\. Nothing of it was kept \(no calibration-int8\.json was written\) and no features were extracted/.test(
         l,
       ),
     ),

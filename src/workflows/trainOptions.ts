@@ -18,7 +18,28 @@ import { MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE } from './optionLimits.js';
 
 // Each list is the keys of a record over its type, so that tsc says when a value is missing.
 const keys = <T extends string>(all: Record<T, true>) => Object.keys(all) as T[];
-export const TRAIN_MODES: readonly TrainMode[] = keys<TrainMode>({ features: true, augment: true, finetune: true });
+export const TRAIN_MODES: readonly TrainMode[] = keys<TrainMode>({ features: true, augment: true, finetune: true, knn: true });
+/** The modes that train a model; knn stores features instead (workflows/knn.ts). */
+const TRAINING_MODES: readonly TrainMode[] = TRAIN_MODES.filter((m) => m !== 'knn');
+/** What kNN mode reads; every other option is a training option, refused there when given. */
+const KNN_READS = new Set([
+  'data',
+  'labels',
+  'labelDelim',
+  'fileColumn',
+  'labelColumn',
+  'validColumn',
+  'multiLabel',
+  'base',
+  'mode',
+  'out',
+  'imageSize',
+  'weights',
+  'skipBadImages',
+  'cacheDir',
+  'verbose',
+  'k',
+]);
 export const OPTIMIZERS: readonly OptimizerName[] = keys<OptimizerName>({ rmsprop: true, adam: true, adamw: true, sgd: true });
 export const SCHEDULES: readonly ScheduleName[] = keys<ScheduleName>({ constant: true, 'one-cycle': true, cosine: true });
 export const POOLINGS: readonly HeadPooling[] = keys<HeadPooling>({ flatten: true, avg: true });
@@ -169,8 +190,13 @@ const TOP = {
     form: { group: 'basics', list: 'bases', placeholder: 'e.g. mobilenet_v2, or a model folder' },
   }),
   mode: withDefault(oneOf(TRAIN_MODES, 'mode'), 'features', {
-    help: 'the workflow (features = cached features + a head; augment = augmented images through the frozen base + a head; finetune = the top of the base unfrozen)',
+    help: 'the workflow (features = cached features + a head; augment = augmented images through the frozen base + a head; finetune = the top of the base unfrozen; knn = no training: the cached features, pooled, vote by cosine k-nearest neighbours)',
     form: { group: 'basics' },
+  }),
+  k: withDefault(int(1), 5, {
+    help: 'knn: the stored images nearest (by cosine similarity of the pooled features) to an image that vote for its class, each with weight max(similarity, 0); the probabilities are the votes over their sum',
+    modes: ['knn'],
+    form: { group: 'basics', label: 'k (knn)' },
   }),
   out: required(text('a folder path', 'run dir'), {
     help: 'where to write the run (model, meta.json, history.json, log.csv, plots)',
@@ -252,7 +278,11 @@ const TOP = {
     help: "the hidden Dense's activation (linear: the book's Dense(256))",
     form: { group: 'head', label: 'Activation' },
   }),
-  dropout: withDefault(decimal(0, 0.95, { minInclusive: true }), 0.5, { help: 'dropout rate in the head', form: { group: 'head' } }),
+  dropout: withDefault(decimal(0, 0.95, { minInclusive: true }), 0.5, {
+    help: 'dropout rate in the head',
+    example: '0.2',
+    form: { group: 'head' },
+  }),
   pooling: withDefault(oneOf(POOLINGS, 'p'), 'flatten', {
     help: "how the base's feature map enters the head (multi-label data: avg unless given, since a flattened head saturates its sigmoids)",
     form: { group: 'head', blank: true, placeholder: 'flatten; avg for multi-label' },
@@ -324,7 +354,7 @@ const TOP = {
     form: { group: 'more' },
   }),
   precision: withDefault(oneOf(PRECISIONS, 'p'), 'fp32', {
-    help: "the frozen base (or finetune's frozen prefix) on ONNX Runtime; int8 is quantized, calibrated on 128 training images (faster on CPUs with AVX-512 VNNI or AVX2)",
+    help: "the frozen base (or finetune's frozen prefix) on ONNX Runtime; int8 is quantized, calibrated on 32 training images (faster on CPUs with AVX-512 VNNI or AVX2)",
     form: { group: 'more' },
   }),
   skipBadImages: withDefault(onOff, false, { help: 'skip undecodable images instead of stopping', form: { group: 'more' } }),
@@ -393,10 +423,16 @@ export interface TrainOption extends OptionSpec {
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/** An option no mode list restricts is read by every mode that trains, and by knn only when it says so. */
+function withKnn(key: string, s: OptionSpec): OptionSpec {
+  if (s.modes || KNN_READS.has(key)) return s;
+  return { ...s, modes: TRAINING_MODES, modeNotes: { ...s.modeNotes, knn: 'which trains nothing' } };
+}
+
 /** Every option, in --help order. */
 export const TRAIN_OPTIONS: readonly TrainOption[] = [
   ...Object.entries(TOP).map(
-    ([k, s]): TrainOption => ({ ...(s as OptionSpec), id: k, api: k, path: [k], flag: s.flag ?? `--${kebab(k)}` }),
+    ([k, s]): TrainOption => ({ ...withKnn(k, s as OptionSpec), id: k, api: k, path: [k], flag: s.flag ?? `--${kebab(k)}` }),
   ),
   ...Object.entries(AUGMENTATION).map(
     ([k, s]): TrainOption => ({

@@ -163,7 +163,7 @@ export function register(program: Command): void {
         batchSize,
         precision = 'fp32',
       } = trainOptionsFromText({ imageSize: o.imageSize, batchSize: o.batchSize, precision: o.precision }, 'cli');
-      const calibrationImages = parseIntOption('--calibration-images', o.calibrationImages, { min: 1, max: 100000, example: '128' });
+      const calibrationImages = parseIntOption('--calibration-images', o.calibrationImages, { min: 1, max: 100000, example: '32' });
       ensureWritableDir('--out', o.out, { keep: false });
       const base = await extractBase(o, size, precision);
       const onnx = isOnnxBasePath(o.base);
@@ -220,8 +220,10 @@ export function register(program: Command): void {
         );
       }
       const rate = result.imagesExtracted > 0 ? `, ${(result.imagesExtracted / seconds).toFixed(2)} images/s` : '';
+      const cost = result.calibrationCost;
+      const calibrated = cost ? ` (int8 calibration included: ${cost.images} images, ${cost.seconds.toFixed(1)} s)` : '';
       lines.push(
-        `Classes: ${result.classNames.join(', ')}. ${result.cacheHit ? 'All splits from the cache' : `${result.imagesExtracted} images extracted`} in ${seconds.toFixed(1)} s${rate}.`,
+        `Classes: ${result.classNames.join(', ')}. ${result.cacheHit ? 'All splits from the cache' : `${result.imagesExtracted} images extracted`} in ${seconds.toFixed(1)} s${rate}${calibrated}.`,
       );
       process.stdout.write(`${lines.join('\n')}\n`);
     });

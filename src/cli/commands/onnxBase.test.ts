@@ -23,7 +23,11 @@ writeHandBuiltNchw(hand, { size: TINY_SIZE });
 const cache = path.join(root, 'cache');
 
 function tlkit(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu' } });
+  return tlkitWith({}, ...args);
+}
+
+function tlkitWith(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TLKIT_BACKEND: 'cpu', ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -59,11 +63,15 @@ test('tlkit train --base model.onnx --preprocess --up-to, then predict and evalu
   const row = JSON.parse(p.stdout.trim());
   assert.equal(row.file, image);
   assert.equal(row.probabilities.length, 2);
-  // the file moved: predict names the recorded path and hash and the fix; --base finds it
+  // the file moved: the run's graph, cached by the predict above (keyed by the base's recorded
+  // sha256), still answers; without that cache predict names the recorded path and hash and the fix; --base finds it
   const moved = path.join(root, 'moved.onnx');
   fs.renameSync(hand, moved);
   try {
-    const lost = tlkit('predict', '--model', run, image);
+    const cached = tlkit('predict', '--model', run, '--json', image);
+    assert.equal(cached.status, 0, cached.stderr);
+    assert.deepEqual(JSON.parse(cached.stdout.trim()).probabilities, row.probabilities);
+    const lost = tlkitWith({ TLKIT_GRAPH_CACHE: 'off' }, 'predict', '--model', run, image);
     assert.equal(lost.status, 2);
     assert.match(
       lost.stderr,

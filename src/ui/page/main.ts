@@ -5,7 +5,9 @@ import type { DataState, TrainFormSpec } from '../protocol.js';
 import { getJson } from './api.js';
 import { showData, wireData } from './dataPanel.js';
 import { el } from './dom.js';
+import { wireMap } from './mapPanel.js';
 import { wireResults } from './resultsPanel.js';
+import { wireReview } from './reviewPanel.js';
 import { refreshRuns } from './runsPanel.js';
 import { fillForm, wireTrain } from './trainPanel.js';
 import { wireTry } from './tryPanel.js';
@@ -15,6 +17,8 @@ async function main(): Promise<void> {
   wireTrain();
   wireResults();
   wireTry();
+  wireReview();
+  wireMap();
   fillForm(await getJson<TrainFormSpec>('/api/options'));
   showData(await getJson<DataState>('/api/data'));
   await refreshRuns();

@@ -3,6 +3,7 @@
 import type { DataState, RunSummary } from '../protocol.js';
 import type { CurveCharts, Curves } from './charts.js';
 import type { PagePredictor } from './classify.js';
+import type { ServerPredictor } from './serverPredictor.js';
 import { byId } from './dom.js';
 
 export const state = {
@@ -12,7 +13,7 @@ export const state = {
   selected: null as string | null,
   compare: new Set<string>(),
   live: { epoch: [], history: {} } as Curves,
-  predictor: null as { run: string; ready: Promise<PagePredictor> } | null,
+  predictor: null as { run: string; ready: Promise<PagePredictor | ServerPredictor> } | null,
 };
 
 export function say(id: string, text: string, kind: 'error' | 'ok' | '' = ''): void {

@@ -4,17 +4,20 @@
 import type { ExportView } from '../protocol.js';
 import { postJson } from './api.js';
 import { PagePredictor, type Prediction } from './classify.js';
+import { ServerPredictor } from './serverPredictor.js';
 import { byId, el, table } from './dom.js';
 import { clearOverlay, overlayOfImage, wireWhy } from './gradcam.js';
 import { action, say, state } from './pageState.js';
 
 const backend = new URLSearchParams(location.search).get('backend') ?? 'cpu';
 
-function predictor(): Promise<PagePredictor> {
+function predictor(): Promise<PagePredictor | ServerPredictor> {
   const run = state.selected;
   if (!run) throw new Error('Select a trained run first (Runs).');
   if (state.predictor?.run !== run) {
     const ready = (async () => {
+      // A kNN run's stored features vote on the server: no tfjs model holds them.
+      if (state.runs.find((r) => r.id === run)?.mode === 'knn') return new ServerPredictor(run);
       const exported = await postJson<ExportView>(`/api/runs/${encodeURIComponent(run)}/export`, { format: 'tfjs' });
       const modelJson = exported.files.find((f) => f.rel === 'model.json');
       if (!modelJson) throw new Error('The tfjs export has no model.json.');
