@@ -10,7 +10,7 @@ import { Rng } from '../io/rng.js';
 import { mapFeatures } from './datasetMap.js';
 import { writeDatasetMap } from './mapFiles.js';
 import { cosineNeighbours, topK } from './neighbours.js';
-import { poolRow } from './pooledFeatures.js';
+import { poolFeatureMap } from '../run/knnVotes.js';
 import { knn2dAccuracy } from '../testing/knn2d.js';
 
 interface SyntheticSplit {
@@ -91,15 +91,15 @@ function blobs(seed: number, perClass: Record<string, number>, dim = 24, mislabe
 
 const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `tlkit-map-${name}-`));
 
-test('poolRow averages a map over its positions and scales it to unit length', () => {
+test('pooling averages a map over its positions and scales it to unit length', () => {
   // Two positions, three channels: mean [2, 3, 6] / 7.
   const into = new Float32Array(3);
-  poolRow(Float32Array.from([1, 2, 5, 3, 4, 7]), 3, into);
+  poolFeatureMap(Float32Array.from([1, 2, 5, 3, 4, 7]), 3, into);
   assert.deepEqual(
     [...into].map((v) => Number(v.toFixed(6))),
     [2 / 7, 3 / 7, 6 / 7].map((v) => Number(v.toFixed(6))),
   );
-  poolRow(new Float32Array(6), 3, into);
+  poolFeatureMap(new Float32Array(6), 3, into);
   assert.deepEqual([...into], [0, 0, 0]);
 });
 
@@ -111,7 +111,7 @@ test('cosineNeighbours finds the exact nearest neighbours (the point itself left
   for (let i = 0; i < n; i++) {
     const v = vectors.subarray(i * dim, (i + 1) * dim);
     for (let d = 0; d < dim; d++) v[d] = rng.next() - 0.3;
-    poolRow(Float32Array.from(v), dim, v);
+    poolFeatureMap(Float32Array.from(v), dim, v);
   }
   // Twenty copies of one vector: more exact ties than k + 1.
   for (let i = 1; i <= 20; i++) vectors.copyWithin(i * dim, 0, dim);

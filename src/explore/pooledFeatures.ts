@@ -2,6 +2,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { FEATURES_FILE, LABELS_FILE, readManifest, validSplitCache, type Manifest } from '../features/cache.js';
 import { diskRows, rowSize } from '../features/featureRows.js';
+import { poolFeatureMap } from '../run/knnVotes.js';
 
 /** One image of the cache: its file (relative to the data folder), split and class id. */
 export interface ImageRecord {
@@ -77,26 +78,11 @@ export async function pooledFeatures(
       );
       for (let i = 0; i < count; i++) {
         const row = images.length;
-        poolRow(buffer.subarray(i * per, (i + 1) * per), dim, vectors.subarray(row * dim, (row + 1) * dim));
+        poolFeatureMap(buffer.subarray(i * per, (i + 1) * per), dim, vectors.subarray(row * dim, (row + 1) * dim));
         images.push({ file: meta.files[start + i], split, label: rows.labels[start + i] });
       }
       opts.onProgress?.(images.length, total);
     }
   }
   return { vectors, dim, images, classNames: manifest.classNames, manifest };
-}
-
-/** Average a channels-last map over every position into `into` (length `dim`), then scale it to unit length. */
-export function poolRow(map: Float32Array, dim: number, into: Float32Array): void {
-  const positions = map.length / dim;
-  into.fill(0);
-  for (let p = 0; p < positions; p++) {
-    const offset = p * dim;
-    for (let c = 0; c < dim; c++) into[c] += map[offset + c];
-  }
-  let norm = 0;
-  for (let c = 0; c < dim; c++) norm += into[c] * into[c];
-  // An all-zero map (a blank image through ReLUs) stays zero rather than becoming NaN.
-  const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-  for (let c = 0; c < dim; c++) into[c] *= scale;
 }

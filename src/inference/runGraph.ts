@@ -121,8 +121,9 @@ export async function runGraphBytes(runDir: string, meta: RunMeta, opts: RunGrap
     throw new UserError(
       `--precision int8 quantizes tlkit's own bases; ${runDir} was trained on the ONNX file ${meta.onnxBase.file}, which runs at fp32. Use --precision fp32.`,
     );
-  if (opts.base !== undefined && !meta.onnxBase) {
-    // The same UserError as an uncached run gets ("--base applies only to runs trained on an ONNX base").
+  if (opts.base !== undefined) {
+    // A file the user names is checked even on a cache hit: the same UserError as an uncached run
+    // gets ("--base applies only to runs trained on an ONNX base", or the file's sha256 differs).
     const { locateRunOnnxBase } = await import('../run/runOnnx.js');
     locateRunOnnxBase(runDir, meta, opts.base);
   }
