@@ -171,21 +171,15 @@ async function extractLocked(
     }
     const totalAll = toExtract.reduce((n, p) => n + p.dataset.size, 0);
     const progress = { doneAll: 0, totalAll, started: performance.now() };
+    const extractFiles = (files: SplitFiles & { split: string; dir: string }) =>
+      extractSplit({ ...files, featuresKey }, runner as FrozenRunner, dataDir.root, dataDir.classNames, progress, opts, known);
     for (const plan of plans) {
       let meta = plan.cached;
       if (!meta && plan.reuse) {
         const freshDir = path.join(out, `.${plan.split}-fresh`);
         if (plan.fresh) {
           stopIfAborted(opts.signal, plan.split);
-          const r = await extractSplit(
-            { ...plan.fresh, split: plan.split, dir: freshDir, featuresKey },
-            runner as FrozenRunner,
-            dataDir.root,
-            dataDir.classNames,
-            progress,
-            opts,
-            known,
-          );
+          const r = await extractFiles({ ...plan.fresh, split: plan.split, dir: freshDir });
           inferenceSeconds += r.inferenceSeconds;
           imagesExtracted += r.meta.count;
         }
@@ -203,15 +197,7 @@ async function extractLocked(
         await fsp.rm(freshDir, { recursive: true, force: true });
       } else if (!meta) {
         stopIfAborted(opts.signal, plan.split);
-        const r = await extractSplit(
-          { ...plan, featuresKey },
-          runner as FrozenRunner,
-          dataDir.root,
-          dataDir.classNames,
-          progress,
-          opts,
-          known,
-        );
+        const r = await extractFiles(plan);
         meta = r.meta;
         inferenceSeconds += r.inferenceSeconds;
         imagesExtracted += meta.count;
