@@ -14,10 +14,11 @@
  * that every process loads the same weights (a graph cache can only serve weights it has seen).
  * PyTorch: Debian's python3-torch, every core, PIL decoding in DataLoader workers.
  *
- *   node --import tsx bench/coldStart.ts [--only a,b,c,d] [--tlkit dist/cli/main.js] [--no-torch]
+ *   node --import tsx bench/coldStart.ts [--only a,b,c,d] [--tlkit bin/tlkit.js] [--no-torch]
  *        [--epochs 20] [--data ../shared/data/cats_vs_dogs_small]
- * --tlkit: the CLI entry the child processes run (default: the compiled dist/cli/main.js; build it
- * first, `npm run build`, so the figures are the CLI's and not tsx's compile time).
+ * --tlkit: the CLI entry the child processes run (default: bin/tlkit.js, the `tlkit` command a user
+ * runs, on the compiled dist/; build it first, `npm run build`, so the figures are the CLI's and not
+ * tsx's compile time).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,7 +34,7 @@ import { ensureTorch, machineLine, PYTHON } from './pytorch.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
 const only = new Set((stringArg('--only', 'a,b,c,d') as string).split(',').map((s) => s.trim()));
-const tlkitMain = path.resolve(stringArg('--tlkit', path.join(repo, 'dist/cli/main.js')) as string);
+const tlkitMain = path.resolve(stringArg('--tlkit', path.join(repo, 'bin/tlkit.js')) as string);
 const epochs = numberArg('--epochs', 20);
 const data = stringArg('--data', SHARED_DATA) as string;
 const script = path.join(here, 'coldstart_pytorch.py');
@@ -43,7 +44,7 @@ process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 const withTorch = !flag('--no-torch') && ensureTorch({ packages: ['python3-pil'], modules: ['PIL'] });
 
 if (!fs.existsSync(tlkitMain)) {
-  console.error(`${tlkitMain} does not exist: build the CLI (npm run build) or pass --tlkit PATH/cli/main.js.`);
+  console.error(`${tlkitMain} does not exist: pass --tlkit PATH/bin/tlkit.js.`);
   process.exit(1);
 }
 

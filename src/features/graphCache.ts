@@ -7,7 +7,8 @@ import { cacheRoot } from '../weights/download.js';
 
 // Exported ONNX graphs kept across processes, so that a second command on the same
 // base (or the same run) skips building the tfjs model and exporting it. An entry is
-// two files named by the key's hash: <hash>.onnx (the graph) and <hash>.json (the key,
+// two files named by the key's hash: <hash>.onnx (the graph; <hash>.ort for a graph in
+// ONNX Runtime's own format, key.extra.format 'ort') and <hash>.json (the key,
 // and the graph's size and sha256). The .json is written last, so it is the commit
 // mark: a graph without one, or whose bytes do not match it, is rebuilt, never run.
 
@@ -65,7 +66,7 @@ function sha256(bytes: Uint8Array): string {
 
 function entryFiles(dir: string, key: GraphKey): { graph: string; meta: string } {
   const stem = path.join(dir, graphKeyHash(key));
-  return { graph: `${stem}.onnx`, meta: `${stem}.json` };
+  return { graph: `${stem}.${key.extra?.format === 'ort' ? 'ort' : 'onnx'}`, meta: `${stem}.json` };
 }
 
 type Lookup = { bytes: Uint8Array } | { missing: true } | { corrupt: string };
@@ -82,7 +83,8 @@ function lookup(dir: string, key: GraphKey): Lookup {
   if (meta.format !== FORMAT || typeof meta.sha256 !== 'string') return { corrupt: `${files.meta} is not a graph cache entry` };
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(readFileSync(files.graph));
+    const read = readFileSync(files.graph);
+    bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength); // a view, not a copy of 60 MB
   } catch (e) {
     return { corrupt: `${files.graph} is unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
@@ -102,11 +104,18 @@ export function readCachedGraph(key: GraphKey, opts: GraphCacheOptions = {}): Ui
   }
   if ('corrupt' in found) {
     (opts.log ?? stderrLine)(`graph cache: ${found.corrupt}; rebuilding it.`);
-    const files = entryFiles(dir, key);
-    rmSync(files.meta, { force: true });
-    rmSync(files.graph, { force: true });
+    removeCachedGraph(key, { ...opts, dir });
   }
   return undefined;
+}
+
+/** Drop the entry of `key` (its commit mark first, so a half-removed entry is never served). */
+export function removeCachedGraph(key: GraphKey, opts: GraphCacheOptions = {}): void {
+  const dir = opts.dir ?? graphCacheDir(opts.env);
+  if (!dir) return;
+  const files = entryFiles(dir, key);
+  rmSync(files.meta, { force: true });
+  rmSync(files.graph, { force: true });
 }
 
 /** Store `bytes` as the graph of `key` (atomically; a failure to write is reported and otherwise ignored: the cache is an optimisation). */
@@ -159,10 +168,10 @@ function touch(file: string): void {
 /** Remove the least recently used entries until the folder holds at most `budget` bytes. */
 function prune(dir: string, budget: number): void {
   const entries = readdirSync(dir)
-    .filter((f) => f.endsWith('.onnx'))
+    .filter((f) => /\.(onnx|ort)$/.test(f))
     .map((f) => {
       const graph = path.join(dir, f);
-      const meta = graph.replace(/\.onnx$/, '.json');
+      const meta = graph.replace(/\.(onnx|ort)$/, '.json');
       const used = statOrUndefined(meta)?.mtimeMs ?? 0;
       return { graph, meta, size: statOrUndefined(graph)?.size ?? 0, used };
     })

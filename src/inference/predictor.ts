@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { decodeImageInto } from '../data/decode.js';
 import { listClassDirs, listImageFiles, resolveDataDir } from '../data/splits.js';
 import type { CalibrationRecord } from '../ort/int8.js';
-import { OrtModel } from '../ort/ortRunner.js';
+import { OrtModel, type OrtModelOptions } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import type { Evaluation } from '../run/evaluation.js';
 import { expectedCalibrationError } from '../run/temperature.js';
@@ -45,12 +45,19 @@ export class RunPredictor {
    * Like fromOnnx, but the session is created while the first batch decodes: `scores`
    * and `ttaScores` wait for it only when they run the model.
    */
-  static whenReady(bytes: Uint8Array, meta: RunMeta, opts: { prepack?: boolean } = {}): RunPredictor {
-    const session = OrtModel.create(bytes, { prepack: opts.prepack });
+  static whenReady(bytes: Uint8Array, meta: RunMeta, opts: OrtModelOptions = {}): RunPredictor {
+    return RunPredictor.onSession(OrtModel.create(bytes, opts), meta);
+  }
+
+  /** A predictor on a session still being created; `settle` (storing what the session wrote, say) is awaited by dispose. */
+  static onSession(session: Promise<OrtModel>, meta: RunMeta, settle?: Promise<void>): RunPredictor {
     session.catch(() => {}); // reported by the first run, or by dispose
     const lazy = {
       run: async (x: Float32Array, shape: number[]) => (await session).run(x, shape),
-      dispose: async () => (await session.catch(() => undefined))?.dispose(),
+      dispose: async () => {
+        await settle;
+        await (await session.catch(() => undefined))?.dispose();
+      },
     };
     return new RunPredictor(lazy, meta, meta.onnxBase?.batch ?? undefined);
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,4 +95,55 @@ test("changed weight bytes in the run's model/ miss the cache; a corrupt cached 
   const restored = await runGraphBytes(copy, meta, { precision: 'fp32', cache: { dir } });
   assert.equal(restored.hit, true);
   assert.notDeepEqual(restored.bytes, changed.bytes);
+});
+
+async function fewScores(dir: string, log?: (l: string) => void): Promise<number[][]> {
+  const p = await openRunPredictor(run, meta, { precision: 'fp32', fewImages: true, cache: { dir, log } });
+  try {
+    return await p.scores(images);
+  } finally {
+    await p.dispose(); // waits for the ORT-format file to join the cache
+  }
+}
+
+function near(a: number[][], b: number[][]): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++)
+    for (let k = 0; k < a[i].length; k++) assert.ok(Math.abs(a[i][k] - b[i][k]) < 1e-6, `${a[i]} vs ${b[i]}`);
+}
+
+test("a few images: the graph in ONNX Runtime's own format joins the cache, opens without the ONNX graph, and scores the same", async () => {
+  const dir = cacheDir();
+  const plain = await scores(dir);
+  const lines: string[] = [];
+  near(await fewScores(dir, (l) => lines.push(l)), plain);
+  const ort = fs.readdirSync(dir).filter((f) => f.endsWith('.ort'));
+  assert.equal(ort.length, 1, `cache holds ${fs.readdirSync(dir).join(', ')}`);
+  assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.saving-')).length, 0, 'the temporary file is gone');
+
+  // With the ONNX entry gone, the next open runs on the ORT-format file alone: nothing is rebuilt.
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.onnx'))) {
+    fs.rmSync(path.join(dir, f));
+    fs.rmSync(path.join(dir, f.replace(/\.onnx$/, '.json')));
+  }
+  near(await fewScores(dir, (l) => lines.push(l)), plain);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith('.onnx')),
+    [],
+    'the ONNX graph was rebuilt',
+  );
+  assert.deepEqual(lines, []);
+
+  // A sound entry this ONNX Runtime cannot open: dropped with a log line, the ONNX graph runs instead.
+  const file = path.join(dir, ort[0]);
+  const junk = Buffer.from('not a graph in ORT format');
+  fs.writeFileSync(file, junk);
+  const metaFile = file.replace(/\.ort$/, '.json');
+  const entry = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
+  Object.assign(entry, { bytes: junk.length, sha256: createHash('sha256').update(junk).digest('hex') });
+  fs.writeFileSync(metaFile, JSON.stringify(entry));
+  near(await fewScores(dir, (l) => lines.push(l)), plain);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^graph cache: .*; rebuilding it\.$/);
+  assert.equal(fs.existsSync(file), false, 'the unopenable entry is removed');
 });

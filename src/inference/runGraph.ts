@@ -1,10 +1,19 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { cachedGraph, graphCacheDir, type GraphCacheOptions, type GraphKey } from '../features/graphCache.js';
+import {
+  cachedGraph,
+  graphCacheDir,
+  readCachedGraph,
+  removeCachedGraph,
+  writeCachedGraph,
+  type GraphCacheOptions,
+  type GraphKey,
+} from '../features/graphCache.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { CalibrationRecord, Precision } from '../ort/int8.js';
+import { OrtModel, ortFormatTarget } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
 import { knnIndexHash } from '../run/knnIndex.js';
 import { runPaths } from '../run/paths.js';
@@ -115,8 +124,8 @@ async function buildRunGraph(runDir: string, meta: RunMeta, opts: RunGraphOption
   }
 }
 
-/** The run's graph bytes at `precision`: from the graph cache, else built from model/ (and cached). */
-export async function runGraphBytes(runDir: string, meta: RunMeta, opts: RunGraphOptions): Promise<{ bytes: Uint8Array; hit: boolean }> {
+/** The graph cache's key for the run at `opts.precision` (and its int8 calibration, to build it on a miss). */
+async function runGraphEntry(runDir: string, meta: RunMeta, opts: RunGraphOptions): Promise<{ key: GraphKey; int8?: CalibrationRecord }> {
   if (opts.precision === 'int8' && meta.onnxBase)
     throw new UserError(
       `--precision int8 quantizes tlkit's own bases; ${runDir} was trained on the ONNX file ${meta.onnxBase.file}, which runs at fp32. Use --precision fp32.`,
@@ -129,12 +138,62 @@ export async function runGraphBytes(runDir: string, meta: RunMeta, opts: RunGrap
   }
   const int8 = opts.precision === 'int8' ? await readRunCalibration(runDir) : undefined;
   const knnHash = meta.knn ? await knnIndexHash(runDir) : undefined;
-  const key = runGraphKey(meta, await rememberedWeightsHash(runDir, opts.cache), opts.precision, int8?.hash, knnHash);
-  return cachedGraph(key, () => buildRunGraph(runDir, meta, opts, int8?.record), opts.cache);
+  return {
+    key: runGraphKey(meta, await rememberedWeightsHash(runDir, opts.cache), opts.precision, int8?.hash, knnHash),
+    int8: int8?.record,
+  };
+}
+
+/** The run's graph bytes at `precision`: from the graph cache, else built from model/ (and cached). */
+export async function runGraphBytes(runDir: string, meta: RunMeta, opts: RunGraphOptions): Promise<{ bytes: Uint8Array; hit: boolean }> {
+  const { key, int8 } = await runGraphEntry(runDir, meta, opts);
+  return cachedGraph(key, () => buildRunGraph(runDir, meta, opts, int8), opts.cache);
 }
 
 /** A RunPredictor on the run's cached graph, its session created while the caller decodes the first images. */
 export async function openRunPredictor(runDir: string, meta: RunMeta, opts: RunGraphOptions): Promise<RunPredictor> {
-  const { bytes } = await runGraphBytes(runDir, meta, opts);
-  return RunPredictor.whenReady(bytes, meta, { prepack: !opts.fewImages });
+  const { key, int8 } = await runGraphEntry(runDir, meta, opts);
+  const onnx = () => cachedGraph(key, () => buildRunGraph(runDir, meta, opts, int8), opts.cache);
+  if (opts.fewImages) {
+    const dir = opts.cache?.dir ?? graphCacheDir(opts.cache?.env);
+    if (dir) return openOrtFormat(dir, key, meta, opts.cache, async () => (await onnx()).bytes);
+  }
+  return RunPredictor.whenReady((await onnx()).bytes, meta);
+}
+
+/**
+ * A few images: the session opens on the graph in ONNX Runtime's own format, optimized once for
+ * this machine and kept in the graph cache, which skips ORT's rewrites and the copy of the weights
+ * (for VGG16 at 180, the session opens in about 0.1 s instead of 1.4 s). On a miss the session
+ * is created from the ONNX graph and writes that file as it opens; it joins the cache afterwards.
+ */
+async function openOrtFormat(
+  dir: string,
+  key: GraphKey,
+  meta: RunMeta,
+  cache: GraphCacheOptions = {},
+  onnxBytes: () => Promise<Uint8Array>,
+): Promise<RunPredictor> {
+  const ortKey: GraphKey = { ...key, extra: { ...key.extra, format: 'ort', target: ortFormatTarget() } };
+  const ready = readCachedGraph(ortKey, { ...cache, dir });
+  if (ready) {
+    const session = OrtModel.create(ready, { ortFormat: true, prepack: false }).catch(async (e: Error) => {
+      // A file this ONNX Runtime cannot open after all: drop it and run the ONNX graph.
+      (cache.log ?? ((line: string) => process.stderr.write(`tlkit: ${line}\n`)))(
+        `graph cache: ${e.message.split('\n')[0]}; rebuilding it.`,
+      );
+      removeCachedGraph(ortKey, { ...cache, dir });
+      return OrtModel.create(await onnxBytes(), { prepack: false });
+    });
+    return RunPredictor.onSession(session, meta);
+  }
+  const bytes = await onnxBytes();
+  await fsp.mkdir(dir, { recursive: true });
+  const saved = path.join(dir, `.saving-${process.pid}-${randomBytes(4).toString('hex')}.ortgraph`);
+  const session = OrtModel.create(bytes, { prepack: false, saveOrtFormatTo: saved });
+  const settle = session
+    .then(async () => writeCachedGraph(ortKey, new Uint8Array(await fsp.readFile(saved)), { ...cache, dir }))
+    .catch(() => {}) // the cache is an optimisation: the next predict tries again
+    .finally(() => fsp.rm(saved, { force: true }));
+  return RunPredictor.onSession(session, meta, settle);
 }
