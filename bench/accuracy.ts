@@ -13,7 +13,7 @@
  *   node --import tsx bench/accuracy.ts [--modes features] [--precisions fp32,int8] [--epochs 20] [--cache DIR]
  *
  * Each mode runs at each precision (the frozen base in int8, calibrated on
- * 128 training images); the table gives int8's test accuracy minus fp32's, in points
+ * 32 training images, the default); the table gives int8's test accuracy minus fp32's, in points
  * (target: within 0.5 for MobileNet features mode), and the int8 calibration's error.
  *
  * Modes are entries of MODES below; augment and finetune runs are added there.
