@@ -130,6 +130,8 @@ export async function writeCachedGraph(key: GraphKey, bytes: Uint8Array, opts: G
     await writeFileAtomic(files.graph, bytes);
     await writeFileAtomic(files.meta, `${JSON.stringify(meta, null, 2)}\n`);
   } catch (e) {
+    // No graph without its commit mark: a graph written before the .json failed would only take space.
+    rmSync(files.graph, { force: true });
     (opts.log ?? stderrLine)(`graph cache: could not write ${files.graph} (${(e as Error).message}); continuing without it.`);
   }
 }

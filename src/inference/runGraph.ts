@@ -188,9 +188,17 @@ async function openOrtFormat(
     return RunPredictor.onSession(session, meta);
   }
   const bytes = await onnxBytes();
-  await fsp.mkdir(dir, { recursive: true });
+  // The cache is an optimisation: a folder that cannot be written, or a file that cannot be
+  // (a full disk fails the session that writes it), leaves a plain session from the ONNX graph.
+  const writable = await fsp.mkdir(dir, { recursive: true }).then(
+    () => true,
+    () => false,
+  );
+  if (!writable) return RunPredictor.whenReady(bytes, meta, { prepack: false });
   const saved = path.join(dir, `.saving-${process.pid}-${randomBytes(4).toString('hex')}.ortgraph`);
-  const session = OrtModel.create(bytes, { prepack: false, saveOrtFormatTo: saved });
+  const session = OrtModel.create(bytes, { prepack: false, saveOrtFormatTo: saved }).catch(() =>
+    OrtModel.create(bytes, { prepack: false }),
+  );
   const settle = session
     .then(async () => writeCachedGraph(ortKey, new Uint8Array(await fsp.readFile(saved)), { ...cache, dir }))
     .catch(() => {}) // the cache is an optimisation: the next predict tries again
