@@ -174,6 +174,9 @@ test('a few images with a graph cache that cannot be written (read-only, full): 
       [],
       `${options}: nothing half-written is left`,
     );
-    assert.ok(lines.every((l) => /^graph cache: could not write/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.every((l) => /^graph cache: could not write/.test(l)),
+      lines.join('\n'),
+    );
   }
 });
