@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn as spawnChild, spawnSync as spawnSyncChild } from 'node:child_process';
+import { execFile, spawn as spawnChild } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../tfjs/backend.js';
 import { makeTinyDataset, makeTinyRun, makeTinyBase } from '../testing/tinyRun.js';
-import { skipOrFail } from '../testing/requirements.js';
+import { mountTmpfs } from '../testing/tmpfs.js';
 
 // Bad input found by sweeping every command: each case must exit 2 with one
 // paragraph on stderr naming the value or file, never a stack trace or exit 1/7.
@@ -182,52 +182,42 @@ test('train: every path and option that can fail is checked before extraction; a
 });
 
 test('train --out on a read-only file system: exit 2 at once naming the path (was exit 1 "internal error: ENOENT")', async (t) => {
-  const ro = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-'));
-  // A read-only mount needs root and a kernel that lets this sandbox mount: skipped (saying so) elsewhere, a failure under CI.
-  const mount = spawnSyncChild('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', ro], { encoding: 'utf8' });
-  const readOnlyMount = {
-    missing: mount.status !== 0 && `cannot mount a read-only tmpfs here (${(mount.error?.message ?? mount.stderr).trim()})`,
-    install: 'run the tests as root (or with CAP_SYS_ADMIN) where mount(8) is installed, as the CI container does',
-  };
-  if (skipOrFail(t, readOnlyMount)) return;
-  try {
-    await initBackend('cpu');
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-data-'));
-    const data = await makeTinyDataset(path.join(root, 'data'), { train: 2, validation: 1 });
-    const baseDir = await makeTinyBase(path.join(root, 'base'));
-    const r = await tlkit([
-      'train',
-      '--data',
-      data,
-      '--base',
-      baseDir,
-      '--out',
-      path.join(ro, 'run'),
-      '--cache-dir',
-      path.join(root, 'cache'),
-    ]);
-    assertBadInput(
-      r,
-      'train --out on a read-only disk',
-      new RegExp(`--out ${ro.replace(/[.]/g, '\\.')}/run cannot be written: the file system is read-only \\(EROFS\\)`),
-    );
-    const cache = await tlkit([
-      'train',
-      '--data',
-      data,
-      '--base',
-      baseDir,
-      '--out',
-      path.join(root, 'run'),
-      '--cache-dir',
-      path.join(ro, 'cache'),
-    ]);
-    assertBadInput(
-      cache,
-      'train --cache-dir on a read-only disk',
-      /--cache-dir .* cannot be written: the file system is read-only \(EROFS\)/,
-    );
-  } finally {
-    spawnSyncChild('umount', [ro]);
-  }
+  const ro = mountTmpfs(t, 'ro');
+  if (!ro) return;
+  await initBackend('cpu');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-data-'));
+  const data = await makeTinyDataset(path.join(root, 'data'), { train: 2, validation: 1 });
+  const baseDir = await makeTinyBase(path.join(root, 'base'));
+  const r = await tlkit([
+    'train',
+    '--data',
+    data,
+    '--base',
+    baseDir,
+    '--out',
+    path.join(ro, 'run'),
+    '--cache-dir',
+    path.join(root, 'cache'),
+  ]);
+  assertBadInput(
+    r,
+    'train --out on a read-only disk',
+    new RegExp(`--out ${ro.replace(/[.]/g, '\\.')}/run cannot be written: the file system is read-only \\(EROFS\\)`),
+  );
+  const cache = await tlkit([
+    'train',
+    '--data',
+    data,
+    '--base',
+    baseDir,
+    '--out',
+    path.join(root, 'run'),
+    '--cache-dir',
+    path.join(ro, 'cache'),
+  ]);
+  assertBadInput(
+    cache,
+    'train --cache-dir on a read-only disk',
+    /--cache-dir .* cannot be written: the file system is read-only \(EROFS\)/,
+  );
 });

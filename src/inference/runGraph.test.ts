@@ -1,6 +1,6 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
-import { skipOrFail } from '../testing/requirements.js';
+import { mountTmpfs } from '../testing/tmpfs.js';
 import { makeTinyRun } from '../testing/tinyRun.js';
 import { openRunPredictor, runGraphBytes } from './runGraph.js';
 
@@ -149,23 +149,10 @@ test("a few images: the graph in ONNX Runtime's own format joins the cache, open
   assert.equal(fs.existsSync(file), false, 'the unopenable entry is removed');
 });
 
-/** A tmpfs of `options` mounted for the test (root and mount(8) needed: skipped, saying so, elsewhere; a failure under CI). */
-function tmpfs(t: TestContext, options: string): string | undefined {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-rungraph-tmpfs-'));
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { encoding: 'utf8' });
-  const requirement = {
-    missing: mount.status !== 0 && `cannot mount a tmpfs here (${(mount.error?.message ?? mount.stderr).trim()})`,
-    install: 'run the tests as root (or with CAP_SYS_ADMIN) where mount(8) is installed, as the CI container does',
-  };
-  if (skipOrFail(t, requirement)) return undefined;
-  t.after(() => spawnSync('umount', [dir]));
-  return dir;
-}
-
 test('a few images with a graph cache that cannot be written (read-only, full): the right scores all the same', async (t) => {
   const plain = await scores(cacheDir());
   for (const options of ['ro', 'size=4k']) {
-    const dir = tmpfs(t, options);
+    const dir = mountTmpfs(t, options);
     if (!dir) return;
     const lines: string[] = [];
     near(await fewScores(dir, (l) => lines.push(l)), plain);

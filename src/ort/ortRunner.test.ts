@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
-import { OrtModel, OrtSession } from './ortRunner.js';
+import { isUserError } from '../errors.js';
+import { mountTmpfs } from '../testing/tmpfs.js';
+import { OrtModel, OrtSession, optimizedGraph } from './ortRunner.js';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../onnx/proto.js';
 
 /** y = x * 2 + 1 over a [batch, 3] input, built with the pure proto builders. */
@@ -62,4 +64,29 @@ test('OrtSession: named inputs and outputs; an output given a buffer is written 
   await assert.rejects(s.run({ a, b: { data: Float32Array.of(1), dims: [2, 2] } }), /input b has shape \[2,2\] \(4 values\) but 1 values/);
   await s.dispose();
   await assert.rejects(s.run({ a, b }), /after dispose/);
+});
+
+test('a full temporary disk while ONNX Runtime writes the optimized graph: a UserError naming the folder and TMPDIR', async (t) => {
+  const full = mountTmpfs(t, 'size=4k');
+  if (!full) return;
+  // 8 KB of weights: more than the 4 KB disk holds.
+  const graph = makeGraph(
+    [makeNode('Add', ['x', 'w'], ['y'], 'add')],
+    'big',
+    [makeValueInfo('x', [2048])],
+    [makeValueInfo('y', [2048])],
+    [makeTensor('w', [2048], new Float32Array(2048).fill(1))],
+  );
+  const tmpdir = process.env.TMPDIR;
+  process.env.TMPDIR = full;
+  try {
+    await assert.rejects(optimizedGraph(encodeModel(makeModel(graph)), 'basic'), (e: Error) => {
+      assert.ok(isUserError(e), `not a UserError: ${e.message}`);
+      assert.match(e.message, new RegExp(`temporary folder ${full}: its disk is full .*set TMPDIR`));
+      return true;
+    });
+  } finally {
+    if (tmpdir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpdir;
+  }
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { UserError } from '../errors.js';
 
 // The one module that imports onnxruntime-node (like transformers.js' backends/onnx.js):
 // everything else hands it ONNX bytes and float32 arrays.
@@ -77,9 +78,30 @@ export async function optimizedGraph(onnxBytes: Uint8Array, level: 'basic' | 'al
     });
     await session.release();
     return new Uint8Array(fs.readFileSync(file));
+  } catch (e) {
+    throw fullTempDisk(dir, onnxBytes.length) ?? e;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * ONNX Runtime reports a file it could not write as "Protobuf serialization failed": when the
+ * temporary folder lacks the room for the graph, say so, and where to point TMPDIR instead.
+ */
+function fullTempDisk(dir: string, graphBytes: number): UserError | undefined {
+  let free: number;
+  try {
+    const s = fs.statfsSync(dir);
+    free = s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+  if (free >= 2 * graphBytes) return undefined;
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+  return new UserError(
+    `Cannot write the optimized ONNX graph (about ${mb(graphBytes)}) into the temporary folder ${path.dirname(dir)}: its disk is full (${mb(free)} free). Free some space there, or set TMPDIR to a folder on a disk with room.`,
+  );
 }
 
 /** A float32 array and its dims, as tlkit hands tensors to and from ONNX Runtime. */
