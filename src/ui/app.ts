@@ -12,7 +12,6 @@ import { readMeta } from '../run/meta.js';
 import { runPaths } from '../run/paths.js';
 import { readHistory } from '../run/runDir.js';
 import { describeTrainResult, TRAIN_DEFAULTS, validateTrainOptions, withTrainDefaults } from '../workflows/options.js';
-import { evaluationView } from './evaluationView.js';
 import { EXPLAIN_ROUTE, registerExplain } from './explainRoute.js';
 import { registerKnnPredict } from './knnRoute.js';
 import { registerLrFind } from './lrFindRoute.js';
