@@ -188,33 +188,14 @@ test('train --out on a read-only file system: exit 2 at once naming the path (wa
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-ro-data-'));
   const data = await makeTinyDataset(path.join(root, 'data'), { train: 2, validation: 1 });
   const baseDir = await makeTinyBase(path.join(root, 'base'));
-  const r = await tlkit([
-    'train',
-    '--data',
-    data,
-    '--base',
-    baseDir,
-    '--out',
-    path.join(ro, 'run'),
-    '--cache-dir',
-    path.join(root, 'cache'),
-  ]);
+  const trainInto = (out: string, cache: string) => tlkit(['train', '--data', data, '--base', baseDir, '--out', out, '--cache-dir', cache]);
+  const r = await trainInto(path.join(ro, 'run'), path.join(root, 'cache'));
   assertBadInput(
     r,
     'train --out on a read-only disk',
     new RegExp(`--out ${ro.replace(/[.]/g, '\\.')}/run cannot be written: the file system is read-only \\(EROFS\\)`),
   );
-  const cache = await tlkit([
-    'train',
-    '--data',
-    data,
-    '--base',
-    baseDir,
-    '--out',
-    path.join(root, 'run'),
-    '--cache-dir',
-    path.join(ro, 'cache'),
-  ]);
+  const cache = await trainInto(path.join(root, 'run'), path.join(ro, 'cache'));
   assertBadInput(
     cache,
     'train --cache-dir on a read-only disk',
