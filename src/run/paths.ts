@@ -14,6 +14,7 @@ import path from 'node:path';
  *                   and the int8-vs-fp32 error (evaluate/predict quantize the same way)
  *   knn/            --mode knn: the stored pooled features, their labels and files (model/ is then the base)
  *   report.html, evaluation.json       after `tlkit report` / `tlkit evaluate`
+ *   map/            the dataset map the UI's Map panel computes (`tlkit map RUN --out RUN/map`)
  * and, only while a run is being written:
  *   .lock           pid of the process writing the folder
  *   .replaced/      the finished run this one replaces, until the new run's first checkpoint
@@ -28,6 +29,7 @@ export const RUN_FILES = {
   state: 'state',
   int8Calibration: 'int8-calibration.json',
   knn: 'knn',
+  map: 'map',
   lock: '.lock',
   replaced: '.replaced',
 } as const;
@@ -43,6 +45,8 @@ export const RUN_OUTPUTS = [
   RUN_FILES.state,
   RUN_FILES.int8Calibration,
   RUN_FILES.knn,
+  // The map shows the run's features: a new run's are other features.
+  RUN_FILES.map,
   'accuracy.png',
   'accuracy.svg',
   'loss.png',

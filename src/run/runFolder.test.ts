@@ -62,6 +62,9 @@ function writeLock(dir: string, pid: number): void {
 test('training again into a finished run, interrupted before its first checkpoint, leaves the old run whole', async () => {
   const out = path.join(root, 'retrain');
   await train(await options(out), hooks);
+  // The run's dataset map (as the UI's Map panel computes it) belongs to the run too.
+  fs.mkdirSync(runPaths(out).map);
+  fs.writeFileSync(path.join(runPaths(out).map, 'map.json'), '{"points":[]}\n');
   const before = snapshot(out);
   const controller = new AbortController();
   const stop = new tfl.CustomCallback({ onBatchEnd: async () => controller.abort() }) as unknown as tfl.Callback;
@@ -83,6 +86,7 @@ test('training again into a finished run, interrupted before its first checkpoin
   await train(await options(out, { epochs: 1, seed: 9 }), hooks);
   assert.ok(!fs.existsSync(runPaths(out).replaced));
   assert.equal((await readMeta(out)).epochsDone, 1);
+  assert.ok(!fs.existsSync(runPaths(out).map), "the old run's map went with it: it showed the old run's features");
 });
 
 test('a writer killed before its first checkpoint: the next reader puts the replaced run back', async () => {

@@ -10,10 +10,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { DatasetMap, MapPoint } from '../explore/datasetMap.js';
 import { mapJsonText } from '../explore/mapFiles.js';
+import { runPaths } from '../run/paths.js';
 import { makeTinyBase, makeTinyDataset } from '../testing/tinyRun.js';
 import { train } from '../workflows/train.js';
 import { createUiApp } from './app.js';
-import { MAP_DIR, mapView } from './mapRoute.js';
+import { mapView } from './mapRoute.js';
 import type { MapAnswer } from './protocol.js';
 import { TOKEN_COOKIE } from './security.js';
 import { DEFAULT_UPLOAD_LIMITS } from './uploads.js';
@@ -94,12 +95,12 @@ test('GET map: ?peek=1 says absent and starts nothing; a map on disk is answered
   const r = await get('/api/runs/tiny/map?peek=1');
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { status: 'absent', run: 'tiny' });
-  assert.equal(fs.existsSync(path.join(runs, 'tiny', MAP_DIR)), false);
+  assert.equal(fs.existsSync(runPaths(path.join(runs, 'tiny')).map), false);
   assert.equal((await get('/api/runs/nothing/map')).status, 404);
   assert.equal((await get('/api/runs/tiny/map?seed=-1')).status, 400);
 
-  fs.mkdirSync(path.join(runs, 'tiny', MAP_DIR));
-  fs.writeFileSync(path.join(runs, 'tiny', MAP_DIR, 'map.json'), mapJsonText(fakeMap([0, 0, 1, 0], 5)));
+  fs.mkdirSync(runPaths(path.join(runs, 'tiny')).map);
+  fs.writeFileSync(path.join(runPaths(path.join(runs, 'tiny')).map, 'map.json'), mapJsonText(fakeMap([0, 0, 1, 0], 5)));
   const ready = (await (await get('/api/runs/tiny/map?seed=5')).json()) as MapAnswer;
   assert.equal(ready.status, 'ready');
   if (ready.status !== 'ready') return;

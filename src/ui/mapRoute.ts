@@ -13,8 +13,8 @@ import type { MapAnswer, MapPointView } from './protocol.js';
 import { confinedFile, encodeRel } from './security.js';
 import type { Trainer } from './trainer.js';
 
-/** Where a run's map is kept: RUN/map/ holds what `tlkit map RUN --out RUN/map` writes (map.json and the two plots). */
-export const MAP_DIR = 'map';
+// A run's map is kept in RUN/map/ (runPaths' `map`): what `tlkit map RUN --out RUN/map` writes (map.json and the two plots).
+
 /** The seed `tlkit map` uses when given none. */
 const DEFAULT_MAP_SEED = 42;
 /** An image is flagged when more than this share of its nearest neighbours carry another label. */
@@ -81,7 +81,7 @@ export function mapView(run: string, map: DatasetMap): MapAnswer {
 
 /** The map on disk, or null when there is none (or one `tlkit map` did not finish). */
 function readMap(dir: string): DatasetMap | null {
-  const file = path.join(dir, MAP_DIR, 'map.json');
+  const file = path.join(runPaths(dir).map, 'map.json');
   if (!fs.existsSync(file)) return null;
   const map = JSON.parse(fs.readFileSync(file, 'utf8')) as DatasetMap;
   return map.format === 'tlkit-map' ? map : null;
@@ -118,7 +118,7 @@ export function registerMap(app: Hono, o: MapRouteOptions): { dispose: () => Pro
   }
 
   async function start(id: string, dir: string, seed: number): Promise<Job> {
-    const args = [TLKIT_BIN, 'map', dir, '--out', path.join(dir, MAP_DIR), '--seed', String(seed)];
+    const args = [TLKIT_BIN, 'map', dir, '--out', runPaths(dir).map, '--seed', String(seed)];
     const meta = await readMeta(dir);
     if (!meta.data) args.push('--data', await dataRoot(dir));
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
