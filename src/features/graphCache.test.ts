@@ -110,3 +110,19 @@ test('the cache stays under its size bound: the least recently used entries go f
   assert.equal(readCachedGraph(keys[0], { dir, env }), undefined);
   assert.ok(readCachedGraph(keys[1], { dir, env }));
 });
+
+test('remembered weights hashes nobody used for a month go when the cache is written; recent ones stay', async () => {
+  const dir = freshDir();
+  const old = path.join(dir, `weights-${'a'.repeat(64)}.txt`);
+  const recent = path.join(dir, `weights-${'b'.repeat(64)}.txt`);
+  const notMine = path.join(dir, 'notes.txt');
+  for (const f of [old, recent, notMine]) fs.writeFileSync(f, 'c'.repeat(64));
+  const longAgo = new Date(Date.now() - 40 * 86_400_000);
+  fs.utimesSync(old, longAgo, longAgo);
+  fs.utimesSync(notMine, longAgo, longAgo);
+  await cachedGraph(KEY, () => graphBytes(1, 64), { dir });
+  assert.deepEqual(
+    [old, recent, notMine].map((f) => fs.existsSync(f)),
+    [false, true, true],
+  );
+});

@@ -167,9 +167,21 @@ function touch(file: string): void {
   }
 }
 
-/** Remove the least recently used entries until the folder holds at most `budget` bytes. */
+/** A remembered weights hash (runGraph.ts) unused this long is dropped; recomputing one costs a read of the run's model/. */
+const WEIGHTS_MEMO_DAYS = 30;
+
+/**
+ * Remove the least recently used entries until the folder holds at most `budget` bytes, and
+ * the remembered weights hashes (weights-*.txt, touched when read) not used for WEIGHTS_MEMO_DAYS.
+ */
 function prune(dir: string, budget: number): void {
-  const entries = readdirSync(dir)
+  const names = readdirSync(dir);
+  const stale = Date.now() - WEIGHTS_MEMO_DAYS * 86_400_000;
+  for (const f of names.filter((n) => /^weights-[0-9a-f]{64}\.txt$/.test(n))) {
+    const file = path.join(dir, f);
+    if ((statOrUndefined(file)?.mtimeMs ?? 0) < stale) rmSync(file, { force: true });
+  }
+  const entries = names
     .filter((f) => /\.(onnx|ort)$/.test(f))
     .map((f) => {
       const graph = path.join(dir, f);

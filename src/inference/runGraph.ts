@@ -60,7 +60,12 @@ export async function rememberedWeightsHash(runDir: string, cache: GraphCacheOpt
   const identity = names.map((n, i) => `${n}\t${stats[i].ino}\t${stats[i].size}\t${stats[i].mtimeNs}\t${stats[i].ctimeNs}`).join('\n');
   const memo = path.join(memoDir, `weights-${createHash('sha256').update(`${dir}\n${identity}`).digest('hex')}.txt`);
   const known = await fsp.readFile(memo, 'utf8').catch(() => '');
-  if (/^[0-9a-f]{64}$/.test(known)) return known;
+  if (/^[0-9a-f]{64}$/.test(known)) {
+    // Touched on use: the cache's pruning drops the memos nobody read for a month.
+    const now = new Date();
+    await fsp.utimes(memo, now, now).catch(() => {});
+    return known;
+  }
   const hash = await runWeightsHash(runDir);
   await writeFileAtomic(memo, hash).catch(() => {}); // a read-only cache just hashes each time
   return hash;
