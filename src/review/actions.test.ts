@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,4 +174,54 @@ for (const [at, where, outcome] of [
     }
     assert.equal((await ReviewStore.open(data)).recovered.length, 0, 'recovery runs once');
   });
+}
+
+test('another process in the middle of an action: opening the store waits for it instead of settling its intent, and actions take turns', async () => {
+  const data = makeData(tempDir());
+  const journal = journalPath(data);
+  const script = `import { ReviewStore } from ${JSON.stringify(path.join(here, 'actions.ts'))};
+const s = await ReviewStore.open(${JSON.stringify(data)});
+await s.relabel('train/cats/cats.2.jpg', 'dogs');`;
+  // The child holds its action open for a second between its intent and its move.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, TLKIT_REVIEW_TEST_PAUSE_MS: '1000' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  for (let i = 0; i < 600 && !(fs.existsSync(journal) && readJournal(journal).length > 0); i++) await sleep(50);
+  assert.deepEqual(
+    readJournal(journal).map((l) => l.phase),
+    ['intent'],
+    'the child is between its intent and its move',
+  );
+  const store = await ReviewStore.open(data);
+  assert.deepEqual(store.recovered, [], "the child's action was not taken for a crash");
+  await store.relabel('train/cats/cats.1.jpg', 'dogs');
+  assert.equal(await exited, 0, stderr);
+  assert.deepEqual(
+    readJournal(journal).map((l) => l.phase),
+    ['intent', 'done', 'intent', 'done'],
+  );
+  for (const f of ['train/dogs/cats.2.jpg', 'train/dogs/cats.1.jpg']) assert.ok(fs.existsSync(path.join(data, f)), f);
+  assert.equal(fs.existsSync(`${journal}.lock`), false, 'the lock is gone');
+
+  // Within one process (the UI serves requests at once) too: each action's lines stay together.
+  process.env.TLKIT_REVIEW_TEST_PAUSE_MS = '100';
+  try {
+    await Promise.all([store.relabel('train/cats/cats.0.jpg', 'dogs'), store.quarantine('validation/dogs/dogs.0.jpg')]);
+  } finally {
+    delete process.env.TLKIT_REVIEW_TEST_PAUSE_MS;
+  }
+  const lines = readJournal(journal).slice(4);
+  assert.deepEqual(
+    lines.map((l) => l.phase),
+    ['intent', 'done', 'intent', 'done'],
+  );
+  assert.equal(lines[0].id, lines[1].id);
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

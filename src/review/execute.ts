@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { isUserError, UserError } from '../errors.js';
+import { acquireLock, type FolderLock } from '../io/lock.js';
 import { absOf, appendEntry, journalState, newEntryId, readJournal, type ActionBody, type DoneAction, type TableEdit } from './journal.js';
 import { lineAt, replaceRow } from './tableEdit.js';
 
@@ -15,6 +16,50 @@ const CRASH_HOOK = 'TLKIT_REVIEW_TEST_CRASH';
 
 function crashPoint(at: 'after-intent' | 'after-rename'): void {
   if (process.env[CRASH_HOOK] === at) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Tests hold an action this many ms between its intent and its change, as a slow disk could. */
+const PAUSE_HOOK = 'TLKIT_REVIEW_TEST_PAUSE_MS';
+/** How long an action waits for another process's action on the same journal. */
+const LOCK_WAIT_MS = 10_000;
+
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * One action (or recovery) at a time on a journal: within a process (the UI serves requests
+ * concurrently) through a queue, across processes (the UI and `tlkit review` on one data folder)
+ * through a lock file beside the journal, waited for while a live process holds it. So recovery
+ * never takes another process's action in progress for a crash, and two moves never interleave.
+ */
+async function underJournalLock<T>(journal: string, fn: () => Promise<T>): Promise<T> {
+  const run = (queues.get(journal) ?? Promise.resolve())
+    .catch(() => {})
+    .then(async () => {
+      const lock = await waitForLock(`${journal}.lock`, `The review journal ${journal}`);
+      try {
+        return await fn();
+      } finally {
+        lock.release();
+      }
+    });
+  queues.set(journal, run);
+  try {
+    return await run;
+  } finally {
+    if (queues.get(journal) === run) queues.delete(journal);
+  }
+}
+
+async function waitForLock(file: string, what: string): Promise<FolderLock> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return acquireLock(file, what);
+    } catch (e) {
+      if (!isUserError(e) || Date.now() > deadline) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export function sha256Of(file: string): string {
@@ -64,6 +109,10 @@ function renameInto(from: string, to: string): void {
  * gives) and `to` free; a table edit's row must read as the body says. Returns the done action.
  */
 export async function execute(dataRoot: string, journal: string, body: ActionBody): Promise<DoneAction> {
+  return underJournalLock(journal, () => executeLocked(dataRoot, journal, body));
+}
+
+async function executeLocked(dataRoot: string, journal: string, body: ActionBody): Promise<DoneAction> {
   const moves = body.from !== body.to;
   const from = absOf(dataRoot, body.from);
   const to = absOf(dataRoot, body.to);
@@ -78,6 +127,8 @@ export async function execute(dataRoot: string, journal: string, body: ActionBod
   const time = new Date().toISOString();
   appendEntry(journal, { id, time, phase: 'intent', ...body });
   crashPoint('after-intent');
+  const pause = Number(process.env[PAUSE_HOOK] ?? 0);
+  if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
   if (body.tableEdit) await editTable(dataRoot, body.tableEdit);
   if (moves) renameInto(from, to);
   crashPoint('after-rename');
@@ -101,6 +152,13 @@ export interface Recovered {
  * names them: a person must look (nothing is moved or removed).
  */
 export async function recover(dataRoot: string, journal: string): Promise<Recovered[]> {
+  // Nothing open: no lock (a read-only data folder can still be reviewed). Else, under the lock,
+  // what is still open is what a process left behind when it stopped.
+  if (journalState(readJournal(journal)).open.length === 0) return [];
+  return underJournalLock(journal, () => recoverLocked(dataRoot, journal));
+}
+
+async function recoverLocked(dataRoot: string, journal: string): Promise<Recovered[]> {
   const { open } = journalState(readJournal(journal));
   const out: Recovered[] = [];
   for (const a of open) {
