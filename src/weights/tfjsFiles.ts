@@ -14,7 +14,9 @@ function modelJsonPath(dirOrJson: string): string {
   return path.join(dirOrJson, MODEL_JSON);
 }
 
+/** The bytes as an ArrayBuffer of their own: the Buffer's own when it spans it (a large file's does), else a copy. */
 function toArrayBuffer(buf: Buffer): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer) return buf.buffer;
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 
@@ -55,7 +57,7 @@ export async function readModelJson(dirOrJson: string): Promise<tf.io.ModelJSON>
 export async function readWeightShards(
   baseDir: string,
   manifest: tf.io.WeightsManifestConfig,
-): Promise<[tf.io.WeightsManifestEntry[], ArrayBuffer]> {
+): Promise<[tf.io.WeightsManifestEntry[], tf.io.WeightData]> {
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
   for (const group of manifest) {
@@ -73,15 +75,16 @@ export async function readWeightShards(
       buffers.push(toArrayBuffer(buf));
     }
   }
-  const joined = tf.io.CompositeArrayBuffer.join(buffers);
   // A quantized weight (tfjs-converter --quantize_*) is stored at its quantized size.
   const expected = specs.reduce((n, s) => n + tf.util.sizeFromShape(s.shape) * bytesPerElement(s.quantization?.dtype ?? s.dtype), 0);
-  if (joined.byteLength < expected) {
+  const held = buffers.reduce((n, b) => n + b.byteLength, 0);
+  if (held < expected) {
     throw new UserError(
-      `The weight files of ${baseDir} hold ${joined.byteLength} bytes but model.json lists ${expected}; a shard is truncated. Copy the model folder again.`,
+      `The weight files of ${baseDir} hold ${held} bytes but model.json lists ${expected}; a shard is truncated. Copy the model folder again.`,
     );
   }
-  return [specs, joined];
+  // The shards as they were read: tfjs reads across them (joining them first would copy every weight once more).
+  return [specs, buffers.length === 1 ? buffers[0] : buffers];
 }
 
 function bytesPerElement(dtype: string): number {
