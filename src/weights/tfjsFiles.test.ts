@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
-import { fileSystemIO } from './tfjsFiles.js';
+import { fileSystemIO, readWeightShards } from './tfjsFiles.js';
 import { UserError } from '../errors.js';
 
 function smallModel(): tfl.LayersModel {
@@ -74,4 +74,34 @@ test('fileSystemIO load errors are UserErrors naming the file', async () => {
     tfl.loadLayersModel(fileSystemIO(dir)),
     (e: unknown) => e instanceof UserError && /not valid JSON/.test((e as Error).message),
   );
+});
+
+test('weights split over shards load the same model; the shards reach tfjs as read, not joined into a copy', async () => {
+  await initBackend();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-shards-'));
+  const model = smallModel();
+  await model.save(fileSystemIO(dir));
+  // Split weights.bin into three shards, as tfjs-converter writes a model (group1-shard1of3, ...).
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  const bytes = fs.readFileSync(path.join(dir, 'weights.bin'));
+  const cuts = [0, 100, 260, bytes.length];
+  const paths = [0, 1, 2].map((i) => `group1-shard${i + 1}of3`);
+  paths.forEach((p, i) => fs.writeFileSync(path.join(dir, p), bytes.subarray(cuts[i], cuts[i + 1])));
+  fs.rmSync(path.join(dir, 'weights.bin'));
+  json.weightsManifest[0].paths = paths;
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+
+  const [specs, data] = await readWeightShards(dir, json.weightsManifest);
+  assert.equal(specs.length, model.getWeights().length);
+  assert.ok(Array.isArray(data), 'three shards stay three buffers');
+  assert.deepEqual(
+    (data as ArrayBuffer[]).map((b) => b.byteLength),
+    [100, 160, bytes.length - 260],
+  );
+  const loaded = await tfl.loadLayersModel(fileSystemIO(dir));
+  const a = model.getWeights();
+  const b = loaded.getWeights();
+  for (let i = 0; i < a.length; i++) assert.deepEqual(await b[i].data(), await a[i].data(), `weight ${i}`);
+  model.dispose();
+  loaded.dispose();
 });
