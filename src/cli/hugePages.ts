@@ -21,14 +21,17 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /**
  * The environment to relaunch `argv` (the arguments after `tlkit`) with, or undefined to run
  * it in this process: not Linux with glibc, a command not in HUGE_PAGE_COMMANDS, the setting
- * already there (this is the relaunched child), or TLKIT_HUGE_PAGES=off.
+ * already there (this is the relaunched child), TLKIT_HUGE_PAGES=off, or node --inspect.
  */
 export function hugePagesEnv(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
   glibc: boolean = isLinuxGlibc(),
+  execArgv: string[] = process.execArgv,
 ): NodeJS.ProcessEnv | undefined {
   if (!glibc || env.TLKIT_HUGE_PAGES === 'off') return undefined;
+  // A debugger attached to this process (node --inspect) would not see a child's work.
+  if (execArgv.some((a) => a.startsWith('--inspect'))) return undefined;
   const tunables = env.GLIBC_TUNABLES ?? '';
   if (tunables.includes('glibc.malloc.hugetlb=')) return undefined;
   const command = argv.find((a) => !a.startsWith('-'));
