@@ -13,20 +13,25 @@ process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 
 test('predict and evaluate are relaunched with glibc huge pages; other commands, other systems and the child are not', () => {
   const env = { PATH: '/bin' };
-  assert.equal(hugePagesEnv(['predict', '--model', 'run', 'a.jpg'], env, true, [])?.GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
-  assert.equal(hugePagesEnv(['evaluate', '--model', 'run'], env, true, [])?.PATH, '/bin');
+  const yes = () => true;
+  const no = () => false;
+  assert.equal(hugePagesEnv(['predict', '--model', 'run', 'a.jpg'], env, yes, [])?.GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
+  assert.equal(hugePagesEnv(['evaluate', '--model', 'run'], env, yes, [])?.PATH, '/bin');
   // The user's own tunables are kept.
   assert.equal(
-    hugePagesEnv(['predict'], { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, true, [])?.GLIBC_TUNABLES,
+    hugePagesEnv(['predict'], { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, yes, [])?.GLIBC_TUNABLES,
     'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1',
   );
-  assert.equal(hugePagesEnv(['train', '--mode', 'features'], env, true, []), undefined, 'train has a graceful Ctrl-C');
-  assert.equal(hugePagesEnv(['--version'], env, true, []), undefined);
-  assert.equal(hugePagesEnv(['predict'], env, false, []), undefined, 'not Linux with glibc');
-  assert.equal(hugePagesEnv(['predict'], { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, true, []), undefined, 'set already (or the child)');
-  assert.equal(hugePagesEnv(['predict'], { TLKIT_HUGE_PAGES: 'off' }, true, []), undefined);
-  assert.equal(hugePagesEnv(['predict'], env, true, ['--inspect-brk']), undefined, 'a debugger stays with this process');
-  assert.ok(hugePagesEnv(['predict'], env, true, ['--max-old-space-size=4096']));
+  assert.equal(hugePagesEnv(['train', '--mode', 'features'], env, yes, []), undefined, 'train has a graceful Ctrl-C');
+  assert.equal(
+    hugePagesEnv(['--version'], env, () => assert.fail('the glibc probe runs for predict and evaluate only'), []),
+    undefined,
+  );
+  assert.equal(hugePagesEnv(['predict'], env, no, []), undefined, 'not Linux with glibc');
+  assert.equal(hugePagesEnv(['predict'], { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, yes, []), undefined, 'set already (or the child)');
+  assert.equal(hugePagesEnv(['predict'], { TLKIT_HUGE_PAGES: 'off' }, yes, []), undefined);
+  assert.equal(hugePagesEnv(['predict'], env, yes, ['--inspect-brk']), undefined, 'a debugger stays with this process');
+  assert.ok(hugePagesEnv(['predict'], env, yes, ['--max-old-space-size=4096']));
 });
 
 /** A parent that relaunches `child` (a script) the way bin/tlkit.js does. */

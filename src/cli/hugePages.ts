@@ -26,16 +26,17 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 export function hugePagesEnv(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
-  glibc: boolean = isLinuxGlibc(),
+  glibc: () => boolean = isLinuxGlibc,
   execArgv: string[] = process.execArgv,
 ): NodeJS.ProcessEnv | undefined {
-  if (!glibc || env.TLKIT_HUGE_PAGES === 'off') return undefined;
+  const command = argv.find((a) => !a.startsWith('-'));
+  if (command === undefined || !HUGE_PAGE_COMMANDS.has(command) || env.TLKIT_HUGE_PAGES === 'off') return undefined;
   // A debugger attached to this process (node --inspect) would not see a child's work.
   if (execArgv.some((a) => a.startsWith('--inspect'))) return undefined;
   const tunables = env.GLIBC_TUNABLES ?? '';
   if (tunables.includes('glibc.malloc.hugetlb=')) return undefined;
-  const command = argv.find((a) => !a.startsWith('-'));
-  if (command === undefined || !HUGE_PAGE_COMMANDS.has(command)) return undefined;
+  // Last: asking for glibc's version builds a process report (a few ms), which other commands never pay.
+  if (!glibc()) return undefined;
   return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${TUNABLE}` : TUNABLE };
 }
 
