@@ -102,17 +102,15 @@ export function readCachedGraph(key: GraphKey, opts: GraphCacheOptions = {}): Ui
     touch(entryFiles(dir, key).meta);
     return found.bytes;
   }
-  if ('corrupt' in found) {
-    (opts.log ?? stderrLine)(`graph cache: ${found.corrupt}; rebuilding it.`);
-    removeCachedGraph(key, { ...opts, dir });
-  }
+  if ('corrupt' in found) discardCachedGraph(key, found.corrupt, { ...opts, dir });
   return undefined;
 }
 
-/** Drop the entry of `key` (its commit mark first, so a half-removed entry is never served). */
-export function removeCachedGraph(key: GraphKey, opts: GraphCacheOptions = {}): void {
+/** Drop the entry of `key`, saying `why` with one log line (its commit mark first, so a half-removed entry is never served). */
+export function discardCachedGraph(key: GraphKey, why: string, opts: GraphCacheOptions = {}): void {
   const dir = opts.dir ?? graphCacheDir(opts.env);
   if (!dir) return;
+  (opts.log ?? stderrLine)(`graph cache: ${why}; rebuilding it.`);
   const files = entryFiles(dir, key);
   rmSync(files.meta, { force: true });
   rmSync(files.graph, { force: true });

@@ -5,8 +5,8 @@ import { UserError } from '../errors.js';
 import {
   cachedGraph,
   graphCacheDir,
+  discardCachedGraph,
   readCachedGraph,
-  removeCachedGraph,
   writeCachedGraph,
   type GraphCacheOptions,
   type GraphKey,
@@ -151,19 +151,27 @@ async function runGraphEntry(runDir: string, meta: RunMeta, opts: RunGraphOption
 
 /** The run's graph bytes at `precision`: from the graph cache, else built from model/ (and cached). */
 export async function runGraphBytes(runDir: string, meta: RunMeta, opts: RunGraphOptions): Promise<{ bytes: Uint8Array; hit: boolean }> {
-  const { key, int8 } = await runGraphEntry(runDir, meta, opts);
+  return cachedRunGraph(runDir, meta, opts, await runGraphEntry(runDir, meta, opts));
+}
+
+function cachedRunGraph(
+  runDir: string,
+  meta: RunMeta,
+  opts: RunGraphOptions,
+  { key, int8 }: { key: GraphKey; int8?: CalibrationRecord },
+): Promise<{ bytes: Uint8Array; hit: boolean }> {
   return cachedGraph(key, () => buildRunGraph(runDir, meta, opts, int8), opts.cache);
 }
 
 /** A RunPredictor on the run's cached graph, its session created while the caller decodes the first images. */
 export async function openRunPredictor(runDir: string, meta: RunMeta, opts: RunGraphOptions): Promise<RunPredictor> {
-  const { key, int8 } = await runGraphEntry(runDir, meta, opts);
-  const onnx = () => cachedGraph(key, () => buildRunGraph(runDir, meta, opts, int8), opts.cache);
+  const entry = await runGraphEntry(runDir, meta, opts);
+  const onnxBytes = async () => (await cachedRunGraph(runDir, meta, opts, entry)).bytes;
   if (opts.fewImages) {
     const dir = opts.cache?.dir ?? graphCacheDir(opts.cache?.env);
-    if (dir) return openOrtFormat(dir, key, meta, opts.cache, async () => (await onnx()).bytes);
+    if (dir) return openOrtFormat(entry.key, meta, { ...opts.cache, dir }, onnxBytes);
   }
-  return RunPredictor.whenReady((await onnx()).bytes, meta);
+  return RunPredictor.whenReady(await onnxBytes(), meta);
 }
 
 /**
@@ -173,21 +181,17 @@ export async function openRunPredictor(runDir: string, meta: RunMeta, opts: RunG
  * is created from the ONNX graph and writes that file as it opens; it joins the cache afterwards.
  */
 async function openOrtFormat(
-  dir: string,
   key: GraphKey,
   meta: RunMeta,
-  cache: GraphCacheOptions = {},
+  cache: GraphCacheOptions & { dir: string },
   onnxBytes: () => Promise<Uint8Array>,
 ): Promise<RunPredictor> {
   const ortKey: GraphKey = { ...key, extra: { ...key.extra, format: 'ort', target: ortFormatTarget() } };
-  const ready = readCachedGraph(ortKey, { ...cache, dir });
+  const ready = readCachedGraph(ortKey, cache);
   if (ready) {
     const session = OrtModel.create(ready, { ortFormat: true, prepack: false }).catch(async (e: Error) => {
       // A file this ONNX Runtime cannot open after all: drop it and run the ONNX graph.
-      (cache.log ?? ((line: string) => process.stderr.write(`tlkit: ${line}\n`)))(
-        `graph cache: ${e.message.split('\n')[0]}; rebuilding it.`,
-      );
-      removeCachedGraph(ortKey, { ...cache, dir });
+      discardCachedGraph(ortKey, e.message.split('\n')[0], cache);
       return OrtModel.create(await onnxBytes(), { prepack: false });
     });
     return RunPredictor.onSession(session, meta);
@@ -195,17 +199,17 @@ async function openOrtFormat(
   const bytes = await onnxBytes();
   // The cache is an optimisation: a folder that cannot be written, or a file that cannot be
   // (a full disk fails the session that writes it), leaves a plain session from the ONNX graph.
-  const writable = await fsp.mkdir(dir, { recursive: true }).then(
+  const writable = await fsp.mkdir(cache.dir, { recursive: true }).then(
     () => true,
     () => false,
   );
   if (!writable) return RunPredictor.whenReady(bytes, meta, { prepack: false });
-  const saved = path.join(dir, `.saving-${process.pid}-${randomBytes(4).toString('hex')}.ortgraph`);
+  const saved = path.join(cache.dir, `.saving-${process.pid}-${randomBytes(4).toString('hex')}.ortgraph`);
   const session = OrtModel.create(bytes, { prepack: false, saveOrtFormatTo: saved }).catch(() =>
     OrtModel.create(bytes, { prepack: false }),
   );
   const settle = session
-    .then(async () => writeCachedGraph(ortKey, new Uint8Array(await fsp.readFile(saved)), { ...cache, dir }))
+    .then(async () => writeCachedGraph(ortKey, await fsp.readFile(saved), cache))
     .catch(() => {}) // the cache is an optimisation: the next predict tries again
     .finally(() => fsp.rm(saved, { force: true }));
   return RunPredictor.onSession(session, meta, settle);
