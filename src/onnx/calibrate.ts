@@ -67,18 +67,30 @@ export class RangeCollector {
 
   /** The [low, high] of every tensor seen, by `method`. */
   ranges(method: CalibrationMethod, percentile = 99.99): Ranges {
-    const out: Ranges = {};
-    for (const [name, s] of this.stats) {
-      if (method === 'minmax') {
-        out[name] = [s.min, s.max];
-        continue;
-      }
-      const t = percentileThreshold(s, percentile);
-      // One-sided tensors (after a Relu) keep all 256 levels on their side.
-      out[name] = s.min >= 0 ? [0, Math.min(t, s.max)] : [Math.max(-t, s.min), Math.min(t, s.max)];
-    }
-    return out;
+    return rangesOf(this.stats, method, (_name, s) => percentileThreshold(s, percentile));
   }
+}
+
+/**
+ * Each tensor's [low, high]: its min and max, or for a percentile method the threshold `t` of
+ * |x| (computed by the collector) clipped to them.
+ */
+function rangesOf<S extends { min: number; max: number }>(
+  stats: Map<string, S>,
+  method: CalibrationMethod,
+  threshold: (name: string, s: S) => number,
+): Ranges {
+  const out: Ranges = {};
+  for (const [name, s] of stats) {
+    if (method === 'minmax') {
+      out[name] = [s.min, s.max];
+      continue;
+    }
+    const t = threshold(name, s);
+    // One-sided tensors (after a Relu) keep all 256 levels on their side.
+    out[name] = s.min >= 0 ? [0, Math.min(t, s.max)] : [Math.max(-t, s.min), Math.min(t, s.max)];
+  }
+  return out;
 }
 
 function percentileThreshold(s: Stats, percentile: number): number {
@@ -227,12 +239,7 @@ export class StatsCollector {
 
   /** The [low, high] of every tensor seen, by `method`. */
   ranges(method: CalibrationMethod, percentile = 99.99): Ranges {
-    const out: Ranges = {};
-    for (const [name, s] of this.stats) {
-      if (method === 'minmax') {
-        out[name] = [s.min, s.max];
-        continue;
-      }
+    return rangesOf(this.stats, method, (name, s) => {
       // As RangeCollector counts: the first value whose cumulative count reaches count * percentile / 100.
       const rank = Math.max(1, Math.ceil((s.count * percentile) / 100));
       const fromTop = s.count - rank + 1;
@@ -240,9 +247,7 @@ export class StatsCollector {
         throw new Error(
           `calibration: percentile ${percentile} of ${name} needs its ${fromTop} largest values, and a batch kept ${Math.min(s.kept, s.top.length)} (more images than planned, or a percentile under the lowest planned).`,
         );
-      const t = s.top[fromTop - 1];
-      out[name] = s.min >= 0 ? [0, Math.min(t, s.max)] : [Math.max(-t, s.min), Math.min(t, s.max)];
-    }
-    return out;
+      return s.top[fromTop - 1];
+    });
   }
 }
