@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
+import { makeStripedSplits } from '../testing/images.js';
 import { randomizeWeights } from '../testing/testModels.js';
 import { assertWorstError } from '../testing/numerics.js';
 import { decodeImage } from '../data/decode.js';
@@ -21,26 +21,7 @@ const SIZE: [number, number] = [16, 16];
 
 async function makeData(): Promise<string> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-extract-'));
-  let seed = 1;
-  for (const [split, n] of [
-    ['train', 5],
-    ['validation', 3],
-    ['test', 2],
-  ] as const) {
-    for (const cls of ['cats', 'dogs']) {
-      const dir = path.join(root, 'data', split, cls);
-      fs.mkdirSync(dir, { recursive: true });
-      for (let i = 0; i < n; i++) {
-        const w = 20 + i;
-        const px = Buffer.alloc(w * 18 * 3);
-        for (let k = 0; k < px.length; k++) px[k] = (k * 37 + seed * 101 + (cls === 'dogs' ? 60 : 0)) % 256;
-        seed++;
-        await sharp(px, { raw: { width: w, height: 18, channels: 3 } })
-          .jpeg({ quality: 95 })
-          .toFile(path.join(dir, `${cls}.${i}.jpg`));
-      }
-    }
-  }
+  await makeStripedSplits(path.join(root, 'data'), { train: 5, validation: 3, test: 2 });
   return root;
 }
 

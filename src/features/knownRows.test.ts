@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../tfjs/backend.js';
+import { makeStripedSplits } from '../testing/images.js';
 import { randomizeWeights } from '../testing/testModels.js';
 import type { ConvBase } from '../applications/loadBase.js';
 import { decodeImage } from '../data/decode.js';
@@ -25,25 +25,7 @@ const SIZE: [number, number] = [16, 16];
 /** train/ 6 cats + 6 dogs, validation/ 2 + 2: small JPEGs of different sizes. */
 async function makeData(): Promise<string> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tlkit-known-rows-'));
-  let seed = 1;
-  for (const [split, n] of [
-    ['train', 6],
-    ['validation', 2],
-  ] as const) {
-    for (const cls of ['cats', 'dogs']) {
-      const dir = path.join(root, split, cls);
-      fs.mkdirSync(dir, { recursive: true });
-      for (let i = 0; i < n; i++) {
-        const w = 20 + i;
-        const px = Buffer.alloc(w * 18 * 3);
-        for (let k = 0; k < px.length; k++) px[k] = (k * 37 + seed * 101 + (cls === 'dogs' ? 60 : 0)) % 256;
-        seed++;
-        await sharp(px, { raw: { width: w, height: 18, channels: 3 } })
-          .jpeg({ quality: 95 })
-          .toFile(path.join(dir, `${cls}.${i}.jpg`));
-      }
-    }
-  }
+  await makeStripedSplits(root, { train: 6, validation: 2 });
   return root;
 }
 

@@ -38,6 +38,24 @@ export async function makeClassFolders(root: string, counts: Record<string, numb
 }
 
 /**
+ * `root/<split>/<cats|dogs>/<class>.<i>.jpg`, `counts[split]` JPEGs a class: 20+i pixels wide and
+ * 18 high (so they differ in size, as photos do), each with its own striped pixels.
+ */
+export async function makeStripedSplits(root: string, counts: Record<string, number>): Promise<string> {
+  let seed = 1;
+  for (const [split, n] of Object.entries(counts))
+    for (const cls of ['cats', 'dogs'])
+      for (let i = 0; i < n; i++) {
+        const w = 20 + i;
+        const px = new Uint8Array(w * 18 * 3);
+        for (let k = 0; k < px.length; k++) px[k] = (k * 37 + seed * 101 + (cls === 'dogs' ? 60 : 0)) % 256;
+        seed++;
+        await writeImage(path.join(root, split, cls, `${cls}.${i}.jpg`), px, w, 18);
+      }
+  return root;
+}
+
+/**
  * A phone-like photo: a w x h JPEG (red left half, blue right half) stored landscape with
  * EXIF orientation 6, so that it is shown turned 90 degrees (what the browser tests use
  * to check that the page applies the orientation as tlkit does).
