@@ -90,3 +90,26 @@ test("bin/tlkit.js predict runs relaunched and passes the command's exit status 
   assert.match(r.stderr, /^tlkit: .*no-such-run/m);
   assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
 });
+
+test('a kill -9 of the parent ends the relaunched child too (it would run on alone)', async () => {
+  const { parent } = parentScript(
+    `import { followLauncher } from ${JSON.stringify(path.join(here, 'hugePages.ts'))};
+followLauncher();
+console.log(process.pid);
+setInterval(() => {}, 1000);`,
+  );
+  const p = spawn(process.execPath, ['--import', 'tsx', parent], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const childPid = await new Promise<number>((resolve) => p.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  assert.ok(alive(childPid));
+  p.kill('SIGKILL');
+  for (let i = 0; i < 100 && alive(childPid); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(alive(childPid), false, 'the child outlived its parent');
+});

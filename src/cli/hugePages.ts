@@ -54,7 +54,8 @@ function isLinuxGlibc(): boolean {
  */
 export function relaunch(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<false> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, entry, ...args], { stdio: 'inherit', env });
+    // The IPC channel tells the child when this process is gone (followLauncher).
+    const child = spawn(process.execPath, [...process.execArgv, entry, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     for (const s of FORWARDED) process.on(s, forward);
     child.on('error', () => {
@@ -69,4 +70,15 @@ export function relaunch(entry: string, args: string[], env: NodeJS.ProcessEnv):
       setImmediate(() => process.exit(128 + (constants.signals[signal] ?? 0)));
     });
   });
+}
+
+/**
+ * In a relaunched command: end when the process that started it ends. Signals reach the
+ * child through the parent, but a kill -9 of the parent (what a user sees as `tlkit`) would
+ * otherwise leave the command running on its own. A no-op in a command not relaunched.
+ */
+export function followLauncher(): void {
+  if (!process.channel) return;
+  process.channel.unref(); // the channel alone never keeps the command alive
+  process.once('disconnect', () => process.exit(137));
 }

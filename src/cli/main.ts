@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 import type { ExifMode } from '../data/decode.js';
+import { followLauncher } from './hugePages.js';
 import { describeSystemError } from './systemErrors.js';
 
 // Each command lives in its own file under ./commands and exports register(program).
@@ -90,6 +91,9 @@ export function reportAndExit(e: unknown): never {
 // Node's (or the tfjs wasm runtime's) stack dump. Registered before any backend loads.
 process.on('unhandledRejection', (e) => reportAndExit(e));
 process.on('uncaughtException', (e) => reportAndExit(e));
+
+// Relaunched by bin/tlkit.js for huge pages: gone with the launcher, however it ends.
+followLauncher();
 
 // `tlkit predict ... | head -2`: the reader has what it wanted; stop quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
