@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -124,5 +125,18 @@ test('remembered weights hashes nobody used for a month go when the cache is wri
   assert.deepEqual(
     [old, recent, notMine].map((f) => fs.existsSync(f)),
     [false, true, true],
+  );
+});
+
+test("what a killed writer left half-written goes when the cache is next written; a live writer's stays", async () => {
+  const dir = freshDir();
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const left = path.join(dir, `.${'d'.repeat(64)}.ort.${dead}.1700000000000.tmp`);
+  const writing = path.join(dir, `.${'e'.repeat(64)}.onnx.${process.pid}.1700000000000.tmp`);
+  for (const f of [left, writing]) fs.writeFileSync(f, 'half a graph');
+  await cachedGraph(KEY, () => graphBytes(1, 64), { dir });
+  assert.deepEqual(
+    [left, writing].map((f) => fs.existsSync(f)),
+    [false, true],
   );
 });

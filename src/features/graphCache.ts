@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../io/atomicWrite.js';
+import { removeDeadTemporaries, writeFileAtomic } from '../io/atomicWrite.js';
+import { isProcessAlive } from '../io/lock.js';
 import { tlkitVersion } from '../version.js';
 import { cacheRoot } from '../weights/download.js';
 
@@ -124,6 +125,8 @@ export async function writeCachedGraph(key: GraphKey, bytes: Uint8Array, opts: G
   const meta: EntryMeta = { format: FORMAT, key, bytes: bytes.length, sha256: sha256(bytes), createdAt: new Date().toISOString() };
   try {
     await fsp.mkdir(dir, { recursive: true });
+    // What a killed writer left half-written (a graph, the ORT-format file a session was saving) only takes space.
+    await removeDeadTemporaries(dir, isProcessAlive);
     prune(dir, limitBytes(opts.env ?? process.env) - bytes.length);
     await writeFileAtomic(files.graph, bytes);
     await writeFileAtomic(files.meta, `${JSON.stringify(meta, null, 2)}\n`);

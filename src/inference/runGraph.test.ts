@@ -120,7 +120,7 @@ test("a few images: the graph in ONNX Runtime's own format joins the cache, open
   near(await fewScores(dir, (l) => lines.push(l)), plain);
   const ort = fs.readdirSync(dir).filter((f) => f.endsWith('.ort'));
   assert.equal(ort.length, 1, `cache holds ${fs.readdirSync(dir).join(', ')}`);
-  assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.saving-')).length, 0, 'the temporary file is gone');
+  assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0, 'the temporary file is gone');
 
   // With the ONNX entry gone, the next open runs on the ORT-format file alone: nothing is rebuilt.
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.onnx'))) {
@@ -157,7 +157,7 @@ test('a few images with a graph cache that cannot be written (read-only, full): 
     const lines: string[] = [];
     near(await fewScores(dir, (l) => lines.push(l)), plain);
     assert.deepEqual(
-      fs.readdirSync(dir).filter((f) => /\.(ort|onnx|ortgraph)$/.test(f)),
+      fs.readdirSync(dir).filter((f) => /\.(ort|onnx|tmp)$/.test(f)),
       [],
       `${options}: nothing half-written is left`,
     );

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
@@ -6,12 +6,13 @@ import {
   cachedGraph,
   graphCacheDir,
   discardCachedGraph,
+  graphKeyHash,
   readCachedGraph,
   writeCachedGraph,
   type GraphCacheOptions,
   type GraphKey,
 } from '../features/graphCache.js';
-import { writeFileAtomic } from '../io/atomicWrite.js';
+import { tmpName, writeFileAtomic } from '../io/atomicWrite.js';
 import type { CalibrationRecord, Precision } from '../ort/int8.js';
 import { OrtModel, ortFormatTarget } from '../ort/ortRunner.js';
 import type { RunMeta } from '../run/meta.js';
@@ -204,7 +205,7 @@ async function openOrtFormat(
     () => false,
   );
   if (!writable) return RunPredictor.whenReady(bytes, meta, { prepack: false });
-  const saved = path.join(cache.dir, `.saving-${process.pid}-${randomBytes(4).toString('hex')}.ortgraph`);
+  const saved = tmpName(path.join(cache.dir, `${graphKeyHash(ortKey)}.ort`));
   const session = OrtModel.create(bytes, { prepack: false, saveOrtFormatTo: saved }).catch(() =>
     OrtModel.create(bytes, { prepack: false }),
   );

@@ -5,7 +5,8 @@ import path from 'node:path';
 // here: write beside the target, fsync, then rename, so a crash leaves either the
 // old file or the new one, never half of one.
 
-function tmpName(target: string): string {
+/** Where a write of `target` goes first: beside it, named for this process, so a dead writer's is known (removeDeadTemporaries). */
+export function tmpName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
 }
 
